@@ -1,0 +1,224 @@
+package actions
+
+import "sort"
+
+// Kind says what value a field of an action takes.
+type Kind int
+
+// Field kinds.
+const (
+	// String is a template string.
+	String Kind = iota
+	// StringList is a list of template strings; a single string is a
+	// list of one.
+	StringList
+	// StringMap is a map of names to template strings.
+	StringMap
+	// Any is any YAML value; every string inside it is a template, and a
+	// string that is exactly one {{ expr }} keeps the expression's type
+	// (a list stays a list).
+	Any
+	// Literal is a string fixed in the rules file: no templates allowed.
+	Literal
+)
+
+// String names the kind for error messages.
+func (k Kind) String() string {
+	switch k {
+	case String:
+		return "a string"
+	case StringList:
+		return "a list of strings"
+	case StringMap:
+		return "a map of strings"
+	case Literal:
+		return "a string without templates"
+	default:
+		return "any value"
+	}
+}
+
+// Field is one field of an action type.
+type Field struct {
+	Name     string
+	Kind     Kind
+	Required bool
+	// Enum, when set, lists the allowed literal values (templates are
+	// checked at run time).
+	Enum []string
+	// Doc is a one-line description for docs and the JSON Schema.
+	Doc string
+}
+
+// Spec describes an action type: its fields and the rules between them.
+type Spec struct {
+	Type string
+	Doc  string
+	// Connection names the connection the action uses ("" for none).
+	Connection string
+	Fields     []Field
+	// OneOf lists groups of fields of which exactly one must be set.
+	OneOf [][]string
+	// AnyOf lists groups of fields of which at least one must be set.
+	AnyOf [][]string
+	// CheckConnection reports what is missing from the connections for an
+	// action with the given fields set ("" when nothing is).
+	CheckConnection func(c *Connections, set map[string]bool) string
+}
+
+// Field returns the named field and whether the type has it.
+func (s *Spec) Field(name string) (Field, bool) {
+	for _, f := range s.Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// FieldNames returns the names of the type's fields, sorted.
+func (s *Spec) FieldNames() []string {
+	names := make([]string, len(s.Fields))
+	for i, f := range s.Fields {
+		names[i] = f.Name
+	}
+	sort.Strings(names)
+	return names
+}
+
+var specs = map[string]*Spec{
+	"wassenger.message": {
+		Type:       "wassenger.message",
+		Doc:        "Send a WhatsApp message: POST {base_url}/messages.",
+		Connection: "wassenger",
+		Fields: []Field{
+			{Name: "phone", Kind: String, Doc: "recipient phone number in E.164 (+1234567890)"},
+			{Name: "group", Kind: String, Doc: "recipient group chat id (...@g.us)"},
+			{Name: "channel", Kind: String, Doc: "recipient channel id (...@newsletter)"},
+			{Name: "message", Kind: String, Doc: "message text (WhatsApp formatting allowed)"},
+			{Name: "media", Kind: Any, Doc: `media to send: {url: "https://..."} or {file: "<id>"}, optional format`},
+			{Name: "device", Kind: String, Doc: "24-hex device id to send from"},
+			{Name: "reference", Kind: String, Doc: "your own id; defaults to hookd's idempotency reference"},
+			{Name: "deliverAt", Kind: String, Doc: "ISO-8601 time for a scheduled send"},
+			{Name: "quote", Kind: String, Doc: "message id to reply to"},
+			{Name: "priority", Kind: String, Enum: []string{"low", "normal", "high", "urgent"}, Doc: "queue priority"},
+			{Name: "live", Kind: Any, Doc: "skip the queue (true/false)"},
+			{Name: "enqueue", Kind: String, Enum: []string{"always", "never", "opportunistic"}, Doc: "queueing mode"},
+			{Name: "retries", Kind: Any, Doc: "delivery retry cap"},
+			{Name: "expiration", Kind: Any, Doc: "time to live: {seconds}, {duration} or {date}"},
+			{Name: "agent", Kind: String, Doc: "send as this team agent"},
+			{Name: "typing", Kind: Any, Doc: "seconds of typing indicator"},
+			{Name: "poll", Kind: Any, Doc: "{name, options[]}"},
+			{Name: "location", Kind: Any, Doc: "{address} or {coordinates: [lat, lng]}"},
+			{Name: "contacts", Kind: Any, Doc: "[{phone, name}]"},
+			{Name: "reaction", Kind: String, Doc: `emoji to react with ("-" removes)`},
+			{Name: "reactionMessage", Kind: String, Doc: "message id to react to"},
+		},
+		OneOf: [][]string{{"phone", "group", "channel"}},
+		AnyOf: [][]string{{"message", "media", "poll", "location", "contacts", "reaction"}},
+		CheckConnection: func(c *Connections, _ map[string]bool) string {
+			if c.Wassenger == nil || c.Wassenger.Token.IsZero() {
+				return "needs connections.wassenger.token"
+			}
+			return ""
+		},
+	},
+	"wassenger.request": {
+		Type:       "wassenger.request",
+		Doc:        "Call any Wassenger API endpoint, relative to base_url.",
+		Connection: "wassenger",
+		Fields: []Field{
+			{Name: "method", Kind: String, Required: true, Enum: []string{"GET", "POST", "PUT", "PATCH", "DELETE"}, Doc: "HTTP method"},
+			{Name: "path", Kind: String, Required: true, Doc: "path relative to base_url, e.g. /devices/{{ device.id }}/groups/{{ data.chat.id }}/members"},
+			{Name: "body", Kind: Any, Doc: "JSON body: any value, also a bare list"},
+			{Name: "query", Kind: StringMap, Doc: "query parameters"},
+		},
+		CheckConnection: func(c *Connections, _ map[string]bool) string {
+			if c.Wassenger == nil || c.Wassenger.Token.IsZero() {
+				return "needs connections.wassenger.token"
+			}
+			return ""
+		},
+	},
+	"slack": {
+		Type:       "slack",
+		Doc:        "Post to Slack: an incoming webhook, or chat.postMessage when channel is set.",
+		Connection: "slack",
+		Fields: []Field{
+			{Name: "text", Kind: String, Required: true, Doc: "message text; the notification fallback when blocks are set"},
+			{Name: "blocks", Kind: Any, Doc: "Block Kit blocks"},
+			{Name: "channel", Kind: String, Doc: "channel id for chat.postMessage (needs connections.slack.token)"},
+			{Name: "thread_ts", Kind: String, Doc: "reply in this thread (chat.postMessage)"},
+		},
+		CheckConnection: func(c *Connections, set map[string]bool) string {
+			if set["channel"] {
+				if c.Slack == nil || c.Slack.Token.IsZero() {
+					return "channel needs connections.slack.token (a bot token for chat.postMessage)"
+				}
+				return ""
+			}
+			if c.Slack == nil || c.Slack.WebhookURL.IsZero() {
+				return "needs connections.slack.webhook_url (or a channel and connections.slack.token)"
+			}
+			return ""
+		},
+	},
+	"email": {
+		Type:       "email",
+		Doc:        "Send an email through the SMTP connection.",
+		Connection: "email",
+		Fields: []Field{
+			{Name: "to", Kind: StringList, Required: true, Doc: "recipients"},
+			{Name: "cc", Kind: StringList, Doc: "copy recipients"},
+			{Name: "bcc", Kind: StringList, Doc: "blind copy recipients"},
+			{Name: "reply_to", Kind: String, Doc: "Reply-To address"},
+			{Name: "subject", Kind: String, Required: true, Doc: "subject (UTF-8)"},
+			{Name: "body", Kind: String, Required: true, Doc: "plain-text body (UTF-8)"},
+			{Name: "html", Kind: String, Doc: "optional HTML alternative of the body"},
+		},
+		CheckConnection: func(c *Connections, _ map[string]bool) string {
+			if c.Email == nil || c.Email.Host == "" {
+				return "needs connections.email.host"
+			}
+			if c.Email.From == "" {
+				return "needs connections.email.from"
+			}
+			return ""
+		},
+	},
+	"webhook": {
+		Type: "webhook",
+		Doc:  "Call any HTTP endpoint. The URL is fixed in the rules file, never taken from event data.",
+		Fields: []Field{
+			{Name: "url", Kind: Literal, Required: true, Doc: "target URL (http or https); ${ENV} allowed, templates not"},
+			{Name: "method", Kind: String, Enum: []string{"GET", "POST", "PUT", "PATCH", "DELETE"}, Doc: "HTTP method (default POST)"},
+			{Name: "headers", Kind: StringMap, Doc: "request headers"},
+			{Name: "body", Kind: Any, Doc: "JSON body (a string is sent as is)"},
+		},
+	},
+	"log": {
+		Type: "log",
+		Doc:  "Write a structured log line.",
+		Fields: []Field{
+			{Name: "message", Kind: String, Required: true, Doc: "the log message"},
+			{Name: "level", Kind: String, Enum: []string{"debug", "info", "warn", "error"}, Doc: "log level (default info)"},
+			{Name: "fields", Kind: StringMap, Doc: "extra attributes"},
+		},
+	},
+}
+
+// Lookup returns the spec of an action type.
+func Lookup(typ string) (*Spec, bool) {
+	s, ok := specs[typ]
+	return s, ok
+}
+
+// Types returns every action type, sorted.
+func Types() []string {
+	names := make([]string, 0, len(specs))
+	for n := range specs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
