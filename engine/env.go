@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+var envRef = regexp.MustCompile(`\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}|\$\{[^}]*\}?`)
+
+// expandEnv replaces ${NAME} and ${NAME:-default} in every scalar value
+// of the document (not in keys); $${ stands for a literal ${. An unset
+// variable without a default is an error, or, when unset variables are
+// allowed (dry-run), is replaced by "<unset NAME>" and remembered.
+func (l *loader) expandEnv(n *yaml.Node, isKey bool) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			l.expandEnv(c, false)
+		}
+	case yaml.MappingNode:
+		for i, c := range n.Content {
+			l.expandEnv(c, i%2 == 0)
+		}
+	case yaml.ScalarNode:
+		if isKey || !strings.Contains(n.Value, "${") {
+			return
+		}
+		n.Value = l.expandString(n, n.Value)
+		if n.Style == 0 || n.Style == yaml.TaggedStyle {
+			n.Tag = "" // let the expanded text resolve anew (a port, a boolean)
+		}
+	}
+}
+
+func (l *loader) expandString(n *yaml.Node, s string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range envRef.FindAllStringSubmatchIndex(s, -1) {
+		b.WriteString(s[last:m[0]])
+		last = m[1]
+		ref := s[m[0]:m[1]]
+		off := len([]rune(s[:m[0]]))
+		switch {
+		case ref == "$${":
+			b.WriteString("${")
+		case m[2] < 0:
+			l.errorAt(n, off, "malformed variable reference "+ref+": write ${NAME} or ${NAME:-default}")
+		default:
+			name := s[m[2]:m[3]]
+			if v, ok := l.lookupEnv(name); ok && v != "" {
+				b.WriteString(v)
+			} else if m[4] >= 0 {
+				b.WriteString(s[m[6]:m[7]])
+			} else if l.opts.AllowUnsetEnv {
+				l.unset[name] = true
+				b.WriteString("<unset " + name + ">")
+			} else {
+				l.errorAt(n, off, "environment variable "+name+" is not set: export it before starting hookd, or give a default with ${"+name+":-value}")
+			}
+		}
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}

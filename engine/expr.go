@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"gopkg.in/yaml.v3"
+
+	"github.com/hookd/hookd/engine/funcs"
+)
+
+// maxExprNodes bounds the size of one expression.
+const maxExprNodes = 5000
+
+// knownFuncs are the names callable in expressions: expr's builtins and
+// hookd's helpers.
+var knownFuncs = func() []string {
+	names := funcs.Names()
+	for _, b := range builtin.Builtins {
+		names = append(names, b.Name)
+	}
+	sort.Strings(names)
+	return names
+}()
+
+// fieldRef is a path of event fields an expression reads, e.g.
+// data.chat.name, at a character offset in the expression.
+type fieldRef struct {
+	Path []string
+	Off  int
+}
+
+// compiled is one compiled expression and what it reads.
+type compiled struct {
+	Source string
+	Prog   *vm.Program
+	Fields []fieldRef
+}
+
+// exprCheck walks an expression's syntax tree while it compiles: it
+// reports calls of unknown functions and unknown vars, and collects the
+// event fields the expression reads.
+type exprCheck struct {
+	vars     map[string]any
+	problems []exprProblem
+	fields   []fieldRef
+}
+
+type exprProblem struct {
+	off int
+	msg string
+}
+
+// Visit implements ast.Visitor.
+func (c *exprCheck) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && !contains(knownFuncs, id.Value) {
+			c.problems = append(c.problems, exprProblem{n.Location().From, fmt.Sprintf("unknown function %s%s; see the helper functions in the rules reference", id.Value, suggest(id.Value, knownFuncs))})
+		}
+	case *ast.MemberNode:
+		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "vars" {
+			if s, ok := n.Property.(*ast.StringNode); ok {
+				if _, defined := c.vars[s.Value]; !defined {
+					names := make([]string, 0, len(c.vars))
+					for k := range c.vars {
+						names = append(names, k)
+					}
+					c.problems = append(c.problems, exprProblem{n.Property.Location().From, fmt.Sprintf("unknown variable vars.%s%s; define it under vars:", s.Value, suggest(s.Value, names))})
+				}
+			}
+		}
+	}
+}
+
+// compileExpr compiles src, which sits at character offset off of the
+// scalar node n, reporting problems at their place in the file. asBool
+// requires a boolean result.
+func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, what string) *compiled {
+	check := &exprCheck{vars: l.vars}
+	opts := []expr.Option{
+		expr.Env(map[string]any{"vars": l.vars}),
+		expr.AllowUndefinedVariables(),
+		expr.MaxNodes(maxExprNodes),
+		expr.Patch(check),
+	}
+	opts = append(opts, funcs.Options()...)
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	}
+	prog, err := expr.Compile(src, opts...)
+	for _, p := range check.problems {
+		l.errorAt(n, off+p.off, what+": "+p.msg)
+	}
+	if err != nil {
+		if len(check.problems) > 0 {
+			return nil // the visitor's message says more than the checker's
+		}
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			l.errorAt(n, off+fe.From, what+": "+strings.TrimSpace(fe.Message))
+		} else {
+			msg := err.Error()
+			if asBool && strings.HasPrefix(msg, "expected bool") {
+				msg = "the condition must be true or false, but it " + strings.TrimPrefix(msg, "expected bool, but ") + "; compare it, e.g. len(participants) > 0"
+			}
+			l.errorAt(n, off, what+": "+msg)
+		}
+		return nil
+	}
+	if len(check.problems) > 0 {
+		return nil
+	}
+	return &compiled{Source: src, Prog: prog, Fields: fieldRefs(prog)}
+}
+
+// fieldRefs collects the chains of member access rooted at an event field
+// (not vars, not a closure's #) that a program reads.
+func fieldRefs(prog *vm.Program) []fieldRef {
+	var refs []fieldRef
+	var walk func(n ast.Node) ([]string, bool)
+	walk = func(n ast.Node) ([]string, bool) {
+		switch x := n.(type) {
+		case *ast.IdentifierNode:
+			return []string{x.Value}, true
+		case *ast.MemberNode:
+			base, ok := walk(x.Node)
+			if !ok {
+				return nil, false
+			}
+			switch p := x.Property.(type) {
+			case *ast.StringNode:
+				return append(base, p.Value), true
+			case *ast.IntegerNode:
+				return append(base, "[]"), true
+			}
+			return base, true
+		case *ast.ChainNode:
+			return walk(x.Node)
+		}
+		return nil, false
+	}
+	seen := map[string]bool{}
+	ast.Find(prog.Node(), func(n ast.Node) bool {
+		switch n.(type) {
+		case *ast.MemberNode, *ast.IdentifierNode:
+			path, ok := walk(n)
+			if !ok || len(path) == 0 || path[0] == "vars" || contains(knownFuncs, path[0]) {
+				return false
+			}
+			key := strings.Join(path, ".")
+			if !seen[key] {
+				seen[key] = true
+				refs = append(refs, fieldRef{Path: path, Off: n.Location().From})
+			}
+		}
+		return false
+	})
+	return dropPrefixes(refs)
+}
+
+// dropPrefixes keeps only the longest paths: data.chat.name covers data
+// and data.chat.
+func dropPrefixes(refs []fieldRef) []fieldRef {
+	out := refs[:0]
+	for i, r := range refs {
+		covered := false
+		for j, o := range refs {
+			if i != j && len(o.Path) > len(r.Path) && strings.HasPrefix(strings.Join(o.Path, ".")+".", strings.Join(r.Path, ".")+".") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,474 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hookd/hookd/actions"
+)
+
+// Version is the rules file format this hookd reads.
+const Version = 1
+
+// KnownEvents are the Wassenger event names; `on` names outside this list
+// get a warning (a typo would otherwise never fire).
+var KnownEvents = []string{
+	"message:in:new", "message:out:new", "message:out:ack", "message:update", "message:reaction",
+	"message:out:failed", "message:out:sent", "group:update", "chat:update", "contact:update",
+	"status:update", "channel:in", "number:session",
+}
+
+// Delivery says how the daemon retries actions.
+type Delivery struct {
+	// Attempts is how many times an action is tried before it is
+	// dead-lettered.
+	Attempts int `yaml:"attempts"`
+	// Backoff bounds the exponential wait between attempts.
+	Backoff Backoff `yaml:"backoff"`
+	// Timeout bounds one attempt.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Backoff is the range of the wait between attempts.
+type Backoff struct {
+	Min time.Duration `yaml:"min"`
+	Max time.Duration `yaml:"max"`
+}
+
+// DefaultDelivery is used for what a rules file leaves out.
+var DefaultDelivery = Delivery{Attempts: 12, Backoff: Backoff{Min: time.Second, Max: 10 * time.Minute}, Timeout: 15 * time.Second}
+
+// RuleSet is a loaded, valid rules file. It is immutable and safe for
+// concurrent use; the daemon swaps whole rule sets on reload.
+type RuleSet struct {
+	// File is the path the rules were read from.
+	File string
+	// Hash is the SHA-256 of the file's bytes, as hex.
+	Hash string
+	// LoadedAt is when the file was loaded.
+	LoadedAt    time.Time
+	Vars        map[string]any
+	Connections actions.Connections
+	Delivery    Delivery
+	Rules       []*Rule
+	// Unset lists the ${ENV} variables that were not set (only when
+	// LoadOptions.AllowUnsetEnv).
+	Unset []string
+	// Warnings are the non-fatal problems found while loading.
+	Warnings Problems
+
+	index *index
+}
+
+// Rule is one rule of a rules file.
+type Rule struct {
+	Name        string
+	Description string
+	// On lists the event names or globs the rule listens to.
+	On []string
+	// If is the condition's source ("" for none).
+	If   string
+	Stop bool
+	Do   []*Action
+	// Line is where the rule starts in the file.
+	Line int
+
+	cond *compiled
+	// actions, when not nil, are the only event actions the condition can
+	// be true for (from a top-level `action == "x"` or `action in [...]`).
+	actions []string
+}
+
+// Action is one action of a rule, compiled.
+type Action struct {
+	// Type is the action type, e.g. "slack".
+	Type string
+	// Index is the action's position in the rule's do list.
+	Index int
+	// Name is "rule/type[index]", used in logs, metrics and output.
+	Name string
+	Line int
+	Spec *actions.Spec
+
+	params mapping
+}
+
+// LoadOptions tune loading.
+type LoadOptions struct {
+	// AllowUnsetEnv lets ${VAR} references to unset variables load (as
+	// "<unset VAR>"), for dry-runs on a machine without the secrets.
+	AllowUnsetEnv bool
+	// LookupEnv reads environment variables; os.LookupEnv by default.
+	LookupEnv func(string) (string, bool)
+	// Now is the load time; time.Now by default.
+	Now func() time.Time
+}
+
+type loader struct {
+	file     string
+	lines    []string
+	opts     LoadOptions
+	problems Problems
+	vars     map[string]any
+	unset    map[string]bool
+	rs       *RuleSet
+	// actionNodes keeps the field nodes of each action for the checks
+	// that need connections.
+	pending []pendingAction
+}
+
+type pendingAction struct {
+	node *yaml.Node
+	spec *actions.Spec
+	set  map[string]bool
+}
+
+// LoadFile reads and loads a rules file. It returns the rule set, or nil
+// and every problem found; warnings come back in both cases.
+func LoadFile(name string, opts LoadOptions) (*RuleSet, Problems) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, Problems{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read the rules file: %v", err)}}
+	}
+	return Load(name, data, opts)
+}
+
+// Load loads a rules file's bytes; name is used in problems.
+func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	sum := sha256.Sum256(data)
+	l := &loader{
+		file:  name,
+		lines: strings.Split(string(data), "\n"),
+		opts:  opts,
+		unset: map[string]bool{},
+		vars:  map[string]any{},
+		rs: &RuleSet{
+			File:     name,
+			Hash:     hex.EncodeToString(sum[:]),
+			LoadedAt: opts.Now(),
+			Delivery: DefaultDelivery,
+		},
+	}
+	l.load(data)
+	l.problems.sort()
+	if l.problems.Errors() > 0 {
+		return nil, l.problems
+	}
+	for n := range l.unset {
+		l.rs.Unset = append(l.rs.Unset, n)
+	}
+	l.rs.Unset = sorted(l.rs.Unset)
+	l.rs.Vars = l.vars
+	l.rs.Warnings = l.problems
+	l.rs.index = buildIndex(l.rs.Rules)
+	return l.rs, l.problems
+}
+
+func (l *loader) lookupEnv(name string) (string, bool) { return l.opts.LookupEnv(name) }
+
+var yamlLine = regexp.MustCompile(`line (\d+)(?:, column (\d+))?: (.*)`)
+
+func (l *loader) load(data []byte) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		line, col, msg := 1, 1, strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			if m[2] != "" {
+				col, _ = strconv.Atoi(m[2])
+			}
+			msg = m[3]
+		}
+		l.add(Error, line, col, "", "YAML syntax: "+msg+" (check indentation and quoting on this line or the one before)")
+		return
+	}
+	if len(doc.Content) == 0 {
+		l.add(Error, 1, 1, "", "the rules file is empty: start with `version: 1` and a `rules:` list")
+		return
+	}
+	root := doc.Content[0]
+	l.expandEnv(root, false)
+	top := l.fields(root, "rules file", "version", "vars", "connections", "delivery", "rules")
+	if root.Kind != yaml.MappingNode {
+		return
+	}
+	if e, ok := top["version"]; !ok {
+		l.add(Error, root.Line, root.Column, "", "missing `version: 1` at the top of the file")
+	} else if e.value.Value != strconv.Itoa(Version) {
+		l.errorf(e.value, "unsupported version %s: this hookd reads version %d", e.value.Value, Version)
+	}
+	if e, ok := top["vars"]; ok {
+		if e.value.Kind != yaml.MappingNode && !isNull(e.value) {
+			l.errorf(e.value, "vars must be a mapping of names to values, found %s", describe(e.value))
+		} else if v, ok := l.plainValue(e.value, "vars").(map[string]any); ok {
+			l.vars = v
+		}
+	}
+	if e, ok := top["connections"]; ok {
+		l.decodeStruct(e.value, &l.rs.Connections, "connections")
+		l.checkConnections(e.value)
+	}
+	if e, ok := top["delivery"]; ok {
+		l.decodeStruct(e.value, &l.rs.Delivery, "delivery")
+		d := &l.rs.Delivery
+		if d.Attempts < 1 {
+			l.errorf(e.value, "delivery.attempts must be at least 1")
+		}
+		if d.Backoff.Min <= 0 || d.Backoff.Max < d.Backoff.Min {
+			l.errorf(e.value, "delivery.backoff needs 0 < min <= max, found min %s, max %s", d.Backoff.Min, d.Backoff.Max)
+		}
+		if d.Timeout <= 0 {
+			l.errorf(e.value, "delivery.timeout must be positive")
+		}
+	}
+	e, ok := top["rules"]
+	if !ok {
+		l.add(Error, root.Line, root.Column, "", "missing `rules:`: add a list of rules")
+		return
+	}
+	if e.value.Kind != yaml.SequenceNode {
+		if !isNull(e.value) {
+			l.errorf(e.value, "rules must be a list of rules (each item starting with `- name:`), found %s", describe(e.value))
+		}
+		return
+	}
+	names := map[string]int{}
+	for i, rn := range e.value.Content {
+		r := l.rule(rn, i)
+		if r == nil {
+			continue
+		}
+		if first, dup := names[r.Name]; dup {
+			l.errorf(rn, "duplicate rule name %q (first at line %d): rule names must be unique", r.Name, first)
+			continue
+		}
+		names[r.Name] = rn.Line
+		l.rs.Rules = append(l.rs.Rules, r)
+	}
+	for _, p := range l.pending {
+		if msg := p.spec.CheckConnection(&l.rs.Connections, p.set); msg != "" {
+			l.errorf(p.node, "%s action %s", p.spec.Type, msg)
+		}
+	}
+}
+
+func (l *loader) checkConnections(n *yaml.Node) {
+	c := &l.rs.Connections
+	if c.Email != nil {
+		switch c.Email.TLS {
+		case "", "starttls", "implicit", "none":
+		default:
+			l.errorf(n, "connections.email.tls must be starttls, implicit or none, found %q", c.Email.TLS)
+		}
+		switch c.Email.Auth {
+		case "", "plain", "login":
+		default:
+			l.errorf(n, "connections.email.auth must be plain or login, found %q", c.Email.Auth)
+		}
+	}
+	if c.Wassenger != nil && c.Wassenger.BaseURL != "" && !strings.HasPrefix(c.Wassenger.BaseURL, "http://") && !strings.HasPrefix(c.Wassenger.BaseURL, "https://") {
+		l.errorf(n, "connections.wassenger.base_url must start with https:// (or http:// for a local test server)")
+	}
+}
+
+var ruleKeys = []string{"name", "description", "on", "if", "stop", "do"}
+
+func (l *loader) rule(n *yaml.Node, i int) *Rule {
+	what := fmt.Sprintf("rules[%d]", i)
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "%s must be a rule (a mapping with name, on, if, do), found %s", what, describe(n))
+		return nil
+	}
+	f := l.fields(n, "rule", ruleKeys...)
+	r := &Rule{Line: n.Line}
+	ok := true
+	if e, has := f["name"]; !has {
+		l.errorf(n, "%s has no name: every rule needs a unique `name:`", what)
+		ok = false
+	} else if s, good := l.str(e.value, "name"); good && strings.TrimSpace(s) != "" {
+		r.Name = s
+		what = fmt.Sprintf("rule %q", s)
+	} else {
+		if good {
+			l.errorf(e.value, "rule name must not be empty")
+		}
+		ok = false
+	}
+	if e, has := f["description"]; has {
+		r.Description, _ = l.str(e.value, what+": description")
+	}
+	if e, has := f["on"]; !has {
+		l.errorf(n, "%s has no `on:`: name the events it listens to, e.g. on: group:update", what)
+		ok = false
+	} else if on, good := l.strList(e.value, what+": on"); good {
+		r.On = l.checkOn(e.value, on, what)
+		ok = ok && r.On != nil
+	} else {
+		ok = false
+	}
+	if e, has := f["if"]; has {
+		if s, good := l.str(e.value, what+": if"); good {
+			r.If = s
+			r.cond = l.compileExpr(s, e.value, 0, true, "condition")
+			ok = ok && r.cond != nil
+			if r.cond != nil {
+				r.actions = actionConstraint(r.cond)
+			}
+		} else {
+			ok = false
+		}
+	}
+	if e, has := f["stop"]; has {
+		r.Stop, _ = l.boolean(e.value, what+": stop")
+	}
+	e, has := f["do"]
+	switch {
+	case !has && !r.Stop:
+		l.errorf(n, "%s has no `do:`: list at least one action (or set stop: true for a rule that only ends the chain)", what)
+		ok = false
+	case has && e.value.Kind == yaml.SequenceNode:
+		for j, an := range e.value.Content {
+			a := l.action(an, r, j)
+			if a == nil {
+				ok = false
+				continue
+			}
+			r.Do = append(r.Do, a)
+		}
+	case has && !isNull(e.value):
+		l.errorf(e.value, "%s: do must be a list of actions (each item like `- slack: {text: ...}`), found %s", what, describe(e.value))
+		ok = false
+	}
+	if !ok {
+		return nil
+	}
+	return r
+}
+
+func (l *loader) checkOn(n *yaml.Node, on []string, what string) []string {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	if len(on) == 0 {
+		l.errorf(n, "%s: on must name at least one event", what)
+		return nil
+	}
+	for i, name := range on {
+		at := items[min(i, len(items)-1)]
+		if strings.TrimSpace(name) == "" {
+			l.errorf(at, "%s: on: empty event name", what)
+			return nil
+		}
+		if strings.ContainsAny(name, "*?[") {
+			if _, err := path.Match(name, ""); err != nil {
+				l.errorf(at, "%s: on: bad glob %q: %v", what, name, err)
+				return nil
+			}
+			continue
+		}
+		if !contains(KnownEvents, name) {
+			l.warnf(at, "%s: on: %q is not a Wassenger event name%s; the rule fires only for events named exactly so", what, name, suggest(name, KnownEvents))
+		}
+	}
+	return on
+}
+
+func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
+	what := fmt.Sprintf("rule %q: do[%d]", r.Name, j)
+	if n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+		l.errorf(n, "%s must be one action such as `- slack: {text: ...}`, found %s", what, describe(n))
+		return nil
+	}
+	if len(n.Content) > 2 {
+		l.errorf(n.Content[2], "%s: one action per list item: found %s and %s; start a new `- ` item for each", what, n.Content[0].Value, n.Content[2].Value)
+		return nil
+	}
+	typ, body := n.Content[0], n.Content[1]
+	spec, known := actions.Lookup(typ.Value)
+	if !known {
+		l.errorf(typ, "%s: unknown action type %q%s; types: %s", what, typ.Value, suggest(typ.Value, actions.Types()), strings.Join(actions.Types(), ", "))
+		return nil
+	}
+	a := &Action{Type: spec.Type, Index: j, Name: fmt.Sprintf("%s/%s[%d]", r.Name, spec.Type, j), Line: typ.Line, Spec: spec}
+	what = fmt.Sprintf("%s.%s", what, spec.Type)
+	if body.Kind != yaml.MappingNode {
+		l.errorf(body, "%s: fields must be a mapping (e.g. text: ...), found %s", what, describe(body))
+		return nil
+	}
+	fields := l.fields(body, spec.Type, spec.FieldNames()...)
+	set := map[string]bool{}
+	ok := true
+	for i := 0; i+1 < len(body.Content); i += 2 {
+		k := body.Content[i].Value
+		e, kept := fields[k]
+		if !kept {
+			ok = false
+			continue
+		}
+		f, _ := spec.Field(k)
+		if isNull(e.value) {
+			continue
+		}
+		t := l.compileField(e.value, f, spec.Type+"."+k)
+		if t == nil {
+			ok = false
+			continue
+		}
+		set[k] = true
+		a.params.keys = append(a.params.keys, k)
+		a.params.vals = append(a.params.vals, t)
+	}
+	for _, f := range spec.Fields {
+		if f.Required && !set[f.Name] {
+			if _, present := fields[f.Name]; !present {
+				l.errorf(typ, "%s: missing required field %q (%s)", what, f.Name, f.Doc)
+				ok = false
+			}
+		}
+	}
+	for _, group := range spec.OneOf {
+		n := 0
+		for _, name := range group {
+			if set[name] {
+				n++
+			}
+		}
+		if n != 1 {
+			l.errorf(typ, "%s: set exactly one of %s (found %d)", what, strings.Join(group, ", "), n)
+			ok = false
+		}
+	}
+	for _, group := range spec.AnyOf {
+		any := false
+		for _, name := range group {
+			any = any || set[name]
+		}
+		if !any {
+			l.errorf(typ, "%s: set at least one of %s", what, strings.Join(group, ", "))
+			ok = false
+		}
+	}
+	if spec.CheckConnection != nil {
+		l.pending = append(l.pending, pendingAction{node: typ, spec: spec, set: set})
+	}
+	if !ok {
+		return nil
+	}
+	return a
+}

@@ -1,0 +1,109 @@
+// Package cli implements hookd's command line: one function per
+// subcommand, writing to the given streams and returning an exit code, so
+// that tests can run the commands in process.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Streams are where a command reads and writes.
+type Streams struct {
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+type command struct {
+	summary string
+	run     func(s Streams, args []string) int
+}
+
+var commands = map[string]command{}
+
+func register(name, summary string, run func(Streams, []string) int) {
+	commands[name] = command{summary: summary, run: run}
+}
+
+// Run runs hookd with args (without the program name) and returns the
+// exit code: 0 success, 1 a failure the command reports (invalid rules,
+// failed tests), 2 a usage error.
+func Run(args []string, s Streams) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(s.Stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(s.Stderr, "hookd: unknown command %q; run `hookd help` for the list\n", args[0])
+		return 2
+	}
+	return cmd.run(s, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "hookd: rule-based automation for Wassenger (WhatsApp) webhooks")
+	fmt.Fprintln(w, "\nUsage: hookd <command> [flags] [args]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun `hookd <command> -h` for a command's flags.")
+}
+
+// newFlags makes a FlagSet that reports errors on stderr.
+func newFlags(s Streams, name, usageLine string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(s.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(s.Stderr, "Usage: hookd %s %s\n", name, usageLine)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags that may come before or after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// exitUsage reports a usage error.
+func exitUsage(s Streams, fs *flag.FlagSet, format string, args ...any) int {
+	fmt.Fprintf(s.Stderr, "hookd %s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
+	fs.Usage()
+	return 2
+}
+
+func flagErr(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// indent prefixes every line after the first with pad.
+func indent(s, pad string) string {
+	return strings.ReplaceAll(s, "\n", "\n"+pad)
+}

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+)
+
+func init() {
+	register("dry-run", "run rules over recorded events and print what would fire; sends nothing", runDryRun)
+}
+
+// dryRunJSON is one line of `dry-run --format json`.
+type dryRunJSON struct {
+	ID      string       `json:"id"`
+	Event   string       `json:"event"`
+	Action  string       `json:"action"`
+	Rules   []string     `json:"rules"`
+	Actions []actionJSON `json:"actions"`
+	Errors  []string     `json:"errors"`
+}
+
+type actionJSON struct {
+	Rule    string         `json:"rule"`
+	Type    string         `json:"type"`
+	Params  map[string]any `json:"params"`
+	Request string         `json:"request,omitempty"`
+}
+
+func runDryRun(s Streams, args []string) int {
+	fs := newFlags(s, "dry-run", "--rules RULES [--format text|json] EVENTS...")
+	rulesPath := fs.String("rules", "", "rules file (required)")
+	format := fs.String("format", "text", "output format: text or json (one object per event)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if *rulesPath == "" {
+		return exitUsage(s, fs, "--rules is required")
+	}
+	if len(pos) == 0 {
+		return exitUsage(s, fs, "name at least one event file or folder (.json, .jsonl)")
+	}
+	if *format != "text" && *format != "json" {
+		return exitUsage(s, fs, "--format must be text or json, not %q", *format)
+	}
+	rs, problems := engine.LoadFile(*rulesPath, engine.LoadOptions{AllowUnsetEnv: true})
+	if rs == nil {
+		for _, p := range problems {
+			fmt.Fprintln(s.Stderr, p)
+		}
+		fmt.Fprintf(s.Stderr, "%s: %s; fix them and run again (hookd check %s)\n", *rulesPath, countProblems(problems), *rulesPath)
+		return 1
+	}
+	if len(rs.Unset) > 0 {
+		fmt.Fprintf(s.Stderr, "note: environment variables not set (fine for a dry-run; `hookd check` requires them): %s\n", strings.Join(rs.Unset, ", "))
+	}
+	events, err := event.ReadPaths(pos)
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd dry-run: %v\n", err)
+		return 1
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(s.Stdout)
+		enc.SetEscapeHTML(false)
+		for _, ev := range events {
+			if err := enc.Encode(toJSON(rs.Evaluate(ev))); err != nil {
+				fmt.Fprintf(s.Stderr, "hookd dry-run: %v\n", err)
+				return 1
+			}
+		}
+		return 0
+	}
+	sum := newSummary(rs)
+	for _, ev := range events {
+		res := rs.Evaluate(ev)
+		sum.add(res)
+		writeText(s.Stdout, res)
+	}
+	sum.write(s.Stdout)
+	return 0
+}
+
+func toJSON(res *engine.Result) dryRunJSON {
+	out := dryRunJSON{ID: res.Event.ID, Event: res.Event.Name, Action: res.Event.Action, Rules: []string{}, Actions: []actionJSON{}, Errors: []string{}}
+	for _, f := range res.Fired {
+		out.Rules = append(out.Rules, f.Rule.Name)
+		for _, a := range f.Actions {
+			out.Actions = append(out.Actions, actionJSON{Rule: f.Rule.Name, Type: a.Action.Type, Params: a.Params})
+		}
+	}
+	for _, e := range res.Errors {
+		out.Errors = append(out.Errors, e.Error())
+	}
+	return out
+}
+
+func eventTitle(ev *event.Event) string {
+	title := ev.Name
+	if ev.Action != "" {
+		title += " (" + ev.Action + ")"
+	}
+	src := ev.Source
+	if src == "" {
+		src = "event"
+	}
+	return fmt.Sprintf("%s  %s  id %s", src, title, ev.ID)
+}
+
+func writeText(w io.Writer, res *engine.Result) {
+	fmt.Fprintf(w, "== %s\n", eventTitle(res.Event))
+	if len(res.Fired) == 0 && len(res.Errors) == 0 {
+		fmt.Fprintln(w, "   no rule matched")
+	}
+	for _, f := range res.Fired {
+		stop := ""
+		if f.Rule.Stop {
+			stop = "  (stop: later rules skipped)"
+		}
+		fmt.Fprintf(w, "   rule %s%s\n", f.Rule.Name, stop)
+		for _, a := range f.Actions {
+			fmt.Fprintf(w, "     %s[%d]\n", a.Action.Type, a.Action.Index)
+			for _, k := range a.Action.Fields() {
+				writeField(w, "       ", k, a.Params[k])
+			}
+		}
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(w, "   error: %s\n", indent(e.Error(), "          "))
+	}
+	fmt.Fprintln(w)
+}
+
+// writeField prints a rendered field; strings as they are (continuation
+// lines indented), other values as compact JSON.
+func writeField(w io.Writer, pad, key string, v any) {
+	var text string
+	if s, ok := v.(string); ok {
+		text = s
+	} else {
+		b, err := json.Marshal(v)
+		if err != nil {
+			text = fmt.Sprint(v)
+		} else {
+			text = string(b)
+		}
+	}
+	fmt.Fprintf(w, "%s%s: %s\n", pad, key, indent(text, pad+strings.Repeat(" ", len(key)+2)))
+}
+
+// summary counts, per rule, the events that fired it.
+type summary struct {
+	rs      *engine.RuleSet
+	events  int
+	matched int
+	errors  int
+	fired   map[string]int
+	failed  map[string]int
+}
+
+func newSummary(rs *engine.RuleSet) *summary {
+	return &summary{rs: rs, fired: map[string]int{}, failed: map[string]int{}}
+}
+
+func (s *summary) add(res *engine.Result) {
+	s.events++
+	if len(res.Fired) > 0 {
+		s.matched++
+	}
+	s.errors += len(res.Errors)
+	for _, f := range res.Fired {
+		s.fired[f.Rule.Name]++
+	}
+	for _, e := range res.Errors {
+		s.failed[e.Rule]++
+	}
+}
+
+func (s *summary) write(w io.Writer) {
+	fmt.Fprintf(w, "%s, %d matched at least one rule, %s\n", plural(s.events, "event"), s.matched, plural(s.errors, "error"))
+	width := 4
+	for _, r := range s.rs.Rules {
+		width = max(width, len(r.Name))
+	}
+	names := make([]string, 0, len(s.rs.Rules))
+	for _, r := range s.rs.Rules {
+		names = append(names, r.Name)
+	}
+	for _, n := range names {
+		line := fmt.Sprintf("  %-*s  fired %d", width, n, s.fired[n])
+		if s.failed[n] > 0 {
+			line += fmt.Sprintf(", %d errors", s.failed[n])
+		}
+		fmt.Fprintln(w, line)
+	}
+}
