@@ -81,7 +81,7 @@ func (l *loader) posIn(n *yaml.Node, off int) (line, col int) {
 }
 
 // sourceOffset finds how many characters of the source line the first off
-// characters of the value take: escapes such as \" or '' make the source
+// characters of the value take: escapes such as \" or ” make the source
 // longer than the value. It falls back to off.
 func (l *loader) sourceOffset(n *yaml.Node, off, quote int) int {
 	src := []rune(l.sourceLine(n.Line))
