@@ -1,0 +1,136 @@
+package engine_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+)
+
+// groupActions are the 31 group:update actions of Wassenger's docs.
+var groupActions = []string{
+	"create", "delete", "leave", "subject", "picture", "description", "add", "remove", "promote", "demote",
+	"restrict", "announce", "modify", "ephemeral", "invite", "revoke_invite", "membership_approval_mode",
+	"membership_approval_request", "created_membership_requests", "ephemeral_keep_in_chat",
+	"default_sub_group_promote", "default_sub_group_demote", "community_create", "invite_auto_add",
+	"linked_group_join", "parent_group_link", "parent_group_link_membership_approval", "delete_parent_group",
+	"delete_parent_group_unlink", "default_sub_group_admin_add", "community_link_parent_group_rich",
+	"allow_non_admin_sub_group_creation",
+}
+
+var otherEvents = []string{"message:in:new", "message:out:new", "message:out:ack", "chat:update", "contact:update"}
+
+// synthRules writes a rules file of n rules of which listening listen to
+// group:update (with a condition that needs the event's fields) and the
+// rest to other events. With byAction, the group:update rules are spread
+// over the 31 actions with a top-level `action == "x"` conjunct.
+func synthRules(n, listening int, byAction bool) []byte {
+	var b strings.Builder
+	b.WriteString("version: 1\nvars:\n  vips: [\"+34600000001\", \"+34600000002\"]\nrules:\n")
+	for i := 0; i < n; i++ {
+		on := otherEvents[i%len(otherEvents)]
+		cond := `data.chat.name != "" && author not in vars.vips`
+		if i < listening {
+			on = "group:update"
+			if byAction {
+				cond = fmt.Sprintf(`action == %q && author not in vars.vips`, groupActions[i%len(groupActions)])
+			}
+		}
+		fmt.Fprintf(&b, "  - name: rule-%d\n    on: %s\n    if: %s\n    do:\n      - log:\n          message: \"{{ author }} {{ action }} in {{ data.chat.name }} ({{ len(participants ?? []) }})\"\n", i, on, cond)
+	}
+	return []byte(b.String())
+}
+
+func loadBench(b *testing.B, data []byte) *engine.RuleSet {
+	b.Helper()
+	rs, problems := engine.Load("bench.yaml", data, engine.LoadOptions{})
+	if rs == nil {
+		b.Fatalf("load: %v", problems)
+	}
+	return rs
+}
+
+func readEvent(b *testing.B, name string) *event.Event {
+	b.Helper()
+	evs, err := event.ReadFile(filepath.Join("..", "testdata", "events", name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return evs[0]
+}
+
+// BenchmarkLoad1000 loads and compiles a 1,000-rule file.
+func BenchmarkLoad1000(b *testing.B) {
+	data := synthRules(1000, 100, false)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		loadBench(b, data)
+	}
+}
+
+// BenchmarkEvaluate measures match and render per event as the file
+// grows, with a fixed number of rules listening to the event's name.
+func BenchmarkEvaluate(b *testing.B) {
+	ev := readEvent(b, "group-update/remove.json")
+	for _, tc := range []struct {
+		name            string
+		total, listened int
+		byAction        bool
+	}{
+		{"rules=10/listening=10", 10, 10, false},
+		{"rules=100/listening=10", 100, 10, false},
+		{"rules=1000/listening=10", 1000, 10, false},
+		{"rules=10000/listening=10", 10000, 10, false},
+		{"rules=100/listening=5pct", 100, 5, false},
+		{"rules=1000/listening=5pct", 1000, 50, false},
+		{"rules=10000/listening=5pct", 10000, 500, false},
+		{"rules=1000/group-update-by-action", 1000, 1000, true},
+		{"rules=10000/group-update-by-action", 10000, 1000, true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			rs := loadBench(b, synthRules(tc.total, tc.listened, tc.byAction))
+			var fired int
+			for b.Loop() {
+				fired = len(rs.Evaluate(ev).Fired)
+			}
+			b.ReportMetric(float64(fired), "fired/op")
+		})
+	}
+}
+
+// BenchmarkDryRun measures decode plus evaluation of the recorded events
+// with rules.example.yaml, as `hookd dry-run` does.
+func BenchmarkDryRun(b *testing.B) {
+	rs, problems := engine.LoadFile(filepath.Join("..", "rules.example.yaml"), engine.LoadOptions{AllowUnsetEnv: true})
+	if rs == nil {
+		b.Fatal(problems)
+	}
+	var raws [][]byte
+	evs, err := event.ReadPaths([]string{filepath.Join("..", "testdata", "events")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, ev := range evs {
+		raws = append(raws, ev.Raw)
+	}
+	if len(raws) == 0 {
+		b.Skip("no events")
+	}
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		parsed, err := event.Parse(raws[n%len(raws)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, ev := range parsed {
+			rs.Evaluate(ev)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
