@@ -133,4 +133,3 @@ func BenchmarkDryRun(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
-

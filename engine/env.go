@@ -47,6 +47,7 @@ func (l *loader) expandString(n *yaml.Node, s string) string {
 			b.WriteString("${")
 		case m[2] < 0:
 			l.errorAt(n, off, "malformed variable reference "+ref+": write ${NAME} or ${NAME:-default}")
+			b.WriteString(ref) // keep the text, so that one mistake makes one error
 		default:
 			name := s[m[2]:m[3]]
 			if v, ok := l.lookupEnv(name); ok && v != "" {
@@ -58,6 +59,7 @@ func (l *loader) expandString(n *yaml.Node, s string) string {
 				b.WriteString("<unset " + name + ">")
 			} else {
 				l.errorAt(n, off, "environment variable "+name+" is not set: export it before starting hookd, or give a default with ${"+name+":-value}")
+				b.WriteString(ref) // keep the text, so that one mistake makes one error
 			}
 		}
 	}

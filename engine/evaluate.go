@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"sync"
 
@@ -65,31 +66,72 @@ func (rs *RuleSet) Evaluate(ev *event.Event) *Result {
 	}()
 	for _, i := range cands {
 		rule := rs.Rules[i]
-		if rule.cond != nil {
-			out, err := r.run(rule.cond)
-			if err != nil {
-				res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: err})
-				continue
-			}
-			if ok, _ := out.(bool); !ok {
-				continue
-			}
-		}
-		f := Fired{Rule: rule, Actions: make([]Rendered, 0, len(rule.Do))}
-		for _, a := range rule.Do {
-			params, err := a.params.render(r)
-			if err != nil {
-				res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Action: a.Name, Err: err})
-				continue
-			}
-			f.Actions = append(f.Actions, Rendered{Action: a, Params: params.(map[string]any)})
-		}
-		res.Fired = append(res.Fired, f)
-		if rule.Stop {
+		if rs.evalRule(r, rule, res, false) && rule.Stop {
 			break
 		}
 	}
 	return res
+}
+
+// EvaluateRule runs one rule on ev, whatever its `on` says; with force
+// the condition is skipped too. It is how `hookd fire` tries a rule's
+// actions for real.
+func (rs *RuleSet) EvaluateRule(ev *event.Event, name string, force bool) (*Result, error) {
+	rule, ok := rs.Rule(name)
+	if !ok {
+		names := make([]string, len(rs.Rules))
+		for i, r := range rs.Rules {
+			names[i] = r.Name
+		}
+		return nil, fmt.Errorf("no rule named %q%s", name, suggest(name, names))
+	}
+	res := &Result{Event: ev}
+	r := runners.Get().(*runner)
+	r.env = rs.env(ev)
+	defer func() {
+		r.env = nil
+		runners.Put(r)
+	}()
+	rs.evalRule(r, rule, res, force)
+	return res, nil
+}
+
+// evalRule evaluates one rule's condition (unless force) and renders its
+// actions into res. It reports whether the rule fired.
+func (rs *RuleSet) evalRule(r *runner, rule *Rule, res *Result, force bool) bool {
+	if rule.cond != nil && !force {
+		out, err := r.run(rule.cond)
+		if err != nil {
+			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: err})
+			return false
+		}
+		if ok, _ := out.(bool); !ok {
+			return false
+		}
+	}
+	f := Fired{Rule: rule, Actions: make([]Rendered, 0, len(rule.Do))}
+	for _, a := range rule.Do {
+		params, err := a.params.render(r)
+		if err != nil {
+			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Action: a.Name, Err: err})
+			continue
+		}
+		f.Actions = append(f.Actions, Rendered{Action: a, Params: params.(map[string]any)})
+	}
+	res.Fired = append(res.Fired, f)
+	return true
+}
+
+// Reference is the idempotency key of an action on an event: the same for
+// every attempt, so a target can recognise a retried send. Long ids are
+// hashed to keep it within 64 characters.
+func Reference(eventID, rule string, index int) string {
+	ref := fmt.Sprintf("hookd:%s:%s:%d", eventID, rule, index)
+	if len(ref) <= 64 {
+		return ref
+	}
+	sum := sha256.Sum256([]byte(ref))
+	return fmt.Sprintf("hookd:%x", sum[:16])
 }
 
 // env is the expression environment of an event: its top-level fields

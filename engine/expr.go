@@ -105,7 +105,11 @@ func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, wha
 		}
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			l.errorAt(n, off+fe.From, what+": "+strings.TrimSpace(fe.Message))
+			at := fe.From
+			if fe.Message == "unexpected token EOF" {
+				at = len([]rune(src)) // where the missing part goes
+			}
+			l.errorAt(n, off+at, what+": "+syntaxHint(strings.TrimSpace(fe.Message))+l.commentHint(n))
 		} else {
 			msg := err.Error()
 			if asBool && strings.HasPrefix(msg, "expected bool") {
@@ -119,6 +123,33 @@ func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, wha
 		return nil
 	}
 	return &compiled{Source: src, Prog: prog, Fields: fieldRefs(prog)}
+}
+
+// commentHint explains an expression cut short by YAML: in a plain
+// scalar, " #" starts a comment, so `any(xs, # > 1)` loses its end.
+func (l *loader) commentHint(n *yaml.Node) string {
+	if n.Style != 0 || strings.Contains(n.Value, "\n") {
+		return ""
+	}
+	src := []rune(l.sourceLine(n.Line))
+	end := n.Column - 1 + len([]rune(n.Value))
+	if end < len(src) && strings.HasPrefix(strings.TrimLeft(string(src[end:]), " \t"), "#") {
+		return "; the rest of the line was read as a YAML comment (a # after a space starts one): put the expression in quotes"
+	}
+	return ""
+}
+
+// syntaxHint rewords expr's syntax errors that do not say what to do.
+func syntaxHint(msg string) string {
+	switch msg {
+	case "unexpected token EOF":
+		return "the expression ends too early: an operand, a closing ) or ], or a quote is missing"
+	case `unexpected token Operator("=")`:
+		return msg + ": to compare, write =="
+	case "literal not terminated":
+		return "a string is never closed: add the closing quote"
+	}
+	return msg
 }
 
 // fieldRefs collects the chains of member access rooted at an event field

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +24,17 @@ var KnownEvents = []string{
 	"message:in:new", "message:out:new", "message:out:ack", "message:update", "message:reaction",
 	"message:out:failed", "message:out:sent", "group:update", "chat:update", "contact:update",
 	"status:update", "channel:in", "number:session",
+}
+
+// GroupActions are the actions of group:update events.
+var GroupActions = []string{
+	"create", "delete", "leave", "subject", "picture", "description", "add", "remove", "promote", "demote",
+	"restrict", "announce", "modify", "ephemeral", "invite", "revoke_invite", "membership_approval_mode",
+	"membership_approval_request", "created_membership_requests", "ephemeral_keep_in_chat",
+	"default_sub_group_promote", "default_sub_group_demote", "community_create", "invite_auto_add",
+	"linked_group_join", "parent_group_link", "parent_group_link_membership_approval", "delete_parent_group",
+	"delete_parent_group_unlink", "default_sub_group_admin_add", "community_link_parent_group_rich",
+	"allow_non_admin_sub_group_creation",
 }
 
 // Delivery says how the daemon retries actions.
@@ -96,6 +106,8 @@ type Action struct {
 	Index int
 	// Name is "rule/type[index]", used in logs, metrics and output.
 	Name string
+	// Rule is the name of the rule the action belongs to.
+	Rule string
 	Line int
 	Spec *actions.Spec
 
@@ -128,6 +140,7 @@ type loader struct {
 
 type pendingAction struct {
 	node *yaml.Node
+	what string // e.g. `rule "x": do[0].slack`
 	spec *actions.Spec
 	set  map[string]bool
 }
@@ -181,20 +194,10 @@ func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
 
 func (l *loader) lookupEnv(name string) (string, bool) { return l.opts.LookupEnv(name) }
 
-var yamlLine = regexp.MustCompile(`line (\d+)(?:, column (\d+))?: (.*)`)
-
 func (l *loader) load(data []byte) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		line, col, msg := 1, 1, strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			if m[2] != "" {
-				col, _ = strconv.Atoi(m[2])
-			}
-			msg = m[3]
-		}
-		l.add(Error, line, col, "", "YAML syntax: "+msg+" (check indentation and quoting on this line or the one before)")
+		l.yamlError(err)
 		return
 	}
 	if len(doc.Content) == 0 {
@@ -226,14 +229,15 @@ func (l *loader) load(data []byte) {
 	if e, ok := top["delivery"]; ok {
 		l.decodeStruct(e.value, &l.rs.Delivery, "delivery")
 		d := &l.rs.Delivery
+		at := func(key string) *yaml.Node { return pathValue(e.value, key) }
 		if d.Attempts < 1 {
-			l.errorf(e.value, "delivery.attempts must be at least 1")
+			l.errorf(at("attempts"), "delivery.attempts must be at least 1")
 		}
 		if d.Backoff.Min <= 0 || d.Backoff.Max < d.Backoff.Min {
-			l.errorf(e.value, "delivery.backoff needs 0 < min <= max, found min %s, max %s", d.Backoff.Min, d.Backoff.Max)
+			l.errorf(at("backoff"), "delivery.backoff needs 0 < min <= max, found min %s, max %s; e.g. backoff: { min: 1s, max: 10m }", d.Backoff.Min, d.Backoff.Max)
 		}
 		if d.Timeout <= 0 {
-			l.errorf(e.value, "delivery.timeout must be positive")
+			l.errorf(at("timeout"), "delivery.timeout must be positive, e.g. timeout: 15s")
 		}
 	}
 	e, ok := top["rules"]
@@ -249,20 +253,21 @@ func (l *loader) load(data []byte) {
 	}
 	names := map[string]int{}
 	for i, rn := range e.value.Content {
-		r := l.rule(rn, i)
-		if r == nil {
-			continue
+		r, ok := l.rule(rn, i)
+		if r.Name != "" {
+			if first, dup := names[r.Name]; dup {
+				l.errorf(mapValue(rn, "name"), "duplicate rule name %q (first at line %d): rule names must be unique", r.Name, first)
+				continue
+			}
+			names[r.Name] = rn.Line
 		}
-		if first, dup := names[r.Name]; dup {
-			l.errorf(rn, "duplicate rule name %q (first at line %d): rule names must be unique", r.Name, first)
-			continue
+		if ok {
+			l.rs.Rules = append(l.rs.Rules, r)
 		}
-		names[r.Name] = rn.Line
-		l.rs.Rules = append(l.rs.Rules, r)
 	}
 	for _, p := range l.pending {
 		if msg := p.spec.CheckConnection(&l.rs.Connections, p.set); msg != "" {
-			l.errorf(p.node, "%s action %s", p.spec.Type, msg)
+			l.errorf(p.node, "%s: %s", p.what, msg)
 		}
 	}
 }
@@ -273,28 +278,34 @@ func (l *loader) checkConnections(n *yaml.Node) {
 		switch c.Email.TLS {
 		case "", "starttls", "implicit", "none":
 		default:
-			l.errorf(n, "connections.email.tls must be starttls, implicit or none, found %q", c.Email.TLS)
+			l.errorf(pathValue(n, "email", "tls"), "connections.email.tls must be starttls, implicit or none, found %q", c.Email.TLS)
 		}
 		switch c.Email.Auth {
 		case "", "plain", "login":
 		default:
-			l.errorf(n, "connections.email.auth must be plain or login, found %q", c.Email.Auth)
+			l.errorf(pathValue(n, "email", "auth"), "connections.email.auth must be plain or login, found %q", c.Email.Auth)
 		}
 	}
 	if c.Wassenger != nil && c.Wassenger.BaseURL != "" && !strings.HasPrefix(c.Wassenger.BaseURL, "http://") && !strings.HasPrefix(c.Wassenger.BaseURL, "https://") {
-		l.errorf(n, "connections.wassenger.base_url must start with https:// (or http:// for a local test server)")
+		l.errorf(pathValue(n, "wassenger", "base_url"), "connections.wassenger.base_url must start with https:// (or http:// for a local test server)")
 	}
 }
 
 var ruleKeys = []string{"name", "description", "on", "if", "stop", "do"}
 
-func (l *loader) rule(n *yaml.Node, i int) *Rule {
+// rule loads one rule; it returns the rule (with its name when it has
+// one) and whether it is valid.
+func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 	what := fmt.Sprintf("rules[%d]", i)
 	if n.Kind != yaml.MappingNode {
 		l.errorf(n, "%s must be a rule (a mapping with name, on, if, do), found %s", what, describe(n))
-		return nil
+		return &Rule{}, false
 	}
-	f := l.fields(n, "rule", ruleKeys...)
+	named := what
+	if v := mapValue(n, "name"); v != nil && v.Kind == yaml.ScalarNode && strings.TrimSpace(v.Value) != "" {
+		named = fmt.Sprintf("rule %q", v.Value)
+	}
+	f := l.fields(n, named, ruleKeys...)
 	r := &Rule{Line: n.Line}
 	ok := true
 	if e, has := f["name"]; !has {
@@ -324,7 +335,7 @@ func (l *loader) rule(n *yaml.Node, i int) *Rule {
 	if e, has := f["if"]; has {
 		if s, good := l.str(e.value, what+": if"); good {
 			r.If = s
-			r.cond = l.compileExpr(s, e.value, 0, true, "condition")
+			r.cond = l.compileExpr(s, e.value, 0, true, what+": condition")
 			ok = ok && r.cond != nil
 			if r.cond != nil {
 				r.actions = actionConstraint(r.cond)
@@ -354,10 +365,7 @@ func (l *loader) rule(n *yaml.Node, i int) *Rule {
 		l.errorf(e.value, "%s: do must be a list of actions (each item like `- slack: {text: ...}`), found %s", what, describe(e.value))
 		ok = false
 	}
-	if !ok {
-		return nil
-	}
-	return r
+	return r, ok
 }
 
 func (l *loader) checkOn(n *yaml.Node, on []string, what string) []string {
@@ -405,13 +413,13 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 		l.errorf(typ, "%s: unknown action type %q%s; types: %s", what, typ.Value, suggest(typ.Value, actions.Types()), strings.Join(actions.Types(), ", "))
 		return nil
 	}
-	a := &Action{Type: spec.Type, Index: j, Name: fmt.Sprintf("%s/%s[%d]", r.Name, spec.Type, j), Line: typ.Line, Spec: spec}
+	a := &Action{Type: spec.Type, Index: j, Rule: r.Name, Name: fmt.Sprintf("%s/%s[%d]", r.Name, spec.Type, j), Line: typ.Line, Spec: spec}
 	what = fmt.Sprintf("%s.%s", what, spec.Type)
 	if body.Kind != yaml.MappingNode {
 		l.errorf(body, "%s: fields must be a mapping (e.g. text: ...), found %s", what, describe(body))
 		return nil
 	}
-	fields := l.fields(body, spec.Type, spec.FieldNames()...)
+	fields := l.fields(body, what, spec.FieldNames()...)
 	set := map[string]bool{}
 	ok := true
 	for i := 0; i+1 < len(body.Content); i += 2 {
@@ -425,7 +433,7 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 		if isNull(e.value) {
 			continue
 		}
-		t := l.compileField(e.value, f, spec.Type+"."+k)
+		t := l.compileField(e.value, f, what+"."+k)
 		if t == nil {
 			ok = false
 			continue
@@ -437,20 +445,24 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 	for _, f := range spec.Fields {
 		if f.Required && !set[f.Name] {
 			if _, present := fields[f.Name]; !present {
-				l.errorf(typ, "%s: missing required field %q (%s)", what, f.Name, f.Doc)
+				l.errorf(typ, "%s: missing required field %q: %s", what, f.Name, f.Doc)
 				ok = false
 			}
 		}
 	}
 	for _, group := range spec.OneOf {
-		n := 0
+		var found []string
 		for _, name := range group {
 			if set[name] {
-				n++
+				found = append(found, name)
 			}
 		}
-		if n != 1 {
-			l.errorf(typ, "%s: set exactly one of %s (found %d)", what, strings.Join(group, ", "), n)
+		switch {
+		case len(found) == 0:
+			l.errorf(typ, "%s: set one of %s", what, strings.Join(group, ", "))
+			ok = false
+		case len(found) > 1:
+			l.errorf(fields[found[1]].key, "%s: set only one of %s, found %s; remove one", what, strings.Join(group, ", "), strings.Join(found, " and "))
 			ok = false
 		}
 	}
@@ -465,7 +477,7 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 		}
 	}
 	if spec.CheckConnection != nil {
-		l.pending = append(l.pending, pendingAction{node: typ, spec: spec, set: set})
+		l.pending = append(l.pending, pendingAction{node: typ, what: what, spec: spec, set: set})
 	}
 	if !ok {
 		return nil

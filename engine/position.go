@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -105,4 +107,146 @@ func (l *loader) sourceOffset(n *yaml.Node, off, quote int) int {
 		return off
 	}
 	return i - start
+}
+
+// maxSyntaxProbe bounds the lines syntaxPos parses, so that a syntax error
+// near the end of a huge file costs little.
+const maxSyntaxProbe = 2000
+
+// syntaxPos finds the line and column of a YAML syntax error. yaml.v3
+// reports only a line, and often not the culprit's: the line where the
+// enclosing scalar or block starts (for parser errors, the line before
+// it). That line is never after the culprit, so syntaxPos parses ever
+// longer prefixes of the file from there: the first line whose prefix
+// fails with the same message holds the culprit, and the shortest failing
+// prefix of that line ends at it. It falls back to the first character of
+// line from.
+func syntaxPos(lines []string, from int, msg string) (line, col int) {
+	from = max(from, 1)
+	if from > len(lines) {
+		return from, 1
+	}
+	fails := func(text string) bool {
+		var doc yaml.Node
+		err := yaml.Unmarshal([]byte(text), &doc)
+		if err == nil {
+			return false
+		}
+		_, _, m := splitYAMLError(err)
+		return m == msg
+	}
+	var prefix strings.Builder
+	for _, s := range lines[:from-1] {
+		prefix.WriteString(s)
+		prefix.WriteByte('\n')
+	}
+	for k := from; k <= len(lines) && k < from+maxSyntaxProbe; k++ {
+		row := lines[k-1]
+		if !fails(prefix.String() + row + "\n") {
+			prefix.WriteString(row)
+			prefix.WriteByte('\n')
+			continue
+		}
+		runes := []rune(strings.TrimRight(row, "\r"))
+		for c := 1; c <= len(runes); c++ {
+			if fails(prefix.String() + string(runes[:c])) {
+				return k, c
+			}
+		}
+		return k, firstColumn(row)
+	}
+	return from, firstColumn(lines[from-1])
+}
+
+// firstColumn is the column of a line's first character that is not a
+// space (1 for a blank line).
+func firstColumn(s string) int {
+	if strings.TrimSpace(s) == "" {
+		return 1
+	}
+	return len([]rune(s)) - len([]rune(strings.TrimLeft(s, " "))) + 1
+}
+
+// keyValueLine matches a line `key: value` (also as a list item) whose
+// value is a plain scalar; group 1 is the indentation of the key.
+var keyValueLine = regexp.MustCompile(`^((?: *- +)* *)[^ #'"\[{][^:#]*: +[^ |>#&!*\[{'"]`)
+
+// continuesValue reports whether line (1-based) is indented deeper than
+// the key of the line above it, when that key has a plain value on its
+// line: YAML then reads the line as more of that value.
+func continuesValue(lines []string, line int) bool {
+	if line < 2 || line > len(lines) {
+		return false
+	}
+	prev := line - 1
+	for prev >= 1 && (strings.TrimSpace(lines[prev-1]) == "" || strings.HasPrefix(strings.TrimSpace(lines[prev-1]), "#")) {
+		prev--
+	}
+	if prev < 1 {
+		return false
+	}
+	m := keyValueLine.FindStringSubmatch(lines[prev-1])
+	return m != nil && firstColumn(lines[line-1])-1 > len(m[1])
+}
+
+// afterQuote reports whether the character before column col of line,
+// spaces skipped, is a quote.
+func afterQuote(line string, col int) bool {
+	r := []rune(line)
+	if col-1 > len(r) {
+		return false
+	}
+	before := strings.TrimRight(string(r[:max(col-1, 0)]), " ")
+	return strings.HasSuffix(before, `"`) || strings.HasSuffix(before, "'")
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+)(?:, column (\d+))?: (.*)`)
+
+// splitYAMLError splits a yaml.v3 error into its line (0 when it has
+// none), column (0) and message.
+func splitYAMLError(err error) (line, col int, msg string) {
+	msg = strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		col, _ = strconv.Atoi(m[2])
+		msg = m[3]
+	}
+	return line, col, msg
+}
+
+// yamlError records a YAML syntax error at the character that causes it,
+// with the source line, in words that say what to fix.
+func (l *loader) yamlError(err error) {
+	line, col, msg := splitYAMLError(err)
+	if col == 0 {
+		line, col = syntaxPos(l.lines, line, msg)
+	}
+	src := l.sourceLine(line)
+	var at rune
+	if r := []rune(src); col >= 1 && col <= len(r) {
+		at = r[col-1]
+		if strings.HasPrefix(msg, "did not find expected ',' or ") && col >= 2 && (r[col-2] == '[' || r[col-2] == '{') {
+			col, at = col-1, r[col-2] // the bracket, not the first item
+		}
+	}
+	switch {
+	case strings.Contains(msg, "tab character") || at == '\t':
+		msg = "a tab character in the indentation: indent with spaces only"
+	case msg == "found unexpected end of stream" && (at == '"' || at == '\''):
+		msg = "this quoted string is never closed: add the closing " + string(at)
+	case msg == "mapping values are not allowed in this context" && continuesValue(l.lines, line):
+		col = firstColumn(src)
+		msg = "this line is indented deeper than the key above it, so it reads as the rest of that key's value: indent it like the key above"
+	case msg == "mapping values are not allowed in this context":
+		msg = "unexpected `:` here: quote a value that contains \": \" (message: \"Note: ...\"), or fix the indentation"
+	case (msg == "did not find expected key" || msg == "did not find expected '-' indicator") && col == firstColumn(src):
+		msg = "this line's indentation does not match the lines above it: indent it exactly like its sibling keys (or list items)"
+	case msg == "did not find expected key" && afterQuote(src, col):
+		msg = "unexpected text after a quoted value: put the whole value in quotes, e.g. if: 'data.body == \"hi\" && ...'"
+	case strings.HasPrefix(msg, "did not find expected ',' or ") && (at == '[' || at == '{'):
+		msg = "this " + string(at) + " is never closed, or its items lack commas: add the closing " + msg[len(msg)-2:len(msg)-1]
+	default:
+		msg += " (check indentation and quoting on this line or the one before)"
+	}
+	l.add(Error, line, col, src, "YAML syntax: "+msg)
 }

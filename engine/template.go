@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/expr-lang/expr/vm"
@@ -65,8 +66,9 @@ func (t asString) render(r *runner) (any, error) {
 	return event.Format(v), nil
 }
 
-// stringList renders items; an item whose value is a list is flattened,
-// so `to: "{{ vars.ops_emails }}"` gives a list of addresses.
+// stringList renders items; an item whose value is a list (of any element
+// type: vars give []any, split() gives []string) is flattened, so
+// `to: "{{ vars.ops_emails }}"` gives a list of addresses.
 type stringList struct{ items []tmpl }
 
 func (t stringList) render(r *runner) (any, error) {
@@ -76,9 +78,9 @@ func (t stringList) render(r *runner) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if list, ok := v.([]any); ok {
-			for _, e := range list {
-				out = append(out, event.Format(e))
+		if list := reflect.ValueOf(v); list.Kind() == reflect.Slice && list.Type().Elem().Kind() != reflect.Uint8 {
+			for i := range list.Len() {
+				out = append(out, event.Format(list.Index(i).Interface()))
 			}
 			continue
 		}
@@ -196,8 +198,8 @@ func (l *loader) compileField(n *yaml.Node, f actions.Field, what string) tmpl {
 		if !ok {
 			return nil
 		}
-		if strings.Contains(s, "{{") {
-			l.errorAt(n, strings.Index(s, "{{"), what+": templates are not allowed here: the target must be fixed in the rules file, not taken from event data (${ENV} is fine)")
+		if i := strings.Index(s, "{{"); i >= 0 {
+			l.errorAt(n, len([]rune(s[:i])), what+": templates are not allowed here: the target must be fixed in the rules file, not taken from event data (${ENV} is fine)")
 			return nil
 		}
 		return l.checkEnum(n, f, what, literal{s})

@@ -51,6 +51,32 @@ func (l *loader) fields(n *yaml.Node, what string, known ...string) map[string]e
 	return out
 }
 
+// mapValue returns the value of key in a mapping node, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// pathValue follows keys down nested mappings from n and returns the
+// deepest node found, for pointing a problem at the value it is about.
+func pathValue(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, key := range keys {
+		v := mapValue(n, key)
+		if v == nil {
+			break
+		}
+		n = v
+	}
+	return n
+}
+
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }

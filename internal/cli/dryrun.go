@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
 )
@@ -35,6 +37,7 @@ func runDryRun(s Streams, args []string) int {
 	fs := newFlags(s, "dry-run", "--rules RULES [--format text|json] EVENTS...")
 	rulesPath := fs.String("rules", "", "rules file (required)")
 	format := fs.String("format", "text", "output format: text or json (one object per event)")
+	showRequests := fs.Bool("show-requests", false, "show the exact request each action would send (secrets masked)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagErr(err)
@@ -64,11 +67,22 @@ func runDryRun(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd dry-run: %v\n", err)
 		return 1
 	}
+	var describe func(ev *event.Event, a engine.Rendered) string
+	if *showRequests {
+		rt := router.New(&rs.Connections, router.Options{})
+		describe = func(ev *event.Event, a engine.Rendered) string {
+			text, err := rt.Describe(actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.ID, a.Action.Rule, a.Action.Index)})
+			if err != nil {
+				return "cannot build the request: " + err.Error()
+			}
+			return text
+		}
+	}
 	if *format == "json" {
 		enc := json.NewEncoder(s.Stdout)
 		enc.SetEscapeHTML(false)
 		for _, ev := range events {
-			if err := enc.Encode(toJSON(rs.Evaluate(ev))); err != nil {
+			if err := enc.Encode(toJSON(rs.Evaluate(ev), describe)); err != nil {
 				fmt.Fprintf(s.Stderr, "hookd dry-run: %v\n", err)
 				return 1
 			}
@@ -79,18 +93,22 @@ func runDryRun(s Streams, args []string) int {
 	for _, ev := range events {
 		res := rs.Evaluate(ev)
 		sum.add(res)
-		writeText(s.Stdout, res)
+		writeText(s.Stdout, res, describe)
 	}
 	sum.write(s.Stdout)
 	return 0
 }
 
-func toJSON(res *engine.Result) dryRunJSON {
+func toJSON(res *engine.Result, describe func(*event.Event, engine.Rendered) string) dryRunJSON {
 	out := dryRunJSON{ID: res.Event.ID, Event: res.Event.Name, Action: res.Event.Action, Rules: []string{}, Actions: []actionJSON{}, Errors: []string{}}
 	for _, f := range res.Fired {
 		out.Rules = append(out.Rules, f.Rule.Name)
 		for _, a := range f.Actions {
-			out.Actions = append(out.Actions, actionJSON{Rule: f.Rule.Name, Type: a.Action.Type, Params: a.Params})
+			aj := actionJSON{Rule: f.Rule.Name, Type: a.Action.Type, Params: a.Params}
+			if describe != nil {
+				aj.Request = describe(res.Event, a)
+			}
+			out.Actions = append(out.Actions, aj)
 		}
 	}
 	for _, e := range res.Errors {
@@ -111,7 +129,7 @@ func eventTitle(ev *event.Event) string {
 	return fmt.Sprintf("%s  %s  id %s", src, title, ev.ID)
 }
 
-func writeText(w io.Writer, res *engine.Result) {
+func writeText(w io.Writer, res *engine.Result, describe func(*event.Event, engine.Rendered) string) {
 	fmt.Fprintf(w, "== %s\n", eventTitle(res.Event))
 	if len(res.Fired) == 0 && len(res.Errors) == 0 {
 		fmt.Fprintln(w, "   no rule matched")
@@ -126,6 +144,9 @@ func writeText(w io.Writer, res *engine.Result) {
 			fmt.Fprintf(w, "     %s[%d]\n", a.Action.Type, a.Action.Index)
 			for _, k := range a.Action.Fields() {
 				writeField(w, "       ", k, a.Params[k])
+			}
+			if describe != nil {
+				fmt.Fprintf(w, "       request:\n         %s\n", indent(describe(res.Event, a), "         "))
 			}
 		}
 	}

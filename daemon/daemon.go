@@ -1,0 +1,366 @@
+// Package daemon is `hookd serve`: it receives Wassenger webhooks, stores
+// each event durably before answering 2xx, turns matching rules into
+// durable jobs, delivers them with retries, and reloads the rules file
+// when it changes, keeping the running rules when the new file is broken.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookd/hookd/actions/router"
+	"github.com/hookd/hookd/actions/secret"
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/reload"
+	"github.com/hookd/hookd/engine/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultDataDir      = "hookd-data"
+	DefaultMaxBody      = 2 << 20
+	DefaultRetention    = 7 * 24 * time.Hour
+	DefaultDrainTimeout = 10 * time.Second
+	DefaultWorkers      = 4
+)
+
+// Config configures a Daemon.
+type Config struct {
+	// RulesPath is the rules file; it is watched for changes.
+	RulesPath string
+	// Listen is the HTTP address (DefaultListen).
+	Listen string
+	// DataDir holds the store (DefaultDataDir).
+	DataDir string
+	// WebhookKey is the shared secret senders give as ?key= or in the
+	// X-Hookd-Key header. Required unless Open.
+	WebhookKey secret.String
+	// Open runs without a webhook key (local tests only).
+	Open bool
+	// MaxBody bounds a request body in bytes (DefaultMaxBody).
+	MaxBody int64
+	// Retention is how long events and finished jobs are kept; it is also
+	// the window in which a duplicate is recognised (DefaultRetention).
+	Retention time.Duration
+	// DrainTimeout bounds how long running actions may finish on shutdown.
+	DrainTimeout time.Duration
+	// Workers is the number of workers per integration lane.
+	Workers int
+	// Sync is the store's synchronous mode: "full" (default) or "normal".
+	Sync string
+	// Logger receives the daemon's logs (slog.Default()).
+	Logger *slog.Logger
+	// Router tunes the integrations (tests trust their SMTP CA here).
+	Router router.Options
+	// ReloadDebounce is the rules watcher's quiet time (0: default).
+	ReloadDebounce time.Duration
+}
+
+// snapshot is the running rule set and the integrations built for its
+// connections; it is replaced as a whole on reload.
+type snapshot struct {
+	rules  *engine.RuleSet
+	router *router.Router
+}
+
+// ReloadStatus is what /api/rules reports about the rules file.
+type ReloadStatus struct {
+	File        string    `json:"file"`
+	Version     string    `json:"version"`
+	LoadedAt    time.Time `json:"loaded_at"`
+	Rules       int       `json:"rules"`
+	LastAttempt time.Time `json:"last_attempt"`
+	LastError   string    `json:"last_error,omitempty"`
+	Names       []string  `json:"names"`
+}
+
+// Daemon is a running hookd serve.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	snap    atomic.Pointer[snapshot]
+	statusM sync.Mutex
+	status  ReloadStatus
+	queue   *queue
+	metrics *metrics
+	server  *http.Server
+	ln      net.Listener
+	initial []byte
+
+	stopTaking context.CancelFunc
+	stopRuns   context.CancelFunc
+}
+
+// New loads the rules (they must be valid), opens the store and listens.
+// Nothing runs until Run.
+func New(cfg Config) (*Daemon, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.WebhookKey.IsZero() && !cfg.Open {
+		return nil, errors.New("no webhook key: set HOOKD_WEBHOOK_KEY to a long random secret (Wassenger calls .../webhooks/wassenger?key=SECRET), or pass --open to run without one on a trusted network")
+	}
+	data, err := os.ReadFile(cfg.RulesPath)
+	if err != nil {
+		return nil, fmt.Errorf("read rules: %w", err)
+	}
+	rs, problems := engine.Load(cfg.RulesPath, data, engine.LoadOptions{})
+	if rs == nil {
+		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s):\n%w", problems.Errors(), cfg.RulesPath, problems)
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, initial: data}
+	takeCtx, stopTaking := context.WithCancel(context.Background())
+	runCtx, stopRuns := context.WithCancel(context.Background())
+	d.stopTaking, d.stopRuns = stopTaking, stopRuns
+	d.queue = newQueue(takeCtx, runCtx, cfg.Workers, d.deliver)
+	d.metrics = newMetrics(d)
+	for _, w := range problems {
+		d.log.Warn("rules warning", "problem", w.String())
+	}
+	d.store, err = store.Open(cfg.DataDir, store.Options{Sync: cfg.Sync, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	d.install(rs)
+	d.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		d.store.Close()
+		return nil, fmt.Errorf("listen on %s: %w (is another hookd running? choose another --listen)", cfg.Listen, err)
+	}
+	d.server = &http.Server{
+		Handler:           d.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       20 * time.Second,
+		WriteTimeout:      25 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return d, nil
+}
+
+// Addr is the address the daemon listens on.
+func (d *Daemon) Addr() string { return d.ln.Addr().String() }
+
+// install makes rs the running rule set, rebuilding the integrations only
+// when the connections changed (so rate limiters keep their state).
+func (d *Daemon) install(rs *engine.RuleSet) {
+	old := d.snap.Load()
+	var rt *router.Router
+	if old != nil && reflect.DeepEqual(old.rules.Connections, rs.Connections) {
+		rt = old.router
+	} else {
+		opts := d.cfg.Router
+		if opts.Logger == nil {
+			opts.Logger = d.log
+		}
+		rt = router.New(&rs.Connections, opts)
+	}
+	d.snap.Store(&snapshot{rules: rs, router: rt})
+	names := make([]string, len(rs.Rules))
+	for i, r := range rs.Rules {
+		names[i] = r.Name
+	}
+	d.statusM.Lock()
+	d.status = ReloadStatus{File: rs.File, Version: rs.Hash, LoadedAt: rs.LoadedAt, Rules: len(rs.Rules), LastAttempt: rs.LoadedAt, Names: names}
+	d.statusM.Unlock()
+	if d.metrics != nil {
+		d.metrics.reloadOK.Set(1)
+		d.metrics.reloadTime.Set(float64(rs.LoadedAt.Unix()))
+		d.metrics.rulesLoaded.Set(float64(len(rs.Rules)))
+	}
+}
+
+// reload loads new rules file content; a broken file keeps the running
+// rules and is reported in the log, /api/rules and a metric.
+func (d *Daemon) reload(data []byte) {
+	rs, problems := engine.Load(d.cfg.RulesPath, data, engine.LoadOptions{})
+	if rs == nil {
+		first, _ := problems.First()
+		d.log.Error("rules reload failed; the previous rules keep running", "file", d.cfg.RulesPath, "errors", problems.Errors(), "first", first.String())
+		for _, p := range problems {
+			d.log.Error("rules problem", "problem", p.String())
+		}
+		d.statusM.Lock()
+		d.status.LastAttempt = time.Now()
+		d.status.LastError = problems.Error()
+		d.statusM.Unlock()
+		d.metrics.reloads.WithLabelValues("error").Inc()
+		d.metrics.reloadOK.Set(0)
+		return
+	}
+	for _, w := range problems {
+		d.log.Warn("rules warning", "problem", w.String())
+	}
+	d.install(rs)
+	d.metrics.reloads.WithLabelValues("ok").Inc()
+	d.log.Info("rules reloaded", "file", rs.File, "rules", len(rs.Rules), "version", rs.Hash[:12])
+}
+
+// Status returns the rules file's reload status.
+func (d *Daemon) Status() ReloadStatus {
+	d.statusM.Lock()
+	defer d.statusM.Unlock()
+	s := d.status
+	s.Names = append([]string(nil), s.Names...)
+	return s
+}
+
+// Run serves until ctx is done, then shuts down: it stops taking
+// requests, lets requests in flight finish, gives running actions
+// DrainTimeout to finish, leaves the rest pending in the store, and
+// returns nil. reloadNow, when not nil, forces a reload on each receive
+// (SIGHUP).
+func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
+	stopTaking, stopRuns := d.stopTaking, d.stopRuns
+	defer stopRuns()
+	defer stopTaking()
+
+	pending, err := d.store.Pending(ctx)
+	if err != nil {
+		d.ln.Close()
+		d.store.Close()
+		return fmt.Errorf("load pending jobs: %w", err)
+	}
+	d.queue.push(pending...)
+	if len(pending) > 0 {
+		d.log.Info("resuming pending actions", "jobs", len(pending))
+	}
+
+	watcher, err := reload.New(d.cfg.RulesPath, reload.Options{Logger: d.log, Initial: d.initial, Debounce: d.cfg.ReloadDebounce}, d.reload)
+	if err != nil {
+		d.ln.Close()
+		d.store.Close()
+		return err
+	}
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	bg.Add(3)
+	go func() {
+		defer bg.Done()
+		if err := watcher.Run(bgCtx, reloadNow); err != nil {
+			d.log.Error("rules watcher stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer bg.Done()
+		d.pollRequeued(bgCtx)
+	}()
+	go func() {
+		defer bg.Done()
+		d.prune(bgCtx)
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- d.server.Serve(d.ln) }()
+	d.log.Info("hookd listening", "addr", d.Addr(), "rules", d.cfg.RulesPath, "data", d.store.Path())
+
+	var result error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			result = fmt.Errorf("serve: %w", err)
+		}
+	}
+	d.log.Info("shutting down: no new requests; running actions get a deadline", "drain_timeout", d.cfg.DrainTimeout)
+	shutCtx, cancel := context.WithTimeout(context.Background(), d.cfg.DrainTimeout)
+	defer cancel()
+	if err := d.server.Shutdown(shutCtx); err != nil {
+		d.log.Warn("requests still open at the deadline were cut", "err", err)
+	}
+	stopBG()
+	stopTaking()
+	drained := make(chan struct{})
+	go func() {
+		d.queue.wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-shutCtx.Done():
+		d.log.Warn("running actions did not finish in time; they stay pending and run again after restart")
+		stopRuns()
+		<-drained
+	}
+	bg.Wait()
+	if err := d.store.Close(); err != nil && result == nil {
+		result = err
+	}
+	d.log.Info("hookd stopped", "pending", d.queue.depth())
+	return result
+}
+
+// pollRequeued picks up dead letters that `hookd dlq retry` put back,
+// possibly from another process.
+func (d *Daemon) pollRequeued(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			jobs, err := d.store.TakeRequeued(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Warn("check for retried dead letters", "err", err)
+				}
+				continue
+			}
+			if len(jobs) > 0 {
+				d.log.Info("dead letters queued again", "jobs", len(jobs))
+				d.queue.push(jobs...)
+			}
+		}
+	}
+}
+
+// prune deletes old events and finished jobs every hour.
+func (d *Daemon) prune(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		cutoff := time.Now().Add(-d.cfg.Retention)
+		events, jobs, err := d.store.Prune(ctx, cutoff)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			d.log.Warn("prune old events", "err", err)
+		case events+jobs > 0:
+			d.log.Info("pruned old events and finished jobs", "events", events, "jobs", jobs, "before", cutoff)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/store"
+)
+
+// deliver runs one attempt of a job and records the outcome: done,
+// retried later (backoff with jitter, Retry-After honoured), or
+// dead-lettered. An attempt cut short by shutdown is not recorded; the
+// job stays pending and runs again after restart, with the same
+// reference.
+func (d *Daemon) deliver(ctx context.Context, j *store.Job) {
+	snap := d.snap.Load()
+	delivery := snap.rules.Delivery
+	attempt := j.Attempts + 1
+	call := actions.Call{Type: j.Type, Name: j.Name, Reference: j.Reference}
+	if err := decodeParams(j.Params, &call.Params); err != nil {
+		d.finish(j, attempt, actions.Result{Err: fmt.Errorf("stored params unreadable: %w", err), Reason: "invalid"}, delivery)
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, delivery.Timeout)
+	start := time.Now()
+	res := snap.router.Do(actx, call)
+	cancel()
+	d.metrics.actionSeconds.WithLabelValues(j.Type).Observe(time.Since(start).Seconds())
+	if ctx.Err() != nil && !res.OK() {
+		d.log.Info("action interrupted by shutdown; it stays pending", "action", j.Name, "event", j.EventID)
+		d.queue.forget(j.ID)
+		return
+	}
+	d.finish(j, attempt, res, delivery)
+}
+
+func (d *Daemon) finish(j *store.Job, attempt int, res actions.Result, delivery engine.Delivery) {
+	ctx := context.Background()
+	log := d.log.With("action", j.Name, "event", j.EventID, "attempt", attempt)
+	switch {
+	case res.OK():
+		d.metrics.attempts.WithLabelValues(j.Type, "ok", "ok").Inc()
+		if err := d.store.Done(ctx, j.ID, attempt, res.Response); err != nil {
+			log.Error("record action done", "err", err)
+		}
+		log.Debug("action done", "response", res.Response)
+		d.queue.forget(j.ID)
+	case !res.Retryable || attempt >= delivery.Attempts:
+		d.metrics.attempts.WithLabelValues(j.Type, "dead", res.Reason).Inc()
+		d.metrics.deadLetters.WithLabelValues(j.Type, res.Reason).Inc()
+		why := "permanent failure"
+		if res.Retryable {
+			why = fmt.Sprintf("gave up after %d attempts", attempt)
+		}
+		if err := d.store.Dead(ctx, j.ID, attempt, res.Reason, res.Err.Error()); err != nil {
+			log.Error("record dead letter", "err", err)
+		}
+		log.Warn("action dead-lettered: "+why, "reason", res.Reason, "err", res.Err.Error())
+		d.queue.forget(j.ID)
+	default:
+		wait := backoff(attempt, delivery.Backoff)
+		if res.RetryAfter > wait {
+			wait = res.RetryAfter
+		}
+		next := time.Now().Add(wait)
+		d.metrics.attempts.WithLabelValues(j.Type, "retry", res.Reason).Inc()
+		if err := d.store.Retry(ctx, j.ID, attempt, next, res.Reason, res.Err.Error()); err != nil {
+			log.Error("record retry", "err", err)
+		}
+		log.Info("action failed; will retry", "reason", res.Reason, "in", wait.Round(time.Millisecond), "err", res.Err.Error())
+		j.Attempts, j.NextAt, j.LastReason, j.LastError = attempt, next, res.Reason, res.Err.Error()
+		d.queue.forget(j.ID)
+		d.queue.push(*j)
+	}
+}
+
+// backoff is the wait after the attempt-th failure: exponential from
+// b.Min, capped at b.Max, with "equal jitter" (half fixed, half random)
+// so that retries of many jobs spread out.
+func backoff(attempt int, b engine.Backoff) time.Duration {
+	d := b.Min
+	for i := 1; i < attempt && d < b.Max; i++ {
+		d *= 2
+	}
+	if d > b.Max {
+		d = b.Max
+	}
+	half := d / 2
+	return half + time.Duration(rand.Int64N(int64(half)+1))
+}
+
+func decodeParams(data []byte, dst *map[string]any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(dst)
+}

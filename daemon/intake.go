@@ -1,0 +1,164 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/engine/store"
+)
+
+// reply writes a JSON answer.
+func reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type problem struct {
+	Error string `json:"error"`
+}
+
+// refuse answers a 4xx or 5xx with a short reason and counts it.
+func (d *Daemon) refuse(w http.ResponseWriter, r *http.Request, status int, reason, msg string) {
+	d.metrics.rejected.WithLabelValues(reason).Inc()
+	d.log.Info("webhook refused", "status", status, "reason", reason, "remote", r.RemoteAddr, "detail", msg)
+	reply(w, status, problem{Error: msg})
+}
+
+// authorized checks the webhook key from ?key=, X-Hookd-Key or a bearer
+// token, in constant time (hashing first hides the key's length).
+func (d *Daemon) authorized(r *http.Request) bool {
+	if d.cfg.WebhookKey.IsZero() {
+		return true
+	}
+	given := r.URL.Query().Get("key")
+	if given == "" {
+		given = r.Header.Get("X-Hookd-Key")
+	}
+	if given == "" {
+		given = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	}
+	a := sha256.Sum256([]byte(given))
+	b := sha256.Sum256([]byte(d.cfg.WebhookKey.Reveal()))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+const unauthorized = "missing or wrong key: add ?key=SECRET to the webhook URL (or an X-Hookd-Key header) with the value of HOOKD_WEBHOOK_KEY"
+
+type accepted struct {
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+}
+
+// intake is POST /webhooks/wassenger: it validates the request, decodes
+// the events, evaluates the rules, and commits events and jobs to the
+// store before answering 200.
+func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	start := time.Now()
+	if !d.authorized(r) {
+		d.refuse(w, r, http.StatusUnauthorized, "unauthorized", unauthorized)
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		d.refuse(w, r, http.StatusUnsupportedMediaType, "content_type", fmt.Sprintf("content type %q: send the event as JSON with Content-Type: application/json", r.Header.Get("Content-Type")))
+		return
+	}
+	if r.ContentLength > d.cfg.MaxBody {
+		d.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body of %d bytes is over the limit of %d bytes", r.ContentLength, d.cfg.MaxBody))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.cfg.MaxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			d.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body is over the limit of %d bytes", d.cfg.MaxBody))
+			return
+		}
+		d.refuse(w, r, http.StatusBadRequest, "read", "could not read the body: "+err.Error())
+		return
+	}
+	events, err := event.Parse(body)
+	if err != nil {
+		reason := "bad_json"
+		if errors.Is(err, event.ErrNoEvent) {
+			reason = "no_event"
+		}
+		d.refuse(w, r, http.StatusBadRequest, reason, err.Error())
+		return
+	}
+	snap := d.snap.Load()
+	now := time.Now()
+	recs := make([]store.Record, len(events))
+	results := make([]*engine.Result, len(events))
+	for i, ev := range events {
+		res := snap.rules.Evaluate(ev)
+		results[i] = res
+		recs[i] = record(ev, res, now)
+	}
+	outcomes, err := d.store.Accept(r.Context(), recs)
+	if err != nil {
+		d.log.Error("store unavailable; webhook answered 503 so the sender retries", "err", err)
+		w.Header().Set("Retry-After", "15")
+		d.refuse(w, r, http.StatusServiceUnavailable, "store", "events could not be stored; retry later")
+		return
+	}
+	var out accepted
+	for i, o := range outcomes {
+		ev := events[i]
+		if o.Duplicate {
+			out.Duplicates++
+			d.metrics.duplicates.Inc()
+			d.log.Debug("duplicate event acknowledged", "event", ev.Name, "id", ev.ID)
+			continue
+		}
+		out.Accepted++
+		d.metrics.events.WithLabelValues(eventLabel(ev.Name), actionLabel(ev.Action)).Inc()
+		for _, f := range results[i].Fired {
+			d.metrics.ruleMatches.WithLabelValues(f.Rule.Name).Inc()
+		}
+		for _, e := range results[i].Errors {
+			d.metrics.ruleErrors.WithLabelValues(e.Rule).Inc()
+			d.log.Warn("rule failed on event", "event", ev.Name, "id", ev.ID, "err", e.Error())
+		}
+		d.log.Debug("event accepted", "event", ev.Name, "action", ev.Action, "id", ev.ID, "rules", len(results[i].Fired), "jobs", len(o.Jobs))
+		d.queue.push(o.Jobs...)
+	}
+	d.metrics.intakeSeconds.Observe(time.Since(start).Seconds())
+	reply(w, http.StatusOK, out)
+}
+
+// record turns an evaluated event into what the store keeps.
+func record(ev *event.Event, res *engine.Result, now time.Time) store.Record {
+	rec := store.Record{Event: store.Event{ID: ev.ID, Name: ev.Name, Action: ev.Action, Body: ev.Raw, ReceivedAt: now}}
+	for _, f := range res.Fired {
+		rec.Event.Rules = append(rec.Event.Rules, f.Rule.Name)
+		for _, a := range f.Actions {
+			params, err := json.Marshal(a.Params)
+			if err != nil {
+				rec.Event.Errors = append(rec.Event.Errors, fmt.Sprintf("action %s: params: %v", a.Action.Name, err))
+				continue
+			}
+			rec.Jobs = append(rec.Jobs, store.Job{
+				EventID: ev.ID, Rule: f.Rule.Name, Index: a.Action.Index, Type: a.Action.Type, Name: a.Action.Name,
+				Params: params, Reference: engine.Reference(ev.ID, f.Rule.Name, a.Action.Index), NextAt: now,
+			})
+		}
+	}
+	for _, e := range res.Errors {
+		rec.Event.Errors = append(rec.Event.Errors, e.Error())
+	}
+	return rec
+}

@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hookd/hookd/engine"
+)
+
+// metrics are the daemon's Prometheus metrics, registered on a registry
+// of its own so that several daemons can run in one process (tests).
+type metrics struct {
+	registry      *prometheus.Registry
+	events        *prometheus.CounterVec
+	duplicates    prometheus.Counter
+	rejected      *prometheus.CounterVec
+	intakeSeconds prometheus.Histogram
+	ruleMatches   *prometheus.CounterVec
+	ruleErrors    *prometheus.CounterVec
+	attempts      *prometheus.CounterVec
+	actionSeconds *prometheus.HistogramVec
+	deadLetters   *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
+	reloadOK      prometheus.Gauge
+	reloadTime    prometheus.Gauge
+	rulesLoaded   prometheus.Gauge
+	storeCommits  prometheus.CounterFunc
+}
+
+func newMetrics(d *Daemon) *metrics {
+	r := prometheus.NewRegistry()
+	m := &metrics{
+		registry: r,
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_events_total", Help: "Events accepted and stored, by event name and group action.",
+		}, []string{"event", "action"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookd_events_duplicate_total", Help: "Events received again (same id): acknowledged, nothing run.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_intake_rejected_total", Help: "Webhook requests refused, by reason.",
+		}, []string{"reason"}),
+		intakeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hookd_intake_duration_seconds", Help: "Time from request to reply for accepted webhooks (includes the durable commit).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
+		}),
+		ruleMatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_rule_matches_total", Help: "Events that fired a rule.",
+		}, []string{"rule"}),
+		ruleErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_rule_errors_total", Help: "Conditions or templates that failed at run time, by rule.",
+		}, []string{"rule"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_action_attempts_total", Help: "Action attempts by type, outcome (ok, retry, dead) and reason.",
+		}, []string{"type", "outcome", "reason"}),
+		actionSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hookd_action_duration_seconds", Help: "Duration of one action attempt, by type.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"type"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_dead_letters_total", Help: "Actions dead-lettered after their last attempt or a permanent failure.",
+		}, []string{"type", "reason"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_rules_reloads_total", Help: "Rules file reloads by result (ok, error).",
+		}, []string{"result"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hookd_rules_last_reload_success", Help: "1 if the last reload of the rules file succeeded, 0 if the running rules are older than the file.",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hookd_rules_last_reload_timestamp_seconds", Help: "When the rules file was last loaded successfully.",
+		}),
+		rulesLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hookd_rules_loaded", Help: "Rules in the running rule set.",
+		}),
+	}
+	m.storeCommits = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "hookd_store_commits_total", Help: "Store transactions committed (group commits).",
+	}, func() float64 { return float64(d.store.Counters().Commits) })
+	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hookd_queue_depth", Help: "Actions waiting to run (pending and retrying).",
+	}, func() float64 { return float64(d.queue.depth()) })
+	r.MustRegister(m.events, m.duplicates, m.rejected, m.intakeSeconds, m.ruleMatches, m.ruleErrors,
+		m.attempts, m.actionSeconds, m.deadLetters, m.reloads, m.reloadOK, m.reloadTime, m.rulesLoaded,
+		m.storeCommits, queueDepth,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// actionLabel keeps the action label's values bounded like eventLabel.
+func actionLabel(action string) string {
+	if action == "" {
+		return ""
+	}
+	for _, k := range engine.GroupActions {
+		if k == action {
+			return action
+		}
+	}
+	return "other"
+}
+
+// eventLabel keeps the event label's values bounded: names outside
+// Wassenger's list count as "other".
+func eventLabel(name string) string {
+	for _, k := range engine.KnownEvents {
+		if k == name {
+			return name
+		}
+	}
+	return "other"
+}

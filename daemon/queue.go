@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/actions/router"
+	"github.com/hookd/hookd/engine/store"
+)
+
+// queue holds the jobs waiting to run, in memory, one lane per
+// integration so that a slow or failing one holds back only itself. The
+// store is the durable record; the queue is rebuilt from it at start-up.
+type queue struct {
+	mu      sync.Mutex
+	lanes   map[string]*lane
+	workers int
+	run     func(ctx context.Context, j *store.Job)
+	// stop ends the taking of jobs; runCtx is given to running jobs and
+	// ends later, at the drain deadline.
+	stop   context.Context
+	runCtx context.Context
+	wg     sync.WaitGroup
+	queued map[int64]bool
+}
+
+func newQueue(stop, runCtx context.Context, workers int, run func(context.Context, *store.Job)) *queue {
+	return &queue{lanes: map[string]*lane{}, workers: workers, run: run, stop: stop, runCtx: runCtx, queued: map[int64]bool{}}
+}
+
+// push adds jobs; a job already queued is not added twice.
+func (q *queue) push(jobs ...store.Job) {
+	for i := range jobs {
+		j := jobs[i]
+		name := router.Lane(j.Type)
+		q.mu.Lock()
+		if q.queued[j.ID] {
+			q.mu.Unlock()
+			continue
+		}
+		q.queued[j.ID] = true
+		l, ok := q.lanes[name]
+		if !ok {
+			l = &lane{wake: make(chan struct{}, 1)}
+			q.lanes[name] = l
+			for w := 0; w < q.workers; w++ {
+				q.wg.Add(1)
+				go func() {
+					defer q.wg.Done()
+					q.work(l)
+				}()
+			}
+		}
+		q.mu.Unlock()
+		l.push(&j)
+	}
+}
+
+// forget is called when a job leaves the queue for good.
+func (q *queue) forget(id int64) {
+	q.mu.Lock()
+	delete(q.queued, id)
+	q.mu.Unlock()
+}
+
+// depth counts the jobs waiting in every lane.
+func (q *queue) depth() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.queued)
+}
+
+// wait blocks until every worker has returned (after ctx is done).
+func (q *queue) wait() { q.wg.Wait() }
+
+func (q *queue) work(l *lane) {
+	for {
+		j, ok := l.next(q.stop)
+		if !ok {
+			return
+		}
+		q.run(q.runCtx, j)
+	}
+}
+
+// lane is a heap of jobs ordered by when they may run next.
+type lane struct {
+	mu   sync.Mutex
+	jobs jobHeap
+	wake chan struct{}
+}
+
+func (l *lane) push(j *store.Job) {
+	l.mu.Lock()
+	heap.Push(&l.jobs, j)
+	l.mu.Unlock()
+	l.signal()
+}
+
+func (l *lane) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next waits for a job that is due, or for ctx to end.
+func (l *lane) next(ctx context.Context) (*store.Job, bool) {
+	for {
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		l.mu.Lock()
+		var wait time.Duration = -1
+		if len(l.jobs) > 0 {
+			top := l.jobs[0]
+			if d := time.Until(top.NextAt); d > 0 {
+				wait = d
+			} else {
+				j := heap.Pop(&l.jobs).(*store.Job)
+				more := len(l.jobs) > 0
+				l.mu.Unlock()
+				if more {
+					l.signal() // let another worker look at the rest
+				}
+				return j, true
+			}
+		}
+		l.mu.Unlock()
+		var timer *time.Timer
+		var due <-chan time.Time
+		if wait >= 0 {
+			timer = time.NewTimer(wait)
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-l.wake:
+		case <-due:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+type jobHeap []*store.Job
+
+func (h jobHeap) Len() int { return len(h) }
+func (h jobHeap) Less(i, j int) bool {
+	if !h[i].NextAt.Equal(h[j].NextAt) {
+		return h[i].NextAt.Before(h[j].NextAt)
+	}
+	return h[i].ID < h[j].ID
+}
+func (h jobHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *jobHeap) Push(x any)   { *h = append(*h, x.(*store.Job)) }
+func (h *jobHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return j
+}

@@ -1,0 +1,345 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/engine"
+)
+
+// envFrom returns a LookupEnv that reads only the given variables.
+func envFrom(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+// loadRules loads a rules file from its text and fails the test on any
+// problem, warnings included.
+func loadRules(t *testing.T, src string) *engine.RuleSet {
+	t.Helper()
+	rs, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{LookupEnv: envFrom(nil)})
+	if rs == nil || len(problems) > 0 {
+		t.Fatalf("rules do not load:\n%v", problems)
+	}
+	return rs
+}
+
+// loadProblems loads a rules file that must not load and returns its
+// problems.
+func loadProblems(t *testing.T, src string, env map[string]string) engine.Problems {
+	t.Helper()
+	rs, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{LookupEnv: envFrom(env)})
+	if rs != nil {
+		t.Fatalf("rules loaded, want problems; warnings: %v", problems)
+	}
+	return problems
+}
+
+// TestBrokenPositions pins every problem of testdata/rules/broken to the
+// character it must point at: the text found at line:col in the file, and
+// the words the message must have. The goldens hold the whole output;
+// this table says why each position is right.
+func TestBrokenPositions(t *testing.T) {
+	type want struct {
+		line, col int
+		at        string // the file's text at line:col starts with this
+		msg       string
+	}
+	tests := []struct {
+		file string
+		want []want
+	}{
+		{"yaml-unclosed-quote", []want{{8, 20, `"Welcome {{`, `quoted string is never closed: add the closing "`}}},
+		{"yaml-tab-indentation", []want{{5, 1, "\tif:", "a tab character in the indentation"}}},
+		{"yaml-deeper-indentation", []want{{5, 6, "if:", "indented deeper than the key above it"}}},
+		{"yaml-less-indentation", []want{{5, 4, "do:", "indentation does not match the lines above it"}}},
+		{"yaml-colon-in-value", []want{{7, 24, ": someone", "unexpected `:` here: quote a value"}}},
+		{"yaml-text-after-quoted-value", []want{{5, 15, "== action", "unexpected text after a quoted value"}}},
+		{"yaml-unclosed-list", []want{{4, 9, "[message:out:new", "this [ is never closed"}}},
+		{"unknown-top-level-key", []want{{2, 1, "variables:", `unknown key "variables"`}}},
+		{"unknown-rule-key", []want{{5, 5, "iff:", `rule "welcome": unknown key "iff" (did you mean "if"?)`}}},
+		{"wrong-type-stop", []want{{5, 11, `"yes"`, `stop must be true or false, found the text "yes"`}}},
+		{"wrong-type-on", []want{{4, 9, "{a: b}", "on must be a string or a list of strings, found a mapping"}}},
+		{"wrong-type-attempts", []want{{3, 13, "many", `delivery.attempts must be a whole number, found the text "many"`}}},
+		{"missing-rule-name", []want{{3, 5, "description:", "rules[0] has no name"}}},
+		{"duplicate-rule-name", []want{{8, 11, "welcome", `duplicate rule name "welcome" (first at line 3)`}}},
+		{"missing-on", []want{{3, 5, "name: welcome", "has no `on:`"}}},
+		{"unknown-action-type", []want{{6, 9, "slak:", `unknown action type "slak" (did you mean "slack"?)`}}},
+		{"unknown-action-field", []want{{8, 11, "levle:", `unknown key "levle" (did you mean "level"?)`}}},
+		{"missing-required-field", []want{{10, 9, "email:", `missing required field "subject"`}}},
+		{"phone-and-group", []want{{11, 11, "group:", "set only one of phone, group, channel, found phone and group"}}},
+		{"condition-syntax-plain", []want{{5, 28, "&& len", `unexpected token Operator("&&")`}}},
+		// The value has \" escapes before the error: columns count source characters.
+		{"condition-syntax-quoted", []want{{5, 60, `= \"Sales`, "to compare, write =="}}},
+		// Second line of a | block.
+		{"condition-syntax-block", []want{{7, 31, "> 0", `unexpected token Operator(">")`}}},
+		{"condition-cut-by-comment", []want{{7, 48, " # in vars", "read as a YAML comment"}}},
+		{"condition-not-boolean", []want{{5, 9, "len(participants)", "the condition must be true or false"}}},
+		{"unknown-function", []want{{7, 32, "joinn(", `unknown function joinn (did you mean "join"?)`}}},
+		{"unknown-var", []want{{9, 39, "ops_grop", `unknown variable vars.ops_grop (did you mean "ops_group"?)`}}},
+		{"template-unclosed", []want{{7, 29, "{{ author to", "{{ is never closed"}}},
+		{"template-empty", []want{{7, 29, "{{ }}", "empty {{ }}"}}},
+		{"template-stray-close", []want{{7, 36, "}} to", "}} without an opening {{"}}},
+		{"template-block-second-line", []want{{9, 38, "upperr()", "unknown function upperr"}}},
+		{"template-in-webhook-url", []want{{7, 47, "{{ data.chat.id", "webhook.url: templates are not allowed here"}}},
+		{"unset-env", []want{{4, 12, "${HOOKD_TEST_UNSET_TOKEN}", "environment variable HOOKD_TEST_UNSET_TOKEN is not set"}}},
+		{"missing-version", []want{{1, 1, "rules:", "missing `version: 1`"}}},
+		{"unsupported-version", []want{{1, 10, "2", "unsupported version 2"}}},
+		{"enum-violation", []want{{12, 21, "urgentt", `priority must be one of low, normal, high, urgent, found "urgentt" (did you mean "urgent"?)`}}},
+		{"slack-channel-without-token", []want{{9, 9, "slack:", "channel needs connections.slack.token"}}},
+		{"bad-delivery-backoff", []want{{4, 12, "{ min: 10m", "delivery.backoff needs 0 < min <= max"}}},
+		{"several-problems", []want{
+			{7, 5, "iff:", `unknown key "iff"`},
+			{9, 9, "slak:", `unknown action type "slak"`},
+			{12, 9, "group:updte", `"group:updte" is not a Wassenger event name (did you mean "group:update"?)`},
+			{13, 50, "vip", "unknown variable vars.vip"},
+			{16, 68, " }}", "the expression ends too early"},
+			{17, 11, "welcome", `duplicate rule name "welcome" (first at line 5)`},
+		}},
+	}
+	seen := map[string]bool{}
+	for _, tt := range tests {
+		seen[tt.file] = true
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("..", "testdata", "rules", "broken", tt.file+".yaml")
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(string(data), "\n")
+			rs, problems := engine.Load(path, data, engine.LoadOptions{LookupEnv: envFrom(nil)})
+			if rs != nil {
+				t.Fatalf("loaded, want problems")
+			}
+			if len(problems) != len(tt.want) {
+				t.Fatalf("got %d problems, want %d:\n%v", len(problems), len(tt.want), problems)
+			}
+			for i, w := range tt.want {
+				p := problems[i]
+				if p.Line != w.line || p.Col != w.col {
+					t.Errorf("problem %d at %d:%d, want %d:%d: %s", i, p.Line, p.Col, w.line, w.col, p.Msg)
+				}
+				if p.File != path {
+					t.Errorf("problem %d names file %q, want %q", i, p.File, path)
+				}
+				if !strings.Contains(p.Msg, w.msg) {
+					t.Errorf("problem %d: message %q does not contain %q", i, p.Msg, w.msg)
+				}
+				// The table itself must be right: the text at line:col.
+				if got := []rune(lines[w.line-1]); w.col > len(got) || !strings.HasPrefix(string(got[w.col-1:]), w.at) {
+					t.Errorf("table: %s:%d:%d does not start with %q: line is %q", tt.file, w.line, w.col, w.at, lines[w.line-1])
+				}
+				if p.Source != "" && p.Source != lines[p.Line-1] {
+					t.Errorf("problem %d: source line %q, want line %d of the file %q", i, p.Source, p.Line, lines[p.Line-1])
+				}
+			}
+		})
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "rules", "broken", "*.yaml"))
+	for _, f := range files {
+		if name := strings.TrimSuffix(filepath.Base(f), ".yaml"); !seen[name] {
+			t.Errorf("testdata/rules/broken/%s.yaml is not in the table", name)
+		}
+	}
+}
+
+// TestProblemString checks the output format: file:line:col, the warning
+// marker, and the caret under the column (tabs shown as spaces, columns
+// counted in characters).
+func TestProblemString(t *testing.T) {
+	tests := []struct {
+		name string
+		p    engine.Problem
+		want string
+	}{
+		{"plain", engine.Problem{File: "r.yaml", Line: 3, Col: 7, Msg: "bad"}, "r.yaml:3:7: bad"},
+		{"warning", engine.Problem{File: "r.yaml", Line: 1, Col: 1, Severity: engine.Warning, Msg: "odd"}, "r.yaml:1:1: warning: odd"},
+		{"caret", engine.Problem{File: "r.yaml", Line: 2, Col: 9, Msg: "bad", Source: "    if: x =="},
+			"r.yaml:2:9: bad\n        if: x ==\n            ^"},
+		{"caret after non-ASCII", engine.Problem{File: "r.yaml", Line: 2, Col: 12, Msg: "bad", Source: `  m: "ñandú {{ x"`},
+			"r.yaml:2:12: bad\n      m: \"ñandú {{ x\"\n               ^"},
+		{"tab", engine.Problem{File: "r.yaml", Line: 5, Col: 2, Msg: "bad", Source: "\tif: x"},
+			"r.yaml:5:2: bad\n     if: x\n     ^"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.String(); got != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadPositions covers positions the broken files do not: non-ASCII
+// text and single quotes before the error, templates in lists and maps,
+// and problems in file order.
+func TestLoadPositions(t *testing.T) {
+	const head = "version: 1\nrules:\n  - name: r\n    on: group:update\n"
+	tests := []struct {
+		name      string
+		src       string
+		line, col int
+		msg       string
+	}{
+		{"non-ASCII before the error", head + "    do:\n      - log:\n          message: \"¡Hola ñandú 👋 {{ joinn(author) }}\"\n",
+			7, 38, "unknown function joinn"},
+		{"single-quoted with '' escapes", head + "    if: 'author == \"it''s\" && && true'\n    stop: true\n",
+			5, 31, `unexpected token Operator("&&")`},
+		{"template in a list item", strings.Replace(head, "rules:", "connections:\n  email: {host: h, from: f}\nrules:", 1) + "    do:\n      - email:\n          to: [\"a@example.com\", \"{{ vars.nope }}\"]\n          subject: s\n          body: b\n",
+			9, 42, "unknown variable vars.nope"},
+		{"template in a map value", head + "    do:\n      - log:\n          message: m\n          fields:\n            who: \"{{ author }} {{ }}\"\n",
+			9, 32, "empty {{ }}"},
+		{"template in a nested Any field", head + "    do:\n      - webhook:\n          url: https://example.com/hook\n          body:\n            items: [{text: \"{{ len() }}\"}]\n",
+			9, 32, "invalid number of arguments (expected 1, got 0)"},
+		{"unset variable inside text", "version: 1\nconnections:\n  slack:\n    webhook_url: https://hooks.slack.com/services/${SLACK_PATH}\nrules: []\n",
+			4, 51, "environment variable SLACK_PATH is not set"},
+		{"malformed variable", "version: 1\nconnections:\n  slack:\n    webhook_url: \"${SLACK URL}\"\nrules: []\n",
+			4, 19, "malformed variable reference ${SLACK URL}"},
+		{"empty file", "", 1, 1, "the rules file is empty"},
+		{"rules not a list", "version: 1\nrules: {a: 1}\n", 2, 8, "rules must be a list of rules"},
+		{"two actions in one item", head + "    do:\n      - log: {message: a}\n        slack: {text: b}\n",
+			7, 9, "one action per list item: found log and slack"},
+		{"neither phone nor group", "version: 1\nconnections:\n  wassenger: {token: t}\n" + strings.TrimPrefix(head, "version: 1\n") + "    do:\n      - wassenger.message: {message: hi}\n",
+			8, 9, "set one of phone, group, channel"},
+		{"bad glob", "version: 1\nrules:\n  - name: r\n    on: [group:update, \"message:[\"]\n    stop: true\n", 4, 24, `bad glob "message:["`},
+		{"duplicate key", head + "    on: message:in:new\n    stop: true\n", 5, 5, `duplicate key "on" (first at line 4)`},
+		{"bad duration", "version: 1\ndelivery:\n  timeout: 15\nrules: []\n", 3, 12, "delivery.timeout must be a duration such as 500ms, 15s or 10m"},
+		{"email tls", "version: 1\nconnections:\n  email: {host: h, from: f, tls: ssl}\nrules: []\n", 3, 34, "connections.email.tls must be starttls, implicit or none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			problems := loadProblems(t, tt.src, nil)
+			p, ok := problems.First()
+			if !ok {
+				t.Fatalf("no error, problems: %v", problems)
+			}
+			if p.Line != tt.line || p.Col != tt.col || !strings.Contains(p.Msg, tt.msg) {
+				t.Errorf("got %d:%d %q, want %d:%d %q\n%v", p.Line, p.Col, p.Msg, tt.line, tt.col, tt.msg, problems)
+			}
+		})
+	}
+}
+
+// TestLoadEnv covers ${ENV}: values, defaults, $${, unset variables
+// (errors for check, "<unset NAME>" for dry-run), and that a variable's
+// value never shows in a problem.
+func TestLoadEnv(t *testing.T) {
+	const src = `version: 1
+connections:
+  wassenger:
+    token: ${WA_TOKEN}
+    base_url: ${WA_URL:-http://127.0.0.1:9/v1}
+  email:
+    host: ${SMTP_HOST:-smtp.example.com}
+    port: ${SMTP_PORT:-587}
+    from: "Bot <bot@example.com>"
+    password: ${SMTP_PASSWORD}
+rules:
+  - name: r
+    on: message:in:new
+    do:
+      - log:
+          message: "price $${EUR} {{ event }}"
+`
+	t.Run("set", func(t *testing.T) {
+		rs, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{LookupEnv: envFrom(map[string]string{
+			"WA_TOKEN": "sentinel-token", "SMTP_PORT": "2525", "SMTP_PASSWORD": "sentinel-password",
+		})})
+		if rs == nil {
+			t.Fatalf("does not load: %v", problems)
+		}
+		c := rs.Connections
+		if c.Wassenger.Token.Reveal() != "sentinel-token" || c.Wassenger.BaseURL != "http://127.0.0.1:9/v1" {
+			t.Errorf("wassenger connection: token %q, base_url %q", c.Wassenger.Token.Reveal(), c.Wassenger.BaseURL)
+		}
+		if c.Email.Host != "smtp.example.com" || c.Email.Port != 2525 || c.Email.Password.Reveal() != "sentinel-password" {
+			t.Errorf("email connection: %+v", c.Email)
+		}
+		if len(rs.Unset) != 0 {
+			t.Errorf("Unset = %v, want none", rs.Unset)
+		}
+		res := rs.Evaluate(mustEvent(t, `{"id":"1","event":"message:in:new"}`))
+		if got := res.Fired[0].Actions[0].Params["message"]; got != "price ${EUR} message:in:new" {
+			t.Errorf("$${ renders %q", got)
+		}
+	})
+	t.Run("unset for check", func(t *testing.T) {
+		problems := loadProblems(t, src, map[string]string{"SMTP_PASSWORD": ""})
+		var msgs []string
+		for _, p := range problems {
+			msgs = append(msgs, p.Msg)
+		}
+		if len(problems) != 2 || !strings.Contains(msgs[0], "WA_TOKEN is not set") || !strings.Contains(msgs[1], "SMTP_PASSWORD is not set") {
+			t.Errorf("want one error for WA_TOKEN and one for SMTP_PASSWORD (empty counts as unset), got:\n%v", problems)
+		}
+	})
+	t.Run("unset allowed for dry-run", func(t *testing.T) {
+		rs, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{AllowUnsetEnv: true, LookupEnv: envFrom(nil)})
+		if rs == nil {
+			t.Fatalf("does not load: %v", problems)
+		}
+		if strings.Join(rs.Unset, ",") != "SMTP_PASSWORD,WA_TOKEN" {
+			t.Errorf("Unset = %v, want [SMTP_PASSWORD WA_TOKEN]", rs.Unset)
+		}
+		if got := rs.Connections.Wassenger.Token.Reveal(); got != "<unset WA_TOKEN>" {
+			t.Errorf("token = %q", got)
+		}
+	})
+	t.Run("values stay out of problems", func(t *testing.T) {
+		broken := strings.Replace(src, "    on: message:in:new\n", "    on: message:in:new\n    iff: x\n", 1) + "      - slak: {text: \"{{ joinn() }}\"}\n"
+		problems := loadProblems(t, broken, map[string]string{"WA_TOKEN": "sentinel-token", "SMTP_PASSWORD": "sentinel-password"})
+		if len(problems) != 2 || strings.Contains(problems.Error(), "sentinel") {
+			t.Errorf("want 2 problems without the secrets, got:\n%v", problems)
+		}
+	})
+}
+
+// TestLoadModel checks what a valid file loads into: vars, delivery,
+// rules with their events, conditions, stop and named actions, and the
+// warning for an event name that Wassenger does not send.
+func TestLoadModel(t *testing.T) {
+	rs, problems := engine.LoadFile(filepath.Join("..", "testdata", "rules", "good", "actions.yaml"), engine.LoadOptions{LookupEnv: envFrom(nil)})
+	if rs == nil || len(problems) > 0 {
+		t.Fatalf("does not load cleanly: %v", problems)
+	}
+	if rs.Delivery.Attempts != 5 || rs.Delivery.Backoff.Min != 500*time.Millisecond || rs.Delivery.Backoff.Max != 2*time.Minute || rs.Delivery.Timeout != 10*time.Second {
+		t.Errorf("delivery = %+v", rs.Delivery)
+	}
+	if rs.Connections.Email.Port != 587 || rs.Connections.Slack.Token.Reveal() != "xoxb-test" {
+		t.Errorf("env defaults not applied: port %d, slack token %q", rs.Connections.Email.Port, rs.Connections.Slack.Token.Reveal())
+	}
+	if len(rs.Hash) != 64 || rs.File == "" {
+		t.Errorf("hash %q, file %q", rs.Hash, rs.File)
+	}
+	r, ok := rs.Rule("welcome")
+	if !ok {
+		t.Fatal("no rule welcome")
+	}
+	var names []string
+	for _, a := range r.Do {
+		names = append(names, a.Name)
+	}
+	want := "welcome/wassenger.message[0] welcome/wassenger.request[1] welcome/email[2] welcome/slack[3] welcome/webhook[4] welcome/log[5]"
+	if strings.Join(names, " ") != want {
+		t.Errorf("action names = %v, want %s", names, want)
+	}
+	if got := strings.Join(r.Do[1].Fields(), ","); got != "method,path,body,query" {
+		t.Errorf("fields in file order = %s", got)
+	}
+
+	rs, problems = engine.Load("rules.yaml", []byte("version: 1\nrules:\n  - name: r\n    on: [group:updated, \"message:*\"]\n    if: action == \"add\"\n    stop: true\n"), engine.LoadOptions{})
+	if rs == nil || problems.Errors() != 0 || problems.Warnings() != 1 {
+		t.Fatalf("want one warning, got %v", problems)
+	}
+	if p := problems[0]; p.Line != 4 || p.Col != 10 || !strings.Contains(p.Msg, `(did you mean "group:update"?)`) {
+		t.Errorf("warning = %v", p)
+	}
+	if len(rs.Warnings) != 1 || len(rs.Rules) != 1 || rs.Rules[0].If != `action == "add"` || !rs.Rules[0].Stop || rs.Rules[0].Line != 3 {
+		t.Errorf("rule set: warnings %v, rules %+v", rs.Warnings, rs.Rules)
+	}
+}

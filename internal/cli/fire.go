@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/actions/router"
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+)
+
+func init() {
+	register("fire", "send one rule's actions for real, for one event, and print what each target answered", runFire)
+}
+
+func runFire(s Streams, args []string) int {
+	fs := newFlags(s, "fire", "--rules RULES --rule NAME [--force] EVENT")
+	rulesPath := fs.String("rules", "", "rules file (required)")
+	ruleName := fs.String("rule", "", "the rule whose actions to send (required)")
+	force := fs.Bool("force", false, "send even when the rule's on/if does not match the event")
+	timeout := fs.Duration("timeout", 30*time.Second, "time limit for each action")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if *rulesPath == "" || *ruleName == "" {
+		return exitUsage(s, fs, "--rules and --rule are required")
+	}
+	if len(pos) != 1 {
+		return exitUsage(s, fs, "name one event file (.json or .jsonl; its first event is used)")
+	}
+	rs, problems := engine.LoadFile(*rulesPath, engine.LoadOptions{})
+	if rs == nil {
+		for _, p := range problems {
+			fmt.Fprintln(s.Stderr, p)
+		}
+		fmt.Fprintf(s.Stderr, "%s: %s; fire sends for real, so every ${ENV} secret must be set\n", *rulesPath, countProblems(problems))
+		return 1
+	}
+	events, err := event.ReadFile(pos[0])
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd fire: %v\n", err)
+		return 1
+	}
+	if len(events) == 0 {
+		fmt.Fprintf(s.Stderr, "hookd fire: %s holds no event\n", pos[0])
+		return 1
+	}
+	ev := events[0]
+	rule, ok := rs.Rule(*ruleName)
+	if ok && !*force && !rule.Listens(ev.Name) {
+		fmt.Fprintf(s.Stderr, "hookd fire: rule %q listens to %v, not %s; pass --force to send anyway\n", rule.Name, rule.On, ev.Name)
+		return 1
+	}
+	res, err := rs.EvaluateRule(ev, *ruleName, *force)
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd fire: %v\n", err)
+		return 1
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(s.Stderr, "error: %v\n", e)
+	}
+	if len(res.Fired) == 0 {
+		if len(res.Errors) == 0 {
+			fmt.Fprintf(s.Stderr, "hookd fire: the condition of %q is false for this event; pass --force to send anyway\n", *ruleName)
+		}
+		return 1
+	}
+	rt := router.New(&rs.Connections, router.Options{Logger: newTextLogger(s)})
+	failed := len(res.Errors) > 0
+	for _, a := range res.Fired[0].Actions {
+		call := actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.ID, *ruleName, a.Action.Index)}
+		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+		start := time.Now()
+		r := rt.Do(ctx, call)
+		cancel()
+		took := time.Since(start).Round(time.Millisecond)
+		if r.OK() {
+			fmt.Fprintf(s.Stdout, "ok    %s (%s): %s\n", a.Action.Name, took, r.Response)
+			continue
+		}
+		failed = true
+		retry := "permanent: the daemon would dead-letter it"
+		if r.Retryable {
+			retry = "temporary: the daemon would retry"
+			if r.RetryAfter > 0 {
+				retry += fmt.Sprintf(" after %s", r.RetryAfter)
+			}
+		}
+		fmt.Fprintf(s.Stdout, "FAIL  %s (%s): %v\n      %s (%s)\n", a.Action.Name, took, r.Err, retry, r.Reason)
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// newTextLogger logs to stdout, where fire's log actions belong.
+func newTextLogger(s Streams) *slog.Logger {
+	l, _ := newLogger(Streams{Stdout: s.Stdout, Stderr: s.Stdout}, "text", "info")
+	return l
+}

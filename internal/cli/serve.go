@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hookd/hookd/actions/secret"
+	"github.com/hookd/hookd/daemon"
+)
+
+func init() {
+	register("serve", "run the daemon: receive webhooks, store them, deliver actions", runServe)
+}
+
+func runServe(s Streams, args []string) int {
+	fs := newFlags(s, "serve", "--rules RULES [--listen ADDR] [--data DIR]")
+	cfg := daemon.Config{}
+	fs.StringVar(&cfg.RulesPath, "rules", "", "rules file (required); watched and reloaded when it changes")
+	fs.StringVar(&cfg.Listen, "listen", daemon.DefaultListen, "HTTP address to listen on")
+	fs.StringVar(&cfg.DataDir, "data", daemon.DefaultDataDir, "folder of the store (one SQLite file)")
+	fs.BoolVar(&cfg.Open, "open", false, "run without HOOKD_WEBHOOK_KEY (anyone who can reach the port can post events)")
+	fs.Int64Var(&cfg.MaxBody, "max-body", daemon.DefaultMaxBody, "largest request body in bytes")
+	fs.DurationVar(&cfg.Retention, "retention", daemon.DefaultRetention, "how long events and finished actions are kept (and duplicates recognised)")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", daemon.DefaultDrainTimeout, "on SIGTERM, how long running actions may finish")
+	fs.IntVar(&cfg.Workers, "workers", daemon.DefaultWorkers, "workers per integration (wassenger, slack, email, webhook, log)")
+	fs.StringVar(&cfg.Sync, "sync", "full", "store durability: full (survives power loss) or normal (survives a crash of hookd)")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if _, err := parse(fs, args); err != nil {
+		return flagErr(err)
+	}
+	if cfg.RulesPath == "" {
+		return exitUsage(s, fs, "--rules is required")
+	}
+	logger, err := newLogger(s, *logFormat, *logLevel)
+	if err != nil {
+		return exitUsage(s, fs, "%v", err)
+	}
+	cfg.Logger = logger
+	cfg.WebhookKey = secret.New(os.Getenv("HOOKD_WEBHOOK_KEY"))
+	d, err := daemon.New(cfg)
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd serve: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloadNow := make(chan struct{})
+	go func() {
+		for range hup {
+			select {
+			case reloadNow <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	if err := d.Run(ctx, reloadNow); err != nil {
+		fmt.Fprintf(s.Stderr, "hookd serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(s Streams, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(s.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(s.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}

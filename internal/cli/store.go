@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hookd/hookd/daemon"
+	"github.com/hookd/hookd/engine/store"
+)
+
+func init() {
+	register("events", "recorded events: `hookd events export` writes them as JSONL for dry-run", runEvents)
+	register("dlq", "dead letters: `hookd dlq list`, `hookd dlq retry [ID...|--all]`", runDLQ)
+}
+
+func openStore(s Streams, dir string) (*store.Store, bool) {
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd: %v\n", err)
+		return nil, false
+	}
+	return st, true
+}
+
+func runEvents(s Streams, args []string) int {
+	if len(args) == 0 || args[0] != "export" {
+		fmt.Fprintln(s.Stderr, "Usage: hookd events export [--data DIR] [--event NAME] [--since DURATION] [--limit N]")
+		return 2
+	}
+	fs := newFlags(s, "events export", "[--data DIR] [--event NAME|GLOB] [--since 24h] [--limit N]")
+	dir := fs.String("data", daemon.DefaultDataDir, "the daemon's data folder")
+	name := fs.String("event", "", "only events with this name or glob, e.g. group:update or message:*")
+	since := fs.Duration("since", 0, "only events received within this time, e.g. 24h (0: all)")
+	limit := fs.Int("limit", 0, "at most this many events (0: all)")
+	if _, err := parse(fs, args[1:]); err != nil {
+		return flagErr(err)
+	}
+	st, ok := openStore(s, *dir)
+	if !ok {
+		return 1
+	}
+	defer st.Close()
+	q := store.EventQuery{Name: *name, Limit: *limit, OldestFirst: true}
+	if *since > 0 {
+		q.Since = time.Now().Add(-*since)
+	}
+	n := 0
+	err := st.Events(context.Background(), q, func(e store.Event) error {
+		var b bytes.Buffer
+		if err := json.Compact(&b, e.Body); err != nil {
+			return fmt.Errorf("event %s: stored body is not JSON: %w", e.ID, err)
+		}
+		b.WriteByte('\n')
+		n++
+		_, err := s.Stdout.Write(b.Bytes())
+		return err
+	})
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd events export: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(s.Stderr, "exported %s\n", plural(n, "event"))
+	return 0
+}
+
+func runDLQ(s Streams, args []string) int {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "retry") {
+		fmt.Fprintln(s.Stderr, "Usage: hookd dlq list [--data DIR] | hookd dlq retry [--data DIR] (ID... | --all)")
+		return 2
+	}
+	sub := args[0]
+	fs := newFlags(s, "dlq "+sub, "[--data DIR]")
+	dir := fs.String("data", daemon.DefaultDataDir, "the daemon's data folder")
+	all := fs.Bool("all", false, "retry every dead letter")
+	limit := fs.Int("limit", 100, "list at most this many")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return flagErr(err)
+	}
+	st, ok := openStore(s, *dir)
+	if !ok {
+		return 1
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if sub == "list" {
+		jobs, err := st.DeadLetters(ctx, *limit)
+		if err != nil {
+			fmt.Fprintf(s.Stderr, "hookd dlq list: %v\n", err)
+			return 1
+		}
+		if len(jobs) == 0 {
+			fmt.Fprintln(s.Stdout, "no dead letters")
+			return 0
+		}
+		tw := tabwriter.NewWriter(s.Stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tACTION\tEVENT\tATTEMPTS\tREASON\tWHEN\tLAST ERROR")
+		for _, j := range jobs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", j.ID, j.Name, j.EventID, j.Attempts, j.LastReason, j.UpdatedAt.Local().Format(time.DateTime), oneLine(j.LastError))
+		}
+		tw.Flush()
+		return 0
+	}
+	var ids []int64
+	for _, p := range pos {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return exitUsage(s, fs, "%q is not a dead letter id (see hookd dlq list)", p)
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 && !*all {
+		return exitUsage(s, fs, "name the ids to retry, or --all")
+	}
+	if *all {
+		ids = nil
+	}
+	n, err := st.Requeue(ctx, ids)
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd dlq retry: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(s.Stdout, "queued %s again; a running hookd serve picks them up within a second, or at its next start\n", plural(n, "dead letter"))
+	return 0
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
