@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/daemon"
@@ -28,6 +31,7 @@ func runServe(s Streams, args []string) int {
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", daemon.DefaultDrainTimeout, "on SIGTERM, how long running actions may finish")
 	fs.IntVar(&cfg.Workers, "workers", daemon.DefaultWorkers, "workers per integration (wassenger, slack, email, webhook, log)")
 	fs.StringVar(&cfg.Sync, "sync", "full", "store durability: full (survives power loss) or normal (survives a crash of hookd)")
+	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if _, err := parse(fs, args); err != nil {
@@ -46,6 +50,9 @@ func runServe(s Streams, args []string) int {
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd serve: %v\n", err)
 		return 1
+	}
+	if *pprofAddr != "" {
+		go servePprof(logger, *pprofAddr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -82,4 +89,20 @@ func newLogger(s Streams, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(s.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// servePprof serves net/http/pprof on its own listener, so profiles are
+// never reachable on the webhook port.
+func servePprof(logger *slog.Logger, addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	logger.Info("pprof listening", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		logger.Error("pprof server stopped", "err", err)
+	}
 }
