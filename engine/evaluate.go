@@ -51,7 +51,8 @@ var runners = sync.Pool{New: func() any { return new(runner) }}
 // Evaluate runs the rules that can match ev: each matching rule fires in
 // file order until one with stop: true. A condition or template that fails
 // is reported in Result.Errors and skips that rule or action only.
-// Evaluate is safe for concurrent use with different events.
+// Evaluate is safe for concurrent use with different events; one event
+// must not be evaluated by two goroutines at once.
 func (rs *RuleSet) Evaluate(ev *event.Event) *Result {
 	res := &Result{Event: ev}
 	cands := rs.index.candidates(ev.Name, ev.Action)
@@ -59,8 +60,10 @@ func (rs *RuleSet) Evaluate(ev *event.Event) *Result {
 		return res
 	}
 	r := runners.Get().(*runner)
-	r.env = rs.env(ev)
+	env, restore := rs.env(ev)
+	r.env = env
 	defer func() {
+		restore()
 		r.env = nil
 		runners.Put(r)
 	}()
@@ -87,8 +90,10 @@ func (rs *RuleSet) EvaluateRule(ev *event.Event, name string, force bool) (*Resu
 	}
 	res := &Result{Event: ev}
 	r := runners.Get().(*runner)
-	r.env = rs.env(ev)
+	env, restore := rs.env(ev)
+	r.env = env
 	defer func() {
+		restore()
 		r.env = nil
 		runners.Put(r)
 	}()
@@ -135,14 +140,22 @@ func Reference(eventID, rule string, index int) string {
 }
 
 // env is the expression environment of an event: its top-level fields
-// plus vars. A field of the event named "vars" is shadowed.
-func (rs *RuleSet) env(ev *event.Event) map[string]any {
-	env := make(map[string]any, len(ev.Fields)+1)
-	for k, v := range ev.Fields {
-		env[k] = v
+// plus vars, in the event's own map (no copy per event); restore takes
+// vars out again. A field of the event named "vars" is shadowed while the
+// rules run.
+func (rs *RuleSet) env(ev *event.Event) (env map[string]any, restore func()) {
+	if ev.Fields == nil {
+		ev.Fields = map[string]any{}
 	}
-	env["vars"] = rs.Vars
-	return env
+	old, had := ev.Fields["vars"]
+	ev.Fields["vars"] = rs.Vars
+	return ev.Fields, func() {
+		if had {
+			ev.Fields["vars"] = old
+		} else {
+			delete(ev.Fields, "vars")
+		}
+	}
 }
 
 // Listening returns the distinct event names and globs the rules listen
