@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/email"
 	"github.com/hookd/hookd/actions/logaction"
+	"github.com/hookd/hookd/actions/slack"
 	"github.com/hookd/hookd/actions/wassenger"
 	"github.com/hookd/hookd/actions/webhook"
 )
@@ -55,7 +56,7 @@ func New(conns *actions.Connections, opts Options) *Router {
 	return &Router{byType: map[string]actions.Action{
 		"wassenger.message": w,
 		"wassenger.request": w,
-		"slack":             pendingSlack{}, // TODO(lead): slack.New(scfg, slack.Options{HTTPClient: opts.HTTPClient})
+		"slack":             slack.New(conns.Slack, slack.Options{HTTPClient: opts.HTTPClient, Logger: opts.Logger}),
 		"email":             email.New(ecfg, email.Options{TLSConfig: opts.SMTPTLSConfig, Logger: opts.Logger}),
 		"webhook":           webhook.New(hcfg, webhook.Options{HTTPClient: opts.HTTPClient}),
 		"log":               logaction.New(opts.Logger),
@@ -95,8 +96,3 @@ func Lane(typ string) string {
 	}
 }
 
-type pendingSlack struct{}
-
-func (pendingSlack) Do(context.Context, actions.Call) actions.Result {
-	return actions.Result{Err: fmt.Errorf("slack: not built"), Reason: "invalid"}
-}
