@@ -95,4 +95,3 @@ func Lane(typ string) string {
 		return typ
 	}
 }
-
