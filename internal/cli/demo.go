@@ -1,0 +1,277 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hookd/hookd"
+	"github.com/hookd/hookd/actions/secret"
+	"github.com/hookd/hookd/daemon"
+	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/internal/standin/slackd"
+	"github.com/hookd/hookd/internal/standin/smtpd"
+)
+
+func init() {
+	register("demo", "run the daemon on the built-in example rules, with local stand-ins for Wassenger, Slack and SMTP", runDemo)
+}
+
+// demoTargets are the local stand-ins the demo's actions go to.
+type demoTargets struct {
+	wassenger *standin.Wassenger
+	slack     *slackd.Server
+	smtp      *smtpd.Server
+	crm       *standin.Recorder
+}
+
+func (t *demoTargets) close() {
+	t.wassenger.Close()
+	t.slack.Close()
+	t.smtp.Close()
+	t.crm.Close()
+}
+
+func runDemo(s Streams, args []string) int {
+	fs := newFlags(s, "demo", "[--listen ADDR] [--once] [--rules RULES]")
+	listen := fs.String("listen", daemon.DefaultListen, "HTTP address of the daemon")
+	once := fs.Bool("once", false, "exit after the recorded events are delivered")
+	rulesPath := fs.String("rules", "", "rules file (default: the built-in rules.example.yaml)")
+	verbose := fs.Bool("v", false, "show the daemon's logs")
+	if _, err := parse(fs, args); err != nil {
+		return flagErr(err)
+	}
+	dir, err := os.MkdirTemp("", "hookd-demo-")
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *rulesPath == "" {
+		*rulesPath = filepath.Join(dir, "rules.yaml")
+		if err := os.WriteFile(*rulesPath, hookd.ExampleRules, 0o644); err != nil {
+			fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
+			return 1
+		}
+	}
+	t, err := startTargets()
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
+		return 1
+	}
+	defer t.close()
+	key := randomKey()
+	for k, v := range map[string]string{
+		"WASSENGER_TOKEN": "demo-wassenger-token", "WASSENGER_BASE_URL": t.wassenger.BaseURL(),
+		"SLACK_WEBHOOK_URL": t.slack.WebhookURL(), "SLACK_BOT_TOKEN": t.slack.Token(), "SLACK_API_URL": t.slack.APIURL(),
+		"SMTP_HOST": "127.0.0.1", "SMTP_PORT": strconv.Itoa(t.smtp.Port()), "SMTP_TLS": "none",
+		"SMTP_USER": "bot@example.com", "SMTP_PASSWORD": "demo-smtp-password",
+		"CRM_WEBHOOK_URL": t.crm.URL() + "/hooks/whatsapp",
+	} {
+		os.Setenv(k, v)
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(s.Stderr, &slog.HandlerOptions{Level: level}))
+	d, err := daemon.New(daemon.Config{
+		RulesPath: *rulesPath, Listen: *listen, DataDir: filepath.Join(dir, "data"),
+		WebhookKey: secret.New(key), Logger: logger, Sync: "normal",
+	})
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	runErr := make(chan error, 1)
+	go func() { runErr <- d.Run(ctx, nil) }()
+	url := "http://" + d.Addr() + "/webhooks/wassenger?key=" + key
+	fmt.Fprintf(s.Stdout, "hookd is listening on http://%s with the example rules\n", d.Addr())
+	fmt.Fprintf(s.Stdout, "stand-ins: Wassenger %s, Slack %s, SMTP %s, CRM webhook %s\n\n", t.wassenger.BaseURL(), t.slack.URL(), t.smtp.Addr(), t.crm.URL())
+	sent, err := postRecorded(url)
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
+		stop()
+		<-runErr
+		return 1
+	}
+	fmt.Fprintf(s.Stdout, "posted %d recorded events (testdata/events); waiting for their actions...\n\n", sent)
+	waitIdle(ctx, "http://"+d.Addr()+"/healthz")
+	printTargets(s.Stdout, t)
+	printDeadLetters(s.Stdout, filepath.Join(dir, "data"))
+	if *once {
+		stop()
+		if err := <-runErr; err != nil {
+			fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(s.Stdout, "\nTry one more event, then watch it arrive (Ctrl-C to stop):\n  curl -H 'Content-Type: application/json' --data @testdata/events/group-update/remove.json '%s'\n", url)
+	go reportNew(ctx, s.Stdout, t)
+	if err := <-runErr; err != nil {
+		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func startTargets() (*demoTargets, error) {
+	sm, err := smtpd.Start(smtpd.Options{Username: "bot@example.com", Password: "demo-smtp-password"})
+	if err != nil {
+		return nil, fmt.Errorf("start the SMTP stand-in: %w", err)
+	}
+	return &demoTargets{
+		wassenger: standin.NewWassenger("demo-wassenger-token"),
+		slack:     slackd.New(slackd.Options{Token: "xoxb-demo-token", Channels: []string{"C0123456789"}}),
+		smtp:      sm,
+		crm:       standin.NewRecorder(),
+	}, nil
+}
+
+func randomKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// postRecorded posts every embedded recorded event file, one request per
+// .json file and one per line of .jsonl files.
+func postRecorded(url string) (int, error) {
+	var bodies [][]byte
+	err := fs.WalkDir(hookd.Events, "testdata/events", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		data, err := hookd.Events.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		switch filepath.Ext(p) {
+		case ".json":
+			bodies = append(bodies, data)
+		case ".jsonl":
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				if len(bytes.TrimSpace(line)) > 0 {
+					bodies = append(bodies, line)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range bodies {
+		resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+		if err != nil {
+			return 0, fmt.Errorf("post an event: %w", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("post an event: %s", resp.Status)
+		}
+	}
+	return len(bodies), nil
+}
+
+// waitIdle polls /healthz until no action is queued, for at most 30 s.
+func waitIdle(ctx context.Context, url string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), `"queued":0`) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func printTargets(w io.Writer, t *demoTargets) {
+	msgs := t.wassenger.Requests()
+	fmt.Fprintf(w, "Wassenger received %d requests:\n", len(msgs))
+	for _, r := range msgs {
+		fmt.Fprintf(w, "  %s %s  %s\n", r.Method, r.Path, oneLine(string(r.Body)))
+	}
+	posts := t.slack.Posts()
+	fmt.Fprintf(w, "Slack received %d messages:\n", len(posts))
+	for _, p := range posts {
+		where := "webhook"
+		if p.Channel != "" {
+			where = p.Channel
+		}
+		fmt.Fprintf(w, "  [%s] %s\n", where, oneLine(p.Text))
+	}
+	mails := t.smtp.Messages()
+	fmt.Fprintf(w, "SMTP received %d emails:\n", len(mails))
+	for _, m := range mails {
+		fmt.Fprintf(w, "  to %s: %s\n", strings.Join(m.RcptTo, ", "), m.Subject)
+	}
+	hooks := t.crm.Requests()
+	fmt.Fprintf(w, "CRM webhook received %d requests:\n", len(hooks))
+	for _, r := range hooks {
+		fmt.Fprintf(w, "  %s %s  %s\n", r.Method, r.Path, oneLine(string(r.Body)))
+	}
+}
+
+func printDeadLetters(w io.Writer, dataDir string) {
+	st, err := store.Open(dataDir, store.Options{})
+	if err != nil {
+		return
+	}
+	defer st.Close()
+	jobs, err := st.DeadLetters(context.Background(), 20)
+	if err != nil || len(jobs) == 0 {
+		return
+	}
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
+	fmt.Fprintf(w, "Dead letters (%d):\n", len(jobs))
+	for _, j := range jobs {
+		fmt.Fprintf(w, "  %s: %s\n", j.Name, oneLine(j.LastError))
+	}
+}
+
+// reportNew prints what the stand-ins receive after the first round.
+func reportNew(ctx context.Context, w io.Writer, t *demoTargets) {
+	seen := t.wassenger.Count() + t.slack.Count() + len(t.smtp.Messages()) + t.crm.Count()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			now := t.wassenger.Count() + t.slack.Count() + len(t.smtp.Messages()) + t.crm.Count()
+			if now != seen {
+				seen = now
+				fmt.Fprintln(w)
+				printTargets(w, t)
+			}
+		}
+	}
+}
