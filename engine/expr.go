@@ -84,14 +84,21 @@ func (c *exprCheck) Visit(node *ast.Node) {
 // scalar node n, reporting problems at their place in the file. asBool
 // requires a boolean result.
 func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, what string) *compiled {
-	check := &exprCheck{vars: l.vars}
-	opts := []expr.Option{
-		expr.Env(map[string]any{"vars": l.vars}),
-		expr.AllowUndefinedVariables(),
-		expr.MaxNodes(maxExprNodes),
-		expr.Patch(check),
+	key := exprKey{src, asBool}
+	if c, ok := l.compiled[key]; ok {
+		// The same text compiled cleanly before: programs are immutable
+		// and safe to share, and rule files repeat {{ data.chat.id }} a lot.
+		return c
 	}
-	opts = append(opts, funcs.Options()...)
+	if l.baseOpts == nil {
+		l.baseOpts = append([]expr.Option{
+			expr.Env(map[string]any{"vars": l.vars}),
+			expr.AllowUndefinedVariables(),
+			expr.MaxNodes(maxExprNodes),
+		}, funcs.Options()...)
+	}
+	check := &exprCheck{vars: l.vars}
+	opts := append(l.baseOpts[:len(l.baseOpts):len(l.baseOpts)], expr.Patch(check))
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
@@ -122,7 +129,18 @@ func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, wha
 	if len(check.problems) > 0 {
 		return nil
 	}
-	return &compiled{Source: src, Prog: prog, Fields: fieldRefs(prog)}
+	c := &compiled{Source: src, Prog: prog, Fields: fieldRefs(prog)}
+	if l.compiled == nil {
+		l.compiled = map[exprKey]*compiled{}
+	}
+	l.compiled[key] = c
+	return c
+}
+
+// exprKey identifies a compiled expression within one load.
+type exprKey struct {
+	src    string
+	asBool bool
 }
 
 // commentHint explains an expression cut short by YAML: in a plain

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr"
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/actions"
@@ -136,6 +137,10 @@ type loader struct {
 	// actionNodes keeps the field nodes of each action for the checks
 	// that need connections.
 	pending []pendingAction
+	// compiled caches expressions that compiled without problems, and
+	// baseOpts are the expr options every compile shares.
+	compiled map[exprKey]*compiled
+	baseOpts []expr.Option
 }
 
 type pendingAction struct {
