@@ -88,6 +88,7 @@ func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, wha
 	if c, ok := l.compiled[key]; ok {
 		// The same text compiled cleanly before: programs are immutable
 		// and safe to share, and rule files repeat {{ data.chat.id }} a lot.
+		l.checkFields(c, n, off)
 		return c
 	}
 	if l.baseOpts == nil {
@@ -134,6 +135,7 @@ func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, wha
 		l.compiled = map[exprKey]*compiled{}
 	}
 	l.compiled[key] = c
+	l.checkFields(c, n, off)
 	return c
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/hookd/hookd/internal/cli"
 )
 
-var update = flag.Bool("update", false, "rewrite the .golden files of testdata/rules/broken from `hookd check`'s output")
+var update = flag.Bool("update", false, "rewrite the .golden files of testdata/rules/broken from the output of hookd check")
 
 // unsetVar is the variable testdata/rules/broken/unset-env.yaml reads; the
 // golden tests make sure it is not set.

@@ -141,6 +141,8 @@ type loader struct {
 	// baseOpts are the expr options every compile shares.
 	compiled map[exprKey]*compiled
 	baseOpts []expr.Option
+	// currentOn is the `on` of the rule being loaded, for field checks.
+	currentOn []string
 }
 
 type pendingAction struct {
@@ -334,6 +336,7 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 	} else if on, good := l.strList(e.value, what+": on"); good {
 		r.On = l.checkOn(e.value, on, what)
 		ok = ok && r.On != nil
+		l.currentOn = r.On
 	} else {
 		ok = false
 	}

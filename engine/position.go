@@ -49,37 +49,75 @@ func (l *loader) sourceLine(line int) string {
 
 // posIn maps a character offset inside a scalar's value to its line and
 // column in the file. It is exact for single-line plain and quoted
-// scalars and for literal blocks (|), and close for the rest.
+// scalars, literal blocks (|), folded blocks (>) and plain scalars over
+// several lines whose lines share one indentation, and close for the rest
+// (a quoted scalar over several lines gives its start).
 func (l *loader) posIn(n *yaml.Node, off int) (line, col int) {
 	value := []rune(n.Value)
 	if off > len(value) {
 		off = len(value)
 	}
 	switch n.Style {
-	case yaml.LiteralStyle, yaml.FoldedStyle:
+	case yaml.LiteralStyle:
 		before := string(value[:off])
 		row := strings.Count(before, "\n")
 		colIn := len([]rune(before[strings.LastIndex(before, "\n")+1:]))
 		first := n.Line + 1
-		for first <= len(l.lines) && strings.TrimSpace(l.lines[first-1]) == "" {
+		return first + row, l.blockIndent(first) + colIn + 1
+	case yaml.FoldedStyle:
+		first := n.Line + 1
+		for first < len(l.lines) && strings.TrimSpace(l.lines[first-1]) == "" {
 			first++
 		}
-		indent := 0
-		if first <= len(l.lines) {
-			src := l.lines[first-1]
-			indent = len(src) - len(strings.TrimLeft(src, " "))
-		}
-		return first + row, indent + colIn + 1
+		return l.foldedPos(first, l.blockIndent(first)+1, off)
 	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
 		if !strings.Contains(n.Value, "\n") {
 			return n.Line, n.Column + 1 + l.sourceOffset(n, off, 1)
 		}
 	default:
-		if !strings.Contains(n.Value, "\n") {
+		rest := []rune(strings.TrimRight(l.sourceLine(n.Line), " \t"))
+		if n.Column-1+len(value) <= len(rest) {
 			return n.Line, n.Column + l.sourceOffset(n, off, 0)
 		}
+		return l.foldedPos(n.Line, n.Column, off)
 	}
 	return n.Line, n.Column
+}
+
+// blockIndent is the indentation of a block scalar that starts at line
+// first: that of its first line that is not blank.
+func (l *loader) blockIndent(first int) int {
+	for i := first; i <= len(l.lines); i++ {
+		if src := l.lines[i-1]; strings.TrimSpace(src) != "" {
+			return len(src) - len(strings.TrimLeft(src, " "))
+		}
+	}
+	return 0
+}
+
+// foldedPos maps an offset in a folded value (a > block, or a plain
+// scalar over several lines) whose text starts at row:col. Folding joins
+// the lines' text with one space, or with one newline per blank line
+// between them.
+func (l *loader) foldedPos(row, col, off int) (int, int) {
+	rest := off
+	for row <= len(l.lines) {
+		src := []rune(strings.TrimRight(l.lines[row-1], " \t\r"))
+		text := len(src) - min(col-1, len(src))
+		if rest <= text {
+			return row, col + rest
+		}
+		rest -= text
+		next, blanks := row+1, 0
+		for next <= len(l.lines) && strings.TrimSpace(l.lines[next-1]) == "" {
+			next, blanks = next+1, blanks+1
+		}
+		if rest -= max(1, blanks); rest < 0 || next > len(l.lines) {
+			return row, col + text // inside the line break
+		}
+		row, col = next, firstColumn(l.lines[next-1])
+	}
+	return row, col
 }
 
 // sourceOffset finds how many characters of the source line the first off

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/hookd/hookd/internal/cli"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected output embedded in testdata/script/*.txtar")
+
+// TestMain lets scripts run hookd in process: `exec hookd ...` re-runs
+// this test binary as the hookd command.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"hookd": func() {
+			os.Exit(cli.Run(os.Args[1:], cli.Streams{Stdout: os.Stdout, Stderr: os.Stderr}))
+		},
+	})
+}
+
+// repoRoot is the repository root, relative to this package.
+var repoRoot = filepath.Join("..", "..")
+
+// TestScript runs the CLI scripts of testdata/script. Each script starts
+// in a folder holding the repository's testdata/rules (broken files with
+// their goldens, good files) and rules.example.yaml, so that
+// `hookd check testdata/rules/broken/x.yaml` prints exactly x.golden.
+func TestScript(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join(repoRoot, "testdata", "script"),
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		UpdateScripts:       *update,
+		Setup: func(env *testscript.Env) error {
+			if err := copyTree(filepath.Join(repoRoot, "testdata", "rules"), filepath.Join(env.WorkDir, "testdata", "rules")); err != nil {
+				return err
+			}
+			return copyFile(filepath.Join(repoRoot, "rules.example.yaml"), filepath.Join(env.WorkDir, "rules.example.yaml"))
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"status": cmdStatus,
+		},
+	})
+}
+
+// cmdStatus runs a command and checks its exit code: `status 2 hookd`.
+// Its stdout and stderr can be checked by the next script lines, as after
+// exec.
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! status")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: status CODE COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("status: exit code %q is not a number", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			ts.Fatalf("status: %v", err)
+		}
+		got = exit.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		return copyFile(p, filepath.Join(dst, rel))
+	})
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
+}

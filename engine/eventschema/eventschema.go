@@ -1,0 +1,375 @@
+// Package eventschema describes the fields that Wassenger webhook events
+// carry. With it, `hookd check` can warn when a rule reads a field that the
+// events named in its `on` never have: a typo such as `data.chat.nmae`, or
+// `participants` in a rule for `message:in:new`.
+//
+// The schema lives in wassenger.json, which is embedded in the binary. It is
+// built from recorded payloads and Wassenger's documentation. Paths are
+// relative to the event's top-level object, which is also the environment
+// that rule expressions see: []string{"data", "chat", "name"} stands for
+// `data.chat.name`. The schema knows only the event names whose shape is
+// documented; every field of any other event is accepted.
+package eventschema
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+//go:embed wassenger.json
+var wassengerJSON []byte
+
+// std is the embedded schema. It is built once, at package initialisation,
+// and never changes afterwards.
+var std = mustParse(wassengerJSON)
+
+// ListStep is the path step that walks from a list into its elements,
+// whatever the index, as in `data.chat.labels[]`.
+const ListStep = "[]"
+
+// Known reports whether the schema describes the event name. Glob patterns
+// such as "message:*" are not expanded: match them against Events.
+func Known(event string) bool { return std.known(event) }
+
+// Has reports whether events named `event` can carry the field path, e.g.
+// []string{"data", "chat", "name"}. In a list, an index ("0", "-1") or
+// ListStep walks into the element shape. Has returns true for an unknown
+// event, for an empty path, and for any path that goes through an open
+// object, whose keys the payloads do not fix (e.g. `data.meta` or
+// `data.media.meta`).
+func Has(event string, path []string) bool { return std.has(event, path) }
+
+// Suggest returns the known field name closest to the first unknown step of
+// path, so that a caller can say "did you mean data.chat.name?". Names are
+// compared without regard to case, allowing one edit (insertion, deletion,
+// substitution or swap of two neighbours) for steps of up to three
+// characters and two edits for longer ones; among equally close names it
+// prefers the one nearest in length. Suggest returns "" when Has
+// reports true, when nothing is that close, or when the first unknown step
+// is not a key of an object (an index into a string, say).
+func Suggest(event string, path []string) string { return std.suggest(event, path) }
+
+// Fields returns the known top-level field names of an event, sorted, or
+// nil when the event is unknown.
+func Fields(event string) []string { return std.fields(event) }
+
+// Events returns the event names the schema describes, sorted. Use it to
+// expand a rule's glob patterns into names before calling Has.
+func Events() []string { return std.eventNames() }
+
+// kind tells which of the three shapes a node has.
+type kind uint8
+
+const (
+	kindScalar kind = iota // a string, number, bool, or any value
+	kindObject             // an object with known keys, open or closed
+	kindList               // a list whose elements share one shape
+)
+
+// scalar names the type of a scalar node.
+type scalar string
+
+const (
+	scalarString scalar = "string"
+	scalarNumber scalar = "number"
+	scalarBool   scalar = "bool"
+	scalarAny    scalar = "any" // any JSON value, including objects and lists
+)
+
+// node is one shape in the schema tree. Nodes are shared where types refer
+// to each other, and they are never modified after parsing.
+type node struct {
+	kind   kind
+	scalar scalar           // kindScalar only
+	fields map[string]*node // kindObject only: the known keys
+	other  *node            // kindObject only: shape of other keys; nil when closed
+	elem   *node            // kindList only
+}
+
+// schema maps event names to the shape of their top-level object.
+type schema struct {
+	events map[string]*node
+}
+
+// file is the layout of wassenger.json.
+type file struct {
+	Comment []string                   `json:"comment"`
+	Types   map[string]json.RawMessage `json:"types"`
+	Events  map[string]json.RawMessage `json:"events"`
+}
+
+func mustParse(data []byte) *schema {
+	s, err := parse(data)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// parse reads a schema in the layout of wassenger.json and resolves every
+// #name reference.
+func parse(data []byte) (*schema, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f file
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("eventschema: decode schema: %w; keep the top-level keys comment, types and events", err)
+	}
+	if len(f.Events) == 0 {
+		return nil, fmt.Errorf("eventschema: the schema names no events; add at least one under \"events\"")
+	}
+	p := &parser{types: f.Types, done: map[string]*node{}, busy: map[string]bool{}}
+	s := &schema{events: make(map[string]*node, len(f.Events))}
+	for name, raw := range f.Events {
+		n, err := p.node(raw, "events."+name)
+		if err != nil {
+			return nil, err
+		}
+		if n.kind != kindObject {
+			return nil, fmt.Errorf("eventschema: events.%s: the shape of an event must be an object of fields", name)
+		}
+		s.events[name] = n
+	}
+	return s, nil
+}
+
+// parser turns the raw JSON nodes of a schema file into a tree.
+type parser struct {
+	types map[string]json.RawMessage
+	done  map[string]*node // resolved types
+	busy  map[string]bool  // types being resolved, to catch cycles
+}
+
+func (p *parser) node(raw json.RawMessage, where string) (*node, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("eventschema: %s: empty shape", where)
+	}
+	switch raw[0] {
+	case '"':
+		var name string
+		if err := json.Unmarshal(raw, &name); err != nil {
+			return nil, fmt.Errorf("eventschema: %s: %w", where, err)
+		}
+		return p.named(name, where)
+	case '[':
+		var elems []json.RawMessage
+		if err := json.Unmarshal(raw, &elems); err != nil {
+			return nil, fmt.Errorf("eventschema: %s: %w", where, err)
+		}
+		if len(elems) != 1 {
+			return nil, fmt.Errorf("eventschema: %s: a list shape holds exactly one element shape, found %d", where, len(elems))
+		}
+		elem, err := p.node(elems[0], where+ListStep)
+		if err != nil {
+			return nil, err
+		}
+		return &node{kind: kindList, elem: elem}, nil
+	case '{':
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return nil, fmt.Errorf("eventschema: %s: %w", where, err)
+		}
+		n := &node{kind: kindObject, fields: make(map[string]*node, len(fields))}
+		for key, child := range fields {
+			c, err := p.node(child, where+"."+key)
+			if err != nil {
+				return nil, err
+			}
+			if key == "*" {
+				n.other = c
+				continue
+			}
+			n.fields[key] = c
+		}
+		return n, nil
+	}
+	return nil, fmt.Errorf("eventschema: %s: a shape is a type name, a #reference, a one-element list or an object, not %.20s", where, raw)
+}
+
+// named resolves a scalar type name or a #reference to an entry of types.
+func (p *parser) named(name, where string) (*node, error) {
+	switch s := scalar(name); s {
+	case scalarString, scalarNumber, scalarBool, scalarAny:
+		return &node{kind: kindScalar, scalar: s}, nil
+	}
+	ref, ok := strings.CutPrefix(name, "#")
+	if !ok {
+		return nil, fmt.Errorf("eventschema: %s: unknown type %q; use string, number, bool, any or #name of an entry in types", where, name)
+	}
+	if n, ok := p.done[ref]; ok {
+		return n, nil
+	}
+	raw, ok := p.types[ref]
+	if !ok {
+		return nil, fmt.Errorf("eventschema: %s: %q refers to no entry of types; add types.%s or fix the name", where, name, ref)
+	}
+	if p.busy[ref] {
+		return nil, fmt.Errorf("eventschema: %s: types.%s refers back to itself; a shape must be finite", where, ref)
+	}
+	p.busy[ref] = true
+	n, err := p.node(raw, "types."+ref)
+	delete(p.busy, ref)
+	if err != nil {
+		return nil, err
+	}
+	p.done[ref] = n
+	return n, nil
+}
+
+func (s *schema) known(event string) bool {
+	_, ok := s.events[event]
+	return ok
+}
+
+func (s *schema) has(event string, path []string) bool {
+	root, ok := s.events[event]
+	if !ok {
+		return true
+	}
+	i, _ := walk(root, path)
+	return i == len(path)
+}
+
+func (s *schema) suggest(event string, path []string) string {
+	root, ok := s.events[event]
+	if !ok {
+		return ""
+	}
+	i, at := walk(root, path)
+	if i == len(path) || at.kind != kindObject {
+		return ""
+	}
+	return closest(path[i], at.fields)
+}
+
+func (s *schema) fields(event string) []string {
+	root, ok := s.events[event]
+	if !ok {
+		return nil
+	}
+	names := make([]string, 0, len(root.fields))
+	for name := range root.fields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (s *schema) eventNames() []string {
+	names := make([]string, 0, len(s.events))
+	for name := range s.events {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// walk follows path from n. It returns len(path) when every step is known
+// (or lies under an open object or an "any" value); otherwise the index of
+// the first unknown step and the node on which that step failed.
+func walk(n *node, path []string) (int, *node) {
+	for i, step := range path {
+		switch n.kind {
+		case kindObject:
+			if c, ok := n.fields[step]; ok {
+				n = c
+				continue
+			}
+			if n.other == nil {
+				return i, n
+			}
+			n = n.other
+		case kindList:
+			if step != ListStep && !isIndex(step) {
+				return i, n
+			}
+			n = n.elem
+		default:
+			switch {
+			case n.scalar == scalarAny:
+				return len(path), n
+			case n.scalar == scalarString && isIndex(step) && i == len(path)-1:
+				// Indexing a string yields one character, and a character
+				// has no fields.
+				return len(path), n
+			}
+			return i, n
+		}
+	}
+	return len(path), n
+}
+
+// isIndex reports whether step is a list index, negative ones included
+// (expr-lang counts those from the end).
+func isIndex(step string) bool {
+	_, err := strconv.Atoi(step)
+	return err == nil
+}
+
+// closest returns the key of fields nearest to step, or "" when none is
+// within the allowed distance. Of keys at the same distance it prefers the
+// one whose length is closest to the step's, then the alphabetically first.
+func closest(step string, fields map[string]*node) string {
+	n := utf8.RuneCountInString(step)
+	limit := 2
+	if n <= 3 {
+		limit = 1
+	}
+	want := strings.ToLower(step)
+	type candidate struct {
+		key        string
+		dist, skew int
+	}
+	best := candidate{dist: limit + 1}
+	for key := range fields {
+		c := candidate{key, distance(want, strings.ToLower(key)), abs(utf8.RuneCountInString(key) - n)}
+		if c.dist < best.dist ||
+			c.dist == best.dist && best.key != "" && (c.skew < best.skew || c.skew == best.skew && c.key < best.key) {
+			best = c
+		}
+	}
+	return best.key
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// distance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and swaps of two neighbouring
+// characters each cost one.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	// Three rows suffice: the swap looks two rows back.
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,279 @@
+package eventschema
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// split turns "data.chat.labels.[]" into path steps.
+func split(path string) []string {
+	if path == "" {
+		return nil
+	}
+	return strings.Split(path, ".")
+}
+
+func TestHas(t *testing.T) {
+	tests := []struct {
+		event string
+		path  string
+		want  bool
+	}{
+		// Fields the recorded payloads and the API notes show.
+		{"message:in:new", "data.chat.name", true},
+		{"message:in:new", "data.chat", true},
+		{"message:in:new", "data.fromNumber", true},
+		{"message:in:new", "device.phone", true},
+		{"message:out:new", "data.toNumber", true},
+		{"group:update", "participants", true},
+		{"group:update", "value", true},
+		{"group:update", "action", true},
+		{"group:update", "data.chat.group.totalParticipants", true},
+		{"group:update", "data.chat.meta.ephemeral", true},
+		{"message:out:ack", "ack", true},
+		{"message:out:ack", "data.ack", true},
+		{"message:out:failed", "entityId", true},
+		{"message:out:failed", "data.device.phone", true},
+		{"message:out:failed", "data.retry.count", true},
+		{"message:out:sent", "entityUrl", true},
+		{"message:in:new", "data.media.links.download", true},
+		{"message:in:new", "data.poll.options.[].name", true},
+		{"message:in:new", "data.contacts.0.phones.[].number", true},
+
+		// Lists: "[]" or an index walks into the element shape.
+		{"message:in:new", "data.chat.labels", true},
+		{"message:in:new", "data.chat.labels.[]", true},
+		{"message:in:new", "data.chat.labels.0", true},
+		{"message:in:new", "data.chat.labels.-1", true},
+		{"message:in:new", "data.chat.contact.metadata.[].key", true},
+		{"message:in:new", "data.chat.contact.metadata.2.value", true},
+		{"message:in:new", "data.chat.labels.name", false},
+		{"message:in:new", "data.chat.contact.metadata.[].kye", false},
+		{"group:update", "participants.0", true},
+		{"group:update", "participants.0.name", false},
+
+		// Open objects accept any key below them.
+		{"message:in:new", "data.meta.isGroup", true},
+		{"message:in:new", "data.meta.someNewFlag", true},
+		{"message:in:new", "data.media.meta.width", true},
+		{"message:in:new", "data.events.read.date", true},
+		{"message:in:new", "data.events.read.dtae", false},
+		{"message:out:failed", "data.reference", true},
+		{"message:in:new", "data.chat.lastAutoReply.id", true},
+
+		// Typos and fields these events never carry.
+		{"message:in:new", "data.chat.nmae", false},
+		{"message:in:new", "participants", false},
+		{"message:in:new", "value", false},
+		{"message:in:new", "ack", false},
+		{"message:out:new", "ack", false},
+		{"message:out:failed", "id", false},
+		{"message:out:failed", "created", false},
+		{"message:out:failed", "device", false},
+		{"message:in:new", "data.media.captoin", false},
+		{"message:in:new", "data.chat.stats.unread", false},
+		{"message:in:new", "device.token", false},
+		{"message:in:new", "data.chat.group.participants", false},
+
+		// Scalars have no fields; a string can be indexed once.
+		{"message:in:new", "data.body.length", false},
+		{"message:in:new", "data.body.0", true},
+		{"message:in:new", "data.body.0.x", false},
+		{"message:in:new", "data.timestamp.0", false},
+
+		// Unknown events and empty paths are never flagged.
+		{"chat:update", "data.chat.nmae", true},
+		{"contact:update", "anything.at.all", true},
+		{"message:in:new", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.event+"/"+tt.path, func(t *testing.T) {
+			if got := Has(tt.event, split(tt.path)); got != tt.want {
+				t.Errorf("Has(%q, %q) = %v, want %v", tt.event, tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	tests := []struct {
+		event string
+		path  string
+		want  string
+	}{
+		{"message:in:new", "data.chat.nmae", "name"},
+		{"message:in:new", "data.chat.nmae.first", "name"},
+		{"message:in:new", "data.fromnumber", "fromNumber"},
+		{"message:in:new", "data.chat.contact.metdata", "metadata"},
+		{"message:in:new", "data.chat.contact.metadata.[].kye", "key"},
+		{"message:in:new", "data.tipo", "type"},
+		{"message:in:new", "di", "id"},
+		{"group:update", "partcipants", "participants"},
+		{"group:update", "athor", "author"},
+		{"message:out:failed", "entityID", "entityId"},
+		{"message:out:failed", "data.retry.cont", "count"},
+
+		// Nothing close enough.
+		{"message:in:new", "xy", ""},
+		{"message:in:new", "data.chat.xyzzy", ""},
+		{"message:in:new", "participants", ""},
+		// Known paths, unknown events, lists and scalars get no suggestion.
+		{"message:in:new", "data.chat.name", ""},
+		{"chat:update", "data.chat.nmae", ""},
+		{"message:in:new", "data.chat.labels.name", ""},
+		{"message:in:new", "data.body.lenght", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.event+"/"+tt.path, func(t *testing.T) {
+			if got := Suggest(tt.event, split(tt.path)); got != tt.want {
+				t.Errorf("Suggest(%q, %q) = %q, want %q", tt.event, tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFields(t *testing.T) {
+	tests := []struct {
+		event string
+		want  []string
+	}{
+		{"group:update", []string{"action", "author", "created", "data", "description", "device", "event", "id", "object", "participants", "value"}},
+		{"message:in:new", []string{"created", "data", "device", "event", "id", "object"}},
+		{"message:out:ack", []string{"ack", "created", "data", "device", "event", "id", "object"}},
+		{"message:out:failed", []string{"data", "date", "entity", "entityId", "entityUrl", "event", "user"}},
+		{"contact:update", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.event, func(t *testing.T) {
+			if got := Fields(tt.event); !slices.Equal(got, tt.want) {
+				t.Errorf("Fields(%q) = %q, want %q", tt.event, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKnownAndEvents(t *testing.T) {
+	want := []string{"group:update", "message:in:new", "message:out:ack", "message:out:failed", "message:out:new", "message:out:sent"}
+	if got := Events(); !slices.Equal(got, want) {
+		t.Errorf("Events() = %q, want %q", got, want)
+	}
+	for _, e := range want {
+		if !Known(e) {
+			t.Errorf("Known(%q) = false, want true", e)
+		}
+	}
+	for _, e := range []string{"chat:update", "contact:update", "number:session", "message:*", "*", "", "Group:Update"} {
+		if Known(e) {
+			t.Errorf("Known(%q) = true, want false", e)
+		}
+	}
+}
+
+func TestDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0},
+		{"name", "name", 0},
+		{"", "abc", 3},
+		{"nmae", "name", 1},
+		{"nam", "name", 1},
+		{"nme", "name", 1},
+		{"kitten", "sitting", 3},
+		{"ca", "abc", 3},
+		{"café", "cafe", 1},
+		{"ñame", "name", 1},
+	}
+	for _, tt := range tests {
+		if got := distance(tt.a, tt.b); got != tt.want {
+			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+		if got := distance(tt.b, tt.a); got != tt.want {
+			t.Errorf("distance(%q, %q) = %d, want %d", tt.b, tt.a, got, tt.want)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	const good = `{
+		"comment": ["a test schema"],
+		"types": {"dev": {"id": "string"}, "unused": {"x": "number"}},
+		"events": {
+			"a": {"device": "#dev", "data": {"meta": {"*": "any"}, "tags": ["string"]}},
+			"b": "#dev"
+		}
+	}`
+	s, err := parse([]byte(good))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	checks := []struct {
+		event, path string
+		want        bool
+	}{
+		{"a", "device.id", true},
+		{"a", "device.phone", false},
+		{"a", "data.meta.anything.below", true},
+		{"a", "data.tags.[]", true},
+		{"a", "data.tags.x", false},
+		{"b", "id", true},
+		{"b", "device", false},
+		{"c", "whatever", true},
+	}
+	for _, c := range checks {
+		if got := s.has(c.event, split(c.path)); got != c.want {
+			t.Errorf("has(%q, %q) = %v, want %v", c.event, c.path, got, c.want)
+		}
+	}
+	if s.events["a"].fields["device"] != s.events["b"] {
+		t.Errorf("two references to types.dev resolved to different nodes, want one shared node")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		schema string
+		want   string
+	}{
+		{"not json", `{"events": `, "decode schema"},
+		{"unknown top-level key", `{"evnts": {"a": {}}}`, "decode schema"},
+		{"no events", `{"events": {}}`, "names no events"},
+		{"event not an object", `{"events": {"a": ["string"]}}`, "events.a: the shape of an event must be an object"},
+		{"scalar event", `{"events": {"a": "string"}}`, "must be an object"},
+		{"unknown type", `{"events": {"a": {"id": "strng"}}}`, `events.a.id: unknown type "strng"`},
+		{"missing reference", `{"events": {"a": {"d": "#dev"}}}`, `"#dev" refers to no entry of types`},
+		{"self reference", `{"types": {"t": {"next": "#t"}}, "events": {"a": "#t"}}`, "types.t refers back to itself"},
+		{"cycle", `{"types": {"t": {"u": "#u"}, "u": ["#t"]}, "events": {"a": "#t"}}`, "refers back to itself"},
+		{"two element shapes", `{"events": {"a": {"l": ["string", "number"]}}}`, "exactly one element shape, found 2"},
+		{"empty list shape", `{"events": {"a": {"l": []}}}`, "found 0"},
+		{"number as shape", `{"events": {"a": {"n": 3}}}`, "events.a.n: a shape is a type name"},
+		{"bad nested", `{"events": {"a": {"l": [{"x": "bool", "y": "nope"}]}}}`, `events.a.l[].y: unknown type "nope"`},
+		{"bad type entry", `{"types": {"t": {"x": true}}, "events": {"a": {"t": "#t"}}}`, "types.t.x: a shape is"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse([]byte(tt.schema))
+			if err == nil {
+				t.Fatalf("parse succeeded, want an error containing %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("parse error = %q, want it to contain %q", err, tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), "eventschema: ") {
+				t.Errorf("parse error = %q, want the prefix %q", err, "eventschema: ")
+			}
+		})
+	}
+}
+
+func TestMustParsePanicsOnBrokenSchema(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Errorf("mustParse accepted a broken schema, want a panic")
+		}
+	}()
+	mustParse([]byte(`{"events": {}}`))
+}

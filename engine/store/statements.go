@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// jobColumns are the columns scanJob reads, in order.
+const jobColumns = `id, event_id, rule, idx, type, name, params, reference, state, attempts,
+	next_at, last_error, last_reason, response, created_at, updated_at`
+
+// statements are the writer's prepared statements.
+type statements struct {
+	savepoint, release, rollbackTo *sql.Stmt
+
+	insertEvent, insertJob *sql.Stmt
+	done, retry, dead      *sql.Stmt
+	jobState               *sql.Stmt
+	requeueAll, requeueIDs *sql.Stmt
+	clearRequeued, pending *sql.Stmt
+	takeRequeued           *sql.Stmt
+	pruneJobs, pruneEvents *sql.Stmt
+	all                    []*sql.Stmt
+}
+
+// prepare prepares the writer's statements on its connection.
+func (s *Store) prepare(ctx context.Context) error {
+	st := &s.st
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&st.savepoint, `SAVEPOINT op`},
+		{&st.release, `RELEASE op`},
+		{&st.rollbackTo, `ROLLBACK TO op`},
+		{&st.insertEvent, `INSERT INTO events (id, name, action, body, received_at, rules, errors)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
+		{&st.insertJob, `INSERT INTO jobs (event_id, rule, idx, type, name, params, reference,
+			state, attempts, next_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`},
+		{&st.done, `UPDATE jobs SET state = 'done', attempts = ?, response = ?, requeued = 0, updated_at = ?
+			WHERE id = ? AND state = 'pending'`},
+		{&st.retry, `UPDATE jobs SET attempts = ?, next_at = ?, last_reason = ?, last_error = ?, updated_at = ?
+			WHERE id = ? AND state = 'pending'`},
+		{&st.dead, `UPDATE jobs SET state = 'dead', attempts = ?, last_reason = ?, last_error = ?, requeued = 0, updated_at = ?
+			WHERE id = ? AND state = 'pending'`},
+		{&st.jobState, `SELECT state FROM jobs WHERE id = ?`},
+		{&st.requeueAll, `UPDATE jobs SET state = 'pending', attempts = 0, next_at = ?1, requeued = 1, updated_at = ?1
+			WHERE state = 'dead'`},
+		{&st.requeueIDs, `UPDATE jobs SET state = 'pending', attempts = 0, next_at = ?1, requeued = 1, updated_at = ?1
+			WHERE id IN (SELECT value FROM json_each(?2)) AND state = 'dead'`},
+		{&st.clearRequeued, `UPDATE jobs SET requeued = 0 WHERE requeued = 1`},
+		{&st.pending, `SELECT ` + jobColumns + ` FROM jobs WHERE state = 'pending' ORDER BY next_at, id`},
+		{&st.takeRequeued, `UPDATE jobs SET requeued = 0 WHERE requeued = 1 RETURNING ` + jobColumns},
+		{&st.pruneJobs, `DELETE FROM jobs WHERE id IN (
+			SELECT id FROM jobs WHERE state <> 'pending' AND updated_at < ? ORDER BY updated_at LIMIT ?)`},
+		{&st.pruneEvents, `DELETE FROM events WHERE seq IN (
+			SELECT e.seq FROM events e
+			WHERE e.received_at < ?1 AND (e.received_at, e.seq) > (?2, ?3)
+			  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.event_id = e.id)
+			ORDER BY e.received_at, e.seq LIMIT ?4)
+			RETURNING received_at, seq`},
+	} {
+		stmt, err := s.w.PrepareContext(ctx, p.sql)
+		if err != nil {
+			st.close()
+			return s.fail("prepare", err)
+		}
+		*p.dst = stmt
+		st.all = append(st.all, stmt)
+	}
+	return nil
+}
+
+// close releases the prepared statements.
+func (st *statements) close() {
+	for _, s := range st.all {
+		_ = s.Close()
+	}
+	st.all = nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanJob reads the jobColumns of one row.
+func scanJob(sc scanner) (Job, error) {
+	var (
+		j                      Job
+		params                 string
+		next, created, updated int64
+	)
+	err := sc.Scan(&j.ID, &j.EventID, &j.Rule, &j.Index, &j.Type, &j.Name, &params, &j.Reference,
+		&j.State, &j.Attempts, &next, &j.LastError, &j.LastReason, &j.Response, &created, &updated)
+	if err != nil {
+		return Job{}, err
+	}
+	j.Params = []byte(params)
+	j.NextAt, j.CreatedAt, j.UpdatedAt = fromMillis(next), fromMillis(created), fromMillis(updated)
+	return j, nil
+}
+
+// scanJobs reads every row of rows and closes it.
+func scanJobs(rows *sql.Rows) ([]Job, error) {
+	defer rows.Close()
+	var jobs []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, rows.Err()
+}
+
+// millis is how times are stored: Unix milliseconds.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMillis turns a stored time back into a UTC time.
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
