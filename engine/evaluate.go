@@ -3,6 +3,8 @@ package engine
 import (
 	"crypto/sha256"
 	"fmt"
+	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/hookd/hookd/engine/event"
@@ -38,12 +40,34 @@ type RuleError struct {
 	Err    error
 }
 
-// Error formats the error with the rule and the action.
+// Error formats the error with the rule and the action, on one line.
 func (e RuleError) Error() string {
 	if e.Action != "" {
-		return fmt.Sprintf("rule %q: action %s: %v", e.Rule, e.Action, e.Err)
+		return fmt.Sprintf("rule %q: action %s: %s", e.Rule, e.Action, oneLineError(e.Err))
 	}
-	return fmt.Sprintf("rule %q: condition: %v", e.Rule, e.Err)
+	return fmt.Sprintf("rule %q: condition: %s", e.Rule, oneLineError(e.Err))
+}
+
+// exprPos matches the " (1:23)" expr appends to run-time errors, before
+// its snippet of the expression.
+var exprPos = regexp.MustCompile(` \((\d+):(\d+)\)$`)
+
+// oneLineError drops expr's multi-line snippet from a run-time error and
+// says the column in words instead.
+func oneLineError(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	if m := exprPos.FindStringSubmatch(msg); m != nil {
+		msg = strings.TrimSuffix(msg, m[0])
+		if m[1] == "1" {
+			msg += " (at character " + m[2] + " of the expression)"
+		} else {
+			msg += " (at line " + m[1] + ", character " + m[2] + " of the expression)"
+		}
+	}
+	return msg
 }
 
 var runners = sync.Pool{New: func() any { return new(runner) }}

@@ -445,7 +445,7 @@ func TestReadPaths(t *testing.T) {
 		path string
 		want string
 	}{
-		{badLine, badLine + ":2: invalid JSON at line 1, column 14"},
+		{badLine, badLine + ":2:14: invalid JSON: "},
 		{notEvent, notEvent + ": not an event file"},
 		{missing, "read events: "},
 	}

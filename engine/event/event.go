@@ -17,6 +17,23 @@ import (
 	"github.com/valyala/fastjson"
 )
 
+// SyntaxError is invalid JSON, with the 1-based line and column of the
+// problem.
+type SyntaxError struct {
+	Line, Col int
+	// Msg says what is wrong, e.g. "invalid JSON: invalid character...".
+	Msg string
+}
+
+// Error implements error.
+func (e *SyntaxError) Error() string {
+	what, detail, _ := strings.Cut(e.Msg, ": ")
+	if detail == "" {
+		return fmt.Sprintf("%s at line %d, column %d", e.Msg, e.Line, e.Col)
+	}
+	return fmt.Sprintf("%s at line %d, column %d: %s", what, e.Line, e.Col, detail)
+}
+
 // Event is one decoded webhook event.
 type Event struct {
 	// ID is the event's id field, else its entityId, else the SHA-256 of
@@ -156,9 +173,9 @@ func syntaxError(data []byte) error {
 	case errors.As(err, &se):
 		line, col := position(data, int(se.Offset))
 		if strings.Contains(se.Error(), "after top-level value") {
-			return fmt.Errorf("extra data after the JSON object at line %d, column %d: send one object, or an array of objects", line, col)
+			return &SyntaxError{Line: line, Col: col, Msg: "extra data after the JSON object (send one object, or an array of objects)"}
 		}
-		return fmt.Errorf("invalid JSON at line %d, column %d: %v", line, col, se)
+		return &SyntaxError{Line: line, Col: col, Msg: "invalid JSON: " + se.Error()}
 	case err != nil:
 		return fmt.Errorf("invalid JSON: %w", err)
 	}

@@ -3,6 +3,7 @@ package event
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -75,6 +76,10 @@ func ReadFile(path string) ([]*Event, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":
 		evs, err := Parse(data)
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%s:%d:%d: %s", path, se.Line, se.Col, se.Msg)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -102,6 +107,10 @@ func parseLines(path string, data []byte) ([]*Event, error) {
 			continue
 		}
 		got, err := Parse(append([]byte(nil), line...))
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%s:%d:%d: %s", path, n, se.Col, se.Msg)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
 		}

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,10 +38,12 @@ func Format(v any) string {
 	case []byte:
 		return string(x)
 	default:
-		b, err := json.Marshal(x)
-		if err != nil {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(x); err != nil {
 			return "<" + err.Error() + ">"
 		}
-		return string(b)
+		return strings.TrimSuffix(b.String(), "\n")
 	}
 }

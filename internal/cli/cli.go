@@ -33,11 +33,12 @@ func register(name, summary string, run func(Streams, []string) int) {
 // exit code: 0 success, 1 a failure the command reports (invalid rules,
 // failed tests), 2 a usage error.
 func Run(args []string, s Streams) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		usage(s.Stderr)
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(s.Stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	cmd, ok := commands[args[0]]

@@ -163,13 +163,9 @@ func writeField(w io.Writer, pad, key string, v any) {
 	if s, ok := v.(string); ok {
 		text = s
 	} else {
-		b, err := json.Marshal(v)
-		if err != nil {
-			text = fmt.Sprint(v)
-		} else {
-			text = string(b)
-		}
+		text = event.Format(v)
 	}
+	text = strings.TrimRight(text, "\n")
 	fmt.Fprintf(w, "%s%s: %s\n", pad, key, indent(text, pad+strings.Repeat(" ", len(key)+2)))
 }
 
@@ -214,7 +210,7 @@ func (s *summary) write(w io.Writer) {
 	for _, n := range names {
 		line := fmt.Sprintf("  %-*s  fired %d", width, n, s.fired[n])
 		if s.failed[n] > 0 {
-			line += fmt.Sprintf(", %d errors", s.failed[n])
+			line += ", " + plural(s.failed[n], "error")
 		}
 		fmt.Fprintln(w, line)
 	}
