@@ -133,3 +133,50 @@ func BenchmarkDryRun(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
+
+// synthMatchRules writes n group:update rules spread over the 32
+// group:update actions, whose conditions are false for the benchmark's
+// event after the action test: it measures matching alone.
+func synthMatchRules(n int, byAction bool) []byte {
+	var b strings.Builder
+	b.WriteString("version: 1\nvars:\n  vips: [\"+34600000001\", \"+34600000002\"]\nrules:\n")
+	for i := 0; i < n; i++ {
+		cond := fmt.Sprintf(`author in vars.vips && data.chat.name == "group %d"`, i)
+		if byAction {
+			cond = fmt.Sprintf(`action == %q && author in vars.vips && data.chat.name == "group %d"`, groupActions[i%len(groupActions)], i)
+		}
+		fmt.Fprintf(&b, "  - name: rule-%d\n    on: group:update\n    if: %s\n    do:\n      - log:\n          message: \"{{ author }} in {{ data.chat.name }}\"\n", i, cond)
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkMatch measures the cost of finding that no rule fires, for a
+// file whose rules all listen to group:update: with the action index,
+// only the rules of the event's action are evaluated.
+func BenchmarkMatch(b *testing.B) {
+	ev := readEvent(b, "group-update/remove.json")
+	for _, tc := range []struct {
+		rules    int
+		byAction bool
+	}{{35, false}, {1000, true}, {1000, false}, {10000, true}} {
+		name := fmt.Sprintf("rules=%d/by-action=%v", tc.rules, tc.byAction)
+		b.Run(name, func(b *testing.B) {
+			rs := loadBench(b, synthMatchRules(tc.rules, tc.byAction))
+			for b.Loop() {
+				if res := rs.Evaluate(ev); len(res.Fired) != 0 {
+					b.Fatal("a rule fired")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLoad1000Distinct loads 1,000 rules whose expressions all
+// differ, so that no compiled program is shared.
+func BenchmarkLoad1000Distinct(b *testing.B) {
+	data := synthMatchRules(1000, true)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		loadBench(b, data)
+	}
+}
