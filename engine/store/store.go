@@ -248,6 +248,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		stopped:  make(chan struct{}),
 	}
 	busy := fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds())
+	// Refuse a file of another program before switching it to WAL mode:
+	// the write connection's pragmas would change it.
+	if err := s.precheck(abs, busy); err != nil {
+		return nil, err
+	}
 	s.w, err = sql.Open("sqlite", fileURI(abs, url.Values{
 		"_pragma": {busy, "journal_mode(WAL)", "synchronous(" + syncPragma + ")", "foreign_keys(1)"},
 		"_txlock": {"immediate"},
@@ -270,6 +275,32 @@ func Open(dir string, opts Options) (*Store, error) {
 	go s.writer()
 	s.log.Debug("store opened", "path", path, "sync", syncPragma, "max_batch", s.maxBatch)
 	return s, nil
+}
+
+// precheck reads the file's identity on a connection that changes
+// nothing, and refuses a database that is not a hookd store.
+func (s *Store) precheck(abs, busy string) error {
+	db, err := sql.Open("sqlite", fileURI(abs, url.Values{"_pragma": {busy}}))
+	if err != nil {
+		return s.fail("open", err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	var appID, version, tables int
+	if err := db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return s.fail("read schema", err)
+	}
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return s.fail("read schema", err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+		return s.fail("read schema", err)
+	}
+	if appID != applicationID && (appID != 0 || version != 0 || tables != 0) {
+		return fmt.Errorf("store %s: the file is an SQLite database of another program, not a hookd store: pick another data folder", s.path)
+	}
+	return nil
 }
 
 // setup checks the write connection, upgrades the schema, opens the read
