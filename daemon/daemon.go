@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/reload"
+	"github.com/hookd/hookd/engine/ruletest"
 	"github.com/hookd/hookd/engine/store"
 )
 
@@ -71,6 +73,9 @@ type Config struct {
 type snapshot struct {
 	rules  *engine.RuleSet
 	router *router.Router
+	// secrets are the connections' secret values, scrubbed from every
+	// action error and response the daemon logs or stores.
+	secrets []string
 }
 
 // ReloadStatus is what /api/rules reports about the rules file.
@@ -133,9 +138,9 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read rules: %w", err)
 	}
-	rs, problems := engine.Load(cfg.RulesPath, data, engine.LoadOptions{})
+	rs, problems := ruletest.Load(cfg.RulesPath, data, engine.LoadOptions{})
 	if rs == nil {
-		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s):\n%w", problems.Errors(), cfg.RulesPath, problems)
+		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s shows each in its line):\n%s", problems.Errors(), cfg.RulesPath, problemLines(problems))
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, initial: data}
 	takeCtx, stopTaking := context.WithCancel(context.Background())
@@ -144,7 +149,7 @@ func New(cfg Config) (*Daemon, error) {
 	d.queue = newQueue(takeCtx, runCtx, cfg.Workers, d.deliver)
 	d.metrics = newMetrics(d)
 	for _, w := range problems {
-		d.log.Warn("rules warning", "problem", w.String())
+		d.log.Warn("rules warning", "problem", problemLine(w))
 	}
 	d.store, err = store.Open(cfg.DataDir, store.Options{Sync: cfg.Sync, Logger: cfg.Logger})
 	if err != nil {
@@ -158,7 +163,7 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	d.server = &http.Server{
 		Handler:           d.routes(),
-		ReadHeaderTimeout: 5 * time.Second,
+		
 		ReadTimeout:       20 * time.Second,
 		WriteTimeout:      25 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -184,7 +189,7 @@ func (d *Daemon) install(rs *engine.RuleSet) {
 		}
 		rt = router.New(&rs.Connections, opts)
 	}
-	d.snap.Store(&snapshot{rules: rs, router: rt})
+	d.snap.Store(&snapshot{rules: rs, router: rt, secrets: connectionSecrets(&rs.Connections)})
 	names := make([]string, len(rs.Rules))
 	for i, r := range rs.Rules {
 		names[i] = r.Name
@@ -202,27 +207,46 @@ func (d *Daemon) install(rs *engine.RuleSet) {
 // reload loads new rules file content; a broken file keeps the running
 // rules and is reported in the log, /api/rules and a metric.
 func (d *Daemon) reload(data []byte) {
-	rs, problems := engine.Load(d.cfg.RulesPath, data, engine.LoadOptions{})
+	rs, problems := ruletest.Load(d.cfg.RulesPath, data, engine.LoadOptions{})
 	if rs == nil {
 		first, _ := problems.First()
-		d.log.Error("rules reload failed; the previous rules keep running", "file", d.cfg.RulesPath, "errors", problems.Errors(), "first", first.String())
+		d.log.Error("rules reload failed; the previous rules keep running (hookd check shows each problem in its line)", "file", d.cfg.RulesPath, "errors", problems.Errors(), "first", problemLine(first))
 		for _, p := range problems {
-			d.log.Error("rules problem", "problem", p.String())
+			d.log.Error("rules problem", "problem", problemLine(p))
 		}
 		d.statusM.Lock()
 		d.status.LastAttempt = time.Now()
-		d.status.LastError = problems.Error()
+		d.status.LastError = problemLines(problems)
 		d.statusM.Unlock()
 		d.metrics.reloads.WithLabelValues("error").Inc()
 		d.metrics.reloadOK.Set(0)
 		return
 	}
 	for _, w := range problems {
-		d.log.Warn("rules warning", "problem", w.String())
+		d.log.Warn("rules warning", "problem", problemLine(w))
 	}
 	d.install(rs)
 	d.metrics.reloads.WithLabelValues("ok").Inc()
 	d.log.Info("rules reloaded", "file", rs.File, "rules", len(rs.Rules), "version", rs.Hash[:12])
+}
+
+// problemLine formats a problem as "file:line:col: message" without the
+// line of the file that Problem.String quotes under YAML and expression
+// errors: that line may hold a secret written in the file, and what the
+// daemon reports goes to logs, /api/rules and errors. `hookd check` shows
+// the lines.
+func problemLine(p engine.Problem) string {
+	p.Source = ""
+	return p.String()
+}
+
+// problemLines formats problems with problemLine, one per line.
+func problemLines(ps engine.Problems) string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = problemLine(p)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Status returns the rules file's reload status.
@@ -294,11 +318,13 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	d.log.Info("shutting down: no new requests; running actions get a deadline", "drain_timeout", d.cfg.DrainTimeout)
 	shutCtx, cancel := context.WithTimeout(context.Background(), d.cfg.DrainTimeout)
 	defer cancel()
+	// No action starts from now on: jobs not yet started, also those of
+	// requests still being answered, stay pending for the next start.
+	stopTaking()
 	if err := d.server.Shutdown(shutCtx); err != nil {
 		d.log.Warn("requests still open at the deadline were cut", "err", err)
 	}
 	stopBG()
-	stopTaking()
 	drained := make(chan struct{})
 	go func() {
 		d.queue.wait()

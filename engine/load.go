@@ -92,6 +92,9 @@ type Rule struct {
 	Do   []*Action
 	// Line is where the rule starts in the file.
 	Line int
+	// Examples is the rule's `examples:` list as written (nil for none);
+	// package ruletest decodes and runs it.
+	Examples *yaml.Node
 
 	cond *compiled
 	// actions, when not nil, are the only event actions the condition can
@@ -213,7 +216,7 @@ func (l *loader) load(data []byte) {
 	}
 	root := doc.Content[0]
 	l.expandEnv(root, false)
-	top := l.fields(root, "rules file", "version", "vars", "connections", "delivery", "rules")
+	top := l.fields(root, "rules file", topLevelKeys...)
 	if root.Kind != yaml.MappingNode {
 		return
 	}
@@ -298,7 +301,17 @@ func (l *loader) checkConnections(n *yaml.Node) {
 	}
 }
 
-var ruleKeys = []string{"name", "description", "on", "if", "stop", "do"}
+var (
+	topLevelKeys = []string{"version", "vars", "connections", "delivery", "rules"}
+	ruleKeys     = []string{"name", "description", "on", "if", "stop", "do", "examples"}
+)
+
+// TopLevelKeys returns the keys a rules file may have at the top, in the
+// order of the docs (the JSON Schema is checked against them).
+func TopLevelKeys() []string { return append([]string(nil), topLevelKeys...) }
+
+// RuleKeys returns the keys a rule may have.
+func RuleKeys() []string { return append([]string(nil), ruleKeys...) }
 
 // rule loads one rule; it returns the rule (with its name when it has
 // one) and whether it is valid.
@@ -351,6 +364,13 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 		} else {
 			ok = false
 		}
+	}
+	if e, has := f["examples"]; has && !isNull(e.value) {
+		if e.value.Kind != yaml.SequenceNode {
+			l.errorf(e.value, "%s: examples must be a list (each item like `- event: ...`), found %s", what, describe(e.value))
+			ok = false
+		}
+		r.Examples = e.value
 	}
 	if e, has := f["stop"]; has {
 		r.Stop, _ = l.boolean(e.value, what+": stop")

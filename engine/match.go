@@ -183,6 +183,13 @@ func constStrings(n ast.Node) ([]string, bool) {
 				out = append(out, s)
 			}
 			return out, true
+		case map[string]struct{}:
+			out := make([]string, 0, len(v))
+			for e := range v {
+				out = append(out, e)
+			}
+			sort.Strings(out)
+			return out, true
 		case map[any]struct{}:
 			out := make([]string, 0, len(v))
 			for e := range v {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/ruletest"
 )
 
 func init() {
@@ -20,7 +21,7 @@ func runCheck(s Streams, args []string) int {
 	if len(pos) != 1 {
 		return exitUsage(s, fs, "name one rules file, e.g. hookd check rules.yaml")
 	}
-	rs, problems := engine.LoadFile(pos[0], engine.LoadOptions{})
+	rs, problems := ruletest.LoadFile(pos[0], engine.LoadOptions{})
 	for _, p := range problems {
 		fmt.Fprintln(s.Stderr, p)
 	}

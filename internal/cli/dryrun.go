@@ -34,10 +34,11 @@ type actionJSON struct {
 }
 
 func runDryRun(s Streams, args []string) int {
-	fs := newFlags(s, "dry-run", "--rules RULES [--format text|json] EVENTS...")
+	fs := newFlags(s, "dry-run", "--rules RULES [--baseline OLD_RULES] [--format text|json] EVENTS...")
 	rulesPath := fs.String("rules", "", "rules file (required)")
 	format := fs.String("format", "text", "output format: text or json (one object per event)")
 	showRequests := fs.Bool("show-requests", false, "show the exact request each action would send (secrets masked)")
+	baseline := fs.String("baseline", "", "older rules file: print only what changes between it and --rules, over the same events")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagErr(err)
@@ -66,6 +67,9 @@ func runDryRun(s Streams, args []string) int {
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd dry-run: %v\n", err)
 		return 1
+	}
+	if *baseline != "" {
+		return runImpact(s, *baseline, rs, events, *format)
 	}
 	var describe func(ev *event.Event, a engine.Rendered) string
 	if *showRequests {

@@ -626,7 +626,7 @@ func countMsg(msg string, n int) func([]entry) bool {
 	return func(es []entry) bool {
 		c := 0
 		for _, e := range es {
-			if e.Msg == msg {
+			if strings.HasPrefix(e.Msg, msg) {
 				c++
 			}
 		}

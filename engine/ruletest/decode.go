@@ -1,0 +1,630 @@
+// Package ruletest runs unit tests of a rules file: cases that feed one
+// event (recorded or inline) to the rules and check which rules fire,
+// which do not, and what their actions render to. Test files are YAML,
+// decoded with positions so that every problem and every failing
+// expectation is reported as file:line. The case decoder also reads the
+// inline `examples:` of a rule.
+package ruletest
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+)
+
+// Suite is a decoded test file.
+type Suite struct {
+	// File is the test file's path.
+	File string
+	// Rules is the path of the rules file under test, joined to the test
+	// file's folder ("" when the file has no rules: key).
+	Rules string
+	// RulesLine is the line of the rules: key.
+	RulesLine int
+	Cases     []*Case
+}
+
+// Case is one test: an event and what the rules should do with it.
+type Case struct {
+	Name string
+	// File and Line are where the case starts.
+	File string
+	Line int
+	// Event is the event fed to the rules.
+	Event *event.Event
+	// Fires are rules that must fire; NotFires rules that must not.
+	Fires    []Expect
+	NotFires []Expect
+	// Only, when set, fails the case if a rule outside Fires fires.
+	Only     bool
+	OnlyLine int
+	// Actions are expectations on the rendered actions of fired rules.
+	Actions []ActionExpect
+	// Errors, when not nil, is the expected number of run-time errors;
+	// when nil any run-time error fails the case.
+	Errors *Count
+}
+
+// Expect names a rule at a line of the test file.
+type Expect struct {
+	Rule string
+	Line int
+}
+
+// Count is an expected number at a line of the test file.
+type Count struct {
+	N    int
+	Line int
+}
+
+// ActionExpect is what one action of a fired rule must render to.
+type ActionExpect struct {
+	Line int
+	// Rule is the rule the action belongs to.
+	Rule string
+	// Type selects actions of this type ("" for any).
+	Type string
+	// Index selects the action at this position of the rule's do list
+	// (-1 for any).
+	Index int
+	// Params are fields that must equal a value; Contains are fields
+	// whose text must contain every listed substring.
+	Params   []FieldExpect
+	Contains []FieldExpect
+}
+
+// FieldExpect is an expectation on one rendered field.
+type FieldExpect struct {
+	Field string
+	// Want is the exact value (Params) or the substrings, a []string
+	// (Contains).
+	Want any
+	Line int
+}
+
+// CaseOptions tune DecodeCase.
+type CaseOptions struct {
+	// Dir is the folder that event paths are relative to.
+	Dir string
+	// Rule, when set, decodes an inline example of this rule: fires may
+	// be true or false (about the rule itself, default true), actions
+	// belong to the rule unless they name another, and name is optional.
+	Rule string
+	// Index is the example's position, for its default name.
+	Index int
+}
+
+// Top-level keys of a test file, keys of a case and of an action
+// expectation.
+var (
+	suiteKeys  = []string{"rules", "tests"}
+	caseKeys   = []string{"name", "event", "event_index", "fires", "not_fires", "only", "actions", "errors"}
+	actionKeys = []string{"rule", "type", "index", "params", "contains"}
+)
+
+// decoder collects positioned problems.
+type decoder struct {
+	file     string
+	problems engine.Problems
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	line, col := 1, 1
+	if n != nil && n.Line > 0 {
+		line, col = n.Line, n.Column
+	}
+	d.problems = append(d.problems, engine.Problem{File: d.file, Line: line, Col: col, Severity: engine.Error, Msg: fmt.Sprintf(format, args...)})
+}
+
+// DecodeFile reads and decodes a test file.
+func DecodeFile(file string) (*Suite, engine.Problems) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, engine.Problems{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read the test file: %v", err)}}
+	}
+	return Decode(file, data)
+}
+
+// Decode decodes a test file's bytes; file names it in problems and is
+// the base of relative paths (rules and events). It returns the suite,
+// or nil and every problem found, each at its file:line:col.
+func Decode(file string, data []byte) (*Suite, engine.Problems) {
+	d := &decoder{file: file}
+	s := &Suite{File: file}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		d.errorf(nil, "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, d.problems
+	}
+	if len(doc.Content) == 0 {
+		d.errorf(nil, "the test file is empty: write `rules: rules.yaml` and a `tests:` list")
+		return nil, d.problems
+	}
+	root := doc.Content[0]
+	top := d.fields(root, "test file", suiteKeys)
+	if root.Kind != yaml.MappingNode {
+		return nil, d.problems
+	}
+	dir := filepath.Dir(file)
+	if e, ok := top["rules"]; ok {
+		if p, ok := d.str(e.value, "rules"); ok {
+			s.Rules = joinPath(dir, p)
+			s.RulesLine = e.key.Line
+		}
+	}
+	e, ok := top["tests"]
+	switch {
+	case !ok:
+		d.errorf(root, "missing `tests:`: add a list of test cases, each with a name, an event and what should fire")
+	case e.value.Kind != yaml.SequenceNode:
+		d.errorf(e.value, "tests must be a list of cases (each item starting with `- name:`), found %s", describe(e.value))
+	default:
+		names := map[string]int{}
+		for i, n := range e.value.Content {
+			c, problems := DecodeCase(file, n, CaseOptions{Dir: dir, Index: i})
+			d.problems = append(d.problems, problems...)
+			if c == nil {
+				continue
+			}
+			if first, dup := names[c.Name]; dup {
+				d.errorf(n, "duplicate test name %q (first at line %d): test names must be unique", c.Name, first)
+				continue
+			}
+			names[c.Name] = c.Line
+			s.Cases = append(s.Cases, c)
+		}
+	}
+	if len(d.problems) > 0 {
+		return nil, d.problems
+	}
+	return s, nil
+}
+
+// DecodeExamples decodes the `examples:` list of a rule: n is the list
+// node, file the rules file and rule the rule's name; event paths are
+// relative to the rules file's folder.
+func DecodeExamples(file, rule string, n *yaml.Node) ([]*Case, engine.Problems) {
+	d := &decoder{file: file}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "rule %q: examples must be a list of examples (each item like `- event: ...`), found %s", rule, describe(n))
+		return nil, d.problems
+	}
+	var cases []*Case
+	for i, item := range n.Content {
+		c, problems := DecodeCase(file, item, CaseOptions{Dir: filepath.Dir(file), Rule: rule, Index: i})
+		d.problems = append(d.problems, problems...)
+		if c != nil {
+			cases = append(cases, c)
+		}
+	}
+	if len(d.problems) > 0 {
+		return nil, d.problems
+	}
+	return cases, nil
+}
+
+// DecodeCase decodes one case (or, with opts.Rule, one inline example of
+// a rule) from its mapping node; file names the file the node comes from.
+// It returns the case, or nil and the problems found.
+func DecodeCase(file string, n *yaml.Node, opts CaseOptions) (*Case, engine.Problems) {
+	d := &decoder{file: file}
+	c := d.decodeCase(n, opts)
+	if len(d.problems) > 0 {
+		return nil, d.problems
+	}
+	return c, nil
+}
+
+func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
+	what := fmt.Sprintf("tests[%d]", opts.Index)
+	if opts.Rule != "" {
+		what = fmt.Sprintf("rule %q: examples[%d]", opts.Rule, opts.Index)
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping with an event and what should happen, found %s", what, describe(n))
+		return nil
+	}
+	before := len(d.problems)
+	if v := mapValue(n, "name"); v != nil && v.Kind == yaml.ScalarNode && strings.TrimSpace(v.Value) != "" {
+		what = fmt.Sprintf("test %q", v.Value)
+		if opts.Rule != "" {
+			what = fmt.Sprintf("rule %q: example %q", opts.Rule, v.Value)
+		}
+	}
+	f := d.fields(n, what, caseKeys)
+	c := &Case{File: d.file, Line: n.Line}
+	if e, ok := f["name"]; ok {
+		if s, ok := d.str(e.value, what+": name"); ok && strings.TrimSpace(s) != "" {
+			c.Name = s
+		} else if ok {
+			d.errorf(e.value, "%s: name must not be empty", what)
+		}
+	} else if opts.Rule == "" {
+		d.errorf(n, "%s has no name: every test needs a unique `name:`", what)
+	} else {
+		c.Name = fmt.Sprintf("%s example %d", opts.Rule, opts.Index+1)
+	}
+	index := -1
+	if e, ok := f["event_index"]; ok {
+		if i, ok := d.integer(e.value, what+": event_index"); ok {
+			index = i
+		}
+	}
+	if e, ok := f["event"]; ok {
+		c.Event = d.event(e.value, opts.Dir, index, what)
+	} else {
+		d.errorf(n, "%s has no `event:`: give a recorded event's path (relative to this file) or the event inline", what)
+	}
+	if e, ok := f["fires"]; ok {
+		if opts.Rule != "" && e.value.Kind == yaml.ScalarNode && e.value.ShortTag() == "!!bool" {
+			if e.value.Value == "true" {
+				c.Fires = []Expect{{Rule: opts.Rule, Line: e.value.Line}}
+			} else {
+				c.NotFires = []Expect{{Rule: opts.Rule, Line: e.value.Line}}
+			}
+		} else if e.value.Kind == yaml.ScalarNode && e.value.ShortTag() == "!!bool" {
+			d.errorf(e.value, "%s: fires: %s is for the examples of a rule; in a test file, list the rules that must fire, e.g. fires: [welcome]", what, e.value.Value)
+		} else {
+			c.Fires = d.ruleList(e.value, what+": fires")
+		}
+	} else if opts.Rule != "" {
+		c.Fires = []Expect{{Rule: opts.Rule, Line: n.Line}}
+	}
+	if e, ok := f["not_fires"]; ok {
+		c.NotFires = append(c.NotFires, d.ruleList(e.value, what+": not_fires")...)
+	}
+	for _, nf := range c.NotFires {
+		for _, fi := range c.Fires {
+			if nf.Rule == fi.Rule {
+				d.errorf(valueOf(f, "not_fires"), "%s: rule %q is in both fires and not_fires", what, nf.Rule)
+			}
+		}
+	}
+	if e, ok := f["only"]; ok {
+		c.Only, _ = d.boolean(e.value, what+": only")
+		c.OnlyLine = e.key.Line
+	}
+	if e, ok := f["actions"]; ok {
+		if e.value.Kind != yaml.SequenceNode {
+			d.errorf(e.value, "%s: actions must be a list (each item like `- rule: x`), found %s", what, describe(e.value))
+		} else {
+			for i, an := range e.value.Content {
+				if a, ok := d.action(an, fmt.Sprintf("%s: actions[%d]", what, i), opts.Rule); ok {
+					c.Actions = append(c.Actions, a)
+				}
+			}
+		}
+	}
+	if e, ok := f["errors"]; ok {
+		if k, ok := d.integer(e.value, what+": errors"); ok {
+			c.Errors = &Count{N: k, Line: e.key.Line}
+		}
+	}
+	if len(d.problems) == before && opts.Rule == "" && len(c.Fires) == 0 && len(c.NotFires) == 0 && len(c.Actions) == 0 && c.Errors == nil && !c.Only {
+		d.errorf(n, "%s checks nothing: add fires, not_fires, actions or errors", what)
+	}
+	return c
+}
+
+// mapValue returns the value of key in a mapping node, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// valueOf returns the value node of key in fields, or nil.
+func valueOf(f map[string]entry, key string) *yaml.Node {
+	if x, ok := f[key]; ok {
+		return x.value
+	}
+	return nil
+}
+
+// event decodes a case's event: a path or an inline mapping.
+func (d *decoder) event(n *yaml.Node, dir string, index int, what string) *event.Event {
+	var evs []*event.Event
+	var from string
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str":
+		from = joinPath(dir, n.Value)
+		var err error
+		evs, err = event.ReadFile(from)
+		if err != nil {
+			d.errorf(n, "%s: event: %v", what, err)
+			return nil
+		}
+	case n.Kind == yaml.MappingNode:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			d.errorf(n, "%s: event: %v", what, err)
+			return nil
+		}
+		js, err := json.Marshal(v)
+		if err != nil {
+			d.errorf(n, "%s: event: cannot turn it into JSON: %v", what, err)
+			return nil
+		}
+		evs, err = event.Parse(js)
+		if err != nil {
+			d.errorf(n, "%s: event: %v", what, err)
+			return nil
+		}
+		for _, ev := range evs {
+			ev.Source = fmt.Sprintf("%s:%d", d.file, n.Line)
+		}
+		from = "the inline event"
+	default:
+		d.errorf(n, "%s: event must be a path to a .json or .jsonl file or an inline mapping with an `event` field, found %s", what, describe(n))
+		return nil
+	}
+	switch {
+	case index >= len(evs):
+		d.errorf(n, "%s: event_index %d is out of range: %s holds %d event(s)", what, index, from, len(evs))
+		return nil
+	case index >= 0:
+		return evs[index]
+	case len(evs) > 1:
+		d.errorf(n, "%s: %s holds %d events: pick one with event_index: 0 to %d", what, from, len(evs), len(evs)-1)
+		return nil
+	}
+	return evs[0]
+}
+
+func (d *decoder) action(n *yaml.Node, what, defaultRule string) (ActionExpect, bool) {
+	a := ActionExpect{Line: n.Line, Index: -1, Rule: defaultRule}
+	before := len(d.problems)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping with rule and params or contains, found %s", what, describe(n))
+		return a, false
+	}
+	f := d.fields(n, what, actionKeys)
+	ok := true
+	if e, has := f["rule"]; has {
+		a.Rule, ok = d.str(e.value, what+": rule")
+	} else if defaultRule == "" {
+		d.errorf(n, "%s has no `rule:`: name the rule whose action this checks", what)
+		ok = false
+	}
+	if e, has := f["type"]; has {
+		var good bool
+		if a.Type, good = d.str(e.value, what+": type"); good && !known(a.Type) {
+			d.errorf(e.value, "%s: unknown action type %q; types: %s", what, a.Type, strings.Join(actions.Types(), ", "))
+			good = false
+		}
+		ok = ok && good
+	}
+	if e, has := f["index"]; has {
+		var good bool
+		a.Index, good = d.integer(e.value, what+": index")
+		ok = ok && good
+	}
+	if e, has := f["params"]; has {
+		a.Params = d.fieldExpects(e.value, what+": params", false)
+	}
+	if e, has := f["contains"]; has {
+		a.Contains = d.fieldExpects(e.value, what+": contains", true)
+	}
+	if ok && len(a.Params) == 0 && len(a.Contains) == 0 && len(d.problems) == before {
+		d.errorf(n, "%s checks nothing: add params (exact values) or contains (substrings)", what)
+		ok = false
+	}
+	return a, ok
+}
+
+// fieldExpects decodes params (exact values) or contains (a substring or
+// a list of substrings per field).
+func (d *decoder) fieldExpects(n *yaml.Node, what string, substrings bool) []FieldExpect {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping of action fields to values, found %s", what, describe(n))
+		return nil
+	}
+	var out []FieldExpect
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if first, dup := seen[k.Value]; dup {
+			d.errorf(k, "%s: duplicate field %q (first at line %d)", what, k.Value, first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		fe := FieldExpect{Field: k.Value, Line: k.Line}
+		if substrings {
+			list, ok := d.strList(v, what+"."+k.Value)
+			if !ok {
+				continue
+			}
+			fe.Want = list
+		} else {
+			var val any
+			if err := v.Decode(&val); err != nil {
+				d.errorf(v, "%s.%s: %v", what, k.Value, err)
+				continue
+			}
+			fe.Want = val
+		}
+		out = append(out, fe)
+	}
+	return out
+}
+
+// ruleList reads a rule name or a list of rule names.
+func (d *decoder) ruleList(n *yaml.Node, what string) []Expect {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	var out []Expect
+	for _, it := range items {
+		if it.Kind != yaml.ScalarNode || it.ShortTag() == "!!null" || strings.TrimSpace(it.Value) == "" {
+			d.errorf(it, "%s must be a rule name or a list of rule names, found %s", what, describe(it))
+			continue
+		}
+		out = append(out, Expect{Rule: it.Value, Line: it.Line})
+	}
+	return out
+}
+
+// entry is one key and value of a mapping.
+type entry struct {
+	key, value *yaml.Node
+}
+
+// fields returns a mapping's entries by key, reporting duplicate and
+// unknown keys.
+func (d *decoder) fields(n *yaml.Node, what string, known []string) map[string]entry {
+	out := map[string]entry{}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping of keys to values, found %s", what, describe(n))
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if prev, dup := out[k.Value]; dup {
+			d.errorf(k, "%s: duplicate key %q (first at line %d); remove one", what, k.Value, prev.key.Line)
+			continue
+		}
+		if !contains(known, k.Value) {
+			d.errorf(k, "%s: unknown key %q%s; known keys: %s", what, k.Value, suggest(k.Value, known), strings.Join(known, ", "))
+			continue
+		}
+		out[k.Value] = entry{k, v}
+	}
+	return out
+}
+
+func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
+		d.errorf(n, "%s must be a string, found %s", what, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) strList(n *yaml.Node, what string) ([]string, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() != "!!null" {
+		return []string{n.Value}, true
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s must be a string or a list of strings, found %s", what, describe(n))
+		return nil, false
+	}
+	var out []string
+	for _, it := range n.Content {
+		if it.Kind != yaml.ScalarNode || it.ShortTag() == "!!null" {
+			d.errorf(it, "%s: each item must be a string, found %s", what, describe(it))
+			return nil, false
+		}
+		out = append(out, it.Value)
+	}
+	return out, true
+}
+
+func (d *decoder) integer(n *yaml.Node, what string) (int, bool) {
+	i, err := strconv.Atoi(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || i < 0 {
+		d.errorf(n, "%s must be a whole number (0 or more), found %s", what, describe(n))
+		return 0, false
+	}
+	return i, true
+}
+
+func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+		return n.Value == "true" || n.Value == "True" || n.Value == "TRUE", true
+	}
+	d.errorf(n, "%s must be true or false, found %s", what, describe(n))
+	return false, false
+}
+
+// describe names what a node holds, for "found ..." in messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "nothing (null)"
+		case "!!bool":
+			return "a boolean " + n.Value
+		case "!!int", "!!float":
+			return "a number " + n.Value
+		}
+		return strconv.Quote(n.Value)
+	}
+	return "something else"
+}
+
+// joinPath resolves p against dir unless it is absolute.
+func joinPath(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, filepath.FromSlash(p))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest returns ` (did you mean "x"?)` for a close candidate, or "".
+func suggest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" || (len(s) <= 2 && bestD > 1) {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+func known(actionType string) bool {
+	_, ok := actions.Lookup(actionType)
+	return ok
+}

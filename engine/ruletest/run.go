@@ -1,0 +1,319 @@
+package ruletest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+)
+
+// Failure is one expectation of a case that did not hold, at the line of
+// the test file that states it.
+type Failure struct {
+	File string
+	Line int
+	// Msg says what was expected and what happened; it may span lines.
+	Msg string
+}
+
+// String formats the failure as "file:line: message".
+func (f Failure) String() string {
+	return fmt.Sprintf("%s:%d: %s", f.File, f.Line, f.Msg)
+}
+
+// maxShown bounds the length of a value quoted in a failure.
+const maxShown = 300
+
+// Run feeds the case's event to rs and returns every expectation that
+// did not hold (none when the case passes).
+func (c *Case) Run(rs *engine.RuleSet) []Failure {
+	r := &run{c: c, rs: rs, res: rs.Evaluate(c.Event)}
+	for _, f := range r.res.Fired {
+		r.fired = append(r.fired, f.Rule.Name)
+	}
+	for _, x := range c.Fires {
+		if !r.exists(x.Rule, x.Line) {
+			continue
+		}
+		if !contains(r.fired, x.Rule) {
+			r.failf(x.Line, "expected rule %q to fire; fired: %s; %s", x.Rule, r.firedList(), r.why(x.Rule))
+		}
+	}
+	for _, x := range c.NotFires {
+		if !r.exists(x.Rule, x.Line) {
+			continue
+		}
+		if contains(r.fired, x.Rule) {
+			r.failf(x.Line, "expected rule %q not to fire, but it fired: %s", x.Rule, r.why(x.Rule))
+		}
+	}
+	if c.Only {
+		var want, reported []string
+		for _, x := range c.Fires {
+			want = append(want, x.Rule)
+		}
+		for _, x := range c.NotFires {
+			reported = append(reported, x.Rule)
+		}
+		allowed := "no rule may fire"
+		if len(want) > 0 {
+			allowed = "only " + strings.Join(want, ", ") + " may fire"
+		}
+		for _, name := range r.fired {
+			if !contains(want, name) && !contains(reported, name) {
+				r.failf(c.OnlyLine, "rule %q fired too, but with only: true %s; %s", name, allowed, r.why(name))
+			}
+		}
+	}
+	for _, a := range c.Actions {
+		r.action(a)
+	}
+	r.errors()
+	return r.failures
+}
+
+// run is the state of one case's run.
+type run struct {
+	c        *Case
+	rs       *engine.RuleSet
+	res      *engine.Result
+	fired    []string
+	xs       []engine.RuleExplanation
+	failures []Failure
+}
+
+func (r *run) failf(line int, format string, args ...any) {
+	r.failures = append(r.failures, Failure{File: r.c.File, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// exists reports whether the rule set has the rule, failing otherwise: a
+// misspelled name in not_fires would pass for ever.
+func (r *run) exists(name string, line int) bool {
+	if _, ok := r.rs.Rule(name); ok {
+		return true
+	}
+	r.failf(line, "no rule named %q in %s%s", name, r.rs.File, r.rs.SuggestRule(name))
+	return false
+}
+
+func (r *run) firedList() string { return orNothing(r.fired) }
+
+func orNothing(names []string) string {
+	if len(names) == 0 {
+		return "nothing"
+	}
+	return strings.Join(names, ", ")
+}
+
+// why explains in one line what the rule did with the event.
+func (r *run) why(name string) string {
+	if r.xs == nil {
+		r.xs = r.rs.Explain(r.c.Event)
+	}
+	for _, x := range r.xs {
+		if x.Rule.Name != name {
+			continue
+		}
+		if x.Outcome == engine.OutcomeFired {
+			if x.Rule.If == "" {
+				return fmt.Sprintf("rule %q has no condition", name)
+			}
+			return fmt.Sprintf("its condition %s was true", oneLine(x.Rule.If))
+		}
+		if rest, ok := strings.CutPrefix(x.Why(), "condition "); ok {
+			return fmt.Sprintf("condition of %q %s", name, rest)
+		}
+		return fmt.Sprintf("rule %q %s", name, x.Why())
+	}
+	return ""
+}
+
+// action checks one action expectation against the rendered actions of
+// the rule.
+func (r *run) action(a ActionExpect) {
+	rule, ok := r.rs.Rule(a.Rule)
+	if !ok {
+		r.exists(a.Rule, a.Line)
+		return
+	}
+	var all, selected []string
+	for _, act := range rule.Do {
+		all = append(all, fmt.Sprintf("%s[%d]", act.Type, act.Index))
+		if (a.Type == "" || act.Type == a.Type) && (a.Index < 0 || act.Index == a.Index) {
+			selected = append(selected, act.Name)
+		}
+	}
+	if len(selected) == 0 {
+		r.failf(a.Line, "rule %q has no action %s; its actions: %s", a.Rule, selector(a), orNothing(all))
+		return
+	}
+	if !contains(r.fired, a.Rule) {
+		for _, x := range r.c.Fires {
+			if x.Rule == a.Rule {
+				return // already reported: expected rule "x" to fire
+			}
+		}
+		r.failf(a.Line, "expected rule %q to fire, to check its action %s; fired: %s; %s", a.Rule, selector(a), r.firedList(), r.why(a.Rule))
+		return
+	}
+	var rendered []engine.Rendered
+	for _, f := range r.res.Fired {
+		if f.Rule.Name != a.Rule {
+			continue
+		}
+		for _, ra := range f.Actions {
+			if contains(selected, ra.Action.Name) {
+				rendered = append(rendered, ra)
+			}
+		}
+	}
+	if len(rendered) == 0 {
+		var errs []string
+		for _, e := range r.res.Errors {
+			if e.Rule == a.Rule && contains(selected, e.Action) {
+				errs = append(errs, e.Error())
+			}
+		}
+		r.failf(a.Line, "rule %q fired but its action %s failed to render: %s", a.Rule, selector(a), strings.Join(errs, "; "))
+		return
+	}
+	var tried [][]Failure
+	for _, ra := range rendered {
+		fails := r.compare(ra, a)
+		if len(fails) == 0 {
+			return
+		}
+		tried = append(tried, fails)
+	}
+	if len(tried) == 1 {
+		r.failures = append(r.failures, tried[0]...)
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "none of the %d actions %s of rule %q matches:", len(tried), selector(a), a.Rule)
+	for _, fails := range tried {
+		for _, f := range fails {
+			b.WriteString("\n    " + f.Msg)
+		}
+	}
+	r.failf(a.Line, "%s", b.String())
+}
+
+func selector(a ActionExpect) string {
+	switch {
+	case a.Type != "" && a.Index >= 0:
+		return fmt.Sprintf("%s[%d]", a.Type, a.Index)
+	case a.Type != "":
+		return a.Type
+	case a.Index >= 0:
+		return fmt.Sprintf("[%d]", a.Index)
+	}
+	return "(any)"
+}
+
+// compare checks the params and contains of a against one rendered
+// action.
+func (r *run) compare(ra engine.Rendered, a ActionExpect) []Failure {
+	var out []Failure
+	name := ra.Action.Name
+	fail := func(line int, format string, args ...any) {
+		out = append(out, Failure{File: r.c.File, Line: line, Msg: name + ": " + fmt.Sprintf(format, args...)})
+	}
+	for _, p := range a.Params {
+		got, set := ra.Params[p.Field]
+		if !set {
+			fail(p.Line, "field %q is not set; set fields: %s", p.Field, strings.Join(ra.Action.Fields(), ", "))
+			continue
+		}
+		if !sameValue(got, p.Want) {
+			fail(p.Line, "%s is %s, want %s", p.Field, show(got), show(p.Want))
+		}
+	}
+	for _, p := range a.Contains {
+		got, set := ra.Params[p.Field]
+		if !set {
+			fail(p.Line, "field %q is not set; set fields: %s", p.Field, strings.Join(ra.Action.Fields(), ", "))
+			continue
+		}
+		text := event.Format(got)
+		for _, sub := range p.Want.([]string) {
+			if !strings.Contains(text, sub) {
+				fail(p.Line, "%s does not contain %s: it is %s", p.Field, strconv.Quote(sub), show(got))
+			}
+		}
+	}
+	return out
+}
+
+// errors checks the run-time errors: their count when the case states
+// one, else that there are none.
+func (r *run) errors() {
+	got := len(r.res.Errors)
+	var msgs []string
+	for _, e := range r.res.Errors {
+		msgs = append(msgs, e.Error())
+	}
+	switch {
+	case r.c.Errors != nil && got != r.c.Errors.N:
+		r.failf(r.c.Errors.Line, "expected %d run-time error(s), got %d%s", r.c.Errors.N, got, listed(msgs))
+	case r.c.Errors == nil && got > 0:
+		r.failf(r.c.Line, "%d run-time error(s)%s; fix the rule, or state `errors: %d` if the case expects them", got, listed(msgs), got)
+	}
+}
+
+func listed(msgs []string) string {
+	if len(msgs) == 0 {
+		return ""
+	}
+	return ":\n    " + strings.Join(msgs, "\n    ")
+}
+
+// sameValue compares a rendered value with an expected one by their JSON
+// forms, so that 2 (YAML int) equals 2 (event int64) and lists of any
+// element type compare item by item.
+func sameValue(got, want any) bool {
+	g, err1 := normalize(got)
+	w, err2 := normalize(want)
+	if err1 != nil || err2 != nil {
+		return reflect.DeepEqual(got, want)
+	}
+	return reflect.DeepEqual(g, w)
+}
+
+func normalize(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out any
+	err = dec.Decode(&out)
+	return out, err
+}
+
+// show prints a value as JSON (strings quoted, newlines as \n), cut to a
+// readable length.
+func show(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	s := event.Format(v)
+	if err := enc.Encode(v); err == nil {
+		s = strings.TrimSuffix(buf.String(), "\n")
+	}
+	if r := []rune(s); len(r) > maxShown {
+		s = string(r[:maxShown-1]) + "…"
+	}
+	return s
+}
+
+// oneLine folds a multi-line condition onto one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,222 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+)
+
+func init() {
+	register("explain", "show every rule and why it did or did not fire for an event", runExplain)
+}
+
+// explainJSON is the output of `explain --format json`.
+type explainJSON struct {
+	Event explainEventJSON  `json:"event"`
+	Rules []explainRuleJSON `json:"rules"`
+}
+
+type explainEventJSON struct {
+	ID     string `json:"id"`
+	Event  string `json:"event"`
+	Action string `json:"action"`
+	Source string `json:"source,omitempty"`
+}
+
+type explainRuleJSON struct {
+	Rule      string         `json:"rule"`
+	Line      int            `json:"line"`
+	Outcome   engine.Outcome `json:"outcome"`
+	Reason    string         `json:"reason,omitempty"`
+	StoppedBy string         `json:"stopped_by,omitempty"`
+	Condition *engine.Step   `json:"condition,omitempty"`
+	Actions   []actionJSON   `json:"actions,omitempty"`
+	Errors    []string       `json:"errors,omitempty"`
+}
+
+func runExplain(s Streams, args []string) int {
+	fs := newFlags(s, "explain", "--rules RULES [--id ID] [--format text|json] EVENT")
+	rulesPath := fs.String("rules", "", "rules file (required)")
+	id := fs.String("id", "", "explain the event with this id (default: the first event in EVENT)")
+	format := fs.String("format", "text", "output format: text or json")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if *rulesPath == "" {
+		return exitUsage(s, fs, "--rules is required")
+	}
+	if len(pos) != 1 {
+		return exitUsage(s, fs, "name one event file (.json or .jsonl) or folder, e.g. hookd explain --rules rules.yaml event.json")
+	}
+	if *format != "text" && *format != "json" {
+		return exitUsage(s, fs, "--format must be text or json, not %q", *format)
+	}
+	rs, code := loadRules(s, "explain", *rulesPath)
+	if rs == nil {
+		return code
+	}
+	events, err := event.ReadPaths(pos)
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd explain: %v\n", err)
+		return 1
+	}
+	ev, err := pickEvent(events, *id, pos[0])
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd explain: %v\n", err)
+		return 1
+	}
+	xs := rs.Explain(ev)
+	if *format == "json" {
+		out := explainJSON{Event: explainEventJSON{ID: ev.ID, Event: ev.Name, Action: ev.Action, Source: ev.Source}, Rules: []explainRuleJSON{}}
+		for _, x := range xs {
+			r := explainRuleJSON{Rule: x.Rule.Name, Line: x.Rule.Line, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition}
+			for _, a := range x.Actions {
+				r.Actions = append(r.Actions, actionJSON{Rule: x.Rule.Name, Type: a.Action.Type, Params: a.Params})
+			}
+			for _, e := range x.Errors {
+				r.Errors = append(r.Errors, e.Error())
+			}
+			out.Rules = append(out.Rules, r)
+		}
+		enc := json.NewEncoder(s.Stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintf(s.Stderr, "hookd explain: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	writeExplanation(s.Stdout, rs, ev, xs)
+	if len(events) > 1 && *id == "" {
+		fmt.Fprintf(s.Stdout, "\n(%s holds %d events; this is the first: pick another with --id)\n", pos[0], len(events))
+	}
+	return 0
+}
+
+// loadRules loads a rules file for a command that sends nothing (unset
+// ${ENV} variables are allowed), printing problems; nil and the exit code
+// when it is invalid.
+func loadRules(s Streams, cmd, path string) (*engine.RuleSet, int) {
+	rs, problems := engine.LoadFile(path, engine.LoadOptions{AllowUnsetEnv: true})
+	if rs == nil {
+		for _, p := range problems {
+			fmt.Fprintln(s.Stderr, p)
+		}
+		fmt.Fprintf(s.Stderr, "%s: %s; fix them and run again (hookd check %s)\n", path, countProblems(problems), path)
+		return nil, 1
+	}
+	return rs, 0
+}
+
+// pickEvent returns the event with the id, or the first one.
+func pickEvent(events []*event.Event, id, where string) (*event.Event, error) {
+	if len(events) == 0 {
+		return nil, fmt.Errorf("%s holds no events (.json or .jsonl files)", where)
+	}
+	if id == "" {
+		return events[0], nil
+	}
+	var ids []string
+	for _, ev := range events {
+		if ev.ID == id {
+			return ev, nil
+		}
+		if len(ids) < 10 {
+			ids = append(ids, ev.ID)
+		}
+	}
+	return nil, fmt.Errorf("no event with id %q in %s; ids there include: %s", id, where, strings.Join(ids, ", "))
+}
+
+// writeExplanation prints each rule with ✓ or ✗, its position, why it
+// did or did not fire, and its condition part by part.
+func writeExplanation(w io.Writer, rs *engine.RuleSet, ev *event.Event, xs []engine.RuleExplanation) {
+	fmt.Fprintf(w, "%s\n", eventTitle(ev))
+	fired := 0
+	for _, x := range xs {
+		if x.Outcome == engine.OutcomeFired {
+			fired++
+		}
+	}
+	fmt.Fprintf(w, "%s: %s, %d fired\n", rs.File, plural(len(xs), "rule"), fired)
+	for _, x := range xs {
+		mark := "✗"
+		if x.Outcome == engine.OutcomeFired {
+			mark = "✓"
+		}
+		fmt.Fprintf(w, "\n%s %s  (%s:%d)\n", mark, x.Rule.Name, rs.File, x.Rule.Line)
+		if x.Reason != "" && x.Outcome != engine.OutcomeFalse && x.Outcome != engine.OutcomeError {
+			fmt.Fprintf(w, "    %s\n", x.Reason)
+		}
+		if x.Condition != nil {
+			pad := "    "
+			if x.Outcome == engine.OutcomeOtherAction || x.Outcome == engine.OutcomeStopped {
+				fmt.Fprintln(w, "    the condition would have been:")
+				pad += "  "
+			}
+			writeStep(w, x.Condition, pad, 0)
+		} else if x.Outcome == engine.OutcomeFired {
+			fmt.Fprintln(w, "    no condition: fires for every event it listens to")
+		}
+		for _, a := range x.Actions {
+			fmt.Fprintf(w, "    does %s[%d]\n", a.Action.Type, a.Action.Index)
+		}
+		if x.Outcome == engine.OutcomeFired && x.Rule.Stop {
+			fmt.Fprintln(w, "    stop: true: the rules after it are skipped")
+		}
+		for _, e := range x.Errors {
+			if e.Action != "" {
+				fmt.Fprintf(w, "    error: %s\n", indent(e.Error(), "           "))
+			}
+		}
+	}
+}
+
+// maxExprWidth is the widest expression column before the arrows.
+const maxExprWidth = 44
+
+// writeStep prints a condition step and its parts, one per line, with
+// values after an arrow aligned among siblings.
+func writeStep(w io.Writer, st *engine.Step, pad string, width int) {
+	text := st.Expr
+	if n := utf8.RuneCountInString(text); n < width {
+		text += strings.Repeat(" ", width-n)
+	}
+	fmt.Fprintf(w, "%s%s   %s\n", pad, text, stepResult(st))
+	parts := st.Operands
+	if len(parts) == 0 {
+		return
+	}
+	width = 0
+	for _, p := range parts {
+		if n := utf8.RuneCountInString(p.Expr); n <= maxExprWidth {
+			width = max(width, n)
+		}
+	}
+	for _, p := range parts {
+		writeStep(w, p, pad+"  ", width)
+	}
+}
+
+// stepResult is what follows an expression: its comparison and value,
+// an error, or why it was not evaluated.
+func stepResult(st *engine.Step) string {
+	switch {
+	case st.Skipped != "":
+		return "(not evaluated: " + st.Skipped + ")"
+	case st.Comparison() && st.Error != "":
+		return "→ " + st.Compared() + " → error: " + st.Error
+	case st.Comparison():
+		return "→ " + st.Compared() + " → " + engine.FormatValue(st.Value)
+	case st.Error != "":
+		return "→ error: " + st.Error
+	}
+	return "→ " + engine.FormatValue(st.Value)
+}

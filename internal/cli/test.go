@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/ruletest"
+)
+
+func init() {
+	register("test", "run rule tests: events with the rules expected to fire and their rendered actions", runTest)
+}
+
+func runTest(s Streams, args []string) int {
+	fs := newFlags(s, "test", "[-v] [-run REGEXP] [--rules RULES] FILE...")
+	verbose := fs.Bool("v", false, "show what each passing case fired")
+	filter := fs.String("run", "", "run only the cases whose name matches this regular expression")
+	rulesOverride := fs.String("rules", "", "test this rules file instead of the one the test file names")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if len(pos) == 0 {
+		return exitUsage(s, fs, "name at least one test file, e.g. hookd test rules_test.yaml")
+	}
+	var match *regexp.Regexp
+	if *filter != "" {
+		if match, err = regexp.Compile(*filter); err != nil {
+			return exitUsage(s, fs, "-run: %v", err)
+		}
+	}
+	loaded := map[string]*engine.RuleSet{}
+	passed, failed, invalid := 0, 0, false
+	for _, file := range pos {
+		suite, problems := ruletest.DecodeFile(file)
+		if suite == nil {
+			for _, p := range problems {
+				fmt.Fprintln(s.Stderr, p)
+			}
+			fmt.Fprintf(s.Stderr, "%s: %s; fix the test file and run again\n", file, plural(problems.Errors(), "error"))
+			invalid = true
+			continue
+		}
+		rulesPath := suite.Rules
+		if *rulesOverride != "" {
+			rulesPath = *rulesOverride
+		}
+		if rulesPath == "" {
+			fmt.Fprintf(s.Stderr, "%s:1:1: no `rules:`: name the rules file to test (relative to the test file), or pass --rules\n", file)
+			invalid = true
+			continue
+		}
+		rs, ok := loaded[rulesPath]
+		if !ok {
+			rs, _ = loadRules(s, "test", rulesPath)
+			loaded[rulesPath] = rs
+		}
+		if rs == nil {
+			invalid = true
+			continue
+		}
+		for _, c := range suite.Cases {
+			if match != nil && !match.MatchString(c.Name) {
+				continue
+			}
+			failures := c.Run(rs)
+			if len(failures) == 0 {
+				passed++
+				fmt.Fprintf(s.Stdout, "--- PASS: %s\n", c.Name)
+				if *verbose {
+					writeCaseDetail(s, rs, c)
+				}
+				continue
+			}
+			failed++
+			fmt.Fprintf(s.Stdout, "--- FAIL: %s (%s:%d)\n", c.Name, c.File, c.Line)
+			for _, f := range failures {
+				fmt.Fprintf(s.Stdout, "    %s\n", indent(f.String(), "    "))
+			}
+		}
+	}
+	if invalid {
+		if passed+failed > 0 {
+			fmt.Fprintf(s.Stdout, "%d passed, %d failed\n", passed, failed)
+		}
+		return 1
+	}
+	if passed+failed == 0 {
+		if match != nil {
+			fmt.Fprintf(s.Stderr, "hookd test: no case matches -run %q\n", *filter)
+		} else {
+			fmt.Fprintln(s.Stderr, "hookd test: no cases to run")
+		}
+		return 1
+	}
+	fmt.Fprintf(s.Stdout, "%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// writeCaseDetail prints, for -v, the event of a passing case and what
+// it fired.
+func writeCaseDetail(s Streams, rs *engine.RuleSet, c *ruletest.Case) {
+	res := rs.Evaluate(c.Event)
+	var names []string
+	for _, f := range res.Fired {
+		var acts []string
+		for _, a := range f.Actions {
+			acts = append(acts, fmt.Sprintf("%s[%d]", a.Action.Type, a.Action.Index))
+		}
+		names = append(names, f.Rule.Name+" ("+strings.Join(acts, ", ")+")")
+	}
+	fmt.Fprintf(s.Stdout, "    %s:%d: %s\n", c.File, c.Line, eventTitle(c.Event))
+	if len(names) == 0 {
+		fmt.Fprintln(s.Stdout, "    fired: nothing")
+		return
+	}
+	fmt.Fprintf(s.Stdout, "    fired: %s\n", strings.Join(names, ", "))
+}
