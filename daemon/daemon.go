@@ -151,7 +151,7 @@ func New(cfg Config) (*Daemon, error) {
 	for _, w := range problems {
 		d.log.Warn("rules warning", "problem", problemLine(w))
 	}
-	d.store, err = store.Open(cfg.DataDir, store.Options{Sync: cfg.Sync, Logger: cfg.Logger})
+	d.store, err = store.Open(cfg.DataDir, store.Options{Sync: cfg.Sync, Logger: cfg.Logger, LazyJobUpdates: true})
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	d.server = &http.Server{
 		Handler:           d.routes(),
-		
+		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       20 * time.Second,
 		WriteTimeout:      25 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -210,7 +210,7 @@ func (d *Daemon) reload(data []byte) {
 	rs, problems := ruletest.Load(d.cfg.RulesPath, data, engine.LoadOptions{})
 	if rs == nil {
 		first, _ := problems.First()
-		d.log.Error("rules reload failed; the previous rules keep running (hookd check shows each problem in its line)", "file", d.cfg.RulesPath, "errors", problems.Errors(), "first", problemLine(first))
+		d.log.Error("rules reload failed; the previous rules keep running", "file", d.cfg.RulesPath, "errors", problems.Errors(), "first", problemLine(first), "hint", "hookd check shows each problem in its line")
 		for _, p := range problems {
 			d.log.Error("rules problem", "problem", problemLine(p))
 		}

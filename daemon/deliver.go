@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
+	"path"
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/store"
 )
@@ -32,6 +37,7 @@ func (d *Daemon) deliver(ctx context.Context, j *store.Job) {
 	res := snap.router.Do(actx, call)
 	cancel()
 	d.metrics.actionSeconds.WithLabelValues(j.Type).Observe(time.Since(start).Seconds())
+	res = scrubResult(res, snap.secrets)
 	if ctx.Err() != nil && !res.OK() {
 		d.log.Info("action interrupted by shutdown; it stays pending", "action", j.Name, "event", j.EventID)
 		d.queue.forget(j.ID)
@@ -99,4 +105,49 @@ func decodeParams(data []byte, dst *map[string]any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	return dec.Decode(dst)
+}
+
+// scrubResult masks the connections' secrets in what an integration
+// reported, in case a target echoed one back (e.g. an SMTP server quoting
+// the password in its error) and the integration did not mask it.
+func scrubResult(res actions.Result, secrets []string) actions.Result {
+	res.Response = httpx.Scrub(res.Response, secrets...)
+	if res.Err != nil {
+		if msg := res.Err.Error(); httpx.Scrub(msg, secrets...) != msg {
+			res.Err = errors.New(httpx.Scrub(msg, secrets...))
+		}
+	}
+	return res
+}
+
+// connectionSecrets lists the secret values of the connections: tokens,
+// passwords, and the Slack webhook URL with its secret path. Values too
+// short to be secrets are left out so that masking them cannot mangle
+// messages.
+func connectionSecrets(c *actions.Connections) []string {
+	var out []string
+	add := func(v string) {
+		if len(v) >= 6 {
+			out = append(out, v)
+		}
+	}
+	if c.Wassenger != nil {
+		add(c.Wassenger.Token.Reveal())
+	}
+	if c.Slack != nil {
+		add(c.Slack.Token.Reveal())
+		if raw := c.Slack.WebhookURL.Reveal(); raw != "" {
+			add(raw)
+			if u, err := url.Parse(raw); err == nil {
+				add(u.Path)
+				add(path.Base(u.Path))
+			}
+		}
+	}
+	if c.Email != nil {
+		add(c.Email.Password.Reveal())
+	}
+	// Longest first, so that a secret holding another is masked whole.
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
 }

@@ -24,6 +24,9 @@ type queue struct {
 	runCtx context.Context
 	wg     sync.WaitGroup
 	queued map[int64]bool
+	// closed is set by wait: no worker starts after it (jobs pushed
+	// later stay pending in the store).
+	closed bool
 }
 
 func newQueue(stop, runCtx context.Context, workers int, run func(context.Context, *store.Job)) *queue {
@@ -45,7 +48,7 @@ func (q *queue) push(jobs ...store.Job) {
 		if !ok {
 			l = &lane{wake: make(chan struct{}, 1)}
 			q.lanes[name] = l
-			for w := 0; w < q.workers; w++ {
+			for w := 0; w < q.workers && !q.closed; w++ {
 				q.wg.Add(1)
 				go func() {
 					defer q.wg.Done()
@@ -72,8 +75,14 @@ func (q *queue) depth() int {
 	return len(q.queued)
 }
 
-// wait blocks until every worker has returned (after ctx is done).
-func (q *queue) wait() { q.wg.Wait() }
+// wait blocks until every worker has returned (after ctx is done); no
+// worker starts once it is called.
+func (q *queue) wait() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.wg.Wait()
+}
 
 func (q *queue) work(l *lane) {
 	for {

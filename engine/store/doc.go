@@ -42,6 +42,15 @@
 //     that risk is acceptable (a disk with a power-loss-protected cache, or
 //     test set-ups).
 //
+// With "full", only commits that hold something the sender was promised
+// (Accept, Requeue) are flushed. A batch of job updates alone (Done, Retry,
+// Dead) is committed with synchronous=NORMAL: WAL mode keeps the file
+// consistent, and the next flushed commit makes those updates durable too.
+// Power loss before that can only lose job updates, so a job runs again,
+// which the at-least-once contract allows; kill -9 loses nothing. With
+// Options.LazyJobUpdates the daemon's workers do not even wait for those
+// commits.
+//
 // # Concurrency with other processes
 //
 // The daemon owns the file, but a hookd command (for example retrying dead

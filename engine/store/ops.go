@@ -152,7 +152,7 @@ func nonNil(l []string) []string {
 // Done records that a pending job's target accepted it after attempts
 // attempts, with the target's (redacted) response.
 func (s *Store) Done(ctx context.Context, jobID int64, attempts int, response string) error {
-	return s.write(ctx, func(w *wtx) error {
+	return s.update(ctx, func(w *wtx) error {
 		res, err := w.exec(s.st.done, attempts, response, millis(s.now()), jobID)
 		return s.changed(w, res, err, jobID)
 	})
@@ -161,7 +161,7 @@ func (s *Store) Done(ctx context.Context, jobID int64, attempts int, response st
 // Retry records a failed attempt of a pending job that will be tried again
 // at next. reason is the short failure label, lastErr the redacted error.
 func (s *Store) Retry(ctx context.Context, jobID int64, attempts int, next time.Time, reason, lastErr string) error {
-	return s.write(ctx, func(w *wtx) error {
+	return s.update(ctx, func(w *wtx) error {
 		res, err := w.exec(s.st.retry, attempts, millis(next), reason, lastErr, millis(s.now()), jobID)
 		return s.changed(w, res, err, jobID)
 	})
@@ -171,7 +171,7 @@ func (s *Store) Retry(ctx context.Context, jobID int64, attempts int, next time.
 // permanent failure). reason is the short failure label, lastErr the
 // redacted error.
 func (s *Store) Dead(ctx context.Context, jobID int64, attempts int, reason, lastErr string) error {
-	return s.write(ctx, func(w *wtx) error {
+	return s.update(ctx, func(w *wtx) error {
 		res, err := w.exec(s.st.dead, attempts, reason, lastErr, millis(s.now()), jobID)
 		return s.changed(w, res, err, jobID)
 	})

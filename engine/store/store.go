@@ -37,6 +37,9 @@ const (
 	DefaultMaxBatch = 512
 	// DefaultBusyTimeout is the default Options.BusyTimeout.
 	DefaultBusyTimeout = 5 * time.Second
+	// DefaultCommitDelay is how long a small batch of synced writes waits,
+	// under load, for more writes to share its commit.
+	DefaultCommitDelay = 300 * time.Microsecond
 )
 
 // readConns bounds the read-only pool.
@@ -70,6 +73,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for the times the store sets (default time.Now).
 	Now func() time.Time
+	// LazyJobUpdates makes Done, Retry and Dead return once the update is
+	// queued, without waiting for its commit: workers move on at once and
+	// updates share commits. An update lost to a crash makes its job run
+	// again (at least once). Errors are logged.
+	LazyJobUpdates bool
+	// CommitDelay is how long, under load, a small batch of synced writes
+	// waits for more to share its commit (default DefaultCommitDelay; a
+	// negative value turns it off).
+	CommitDelay time.Duration
 
 	// hooks lets this package's tests observe the writer.
 	hooks *hooks
@@ -99,6 +111,13 @@ type Store struct {
 	closed  bool
 	ops     chan *op
 	stopped chan struct{}
+
+	// syncFull is the configured mode; syncedNow what the write connection
+	// is set to (only the writer touches it).
+	syncFull    bool
+	syncedNow   bool
+	lazyUpdates bool
+	commitDelay time.Duration
 
 	commits atomic.Uint64
 	applied atomic.Uint64
@@ -210,6 +229,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
+	if opts.CommitDelay == 0 {
+		opts.CommitDelay = DefaultCommitDelay
+	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = DefaultBusyTimeout
 	}
@@ -246,6 +268,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		hooks:    opts.hooks,
 		ops:      make(chan *op, opts.MaxBatch),
 		stopped:  make(chan struct{}),
+
+		syncFull:    syncPragma == "FULL",
+		syncedNow:   syncPragma == "FULL",
+		lazyUpdates: opts.LazyJobUpdates,
+		commitDelay: opts.CommitDelay,
 	}
 	busy := fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds())
 	// Refuse a file of another program before switching it to WAL mode:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 )
 
 // States of a queued operation.
@@ -20,6 +21,12 @@ type op struct {
 	apply func(w *wtx) error
 	done  chan error // buffered: the writer never blocks on it
 	state atomic.Int32
+	// durable ops (events accepted, dead letters put back) need their
+	// commit synced to disk; the others (job updates) may ride on the next
+	// synced commit.
+	durable bool
+	// lazy ops have no waiting caller: the writer logs their errors.
+	lazy bool
 }
 
 // write queues apply, waits for the group commit that holds it and returns
@@ -27,7 +34,33 @@ type op struct {
 // once taken, write waits for the commit, so the caller always learns
 // whether the operation was stored.
 func (s *Store) write(ctx context.Context, apply func(w *wtx) error) error {
-	o := &op{apply: apply, done: make(chan error, 1)}
+	return s.enqueue(ctx, &op{apply: apply, done: make(chan error, 1), durable: true})
+}
+
+// update queues a job update. It is not synced on its own when the store
+// syncs fully: it becomes durable with the next synced commit, and until
+// then a crash of the machine (not of hookd) may lose it, so the job runs
+// again. With Options.LazyJobUpdates it returns as soon as the update is
+// queued.
+func (s *Store) update(ctx context.Context, apply func(w *wtx) error) error {
+	o := &op{apply: apply, done: make(chan error, 1), lazy: s.lazyUpdates}
+	if o.lazy {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if s.closed {
+			return ErrClosed
+		}
+		select {
+		case s.ops <- o:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("store: waiting to write: %w", ctx.Err())
+		}
+	}
+	return s.enqueue(ctx, o)
+}
+
+func (s *Store) enqueue(ctx context.Context, o *op) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -59,22 +92,65 @@ func (s *Store) write(ctx context.Context, apply func(w *wtx) error) error {
 func (s *Store) writer() {
 	defer close(s.stopped)
 	batch := make([]*op, 0, s.maxBatch)
+	var last time.Time
 	for first := range s.ops {
 		batch = append(batch[:0], first)
-	collect:
-		for len(batch) < s.maxBatch {
+		open := s.collect(&batch, nil)
+		// Under load (the last commit was moments ago) a small batch of
+		// synced writes waits a little for more: the fsync and the pages
+		// they share are then paid once for all of them. When idle, a
+		// write is committed at once.
+		if open && s.commitDelay > 0 && len(batch) < s.maxBatch/4 && time.Since(last) < busyWindow && hasDurable(batch) {
+			t := time.NewTimer(s.commitDelay)
+			s.collect(&batch, t.C)
+			t.Stop()
+		}
+		s.runBatch(batch)
+		last = time.Now()
+	}
+}
+
+// busyWindow is how recent the last commit must be for the writer to
+// think it is under load.
+const busyWindow = 2 * time.Millisecond
+
+// collect adds queued operations to batch until it is full and, with wait
+// nil, until the queue is empty, or else until wait fires. It reports
+// whether the queue is still open.
+func (s *Store) collect(batch *[]*op, wait <-chan time.Time) bool {
+	for len(*batch) < s.maxBatch {
+		if wait == nil {
 			select {
 			case o, ok := <-s.ops:
 				if !ok {
-					break collect
+					return false
 				}
-				batch = append(batch, o)
+				*batch = append(*batch, o)
 			default:
-				break collect
+				return true
 			}
+			continue
 		}
-		s.runBatch(batch)
+		select {
+		case o, ok := <-s.ops:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, o)
+		case <-wait:
+			return true
+		}
 	}
+	return true
+}
+
+func hasDurable(batch []*op) bool {
+	for _, o := range batch {
+		if o.durable {
+			return true
+		}
+	}
+	return false
 }
 
 // runBatch commits the live operations of batch in one transaction and
@@ -97,6 +173,9 @@ func (s *Store) runBatch(batch []*op) {
 		s.failed.Add(1)
 		s.log.Error("store: write failed, nothing of it was stored", "path", s.path, "operations", len(live), "err", err)
 		for _, o := range live {
+			if o.lazy {
+				continue
+			}
 			o.done <- err
 		}
 		return
@@ -106,6 +185,8 @@ func (s *Store) runBatch(batch []*op) {
 	for i, o := range live {
 		if errs[i] == nil {
 			ok++
+		} else if o.lazy {
+			s.log.Warn("store: job update not recorded", "path", s.path, "err", errs[i])
 		}
 		o.done <- errs[i]
 	}
@@ -118,6 +199,15 @@ func (s *Store) runBatch(batch []*op) {
 // nothing was stored.
 func (s *Store) commit(ops []*op) ([]error, error) {
 	ctx := context.Background()
+	if s.syncFull {
+		durable := false
+		for _, o := range ops {
+			durable = durable || o.durable
+		}
+		if err := s.setSync(ctx, durable); err != nil {
+			return nil, s.fail("set synchronous", err)
+		}
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, s.fail("start write", err)
@@ -179,4 +269,22 @@ func (w *wtx) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
 // query runs a prepared statement that returns rows in the transaction.
 func (w *wtx) query(st *sql.Stmt, args ...any) (*sql.Rows, error) {
 	return w.stmt(st).QueryContext(w.ctx, args...)
+}
+
+// setSync switches the write connection between synchronous FULL (the
+// commit is synced to disk) and NORMAL (it is not; WAL mode keeps it
+// consistent, and the next synced commit makes it durable too).
+func (s *Store) setSync(ctx context.Context, full bool) error {
+	if s.syncedNow == full {
+		return nil
+	}
+	mode := "NORMAL"
+	if full {
+		mode = "FULL"
+	}
+	if _, err := s.w.ExecContext(ctx, "PRAGMA synchronous = "+mode); err != nil {
+		return err
+	}
+	s.syncedNow = full
+	return nil
 }

@@ -1,0 +1,389 @@
+package hookd_test
+
+// These tests keep the user documentation under docs/ in step with the
+// code: helpers, action types and fields, metrics, commands and flags,
+// Wassenger names, and links between the pages.
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/funcs"
+)
+
+// readDoc returns the text of docs/name.
+func readDoc(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("docs", name))
+	if err != nil {
+		t.Fatalf("read the documentation page: %v", err)
+	}
+	return string(data)
+}
+
+// allDocs returns the text of every docs/*.md page, joined.
+func allDocs(t *testing.T) string {
+	t.Helper()
+	pages, err := filepath.Glob(filepath.Join("docs", "*.md"))
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no docs/*.md pages found (err %v)", err)
+	}
+	var b strings.Builder
+	for _, p := range pages {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(data)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// sourceMatches returns the first group of every match of re in the Go
+// files (tests excluded) that pattern names, sorted and without repeats.
+func sourceMatches(t *testing.T, pattern string, re *regexp.Regexp) []string {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+			seen[m[1]] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestDocsHelpers(t *testing.T) {
+	rules := readDoc(t, "rules.md")
+	if len(funcs.Docs) == 0 {
+		t.Fatal("funcs.Docs is empty")
+	}
+	for _, d := range funcs.Docs {
+		for what, s := range map[string]string{"signature": d.Signature, "example": d.Example, "result": d.Result} {
+			if !strings.Contains(rules, "`"+s+"`") {
+				t.Errorf("docs/rules.md: helper %s: the %s `%s` is missing; copy it from funcs.Docs into the helper table", d.Name, what, s)
+			}
+		}
+	}
+}
+
+// docSections splits a page at its "## " headings: heading line to text.
+func docSections(page string) map[string]string {
+	out := map[string]string{}
+	var head string
+	var body strings.Builder
+	flush := func() {
+		if head != "" {
+			out[head] = body.String()
+		}
+		body.Reset()
+	}
+	for _, line := range strings.Split(page, "\n") {
+		if strings.HasPrefix(line, "## ") {
+			flush()
+			head = strings.TrimSpace(strings.TrimPrefix(line, "## "))
+			continue
+		}
+		body.WriteString(line)
+		body.WriteByte('\n')
+	}
+	flush()
+	return out
+}
+
+func TestDocsActions(t *testing.T) {
+	sections := docSections(readDoc(t, "actions.md"))
+	types := actions.Types()
+	if len(types) == 0 {
+		t.Fatal("actions.Types() is empty")
+	}
+	for _, typ := range types {
+		spec, ok := actions.Lookup(typ)
+		if !ok {
+			t.Fatalf("actions.Lookup(%q) found nothing", typ)
+		}
+		body, ok := sections["`"+typ+"`"]
+		if !ok {
+			t.Errorf("docs/actions.md has no section \"## `%s`\"", typ)
+			continue
+		}
+		for _, f := range spec.Fields {
+			if !strings.Contains(body, "| `"+f.Name+"` |") {
+				t.Errorf("docs/actions.md, section %s: field %q is not in its fields table (a row starting | `%s` |)", typ, f.Name, f.Name)
+			}
+		}
+	}
+}
+
+// TestDocsConnections checks that every connection and its fields (from
+// the yaml tags of actions.Connections) have a row in docs/actions.md.
+func TestDocsConnections(t *testing.T) {
+	sections := docSections(readDoc(t, "actions.md"))
+	conns, ok := sections["Connections"]
+	if !ok {
+		t.Fatal(`docs/actions.md has no section "## Connections"`)
+	}
+	parts := strings.Split(conns, "\n### ")
+	byName := map[string]string{}
+	for _, p := range parts[1:] {
+		head, body, _ := strings.Cut(p, "\n")
+		byName[strings.Trim(strings.TrimSpace(head), "`")] = body
+	}
+	tag := regexp.MustCompile(`yaml:"([a-z_]+)"`)
+	for name, fields := range map[string][]string{
+		"wassenger": yamlTags(t, tag, "WassengerConfig"),
+		"slack":     yamlTags(t, tag, "SlackConfig"),
+		"email":     yamlTags(t, tag, "EmailConfig"),
+		"webhook":   yamlTags(t, tag, "WebhookConfig"),
+	} {
+		body, ok := byName[name]
+		if !ok {
+			t.Errorf("docs/actions.md: Connections has no \"### `%s`\"", name)
+			continue
+		}
+		for _, f := range fields {
+			if !strings.Contains(body, "| `"+f+"` |") {
+				t.Errorf("docs/actions.md: connection %s: field %q has no row", name, f)
+			}
+		}
+	}
+}
+
+// yamlTags returns the yaml tags of a struct type declared in
+// actions/config.go.
+func yamlTags(t *testing.T, tag *regexp.Regexp, typ string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("actions", "config.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(data)
+	start := strings.Index(src, "type "+typ+" struct {")
+	if start < 0 {
+		t.Fatalf("actions/config.go declares no %s", typ)
+	}
+	end := strings.Index(src[start:], "\n}")
+	var out []string
+	for _, m := range tag.FindAllStringSubmatch(src[start:start+end], -1) {
+		out = append(out, m[1])
+	}
+	if len(out) == 0 {
+		t.Fatalf("actions/config.go: %s has no yaml fields", typ)
+	}
+	return out
+}
+
+func TestDocsMetrics(t *testing.T) {
+	names := sourceMatches(t, filepath.Join("daemon", "*.go"), regexp.MustCompile(`Name:\s*"(hookd_[a-z0-9_]+)"`))
+	if len(names) < 10 {
+		t.Fatalf("found only %d metric names in daemon/*.go (%v): has the way metrics are declared changed?", len(names), names)
+	}
+	daemon := readDoc(t, "daemon.md")
+	for _, n := range names {
+		if !strings.Contains(daemon, "`"+n+"`") {
+			t.Errorf("docs/daemon.md: metric %s is not documented; add it to the Metrics table", n)
+		}
+	}
+}
+
+func TestDocsCommands(t *testing.T) {
+	cmds := sourceMatches(t, filepath.Join("internal", "cli", "*.go"), regexp.MustCompile(`register\("([a-z-]+)"`))
+	if len(cmds) < 5 {
+		t.Fatalf("found only %d commands in internal/cli (%v): has the way commands are registered changed?", len(cmds), cmds)
+	}
+	docs := allDocs(t)
+	for _, c := range cmds {
+		if !strings.Contains(docs, "hookd "+c) {
+			t.Errorf("docs/*.md never mention `hookd %s`", c)
+		}
+	}
+}
+
+// TestDocsFlags checks that the flags of these commands are documented
+// on some page (test and explain are covered by docs/testing.md, whose
+// author keeps them).
+func TestDocsFlags(t *testing.T) {
+	flagRe := regexp.MustCompile(`fs\.(?:String|Bool|Int|Int64|Duration|Float64)(?:Var)?\((?:&[\w.]+, )?"([a-z][a-z-]*)"`)
+	docs := allDocs(t)
+	for _, file := range []string{"serve.go", "store.go", "demo.go", "fire.go", "dryrun.go", "check.go"} {
+		flags := sourceMatches(t, filepath.Join("internal", "cli", file), flagRe)
+		if len(flags) == 0 && file != "check.go" {
+			t.Errorf("internal/cli/%s: no flags found; has the way flags are declared changed?", file)
+			continue
+		}
+		for _, f := range flags {
+			spelled := "--" + f
+			if len(f) == 1 {
+				spelled = "-" + f
+			}
+			if !strings.Contains(docs, "`"+spelled+"`") && !strings.Contains(docs, spelled+" ") {
+				t.Errorf("docs/*.md: flag %s of internal/cli/%s is not documented", spelled, file)
+			}
+		}
+	}
+}
+
+func TestDocsRulesKeys(t *testing.T) {
+	rules := readDoc(t, "rules.md")
+	for _, k := range engine.TopLevelKeys() {
+		if !strings.Contains(rules, "| `"+k+"` |") && !strings.Contains(rules, "| `"+k+".") {
+			t.Errorf("docs/rules.md: top-level key %s has no row in the file layout table", k)
+		}
+	}
+	for _, k := range engine.RuleKeys() {
+		if !strings.Contains(rules, "| `"+k+"` |") {
+			t.Errorf("docs/rules.md: rule key %s has no row in the rules table", k)
+		}
+	}
+}
+
+func TestDocsWassengerNames(t *testing.T) {
+	rules := readDoc(t, "rules.md")
+	for _, ev := range engine.KnownEvents {
+		if !strings.Contains(rules, "| `"+ev+"` |") {
+			t.Errorf("docs/rules.md: event %s has no row in the event table", ev)
+		}
+	}
+	for _, a := range engine.GroupActions {
+		if !strings.Contains(rules, "| `"+a+"` |") {
+			t.Errorf("docs/rules.md: group:update action %s has no row in the action table", a)
+		}
+	}
+}
+
+var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// TestDocsLinks checks that every relative link in docs/*.md points at an
+// existing file and, for a #fragment into a Markdown page, at a heading
+// of that page.
+func TestDocsLinks(t *testing.T) {
+	pages, err := filepath.Glob(filepath.Join("docs", "*.md"))
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no docs/*.md pages found (err %v)", err)
+	}
+	anchors := map[string]map[string]bool{}
+	anchorsOf := func(path string) map[string]bool {
+		if a, ok := anchors[path]; ok {
+			return a
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		anchors[path] = headingAnchors(string(data))
+		return anchors[path]
+	}
+	for _, page := range pages {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mdLink.FindAllStringSubmatch(stripCode(string(data)), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file, frag, _ := strings.Cut(target, "#")
+			path := page
+			if file != "" {
+				path = filepath.Join(filepath.Dir(page), filepath.FromSlash(file))
+				if _, err := os.Stat(path); err != nil {
+					t.Errorf("%s: link %s: %v", page, target, err)
+					continue
+				}
+			}
+			if frag != "" && strings.HasSuffix(path, ".md") && !anchorsOf(path)[frag] {
+				t.Errorf("%s: link %s: %s has no heading with the anchor #%s", page, target, path, frag)
+			}
+		}
+	}
+}
+
+// stripCode removes fenced code blocks, whose text is not Markdown.
+func stripCode(page string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.Split(page, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			in = !in
+			continue
+		}
+		if !in {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// headingAnchors returns the anchors GitHub gives a page's headings:
+// lower case, punctuation other than - and _ dropped, spaces as -, and
+// -1, -2, ... for repeats.
+func headingAnchors(page string) map[string]bool {
+	out := map[string]bool{}
+	count := map[string]int{}
+	for _, line := range strings.Split(stripCode(page), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		text := strings.TrimLeft(line, "#")
+		if len(text) == len(line) || !strings.HasPrefix(text, " ") {
+			continue
+		}
+		var b strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(text)) {
+			switch {
+			case r == ' ':
+				b.WriteByte('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		a := b.String()
+		if n := count[a]; n > 0 {
+			out[a+"-"+strconv.Itoa(n)] = true
+		} else {
+			out[a] = true
+		}
+		count[a]++
+	}
+	return out
+}
+
+// TestHeadingAnchors pins the anchor rule the link check relies on.
+func TestHeadingAnchors(t *testing.T) {
+	page := "# Rules reference\n## `if`: conditions\n## Trying rules: `hookd dry-run`\n```\n# not a heading\n```\n## Notes\n## Notes\n#nope\n"
+	got := headingAnchors(page)
+	for _, want := range []string{"rules-reference", "if-conditions", "trying-rules-hookd-dry-run", "notes", "notes-1"} {
+		if !got[want] {
+			t.Errorf("anchor %q missing from %v", want, got)
+		}
+	}
+	if got["not-a-heading"] || got["nope"] {
+		t.Errorf("anchors taken from code or a line without a space after #: %v", got)
+	}
+}
