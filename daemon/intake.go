@@ -90,7 +90,8 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		d.refuse(w, r, http.StatusBadRequest, "read", "could not read the body: "+err.Error())
 		return
 	}
-	events, err := event.Parse(body)
+	snap := d.snap.Load()
+	events, err := event.ParseProjected(body, snap.rules.Projection())
 	if err != nil {
 		reason := "bad_json"
 		if errors.Is(err, event.ErrNoEvent) {
@@ -99,7 +100,6 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		d.refuse(w, r, http.StatusBadRequest, reason, err.Error())
 		return
 	}
-	snap := d.snap.Load()
 	now := time.Now()
 	recs := make([]store.Record, len(events))
 	results := make([]*engine.Result, len(events))

@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
 
+	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/funcs"
 )
 
@@ -42,6 +43,16 @@ type compiled struct {
 	Source string
 	Prog   *vm.Program
 	Fields []fieldRef
+	// wholeEnv is set when the expression reads $env, the whole event.
+	wholeEnv bool
+}
+
+// readsEnv reports whether a program reads $env.
+func readsEnv(prog *vm.Program) bool {
+	return ast.Find(prog.Node(), func(n ast.Node) bool {
+		id, ok := n.(*ast.IdentifierNode)
+		return ok && id.Value == "$env"
+	}) != nil
 }
 
 // exprCheck walks an expression's syntax tree while it compiles: it
@@ -130,7 +141,7 @@ func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, wha
 	if len(check.problems) > 0 {
 		return nil
 	}
-	c := &compiled{Source: src, Prog: prog, Fields: fieldRefs(prog)}
+	c := &compiled{Source: src, Prog: prog, Fields: fieldRefs(prog), wholeEnv: readsEnv(prog)}
 	if l.compiled == nil {
 		l.compiled = map[exprKey]*compiled{}
 	}
@@ -170,6 +181,21 @@ func syntaxHint(msg string) string {
 		return "a string is never closed: add the closing quote"
 	}
 	return msg
+}
+
+// projection is the union of the fields every compiled expression reads;
+// nil when one reads the environment as a whole ($env).
+func (l *loader) projection() *event.Projection {
+	var paths [][]string
+	for _, c := range l.compiled {
+		if c.wholeEnv {
+			return nil
+		}
+		for _, f := range c.Fields {
+			paths = append(paths, f.Path)
+		}
+	}
+	return event.NewProjection(paths)
 }
 
 // fieldRefs collects the chains of member access rooted at an event field

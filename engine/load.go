@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/engine/event"
 )
 
 // Version is the rules file format this hookd reads.
@@ -77,8 +78,14 @@ type RuleSet struct {
 	// Warnings are the non-fatal problems found while loading.
 	Warnings Problems
 
-	index *index
+	index      *index
+	projection *event.Projection
 }
+
+// Projection is the set of event fields the rules read, for decoding
+// only those (see event.ParseProjected); nil when an expression needs the
+// whole event.
+func (rs *RuleSet) Projection() *event.Projection { return rs.projection }
 
 // Rule is one rule of a rules file.
 type Rule struct {
@@ -199,6 +206,7 @@ func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
 	l.rs.Vars = l.vars
 	l.rs.Warnings = l.problems
 	l.rs.index = buildIndex(l.rs.Rules)
+	l.rs.projection = l.projection()
 	return l.rs, l.problems
 }
 

@@ -105,6 +105,10 @@ func Parse(body []byte) ([]*Event, error) {
 
 func fromValue(v *fastjson.Value, raw []byte) (*Event, error) {
 	fields, _ := convert(v).(map[string]any)
+	return eventOf(fields, raw)
+}
+
+func eventOf(fields map[string]any, raw []byte) (*Event, error) {
 	name, _ := fields["event"].(string)
 	if name == "" {
 		return nil, fmt.Errorf("%w: every Wassenger event names its type, e.g. \"event\": \"group:update\"", ErrNoEvent)

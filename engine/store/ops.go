@@ -30,11 +30,21 @@ func (s *Store) Accept(ctx context.Context, recs []Record) ([]Outcome, error) {
 	if err := validate(recs); err != nil {
 		return nil, err
 	}
+	// Encode in the caller's goroutine: the writer is the one place every
+	// write goes through, so it does only the SQL.
+	enc := make([]encodedEvent, len(recs))
+	for i := range recs {
+		e, err := encodeEvent(&recs[i].Event)
+		if err != nil {
+			return nil, fmt.Errorf("store: event %q: %w", recs[i].Event.ID, err)
+		}
+		enc[i] = e
+	}
 	out := make([]Outcome, len(recs))
 	err := s.write(ctx, func(w *wtx) error {
 		now := fromMillis(millis(s.now()))
 		for i := range recs {
-			o, err := s.acceptRecord(w, &recs[i], now)
+			o, err := s.acceptRecord(w, &recs[i], enc[i], now)
 			if err != nil {
 				return fmt.Errorf("accept event %q: %w", recs[i].Event.ID, err)
 			}
@@ -46,6 +56,24 @@ func (s *Store) Accept(ctx context.Context, recs []Record) ([]Outcome, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// encodedEvent is an event's columns as stored.
+type encodedEvent struct {
+	body          []byte
+	rules, errors string
+}
+
+func encodeEvent(ev *Event) (encodedEvent, error) {
+	rules, err := json.Marshal(nonNil(ev.Rules))
+	if err != nil {
+		return encodedEvent{}, err
+	}
+	errs, err := json.Marshal(nonNil(ev.Errors))
+	if err != nil {
+		return encodedEvent{}, err
+	}
+	return encodedEvent{body: compressBody(ev.Body), rules: string(rules), errors: string(errs)}, nil
 }
 
 // validate rejects records that can never be stored, before anything is
@@ -77,25 +105,13 @@ func validate(recs []Record) error {
 
 // acceptRecord inserts one record's event and, unless it is a duplicate,
 // its jobs.
-func (s *Store) acceptRecord(w *wtx, rec *Record, now time.Time) (Outcome, error) {
+func (s *Store) acceptRecord(w *wtx, rec *Record, enc encodedEvent, now time.Time) (Outcome, error) {
 	ev := rec.Event
-	rules, err := json.Marshal(nonNil(ev.Rules))
-	if err != nil {
-		return Outcome{}, err
-	}
-	errs, err := json.Marshal(nonNil(ev.Errors))
-	if err != nil {
-		return Outcome{}, err
-	}
-	body := ev.Body
-	if body == nil {
-		body = []byte{}
-	}
 	received := ev.ReceivedAt
 	if received.IsZero() {
 		received = now
 	}
-	res, err := w.exec(s.st.insertEvent, ev.ID, ev.Name, ev.Action, body, millis(received), string(rules), string(errs))
+	res, err := w.exec(s.st.insertEvent, ev.ID, ev.Name, ev.Action, enc.body, millis(received), enc.rules, enc.errors)
 	if err != nil {
 		return Outcome{}, err
 	}

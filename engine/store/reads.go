@@ -81,6 +81,9 @@ func (s *Store) Events(ctx context.Context, q EventQuery, fn func(Event) error) 
 		if err := rows.Scan(&ev.ID, &ev.Name, &ev.Action, &ev.Body, &at, &rules, &errs); err != nil {
 			return s.fail("read events", err)
 		}
+		if ev.Body, err = decompressBody(ev.Body); err != nil {
+			return s.fail("read event "+ev.ID, err)
+		}
 		ev.ReceivedAt = fromMillis(at)
 		if err := decodeList(rules, &ev.Rules); err != nil {
 			return s.fail("read event "+ev.ID, err)

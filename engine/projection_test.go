@@ -1,0 +1,101 @@
+package engine_test
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+)
+
+// TestProjectionGivesSameResults evaluates every recorded event twice,
+// decoded in full and decoded with the rule set's projection (only the
+// fields the rules read, as the daemon does), and requires the same rules,
+// rendered actions and errors.
+func TestProjectionGivesSameResults(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "rules", "good", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, filepath.Join("..", "rules.example.yaml"))
+	evs, err := event.ReadPaths([]string{filepath.Join("..", "testdata", "events")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			rs, problems := engine.LoadFile(f, engine.LoadOptions{LookupEnv: envFrom(nil), AllowUnsetEnv: true})
+			if rs == nil {
+				t.Fatal(problems)
+			}
+			if rs.Projection() == nil {
+				t.Fatal("no projection")
+			}
+			for _, ev := range evs {
+				full, err := event.Parse(ev.Raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				proj, err := event.ParseProjected(ev.Raw, rs.Projection())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := summarize(rs.Evaluate(proj[0])), summarize(rs.Evaluate(full[0])); !reflect.DeepEqual(got, want) {
+					t.Errorf("%s: projected decode gives\n%v\nfull decode gives\n%v", ev.Source, got, want)
+				}
+			}
+		})
+	}
+}
+
+type outcome struct {
+	Rules   []string
+	Actions []map[string]any
+	Errors  []string
+}
+
+func summarize(res *engine.Result) outcome {
+	var o outcome
+	for _, f := range res.Fired {
+		o.Rules = append(o.Rules, f.Rule.Name)
+		for _, a := range f.Actions {
+			o.Actions = append(o.Actions, a.Params)
+		}
+	}
+	for _, e := range res.Errors {
+		o.Errors = append(o.Errors, e.Error())
+	}
+	return o
+}
+
+// TestProjectionKeepsWhatRulesRead checks that a projection decodes the
+// fields read, whole objects used as values, and nothing else nested.
+func TestProjectionKeepsWhatRulesRead(t *testing.T) {
+	rs := loadRules(t, `version: 1
+rules:
+  - name: r
+    on: group:update
+    if: data.chat.name != "" && len(participants) > 0
+    do:
+      - log:
+          message: "{{ device.phone }}"
+          fields:
+            group: "{{ data.chat.group }}"
+`)
+	evs, err := event.ParseProjected([]byte(`{"id":"1","event":"group:update","author":"+1","participants":["+2"],
+		"device":{"id":"d","phone":"+3"},
+		"data":{"body":"secret text","chat":{"name":"G","labels":["x"],"group":{"description":"D","totalParticipants":4}}}}`), rs.Projection())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := evs[0].Fields
+	want := map[string]any{
+		"id": "1", "event": "group:update", "author": "+1", "participants": []any{"+2"},
+		"device": map[string]any{"phone": "+3"},
+		"data":   map[string]any{"chat": map[string]any{"name": "G", "group": map[string]any{"description": "D", "totalParticipants": int64(4)}}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("projected fields\n%#v\nwant\n%#v", got, want)
+	}
+}
