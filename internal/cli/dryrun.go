@@ -108,7 +108,7 @@ func toJSON(res *engine.Result, describe func(*event.Event, engine.Rendered) str
 	for _, f := range res.Fired {
 		out.Rules = append(out.Rules, f.Rule.Name)
 		for _, a := range f.Actions {
-			aj := actionJSON{Rule: f.Rule.Name, Type: a.Action.Type, Params: a.Params}
+			aj := actionJSON{Rule: f.Rule.Name, Type: a.Action.Type, Params: masked(a)}
 			if describe != nil {
 				aj.Request = describe(res.Event, a)
 			}
@@ -146,8 +146,9 @@ func writeText(w io.Writer, res *engine.Result, describe func(*event.Event, engi
 		fmt.Fprintf(w, "   rule %s%s\n", f.Rule.Name, stop)
 		for _, a := range f.Actions {
 			fmt.Fprintf(w, "     %s[%d]\n", a.Action.Type, a.Action.Index)
+			params := masked(a)
 			for _, k := range a.Action.Fields() {
-				writeField(w, "       ", k, a.Params[k])
+				writeField(w, "       ", k, params[k])
 			}
 			if describe != nil {
 				fmt.Fprintf(w, "       request:\n         %s\n", indent(describe(res.Event, a), "         "))
