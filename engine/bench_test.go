@@ -10,16 +10,8 @@ import (
 	"github.com/hookd/hookd/engine/event"
 )
 
-// groupActions are the 31 group:update actions of Wassenger's docs.
-var groupActions = []string{
-	"create", "delete", "leave", "subject", "picture", "description", "add", "remove", "promote", "demote",
-	"restrict", "announce", "modify", "ephemeral", "invite", "revoke_invite", "membership_approval_mode",
-	"membership_approval_request", "created_membership_requests", "ephemeral_keep_in_chat",
-	"default_sub_group_promote", "default_sub_group_demote", "community_create", "invite_auto_add",
-	"linked_group_join", "parent_group_link", "parent_group_link_membership_approval", "delete_parent_group",
-	"delete_parent_group_unlink", "default_sub_group_admin_add", "community_link_parent_group_rich",
-	"allow_non_admin_sub_group_creation",
-}
+// groupActions are the group:update actions.
+var groupActions = engine.GroupActions
 
 var otherEvents = []string{"message:in:new", "message:out:new", "message:out:ack", "chat:update", "contact:update"}
 

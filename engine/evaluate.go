@@ -83,6 +83,19 @@ func (rs *RuleSet) Evaluate(ev *event.Event) *Result {
 	if len(cands) == 0 {
 		return res
 	}
+	rs.withRunner(ev, func(r *runner) {
+		for _, i := range cands {
+			rule := rs.Rules[i]
+			if rs.evalRule(r, rule, res, false) && rule.Stop {
+				break
+			}
+		}
+	})
+	return res
+}
+
+// withRunner runs f with a pooled runner whose environment is ev's.
+func (rs *RuleSet) withRunner(ev *event.Event, f func(r *runner)) {
 	r := runners.Get().(*runner)
 	env, restore := rs.env(ev)
 	r.env = env
@@ -91,13 +104,7 @@ func (rs *RuleSet) Evaluate(ev *event.Event) *Result {
 		r.env = nil
 		runners.Put(r)
 	}()
-	for _, i := range cands {
-		rule := rs.Rules[i]
-		if rs.evalRule(r, rule, res, false) && rule.Stop {
-			break
-		}
-	}
-	return res
+	f(r)
 }
 
 // EvaluateRule runs one rule on ev, whatever its `on` says; with force
@@ -106,22 +113,10 @@ func (rs *RuleSet) Evaluate(ev *event.Event) *Result {
 func (rs *RuleSet) EvaluateRule(ev *event.Event, name string, force bool) (*Result, error) {
 	rule, ok := rs.Rule(name)
 	if !ok {
-		names := make([]string, len(rs.Rules))
-		for i, r := range rs.Rules {
-			names[i] = r.Name
-		}
-		return nil, fmt.Errorf("no rule named %q%s", name, suggest(name, names))
+		return nil, fmt.Errorf("no rule named %q%s", name, rs.SuggestRule(name))
 	}
 	res := &Result{Event: ev}
-	r := runners.Get().(*runner)
-	env, restore := rs.env(ev)
-	r.env = env
-	defer func() {
-		restore()
-		r.env = nil
-		runners.Put(r)
-	}()
-	rs.evalRule(r, rule, res, force)
+	rs.withRunner(ev, func(r *runner) { rs.evalRule(r, rule, res, force) })
 	return res, nil
 }
 

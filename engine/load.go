@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/engine/eventschema"
 )
 
 // Version is the rules file format this hookd reads.
@@ -29,15 +30,7 @@ var KnownEvents = []string{
 }
 
 // GroupActions are the actions of group:update events.
-var GroupActions = []string{
-	"create", "delete", "leave", "subject", "picture", "description", "add", "remove", "promote", "demote",
-	"restrict", "announce", "modify", "ephemeral", "invite", "revoke_invite", "membership_approval_mode",
-	"membership_approval_request", "created_membership_requests", "ephemeral_keep_in_chat",
-	"default_sub_group_promote", "default_sub_group_demote", "community_create", "invite_auto_add",
-	"linked_group_join", "parent_group_link", "parent_group_link_membership_approval", "delete_parent_group",
-	"delete_parent_group_unlink", "default_sub_group_admin_add", "community_link_parent_group_rich",
-	"allow_non_admin_sub_group_creation",
-}
+var GroupActions = eventschema.GroupActions
 
 // Delivery says how the daemon retries actions.
 type Delivery struct {

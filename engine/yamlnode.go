@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/actions/secret"
+	suggestpkg "github.com/hookd/hookd/internal/suggest"
 )
 
 // entry is one key and value of a YAML mapping.
@@ -287,45 +288,5 @@ func sorted(list []string) []string {
 	return out
 }
 
-// suggest returns `; did you mean "x"?` for the closest candidate within
-// a small edit distance, or "".
-func suggest(s string, candidates []string) string {
-	if best := closest(s, candidates); best != "" {
-		return fmt.Sprintf(" (did you mean %q?)", best)
-	}
-	return ""
-}
-
-func closest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if len(s) <= 2 && bestD > 1 {
-		return ""
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
+// suggest returns ` (did you mean "x"?)` for the closest candidate, or "".
+func suggest(s string, candidates []string) string { return suggestpkg.DidYouMean(s, candidates) }

@@ -49,14 +49,15 @@ func NewProjection(paths [][]string) *Projection {
 	return root
 }
 
-// ParseProjected is Parse, decoding only the fields of p.
+// ParseProjected is Parse, decoding only the fields of p (all of them
+// when p is nil).
 func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
-	if p == nil {
-		return Parse(body)
-	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || (trimmed[0] != '{' && trimmed[0] != '[') {
-		return Parse(body) // for its error
+	if len(trimmed) == 0 {
+		return nil, errors.New("empty body: send one JSON object or an array of objects")
+	}
+	if c := trimmed[0]; c != '{' && c != '[' {
+		return nil, fmt.Errorf("body starts with %q: send one JSON object or an array of objects", trimmed[:1])
 	}
 	parser := parsers.Get()
 	defer parsers.Put(parser)
@@ -93,8 +94,12 @@ func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
 }
 
 // project decodes the top-level object v: every field that is not an
-// object, and of the objects the fields p names.
+// object, and of the objects the fields p names (all with a nil p).
 func project(v *fastjson.Value, p *Projection) map[string]any {
+	if p == nil {
+		m, _ := convert(v).(map[string]any)
+		return m
+	}
 	o, _ := v.Object()
 	m := make(map[string]any, o.Len())
 	o.Visit(func(k []byte, x *fastjson.Value) {

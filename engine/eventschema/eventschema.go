@@ -19,7 +19,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/hookd/hookd/internal/suggest"
 )
 
 //go:embed wassenger.json
@@ -314,62 +315,23 @@ func isIndex(step string) bool {
 }
 
 // closest returns the key of fields nearest to step, or "" when none is
-// within the allowed distance. Of keys at the same distance it prefers the
-// one whose length is closest to the step's, then the alphabetically first.
+// close enough (see suggest.Closest).
 func closest(step string, fields map[string]*node) string {
-	n := utf8.RuneCountInString(step)
-	limit := 2
-	if n <= 3 {
-		limit = 1
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
 	}
-	want := strings.ToLower(step)
-	type candidate struct {
-		key        string
-		dist, skew int
-	}
-	best := candidate{dist: limit + 1}
-	for key := range fields {
-		c := candidate{key, distance(want, strings.ToLower(key)), abs(utf8.RuneCountInString(key) - n)}
-		if c.dist < best.dist ||
-			c.dist == best.dist && best.key != "" && (c.skew < best.skew || c.skew == best.skew && c.key < best.key) {
-			best = c
-		}
-	}
-	return best.key
+	return suggest.Closest(step, keys)
 }
 
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
-// distance is the optimal string alignment distance between a and b:
-// insertions, deletions, substitutions and swaps of two neighbouring
-// characters each cost one.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	// Three rows suffice: the swap looks two rows back.
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
+// GroupActions are the 32 actions of group:update events that Wassenger
+// documents.
+var GroupActions = []string{
+	"create", "delete", "leave", "subject", "picture", "description", "add", "remove", "promote", "demote",
+	"restrict", "announce", "modify", "ephemeral", "invite", "revoke_invite", "membership_approval_mode",
+	"membership_approval_request", "created_membership_requests", "ephemeral_keep_in_chat",
+	"default_sub_group_promote", "default_sub_group_demote", "community_create", "invite_auto_add",
+	"linked_group_join", "parent_group_link", "parent_group_link_membership_approval", "delete_parent_group",
+	"delete_parent_group_unlink", "default_sub_group_admin_add", "community_link_parent_group_rich",
+	"allow_non_admin_sub_group_creation",
 }

@@ -170,32 +170,6 @@ func TestKnownAndEvents(t *testing.T) {
 	}
 }
 
-func TestDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0},
-		{"name", "name", 0},
-		{"", "abc", 3},
-		{"nmae", "name", 1},
-		{"nam", "name", 1},
-		{"nme", "name", 1},
-		{"kitten", "sitting", 3},
-		{"ca", "abc", 3},
-		{"café", "cafe", 1},
-		{"ñame", "name", 1},
-	}
-	for _, tt := range tests {
-		if got := distance(tt.a, tt.b); got != tt.want {
-			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-		if got := distance(tt.b, tt.a); got != tt.want {
-			t.Errorf("distance(%q, %q) = %d, want %d", tt.b, tt.a, got, tt.want)
-		}
-	}
-}
-
 func TestParse(t *testing.T) {
 	const good = `{
 		"comment": ["a test schema"],

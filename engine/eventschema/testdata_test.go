@@ -17,17 +17,6 @@ import (
 // eventsDir holds hookd's recorded Wassenger events.
 var eventsDir = filepath.Join("..", "..", "testdata", "events")
 
-// groupActions are the group:update actions Wassenger documents.
-var groupActions = []string{
-	"create", "delete", "leave", "subject", "picture", "description", "add", "remove", "promote", "demote",
-	"restrict", "announce", "modify", "ephemeral", "invite", "revoke_invite", "membership_approval_mode",
-	"membership_approval_request", "created_membership_requests", "ephemeral_keep_in_chat",
-	"default_sub_group_promote", "default_sub_group_demote", "community_create", "invite_auto_add",
-	"linked_group_join", "parent_group_link", "parent_group_link_membership_approval", "delete_parent_group",
-	"delete_parent_group_unlink", "default_sub_group_admin_add", "community_link_parent_group_rich",
-	"allow_non_admin_sub_group_creation",
-}
-
 // recorded is one event read from the events folder.
 type recorded struct {
 	where string // file, with the line or array index
@@ -233,7 +222,7 @@ func TestRecordedEventsFolder(t *testing.T) {
 		seen[id] = r.where
 	}
 
-	for _, action := range groupActions {
+	for _, action := range GroupActions {
 		file := "group-update/" + action + ".json"
 		evs := byFile[file]
 		if len(evs) != 1 {
@@ -258,7 +247,7 @@ func TestRecordedEventsFolder(t *testing.T) {
 			groupFiles++
 		}
 	}
-	if want := len(groupActions) + 1; groupFiles != want {
+	if want := len(GroupActions) + 1; groupFiles != want {
 		t.Errorf("group-update holds %d event files, want %d (one per action plus restrict-off.json)", groupFiles, want)
 	}
 

@@ -19,6 +19,7 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
+	suggestpkg "github.com/hookd/hookd/internal/suggest"
 )
 
 // Suite is a decoded test file.
@@ -590,39 +591,7 @@ func contains(list []string, s string) bool {
 }
 
 // suggest returns ` (did you mean "x"?)` for a close candidate, or "".
-func suggest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if best == "" || (len(s) <= 2 && bestD > 1) {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
+func suggest(s string, candidates []string) string { return suggestpkg.DidYouMean(s, candidates) }
 
 func known(actionType string) bool {
 	_, ok := actions.Lookup(actionType)
