@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// ReferenceHeader is the HTTP and email header that carries a call's
+// Reference, so that a target can recognise a retried send.
+const ReferenceHeader = "X-Hookd-Reference"
+
 // Call is one action to perform: its type, its fields with every template
 // already rendered, and the identity that makes a retried send recognisable.
 type Call struct {

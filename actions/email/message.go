@@ -14,7 +14,7 @@ import (
 )
 
 // ReferenceHeader carries the call's Reference in every message.
-const ReferenceHeader = "X-Hookd-Reference"
+const ReferenceHeader = actions.ReferenceHeader
 
 // prepared is a call's message, validated and ready to build or describe.
 type prepared struct {

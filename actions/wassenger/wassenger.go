@@ -190,6 +190,9 @@ func (c *Client) build(call actions.Call) (*http.Request, []byte, string, error)
 	req.Header.Set("Token", c.token.Reveal())
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "hookd")
+	if call.Reference != "" {
+		req.Header.Set(actions.ReferenceHeader, call.Reference)
+	}
 	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}

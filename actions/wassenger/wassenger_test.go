@@ -415,6 +415,7 @@ Accept: application/json
 Content-Type: application/json
 Token: <secret>
 User-Agent: hookd
+X-Hookd-Reference: hookd:EV1:r:0
 
 {
   "group": "120363012345678901@g.us",

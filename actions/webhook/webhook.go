@@ -187,6 +187,9 @@ func build(call actions.Call) (*http.Request, []byte, []string, error) {
 	if header.Get("User-Agent") == "" {
 		header.Set("User-Agent", "hookd")
 	}
+	if header.Get(actions.ReferenceHeader) == "" && call.Reference != "" {
+		header.Set(actions.ReferenceHeader, call.Reference)
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)

@@ -240,6 +240,7 @@ Content-Type: application/json
 User-Agent: hookd
 X-Api-Key: <secret>
 X-Event: add
+X-Hookd-Reference: hookd:EV:r:0
 
 {
   "n": 1,

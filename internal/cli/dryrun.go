@@ -151,7 +151,7 @@ func writeText(w io.Writer, res *engine.Result, describe func(*event.Event, engi
 				writeField(w, "       ", k, params[k])
 			}
 			if describe != nil {
-				fmt.Fprintf(w, "       request:\n         %s\n", indent(describe(res.Event, a), "         "))
+				fmt.Fprintf(w, "       request:\n%s", padLines(describe(res.Event, a), "         "))
 			}
 		}
 	}
@@ -219,4 +219,18 @@ func (s *summary) write(w io.Writer) {
 		}
 		fmt.Fprintln(w, line)
 	}
+}
+
+// padLines prefixes every non-empty line of s with pad; empty lines stay
+// empty, so that no line ends in spaces.
+func padLines(s, pad string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if line != "" {
+			b.WriteString(pad)
+			b.WriteString(line)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

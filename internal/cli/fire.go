@@ -21,7 +21,7 @@ func runFire(s Streams, args []string) int {
 	rulesPath := fs.String("rules", "", "rules file (required)")
 	ruleName := fs.String("rule", "", "the rule whose actions to send (required)")
 	force := fs.Bool("force", false, "send even when the rule's on/if does not match the event")
-	timeout := fs.Duration("timeout", 30*time.Second, "time limit for each action")
+	timeout := fs.Duration("timeout", 0, "time limit for each action (default: the rules file's delivery.timeout)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagErr(err)
@@ -68,6 +68,13 @@ func runFire(s Streams, args []string) int {
 			fmt.Fprintf(s.Stderr, "hookd fire: the condition of %q is false for this event; pass --force to send anyway\n", *ruleName)
 		}
 		return 1
+	}
+	if len(res.Fired[0].Actions) == 0 && len(res.Errors) == 0 {
+		fmt.Fprintf(s.Stdout, "rule %q has no actions: nothing sent\n", *ruleName)
+		return 0
+	}
+	if *timeout <= 0 {
+		*timeout = rs.Delivery.Timeout
 	}
 	rt := router.New(&rs.Connections, router.Options{Logger: newTextLogger(s)})
 	failed := len(res.Errors) > 0
