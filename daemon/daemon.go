@@ -34,6 +34,10 @@ const (
 	DefaultRetention    = 7 * 24 * time.Hour
 	DefaultDrainTimeout = 10 * time.Second
 	DefaultWorkers      = 4
+	// MinSafeRetention is the shortest retention that still recognises
+	// every duplicate: Wassenger retries a failed delivery for up to about
+	// a day (50 to 100 attempts with backoff), so twice that.
+	MinSafeRetention = 48 * time.Hour
 )
 
 // Config configures a Daemon.
@@ -143,6 +147,9 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s shows each in its line):\n%s", problems.Errors(), cfg.RulesPath, problemLines(problems))
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, initial: data}
+	if cfg.Retention < MinSafeRetention {
+		d.log.Warn("retention is shorter than the sender's retry horizon: an event Wassenger delivers again after it is pruned runs its actions again", "retention", cfg.Retention, "recommended_min", MinSafeRetention)
+	}
 	takeCtx, stopTaking := context.WithCancel(context.Background())
 	runCtx, stopRuns := context.WithCancel(context.Background())
 	d.stopTaking, d.stopRuns = stopTaking, stopRuns
