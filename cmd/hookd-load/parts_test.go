@@ -1,0 +1,457 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+)
+
+func TestParsePayload(t *testing.T) {
+	remove, err := os.ReadFile(removeJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		raw     string
+		pad     int
+		wantErr string
+	}{
+		{name: "recorded group:update", raw: string(remove)},
+		{name: "padded", raw: string(remove), pad: 1000},
+		{name: "nested id first", raw: `{"data":{"id":"X1"},"id":"X1","event":"message:in:new"}`},
+		{name: "id as a key first", raw: `{"X1":"y","id":"X1","event":"message:in:new"}`},
+		{name: "no id", raw: `{"event":"group:update","action":"add"}`},
+		{name: "array", raw: `[{"id":"a","event":"message:out:failed"}]`, wantErr: "not one JSON object"},
+		{name: "no event", raw: `{"id":"a"}`, wantErr: `no string "event"`},
+		{name: "id not a string", raw: `{"id":7,"event":"e"}`, wantErr: `"id" is not a non-empty string`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := parsePayload([]byte(tc.raw), tc.pad)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to say %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := eventID("load0a1b2c", 42)
+			got := p.with(id)
+			if len(got) != p.Size {
+				t.Errorf("size %d, Size says %d", len(got), p.Size)
+			}
+			var orig, rewritten map[string]any
+			if err := json.Unmarshal([]byte(tc.raw), &orig); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(got, &rewritten); err != nil {
+				t.Fatalf("rewritten payload is not JSON: %v\n%s", err, got)
+			}
+			if rewritten["id"] != id {
+				t.Errorf("id = %v, want %s", rewritten["id"], id)
+			}
+			if pad, _ := rewritten[padKey].(string); len(pad) != tc.pad {
+				t.Errorf("padding of %d bytes, want %d", len(pad), tc.pad)
+			}
+			delete(orig, "id")
+			delete(rewritten, "id")
+			delete(rewritten, padKey)
+			a, _ := json.Marshal(orig)
+			b, _ := json.Marshal(rewritten)
+			if !bytes.Equal(a, b) {
+				t.Errorf("rewriting changed more than the id:\n%s\n%s", a, b)
+			}
+			if evs, err := event.Parse(got); err != nil || len(evs) != 1 || evs[0].ID != id {
+				t.Errorf("hookd reads the payload as %v, %v; want one event with id %s", evs, err, id)
+			}
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	hundred := make([]int64, 100)
+	for i := range hundred {
+		hundred[i] = int64(i + 1)
+	}
+	tests := []struct {
+		vals []int64
+		p    float64
+		want int64
+	}{
+		{nil, 50, 0},
+		{[]int64{7}, 99.9, 7},
+		{[]int64{1, 2}, 50, 1},
+		{[]int64{1, 2}, 51, 2},
+		{hundred, 50, 50},
+		{hundred, 99, 99},
+		{hundred, 99.9, 100},
+		{hundred, 100, 100},
+	}
+	for _, tc := range tests {
+		if got := percentile(tc.vals, tc.p); got != tc.want {
+			t.Errorf("percentile(%d values, %v) = %d, want %d", len(tc.vals), tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestMeasure(t *testing.T) {
+	const ms = int64(1e6)
+	samples := []sample{
+		{Seq: 0, Start: 0, End: 5 * ms, Status: 200},        // in the warm-up
+		{Seq: 1, Start: 10 * ms, End: 12 * ms, Status: 200}, // 2 ms
+		{Seq: 2, Start: 20 * ms, End: 24 * ms, Status: 204}, // 4 ms
+		{Seq: 3, Start: 30 * ms, End: 31 * ms, Status: 503},
+		{Seq: 4, Start: 40 * ms, End: 41 * ms, Status: 0},
+		{Seq: 5, Start: 50 * ms, End: 1010 * ms, Status: 200}, // 960 ms
+	}
+	tests := []struct {
+		name                 string
+		from, to             int64
+		sent, ok, non2xx, tr int
+		p50, max             float64
+		rate                 float64
+	}{
+		{"all", 0, 0, 6, 4, 1, 1, 4, 960, 4 / 1.010},
+		{"after warm-up", 10 * ms, 0, 5, 3, 1, 1, 4, 960, 3 / 1.0},
+		{"window", 10 * ms, 30 * ms, 2, 2, 0, 0, 2, 4, 2 / 0.014},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := measure(samples, tc.from, tc.to)
+			if c.Sent != tc.sent || c.OK != tc.ok || c.Non2xx != tc.non2xx || c.Transport != tc.tr {
+				t.Errorf("counts %+v, want sent %d ok %d non-2xx %d transport %d", c, tc.sent, tc.ok, tc.non2xx, tc.tr)
+			}
+			if c.Sent != c.OK+c.Non2xx+c.Transport {
+				t.Errorf("counts do not add up: %+v", c)
+			}
+			if c.Reply.N != tc.ok || c.Reply.P50 != tc.p50 || c.Reply.Max != tc.max {
+				t.Errorf("latency %+v, want n %d p50 %v max %v", c.Reply, tc.ok, tc.p50, tc.max)
+			}
+			if diff := c.Rate - tc.rate; diff > 1e-9 || diff < -1e-9 {
+				t.Errorf("rate %v, want %v", c.Rate, tc.rate)
+			}
+		})
+	}
+}
+
+// sinkEnv is what the rules file reads, pointing nowhere.
+func sinkEnv(name string) (string, bool) {
+	v, ok := map[string]string{
+		envWassengerToken: "t", envWassengerURL: "http://127.0.0.1:9/v1",
+		envSlackURL: "http://127.0.0.1:9/services/T/B/x", envWebhookURL: "http://127.0.0.1:9/hook",
+	}[name]
+	return v, ok
+}
+
+func TestGenerateRules(t *testing.T) {
+	tests := []struct {
+		payload string
+		count   int
+		fire    []string
+	}{
+		{removeJSON, 3, fireTypes},
+		{removeJSON, 100, fireTypes},
+		{removeJSON, 1000, []string{fireWassenger}},
+		{filepath.Join("..", "..", "testdata", "events", "message-in-new.json"), 50, fireTypes},
+	}
+	for _, tc := range tests {
+		t.Run(filepath.Base(tc.payload), func(t *testing.T) {
+			p, err := readPayload(tc.payload, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := generateRules(rulesSpec{Count: tc.count, Fire: tc.fire, Event: p.Event, Action: p.Action})
+			rs, problems := engine.Load("load.yaml", []byte(src), engine.LoadOptions{LookupEnv: sinkEnv})
+			if rs == nil || len(problems) > 0 {
+				t.Fatalf("generated rules do not load cleanly: %v", problems)
+			}
+			if len(rs.Rules) != tc.count {
+				t.Errorf("%d rules, want %d", len(rs.Rules), tc.count)
+			}
+			evs, err := event.Parse(p.with(eventID("load0a1b2c", 7)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := rs.Evaluate(evs[0])
+			if len(res.Errors) > 0 {
+				t.Errorf("errors evaluating the payload: %v", res.Errors)
+			}
+			var fired, want []string
+			for _, f := range res.Fired {
+				fired = append(fired, f.Rule.Name)
+				for _, a := range f.Actions {
+					if b, _ := json.Marshal(a.Params); !bytes.Contains(b, []byte("load0a1b2c-0000000007")) {
+						t.Errorf("%s: action params carry no event id: %s", f.Rule.Name, b)
+					}
+				}
+			}
+			for _, typ := range tc.fire {
+				want = append(want, fireRuleName(typ))
+			}
+			if !slices.Equal(fired, want) {
+				t.Errorf("fired %v, want exactly the firing rules %v", fired, want)
+			}
+			ref := engine.Reference(evs[0].ID, fireRuleName(fireWassenger), 0)
+			if !strings.Contains(ref, evs[0].ID) {
+				t.Errorf("reference %q is hashed: the sink cannot find the event id in it", ref)
+			}
+		})
+	}
+}
+
+func TestFindSeq(t *testing.T) {
+	re := regexp.MustCompile(regexp.QuoteMeta("load0a1b2c") + `-([0-9]{10})`)
+	tests := []struct {
+		typ    string
+		body   string
+		want   int64
+		wantOK bool
+	}{
+		{fireWassenger, `{"group":"1@g.us","message":"x","reference":"hookd:load0a1b2c-0000000012:fire-message:0"}`, 12, true},
+		{fireWassenger, `{"message":"hookd-load load0a1b2c-0000000013: ..."}`, 13, true},
+		{fireSlack, `{"text":"hookd-load load0a1b2c-0000000014: remove"}`, 14, true},
+		{fireWebhook, `{"id":"load0a1b2c-0000000015"}`, 15, true},
+		{fireWebhook, `{"id":"loadffffff-0000000015"}`, 0, false},
+		{fireSlack, `not json`, 0, false},
+	}
+	for _, tc := range tests {
+		got, ok := findSeq(re, tc.typ, []byte(tc.body))
+		if got != tc.want || ok != tc.wantOK {
+			t.Errorf("findSeq(%s, %s) = %d, %v; want %d, %v", tc.typ, tc.body, got, ok, tc.want, tc.wantOK)
+		}
+	}
+}
+
+func TestParseVmHWM(t *testing.T) {
+	tests := []struct {
+		status  string
+		want    int64
+		wantErr bool
+	}{
+		{"Name:\thookd\nVmPeak:\t  900000 kB\nVmHWM:\t   51234 kB\nVmRSS:\t 40000 kB\n", 51234 * 1024, false},
+		{"Name:\thookd\n", 0, true},
+		{"VmHWM:\t 12 MB\n", 0, true},
+		{"VmHWM:\t x kB\n", 0, true},
+	}
+	for _, tc := range tests {
+		got, err := parseVmHWM([]byte(tc.status))
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("parseVmHWM(%q) = %d, %v; want %d, error %v", tc.status, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestLineWriter(t *testing.T) {
+	var lines []string
+	w := &lineWriter{fn: func(s string) { lines = append(lines, s) }}
+	for _, chunk := range []string{"one\ntw", "o\n", "", "three\nfour"} {
+		if _, err := io.WriteString(w, chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"one", "two", "three"}; !slices.Equal(lines, want) {
+		t.Errorf("lines %q, want %q (an unfinished line waits)", lines, want)
+	}
+}
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+		check   func(*options) bool
+	}{
+		{args: nil, check: func(o *options) bool {
+			return slices.Equal(o.Scenarios, []string{scFloor, scDecode, scFull, scHalf, scFixed}) && o.RulesCount == 1000 && o.Count == 0
+		}},
+		{args: []string{"--smoke"}, check: func(o *options) bool { return o.Count == 200 && o.RulesCount == 100 && o.Warmup == 0 }},
+		{args: []string{"--smoke", "--count", "50"}, check: func(o *options) bool { return o.Count == 50 }},
+		{args: []string{"--reload-rules", "10000"}, check: func(o *options) bool { return slices.Contains(o.Scenarios, scReload) }},
+		{args: []string{"--fire", "slack, webhook"}, check: func(o *options) bool { return slices.Equal(o.Fire, []string{fireSlack, fireWebhook}) }},
+		{args: []string{"--scenarios", "half,full"}, wantErr: "full must come before it"},
+		{args: []string{"--scenarios", "fast"}, wantErr: `unknown scenario "fast"`},
+		{args: []string{"--scenarios", "reload"}, wantErr: "needs --reload-rules"},
+		{args: []string{"--fire", "email"}, wantErr: `--fire "email"`},
+		{args: []string{"--rules-count", "2"}, wantErr: "less than the 3 firing rules"},
+		{args: []string{"--sync", "off"}, wantErr: "use full or normal"},
+		{args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
+	}
+	for _, tc := range tests {
+		o, err := parseOptions(tc.args, io.Discard)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: err = %v, want it to say %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		if !tc.check(o) {
+			t.Errorf("%q: options %+v", tc.args, *o)
+		}
+	}
+}
+
+func TestFloorServer(t *testing.T) {
+	remove, err := os.ReadFile(removeJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		decode bool
+		body   string
+		want   int
+	}{
+		{false, string(remove), http.StatusOK},
+		{false, "not json", http.StatusOK},
+		{true, string(remove), http.StatusOK},
+		{true, "not json", http.StatusBadRequest},
+		{true, strings.Repeat(" ", floorMaxBody+1), http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		srv := httptest.NewServer(newFloorServer(tc.decode, io.Discard).Handler)
+		resp, err := http.Post(srv.URL+"/webhooks/wassenger", "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("decode=%v, %d-byte body: status %d, want %d", tc.decode, len(tc.body), resp.StatusCode, tc.want)
+		}
+		if tc.want == http.StatusOK && !bytes.Equal(body, floorReply) {
+			t.Errorf("decode=%v: answer %q, want hookd's shape %q", tc.decode, body, floorReply)
+		}
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	tests := []struct {
+		stat    string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"4242 (hookd) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 50 0 0 20 0 9 0 100 0 0", 3 * time.Second, false},
+		{"4242 (a) b (c) R 1 4242 4242 0 -1 4194560 1234 0 0 0 7 3 0 0 20 0 9 0 100 0 0", 100 * time.Millisecond, false},
+		{"4242 hookd S 1", 0, true},
+		{"4242 (hookd) S 1 2 3", 0, true},
+		{"4242 (hookd) S 1 4242 4242 0 -1 4194560 1234 0 0 0 x 50 0", 0, true},
+	}
+	for _, tc := range tests {
+		got, err := parseStatCPU([]byte(tc.stat))
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("parseStatCPU(%q) = %v, %v; want %v, error %v", tc.stat, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestParseMetric(t *testing.T) {
+	text := []byte("# HELP hookd_store_commits_total Store transactions.\n# TYPE hookd_store_commits_total counter\nhookd_store_commits_total_x 9\nhookd_store_commits_total 1234\nhookd_events_total{event=\"group:update\"} 7\n")
+	tests := []struct {
+		name    string
+		want    float64
+		wantErr bool
+	}{
+		{"hookd_store_commits_total", 1234, false},
+		{"hookd_events_total", 0, true},
+		{"hookd_queue_depth", 0, true},
+	}
+	for _, tc := range tests {
+		got, err := parseMetric(text, tc.name)
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("parseMetric(%s) = %v, %v; want %v, error %v", tc.name, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestRawConn(t *testing.T) {
+	remove, err := os.ReadFile(removeJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := parsePayload(remove, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var ids []string
+	conns := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			ID string `json:"id"`
+		}
+		if r.URL.Query().Get("key") != "k" || r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&ev) != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		ids = append(ids, ev.ID)
+		n := len(ids)
+		mu.Unlock()
+		if n == 2 {
+			w.Header().Set("Connection", "close") // the next post must connect again
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	rc, err := newRawConn(t.Context(), srv.URL+"/webhooks/wassenger?key=k", pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.close()
+	var want []string
+	for seq := range int64(4) {
+		id := eventID("load0a1b2c", seq)
+		want = append(want, id)
+		if status := rc.post(id); status != http.StatusAccepted {
+			t.Fatalf("post %d: status %d, want 202", seq, status)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(ids, want) {
+		t.Errorf("server got ids %q, want %q", ids, want)
+	}
+	if conns != 2 {
+		t.Errorf("%d connections for 4 posts with one Connection: close, want 2 (keep-alive, then a reconnect)", conns)
+	}
+
+	if _, err := newRawConn(t.Context(), "https://127.0.0.1:1/x", pl); err == nil {
+		t.Error("an https target was accepted; the generator speaks plain HTTP on loopback")
+	}
+	dead, err := newRawConn(t.Context(), "http://127.0.0.1:1/x", pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status := dead.post(eventID("load0a1b2c", 9)); status != 0 {
+		t.Errorf("post to a closed port: status %d, want 0 (transport error)", status)
+	}
+}
