@@ -15,7 +15,6 @@ import (
 	"github.com/expr-lang/expr/parser/operator"
 
 	"github.com/hookd/hookd/engine/event"
-	"github.com/hookd/hookd/engine/funcs"
 )
 
 // Outcome says what a rule did with an event, and if it did not fire, why.
@@ -201,14 +200,7 @@ func quoteList(list []string) string {
 
 // explainOptions are the compile options of conditions (see compileExpr)
 // without the boolean requirement, so that any part can be evaluated.
-func explainOptions(vars map[string]any) []expr.Option {
-	opts := []expr.Option{
-		expr.Env(map[string]any{"vars": vars}),
-		expr.AllowUndefinedVariables(),
-		expr.MaxNodes(maxExprNodes),
-	}
-	return append(opts, funcs.Options()...)
-}
+func explainOptions(vars map[string]any) []expr.Option { return exprOptions(vars) }
 
 // stepEvaluator evaluates the parts of conditions against one event.
 type stepEvaluator struct {

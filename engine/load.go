@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/conf"
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/actions"
@@ -143,7 +143,7 @@ type loader struct {
 	// compiled caches expressions that compiled without problems, and
 	// baseOpts are the expr options every compile shares.
 	compiled map[exprKey]*compiled
-	baseOpts []expr.Option
+	baseConf *conf.Config
 	// currentOn is the `on` of the rule being loaded, for field checks.
 	currentOn []string
 }
