@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ const (
 	DefaultRetention    = 7 * 24 * time.Hour
 	DefaultDrainTimeout = 10 * time.Second
 	DefaultWorkers      = 4
+	DefaultMaxQueued    = 10000
 	// MinSafeRetention is the shortest retention that still recognises
 	// every duplicate: Wassenger retries a failed delivery for up to about
 	// a day (50 to 100 attempts with backoff), so twice that.
@@ -62,6 +64,10 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Workers is the number of workers per integration lane.
 	Workers int
+	// MaxQueued bounds the actions held in memory (DefaultMaxQueued);
+	// beyond it they wait in the store only, and memory stays flat while
+	// a target is down for long.
+	MaxQueued int
 	// Sync is the store's synchronous mode: "full" (default) or "normal".
 	Sync string
 	// Logger receives the daemon's logs (slog.Default()).
@@ -132,6 +138,9 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -142,7 +151,7 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read rules: %w", err)
 	}
-	rs, problems := ruletest.Load(cfg.RulesPath, data, engine.LoadOptions{})
+	rs, problems := loadRules(cfg.RulesPath, data)
 	if rs == nil {
 		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s shows each in its line):\n%s", problems.Errors(), cfg.RulesPath, problemLines(problems))
 	}
@@ -153,7 +162,7 @@ func New(cfg Config) (*Daemon, error) {
 	takeCtx, stopTaking := context.WithCancel(context.Background())
 	runCtx, stopRuns := context.WithCancel(context.Background())
 	d.stopTaking, d.stopRuns = stopTaking, stopRuns
-	d.queue = newQueue(takeCtx, runCtx, cfg.Workers, d.deliver)
+	d.queue = newQueue(takeCtx, runCtx, cfg.Workers, cfg.MaxQueued, d.deliver)
 	d.metrics = newMetrics(d)
 	for _, w := range problems {
 		d.log.Warn("rules warning", "problem", problemLine(w))
@@ -214,7 +223,7 @@ func (d *Daemon) install(rs *engine.RuleSet) {
 // reload loads new rules file content; a broken file keeps the running
 // rules and is reported in the log, /api/rules and a metric.
 func (d *Daemon) reload(data []byte) {
-	rs, problems := ruletest.Load(d.cfg.RulesPath, data, engine.LoadOptions{})
+	rs, problems := loadRules(d.cfg.RulesPath, data)
 	if rs == nil {
 		first, _ := problems.First()
 		d.log.Error("rules reload failed; the previous rules keep running", "file", d.cfg.RulesPath, "errors", problems.Errors(), "first", problemLine(first), "hint", "hookd check shows each problem in its line")
@@ -275,13 +284,16 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	defer stopRuns()
 	defer stopTaking()
 
-	pending, err := d.store.Pending(ctx)
+	pending, err := d.store.PendingPage(ctx, d.cfg.MaxQueued)
 	if err != nil {
 		d.ln.Close()
 		d.store.Close()
 		return fmt.Errorf("load pending jobs: %w", err)
 	}
 	d.queue.push(pending...)
+	if len(pending) == d.cfg.MaxQueued {
+		d.queue.setOverflow() // more wait in the store
+	}
 	if len(pending) > 0 {
 		d.log.Info("resuming pending actions", "jobs", len(pending))
 	}
@@ -294,7 +306,11 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	}
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	bg.Add(3)
+	bg.Add(4)
+	go func() {
+		defer bg.Done()
+		d.refill(bgCtx)
+	}()
 	go func() {
 		defer bg.Done()
 		if err := watcher.Run(bgCtx, reloadNow); err != nil {
@@ -352,6 +368,37 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	return result
 }
 
+// refill brings jobs that wait in the store only (the in-memory queue was
+// full) into the queue as it drains.
+func (d *Daemon) refill(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !d.queue.needsRefill() || !d.queue.takeOverflow() {
+			continue
+		}
+		d.queue.startRefill()
+		jobs, err := d.store.PendingPage(ctx, d.cfg.MaxQueued*2)
+		if err != nil {
+			d.queue.refill(nil)
+			d.queue.setOverflow()
+			if ctx.Err() == nil {
+				d.log.Warn("refill the action queue from the store", "err", err)
+			}
+			continue
+		}
+		d.queue.refill(jobs)
+		if len(jobs) == d.cfg.MaxQueued*2 {
+			d.queue.setOverflow() // there may be more
+		}
+	}
+}
+
 // pollRequeued picks up dead letters that `hookd dlq retry` put back,
 // possibly from another process.
 func (d *Daemon) pollRequeued(ctx context.Context) {
@@ -397,3 +444,19 @@ func (d *Daemon) prune(ctx context.Context) {
 		}
 	}
 }
+
+// loadRules loads a rules file and runs its examples. Loading a large file
+// allocates several times the size of the rule set it leaves (the YAML
+// tree, the compilers' work), so the garbage collector runs more often
+// meanwhile, and what the load left behind goes back to the OS at once:
+// the daemon's peak memory is not set by its reloads.
+func loadRules(path string, data []byte) (*engine.RuleSet, engine.Problems) {
+	old := debug.SetGCPercent(loadGCPercent)
+	rs, problems := ruletest.Load(path, data, engine.LoadOptions{})
+	debug.SetGCPercent(old)
+	debug.FreeOSMemory()
+	return rs, problems
+}
+
+// loadGCPercent is the GOGC used while a rules file loads.
+const loadGCPercent = 25

@@ -114,6 +114,8 @@ type options struct {
 	drain    time.Duration
 	maxBody  int64
 	debounce time.Duration
+	// maxQueued goes to Config.MaxQueued (default DefaultMaxQueued).
+	maxQueued int
 	// beforeRun runs between New and Run.
 	beforeRun func(d *Daemon)
 }
@@ -194,6 +196,7 @@ func start(t *testing.T, o options) *harness {
 		DrainTimeout:   o.drain,
 		MaxBody:        o.maxBody,
 		ReloadDebounce: o.debounce,
+		MaxQueued:      o.maxQueued,
 		Logger:         slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Router:         router.Options{SMTPTLSConfig: h.smtp.ClientTLSConfig()},
 	}

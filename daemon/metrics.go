@@ -77,7 +77,7 @@ func newMetrics(d *Daemon) *metrics {
 		Name: "hookd_store_commits_total", Help: "Store transactions committed (group commits).",
 	}, func() float64 { return float64(d.store.Counters().Commits) })
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "hookd_queue_depth", Help: "Actions waiting to run (pending and retrying).",
+		Name: "hookd_queue_depth", Help: "Actions held in memory waiting to run (at most --max-queued; the rest wait in the store).",
 	}, func() float64 { return float64(d.queue.depth()) })
 	r.MustRegister(m.events, m.duplicates, m.rejected, m.intakeSeconds, m.ruleMatches, m.ruleErrors,
 		m.attempts, m.actionSeconds, m.deadLetters, m.reloads, m.reloadOK, m.reloadTime, m.rulesLoaded,

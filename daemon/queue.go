@@ -12,7 +12,9 @@ import (
 
 // queue holds the jobs waiting to run, in memory, one lane per
 // integration so that a slow or failing one holds back only itself. The
-// store is the durable record; the queue is rebuilt from it at start-up.
+// store is the durable record. The queue holds at most max jobs: beyond
+// that they wait in the store only, and refill brings them in as the
+// queue drains, so a long outage of a target costs disk, not memory.
 type queue struct {
 	mu      sync.Mutex
 	lanes   map[string]*lane
@@ -24,25 +26,92 @@ type queue struct {
 	runCtx context.Context
 	wg     sync.WaitGroup
 	queued map[int64]bool
+	// max bounds len(queued); overflow says a job was left in the store.
+	max      int
+	overflow bool
+	// While a refill reads the store, finished holds the jobs that leave
+	// the queue: the read may have seen them still pending, and they must
+	// not come back.
+	refilling bool
+	finished  map[int64]bool
 	// closed is set by wait: no worker starts after it (jobs pushed
 	// later stay pending in the store).
 	closed bool
 }
 
-func newQueue(stop, runCtx context.Context, workers int, run func(context.Context, *store.Job)) *queue {
-	return &queue{lanes: map[string]*lane{}, workers: workers, run: run, stop: stop, runCtx: runCtx, queued: map[int64]bool{}}
+func newQueue(stop, runCtx context.Context, workers, max int, run func(context.Context, *store.Job)) *queue {
+	return &queue{lanes: map[string]*lane{}, workers: workers, run: run, stop: stop, runCtx: runCtx,
+		queued: map[int64]bool{}, max: max}
 }
 
-// push adds jobs; a job already queued is not added twice.
+// push adds jobs; a job already queued is not added twice, and a job
+// that finds the queue full stays in the store for refill.
 func (q *queue) push(jobs ...store.Job) {
 	for i := range jobs {
-		j := jobs[i]
-		name := router.Lane(j.Type)
-		q.mu.Lock()
-		if q.queued[j.ID] {
-			q.mu.Unlock()
-			continue
+		q.pushOne(jobs[i])
+	}
+}
+
+// startRefill is called before reading pending jobs from the store for
+// refill: from then on, jobs that leave the queue are remembered.
+func (q *queue) startRefill() {
+	q.mu.Lock()
+	q.refilling = true
+	q.finished = map[int64]bool{}
+	q.mu.Unlock()
+}
+
+// refill adds the jobs read since startRefill, but not those that left
+// the queue meanwhile (the read may predate their last update).
+func (q *queue) refill(jobs []store.Job) {
+	q.mu.Lock()
+	skip := q.finished
+	q.refilling, q.finished = false, nil
+	q.mu.Unlock()
+	for _, j := range jobs {
+		if !skip[j.ID] {
+			q.push(j)
 		}
+	}
+}
+
+// needsRefill reports whether jobs wait in the store only and the queue
+// has room for them.
+func (q *queue) needsRefill() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.overflow && len(q.queued) <= q.max/2
+}
+
+// setOverflow records that the store may hold jobs the queue has not.
+func (q *queue) setOverflow() {
+	q.mu.Lock()
+	q.overflow = true
+	q.mu.Unlock()
+}
+
+// takeOverflow clears the overflow flag and reports whether it was set.
+func (q *queue) takeOverflow() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	was := q.overflow
+	q.overflow = false
+	return was
+}
+
+func (q *queue) pushOne(j store.Job) {
+	name := router.Lane(j.Type)
+	q.mu.Lock()
+	if q.queued[j.ID] {
+		q.mu.Unlock()
+		return
+	}
+	if len(q.queued) >= q.max {
+		q.overflow = true
+		q.mu.Unlock()
+		return
+	}
+	{
 		q.queued[j.ID] = true
 		l, ok := q.lanes[name]
 		if !ok {
@@ -61,10 +130,14 @@ func (q *queue) push(jobs ...store.Job) {
 	}
 }
 
-// forget is called when a job leaves the queue for good.
+// forget is called when a job leaves the queue: finished, or handed back
+// to the store (its update is queued in the store before forget).
 func (q *queue) forget(id int64) {
 	q.mu.Lock()
 	delete(q.queued, id)
+	if q.refilling {
+		q.finished[id] = true
+	}
 	q.mu.Unlock()
 }
 

@@ -213,6 +213,27 @@ func (s *Store) changed(w *wtx, res sql.Result, err error, id int64) error {
 	return fmt.Errorf("%w: job %d is %s", ErrNotPending, id, state)
 }
 
+// PendingPage returns the first limit unfinished jobs, by NextAt then ID.
+// It runs in the writer, after every write queued before it (lazy job
+// updates included), so a job whose Done was queued before the call is
+// never returned as pending. The daemon refills its bounded in-memory
+// queue with it.
+func (s *Store) PendingPage(ctx context.Context, limit int) ([]Job, error) {
+	var jobs []Job
+	err := s.enqueue(ctx, &op{done: make(chan error, 1), apply: func(w *wtx) error {
+		rows, err := w.query(s.st.pendingPage, limit)
+		if err != nil {
+			return err
+		}
+		jobs, err = scanJobs(rows)
+		return err
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
 // Pending returns every unfinished job, by NextAt then ID: what the daemon
 // loads at start-up. A job that was running when the process died is
 // pending again. Pending also clears the requeue flags, so that

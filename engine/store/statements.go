@@ -18,7 +18,7 @@ type statements struct {
 	done, retry, dead      *sql.Stmt
 	jobState               *sql.Stmt
 	requeueAll, requeueIDs *sql.Stmt
-	clearRequeued, pending *sql.Stmt
+	clearRequeued, pending, pendingPage *sql.Stmt
 	takeRequeued           *sql.Stmt
 	pruneJobs, pruneEvents *sql.Stmt
 	all                    []*sql.Stmt
@@ -52,6 +52,7 @@ func (s *Store) prepare(ctx context.Context) error {
 			WHERE id IN (SELECT value FROM json_each(?2)) AND state = 'dead'`},
 		{&st.clearRequeued, `UPDATE jobs SET requeued = 0 WHERE requeued = 1`},
 		{&st.pending, `SELECT ` + jobColumns + ` FROM jobs WHERE state = 'pending' ORDER BY next_at, id`},
+		{&st.pendingPage, `SELECT ` + jobColumns + ` FROM jobs WHERE state = 'pending' ORDER BY next_at, id LIMIT ?`},
 		{&st.takeRequeued, `UPDATE jobs SET requeued = 0 WHERE requeued = 1 RETURNING ` + jobColumns},
 		{&st.pruneJobs, `DELETE FROM jobs WHERE id IN (
 			SELECT id FROM jobs WHERE state <> 'pending' AND updated_at < ? ORDER BY updated_at LIMIT ?)`},

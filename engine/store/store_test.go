@@ -830,3 +830,33 @@ func TestBodiesRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingPageSeesQueuedUpdates checks that PendingPage runs after the
+// job updates queued before it, lazy ones included, and pages by NextAt.
+func TestPendingPageSeesQueuedUpdates(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), Options{LazyJobUpdates: true})
+	out := accept(t, s, record("EV-1", 3))
+	jobs := out[0].Jobs
+	if err := s.Done(ctx, jobs[0].ID, 1, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.PendingPage(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 2 || page[0].ID != jobs[1].ID || page[1].ID != jobs[2].ID {
+		t.Fatalf("PendingPage = %v, want jobs %d and %d (the first is done)", ids(page), jobs[1].ID, jobs[2].ID)
+	}
+	if page, _ := s.PendingPage(ctx, 1); len(page) != 1 {
+		t.Fatalf("PendingPage(1) returned %d jobs", len(page))
+	}
+}
+
+func ids(jobs []Job) []int64 {
+	out := make([]int64, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.ID
+	}
+	return out
+}

@@ -30,6 +30,7 @@ func runServe(s Streams, args []string) int {
 	fs.DurationVar(&cfg.Retention, "retention", daemon.DefaultRetention, "how long events and finished actions are kept (and duplicates recognised)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", daemon.DefaultDrainTimeout, "on SIGTERM, how long running actions may finish")
 	fs.IntVar(&cfg.Workers, "workers", daemon.DefaultWorkers, "workers per integration (wassenger, slack, email, webhook, log)")
+	fs.IntVar(&cfg.MaxQueued, "max-queued", daemon.DefaultMaxQueued, "most actions held in memory; the rest wait in the store")
 	fs.StringVar(&cfg.Sync, "sync", "full", "store durability: full (survives power loss) or normal (survives a crash of hookd)")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
