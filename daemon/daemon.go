@@ -459,4 +459,4 @@ func loadRules(path string, data []byte) (*engine.RuleSet, engine.Problems) {
 }
 
 // loadGCPercent is the GOGC used while a rules file loads.
-const loadGCPercent = 25
+const loadGCPercent = 50
