@@ -2,12 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,6 +36,7 @@ func runServe(s Streams, args []string) int {
 	fs.IntVar(&cfg.Workers, "workers", daemon.DefaultWorkers, "workers per integration (wassenger, slack, email, webhook, log)")
 	fs.IntVar(&cfg.MaxQueued, "max-queued", daemon.DefaultMaxQueued, "most actions held in memory; the rest wait in the store")
 	fs.StringVar(&cfg.Sync, "sync", "full", "store durability: full (survives power loss) or normal (survives a crash of hookd)")
+	memLimit := fs.String("memory-limit", "128MiB", "soft memory limit of the Go runtime (GOMEMLIMIT wins when set; 0: none); the garbage collector works harder near it")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -46,6 +51,9 @@ func runServe(s Streams, args []string) int {
 		return exitUsage(s, fs, "%v", err)
 	}
 	cfg.Logger = logger
+	if err := setMemoryLimit(*memLimit); err != nil {
+		return exitUsage(s, fs, "%v", err)
+	}
 	cfg.WebhookKey = secret.New(os.Getenv("HOOKD_WEBHOOK_KEY"))
 	d, err := daemon.New(cfg)
 	if err != nil {
@@ -106,4 +114,37 @@ func servePprof(logger *slog.Logger, addr string) {
 	if err := srv.ListenAndServe(); err != nil {
 		logger.Error("pprof server stopped", "err", err)
 	}
+}
+
+// setMemoryLimit applies --memory-limit unless GOMEMLIMIT is set: a soft
+// limit keeps the heap's slack (and so the resident size) small, where
+// the default GC target would let it grow to twice what is live.
+func setMemoryLimit(v string) error {
+	if os.Getenv("GOMEMLIMIT") != "" || v == "0" || v == "" {
+		return nil
+	}
+	n, err := parseBytes(v)
+	if err != nil {
+		return fmt.Errorf("--memory-limit %q: %v (e.g. 128MiB, 1GiB, 0 for none)", v, err)
+	}
+	debug.SetMemoryLimit(n)
+	return nil
+}
+
+// parseBytes reads a size such as 512MiB, 1GiB or 200000000.
+func parseBytes(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(v, u.suffix); ok {
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err != nil || n < 0 {
+				return 0, errors.New("not a size")
+			}
+			return n * u.mult, nil
+		}
+	}
+	return 0, errors.New("not a size")
 }
