@@ -14,14 +14,14 @@ const jobColumns = `id, event_id, rule, idx, type, name, params, reference, stat
 type statements struct {
 	savepoint, release, rollbackTo *sql.Stmt
 
-	insertEvent, insertJob *sql.Stmt
-	done, retry, dead      *sql.Stmt
-	jobState               *sql.Stmt
-	requeueAll, requeueIDs *sql.Stmt
+	insertEvent, insertJob              *sql.Stmt
+	done, retry, dead                   *sql.Stmt
+	jobState                            *sql.Stmt
+	requeueAll, requeueIDs              *sql.Stmt
 	clearRequeued, pending, pendingPage *sql.Stmt
-	takeRequeued           *sql.Stmt
-	pruneJobs, pruneEvents *sql.Stmt
-	all                    []*sql.Stmt
+	takeRequeued                        *sql.Stmt
+	pruneJobs, pruneEvents              *sql.Stmt
+	all                                 []*sql.Stmt
 }
 
 // prepare prepares the writer's statements on its connection.
