@@ -225,17 +225,19 @@ func (d *Daemon) install(rs *engine.RuleSet) {
 func (d *Daemon) reload(data []byte) {
 	rs, problems := loadRules(d.cfg.RulesPath, data)
 	if rs == nil {
-		first, _ := problems.First()
-		d.log.Error("rules reload failed; the previous rules keep running", "file", d.cfg.RulesPath, "errors", problems.Errors(), "first", problemLine(first), "hint", "hookd check shows each problem in its line")
-		for _, p := range problems {
-			d.log.Error("rules problem", "problem", problemLine(p))
-		}
+		// Status and metrics first: whoever reads the log line can then
+		// see the error in /api/rules.
 		d.statusM.Lock()
 		d.status.LastAttempt = time.Now()
 		d.status.LastError = problemLines(problems)
 		d.statusM.Unlock()
 		d.metrics.reloads.WithLabelValues("error").Inc()
 		d.metrics.reloadOK.Set(0)
+		first, _ := problems.First()
+		d.log.Error("rules reload failed; the previous rules keep running", "file", d.cfg.RulesPath, "errors", problems.Errors(), "first", problemLine(first), "hint", "hookd check shows each problem in its line")
+		for _, p := range problems {
+			d.log.Error("rules problem", "problem", problemLine(p))
+		}
 		return
 	}
 	for _, w := range problems {
