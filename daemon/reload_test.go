@@ -42,6 +42,9 @@ func TestBrokenReloadKeepsOldRules(t *testing.T) {
 		{"broken-unknown-key.yaml", "14:5", `unknown key "retry"`},
 		{"broken-expression.yaml", "14:28", "unknown function lenght"},
 		{"broken-unknown-action.yaml", "15:9", `unknown action type "webhok"`},
+		// A valid file whose inline example fails is refused like a
+		// broken one (the failure is at the line of the expectation).
+		{"broken-example.yaml", "23:1", `example "short messages are forwarded" failed`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
