@@ -223,24 +223,24 @@ func (l *loader) load(data []byte) {
 	}
 	if e, ok := top["version"]; !ok {
 		l.add(Error, root.Line, root.Column, "", "missing `version: 1` at the top of the file")
-	} else if e.value.Value != strconv.Itoa(Version) {
-		l.errorf(e.value, "unsupported version %s: this hookd reads version %d", e.value.Value, Version)
+	} else if e.Value.Value != strconv.Itoa(Version) {
+		l.errorf(e.Value, "unsupported version %s: this hookd reads version %d", e.Value.Value, Version)
 	}
 	if e, ok := top["vars"]; ok {
-		if e.value.Kind != yaml.MappingNode && !isNull(e.value) {
-			l.errorf(e.value, "vars must be a mapping of names to values, found %s", describe(e.value))
-		} else if v, ok := l.plainValue(e.value, "vars").(map[string]any); ok {
+		if e.Value.Kind != yaml.MappingNode && !isNull(e.Value) {
+			l.errorf(e.Value, "vars must be a mapping of names to values, found %s", describe(e.Value))
+		} else if v, ok := l.plainValue(e.Value, "vars").(map[string]any); ok {
 			l.vars = v
 		}
 	}
 	if e, ok := top["connections"]; ok {
-		l.decodeStruct(e.value, &l.rs.Connections, "connections")
-		l.checkConnections(e.value)
+		l.decodeStruct(e.Value, &l.rs.Connections, "connections")
+		l.checkConnections(e.Value)
 	}
 	if e, ok := top["delivery"]; ok {
-		l.decodeStruct(e.value, &l.rs.Delivery, "delivery")
+		l.decodeStruct(e.Value, &l.rs.Delivery, "delivery")
 		d := &l.rs.Delivery
-		at := func(key string) *yaml.Node { return pathValue(e.value, key) }
+		at := func(key string) *yaml.Node { return pathValue(e.Value, key) }
 		if d.Attempts < 1 {
 			l.errorf(at("attempts"), "delivery.attempts must be at least 1")
 		}
@@ -256,14 +256,14 @@ func (l *loader) load(data []byte) {
 		l.add(Error, root.Line, root.Column, "", "missing `rules:`: add a list of rules")
 		return
 	}
-	if e.value.Kind != yaml.SequenceNode {
-		if !isNull(e.value) {
-			l.errorf(e.value, "rules must be a list of rules (each item starting with `- name:`), found %s", describe(e.value))
+	if e.Value.Kind != yaml.SequenceNode {
+		if !isNull(e.Value) {
+			l.errorf(e.Value, "rules must be a list of rules (each item starting with `- name:`), found %s", describe(e.Value))
 		}
 		return
 	}
 	names := map[string]int{}
-	for i, rn := range e.value.Content {
+	for i, rn := range e.Value.Content {
 		r, ok := l.rule(rn, i)
 		if r.Name != "" {
 			if first, dup := names[r.Name]; dup {
@@ -332,32 +332,32 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 	if e, has := f["name"]; !has {
 		l.errorf(n, "%s has no name: every rule needs a unique `name:`", what)
 		ok = false
-	} else if s, good := l.str(e.value, "name"); good && strings.TrimSpace(s) != "" {
+	} else if s, good := l.str(e.Value, "name"); good && strings.TrimSpace(s) != "" {
 		r.Name = s
 		what = fmt.Sprintf("rule %q", s)
 	} else {
 		if good {
-			l.errorf(e.value, "rule name must not be empty")
+			l.errorf(e.Value, "rule name must not be empty")
 		}
 		ok = false
 	}
 	if e, has := f["description"]; has {
-		r.Description, _ = l.str(e.value, what+": description")
+		r.Description, _ = l.str(e.Value, what+": description")
 	}
 	if e, has := f["on"]; !has {
 		l.errorf(n, "%s has no `on:`: name the events it listens to, e.g. on: group:update", what)
 		ok = false
-	} else if on, good := l.strList(e.value, what+": on"); good {
-		r.On = l.checkOn(e.value, on, what)
+	} else if on, good := l.strList(e.Value, what+": on"); good {
+		r.On = l.checkOn(e.Value, on, what)
 		ok = ok && r.On != nil
 		l.currentOn = r.On
 	} else {
 		ok = false
 	}
 	if e, has := f["if"]; has {
-		if s, good := l.str(e.value, what+": if"); good {
+		if s, good := l.str(e.Value, what+": if"); good {
 			r.If = s
-			r.cond = l.compileExpr(s, e.value, 0, true, what+": condition")
+			r.cond = l.compileExpr(s, e.Value, 0, true, what+": condition")
 			ok = ok && r.cond != nil
 			if r.cond != nil {
 				r.actions = actionConstraint(r.cond)
@@ -366,23 +366,23 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 			ok = false
 		}
 	}
-	if e, has := f["examples"]; has && !isNull(e.value) {
-		if e.value.Kind != yaml.SequenceNode {
-			l.errorf(e.value, "%s: examples must be a list (each item like `- event: ...`), found %s", what, describe(e.value))
+	if e, has := f["examples"]; has && !isNull(e.Value) {
+		if e.Value.Kind != yaml.SequenceNode {
+			l.errorf(e.Value, "%s: examples must be a list (each item like `- event: ...`), found %s", what, describe(e.Value))
 			ok = false
 		}
-		r.Examples = e.value
+		r.Examples = e.Value
 	}
 	if e, has := f["stop"]; has {
-		r.Stop, _ = l.boolean(e.value, what+": stop")
+		r.Stop, _ = l.boolean(e.Value, what+": stop")
 	}
 	e, has := f["do"]
 	switch {
 	case !has && !r.Stop:
 		l.errorf(n, "%s has no `do:`: list at least one action (or set stop: true for a rule that only ends the chain)", what)
 		ok = false
-	case has && e.value.Kind == yaml.SequenceNode:
-		for j, an := range e.value.Content {
+	case has && e.Value.Kind == yaml.SequenceNode:
+		for j, an := range e.Value.Content {
 			a := l.action(an, r, j)
 			if a == nil {
 				ok = false
@@ -390,8 +390,8 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 			}
 			r.Do = append(r.Do, a)
 		}
-	case has && !isNull(e.value):
-		l.errorf(e.value, "%s: do must be a list of actions (each item like `- slack: {text: ...}`), found %s", what, describe(e.value))
+	case has && !isNull(e.Value):
+		l.errorf(e.Value, "%s: do must be a list of actions (each item like `- slack: {text: ...}`), found %s", what, describe(e.Value))
 		ok = false
 	}
 	return r, ok
@@ -459,10 +459,10 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 			continue
 		}
 		f, _ := spec.Field(k)
-		if isNull(e.value) {
+		if isNull(e.Value) {
 			continue
 		}
-		t := l.compileField(e.value, f, what+"."+k)
+		t := l.compileField(e.Value, f, what+"."+k)
 		if t == nil {
 			ok = false
 			continue
@@ -491,7 +491,7 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 			l.errorf(typ, "%s: set one of %s", what, strings.Join(group, ", "))
 			ok = false
 		case len(found) > 1:
-			l.errorf(fields[found[1]].key, "%s: set only one of %s, found %s; remove one", what, strings.Join(group, ", "), strings.Join(found, " and "))
+			l.errorf(fields[found[1]].Key, "%s: set only one of %s, found %s; remove one", what, strings.Join(group, ", "), strings.Join(found, " and "))
 			ok = false
 		}
 	}

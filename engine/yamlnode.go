@@ -13,43 +13,19 @@ import (
 
 	"github.com/hookd/hookd/actions/secret"
 	suggestpkg "github.com/hookd/hookd/internal/suggest"
+	"github.com/hookd/hookd/internal/yamlx"
 )
 
 // entry is one key and value of a YAML mapping.
-type entry struct {
-	key   *yaml.Node
-	value *yaml.Node
-}
+type entry = yamlx.Entry
 
-// fields returns the entries of a mapping node by key, reporting a node
-// that is not a mapping, duplicate keys and keys not in known (with a
-// suggestion). what names the mapping in messages, e.g. "rule".
+// reader reads nodes, reporting problems at their positions.
+func (l *loader) reader() yamlx.Reader { return yamlx.Reader{Errorf: l.errorf} }
+
+// fields returns the entries of a mapping node by key (see
+// yamlx.Reader.Fields); with no known keys, any key is allowed.
 func (l *loader) fields(n *yaml.Node, what string, known ...string) map[string]entry {
-	out := map[string]entry{}
-	if n.Kind != yaml.MappingNode {
-		if isNull(n) {
-			return out
-		}
-		l.errorf(n, "%s must be a mapping of keys to values, found %s", what, describe(n))
-		return out
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			l.errorf(k, "%s: keys must be plain names", what)
-			continue
-		}
-		if prev, dup := out[k.Value]; dup {
-			l.errorf(k, "%s: duplicate key %q (first at line %d); remove one", what, k.Value, prev.key.Line)
-			continue
-		}
-		if known != nil && !contains(known, k.Value) {
-			l.errorf(k, "%s: unknown key %q%s; known keys: %s", what, k.Value, suggest(k.Value, known), strings.Join(sorted(known), ", "))
-			continue
-		}
-		out[k.Value] = entry{k, v}
-	}
-	return out
+	return l.reader().Fields(n, what, known...)
 }
 
 // mapValue returns the value of key in a mapping node, or nil.
@@ -78,78 +54,17 @@ func pathValue(n *yaml.Node, keys ...string) *yaml.Node {
 	return n
 }
 
-func isNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
-}
+func isNull(n *yaml.Node) bool { return yamlx.IsNull(n) }
 
-// describe names what a node holds, for "found ..." in messages.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "nothing (null)"
-		case "!!bool":
-			return "a boolean " + n.Value
-		case "!!int", "!!float":
-			return "a number " + n.Value
-		default:
-			return fmt.Sprintf("the text %q", n.Value)
-		}
-	}
-	return "something else"
-}
+func describe(n *yaml.Node) string { return yamlx.Describe(n) }
 
-// str reads a scalar string; it reports anything else.
-func (l *loader) str(n *yaml.Node, what string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		l.errorf(n, "%s must be a string, found %s", what, describe(n))
-		return "", false
-	}
-	return n.Value, true
-}
+func (l *loader) str(n *yaml.Node, what string) (string, bool) { return l.reader().Str(n, what) }
 
-// strList reads a string or a list of strings.
 func (l *loader) strList(n *yaml.Node, what string) ([]string, bool) {
-	if n.Kind == yaml.ScalarNode && !isNull(n) {
-		return []string{n.Value}, true
-	}
-	if n.Kind != yaml.SequenceNode {
-		l.errorf(n, "%s must be a string or a list of strings, found %s", what, describe(n))
-		return nil, false
-	}
-	out := make([]string, 0, len(n.Content))
-	ok := true
-	for _, item := range n.Content {
-		if item.Kind != yaml.ScalarNode || isNull(item) {
-			l.errorf(item, "%s: each item must be a string, found %s", what, describe(item))
-			ok = false
-			continue
-		}
-		out = append(out, item.Value)
-	}
-	return out, ok
+	return l.reader().StrList(n, what)
 }
 
-// boolean reads a scalar true/false.
-func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) {
-	if n.Kind == yaml.ScalarNode {
-		switch n.Value {
-		case "true", "True", "TRUE":
-			return true, true
-		case "false", "False", "FALSE":
-			return false, true
-		}
-	}
-	l.errorf(n, "%s must be true or false, found %s", what, describe(n))
-	return false, false
-}
+func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) { return l.reader().Bool(n, what) }
 
 var (
 	durationType = reflect.TypeOf(time.Duration(0))
@@ -174,7 +89,7 @@ func (l *loader) decodeStruct(n *yaml.Node, ptr any, what string) {
 		index[tag] = i
 	}
 	for key, e := range l.fields(n, what, known...) {
-		l.decodeValue(e.value, rv.Field(index[key]), what+"."+key)
+		l.decodeValue(e.Value, rv.Field(index[key]), what+"."+key)
 	}
 }
 
@@ -233,7 +148,7 @@ func (l *loader) plainValue(n *yaml.Node, what string) any {
 	case yaml.MappingNode:
 		m := map[string]any{}
 		for key, e := range l.fields(n, what) {
-			m[key] = l.plainValue(e.value, what+"."+key)
+			m[key] = l.plainValue(e.Value, what+"."+key)
 		}
 		return m
 	case yaml.SequenceNode:

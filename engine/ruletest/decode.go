@@ -20,6 +20,7 @@ import (
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
 	suggestpkg "github.com/hookd/hookd/internal/suggest"
+	"github.com/hookd/hookd/internal/yamlx"
 )
 
 // Suite is a decoded test file.
@@ -157,20 +158,20 @@ func Decode(file string, data []byte) (*Suite, engine.Problems) {
 	}
 	dir := filepath.Dir(file)
 	if e, ok := top["rules"]; ok {
-		if p, ok := d.str(e.value, "rules"); ok {
+		if p, ok := d.str(e.Value, "rules"); ok {
 			s.Rules = joinPath(dir, p)
-			s.RulesLine = e.key.Line
+			s.RulesLine = e.Key.Line
 		}
 	}
 	e, ok := top["tests"]
 	switch {
 	case !ok:
 		d.errorf(root, "missing `tests:`: add a list of test cases, each with a name, an event and what should fire")
-	case e.value.Kind != yaml.SequenceNode:
-		d.errorf(e.value, "tests must be a list of cases (each item starting with `- name:`), found %s", describe(e.value))
+	case e.Value.Kind != yaml.SequenceNode:
+		d.errorf(e.Value, "tests must be a list of cases (each item starting with `- name:`), found %s", describe(e.Value))
 	default:
 		names := map[string]int{}
-		for i, n := range e.value.Content {
+		for i, n := range e.Value.Content {
 			c, problems := DecodeCase(file, n, CaseOptions{Dir: dir, Index: i})
 			d.problems = append(d.problems, problems...)
 			if c == nil {
@@ -244,10 +245,10 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 	f := d.fields(n, what, caseKeys)
 	c := &Case{File: d.file, Line: n.Line}
 	if e, ok := f["name"]; ok {
-		if s, ok := d.str(e.value, what+": name"); ok && strings.TrimSpace(s) != "" {
+		if s, ok := d.str(e.Value, what+": name"); ok && strings.TrimSpace(s) != "" {
 			c.Name = s
 		} else if ok {
-			d.errorf(e.value, "%s: name must not be empty", what)
+			d.errorf(e.Value, "%s: name must not be empty", what)
 		}
 	} else if opts.Rule == "" {
 		d.errorf(n, "%s has no name: every test needs a unique `name:`", what)
@@ -256,32 +257,32 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 	}
 	index := -1
 	if e, ok := f["event_index"]; ok {
-		if i, ok := d.integer(e.value, what+": event_index"); ok {
+		if i, ok := d.integer(e.Value, what+": event_index"); ok {
 			index = i
 		}
 	}
 	if e, ok := f["event"]; ok {
-		c.Event = d.event(e.value, opts.Dir, index, what)
+		c.Event = d.event(e.Value, opts.Dir, index, what)
 	} else {
 		d.errorf(n, "%s has no `event:`: give a recorded event's path (relative to this file) or the event inline", what)
 	}
 	if e, ok := f["fires"]; ok {
-		if opts.Rule != "" && e.value.Kind == yaml.ScalarNode && e.value.ShortTag() == "!!bool" {
-			if e.value.Value == "true" {
-				c.Fires = []Expect{{Rule: opts.Rule, Line: e.value.Line}}
+		if opts.Rule != "" && e.Value.Kind == yaml.ScalarNode && e.Value.ShortTag() == "!!bool" {
+			if e.Value.Value == "true" {
+				c.Fires = []Expect{{Rule: opts.Rule, Line: e.Value.Line}}
 			} else {
-				c.NotFires = []Expect{{Rule: opts.Rule, Line: e.value.Line}}
+				c.NotFires = []Expect{{Rule: opts.Rule, Line: e.Value.Line}}
 			}
-		} else if e.value.Kind == yaml.ScalarNode && e.value.ShortTag() == "!!bool" {
-			d.errorf(e.value, "%s: fires: %s is for the examples of a rule; in a test file, list the rules that must fire, e.g. fires: [welcome]", what, e.value.Value)
+		} else if e.Value.Kind == yaml.ScalarNode && e.Value.ShortTag() == "!!bool" {
+			d.errorf(e.Value, "%s: fires: %s is for the examples of a rule; in a test file, list the rules that must fire, e.g. fires: [welcome]", what, e.Value.Value)
 		} else {
-			c.Fires = d.ruleList(e.value, what+": fires")
+			c.Fires = d.ruleList(e.Value, what+": fires")
 		}
 	} else if opts.Rule != "" {
 		c.Fires = []Expect{{Rule: opts.Rule, Line: n.Line}}
 	}
 	if e, ok := f["not_fires"]; ok {
-		c.NotFires = append(c.NotFires, d.ruleList(e.value, what+": not_fires")...)
+		c.NotFires = append(c.NotFires, d.ruleList(e.Value, what+": not_fires")...)
 	}
 	for _, nf := range c.NotFires {
 		for _, fi := range c.Fires {
@@ -291,14 +292,14 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 		}
 	}
 	if e, ok := f["only"]; ok {
-		c.Only, _ = d.boolean(e.value, what+": only")
-		c.OnlyLine = e.key.Line
+		c.Only, _ = d.boolean(e.Value, what+": only")
+		c.OnlyLine = e.Key.Line
 	}
 	if e, ok := f["actions"]; ok {
-		if e.value.Kind != yaml.SequenceNode {
-			d.errorf(e.value, "%s: actions must be a list (each item like `- rule: x`), found %s", what, describe(e.value))
+		if e.Value.Kind != yaml.SequenceNode {
+			d.errorf(e.Value, "%s: actions must be a list (each item like `- rule: x`), found %s", what, describe(e.Value))
 		} else {
-			for i, an := range e.value.Content {
+			for i, an := range e.Value.Content {
 				if a, ok := d.action(an, fmt.Sprintf("%s: actions[%d]", what, i), opts.Rule); ok {
 					c.Actions = append(c.Actions, a)
 				}
@@ -306,8 +307,8 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 		}
 	}
 	if e, ok := f["errors"]; ok {
-		if k, ok := d.integer(e.value, what+": errors"); ok {
-			c.Errors = &Count{N: k, Line: e.key.Line}
+		if k, ok := d.integer(e.Value, what+": errors"); ok {
+			c.Errors = &Count{N: k, Line: e.Key.Line}
 		}
 	}
 	if len(d.problems) == before && opts.Rule == "" && len(c.Fires) == 0 && len(c.NotFires) == 0 && len(c.Actions) == 0 && c.Errors == nil && !c.Only {
@@ -329,7 +330,7 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 // valueOf returns the value node of key in fields, or nil.
 func valueOf(f map[string]entry, key string) *yaml.Node {
 	if x, ok := f[key]; ok {
-		return x.value
+		return x.Value
 	}
 	return nil
 }
@@ -394,29 +395,29 @@ func (d *decoder) action(n *yaml.Node, what, defaultRule string) (ActionExpect, 
 	f := d.fields(n, what, actionKeys)
 	ok := true
 	if e, has := f["rule"]; has {
-		a.Rule, ok = d.str(e.value, what+": rule")
+		a.Rule, ok = d.str(e.Value, what+": rule")
 	} else if defaultRule == "" {
 		d.errorf(n, "%s has no `rule:`: name the rule whose action this checks", what)
 		ok = false
 	}
 	if e, has := f["type"]; has {
 		var good bool
-		if a.Type, good = d.str(e.value, what+": type"); good && !known(a.Type) {
-			d.errorf(e.value, "%s: unknown action type %q; types: %s", what, a.Type, strings.Join(actions.Types(), ", "))
+		if a.Type, good = d.str(e.Value, what+": type"); good && !known(a.Type) {
+			d.errorf(e.Value, "%s: unknown action type %q; types: %s", what, a.Type, strings.Join(actions.Types(), ", "))
 			good = false
 		}
 		ok = ok && good
 	}
 	if e, has := f["index"]; has {
 		var good bool
-		a.Index, good = d.integer(e.value, what+": index")
+		a.Index, good = d.integer(e.Value, what+": index")
 		ok = ok && good
 	}
 	if e, has := f["params"]; has {
-		a.Params = d.fieldExpects(e.value, what+": params", false)
+		a.Params = d.fieldExpects(e.Value, what+": params", false)
 	}
 	if e, has := f["contains"]; has {
-		a.Contains = d.fieldExpects(e.value, what+": contains", true)
+		a.Contains = d.fieldExpects(e.Value, what+": contains", true)
 	}
 	if ok && len(a.Params) == 0 && len(a.Contains) == 0 && len(d.problems) == before {
 		d.errorf(n, "%s checks nothing: add params (exact values) or contains (substrings)", what)
@@ -479,58 +480,24 @@ func (d *decoder) ruleList(n *yaml.Node, what string) []Expect {
 }
 
 // entry is one key and value of a mapping.
-type entry struct {
-	key, value *yaml.Node
-}
+type entry = yamlx.Entry
+
+func (d *decoder) reader() yamlx.Reader { return yamlx.Reader{Errorf: d.errorf} }
 
 // fields returns a mapping's entries by key, reporting duplicate and
 // unknown keys.
 func (d *decoder) fields(n *yaml.Node, what string, known []string) map[string]entry {
-	out := map[string]entry{}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "%s must be a mapping of keys to values, found %s", what, describe(n))
-		return out
+		return map[string]entry{}
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if prev, dup := out[k.Value]; dup {
-			d.errorf(k, "%s: duplicate key %q (first at line %d); remove one", what, k.Value, prev.key.Line)
-			continue
-		}
-		if !contains(known, k.Value) {
-			d.errorf(k, "%s: unknown key %q%s; known keys: %s", what, k.Value, suggest(k.Value, known), strings.Join(known, ", "))
-			continue
-		}
-		out[k.Value] = entry{k, v}
-	}
-	return out
+	return d.reader().Fields(n, what, known...)
 }
 
-func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
-		d.errorf(n, "%s must be a string, found %s", what, describe(n))
-		return "", false
-	}
-	return n.Value, true
-}
+func (d *decoder) str(n *yaml.Node, what string) (string, bool) { return d.reader().Str(n, what) }
 
 func (d *decoder) strList(n *yaml.Node, what string) ([]string, bool) {
-	if n.Kind == yaml.ScalarNode && n.ShortTag() != "!!null" {
-		return []string{n.Value}, true
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "%s must be a string or a list of strings, found %s", what, describe(n))
-		return nil, false
-	}
-	var out []string
-	for _, it := range n.Content {
-		if it.Kind != yaml.ScalarNode || it.ShortTag() == "!!null" {
-			d.errorf(it, "%s: each item must be a string, found %s", what, describe(it))
-			return nil, false
-		}
-		out = append(out, it.Value)
-	}
-	return out, true
+	return d.reader().StrList(n, what)
 }
 
 func (d *decoder) integer(n *yaml.Node, what string) (int, bool) {
@@ -542,36 +509,9 @@ func (d *decoder) integer(n *yaml.Node, what string) (int, bool) {
 	return i, true
 }
 
-func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
-		return n.Value == "true" || n.Value == "True" || n.Value == "TRUE", true
-	}
-	d.errorf(n, "%s must be true or false, found %s", what, describe(n))
-	return false, false
-}
+func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) { return d.reader().Bool(n, what) }
 
-// describe names what a node holds, for "found ..." in messages.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	case yaml.ScalarNode:
-		switch n.ShortTag() {
-		case "!!null":
-			return "nothing (null)"
-		case "!!bool":
-			return "a boolean " + n.Value
-		case "!!int", "!!float":
-			return "a number " + n.Value
-		}
-		return strconv.Quote(n.Value)
-	}
-	return "something else"
-}
+func describe(n *yaml.Node) string { return yamlx.Describe(n) }
 
 // joinPath resolves p against dir unless it is absolute.
 func joinPath(dir, p string) string {

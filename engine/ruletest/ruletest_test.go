@@ -168,7 +168,7 @@ func TestDecodeProblems(t *testing.T) {
   - name: a
     event: events/add.json
     errors: some
-`, []string{`x_test.yaml:4:13: test "a": errors must be a whole number (0 or more), found "some"`}, 0},
+`, []string{`x_test.yaml:4:13: test "a": errors must be a whole number (0 or more), found the text "some"`}, 0},
 		{"only not a boolean", `tests:
   - name: a
     event: events/add.json
