@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -188,20 +188,9 @@ func scalarValue(n *yaml.Node) any {
 	return n.Value
 }
 
-func contains[T comparable](list []T, s T) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func contains[T comparable](list []T, s T) bool { return slices.Contains(list, s) }
 
-func sorted(list []string) []string {
-	out := append([]string(nil), list...)
-	sort.Strings(out)
-	return out
-}
+func sorted(list []string) []string { return slices.Sorted(slices.Values(list)) }
 
 // suggest returns ` (did you mean "x"?)` for the closest candidate, or "".
 func suggest(s string, candidates []string) string { return suggestpkg.DidYouMean(s, candidates) }

@@ -5,7 +5,7 @@ package yamlx
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -45,8 +45,8 @@ func (r Reader) Fields(n *yaml.Node, what string, known ...string) map[string]En
 			r.Errorf(k, "%s: duplicate key %q (first at line %d); remove one", what, k.Value, prev.Key.Line)
 			continue
 		}
-		if len(known) > 0 && !contains(known, k.Value) {
-			r.Errorf(k, "%s: unknown key %q%s; known keys: %s", what, k.Value, suggest.DidYouMean(k.Value, known), strings.Join(sorted(known), ", "))
+		if len(known) > 0 && !slices.Contains(known, k.Value) {
+			r.Errorf(k, "%s: unknown key %q%s; known keys: %s", what, k.Value, suggest.DidYouMean(k.Value, known), strings.Join(slices.Sorted(slices.Values(known)), ", "))
 			continue
 		}
 		out[k.Value] = Entry{k, v}
@@ -126,19 +126,4 @@ func Describe(n *yaml.Node) string {
 		}
 	}
 	return "something else"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sorted(list []string) []string {
-	out := append([]string(nil), list...)
-	sort.Strings(out)
-	return out
 }
