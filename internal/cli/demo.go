@@ -103,7 +103,9 @@ func runDemo(s Streams, args []string) int {
 	runErr := make(chan error, 1)
 	go func() { runErr <- d.Run(ctx, nil) }()
 	url := "http://" + d.Addr() + "/webhooks/wassenger?key=" + key
-	fmt.Fprintf(s.Stdout, "hookd is listening on http://%s with the example rules\n", d.Addr())
+	fmt.Fprintf(s.Stdout, "hookd is listening on http://%s\n", d.Addr())
+	fmt.Fprintf(s.Stdout, "rules: %s (edit and save it: hookd reloads it, and keeps the old rules if the new file is broken)\n", *rulesPath)
+	fmt.Fprintf(s.Stdout, "store: %s (hookd events export --data %s; hookd dlq list --data %s)\n", filepath.Join(dir, "data"), filepath.Join(dir, "data"), filepath.Join(dir, "data"))
 	fmt.Fprintf(s.Stdout, "stand-ins: Wassenger %s, Slack %s, SMTP %s, CRM webhook %s\n\n", t.wassenger.BaseURL(), t.slack.URL(), t.smtp.Addr(), t.crm.URL())
 	sent, err := postRecorded(url)
 	if err != nil {
