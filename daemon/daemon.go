@@ -151,7 +151,7 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read rules: %w", err)
 	}
-	rs, problems := loadRules(cfg.RulesPath, data)
+	rs, problems := loadRules(cfg.RulesPath, data, nil)
 	if rs == nil {
 		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s shows each in its line):\n%s", problems.Errors(), cfg.RulesPath, problemLines(problems))
 	}
@@ -223,7 +223,7 @@ func (d *Daemon) install(rs *engine.RuleSet) {
 // reload loads new rules file content; a broken file keeps the running
 // rules and is reported in the log, /api/rules and a metric.
 func (d *Daemon) reload(data []byte) {
-	rs, problems := loadRules(d.cfg.RulesPath, data)
+	rs, problems := loadRules(d.cfg.RulesPath, data, d.snap.Load().rules)
 	if rs == nil {
 		// Status and metrics first: whoever reads the log line can then
 		// see the error in /api/rules.
@@ -447,14 +447,15 @@ func (d *Daemon) prune(ctx context.Context) {
 	}
 }
 
-// loadRules loads a rules file and runs its examples. Loading a large file
+// loadRules loads a rules file and runs its examples, reusing what the
+// previous rule set compiled. Loading a large file
 // allocates several times the size of the rule set it leaves (the YAML
 // tree, the compilers' work), so the garbage collector runs more often
 // meanwhile, and what the load left behind goes back to the OS at once:
 // the daemon's peak memory is not set by its reloads.
-func loadRules(path string, data []byte) (*engine.RuleSet, engine.Problems) {
+func loadRules(path string, data []byte, previous *engine.RuleSet) (*engine.RuleSet, engine.Problems) {
 	old := debug.SetGCPercent(loadGCPercent)
-	rs, problems := ruletest.Load(path, data, engine.LoadOptions{})
+	rs, problems := ruletest.Load(path, data, engine.LoadOptions{Previous: previous})
 	debug.SetGCPercent(old)
 	debug.FreeOSMemory()
 	return rs, problems

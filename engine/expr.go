@@ -100,6 +100,14 @@ func (c *exprCheck) Visit(node *ast.Node) {
 // requires a boolean result.
 func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, what string) *compiled {
 	key := exprKey{src, asBool}
+	if c, ok := l.previous[key]; ok && l.compiled[key] == nil {
+		// Compiled by the previous load of this file, with the same vars:
+		// a reload after a small edit compiles only what changed.
+		if l.compiled == nil {
+			l.compiled = map[exprKey]*compiled{}
+		}
+		l.compiled[key] = c
+	}
 	if c, ok := l.compiled[key]; ok {
 		// The same text compiled cleanly before: programs are immutable
 		// and safe to share, and rule files repeat {{ data.chat.id }} a lot.

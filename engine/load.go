@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,8 @@ type RuleSet struct {
 
 	index      *index
 	projection *event.Projection
+	// compiled are the rule set's expressions, for the next reload.
+	compiled map[exprKey]*compiled
 }
 
 // Projection is the set of event fields the rules read, for decoding
@@ -127,6 +130,9 @@ type LoadOptions struct {
 	LookupEnv func(string) (string, bool)
 	// Now is the load time; time.Now by default.
 	Now func() time.Time
+	// Previous is the rule set this load replaces (a reload): expressions
+	// it compiled are reused when the vars are the same.
+	Previous *RuleSet
 }
 
 type loader struct {
@@ -144,6 +150,9 @@ type loader struct {
 	// baseOpts are the expr options every compile shares.
 	compiled map[exprKey]*compiled
 	baseConf *conf.Config
+	// previous holds the expressions of the rule set this load replaces,
+	// when its vars are the same.
+	previous map[exprKey]*compiled
 	// currentOn is the `on` of the rule being loaded, for field checks.
 	currentOn []string
 }
@@ -200,6 +209,7 @@ func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
 	l.rs.Warnings = l.problems
 	l.rs.index = buildIndex(l.rs.Rules)
 	l.rs.projection = l.projection()
+	l.rs.compiled = l.compiled
 	return l.rs, l.problems
 }
 
@@ -232,6 +242,9 @@ func (l *loader) load(data []byte) {
 		} else if v, ok := l.plainValue(e.Value, "vars").(map[string]any); ok {
 			l.vars = v
 		}
+	}
+	if prev := l.opts.Previous; prev != nil && reflect.DeepEqual(prev.Vars, l.vars) {
+		l.previous = prev.compiled
 	}
 	if e, ok := top["connections"]; ok {
 		l.decodeStruct(e.Value, &l.rs.Connections, "connections")
