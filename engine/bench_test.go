@@ -172,3 +172,24 @@ func BenchmarkLoad1000Distinct(b *testing.B) {
 		loadBench(b, data)
 	}
 }
+
+// BenchmarkReload10000 reloads a 10,000-rule file after a one-rule edit,
+// with and without the previous rule set's compiled expressions.
+func BenchmarkReload10000(b *testing.B) {
+	data := synthMatchRules(10000, true)
+	edited := []byte(strings.Replace(string(data), `"group 5000"`, `"group 5000 edited"`, 1))
+	prev := loadBench(b, data)
+	for _, reuse := range []bool{false, true} {
+		b.Run(fmt.Sprintf("reuse=%v", reuse), func(b *testing.B) {
+			opts := engine.LoadOptions{}
+			if reuse {
+				opts.Previous = prev
+			}
+			for b.Loop() {
+				if rs, problems := engine.Load("bench.yaml", edited, opts); rs == nil {
+					b.Fatal(problems)
+				}
+			}
+		})
+	}
+}
