@@ -120,7 +120,7 @@ func TestShutdownDrainsAndLeavesTheRestPending(t *testing.T) {
 	}
 
 	s := openStore(t, h.dataDir)
-	pending, err := s.Pending(context.Background())
+	pending, err := s.PendingPage(context.Background(), 100)
 	must(t, err)
 	attempts := map[string]int{}
 	for _, j := range pending {

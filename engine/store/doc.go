@@ -17,7 +17,7 @@
 // # Group commit
 //
 // One writer goroutine owns the only write connection. Accept, Done, Retry,
-// Dead, Requeue, TakeRequeued, Pending and Prune queue an operation and wait
+// Dead, Requeue, TakeRequeued, PendingPage and Prune queue an operation and wait
 // for its result; the writer takes everything queued (up to
 // Options.MaxBatch operations), runs it in one transaction, commits once and
 // answers every caller. There is no artificial delay: a batch forms from the

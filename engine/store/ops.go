@@ -213,8 +213,10 @@ func (s *Store) changed(w *wtx, res sql.Result, err error, id int64) error {
 	return fmt.Errorf("%w: job %d is %s", ErrNotPending, id, state)
 }
 
-// PendingPage returns the first limit unfinished jobs, by NextAt then ID.
-// It runs in the writer, after every write queued before it (lazy job
+// PendingPage returns the first limit unfinished jobs, by NextAt then ID:
+// what the daemon loads at start-up (a job that was running when the
+// process died is pending again) and as its queue drains. It runs in the
+// writer, after every write queued before it (lazy job
 // updates included), so a job whose Done was queued before the call is
 // never returned as pending. The daemon refills its bounded in-memory
 // queue with it.
@@ -228,29 +230,6 @@ func (s *Store) PendingPage(ctx context.Context, limit int) ([]Job, error) {
 		jobs, err = scanJobs(rows)
 		return err
 	}})
-	if err != nil {
-		return nil, err
-	}
-	return jobs, nil
-}
-
-// Pending returns every unfinished job, by NextAt then ID: what the daemon
-// loads at start-up. A job that was running when the process died is
-// pending again. Pending also clears the requeue flags, so that
-// TakeRequeued does not return a job that Pending returned.
-func (s *Store) Pending(ctx context.Context) ([]Job, error) {
-	var jobs []Job
-	err := s.write(ctx, func(w *wtx) error {
-		if _, err := w.exec(s.st.clearRequeued); err != nil {
-			return err
-		}
-		rows, err := w.query(s.st.pending)
-		if err != nil {
-			return err
-		}
-		jobs, err = scanJobs(rows)
-		return err
-	})
 	if err != nil {
 		return nil, err
 	}
@@ -294,8 +273,9 @@ func (s *Store) Requeue(ctx context.Context, ids []int64) (int, error) {
 }
 
 // TakeRequeued returns the pending jobs flagged by Requeue since the last
-// call (or since Pending), by NextAt then ID, and clears their flags, so
-// each requeued job is handed out once. The daemon calls it after its own
+// call, by NextAt then ID, and clears their flags, so each requeued job is
+// handed out once (a job PendingPage also returned is queued once: the
+// daemon's queue drops a job it holds already). The daemon calls it after its own
 // Requeue and periodically for requeues made by another process; a call
 // that finds nothing does not write.
 func (s *Store) TakeRequeued(ctx context.Context) ([]Job, error) {

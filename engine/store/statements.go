@@ -14,14 +14,14 @@ const jobColumns = `id, event_id, rule, idx, type, name, params, reference, stat
 type statements struct {
 	savepoint, release, rollbackTo *sql.Stmt
 
-	insertEvent, insertJob              *sql.Stmt
-	done, retry, dead                   *sql.Stmt
-	jobState                            *sql.Stmt
-	requeueAll, requeueIDs              *sql.Stmt
-	clearRequeued, pending, pendingPage *sql.Stmt
-	takeRequeued                        *sql.Stmt
-	pruneJobs, pruneEvents              *sql.Stmt
-	all                                 []*sql.Stmt
+	insertEvent, insertJob *sql.Stmt
+	done, retry, dead      *sql.Stmt
+	jobState               *sql.Stmt
+	requeueAll, requeueIDs *sql.Stmt
+	pendingPage            *sql.Stmt
+	takeRequeued           *sql.Stmt
+	pruneJobs, pruneEvents *sql.Stmt
+	all                    []*sql.Stmt
 }
 
 // prepare prepares the writer's statements on its connection.
@@ -50,8 +50,6 @@ func (s *Store) prepare(ctx context.Context) error {
 			WHERE state = 'dead'`},
 		{&st.requeueIDs, `UPDATE jobs SET state = 'pending', attempts = 0, next_at = ?1, requeued = 1, updated_at = ?1
 			WHERE id IN (SELECT value FROM json_each(?2)) AND state = 'dead'`},
-		{&st.clearRequeued, `UPDATE jobs SET requeued = 0 WHERE requeued = 1`},
-		{&st.pending, `SELECT ` + jobColumns + ` FROM jobs WHERE state = 'pending' ORDER BY next_at, id`},
 		{&st.pendingPage, `SELECT ` + jobColumns + ` FROM jobs WHERE state = 'pending' ORDER BY next_at, id LIMIT ?`},
 		{&st.takeRequeued, `UPDATE jobs SET requeued = 0 WHERE requeued = 1 RETURNING ` + jobColumns},
 		{&st.pruneJobs, `DELETE FROM jobs WHERE id IN (
