@@ -381,7 +381,7 @@ func (d *Daemon) refill(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !d.queue.needsRefill() || !d.queue.takeOverflow() {
+		if !d.queue.claimRefill() {
 			continue
 		}
 		d.queue.startRefill()

@@ -86,26 +86,34 @@ func newMetrics(d *Daemon) *metrics {
 	return m
 }
 
-// actionLabel keeps the action label's values bounded like eventLabel.
-func actionLabel(action string) string {
-	if action == "" {
-		return ""
+// knownEvents and knownActions are the values the event and action
+// labels may take; anything else counts as "other", so that a sender
+// cannot grow the metrics without bound.
+var (
+	knownEvents  = setOf(engine.KnownEvents)
+	knownActions = setOf(engine.GroupActions)
+)
+
+func setOf(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
 	}
-	for _, k := range engine.GroupActions {
-		if k == action {
-			return action
-		}
+	return m
+}
+
+// actionLabel is the action label of an event: "" for events without one.
+func actionLabel(action string) string {
+	if action == "" || knownActions[action] {
+		return action
 	}
 	return "other"
 }
 
-// eventLabel keeps the event label's values bounded: names outside
-// Wassenger's list count as "other".
+// eventLabel is the event label of an event name.
 func eventLabel(name string) string {
-	for _, k := range engine.KnownEvents {
-		if k == name {
-			return name
-		}
+	if knownEvents[name] {
+		return name
 	}
 	return "other"
 }

@@ -75,14 +75,6 @@ func (q *queue) refill(jobs []store.Job) {
 	}
 }
 
-// needsRefill reports whether jobs wait in the store only and the queue
-// has room for them.
-func (q *queue) needsRefill() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.overflow && len(q.queued) <= q.max/2
-}
-
 // setOverflow records that the store may hold jobs the queue has not.
 func (q *queue) setOverflow() {
 	q.mu.Lock()
@@ -90,13 +82,17 @@ func (q *queue) setOverflow() {
 	q.mu.Unlock()
 }
 
-// takeOverflow clears the overflow flag and reports whether it was set.
-func (q *queue) takeOverflow() bool {
+// claimRefill reports whether jobs wait in the store only and the queue
+// has room for them; when it does, it clears the overflow flag (a push
+// that finds the queue full sets it again).
+func (q *queue) claimRefill() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	was := q.overflow
+	if !q.overflow || len(q.queued) > q.max/2 {
+		return false
+	}
 	q.overflow = false
-	return was
+	return true
 }
 
 func (q *queue) pushOne(j store.Job) {

@@ -134,7 +134,7 @@ func (rs *RuleSet) Explain(ev *event.Event) []RuleExplanation {
 		}
 		if r.cond != nil {
 			if ev8r == nil {
-				ev8r = &stepEvaluator{env: env, opts: explainOptions(rs.Vars)}
+				ev8r = &stepEvaluator{env: env, opts: exprOptions(rs.Vars)}
 			}
 			x.Condition = ev8r.condition(r)
 		}
@@ -197,10 +197,6 @@ func quoteList(list []string) string {
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
-
-// explainOptions are the compile options of conditions (see compileExpr)
-// without the boolean requirement, so that any part can be evaluated.
-func explainOptions(vars map[string]any) []expr.Option { return exprOptions(vars) }
 
 // stepEvaluator evaluates the parts of conditions against one event.
 type stepEvaluator struct {

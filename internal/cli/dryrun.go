@@ -52,13 +52,9 @@ func runDryRun(s Streams, args []string) int {
 	if *format != "text" && *format != "json" {
 		return exitUsage(s, fs, "--format must be text or json, not %q", *format)
 	}
-	rs, problems := engine.LoadFile(*rulesPath, engine.LoadOptions{AllowUnsetEnv: true})
+	rs, code := loadRules(s, "dry-run", *rulesPath)
 	if rs == nil {
-		for _, p := range problems {
-			fmt.Fprintln(s.Stderr, p)
-		}
-		fmt.Fprintf(s.Stderr, "%s: %s; fix them and run again (hookd check %s)\n", *rulesPath, countProblems(problems), *rulesPath)
-		return 1
+		return code
 	}
 	if len(rs.Unset) > 0 {
 		fmt.Fprintf(s.Stderr, "note: environment variables not set (fine for a dry-run; `hookd check` requires them): %s\n", strings.Join(rs.Unset, ", "))
