@@ -56,3 +56,23 @@ func CheckRedirect(req *http.Request, via []*http.Request) error {
 	}
 	return nil
 }
+
+// Options are what an HTTP integration takes besides its connection.
+type Options struct {
+	// HTTPClient sends the requests (default NewClient()).
+	HTTPClient *http.Client
+	// Now is the clock Retry-After dates are read against (default
+	// time.Now).
+	Now func() time.Time
+}
+
+// WithDefaults fills what o leaves out.
+func (o Options) WithDefaults() Options {
+	if o.HTTPClient == nil {
+		o.HTTPClient = NewClient()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}

@@ -34,14 +34,8 @@ const (
 	DefaultConcurrency = 4
 )
 
-// Options tune a Client.
-type Options struct {
-	// HTTPClient sends the requests (default httpx.NewClient()).
-	HTTPClient *http.Client
-	// Now is the clock Retry-After dates are read against (default
-	// time.Now).
-	Now func() time.Time
-}
+// Options tune a Client: its HTTP client and clock.
+type Options = httpx.Options
 
 // Client sends Wassenger actions over one connection. It implements
 // actions.Action and actions.Describer for both wassenger.message and
@@ -67,13 +61,8 @@ func New(cfg *actions.WassengerConfig, opts Options) *Client {
 	if cfg == nil {
 		cfg = &actions.WassengerConfig{}
 	}
+	opts = opts.WithDefaults()
 	c := &Client{token: cfg.Token, http: opts.HTTPClient, now: opts.Now}
-	if c.http == nil {
-		c.http = httpx.NewClient()
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
 	c.base, c.baseErr = parseBase(cfg.BaseURL)
 	rate, burst, conc := cfg.Rate, cfg.Burst, cfg.Concurrency
 	if rate <= 0 {

@@ -27,14 +27,8 @@ const (
 	DefaultConcurrency = 8
 )
 
-// Options tune a Client.
-type Options struct {
-	// HTTPClient sends the requests (default httpx.NewClient()).
-	HTTPClient *http.Client
-	// Now is the clock Retry-After dates are read against (default
-	// time.Now).
-	Now func() time.Time
-}
+// Options tune a Client: its HTTP client and clock.
+type Options = httpx.Options
 
 // Client sends webhook actions. It implements actions.Action and
 // actions.Describer and is safe for concurrent use.
@@ -63,18 +57,12 @@ func New(cfg *actions.WebhookConfig, opts Options) *Client {
 	if conc <= 0 {
 		conc = DefaultConcurrency
 	}
-	c := &Client{
+	opts = opts.WithDefaults()
+	return &Client{
 		http:  opts.HTTPClient,
 		now:   opts.Now,
 		gates: httpx.NewGates(rate, int(math.Ceil(rate)), conc),
 	}
-	if c.http == nil {
-		c.http = httpx.NewClient()
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	return c
 }
 
 // Do sends call once and reports what the target answered.
