@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -195,15 +196,20 @@ func postRecorded(url string) (int, error) {
 	return len(bodies), nil
 }
 
-// waitIdle polls /healthz until no action is queued, for at most 30 s.
+// waitIdle polls /healthz until no action waits, in memory or in the
+// store, for at most 30 s.
 func waitIdle(ctx context.Context, url string) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		resp, err := http.Get(url)
 		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
+			var health struct {
+				Queued  int `json:"queued"`
+				Pending int `json:"pending_jobs"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&health)
 			resp.Body.Close()
-			if strings.Contains(string(body), `"queued":0`) {
+			if err == nil && health.Queued == 0 && health.Pending == 0 {
 				return
 			}
 		}
