@@ -76,6 +76,9 @@ type Config struct {
 	Router router.Options
 	// ReloadDebounce is the rules watcher's quiet time (0: default).
 	ReloadDebounce time.Duration
+	// LookupEnv reads the ${ENV} variables of the rules file
+	// (os.LookupEnv by default).
+	LookupEnv func(string) (string, bool)
 }
 
 // snapshot is the running rule set and the integrations built for its
@@ -151,7 +154,7 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read rules: %w", err)
 	}
-	rs, problems := loadRules(cfg.RulesPath, data, nil)
+	rs, problems := loadRules(cfg.RulesPath, data, engine.LoadOptions{LookupEnv: cfg.LookupEnv})
 	if rs == nil {
 		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s shows each in its line):\n%s", problems.Errors(), cfg.RulesPath, problemLines(problems))
 	}
@@ -223,7 +226,7 @@ func (d *Daemon) install(rs *engine.RuleSet) {
 // reload loads new rules file content; a broken file keeps the running
 // rules and is reported in the log, /api/rules and a metric.
 func (d *Daemon) reload(data []byte) {
-	rs, problems := loadRules(d.cfg.RulesPath, data, d.snap.Load().rules)
+	rs, problems := loadRules(d.cfg.RulesPath, data, engine.LoadOptions{LookupEnv: d.cfg.LookupEnv, Previous: d.snap.Load().rules})
 	if rs == nil {
 		// Status and metrics first: whoever reads the log line can then
 		// see the error in /api/rules.
@@ -453,9 +456,9 @@ func (d *Daemon) prune(ctx context.Context) {
 // tree, the compilers' work), so the garbage collector runs more often
 // meanwhile, and what the load left behind goes back to the OS at once:
 // the daemon's peak memory is not set by its reloads.
-func loadRules(path string, data []byte, previous *engine.RuleSet) (*engine.RuleSet, engine.Problems) {
+func loadRules(path string, data []byte, opts engine.LoadOptions) (*engine.RuleSet, engine.Problems) {
 	old := debug.SetGCPercent(loadGCPercent)
-	rs, problems := ruletest.Load(path, data, engine.LoadOptions{Previous: previous})
+	rs, problems := ruletest.Load(path, data, opts)
 	debug.SetGCPercent(old)
 	debug.FreeOSMemory()
 	return rs, problems

@@ -77,14 +77,20 @@ func runDemo(s Streams, args []string) int {
 	}
 	defer t.close()
 	key := randomKey()
-	for k, v := range map[string]string{
+	env := map[string]string{
 		"WASSENGER_TOKEN": "demo-wassenger-token", "WASSENGER_BASE_URL": t.wassenger.BaseURL(),
 		"SLACK_WEBHOOK_URL": t.slack.WebhookURL(), "SLACK_BOT_TOKEN": t.slack.Token(), "SLACK_API_URL": t.slack.APIURL(),
 		"SMTP_HOST": "127.0.0.1", "SMTP_PORT": strconv.Itoa(t.smtp.Port()), "SMTP_TLS": "none",
 		"SMTP_USER": "bot@example.com", "SMTP_PASSWORD": "demo-smtp-password",
 		"CRM_WEBHOOK_URL": t.crm.URL() + "/hooks/whatsapp",
-	} {
-		os.Setenv(k, v)
+	}
+	// The rules read the stand-ins' addresses and secrets from this
+	// environment, not the process's.
+	lookupEnv := func(name string) (string, bool) {
+		if v, ok := env[name]; ok {
+			return v, true
+		}
+		return os.LookupEnv(name)
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -93,7 +99,7 @@ func runDemo(s Streams, args []string) int {
 	logger := slog.New(slog.NewTextHandler(s.Stderr, &slog.HandlerOptions{Level: level}))
 	d, err := daemon.New(daemon.Config{
 		RulesPath: *rulesPath, Listen: *listen, DataDir: filepath.Join(dir, "data"),
-		WebhookKey: secret.New(key), Logger: logger, Sync: "normal",
+		WebhookKey: secret.New(key), Logger: logger, Sync: "normal", LookupEnv: lookupEnv,
 	})
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)

@@ -1,0 +1,30 @@
+package cli_test
+
+import (
+	"regexp"
+	"strconv"
+	"testing"
+)
+
+// TestDemoOnce runs the README's first command as `demo --once`: the
+// daemon on the built-in example rules with local stand-ins. Every kind
+// of target must receive something and no action may be dead-lettered.
+func TestDemoOnce(t *testing.T) {
+	code, stdout, stderr := run(t, "demo", "--once", "--listen", "127.0.0.1:0")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, target := range []string{"Wassenger received", "Slack received", "SMTP received", "CRM webhook received"} {
+		m := regexp.MustCompile(target + ` (\d+) `).FindStringSubmatch(stdout)
+		if m == nil {
+			t.Errorf("no %q line in:\n%s", target, stdout)
+			continue
+		}
+		if n, _ := strconv.Atoi(m[1]); n == 0 {
+			t.Errorf("%s nothing", target)
+		}
+	}
+	if regexp.MustCompile(`(?m)^Dead letters`).MatchString(stdout) {
+		t.Errorf("the demo dead-lettered actions:\n%s", stdout)
+	}
+}
