@@ -62,18 +62,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	var appID, version, tables int
-	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
-		return s.fail("read schema", err)
-	}
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return s.fail("read schema", err)
-	}
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
-		return s.fail("read schema", err)
-	}
-	if appID != applicationID && (appID != 0 || version != 0 || tables != 0) {
-		return fmt.Errorf("store %s: the file is an SQLite database of another program, not a hookd store: pick another data folder", s.path)
+	version, err := s.identify(ctx, tx)
+	if err != nil {
+		return err
 	}
 	if version > len(migrations) {
 		return fmt.Errorf("store %s: schema version %d was written by a newer hookd (this one knows up to %d): upgrade hookd", s.path, version, len(migrations))
@@ -98,6 +89,30 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	s.log.Info("store schema upgraded", "path", s.path, "from", version, "to", len(migrations))
 	return nil
+}
+
+// rowQuerier is a *sql.DB or a *sql.Tx.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// identify reads the file's schema version, refusing a database of
+// another program (one that has tables, or another application id).
+func (s *Store) identify(ctx context.Context, q rowQuerier) (version int, err error) {
+	var appID, tables int
+	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return 0, s.fail("read schema", err)
+	}
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, s.fail("read schema", err)
+	}
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+		return 0, s.fail("read schema", err)
+	}
+	if appID != applicationID && (appID != 0 || version != 0 || tables != 0) {
+		return 0, fmt.Errorf("store %s: the file is an SQLite database of another program, not a hookd store: pick another data folder", s.path)
+	}
+	return version, nil
 }
 
 // schemaVersion reports the file's schema version (for tests and tools).

@@ -313,21 +313,8 @@ func (s *Store) precheck(abs, busy string) error {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	ctx := context.Background()
-	var appID, version, tables int
-	if err := db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
-		return s.fail("read schema", err)
-	}
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return s.fail("read schema", err)
-	}
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
-		return s.fail("read schema", err)
-	}
-	if appID != applicationID && (appID != 0 || version != 0 || tables != 0) {
-		return fmt.Errorf("store %s: the file is an SQLite database of another program, not a hookd store: pick another data folder", s.path)
-	}
-	return nil
+	_, err = s.identify(context.Background(), db)
+	return err
 }
 
 // setup checks the write connection, upgrades the schema, opens the read
