@@ -376,16 +376,9 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 // refill brings jobs that wait in the store only (the in-memory queue was
 // full) into the queue as it drains.
 func (d *Daemon) refill(ctx context.Context) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, 100*time.Millisecond, false, func() {
 		if !d.queue.claimRefill() {
-			continue
+			return
 		}
 		d.queue.startRefill()
 		jobs, err := d.store.PendingPage(ctx, d.cfg.MaxQueued*2)
@@ -395,11 +388,28 @@ func (d *Daemon) refill(ctx context.Context) {
 			if ctx.Err() == nil {
 				d.log.Warn("refill the action queue from the store", "err", err)
 			}
-			continue
+			return
 		}
 		d.queue.refill(jobs)
 		if len(jobs) == d.cfg.MaxQueued*2 {
 			d.queue.setOverflow() // there may be more
+		}
+	})
+}
+
+// every runs f every period until ctx is done; now runs it once at once.
+func every(ctx context.Context, period time.Duration, now bool, f func()) {
+	if now {
+		f()
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
 		}
 	}
 }
@@ -407,33 +417,24 @@ func (d *Daemon) refill(ctx context.Context) {
 // pollRequeued picks up dead letters that `hookd dlq retry` put back,
 // possibly from another process.
 func (d *Daemon) pollRequeued(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	every(ctx, time.Second, false, func() {
+		jobs, err := d.store.TakeRequeued(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("check for retried dead letters", "err", err)
+			}
 			return
-		case <-t.C:
-			jobs, err := d.store.TakeRequeued(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					d.log.Warn("check for retried dead letters", "err", err)
-				}
-				continue
-			}
-			if len(jobs) > 0 {
-				d.log.Info("dead letters queued again", "jobs", len(jobs))
-				d.queue.push(jobs...)
-			}
 		}
-	}
+		if len(jobs) > 0 {
+			d.log.Info("dead letters queued again", "jobs", len(jobs))
+			d.queue.push(jobs...)
+		}
+	})
 }
 
 // prune deletes old events and finished jobs every hour.
 func (d *Daemon) prune(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
+	every(ctx, time.Hour, true, func() {
 		cutoff := time.Now().Add(-d.cfg.Retention)
 		events, jobs, err := d.store.Prune(ctx, cutoff)
 		switch {
@@ -442,12 +443,7 @@ func (d *Daemon) prune(ctx context.Context) {
 		case events+jobs > 0:
 			d.log.Info("pruned old events and finished jobs", "events", events, "jobs", jobs, "before", cutoff)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // loadRules loads a rules file and runs its examples, reusing what the
