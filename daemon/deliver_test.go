@@ -335,7 +335,7 @@ func TestDeadLetterListedAndReplayed(t *testing.T) {
 
 	// `hookd dlq retry` runs in another process: a store of its own.
 	h.wa.Heal()
-	other, err := store.Open(h.dataDir, store.Options{Logger: discardLogger()})
+	other, err := store.Open(h.dataDir, store.Options{Logger: discardLogger(), ShareEvents: true})
 	if err != nil {
 		t.Fatal(err)
 	}

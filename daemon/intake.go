@@ -67,6 +67,7 @@ type accepted struct {
 // store before answering 200.
 func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	start := time.Now()
+	defer d.store.Arriving()()
 	if !d.authorized(r) {
 		d.refuse(w, r, http.StatusUnauthorized, "unauthorized", unauthorized)
 		return

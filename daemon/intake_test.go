@@ -429,10 +429,10 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 			},
 		},
 		{
-			// Every insert of an event fails as on a full disk.
+			// Every insert of a job fails as on a full disk.
 			name: "inserts refused",
 			breakIt: func(t *testing.T, db *sql.DB) func() {
-				if _, err := db.Exec(`CREATE TRIGGER test_refuse BEFORE INSERT ON events
+				if _, err := db.Exec(`CREATE TRIGGER test_refuse BEFORE INSERT ON jobs
 					BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
 					t.Fatal(err)
 				}

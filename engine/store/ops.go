@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
+
+	"github.com/hookd/hookd/engine/store/eventlog"
 )
 
 // pruneChunk is the most rows one Prune transaction deletes, so that Prune
@@ -19,10 +20,10 @@ const pruneChunk = 500
 // Outcome per record, in order. A record whose event id is already stored
 // (also by an earlier record of the same call, or by a call committed in
 // the same batch) is a duplicate: nothing of it is written. Accept returns
-// only after the transaction holding the records is committed; concurrent
-// calls share one transaction (group commit). The records of one call are
-// stored all or none: on error nothing of them was stored and the caller
-// should answer 503 so that the sender retries.
+// only after the records are committed; concurrent calls share one commit
+// (group commit). The records of one call are stored all or none: on
+// error nothing of them was stored and the caller should answer 503 so
+// that the sender retries.
 func (s *Store) Accept(ctx context.Context, recs []Record) ([]Outcome, error) {
 	if len(recs) == 0 {
 		return nil, nil
@@ -31,49 +32,91 @@ func (s *Store) Accept(ctx context.Context, recs []Record) ([]Outcome, error) {
 		return nil, err
 	}
 	// Encode in the caller's goroutine: the writer is the one place every
-	// write goes through, so it does only the SQL.
-	enc := make([]encodedEvent, len(recs))
+	// write goes through, so it only copies bytes and runs SQL.
+	now := fromMillis(millis(s.now()))
+	a := &acceptance{recs: recs, frames: make([]eventlog.Frame, len(recs)), out: make([]Outcome, len(recs))}
 	for i := range recs {
-		e, err := encodeEvent(&recs[i].Event)
-		if err != nil {
-			return nil, fmt.Errorf("store: event %q: %w", recs[i].Event.ID, err)
+		ev := &recs[i].Event
+		at := ev.ReceivedAt
+		if at.IsZero() {
+			at = now
 		}
-		enc[i] = e
+		a.frames[i] = eventlog.Encode(&eventlog.Record{
+			ID: ev.ID, Name: ev.Name, Action: ev.Action, ReceivedAt: at,
+			Rules: ev.Rules, Errors: ev.Errors, Body: ev.Body,
+		})
 	}
-	out := make([]Outcome, len(recs))
-	err := s.write(ctx, func(w *wtx) error {
-		now := fromMillis(millis(s.now()))
+	o := &op{done: make(chan error, 1), durable: true, accept: a}
+	o.apply = func(w *wtx) error {
 		for i := range recs {
-			o, err := s.acceptRecord(w, &recs[i], enc[i], now)
+			if a.out[i].Duplicate || len(recs[i].Jobs) == 0 {
+				continue
+			}
+			jobs, err := s.insertJobs(w, &recs[i], now)
 			if err != nil {
 				return fmt.Errorf("accept event %q: %w", recs[i].Event.ID, err)
 			}
-			out[i] = o
+			a.out[i].Jobs = jobs
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := s.enqueue(ctx, o); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return a.out, nil
 }
 
-// encodedEvent is an event's columns as stored.
-type encodedEvent struct {
-	body          []byte
-	rules, errors string
+// acceptance is the part of an Accept the writer handles itself: the
+// events to check for duplicates and append to the event log.
+type acceptance struct {
+	recs   []Record
+	frames []eventlog.Frame
+	out    []Outcome
 }
 
-func encodeEvent(ev *Event) (encodedEvent, error) {
-	rules, err := json.Marshal(nonNil(ev.Rules))
-	if err != nil {
-		return encodedEvent{}, err
+// hasJobs reports whether a record not found to be a duplicate has jobs.
+func (a *acceptance) hasJobs() bool {
+	for i := range a.recs {
+		if !a.out[i].Duplicate && len(a.recs[i].Jobs) > 0 {
+			return true
+		}
 	}
-	errs, err := json.Marshal(nonNil(ev.Errors))
-	if err != nil {
-		return encodedEvent{}, err
+	return false
+}
+
+// dedup marks the records whose event is stored already, or taken by an
+// earlier record of the batch (seen), as duplicates, and adds the others
+// to seen.
+func (s *Store) dedup(a *acceptance, seen map[string]struct{}) error {
+	for i, f := range a.frames {
+		id := f.ID()
+		if _, ok := seen[id]; ok {
+			a.out[i].Duplicate = true
+			continue
+		}
+		stored, err := s.events.Contains(id)
+		if err != nil {
+			a.forget(seen)
+			return fmt.Errorf("store %s: %w", s.dir, err)
+		}
+		if stored {
+			a.out[i].Duplicate = true
+			continue
+		}
+		seen[id] = struct{}{}
 	}
-	return encodedEvent{body: compressBody(ev.Body), rules: string(rules), errors: string(errs)}, nil
+	return nil
+}
+
+// forget undoes dedup for an acceptance that failed: its ids are free for
+// the rest of the batch.
+func (a *acceptance) forget(seen map[string]struct{}) {
+	for i, f := range a.frames {
+		if !a.out[i].Duplicate {
+			delete(seen, f.ID())
+		}
+		a.out[i] = Outcome{}
+	}
 }
 
 // validate rejects records that can never be stored, before anything is
@@ -103,29 +146,15 @@ func validate(recs []Record) error {
 	return nil
 }
 
-// acceptRecord inserts one record's event and, unless it is a duplicate,
-// its jobs.
-func (s *Store) acceptRecord(w *wtx, rec *Record, enc encodedEvent, now time.Time) (Outcome, error) {
-	ev := rec.Event
-	received := ev.ReceivedAt
-	if received.IsZero() {
-		received = now
-	}
-	res, err := w.exec(s.st.insertEvent, ev.ID, ev.Name, ev.Action, enc.body, millis(received), enc.rules, enc.errors)
-	if err != nil {
-		return Outcome{}, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return Outcome{}, err
-	}
-	if n == 0 {
-		return Outcome{Duplicate: true}, nil
-	}
-	jobs := make([]Job, len(rec.Jobs))
-	for k, in := range rec.Jobs {
+// insertJobs stores the jobs of a record whose event is new. A job stored
+// already (its event was refused after its jobs were committed, and is
+// now sent again) is returned as stored when still pending, and skipped
+// otherwise.
+func (s *Store) insertJobs(w *wtx, rec *Record, now time.Time) ([]Job, error) {
+	jobs := make([]Job, 0, len(rec.Jobs))
+	for _, in := range rec.Jobs {
 		j := Job{
-			EventID:   ev.ID,
+			EventID:   rec.Event.ID,
 			Rule:      in.Rule,
 			Index:     in.Index,
 			Type:      in.Type,
@@ -144,17 +173,24 @@ func (s *Store) acceptRecord(w *wtx, rec *Record, enc encodedEvent, now time.Tim
 			j.NextAt = now
 		}
 		j.NextAt = fromMillis(millis(j.NextAt))
-		res, err := w.exec(s.st.insertJob, j.EventID, j.Rule, j.Index, j.Type, j.Name, string(j.Params),
-			j.Reference, millis(j.NextAt), millis(now), millis(now))
+		err := w.stmt(s.st.insertJob).QueryRowContext(w.ctx, j.EventID, j.Rule, j.Index, j.Type, j.Name, string(j.Params),
+			j.Reference, millis(j.NextAt), millis(now), millis(now)).Scan(&j.ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			old, err := scanJob(w.stmt(s.st.jobByKey).QueryRowContext(w.ctx, j.EventID, j.Rule, j.Index))
+			if err != nil {
+				return nil, fmt.Errorf("job %s: %w", j.Name, err)
+			}
+			if old.State == StatePending {
+				jobs = append(jobs, old)
+			}
+			continue
+		}
 		if err != nil {
-			return Outcome{}, fmt.Errorf("job %s: %w", j.Name, err)
+			return nil, fmt.Errorf("job %s: %w", j.Name, err)
 		}
-		if j.ID, err = res.LastInsertId(); err != nil {
-			return Outcome{}, fmt.Errorf("job %s: %w", j.Name, err)
-		}
-		jobs[k] = j
+		jobs = append(jobs, j)
 	}
-	return Outcome{Jobs: jobs}, nil
+	return jobs, nil
 }
 
 // nonNil turns a nil list into an empty one, stored as [].
@@ -330,11 +366,12 @@ func sortJobs(jobs []Job) {
 	})
 }
 
-// Prune deletes done and dead jobs last updated before olderThan, then
-// events received before olderThan that no job refers to any more (an
-// event with a pending job, or with a job finished after olderThan, is
-// kept). It deletes in small transactions so that it never holds the write
-// lock for long, and returns how many events and jobs it deleted.
+// Prune deletes done and dead jobs last updated before olderThan, in small
+// transactions so that it never holds the write lock for long, then the
+// event log's segments whose events were all received before olderThan
+// (jobs keep what they need: their rendered parameters). It returns how
+// many events and jobs it deleted. Prune must not run concurrently with
+// itself.
 func (s *Store) Prune(ctx context.Context, olderThan time.Time) (events, jobs int, err error) {
 	cut := millis(olderThan)
 	for {
@@ -355,37 +392,15 @@ func (s *Store) Prune(ctx context.Context, olderThan time.Time) (events, jobs in
 			break
 		}
 	}
-	// Events with jobs left are skipped, not deleted: a cursor on
-	// (received_at, seq) keeps each chunk from scanning them again.
-	curAt, curSeq := int64(math.MinInt64), int64(math.MinInt64)
-	for {
-		var n int
-		err := s.write(ctx, func(w *wtx) error {
-			rows, err := w.query(s.st.pruneEvents, cut, curAt, curSeq, pruneChunk)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			n = 0
-			for rows.Next() {
-				var at, seq int64
-				if err := rows.Scan(&at, &seq); err != nil {
-					return err
-				}
-				n++
-				if at > curAt || (at == curAt && seq > curSeq) {
-					curAt, curSeq = at, seq
-				}
-			}
-			return rows.Err()
-		})
-		if err != nil {
-			return events, jobs, err
-		}
-		events += n
-		if n < pruneChunk {
-			break
-		}
+	// Events go a whole segment of the event log at a time: those
+	// received before olderThan whose segment holds nothing newer.
+	err = s.enqueue(ctx, &op{done: make(chan error, 1), logWork: func() error {
+		var err error
+		events, err = s.events.Prune(olderThan)
+		return err
+	}})
+	if err != nil {
+		return events, jobs, fmt.Errorf("store %s: %w", s.dir, err)
 	}
 	return events, jobs, nil
 }

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"math"
-	"strings"
+	"fmt"
+	"path"
 	"time"
+
+	"github.com/hookd/hookd/engine/store/eventlog"
 )
 
 // EventQuery selects events for Events.
@@ -35,70 +37,37 @@ func (s *Store) readable() error {
 
 // Events calls fn for each stored event that q selects, in the order q
 // asks for. It stops at the first error fn returns and returns that error
-// unchanged. fn runs while a read transaction is open: it should not take
-// long (reads never block writes, but a long one delays WAL checkpoints).
+// unchanged. Events being stored while it runs may or may not be visited.
 func (s *Store) Events(ctx context.Context, q EventQuery, fn func(Event) error) error {
 	if err := s.readable(); err != nil {
 		return err
 	}
-	var (
-		sb   strings.Builder
-		args []any
-	)
-	sb.WriteString(`SELECT id, name, action, body, received_at, rules, errors FROM events WHERE received_at >= ?`)
-	since := int64(math.MinInt64)
-	if !q.Since.IsZero() {
-		since = millis(q.Since)
-	}
-	args = append(args, since)
 	if q.Name != "" {
-		sb.WriteString(` AND name GLOB ?`)
-		args = append(args, q.Name)
-	}
-	if q.OldestFirst {
-		sb.WriteString(` ORDER BY received_at, seq`)
-	} else {
-		sb.WriteString(` ORDER BY received_at DESC, seq DESC`)
-	}
-	sb.WriteString(` LIMIT ?`)
-	limit := int64(q.Limit)
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	args = append(args, limit)
-
-	rows, err := s.r.QueryContext(ctx, sb.String(), args...)
-	if err != nil {
-		return s.fail("read events", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			ev          Event
-			at          int64
-			rules, errs string
-		)
-		if err := rows.Scan(&ev.ID, &ev.Name, &ev.Action, &ev.Body, &at, &rules, &errs); err != nil {
-			return s.fail("read events", err)
+		if _, err := path.Match(q.Name, ""); err != nil {
+			return fmt.Errorf("event name pattern %q: %w: use * for any run of characters, ? for one, [abc] for a set", q.Name, err)
 		}
-		if ev.Body, err = decompressBody(ev.Body); err != nil {
-			return s.fail("read event "+ev.ID, err)
-		}
-		ev.ReceivedAt = fromMillis(at)
-		if err := decodeList(rules, &ev.Rules); err != nil {
-			return s.fail("read event "+ev.ID, err)
-		}
-		if err := decodeList(errs, &ev.Errors); err != nil {
-			return s.fail("read event "+ev.ID, err)
-		}
-		if err := fn(ev); err != nil {
+	}
+	n := 0
+	err := s.events.Scan(eventlog.ScanOptions{Since: q.Since, NewestFirst: !q.OldestFirst}, func(r eventlog.Record) error {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return s.fail("read events", err)
-	}
-	return nil
+		if q.Name != "" {
+			if ok, _ := path.Match(q.Name, r.Name); !ok {
+				return nil
+			}
+		}
+		if err := fn(Event{ID: r.ID, Name: r.Name, Action: r.Action, Body: r.Body,
+			ReceivedAt: r.ReceivedAt, Rules: r.Rules, Errors: r.Errors}); err != nil {
+			return err
+		}
+		n++
+		if q.Limit > 0 && n >= q.Limit {
+			return eventlog.ErrStop
+		}
+		return nil
+	})
+	return err
 }
 
 // decodeList reads a stored JSON list of strings; an empty list is nil.
@@ -134,19 +103,20 @@ func (s *Store) DeadLetters(ctx context.Context, limit int) ([]Job, error) {
 	return jobs, nil
 }
 
-// Stats counts the stored events, pending jobs and dead letters, from one
-// consistent snapshot.
+// Stats counts the stored events, pending jobs and dead letters.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	if err := s.readable(); err != nil {
 		return Stats{}, err
 	}
 	var st Stats
 	err := s.r.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM events),
 		(SELECT count(*) FROM jobs WHERE state = 'pending'),
-		(SELECT count(*) FROM jobs WHERE state = 'dead')`).Scan(&st.Events, &st.Pending, &st.Dead)
+		(SELECT count(*) FROM jobs WHERE state = 'dead')`).Scan(&st.Pending, &st.Dead)
 	if err != nil {
 		return Stats{}, s.fail("read stats", err)
+	}
+	if st.Events, err = s.events.Count(); err != nil {
+		return Stats{}, fmt.Errorf("store %s: %w", s.dir, err)
 	}
 	return st, nil
 }

@@ -52,6 +52,38 @@ CREATE INDEX jobs_dead     ON jobs (updated_at)   WHERE state = 'dead';
 CREATE INDEX jobs_finished ON jobs (updated_at)   WHERE state <> 'pending';
 CREATE INDEX jobs_requeued ON jobs (id)           WHERE requeued = 1;
 `,
+	// 2: events move to the event log (openEvents moves the rows), so
+	// jobs no longer reference the events table.
+	`
+CREATE TABLE jobs_v2 (
+	id          INTEGER PRIMARY KEY,
+	event_id    TEXT    NOT NULL,
+	rule        TEXT    NOT NULL,
+	idx         INTEGER NOT NULL,
+	type        TEXT    NOT NULL,
+	name        TEXT    NOT NULL,
+	params      TEXT    NOT NULL,
+	reference   TEXT    NOT NULL,
+	state       TEXT    NOT NULL CHECK (state IN ('pending', 'done', 'dead')),
+	attempts    INTEGER NOT NULL,
+	next_at     INTEGER NOT NULL,
+	last_error  TEXT    NOT NULL DEFAULT '',
+	last_reason TEXT    NOT NULL DEFAULT '',
+	response    TEXT    NOT NULL DEFAULT '',
+	requeued    INTEGER NOT NULL DEFAULT 0,
+	created_at  INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL,
+	UNIQUE (event_id, rule, idx)
+) STRICT;
+INSERT INTO jobs_v2 SELECT id, event_id, rule, idx, type, name, params, reference, state, attempts,
+	next_at, last_error, last_reason, response, requeued, created_at, updated_at FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v2 RENAME TO jobs;
+CREATE INDEX jobs_pending  ON jobs (next_at, id)  WHERE state = 'pending';
+CREATE INDEX jobs_dead     ON jobs (updated_at)   WHERE state = 'dead';
+CREATE INDEX jobs_finished ON jobs (updated_at)   WHERE state <> 'pending';
+CREATE INDEX jobs_requeued ON jobs (id)           WHERE requeued = 1;
+`,
 }
 
 // migrate brings the file to the newest schema version in one transaction.

@@ -14,13 +14,13 @@ const jobColumns = `id, event_id, rule, idx, type, name, params, reference, stat
 type statements struct {
 	savepoint, release, rollbackTo *sql.Stmt
 
-	insertEvent, insertJob *sql.Stmt
+	insertJob, jobByKey    *sql.Stmt
 	done, retry, dead      *sql.Stmt
 	jobState               *sql.Stmt
 	requeueAll, requeueIDs *sql.Stmt
 	pendingPage            *sql.Stmt
 	takeRequeued           *sql.Stmt
-	pruneJobs, pruneEvents *sql.Stmt
+	pruneJobs              *sql.Stmt
 	all                    []*sql.Stmt
 }
 
@@ -34,11 +34,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.savepoint, `SAVEPOINT op`},
 		{&st.release, `RELEASE op`},
 		{&st.rollbackTo, `ROLLBACK TO op`},
-		{&st.insertEvent, `INSERT INTO events (id, name, action, body, received_at, rules, errors)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
 		{&st.insertJob, `INSERT INTO jobs (event_id, rule, idx, type, name, params, reference,
 			state, attempts, next_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`},
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+			ON CONFLICT (event_id, rule, idx) DO NOTHING RETURNING id`},
+		{&st.jobByKey, `SELECT ` + jobColumns + ` FROM jobs WHERE event_id = ? AND rule = ? AND idx = ?`},
 		{&st.done, `UPDATE jobs SET state = 'done', attempts = ?, response = ?, requeued = 0, updated_at = ?
 			WHERE id = ? AND state = 'pending'`},
 		{&st.retry, `UPDATE jobs SET attempts = ?, next_at = ?, last_reason = ?, last_error = ?, updated_at = ?
@@ -54,12 +54,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.takeRequeued, `UPDATE jobs SET requeued = 0 WHERE requeued = 1 RETURNING ` + jobColumns},
 		{&st.pruneJobs, `DELETE FROM jobs WHERE id IN (
 			SELECT id FROM jobs WHERE state <> 'pending' AND updated_at < ? ORDER BY updated_at LIMIT ?)`},
-		{&st.pruneEvents, `DELETE FROM events WHERE seq IN (
-			SELECT e.seq FROM events e
-			WHERE e.received_at < ?1 AND (e.received_at, e.seq) > (?2, ?3)
-			  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.event_id = e.id)
-			ORDER BY e.received_at, e.seq LIMIT ?4)
-			RETURNING received_at, seq`},
 	} {
 		stmt, err := s.w.PrepareContext(ctx, p.sql)
 		if err != nil {

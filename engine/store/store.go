@@ -14,12 +14,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hookd/hookd/engine/store/eventlog"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // FileName is the name of the SQLite file inside the data folder.
 const FileName = "hookd.db"
+
+// EventsFolder is the name of the event log's folder inside the data
+// folder.
+const EventsFolder = "events"
 
 // Job states.
 const (
@@ -82,6 +87,10 @@ type Options struct {
 	// waits for more to share its commit (default DefaultCommitDelay; a
 	// negative value turns it off).
 	CommitDelay time.Duration
+	// ShareEvents opens the event log read-only when another process (the
+	// daemon) writes it, instead of failing: for commands that read events
+	// or work on jobs while the daemon runs. Accept then fails.
+	ShareEvents bool
 
 	// hooks lets this package's tests observe the writer.
 	hooks *hooks
@@ -99,6 +108,8 @@ type hooks struct {
 // concurrent use.
 type Store struct {
 	path     string // dir/hookd.db, as given: for messages
+	dir      string // the data folder, as given: for messages
+	events   *eventlog.Log
 	w        *sql.DB
 	r        *sql.DB
 	log      *slog.Logger
@@ -118,6 +129,11 @@ type Store struct {
 	syncedNow   bool
 	lazyUpdates bool
 	commitDelay time.Duration
+
+	// arriving counts events announced with Arriving, awaitingSync the
+	// Accept calls waiting for the event log's sync: while the first is
+	// larger, more events are on their way and the syncer waits for them.
+	arriving, awaitingSync atomic.Int64
 
 	commits atomic.Uint64
 	applied atomic.Uint64
@@ -262,6 +278,7 @@ func Open(dir string, opts Options) (*Store, error) {
 
 	s := &Store{
 		path:     path,
+		dir:      dir,
 		log:      opts.Logger,
 		now:      opts.Now,
 		maxBatch: opts.MaxBatch,
@@ -297,6 +314,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		if s.r != nil {
 			s.r.Close()
 		}
+		return nil, err
+	}
+	if err := s.openEvents(ctx, opts); err != nil {
+		s.st.close()
+		s.w.Close()
+		s.r.Close()
 		return nil, err
 	}
 	go s.writer()
@@ -385,7 +408,8 @@ func (s *Store) Close() error {
 	s.st.close()
 	errR := s.r.Close()
 	errW := s.w.Close()
-	if err := errors.Join(errW, errR); err != nil {
+	errE := s.events.Close()
+	if err := errors.Join(errW, errR, errE); err != nil {
 		return fmt.Errorf("store %s: close: %w", s.path, err)
 	}
 	return nil
@@ -428,4 +452,39 @@ func hint(err error) string {
 	default:
 		return "check the disk and the permissions of the data folder"
 	}
+}
+
+// openEvents opens the event log in dir/events (read-only when it is
+// shared and another process writes it) and moves into it the events an
+// older hookd kept in the SQLite file.
+func (s *Store) openEvents(ctx context.Context, opts Options) error {
+	dir := filepath.Join(s.dir, EventsFolder)
+	lopts := eventlog.Options{Sync: s.syncFull, Logger: s.log}
+	l, err := eventlog.Open(dir, lopts)
+	if errors.Is(err, eventlog.ErrLocked) && opts.ShareEvents {
+		lopts.ReadOnly = true
+		l, err = eventlog.Open(dir, lopts)
+	}
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	s.events = l
+	if lopts.ReadOnly {
+		return nil
+	}
+	if err := s.moveLegacyEvents(ctx); err != nil {
+		_ = l.Close()
+		return err
+	}
+	return nil
+}
+
+// Arriving announces an event on its way to Accept (a webhook request
+// being read): under load, the event log's sync waits a little for
+// announced events, so that one sync acknowledges them all. Call the
+// returned function once the request is answered, whether or not it
+// reached Accept.
+func (s *Store) Arriving() (done func()) {
+	s.arriving.Add(1)
+	return func() { s.arriving.Add(-1) }
 }

@@ -191,18 +191,20 @@ func TestAcceptThenPending(t *testing.T) {
 		t.Errorf("NextAt = %v, want %v", got[2].NextAt, t0.Add(time.Minute))
 	}
 
+	// Events come back in the order they were stored (the log's order),
+	// whatever their ReceivedAt.
 	evs := allEvents(t, s)
-	if !slices.Equal(eventIDs(evs), []string{"EV-1", "EV-2"}) {
-		t.Fatalf("events = %v, want EV-1, EV-2 (oldest first)", eventIDs(evs))
+	if !slices.Equal(eventIDs(evs), []string{"EV-2", "EV-1"}) {
+		t.Fatalf("events = %v, want EV-2, EV-1 (as stored)", eventIDs(evs))
 	}
-	e := evs[0]
+	e := evs[1]
 	if !bytes.Equal(e.Body, first.Event.Body) || e.Name != "group:update" || e.Action != "add" ||
 		!e.ReceivedAt.Equal(t0.Add(-time.Second)) || !slices.Equal(e.Rules, []string{"welcome"}) ||
 		!slices.Equal(e.Errors, first.Event.Errors) {
 		t.Errorf("stored event = %+v", e)
 	}
-	if !evs[1].ReceivedAt.Equal(t0) || evs[1].Errors != nil {
-		t.Errorf("event without ReceivedAt or errors = %+v, want received at %v, no errors", evs[1], t0)
+	if !evs[0].ReceivedAt.Equal(t0) || evs[0].Errors != nil {
+		t.Errorf("event without ReceivedAt or errors = %+v, want received at %v, no errors", evs[0], t0)
 	}
 	if st := stats(t, s); st != (Stats{Events: 2, Pending: 3}) {
 		t.Errorf("Stats = %+v", st)
@@ -329,7 +331,7 @@ func TestRequeue(t *testing.T) {
 
 	// Another process (the CLI) requeues every dead letter while the
 	// daemon runs; the daemon picks them up.
-	cli := open(t, dir, Options{})
+	cli := open(t, dir, Options{ShareEvents: true})
 	if n, err := cli.Requeue(ctx, nil); err != nil || n != 2 {
 		t.Fatalf("CLI Requeue(nil) = %d, %v; want 2", n, err)
 	}
@@ -535,14 +537,16 @@ func TestPrune(t *testing.T) {
 		r.Event.ReceivedAt = received
 		return r
 	}
+	// The old events fill the first segment of the event log; the new
+	// one, two hours later, starts another.
 	out := accept(t, s,
-		at("done-old", 1, t0),    // job done before the cutoff: both go
-		at("pending-old", 1, t0), // job still pending: both stay
-		at("no-jobs-old", 0, t0), // nothing refers to it: goes
-		at("dead-old", 1, t0),    // dead letter before the cutoff: both go
-		at("done-late", 1, t0),   // job finished after the cutoff: both stay
-		at("new", 1, t0.Add(2*time.Hour)),
+		at("done-old", 1, t0),    // job done before the cutoff: goes
+		at("pending-old", 1, t0), // job still pending: the job stays
+		at("no-jobs-old", 0, t0),
+		at("dead-old", 1, t0),  // dead letter before the cutoff: goes
+		at("done-late", 1, t0), // job finished after the cutoff: stays
 	)
+	out = append(out, accept(t, s, at("new", 1, t0.Add(2*time.Hour)))...)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -559,56 +563,65 @@ func TestPrune(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Prune: %v", err)
 	}
-	if events != 3 || jobs != 2 {
-		t.Errorf("Prune deleted %d events, %d jobs; want 3, 2", events, jobs)
+	if events != 5 || jobs != 2 {
+		t.Errorf("Prune deleted %d events, %d jobs; want 5, 2", events, jobs)
 	}
-	if got, want := eventIDs(allEvents(t, s)), []string{"pending-old", "done-late", "new"}; !slices.Equal(got, want) {
+	if got, want := eventIDs(allEvents(t, s)), []string{"new"}; !slices.Equal(got, want) {
 		t.Errorf("events kept = %v, want %v", got, want)
 	}
-	if p := pending(t, s); len(p) != 1 || p[0].EventID != "pending-old" {
+	if st := stats(t, s); st.Events != 1 {
+		t.Errorf("Stats.Events = %d after Prune, want 1", st.Events)
+	}
+	// A pending job outlives its event: it holds what it needs.
+	if p := pending(t, s); len(p) != 1 || p[0].EventID != "pending-old" || string(p[0].Params) != `{"text":"hi"}` {
 		t.Errorf("Pending = %+v, want the job of pending-old", p)
 	}
 	if events, jobs, err := s.Prune(ctx, t0.Add(time.Hour)); err != nil || events != 0 || jobs != 0 {
 		t.Errorf("second Prune = %d, %d, %v; want nothing to do", events, jobs, err)
 	}
+	// A pruned event is forgotten: sent again, it is stored again.
+	if again := accept(t, s, at("no-jobs-old", 0, t0.Add(2*time.Hour))); again[0].Duplicate {
+		t.Errorf("pruned event sent again = %+v, want stored", again)
+	}
 }
 
 func TestPruneInChunks(t *testing.T) {
-	// More rows than one chunk, with kept events spread among them, so
-	// that the cursor has to skip them.
+	// More finished jobs than one chunk: Prune deletes them in several
+	// transactions.
 	ctx := context.Background()
 	clk := &clock{t: t0}
-	s := open(t, t.TempDir(), Options{Now: clk.Now})
+	s := open(t, t.TempDir(), Options{Now: clk.Now, LazyJobUpdates: true})
 	const n = 3*pruneChunk + 7
 	var recs []Record
-	var keep []string
 	for i := range n {
-		jobs := 0
-		if i%97 == 0 {
-			jobs = 1 // pending: kept
-			keep = append(keep, fmt.Sprintf("EV-%05d", i))
-		}
-		r := record(fmt.Sprintf("EV-%05d", i), jobs)
-		r.Event.ReceivedAt = t0.Add(time.Duration(i%5) * time.Millisecond)
+		r := record(fmt.Sprintf("EV-%05d", i), 1)
 		r.Event.Body = []byte(`{}`)
 		recs = append(recs, r)
 	}
-	accept(t, s, recs...)
+	out := accept(t, s, recs...)
+	var keep []int64
+	for i, o := range out {
+		if i%97 == 0 {
+			keep = append(keep, o.Jobs[0].ID) // pending: kept
+			continue
+		}
+		if err := s.Done(ctx, o.Jobs[0].ID, 1, "ok"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c0 := s.Counters().Commits
-	events, _, err := s.Prune(ctx, t0.Add(time.Hour))
+	_, jobs, err := s.Prune(ctx, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatalf("Prune: %v", err)
 	}
-	if events != n-len(keep) {
-		t.Errorf("Prune deleted %d events, want %d", events, n-len(keep))
+	if jobs != n-len(keep) {
+		t.Errorf("Prune deleted %d jobs, want %d", jobs, n-len(keep))
 	}
 	if c := s.Counters().Commits - c0; c < 4 {
 		t.Errorf("Prune used %d transactions, want at least 4 chunks of %d", c, pruneChunk)
 	}
-	got := eventIDs(allEvents(t, s))
-	slices.Sort(got)
-	if !slices.Equal(got, keep) {
-		t.Errorf("kept %d events, want the %d with pending jobs", len(got), len(keep))
+	if got := jobIDs(pending(t, s)); !slices.Equal(got, keep) {
+		t.Errorf("kept %d jobs, want the %d pending ones", len(got), len(keep))
 	}
 }
 

@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/hookd/hookd/engine/store/eventlog"
 )
 
 // States of a queued operation.
@@ -27,6 +30,11 @@ type op struct {
 	durable bool
 	// lazy ops have no waiting caller: the writer logs their errors.
 	lazy bool
+	// accept holds the events of an Accept, for the event log.
+	accept *acceptance
+	// logWork, when set instead of apply, is work on the event log,
+	// which only the writer touches.
+	logWork func() error
 }
 
 // write queues apply, waits for the group commit that holds it and returns
@@ -89,24 +97,73 @@ func (s *Store) enqueue(ctx context.Context, o *op) error {
 
 // writer is the one goroutine that writes. It runs until Close closes the
 // queue and every queued operation has been answered.
+//
+// Batches that append events are answered by the syncer goroutine once
+// the event log is synced: while it syncs, the writer goes on writing the
+// next batches, and the syncer's next sync covers all of them.
 func (s *Store) writer() {
 	defer close(s.stopped)
+	syncs := make(chan synced, 64)
+	syncerDone := make(chan struct{})
+	go s.syncer(syncs, syncerDone)
+	defer func() {
+		close(syncs)
+		<-syncerDone
+	}()
 	batch := make([]*op, 0, s.maxBatch)
 	var last time.Time
 	for first := range s.ops {
 		batch = append(batch[:0], first)
 		open := s.collect(&batch, nil)
 		// Under load (the last commit was moments ago) a small batch of
-		// synced writes waits a little for more: the fsync and the pages
-		// they share are then paid once for all of them. When idle, a
-		// write is committed at once.
-		if open && s.commitDelay > 0 && len(batch) < s.maxBatch/4 && time.Since(last) < busyWindow && hasDurable(batch) {
+		// synced SQLite writes waits a little for more: the fsync and the
+		// pages they share are then paid once for all of them. When idle,
+		// a write is committed at once.
+		if open && s.commitDelay > 0 && len(batch) < s.maxBatch/4 && time.Since(last) < busyWindow && hasDurableSQL(batch) {
 			t := time.NewTimer(s.commitDelay)
 			s.collect(&batch, t.C)
 			t.Stop()
 		}
-		s.runBatch(batch)
+		s.runBatch(batch, syncs)
 		last = time.Now()
+	}
+}
+
+// synced is a committed batch waiting for the event log's sync.
+type synced struct {
+	ops     []*op
+	errs    []error
+	accepts int // how many of ops are Accept calls
+}
+
+// syncer syncs the event log for the batches the writer hands it, taking
+// every batch waiting at once under one sync, and answers their callers.
+func (s *Store) syncer(in <-chan synced, done chan<- struct{}) {
+	defer close(done)
+	var (
+		waiting []synced
+		last    time.Time
+	)
+	for b := range in {
+		waiting = append(waiting[:0], b)
+		if time.Since(last) < busyWindow {
+			s.gather(in, &waiting)
+		}
+		err := s.events.Sync()
+		last = time.Now()
+		if err != nil {
+			err = fmt.Errorf("store %s: %w", s.dir, err)
+			s.log.Error("store: event log sync failed; the events of the batch were not acknowledged", "path", s.dir, "err", err)
+		}
+		for _, w := range waiting {
+			for i, o := range w.ops {
+				if err != nil && o.accept != nil && w.errs[i] == nil {
+					w.errs[i] = err
+				}
+			}
+			s.answer(w.ops, w.errs)
+			s.awaitingSync.Add(-int64(w.accepts))
+		}
 	}
 }
 
@@ -144,9 +201,44 @@ func (s *Store) collect(batch *[]*op, wait <-chan time.Time) bool {
 	return true
 }
 
-func hasDurable(batch []*op) bool {
+// gather adds the batches handed over meanwhile to *waiting and, under
+// load, waits for more while events announced with Arriving are still on
+// their way, up to the commit delay: a sync costs the same for one event
+// as for many, so one sync then acknowledges them all.
+func (s *Store) gather(in <-chan synced, waiting *[]synced) {
+	deadline := time.Now().Add(s.commitDelay)
+	for {
+		got := false
+	drain:
+		for {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					return
+				}
+				*waiting = append(*waiting, b)
+				got = true
+			default:
+				break drain
+			}
+		}
+		if s.commitDelay <= 0 || time.Now().After(deadline) {
+			return
+		}
+		if !got && s.arriving.Load() <= s.awaitingSync.Load() {
+			return
+		}
+		// Let the requests on their way run (on one core they only run
+		// when this goroutine yields).
+		runtime.Gosched()
+	}
+}
+
+// hasDurableSQL reports whether a batch holds a write to SQLite that must
+// be synced: a requeue, or accepted events with jobs.
+func hasDurableSQL(batch []*op) bool {
 	for _, o := range batch {
-		if o.durable {
+		if o.durable && (o.accept == nil || o.accept.hasJobs()) {
 			return true
 		}
 	}
@@ -154,9 +246,10 @@ func hasDurable(batch []*op) bool {
 }
 
 // runBatch commits the live operations of batch in one transaction and
-// answers their callers.
-func (s *Store) runBatch(batch []*op) {
-	live := batch[:0]
+// answers their callers, or hands them to the syncer when the batch holds
+// events.
+func (s *Store) runBatch(batch []*op, syncs chan<- synced) {
+	live := make([]*op, 0, len(batch))
 	for _, o := range batch {
 		if o.state.CompareAndSwap(opQueued, opClaimed) {
 			live = append(live, o)
@@ -181,8 +274,26 @@ func (s *Store) runBatch(batch []*op) {
 		return
 	}
 	s.commits.Add(1)
+	// Accepted events, and duplicates of events the log may not have
+	// synced yet, are answered after the log's sync.
+	accepts := 0
+	for _, o := range live {
+		if o.accept != nil {
+			accepts++
+		}
+	}
+	if accepts > 0 {
+		s.awaitingSync.Add(int64(accepts))
+		syncs <- synced{ops: live, errs: errs, accepts: accepts}
+		return
+	}
+	s.answer(live, errs)
+}
+
+// answer gives each operation of a committed batch its result.
+func (s *Store) answer(ops []*op, errs []error) {
 	var ok uint64
-	for i, o := range live {
+	for i, o := range ops {
 		if errs[i] == nil {
 			ok++
 		} else if o.lazy {
@@ -194,31 +305,46 @@ func (s *Store) runBatch(batch []*op) {
 }
 
 // commit runs ops in one transaction, each inside its own savepoint so that
-// one failing operation is rolled back alone. It returns each operation's
-// own error, or a non-nil error when the transaction as a whole failed and
-// nothing was stored.
+// one failing operation is rolled back alone, then appends the accepted
+// events to the event log. It returns each operation's own error, or a
+// non-nil error when the batch as a whole failed and nothing was stored.
+//
+// The order keeps every 2xx honest. An event's jobs are committed to SQLite
+// before the event is appended: an event the log holds (and so reports as
+// a duplicate from then on) always has its jobs. A batch of events without
+// jobs never touches SQLite.
 func (s *Store) commit(ops []*op) ([]error, error) {
 	ctx := context.Background()
-	if s.syncFull {
-		durable := false
-		for _, o := range ops {
-			durable = durable || o.durable
-		}
-		if err := s.setSync(ctx, durable); err != nil {
-			return nil, s.fail("set synchronous", err)
-		}
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, s.fail("start write", err)
-	}
-	w := &wtx{ctx: ctx, tx: tx, stmts: make(map[*sql.Stmt]*sql.Stmt)}
+	w := &wtx{ctx: ctx, s: s}
 	abort := func(err error) ([]error, error) {
-		_ = tx.Rollback()
+		w.rollback()
 		return nil, s.fail("write", err)
 	}
+	// Whether the commit is synced is set before it begins: it is when
+	// any operation that may write to SQLite was promised durability.
+	durable := false
+	for _, o := range ops {
+		durable = durable || (o.durable && o.apply != nil && (o.accept == nil || o.accept.hasJobs()))
+	}
 	errs := make([]error, len(ops))
+	seen := make(map[string]struct{})
 	for i, o := range ops {
+		if o.logWork != nil {
+			errs[i] = o.logWork()
+			continue
+		}
+		if o.accept != nil {
+			if err := s.dedup(o.accept, seen); err != nil {
+				errs[i] = err
+				continue
+			}
+		}
+		if o.apply == nil || (o.accept != nil && !o.accept.hasJobs()) {
+			continue
+		}
+		if err := w.begin(durable); err != nil {
+			return abort(err)
+		}
 		if _, err := w.exec(s.st.savepoint); err != nil {
 			return abort(err)
 		}
@@ -232,23 +358,87 @@ func (s *Store) commit(ops []*op) ([]error, error) {
 				err = s.fail("write", err)
 			}
 			errs[i] = err
+			if o.accept != nil {
+				o.accept.forget(seen)
+			}
 		}
 		if _, err := w.exec(s.st.release); err != nil {
 			return abort(err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		_ = tx.Rollback()
-		return nil, s.fail("commit", err)
+	if w.tx != nil {
+		if err := w.tx.Commit(); err != nil {
+			w.rollback()
+			return nil, s.fail("commit", err)
+		}
 	}
+	s.appendEvents(ops, errs)
 	return errs, nil
 }
 
-// wtx is the writer's transaction, handed to each operation.
+// appendEvents writes the events of the batch's successful accepts to the
+// event log, in one write (the syncer syncs them). When the write fails,
+// the accepts fail; the batch's other operations stand.
+func (s *Store) appendEvents(ops []*op, errs []error) {
+	var frames []eventlog.Frame
+	for i, o := range ops {
+		if o.accept == nil || errs[i] != nil {
+			continue
+		}
+		for k, f := range o.accept.frames {
+			if !o.accept.out[k].Duplicate {
+				frames = append(frames, f)
+			}
+		}
+	}
+	if len(frames) == 0 {
+		return
+	}
+	if err := s.events.Write(frames); err != nil {
+		err = fmt.Errorf("store %s: %w", s.dir, err)
+		s.log.Error("store: event log write failed; the events of the batch were not acknowledged", "path", s.dir, "err", err)
+		for i, o := range ops {
+			if o.accept != nil && errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+}
+
+// wtx is the writer's transaction, handed to each operation. It begins on
+// the first operation that writes to SQLite.
 type wtx struct {
 	ctx   context.Context
+	s     *Store
 	tx    *sql.Tx
 	stmts map[*sql.Stmt]*sql.Stmt
+}
+
+// begin starts the transaction if it has not started yet; durable says
+// whether its commit must be synced.
+func (w *wtx) begin(durable bool) error {
+	if w.tx != nil {
+		return nil
+	}
+	if w.s.syncFull {
+		if err := w.s.setSync(w.ctx, durable); err != nil {
+			return err
+		}
+	}
+	tx, err := w.s.w.BeginTx(w.ctx, nil)
+	if err != nil {
+		return err
+	}
+	w.tx = tx
+	w.stmts = make(map[*sql.Stmt]*sql.Stmt)
+	return nil
+}
+
+// rollback ends the transaction, if any, storing nothing.
+func (w *wtx) rollback() {
+	if w.tx != nil {
+		_ = w.tx.Rollback()
+	}
 }
 
 // stmt returns the prepared statement bound to the transaction.

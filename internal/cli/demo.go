@@ -254,7 +254,7 @@ func printTargets(w io.Writer, t *demoTargets) {
 }
 
 func printDeadLetters(w io.Writer, dataDir string) {
-	st, err := store.Open(dataDir, store.Options{})
+	st, err := store.Open(dataDir, store.Options{ShareEvents: true})
 	if err != nil {
 		return
 	}

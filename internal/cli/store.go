@@ -20,7 +20,8 @@ func init() {
 }
 
 func openStore(s Streams, dir string) (*store.Store, bool) {
-	st, err := store.Open(dir, store.Options{})
+	// The daemon may be running: read its event log without taking it.
+	st, err := store.Open(dir, store.Options{ShareEvents: true})
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd: %v\n", err)
 		return nil, false

@@ -1,0 +1,79 @@
+//go:build linux
+
+package eventlog
+
+import (
+	"os/signal"
+	"syscall"
+	"testing"
+)
+
+// TestFailedWrite makes a batch's write fail part way (the file size limit,
+// RLIMIT_FSIZE, stops it after some bytes, as a full disk would) and
+// checks that none of the batch's records is seen, then or after a
+// restart, and that later records are stored cleanly.
+func TestFailedWrite(t *testing.T) {
+	signal.Ignore(syscall.SIGXFSZ)
+	defer signal.Reset(syscall.SIGXFSZ)
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Skip("getrlimit:", err)
+	}
+
+	dir := t.TempDir()
+	logger, logs := newLogger()
+	opts := Options{Logger: logger}
+	l := openLog(t, dir, opts)
+	first := mkRec(0, t0, 200)
+	appendRecs(t, l, first)
+	seg := segments(t, dir)[0]
+	good := fileSize(t, seg)
+
+	// Records of one size, so that a later record can end exactly where
+	// a failed one did.
+	failed := []Record{mkRec(1, t0, 200), mkRec(2, t0, 200), mkRec(3, t0, 200)}
+	L := frameLen(failed[0])
+	limit := syscall.Rlimit{Cur: uint64(good + 2*L + L/2), Max: old.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+		t.Skip("setrlimit:", err)
+	}
+	err := l.Append(encodeAll(failed))
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal("restore RLIMIT_FSIZE:", err)
+	}
+	if err == nil {
+		t.Fatal("Append past RLIMIT_FSIZE succeeded")
+	}
+	t.Logf("Append: %v", err)
+
+	check := func(l *Log, want []Record) {
+		t.Helper()
+		checkScan(t, l, want)
+		checkCount(t, l, len(want))
+		for _, r := range failed {
+			checkContains(t, l, r.ID, false)
+		}
+	}
+	check(l, []Record{first})
+	r := openLog(t, dir, Options{ReadOnly: true})
+	checkScan(t, r, []Record{first})
+
+	next := mkRec(4, t0, 200)
+	appendRecs(t, l, next)
+	want := []Record{first, next}
+	check(l, want)
+	checkScan(t, r, want)
+	closeLog(t, l)
+
+	l = openLog(t, dir, opts)
+	check(l, want)
+	if sz := fileSize(t, seg); sz != good+L {
+		t.Errorf("segment is %d bytes, want %d", sz, good+L)
+	}
+	if d := damagedFiles(t, dir); len(d) != 0 {
+		t.Errorf("damaged files %q, want none", d)
+	}
+	if out := logs.String(); out != "" {
+		t.Errorf("reopen logged:\n%s", out)
+	}
+}

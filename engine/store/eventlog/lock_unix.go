@@ -1,0 +1,27 @@
+//go:build unix
+
+package eventlog
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// lockDir takes an exclusive lock on the file at path (created if
+// needed), held until the returned file is closed or the process ends.
+func lockDir(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w: make the data folder writable by the user running hookd", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: stop it, or give this one another data folder (--data)", ErrLocked)
+		}
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	return f, nil
+}

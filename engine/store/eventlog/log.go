@@ -1,0 +1,617 @@
+// Package eventlog is hookd's record of accepted events: an append-only
+// log of segment files, written with group commit (one write and one fsync
+// per batch), with an in-memory index of event ids for dedup.
+//
+// The daemon writes each accepted event once and reads it rarely (export,
+// the API), so the log keeps the write path to copying bytes: there is no
+// B-tree to update and no page to rewrite per event.
+//
+// # Files
+//
+// The log is a folder of segments named by a growing number
+// (00000000000000000001.log, ...) and a lock file. Append writes to the
+// newest segment and starts a new one when it grows past
+// Options.SegmentSize or holds events older than Options.SegmentAge, so
+// that Prune can delete old events a whole file at a time. Each record is
+// framed with its length and a CRC-32C (see frame.go).
+//
+// # Crashes and damage
+//
+// Append returns after the batch is written and (with Options.Sync) synced,
+// so a record Append reported is on disk. A crash can leave the newest
+// segment ending in a record cut short: one Append never reported, so no
+// sender was told it was stored. Open cuts such a tail off. A record that
+// fails its checksum elsewhere (damaged disk) is kept: Open moves the bytes
+// from that point on to a file named <segment>.damaged-<offset> beside it,
+// logs where they went, and goes on with the records before them.
+//
+// # Processes
+//
+// One process writes: Open takes an exclusive lock on the folder and fails
+// with ErrLocked when another process has it. Options.ReadOnly opens
+// without the lock (hookd commands reading while the daemon runs); such a
+// Log only reads, stopping quietly at a record still being written.
+package eventlog
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for Options.
+const (
+	// DefaultSegmentSize is the default Options.SegmentSize.
+	DefaultSegmentSize = 64 << 20
+	// DefaultSegmentAge is the default Options.SegmentAge.
+	DefaultSegmentAge = time.Hour
+)
+
+var (
+	// ErrLocked says another process writes the log.
+	ErrLocked = errors.New("eventlog: another hookd process is using this data folder")
+	// ErrReadOnly is returned by Append and Contains on a read-only log.
+	ErrReadOnly = errors.New("eventlog: opened read-only")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("eventlog: closed")
+)
+
+// Options tune a Log. The zero value is valid.
+type Options struct {
+	// Sync makes Append fsync each batch before it returns.
+	Sync bool
+	// ReadOnly opens the log for reading only: no lock, no index.
+	ReadOnly bool
+	// SegmentSize is the size past which a new segment is started
+	// (default DefaultSegmentSize).
+	SegmentSize int64
+	// SegmentAge is how old a segment's first record may be before a new
+	// segment is started (default DefaultSegmentAge).
+	SegmentAge time.Duration
+	// Logger receives repair messages (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Log is an open event log. Append, Contains and Prune must be called from
+// one goroutine at a time (the store's writer); Scan and Count are safe
+// for concurrent use with them and with each other.
+type Log struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	lock *os.File
+
+	mu     sync.Mutex // guards segs, closed and the sizes readers see
+	syncMu sync.Mutex // held by Sync, and to swap the active segment
+	synced uint64     // written as of the last Sync; guarded by syncMu
+	segs   []*segment
+	closed bool
+
+	// Writer state: only the writing goroutine touches it, but for
+	// active, written and broken (also guarded by mu), which Sync reads.
+	active   *os.File
+	written  uint64 // Writes so far
+	broken   error
+	buf      []byte
+	seed     maphash.Seed
+	index    map[uint64]ref
+	overflow map[string]ref // ids whose hash another id has already
+}
+
+// segment is one file of the log.
+type segment struct {
+	num         uint64
+	path        string
+	size        int64 // bytes of whole records (readers stop there)
+	first, last int64 // record times, Unix ms; 0 when empty
+	count       int
+	hashes      []uint64 // ids' hashes, to drop from the index on Prune
+}
+
+// ref locates a record: its segment and offset.
+type ref struct {
+	seg uint64
+	off int64
+}
+
+// Open opens (creating if needed) the log in dir.
+func Open(dir string, opts Options) (*Log, error) {
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = DefaultSegmentSize
+	}
+	if opts.SegmentAge <= 0 {
+		opts.SegmentAge = DefaultSegmentAge
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	l := &Log{dir: dir, opts: opts, log: opts.Logger}
+	if opts.ReadOnly {
+		segs, err := l.list()
+		if err != nil {
+			return nil, err
+		}
+		l.segs = segs
+		return l, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("event log %s: create folder: %w: make it writable by the user running hookd", dir, err)
+	}
+	lock, err := lockDir(filepath.Join(dir, "lock"))
+	if err != nil {
+		return nil, fmt.Errorf("event log %s: %w", dir, err)
+	}
+	l.lock = lock
+	l.seed = maphash.MakeSeed()
+	l.index = make(map[uint64]ref)
+	l.overflow = make(map[string]ref)
+	if err := l.recover(); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// segmentName is the file name of segment num.
+func segmentName(num uint64) string { return fmt.Sprintf("%020d.log", num) }
+
+// list finds the segments in the folder, oldest first, sized as found.
+func (l *Log) list() ([]*segment, error) {
+	entries, err := os.ReadDir(l.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("event log %s: %w", l.dir, err)
+	}
+	var segs []*segment
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok || e.IsDir() {
+			continue
+		}
+		num, err := strconv.ParseUint(name, 10, 64)
+		if err != nil {
+			continue
+		}
+		segs = append(segs, &segment{num: num, path: filepath.Join(l.dir, e.Name()), size: -1})
+	}
+	slices.SortFunc(segs, func(a, b *segment) int { return cmpUint(a.num, b.num) })
+	return segs, nil
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// recover reads every segment, repairs damage, and builds the index.
+func (l *Log) recover() error {
+	segs, err := l.list()
+	if err != nil {
+		return err
+	}
+	for i, seg := range segs {
+		end, damage := readFrames(seg.path, -1, func(off int64, hdr, payload []byte) error {
+			h, err := decodeHeader(payload)
+			if err != nil {
+				return err
+			}
+			l.remember(seg, h, off)
+			return nil
+		})
+		if damage != nil {
+			if err := l.repair(seg, end, damage, i == len(segs)-1); err != nil {
+				return err
+			}
+		}
+		seg.size = end
+		l.segs = append(l.segs, seg)
+	}
+	return nil
+}
+
+// remember adds a stored record to the index and its segment's figures.
+func (l *Log) remember(seg *segment, h header, off int64) {
+	hash := maphash.String(l.seed, h.id)
+	r := ref{seg: seg.num, off: off}
+	if _, taken := l.index[hash]; taken {
+		l.overflow[h.id] = r
+	} else {
+		l.index[hash] = r
+	}
+	seg.hashes = append(seg.hashes, hash)
+	if seg.first == 0 {
+		seg.first = h.at
+	}
+	seg.last = h.at
+	seg.count++
+}
+
+// repair cuts seg at end, where damage was found. A record cut short at
+// the end of the newest segment is a write a crash interrupted, never
+// reported stored: it is dropped. Anything else is kept aside.
+func (l *Log) repair(seg *segment, end int64, damage error, newest bool) error {
+	info, err := os.Stat(seg.path)
+	if err != nil {
+		return fmt.Errorf("event log %s: %w", seg.path, err)
+	}
+	if end < int64(len(magic)) {
+		end = 0 // no valid header: keep nothing but the bytes aside
+	}
+	var short *shortError
+	if newest && errors.As(damage, &short) {
+		l.log.Warn("event log: dropped a record cut short at the end (a write interrupted by a crash; it was never acknowledged)",
+			"segment", seg.path, "offset", end, "bytes", info.Size()-end)
+	} else {
+		aside := fmt.Sprintf("%s.damaged-%d", seg.path, end)
+		if err := copyTail(seg.path, aside, end); err != nil {
+			return fmt.Errorf("event log %s: damaged at byte %d (%v), and keeping the damaged part aside failed: %w: free space on the disk and restart", seg.path, end, damage, err)
+		}
+		l.log.Error("event log: damaged records moved aside; the records before them are kept",
+			"segment", seg.path, "offset", end, "bytes", info.Size()-end, "moved_to", aside, "damage", damage.Error())
+	}
+	if err := os.Truncate(seg.path, end); err != nil {
+		return fmt.Errorf("event log %s: cut off the damaged end at byte %d: %w: make the file writable by the user running hookd", seg.path, end, err)
+	}
+	return nil
+}
+
+// copyTail copies the bytes of path from off on to a new file dst, synced.
+func copyTail(path, dst string, off int64) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, io.NewSectionReader(src, off, 1<<62)); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// Contains reports whether a record with id is stored.
+func (l *Log) Contains(id string) (bool, error) {
+	if l.opts.ReadOnly {
+		return false, ErrReadOnly
+	}
+	if r, ok := l.index[maphash.String(l.seed, id)]; ok {
+		stored, err := l.idAt(r)
+		if err != nil {
+			return false, err
+		}
+		if stored == id {
+			return true, nil
+		}
+	}
+	if len(l.overflow) > 0 {
+		_, ok := l.overflow[id]
+		return ok, nil
+	}
+	return false, nil
+}
+
+// idAt reads the id of the record at r.
+func (l *Log) idAt(r ref) (string, error) {
+	path := filepath.Join(l.dir, segmentName(r.seg))
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("event log %s: %w", path, err)
+	}
+	defer f.Close()
+	var hdr [frameHeader]byte
+	if _, err := f.ReadAt(hdr[:], r.off); err != nil {
+		return "", fmt.Errorf("event log %s: read record at %d: %w", path, r.off, err)
+	}
+	n, _, err := checkFrame(hdr[:], maxPayload)
+	if err != nil {
+		return "", fmt.Errorf("event log %s: record at %d: %w", path, r.off, err)
+	}
+	payload := make([]byte, n)
+	if _, err := f.ReadAt(payload, r.off+frameHeader); err != nil {
+		return "", fmt.Errorf("event log %s: read record at %d: %w", path, r.off, err)
+	}
+	h, err := decodeHeader(payload)
+	if err != nil {
+		return "", fmt.Errorf("event log %s: record at %d: %w", path, r.off, err)
+	}
+	return h.id, nil
+}
+
+// Append writes frames in one write and, with Options.Sync, syncs them:
+// Write then Sync.
+func (l *Log) Append(frames []Frame) error {
+	if err := l.Write(frames); err != nil {
+		return err
+	}
+	return l.Sync()
+}
+
+// Write writes frames in one write, without syncing: the records are
+// stored once a later Sync returns nil. They are in the index (and seen
+// by Scan) at once. On error none of them is stored, and the next Write
+// writes over what this one may have left.
+func (l *Log) Write(frames []Frame) error {
+	if l.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	if len(frames) == 0 {
+		return nil
+	}
+	l.mu.Lock()
+	closed, broken := l.closed, l.broken
+	l.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if broken != nil {
+		return broken
+	}
+	l.buf = l.buf[:0]
+	for _, f := range frames {
+		l.buf = append(l.buf, f.data...)
+	}
+	seg, err := l.writable(int64(len(l.buf)), frames[0].at)
+	if err != nil {
+		return err
+	}
+	off := seg.size
+	if _, err := l.active.WriteAt(l.buf, off); err != nil {
+		// Nothing after seg.size counts, but what the write got to the
+		// file must go: Open and readers would take the whole frames in
+		// it for records, and a shorter next batch would leave them
+		// after its own.
+		if terr := l.active.Truncate(off); terr != nil {
+			l.mu.Lock()
+			l.broken = fmt.Errorf("event log %s: a failed write could not be cut off (%v): restart hookd once the disk is healthy", seg.path, terr)
+			l.mu.Unlock()
+		}
+		return fmt.Errorf("event log %s: write: %w: %s", seg.path, err, diskHint)
+	}
+	// Under mu: Scan and Count read the segment's figures remember sets.
+	l.mu.Lock()
+	for _, f := range frames {
+		l.remember(seg, header{id: f.id, at: f.at}, off)
+		off += int64(len(f.data))
+	}
+	seg.size = off
+	l.written++
+	l.mu.Unlock()
+	return nil
+}
+
+// Sync makes every record written so far durable (with Options.Sync; a
+// no-op otherwise). It may run at the same time as Write, which is how
+// the store overlaps the next batch's write with this one's sync. After a
+// failed sync the log refuses every write until it is opened again: the
+// kernel may have dropped the unsynced pages.
+func (l *Log) Sync() error {
+	if !l.opts.Sync || l.opts.ReadOnly {
+		return nil
+	}
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	f, target, broken, closed := l.active, l.written, l.broken, l.closed
+	l.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if broken != nil {
+		return broken
+	}
+	if f == nil || target == l.synced {
+		return nil
+	}
+	if err := f.Sync(); err != nil {
+		l.mu.Lock()
+		l.broken = fmt.Errorf("event log %s: a sync failed (%v): restart hookd once the disk is healthy", l.dir, err)
+		l.mu.Unlock()
+		return fmt.Errorf("event log %s: sync: %w: %s", l.dir, err, diskHint)
+	}
+	l.synced = target
+	return nil
+}
+
+const diskHint = "check that the disk has space and the data folder is writable"
+
+// writable returns the segment the next n bytes, the first at time at, go
+// to, starting a new one when the newest is full or old.
+func (l *Log) writable(n, at int64) (*segment, error) {
+	var cur *segment
+	if len(l.segs) > 0 {
+		cur = l.segs[len(l.segs)-1]
+	}
+	full := cur != nil && cur.count > 0 &&
+		(cur.size+n > l.opts.SegmentSize || at-cur.first > l.opts.SegmentAge.Milliseconds())
+	if cur != nil && !full {
+		if l.active == nil {
+			f, err := os.OpenFile(cur.path, os.O_RDWR, 0o600)
+			if err != nil {
+				return nil, fmt.Errorf("event log %s: %w: %s", cur.path, err, diskHint)
+			}
+			l.mu.Lock()
+			l.active = f
+			l.mu.Unlock()
+		}
+		if cur.size == 0 {
+			if err := l.writeMagic(cur, l.active); err != nil {
+				return nil, err
+			}
+		}
+		return cur, nil
+	}
+	num := uint64(1)
+	if cur != nil {
+		num = cur.num + 1
+	}
+	seg := &segment{num: num, path: filepath.Join(l.dir, segmentName(num))}
+	f, err := os.OpenFile(seg.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("event log %s: start segment: %w: %s", seg.path, err, diskHint)
+	}
+	if err := l.writeMagic(seg, f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := syncDir(l.dir); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("event log %s: sync folder: %w: %s", l.dir, err, diskHint)
+	}
+	// The full segment is synced before it is let go: a Sync after the
+	// swap only syncs the new one.
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.active != nil {
+		if l.opts.Sync {
+			if err := l.active.Sync(); err != nil {
+				f.Close()
+				l.mu.Lock()
+				l.broken = fmt.Errorf("event log %s: a sync failed (%v): restart hookd once the disk is healthy", l.dir, err)
+				l.mu.Unlock()
+				return nil, fmt.Errorf("event log %s: sync: %w: %s", cur.path, err, diskHint)
+			}
+		}
+		if err := l.active.Close(); err != nil {
+			l.log.Warn("event log: closing a full segment failed", "segment", cur.path, "err", err)
+		}
+	}
+	l.mu.Lock()
+	l.active = f
+	l.segs = append(l.segs, seg)
+	l.mu.Unlock()
+	return seg, nil
+}
+
+// writeMagic starts the empty segment seg, open as f.
+func (l *Log) writeMagic(seg *segment, f *os.File) error {
+	if _, err := f.WriteAt(magic[:], 0); err != nil {
+		return fmt.Errorf("event log %s: start segment: %w: %s", seg.path, err, diskHint)
+	}
+	l.mu.Lock()
+	seg.size = int64(len(magic))
+	l.mu.Unlock()
+	return nil
+}
+
+// syncDir makes a new file's name durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Count returns how many records the log holds.
+func (l *Log) Count() (int64, error) {
+	if !l.opts.ReadOnly {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		var n int64
+		for _, s := range l.segs {
+			n += int64(s.count)
+		}
+		return n, nil
+	}
+	var n int64
+	err := l.Scan(ScanOptions{}, func(Record) error { n++; return nil })
+	return n, err
+}
+
+// Prune deletes the segments whose newest record was received before
+// cutoff, and returns how many records they held. The segment being
+// written is kept (a later Append starts a new one once it is old).
+func (l *Log) Prune(cutoff time.Time) (int, error) {
+	if l.opts.ReadOnly {
+		return 0, ErrReadOnly
+	}
+	cut := cutoff.UnixMilli()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return 0, ErrClosed
+	}
+	var drop []*segment
+	keep := l.segs[:0:0]
+	for i, s := range l.segs {
+		if i < len(l.segs)-1 && s.last < cut {
+			drop = append(drop, s)
+			continue
+		}
+		keep = append(keep, s)
+	}
+	l.segs = keep
+	l.mu.Unlock()
+	n := 0
+	var errs []error
+	for _, s := range drop {
+		for _, h := range s.hashes {
+			if r, ok := l.index[h]; ok && r.seg == s.num {
+				delete(l.index, h)
+			}
+		}
+		for id, r := range l.overflow {
+			if r.seg == s.num {
+				delete(l.overflow, id)
+			}
+		}
+		n += s.count
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("event log %s: delete: %w", s.path, err))
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// Close closes the files and releases the lock.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	broken := l.broken
+	l.mu.Unlock()
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	var errs []error
+	if l.active != nil {
+		if l.opts.Sync && broken == nil {
+			errs = append(errs, l.active.Sync())
+		}
+		errs = append(errs, l.active.Close())
+	}
+	if l.lock != nil {
+		errs = append(errs, l.lock.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("event log %s: close: %w", l.dir, err)
+	}
+	return nil
+}

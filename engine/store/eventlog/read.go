@@ -1,0 +1,263 @@
+package eventlog
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+)
+
+// shortError is damage at the end of a file: a record cut short.
+type shortError struct{ err error }
+
+func (e *shortError) Error() string { return e.err.Error() }
+func (e *shortError) Unwrap() error { return e.err }
+
+// readFrames calls fn for each whole, valid frame of the segment at path,
+// up to limit bytes (-1: the whole file), and returns where the last valid
+// frame ends. damage is nil when the file ended cleanly; a *shortError
+// when it ends in a frame cut short; else what is wrong at end. An error
+// fn returns stops the reading and is returned as damage.
+func readFrames(path string, limit int64, fn func(off int64, hdr, payload []byte) error) (end int64, damage error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	size := limit
+	if size < 0 {
+		info, err := f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		size = info.Size()
+	}
+	if size == 0 {
+		return 0, nil // a segment just created, or emptied by a repair
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 256<<10)
+	var m [len(magic)]byte
+	if _, err := io.ReadFull(r, m[:]); err != nil {
+		return 0, &shortError{fmt.Errorf("%w: no segment header", errDamaged)}
+	}
+	if m != magic {
+		return 0, fmt.Errorf("%w: not an event log segment (bad header)", errDamaged)
+	}
+	off := int64(len(magic))
+	var hdr [frameHeader]byte
+	var payload []byte
+	for off < size {
+		if size-off < frameHeader {
+			return off, &shortError{fmt.Errorf("%w: cut short in a record header", errDamaged)}
+		}
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return off, err
+		}
+		n, short, err := checkFrame(hdr[:], size-off-frameHeader)
+		if short {
+			return off, &shortError{err}
+		}
+		if err != nil {
+			return off, err
+		}
+		if int64(cap(payload)) < n {
+			payload = make([]byte, n)
+		}
+		payload = payload[:n]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return off, err
+		}
+		if err := checksum(hdr[:], payload); err != nil {
+			return off, err
+		}
+		if err := fn(off, hdr[:], payload); err != nil {
+			return off, err
+		}
+		off += frameHeader + n
+	}
+	return off, nil
+}
+
+// ScanOptions select and order the records Scan visits.
+type ScanOptions struct {
+	// Since skips records received before it; zero keeps them all.
+	Since time.Time
+	// NewestFirst visits the newest record first; the default is the
+	// order they were stored.
+	NewestFirst bool
+}
+
+// ErrStop, returned by Scan's fn, ends the scan; Scan then returns nil.
+var ErrStop = errors.New("eventlog: stop scanning")
+
+// Scan calls fn for each stored record that opts selects. It stops at the
+// first error fn returns and returns it (nil for ErrStop). Records being
+// written while Scan runs may or may not be visited.
+func (l *Log) Scan(opts ScanOptions, fn func(Record) error) error {
+	segs, err := l.snapshot()
+	if err != nil {
+		return err
+	}
+	since := int64(-1 << 63)
+	if !opts.Since.IsZero() {
+		since = opts.Since.UnixMilli()
+	}
+	if opts.NewestFirst {
+		slices.Reverse(segs)
+	}
+	for _, s := range segs {
+		if s.last != 0 && s.last < since {
+			continue
+		}
+		var err error
+		if opts.NewestFirst {
+			err = scanBackward(s, since, fn)
+		} else {
+			err = scanForward(s, since, fn)
+		}
+		if errors.Is(err, ErrStop) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// segView is what a scan needs of a segment: a copy taken under the lock.
+type segView struct {
+	path  string
+	size  int64 // -1: read to the end, stopping quietly at a partial record
+	last  int64
+	quiet bool
+}
+
+// snapshot lists the segments to read. A read-only log lists the folder
+// again, since the writing process may have added or deleted segments.
+func (l *Log) snapshot() ([]segView, error) {
+	l.mu.Lock()
+	closed := l.closed
+	var views []segView
+	for _, s := range l.segs {
+		views = append(views, segView{path: s.path, size: s.size, last: s.last})
+	}
+	l.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if !l.opts.ReadOnly {
+		return views, nil
+	}
+	segs, err := l.list()
+	if err != nil {
+		return nil, err
+	}
+	views = views[:0]
+	for i, s := range segs {
+		// Only the newest segment can end in a record still being
+		// written: the writer starts a segment after its last write to
+		// the one before.
+		views = append(views, segView{path: s.path, size: -1, quiet: i == len(segs)-1})
+	}
+	return views, nil
+}
+
+// damaged turns damage met while scanning into an error, or nil where a
+// scan should stop quietly (a record still being written, a segment
+// pruned meanwhile).
+func (v segView) damaged(end int64, damage error) error {
+	if damage == nil || errors.Is(damage, os.ErrNotExist) || errors.Is(damage, ErrStop) {
+		return damage
+	}
+	var short *shortError
+	if v.quiet && errors.As(damage, &short) {
+		return nil
+	}
+	if !errors.Is(damage, errDamaged) {
+		return fmt.Errorf("event log %s: read: %w", v.path, damage)
+	}
+	return fmt.Errorf("event log %s: byte %d: %w: stop hookd and start it again, which moves the damaged part aside", v.path, end, damage)
+}
+
+func scanForward(v segView, since int64, fn func(Record) error) error {
+	var ferr error
+	end, damage := readFrames(v.path, v.size, func(_ int64, _, payload []byte) error {
+		h, err := decodeHeader(payload)
+		if err != nil {
+			return err
+		}
+		if h.at < since {
+			return nil
+		}
+		rec, err := decodeRecord(payload)
+		if err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			ferr = err
+			return ErrStop
+		}
+		return nil
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if errors.Is(damage, os.ErrNotExist) {
+		return nil
+	}
+	return v.damaged(end, damage)
+}
+
+// scanBackward visits a segment's records newest first: it finds the
+// selected records' places, then reads them back in reverse.
+func scanBackward(v segView, since int64, fn func(Record) error) error {
+	type place struct{ off, n int64 }
+	var places []place
+	end, damage := readFrames(v.path, v.size, func(off int64, _, payload []byte) error {
+		h, err := decodeHeader(payload)
+		if err != nil {
+			return err
+		}
+		if h.at >= since {
+			places = append(places, place{off + frameHeader, int64(len(payload))})
+		}
+		return nil
+	})
+	if errors.Is(damage, os.ErrNotExist) {
+		return nil
+	}
+	if err := v.damaged(end, damage); err != nil {
+		return err
+	}
+	if len(places) == 0 {
+		return nil
+	}
+	f, err := os.Open(v.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("event log %s: %w", v.path, err)
+	}
+	defer f.Close()
+	var buf []byte
+	for _, p := range slices.Backward(places) {
+		buf = slices.Grow(buf[:0], int(p.n))[:p.n]
+		if _, err := f.ReadAt(buf, p.off); err != nil {
+			return fmt.Errorf("event log %s: read record at %d: %w", v.path, p.off, err)
+		}
+		rec, err := decodeRecord(bytes.Clone(buf))
+		if err != nil {
+			return v.damaged(p.off, err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
