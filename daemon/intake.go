@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,7 +82,7 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		d.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body of %d bytes is over the limit of %d bytes", r.ContentLength, d.cfg.MaxBody))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.cfg.MaxBody))
+	body, err := readBody(w, r, d.cfg.MaxBody)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -138,7 +139,21 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		d.queue.push(o.Jobs...)
 	}
 	d.metrics.intakeSeconds.Observe(time.Since(start).Seconds())
-	reply(w, http.StatusOK, out)
+	replyAccepted(w, out)
+}
+
+// replyAccepted answers 200 with out, as reply would, without
+// encoding/json's reflection on the busiest path.
+func replyAccepted(w http.ResponseWriter, out accepted) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	b := make([]byte, 0, 48)
+	b = append(b, `{"accepted":`...)
+	b = strconv.AppendInt(b, int64(out.Accepted), 10)
+	b = append(b, `,"duplicates":`...)
+	b = strconv.AppendInt(b, int64(out.Duplicates), 10)
+	b = append(b, "}\n"...)
+	_, _ = w.Write(b)
 }
 
 // record turns an evaluated event into what the store keeps.
@@ -162,4 +177,18 @@ func record(ev *event.Event, res *engine.Result, now time.Time) store.Record {
 		rec.Event.Errors = append(rec.Event.Errors, e.Error())
 	}
 	return rec
+}
+
+// readBody reads the request body, up to max bytes: in one allocation
+// when the request says its length.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, max)
+	if r.ContentLength <= 0 {
+		return io.ReadAll(body)
+	}
+	b := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }

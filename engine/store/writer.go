@@ -133,7 +133,8 @@ func (s *Store) writer() {
 type synced struct {
 	ops     []*op
 	errs    []error
-	accepts int // how many of ops are Accept calls
+	accepts int             // how many of ops are Accept calls
+	ticket  eventlog.Ticket // the event log's Write of their events
 }
 
 // syncer syncs the event log for the batches the writer hands it, taking
@@ -149,13 +150,15 @@ func (s *Store) syncer(in <-chan synced, done chan<- struct{}) {
 		if time.Since(last) < busyWindow {
 			s.gather(in, &waiting)
 		}
-		err := s.events.Sync()
-		last = time.Now()
-		if err != nil {
-			err = fmt.Errorf("store %s: %w", s.dir, err)
-			s.log.Error("store: event log sync failed; the events of the batch were not acknowledged", "path", s.dir, "err", err)
+		if err := s.events.Sync(); err != nil {
+			s.log.Error("store: event log write failed; its events were not acknowledged", "path", s.dir, "err", err)
 		}
+		last = time.Now()
 		for _, w := range waiting {
+			err := s.events.Stored(w.ticket)
+			if err != nil {
+				err = fmt.Errorf("store %s: %w", s.dir, err)
+			}
 			for i, o := range w.ops {
 				if err != nil && o.accept != nil && w.errs[i] == nil {
 					w.errs[i] = err
@@ -206,8 +209,14 @@ func (s *Store) collect(batch *[]*op, wait <-chan time.Time) bool {
 // their way, up to the commit delay: a sync costs the same for one event
 // as for many, so one sync then acknowledges them all.
 func (s *Store) gather(in <-chan synced, waiting *[]synced) {
+	if s.commitDelay <= 0 {
+		return
+	}
 	deadline := time.Now().Add(s.commitDelay)
 	for {
+		// Let the requests on their way run: on one core they only run
+		// when this goroutine yields.
+		runtime.Gosched()
 		got := false
 	drain:
 		for {
@@ -222,15 +231,12 @@ func (s *Store) gather(in <-chan synced, waiting *[]synced) {
 				break drain
 			}
 		}
-		if s.commitDelay <= 0 || time.Now().After(deadline) {
+		if time.Now().After(deadline) {
 			return
 		}
 		if !got && s.arriving.Load() <= s.awaitingSync.Load() {
 			return
 		}
-		// Let the requests on their way run (on one core they only run
-		// when this goroutine yields).
-		runtime.Gosched()
 	}
 }
 
@@ -261,7 +267,7 @@ func (s *Store) runBatch(batch []*op, syncs chan<- synced) {
 	if s.hooks != nil && s.hooks.batch != nil {
 		s.hooks.batch(len(live))
 	}
-	errs, err := s.commit(live)
+	errs, ticket, err := s.commit(live)
 	if err != nil {
 		s.failed.Add(1)
 		s.log.Error("store: write failed, nothing of it was stored", "path", s.path, "operations", len(live), "err", err)
@@ -284,7 +290,7 @@ func (s *Store) runBatch(batch []*op, syncs chan<- synced) {
 	}
 	if accepts > 0 {
 		s.awaitingSync.Add(int64(accepts))
-		syncs <- synced{ops: live, errs: errs, accepts: accepts}
+		syncs <- synced{ops: live, errs: errs, accepts: accepts, ticket: ticket}
 		return
 	}
 	s.answer(live, errs)
@@ -313,12 +319,12 @@ func (s *Store) answer(ops []*op, errs []error) {
 // before the event is appended: an event the log holds (and so reports as
 // a duplicate from then on) always has its jobs. A batch of events without
 // jobs never touches SQLite.
-func (s *Store) commit(ops []*op) ([]error, error) {
+func (s *Store) commit(ops []*op) ([]error, eventlog.Ticket, error) {
 	ctx := context.Background()
 	w := &wtx{ctx: ctx, s: s}
-	abort := func(err error) ([]error, error) {
+	abort := func(err error) ([]error, eventlog.Ticket, error) {
 		w.rollback()
-		return nil, s.fail("write", err)
+		return nil, 0, s.fail("write", err)
 	}
 	// Whether the commit is synced is set before it begins: it is when
 	// any operation that may write to SQLite was promised durability.
@@ -369,17 +375,17 @@ func (s *Store) commit(ops []*op) ([]error, error) {
 	if w.tx != nil {
 		if err := w.tx.Commit(); err != nil {
 			w.rollback()
-			return nil, s.fail("commit", err)
+			return nil, 0, s.fail("commit", err)
 		}
 	}
-	s.appendEvents(ops, errs)
-	return errs, nil
+	return errs, s.appendEvents(ops, errs), nil
 }
 
 // appendEvents writes the events of the batch's successful accepts to the
-// event log, in one write (the syncer syncs them). When the write fails,
-// the accepts fail; the batch's other operations stand.
-func (s *Store) appendEvents(ops []*op, errs []error) {
+// event log (the syncer writes them out and syncs them), and returns the
+// write's ticket. When the write fails, the accepts fail; the batch's
+// other operations stand.
+func (s *Store) appendEvents(ops []*op, errs []error) eventlog.Ticket {
 	var frames []eventlog.Frame
 	for i, o := range ops {
 		if o.accept == nil || errs[i] != nil {
@@ -392,9 +398,12 @@ func (s *Store) appendEvents(ops []*op, errs []error) {
 		}
 	}
 	if len(frames) == 0 {
-		return
+		// Duplicates only: acknowledged once the writes before them
+		// (which may hold their events) are stored.
+		return s.events.Last()
 	}
-	if err := s.events.Write(frames); err != nil {
+	t, err := s.events.Write(frames)
+	if err != nil {
 		err = fmt.Errorf("store %s: %w", s.dir, err)
 		s.log.Error("store: event log write failed; the events of the batch were not acknowledged", "path", s.dir, "err", err)
 		for i, o := range ops {
@@ -403,6 +412,7 @@ func (s *Store) appendEvents(ops []*op, errs []error) {
 			}
 		}
 	}
+	return t
 }
 
 // wtx is the writer's transaction, handed to each operation. It begins on

@@ -56,16 +56,24 @@ type Record struct {
 type Frame struct {
 	id   string
 	at   int64
-	data []byte // header and payload
+	head []byte // frame header and payload up to the body
+	body []byte // the record's body, not copied
 }
+
+// size is the frame's length in bytes.
+func (f Frame) size() int { return len(f.head) + len(f.body) }
+
+// appendTo appends the frame's bytes to b.
+func (f Frame) appendTo(b []byte) []byte { return append(append(b, f.head...), f.body...) }
 
 // ID returns the id of the record the frame holds.
 func (f Frame) ID() string { return f.id }
 
-// Encode turns r into a frame.
+// Encode turns r into a frame. The frame refers to r.Body, which must not
+// change until the frame is written.
 func Encode(r *Record) Frame {
 	n := frameHeader + 1 + 8 + 3*binary.MaxVarintLen64 + len(r.ID) + len(r.Name) + len(r.Action) +
-		2*binary.MaxVarintLen64 + len(r.Body)
+		2*binary.MaxVarintLen64
 	for _, s := range r.Rules {
 		n += binary.MaxVarintLen64 + len(s)
 	}
@@ -81,11 +89,10 @@ func Encode(r *Record) Frame {
 	b = appendString(b, r.Action)
 	b = appendList(b, r.Rules)
 	b = appendList(b, r.Errors)
-	b = append(b, r.Body...)
-	payload := b[frameHeader:]
-	binary.LittleEndian.PutUint32(b[0:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(payload, castagnoli))
-	return Frame{id: r.ID, at: at, data: b}
+	binary.LittleEndian.PutUint32(b[0:], uint32(len(b)-frameHeader+len(r.Body)))
+	crc := crc32.Update(crc32.Checksum(b[frameHeader:], castagnoli), castagnoli, r.Body)
+	binary.LittleEndian.PutUint32(b[4:], crc)
+	return Frame{id: r.ID, at: at, head: b, body: r.Body}
 }
 
 func appendString(b []byte, s string) []byte {

@@ -81,27 +81,41 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Log is an open event log. Append, Contains and Prune must be called from
-// one goroutine at a time (the store's writer); Scan and Count are safe
-// for concurrent use with them and with each other.
+// Log is an open event log. Write, Append, Contains and Prune must be
+// called from one goroutine at a time (the store's writer); Sync may run
+// at the same time as them (the store's syncer); Scan and Count are safe
+// for concurrent use with all of them.
 type Log struct {
 	dir  string
 	opts Options
 	log  *slog.Logger
 	lock *os.File
 
-	mu     sync.Mutex // guards segs, closed and the sizes readers see
-	syncMu sync.Mutex // held by Sync, and to swap the active segment
-	synced uint64     // written as of the last Sync; guarded by syncMu
+	// ioMu is held while the buffer is written out and synced, and while
+	// the active segment is swapped.
+	ioMu sync.Mutex
+
+	mu     sync.Mutex // guards what follows
 	segs   []*segment
 	closed bool
+	broken error
+	active *os.File
+	// pend holds the frames Write buffered for the active segment, and
+	// pendIDs their ids (and those of a write in progress) until Sync has
+	// written them out.
+	pend    []byte
+	pendIDs map[string]struct{}
+	// Writes are numbered (Ticket): written counts the Writes, flushed
+	// the ones a Sync has dealt with; lost lists the ranges a failed
+	// write dropped.
+	written, flushed Ticket
+	lost             [][2]Ticket
+	lostErr          error    // why the last ones were lost
+	ids              []string // ids of pend, in order
+	spare            []byte   // the last buffer written, reused
+	spareID          []string
 
-	// Writer state: only the writing goroutine touches it, but for
-	// active, written and broken (also guarded by mu), which Sync reads.
-	active   *os.File
-	written  uint64 // Writes so far
-	broken   error
-	buf      []byte
+	// Only the writing goroutine touches these.
 	seed     maphash.Seed
 	index    map[uint64]ref
 	overflow map[string]ref // ids whose hash another id has already
@@ -111,7 +125,8 @@ type Log struct {
 type segment struct {
 	num         uint64
 	path        string
-	size        int64 // bytes of whole records (readers stop there)
+	size        int64 // bytes of whole records on file (readers stop there)
+	end         int64 // size plus the bytes buffered for it
 	first, last int64 // record times, Unix ms; 0 when empty
 	count       int
 	hashes      []uint64 // ids' hashes, to drop from the index on Prune
@@ -152,6 +167,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	l.lock = lock
 	l.seed = maphash.MakeSeed()
+	l.pendIDs = make(map[string]struct{})
 	l.index = make(map[uint64]ref)
 	l.overflow = make(map[string]ref)
 	if err := l.recover(); err != nil {
@@ -219,7 +235,7 @@ func (l *Log) recover() error {
 				return err
 			}
 		}
-		seg.size = end
+		seg.size, seg.end = end, end
 		l.segs = append(l.segs, seg)
 	}
 	return nil
@@ -240,6 +256,21 @@ func (l *Log) remember(seg *segment, h header, off int64) {
 	}
 	seg.last = h.at
 	seg.count++
+}
+
+// forget drops from the index the hashes given, where they point at a
+// record match selects. Call it with mu held.
+func (l *Log) forget(seg *segment, hashes []uint64, match func(ref) bool) {
+	for _, h := range hashes {
+		if r, ok := l.index[h]; ok && match(r) {
+			delete(l.index, h)
+		}
+	}
+	for id, r := range l.overflow {
+		if match(r) {
+			delete(l.overflow, id)
+		}
+	}
 }
 
 // repair cuts seg at end, where damage was found. A record cut short at
@@ -293,12 +324,22 @@ func copyTail(path, dst string, off int64) error {
 	return out.Close()
 }
 
-// Contains reports whether a record with id is stored.
+// Contains reports whether a record with id is stored (or buffered by
+// Write).
 func (l *Log) Contains(id string) (bool, error) {
 	if l.opts.ReadOnly {
 		return false, ErrReadOnly
 	}
-	if r, ok := l.index[maphash.String(l.seed, id)]; ok {
+	l.mu.Lock()
+	_, pending := l.pendIDs[id]
+	r, ok := l.index[maphash.String(l.seed, id)]
+	onFile := ok && l.onFile(r)
+	l.mu.Unlock()
+	if pending {
+		return true, nil
+	}
+	// A hash found for a record still buffered is another id's.
+	if onFile {
 		stored, err := l.idAt(r)
 		if err != nil {
 			return false, err
@@ -312,6 +353,16 @@ func (l *Log) Contains(id string) (bool, error) {
 		return ok, nil
 	}
 	return false, nil
+}
+
+// onFile reports whether the record at r has been written out. Call it
+// with mu held.
+func (l *Log) onFile(r ref) bool {
+	if len(l.segs) == 0 {
+		return false
+	}
+	cur := l.segs[len(l.segs)-1]
+	return r.seg != cur.num || r.off < cur.size
 }
 
 // idAt reads the id of the record at r.
@@ -341,98 +392,187 @@ func (l *Log) idAt(r ref) (string, error) {
 	return h.id, nil
 }
 
-// Append writes frames in one write and, with Options.Sync, syncs them:
-// Write then Sync.
+// Append writes frames and syncs them: Write, Sync and Stored.
 func (l *Log) Append(frames []Frame) error {
-	if err := l.Write(frames); err != nil {
-		return err
-	}
-	return l.Sync()
-}
-
-// Write writes frames in one write, without syncing: the records are
-// stored once a later Sync returns nil. They are in the index (and seen
-// by Scan) at once. On error none of them is stored, and the next Write
-// writes over what this one may have left.
-func (l *Log) Write(frames []Frame) error {
-	if l.opts.ReadOnly {
-		return ErrReadOnly
-	}
-	if len(frames) == 0 {
-		return nil
-	}
-	l.mu.Lock()
-	closed, broken := l.closed, l.broken
-	l.mu.Unlock()
-	if closed {
-		return ErrClosed
-	}
-	if broken != nil {
-		return broken
-	}
-	l.buf = l.buf[:0]
-	for _, f := range frames {
-		l.buf = append(l.buf, f.data...)
-	}
-	seg, err := l.writable(int64(len(l.buf)), frames[0].at)
+	t, err := l.Write(frames)
 	if err != nil {
 		return err
 	}
-	off := seg.size
-	if _, err := l.active.WriteAt(l.buf, off); err != nil {
-		// Nothing after seg.size counts, but what the write got to the
-		// file must go: Open and readers would take the whole frames in
-		// it for records, and a shorter next batch would leave them
-		// after its own.
-		if terr := l.active.Truncate(off); terr != nil {
-			l.mu.Lock()
-			l.broken = fmt.Errorf("event log %s: a failed write could not be cut off (%v): restart hookd once the disk is healthy", seg.path, terr)
-			l.mu.Unlock()
-		}
-		return fmt.Errorf("event log %s: write: %w: %s", seg.path, err, diskHint)
+	if err := l.Sync(); err != nil {
+		return err
 	}
-	// Under mu: Scan and Count read the segment's figures remember sets.
-	l.mu.Lock()
+	return l.Stored(t)
+}
+
+// Ticket numbers a Write, for Stored.
+type Ticket uint64
+
+// Write buffers frames for the next Sync, which writes everything
+// buffered in one write and syncs it: the records are stored once a later
+// Sync returns and Stored says so. Contains finds them at once; Scan once
+// they are written out.
+func (l *Log) Write(frames []Frame) (Ticket, error) {
+	if l.opts.ReadOnly {
+		return 0, ErrReadOnly
+	}
+	if len(frames) == 0 {
+		return 0, nil
+	}
+	if err := l.usable(); err != nil {
+		return 0, err
+	}
+	n := 0
 	for _, f := range frames {
-		l.remember(seg, header{id: f.id, at: f.at}, off)
-		off += int64(len(f.data))
+		n += f.size()
 	}
-	seg.size = off
+	seg, err := l.writable(int64(n), frames[0].at)
+	if err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.written++
-	l.mu.Unlock()
+	off := seg.end
+	for _, f := range frames {
+		l.pend = f.appendTo(l.pend)
+		l.pendIDs[f.id] = struct{}{}
+		l.ids = append(l.ids, f.id)
+		l.remember(seg, header{id: f.id, at: f.at}, off)
+		off += int64(f.size())
+	}
+	seg.end = off
+	return l.written, nil
+}
+
+// Stored reports whether the records of Write t are stored: nil once a
+// Sync has written them out (and synced them), else why not.
+func (l *Log) Stored(t Ticket) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.lost {
+		if t > r[0] && t <= r[1] {
+			return l.lostErr
+		}
+	}
+	if t > l.flushed {
+		return fmt.Errorf("event log %s: write %d not synced yet", l.dir, t)
+	}
 	return nil
 }
 
-// Sync makes every record written so far durable (with Options.Sync; a
-// no-op otherwise). It may run at the same time as Write, which is how
-// the store overlaps the next batch's write with this one's sync. After a
-// failed sync the log refuses every write until it is opened again: the
-// kernel may have dropped the unsynced pages.
-func (l *Log) Sync() error {
-	if !l.opts.Sync || l.opts.ReadOnly {
-		return nil
-	}
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
+// Last returns the ticket of the latest Write.
+func (l *Log) Last() Ticket {
 	l.mu.Lock()
-	f, target, broken, closed := l.active, l.written, l.broken, l.closed
-	l.mu.Unlock()
-	if closed {
+	defer l.mu.Unlock()
+	return l.written
+}
+
+// usable says why the log cannot be written to, if it cannot.
+func (l *Log) usable() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
 		return ErrClosed
 	}
-	if broken != nil {
-		return broken
-	}
-	if f == nil || target == l.synced {
+	return l.broken
+}
+
+// Sync writes out what Write buffered, in one write, and (with
+// Options.Sync) syncs it. It may run at the same time as Write, which is
+// how the store buffers the next batches while this one is synced. After
+// a failed write or sync the log refuses every write until it is opened
+// again: the index holds records the file may not.
+func (l *Log) Sync() error {
+	if l.opts.ReadOnly {
 		return nil
 	}
-	if err := f.Sync(); err != nil {
-		l.mu.Lock()
-		l.broken = fmt.Errorf("event log %s: a sync failed (%v): restart hookd once the disk is healthy", l.dir, err)
-		l.mu.Unlock()
-		return fmt.Errorf("event log %s: sync: %w: %s", l.dir, err, diskHint)
+	if err := l.usable(); err != nil {
+		return err
 	}
-	l.synced = target
+	l.ioMu.Lock()
+	defer l.ioMu.Unlock()
+	return l.flush()
+}
+
+// flush writes out and syncs the buffer. Call it with ioMu held. When
+// the write fails, the records buffered are dropped (Stored says so for
+// their Writes) and the log goes on; when the sync fails, the log refuses
+// every write until it is opened again, since the kernel may have dropped
+// pages it reported written.
+func (l *Log) flush() error {
+	l.mu.Lock()
+	if l.broken != nil {
+		defer l.mu.Unlock()
+		return l.broken
+	}
+	if len(l.pend) == 0 {
+		l.flushed = l.written
+		l.mu.Unlock()
+		return nil
+	}
+	buf, ids, upTo := l.pend, l.ids, l.written
+	l.pend, l.ids = l.spare[:0], l.spareID[:0]
+	seg, f := l.segs[len(l.segs)-1], l.active
+	off := seg.size
+	l.mu.Unlock()
+
+	err := l.writeOut(f, seg, buf, off)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var sync *syncError
+	switch {
+	case errors.As(err, &sync):
+		l.broken = fmt.Errorf("event log %s: a sync failed (%v): restart hookd once the disk is healthy", seg.path, sync.err)
+		return err
+	case err != nil:
+		l.drop(seg, append(ids, l.ids...), err)
+		return err
+	}
+	seg.size = off + int64(len(buf))
+	for _, id := range ids {
+		delete(l.pendIDs, id)
+	}
+	l.flushed = upTo
+	l.spare, l.spareID = buf[:0], ids[:0]
+	return nil
+}
+
+// drop forgets every record not yet on file, after a failed write: those
+// of the failed write and those buffered since. Call it with mu held.
+func (l *Log) drop(seg *segment, ids []string, err error) {
+	n := len(ids)
+	l.forget(seg, seg.hashes[len(seg.hashes)-n:], func(r ref) bool { return r.seg == seg.num && r.off >= seg.size })
+	seg.hashes = seg.hashes[:len(seg.hashes)-n]
+	seg.count -= n
+	if seg.count == 0 {
+		seg.first, seg.last = 0, 0
+	}
+	seg.end = seg.size
+	clear(l.pendIDs)
+	l.pend, l.ids = l.pend[:0], l.ids[:0]
+	l.lost = append(l.lost, [2]Ticket{l.flushed, l.written})
+	l.lostErr = err
+	l.flushed = l.written
+}
+
+// syncError is a failed sync, as opposed to a failed write.
+type syncError struct{ err error }
+
+func (e *syncError) Error() string { return e.err.Error() }
+func (e *syncError) Unwrap() error { return e.err }
+
+// writeOut writes buf at off in f and syncs it. A failed write is cut off
+// the file, so that Open and readers never take its bytes for records.
+func (l *Log) writeOut(f *os.File, seg *segment, buf []byte, off int64) error {
+	if _, err := f.WriteAt(buf, off); err != nil {
+		_ = f.Truncate(off)
+		return fmt.Errorf("event log %s: write: %w: %s", seg.path, err, diskHint)
+	}
+	if l.opts.Sync {
+		if err := f.Sync(); err != nil {
+			return &syncError{fmt.Errorf("event log %s: sync: %w: %s", seg.path, err, diskHint)}
+		}
+	}
 	return nil
 }
 
@@ -441,26 +581,30 @@ const diskHint = "check that the disk has space and the data folder is writable"
 // writable returns the segment the next n bytes, the first at time at, go
 // to, starting a new one when the newest is full or old.
 func (l *Log) writable(n, at int64) (*segment, error) {
+	l.mu.Lock()
 	var cur *segment
 	if len(l.segs) > 0 {
 		cur = l.segs[len(l.segs)-1]
 	}
 	full := cur != nil && cur.count > 0 &&
-		(cur.size+n > l.opts.SegmentSize || at-cur.first > l.opts.SegmentAge.Milliseconds())
+		(cur.end+n > l.opts.SegmentSize || at-cur.first > l.opts.SegmentAge.Milliseconds())
+	active := l.active
+	l.mu.Unlock()
 	if cur != nil && !full {
-		if l.active == nil {
+		if active == nil {
 			f, err := os.OpenFile(cur.path, os.O_RDWR, 0o600)
 			if err != nil {
 				return nil, fmt.Errorf("event log %s: %w: %s", cur.path, err, diskHint)
 			}
+			if cur.size == 0 {
+				if err := l.writeMagic(cur, f); err != nil {
+					f.Close()
+					return nil, err
+				}
+			}
 			l.mu.Lock()
 			l.active = f
 			l.mu.Unlock()
-		}
-		if cur.size == 0 {
-			if err := l.writeMagic(cur, l.active); err != nil {
-				return nil, err
-			}
 		}
 		return cur, nil
 	}
@@ -481,21 +625,16 @@ func (l *Log) writable(n, at int64) (*segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("event log %s: sync folder: %w: %s", l.dir, err, diskHint)
 	}
-	// The full segment is synced before it is let go: a Sync after the
-	// swap only syncs the new one.
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	if l.active != nil {
-		if l.opts.Sync {
-			if err := l.active.Sync(); err != nil {
-				f.Close()
-				l.mu.Lock()
-				l.broken = fmt.Errorf("event log %s: a sync failed (%v): restart hookd once the disk is healthy", l.dir, err)
-				l.mu.Unlock()
-				return nil, fmt.Errorf("event log %s: sync: %w: %s", cur.path, err, diskHint)
-			}
+	// The full segment's buffer is written out and synced before it is
+	// let go: the buffer then belongs to the new one.
+	l.ioMu.Lock()
+	defer l.ioMu.Unlock()
+	if active != nil {
+		if err := l.flush(); err != nil {
+			f.Close()
+			return nil, err
 		}
-		if err := l.active.Close(); err != nil {
+		if err := active.Close(); err != nil {
 			l.log.Warn("event log: closing a full segment failed", "segment", cur.path, "err", err)
 		}
 	}
@@ -512,7 +651,7 @@ func (l *Log) writeMagic(seg *segment, f *os.File) error {
 		return fmt.Errorf("event log %s: start segment: %w: %s", seg.path, err, diskHint)
 	}
 	l.mu.Lock()
-	seg.size = int64(len(magic))
+	seg.size, seg.end = int64(len(magic)), int64(len(magic))
 	l.mu.Unlock()
 	return nil
 }
@@ -566,20 +705,13 @@ func (l *Log) Prune(cutoff time.Time) (int, error) {
 		keep = append(keep, s)
 	}
 	l.segs = keep
+	for _, s := range drop {
+		l.forget(s, s.hashes, func(r ref) bool { return r.seg == s.num })
+	}
 	l.mu.Unlock()
 	n := 0
 	var errs []error
 	for _, s := range drop {
-		for _, h := range s.hashes {
-			if r, ok := l.index[h]; ok && r.seg == s.num {
-				delete(l.index, h)
-			}
-		}
-		for id, r := range l.overflow {
-			if r.seg == s.num {
-				delete(l.overflow, id)
-			}
-		}
 		n += s.count
 		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("event log %s: delete: %w", s.path, err))
@@ -588,24 +720,27 @@ func (l *Log) Prune(cutoff time.Time) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// Close closes the files and releases the lock.
+// Close writes out what is buffered, closes the files and releases the
+// lock.
 func (l *Log) Close() error {
+	l.ioMu.Lock()
+	defer l.ioMu.Unlock()
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return nil
 	}
-	l.closed = true
-	broken := l.broken
 	l.mu.Unlock()
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
 	var errs []error
-	if l.active != nil {
-		if l.opts.Sync && broken == nil {
-			errs = append(errs, l.active.Sync())
-		}
-		errs = append(errs, l.active.Close())
+	if !l.opts.ReadOnly {
+		errs = append(errs, l.flush())
+	}
+	l.mu.Lock()
+	l.closed = true
+	active := l.active
+	l.mu.Unlock()
+	if active != nil {
+		errs = append(errs, active.Close())
 	}
 	if l.lock != nil {
 		errs = append(errs, l.lock.Close())

@@ -33,7 +33,7 @@ func mkRec(i int, at time.Time, bodyLen int) Record {
 	}
 }
 
-func frameLen(r Record) int64 { return int64(len(Encode(&r).data)) }
+func frameLen(r Record) int64 { return int64(Encode(&r).size()) }
 
 func openLog(t testing.TB, dir string, opts Options) *Log {
 	t.Helper()
@@ -709,7 +709,7 @@ func TestPruneDuplicateID(t *testing.T) {
 // dropped at Open, quietly for a reader before that.
 func TestCrashTail(t *testing.T) {
 	partial := mkRec(99, t0.Add(time.Hour), 300)
-	whole := Encode(&partial).data
+	whole := Encode(&partial).appendTo(nil)
 	for _, tc := range []struct {
 		name string
 		tail []byte
@@ -1133,8 +1133,9 @@ func TestClosed(t *testing.T) {
 	checkCount(t, l, 1)
 }
 
-// TestWriteSync: Write stores records Scan and Contains see at once; Sync
-// may run beside the next Write, as the store overlaps them.
+// TestWriteSync: Write buffers records Contains sees at once and Scan
+// once Sync wrote them out; Sync may run beside the next Write, as the
+// store overlaps them; Stored follows the tickets.
 func TestWriteSync(t *testing.T) {
 	for _, sync := range []bool{false, true} {
 		t.Run("sync="+strconv.FormatBool(sync), func(t *testing.T) {
@@ -1144,8 +1145,8 @@ func TestWriteSync(t *testing.T) {
 			if err := l.Sync(); err != nil {
 				t.Fatalf("Sync with nothing written: %v", err)
 			}
-			if err := l.Write(nil); err != nil {
-				t.Fatalf("Write(nil): %v", err)
+			if tk, err := l.Write(nil); err != nil || tk != 0 {
+				t.Fatalf("Write(nil) = %d, %v; want no ticket, no error", tk, err)
 			}
 			var all []Record
 			batch := func(b int) []Record {
@@ -1156,11 +1157,22 @@ func TestWriteSync(t *testing.T) {
 				return recs
 			}
 			first := batch(0)
-			if err := l.Write(encodeAll(first)); err != nil {
+			tk, err := l.Write(encodeAll(first))
+			if err != nil {
 				t.Fatal(err)
 			}
-			all = append(all, first...)
 			checkContains(t, l, first[0].ID, true)
+			checkScan(t, l, nil)
+			if err := l.Stored(tk); err == nil {
+				t.Errorf("Stored(%d) before Sync = nil, want not yet", tk)
+			}
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Stored(tk); err != nil {
+				t.Errorf("Stored(%d) after Sync: %v", tk, err)
+			}
+			all = append(all, first...)
 			checkScan(t, l, all)
 
 			// One goroutine writes, another syncs each batch once
@@ -1171,7 +1183,7 @@ func TestWriteSync(t *testing.T) {
 				defer close(written)
 				for b := 1; b < 60; b++ {
 					recs := batch(b)
-					if err := l.Write(encodeAll(recs)); err != nil {
+					if _, err := l.Write(encodeAll(recs)); err != nil {
 						errc <- fmt.Errorf("Write: %w", err)
 						return
 					}
@@ -1202,7 +1214,7 @@ func TestWriteSync(t *testing.T) {
 			checkScan(t, l, all)
 			checkCount(t, l, len(all))
 			closeLog(t, l)
-			if err := l.Write(encodeAll(batch(0))); !errors.Is(err, ErrClosed) {
+			if _, err := l.Write(encodeAll(batch(0))); !errors.Is(err, ErrClosed) {
 				t.Errorf("Write after Close: %v, want ErrClosed", err)
 			}
 			if err := l.Sync(); sync && !errors.Is(err, ErrClosed) {
@@ -1229,7 +1241,7 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	}{
 		{"Append", func() error { return r.Append([]Frame{f}) }},
 		{"Append none", func() error { return r.Append(nil) }},
-		{"Write", func() error { return r.Write([]Frame{f}) }},
+		{"Write", func() error { _, err := r.Write([]Frame{f}); return err }},
 		{"Contains", func() error { _, err := r.Contains("evt-000000"); return err }},
 		{"Prune", func() error { _, err := r.Prune(t0.Add(time.Hour)); return err }},
 	} {
@@ -1284,7 +1296,7 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.SetBytes(int64(batch * len(frames[0].data)))
+			b.SetBytes(int64(batch * frames[0].size()))
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
