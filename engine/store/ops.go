@@ -96,7 +96,7 @@ func (s *Store) dedup(a *acceptance, seen map[string]struct{}) error {
 		}
 		stored, err := s.events.Contains(id)
 		if err != nil {
-			a.forget(seen)
+			a.forget(seen, i)
 			return fmt.Errorf("store %s: %w", s.dir, err)
 		}
 		if stored {
@@ -108,11 +108,12 @@ func (s *Store) dedup(a *acceptance, seen map[string]struct{}) error {
 	return nil
 }
 
-// forget undoes dedup for an acceptance that failed: its ids are free for
-// the rest of the batch.
-func (a *acceptance) forget(seen map[string]struct{}) {
+// forget undoes dedup for an acceptance that failed: the ids its first n
+// records took are free for the rest of the batch. (The records after
+// them were not checked: their ids may be taken by earlier operations.)
+func (a *acceptance) forget(seen map[string]struct{}, n int) {
 	for i, f := range a.frames {
-		if !a.out[i].Duplicate {
+		if i < n && !a.out[i].Duplicate {
 			delete(seen, f.ID())
 		}
 		a.out[i] = Outcome{}

@@ -53,10 +53,11 @@ CREATE INDEX jobs_finished ON jobs (updated_at)   WHERE state <> 'pending';
 CREATE INDEX jobs_requeued ON jobs (id)           WHERE requeued = 1;
 `,
 	// 2: events move to the event log (openEvents moves the rows), so
-	// jobs no longer reference the events table.
+	// jobs no longer reference the events table; job ids are never
+	// reused, also once the newest jobs are pruned.
 	`
 CREATE TABLE jobs_v2 (
-	id          INTEGER PRIMARY KEY,
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
 	event_id    TEXT    NOT NULL,
 	rule        TEXT    NOT NULL,
 	idx         INTEGER NOT NULL,

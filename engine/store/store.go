@@ -460,6 +460,7 @@ func hint(err error) string {
 func (s *Store) openEvents(ctx context.Context, opts Options) error {
 	dir := filepath.Join(s.dir, EventsFolder)
 	lopts := eventlog.Options{Sync: s.syncFull, Logger: s.log}
+	start := time.Now()
 	l, err := eventlog.Open(dir, lopts)
 	if errors.Is(err, eventlog.ErrLocked) && opts.ShareEvents {
 		lopts.ReadOnly = true
@@ -472,6 +473,8 @@ func (s *Store) openEvents(ctx context.Context, opts Options) error {
 	if lopts.ReadOnly {
 		return nil
 	}
+	n, _ := l.Count()
+	s.log.Debug("event log opened", "path", dir, "events", n, "took", time.Since(start).Round(time.Millisecond).String())
 	if err := s.moveLegacyEvents(ctx); err != nil {
 		_ = l.Close()
 		return err

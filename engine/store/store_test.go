@@ -873,3 +873,26 @@ func ids(jobs []Job) []int64 {
 	}
 	return out
 }
+
+// TestJobIDsNotReused: once every job is pruned, new jobs still get new
+// ids, so an id in an old log line or a dead-letter listing never names
+// another job.
+func TestJobIDsNotReused(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	s := open(t, t.TempDir(), Options{Now: clk.Now})
+	first := accept(t, s, record("EV-1", 2))[0].Jobs
+	for _, j := range first {
+		if err := s.Done(ctx, j.ID, 1, "ok"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Set(t0.Add(2 * time.Hour))
+	if _, jobs, err := s.Prune(ctx, t0.Add(time.Hour)); err != nil || jobs != 2 {
+		t.Fatalf("Prune = %d jobs, %v; want 2", jobs, err)
+	}
+	next := accept(t, s, record("EV-2", 1))[0].Jobs
+	if next[0].ID <= first[1].ID {
+		t.Errorf("job id %d after pruning jobs up to %d: ids are reused", next[0].ID, first[1].ID)
+	}
+}

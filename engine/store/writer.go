@@ -365,7 +365,7 @@ func (s *Store) commit(ops []*op) ([]error, eventlog.Ticket, error) {
 			}
 			errs[i] = err
 			if o.accept != nil {
-				o.accept.forget(seen)
+				o.accept.forget(seen, len(o.accept.frames))
 			}
 		}
 		if _, err := w.exec(s.st.release); err != nil {

@@ -28,7 +28,7 @@ func runServe(s Streams, args []string) int {
 	cfg := daemon.Config{}
 	fs.StringVar(&cfg.RulesPath, "rules", "", "rules file (required); watched and reloaded when it changes")
 	fs.StringVar(&cfg.Listen, "listen", daemon.DefaultListen, "HTTP address to listen on")
-	fs.StringVar(&cfg.DataDir, "data", daemon.DefaultDataDir, "folder of the store (one SQLite file)")
+	fs.StringVar(&cfg.DataDir, "data", daemon.DefaultDataDir, "folder of the store (the event log events/ and the SQLite file hookd.db)")
 	fs.BoolVar(&cfg.Open, "open", false, "run without HOOKD_WEBHOOK_KEY (anyone who can reach the port can post events)")
 	fs.Int64Var(&cfg.MaxBody, "max-body", daemon.DefaultMaxBody, "largest request body in bytes")
 	fs.DurationVar(&cfg.Retention, "retention", daemon.DefaultRetention, "how long events and finished actions are kept (and duplicates recognised)")

@@ -127,7 +127,7 @@ type segment struct {
 	path        string
 	size        int64 // bytes of whole records on file (readers stop there)
 	end         int64 // size plus the bytes buffered for it
-	first, last int64 // record times, Unix ms; 0 when empty
+	first, last int64 // the first and the newest record's times, Unix ms; 0 when empty
 	count       int
 	hashes      []uint64 // ids' hashes, to drop from the index on Prune
 }
@@ -254,7 +254,11 @@ func (l *Log) remember(seg *segment, h header, off int64) {
 	if seg.first == 0 {
 		seg.first = h.at
 	}
-	seg.last = h.at
+	// Records are not always appended in the order received (requests
+	// overtake each other, clocks are set back): last is the newest.
+	if seg.count == 0 || h.at > seg.last {
+		seg.last = h.at
+	}
 	seg.count++
 }
 
