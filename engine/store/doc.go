@@ -43,8 +43,11 @@
 //
 //   - "full" (the default): each sync of the log is an fsync, and SQLite
 //     commits holding jobs of accepted events or requeued dead letters are
-//     synchronous=FULL. An accepted event survives kill -9, an OS crash
-//     and power loss.
+//     flushed too: requeues by SQLite itself (synchronous=FULL), jobs of
+//     accepted events by the syncer, which fsyncs SQLite's WAL file before
+//     it writes their events to the log (the same flush, done without
+//     holding up the writer). An accepted event survives kill -9, an OS
+//     crash and power loss.
 //   - "normal": the log is written but not fsynced, and SQLite runs with
 //     synchronous=NORMAL. An accepted event survives kill -9 of hookd (the
 //     OS still has the data), but an OS crash or power loss can lose the

@@ -125,8 +125,11 @@ type Store struct {
 
 	// syncFull is the configured mode; syncedNow what the write connection
 	// is set to (only the writer touches it).
-	syncFull    bool
-	syncedNow   bool
+	syncFull  bool
+	syncedNow bool
+	// wal is SQLite's WAL file, synced by the syncer for commits of jobs
+	// (nil: such commits are synced by SQLite, synchronous=FULL).
+	wal         *os.File
 	lazyUpdates bool
 	commitDelay time.Duration
 
@@ -322,6 +325,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.r.Close()
 		return nil, err
 	}
+	if s.syncFull {
+		// The write connection keeps the WAL file in place while it is
+		// open; if it cannot be opened, SQLite syncs the jobs itself.
+		if f, err := os.OpenFile(abs+"-wal", os.O_RDWR, 0); err == nil {
+			s.wal = f
+		}
+	}
 	go s.writer()
 	s.log.Debug("store opened", "path", path, "sync", syncPragma, "max_batch", s.maxBatch)
 	return s, nil
@@ -409,7 +419,11 @@ func (s *Store) Close() error {
 	errR := s.r.Close()
 	errW := s.w.Close()
 	errE := s.events.Close()
-	if err := errors.Join(errW, errR, errE); err != nil {
+	var errWAL error
+	if s.wal != nil {
+		errWAL = s.wal.Close()
+	}
+	if err := errors.Join(errW, errR, errE, errWAL); err != nil {
 		return fmt.Errorf("store %s: close: %w", s.path, err)
 	}
 	return nil

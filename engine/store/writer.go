@@ -135,6 +135,7 @@ type synced struct {
 	errs    []error
 	accepts int             // how many of ops are Accept calls
 	ticket  eventlog.Ticket // the event log's Write of their events
+	walSync bool            // SQLite's WAL must be synced first
 }
 
 // syncer syncs the event log for the batches the writer hands it, taking
@@ -149,6 +150,12 @@ func (s *Store) syncer(in <-chan synced, done chan<- struct{}) {
 		waiting = append(waiting[:0], b)
 		if time.Since(last) < busyWindow {
 			s.gather(in, &waiting)
+		}
+		if err := s.syncWAL(waiting); err != nil {
+			// The jobs' commits may be lost: their events must not be
+			// stored without them.
+			s.events.Fail(err)
+			s.log.Error("store: sync of SQLite's WAL failed; restart hookd once the disk is healthy", "path", s.path, "err", err)
 		}
 		if err := s.events.Sync(); err != nil {
 			s.log.Error("store: event log write failed; its events were not acknowledged", "path", s.dir, "err", err)
@@ -202,6 +209,22 @@ func (s *Store) collect(batch *[]*op, wait <-chan time.Time) bool {
 		}
 	}
 	return true
+}
+
+// syncWAL makes the jobs committed (unsynced) by the waiting batches
+// durable, by syncing SQLite's WAL file, when a batch asks for it: the
+// same flush synchronous=FULL does at commit, done here so that the
+// writer does not wait for it.
+func (s *Store) syncWAL(waiting []synced) error {
+	for _, w := range waiting {
+		if w.walSync {
+			if err := s.wal.Sync(); err != nil {
+				return fmt.Errorf("store %s: sync %s: %w", s.path, s.wal.Name(), err)
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // gather adds the batches handed over meanwhile to *waiting and, under
@@ -267,7 +290,7 @@ func (s *Store) runBatch(batch []*op, syncs chan<- synced) {
 	if s.hooks != nil && s.hooks.batch != nil {
 		s.hooks.batch(len(live))
 	}
-	errs, ticket, err := s.commit(live)
+	errs, ticket, walSync, err := s.commit(live)
 	if err != nil {
 		s.failed.Add(1)
 		s.log.Error("store: write failed, nothing of it was stored", "path", s.path, "operations", len(live), "err", err)
@@ -290,7 +313,7 @@ func (s *Store) runBatch(batch []*op, syncs chan<- synced) {
 	}
 	if accepts > 0 {
 		s.awaitingSync.Add(int64(accepts))
-		syncs <- synced{ops: live, errs: errs, accepts: accepts, ticket: ticket}
+		syncs <- synced{ops: live, errs: errs, accepts: accepts, ticket: ticket, walSync: walSync}
 		return
 	}
 	s.answer(live, errs)
@@ -319,20 +342,33 @@ func (s *Store) answer(ops []*op, errs []error) {
 // before the event is appended: an event the log holds (and so reports as
 // a duplicate from then on) always has its jobs. A batch of events without
 // jobs never touches SQLite.
-func (s *Store) commit(ops []*op) ([]error, eventlog.Ticket, error) {
+func (s *Store) commit(ops []*op) (errs []error, ticket eventlog.Ticket, walSync bool, err error) {
 	ctx := context.Background()
 	w := &wtx{ctx: ctx, s: s}
-	abort := func(err error) ([]error, eventlog.Ticket, error) {
+	abort := func(err error) ([]error, eventlog.Ticket, bool, error) {
 		w.rollback()
-		return nil, 0, s.fail("write", err)
+		return nil, 0, false, s.fail("write", err)
 	}
 	// Whether the commit is synced is set before it begins: it is when
-	// any operation that may write to SQLite was promised durability.
-	durable := false
+	// an operation that may write to SQLite was promised durability. The
+	// jobs of accepted events are the exception: their commit is not
+	// synced here but by the syncer, before the events' own sync, so the
+	// writer goes on meanwhile (see walSync).
+	durable, jobs := false, false
 	for _, o := range ops {
-		durable = durable || (o.durable && o.apply != nil && (o.accept == nil || o.accept.hasJobs()))
+		if !o.durable || o.apply == nil {
+			continue
+		}
+		if o.accept == nil {
+			durable = true
+		} else if o.accept.hasJobs() {
+			jobs = true
+		}
 	}
-	errs := make([]error, len(ops))
+	if jobs && !durable && s.wal == nil {
+		durable = true
+	}
+	errs = make([]error, len(ops))
 	seen := make(map[string]struct{})
 	for i, o := range ops {
 		if o.logWork != nil {
@@ -375,10 +411,11 @@ func (s *Store) commit(ops []*op) ([]error, eventlog.Ticket, error) {
 	if w.tx != nil {
 		if err := w.tx.Commit(); err != nil {
 			w.rollback()
-			return nil, 0, s.fail("commit", err)
+			return nil, 0, false, s.fail("commit", err)
 		}
 	}
-	return errs, s.appendEvents(ops, errs), nil
+	walSync = w.tx != nil && jobs && !durable && s.syncFull
+	return errs, s.appendEvents(ops, errs), walSync, nil
 }
 
 // appendEvents writes the events of the batch's successful accepts to the

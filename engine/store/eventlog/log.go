@@ -464,6 +464,16 @@ func (l *Log) Stored(t Ticket) error {
 	return nil
 }
 
+// Fail stops the log from writing until it is opened again, because of
+// err: what it holds buffered may not be stored any more.
+func (l *Log) Fail(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.broken == nil {
+		l.broken = fmt.Errorf("event log %s: stopped (%v): restart hookd once the disk is healthy", l.dir, err)
+	}
+}
+
 // Last returns the ticket of the latest Write.
 func (l *Log) Last() Ticket {
 	l.mu.Lock()
