@@ -102,6 +102,8 @@ type hooks struct {
 	enqueued func()
 	// batch runs in the writer before it starts a batch of n operations.
 	batch func(n int)
+	// walSynced runs in the syncer after it synced SQLite's WAL.
+	walSynced func()
 }
 
 // Store is the durable store of one data folder. Its methods are safe for

@@ -221,6 +221,9 @@ func (s *Store) syncWAL(waiting []synced) error {
 			if err := s.wal.Sync(); err != nil {
 				return fmt.Errorf("store %s: sync %s: %w", s.path, s.wal.Name(), err)
 			}
+			if s.hooks != nil && s.hooks.walSynced != nil {
+				s.hooks.walSynced()
+			}
 			return nil
 		}
 	}

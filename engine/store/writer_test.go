@@ -437,3 +437,51 @@ func TestWriteFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestJobsCommitsSyncedBySyncer: with sync full, the jobs of accepted
+// events are committed unsynced by the writer and flushed by the syncer
+// (an fsync of SQLite's WAL) before the Accept returns; events without
+// jobs, and stores with sync normal, need no such flush.
+func TestJobsCommitsSyncedBySyncer(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sync     string
+		jobs     int
+		wantSync bool
+	}{
+		{"full, with jobs", "full", 2, true},
+		{"full, no jobs", "full", 0, false},
+		{"normal, with jobs", "normal", 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			synced := 0
+			h := &hooks{walSynced: func() {
+				mu.Lock()
+				synced++
+				mu.Unlock()
+			}}
+			s := open(t, t.TempDir(), Options{Sync: tc.sync, hooks: h})
+			if tc.sync == "full" && s.wal == nil {
+				t.Fatal("sync full: SQLite's WAL file is not open for the syncer")
+			}
+			out := accept(t, s, record("EV-1", tc.jobs))
+			if len(out[0].Jobs) != tc.jobs {
+				t.Fatalf("jobs = %d, want %d", len(out[0].Jobs), tc.jobs)
+			}
+			mu.Lock()
+			got := synced
+			mu.Unlock()
+			if (got > 0) != tc.wantSync {
+				t.Errorf("WAL synced %d times before Accept returned, want synced: %v", got, tc.wantSync)
+			}
+			var mode string
+			if err := s.w.QueryRow("PRAGMA synchronous").Scan(&mode); err != nil {
+				t.Fatal(err)
+			}
+			if tc.jobs > 0 && mode != "1" {
+				t.Errorf("PRAGMA synchronous = %s after a batch of jobs, want 1 (NORMAL: the syncer flushes)", mode)
+			}
+		})
+	}
+}
