@@ -333,7 +333,7 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- d.server.Serve(d.ln) }()
-	d.log.Info("hookd listening", "addr", d.Addr(), "rules", d.cfg.RulesPath, "data", d.store.Path())
+	d.log.Info("hookd listening", "addr", d.Addr(), "rules", d.cfg.RulesPath, "data", d.cfg.DataDir)
 
 	var result error
 	select {
