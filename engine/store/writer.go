@@ -239,9 +239,25 @@ func (s *Store) gather(in <-chan synced, waiting *[]synced) {
 		return
 	}
 	deadline := time.Now().Add(s.commitDelay)
+	if runtime.GOMAXPROCS(0) > 1 {
+		// The requests run beside this goroutine: wait for them.
+		t := time.NewTimer(s.commitDelay)
+		defer t.Stop()
+		for s.arriving.Load() > s.awaitingSync.Load() {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					return
+				}
+				*waiting = append(*waiting, b)
+			case <-t.C:
+				return
+			}
+		}
+	}
 	for {
-		// Let the requests on their way run: on one core they only run
-		// when this goroutine yields.
+		// On one core the requests on their way only run when this
+		// goroutine yields.
 		runtime.Gosched()
 		got := false
 	drain:
@@ -257,10 +273,7 @@ func (s *Store) gather(in <-chan synced, waiting *[]synced) {
 				break drain
 			}
 		}
-		if time.Now().After(deadline) {
-			return
-		}
-		if !got && s.arriving.Load() <= s.awaitingSync.Load() {
+		if !got && s.arriving.Load() <= s.awaitingSync.Load() || time.Now().After(deadline) {
 			return
 		}
 	}
