@@ -199,3 +199,39 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// One hookd writes a data folder: a second `hookd serve` on it stops at
+// start and says why, while `hookd events export` reads the events of the
+// running one.
+func TestSecondServeOnSameDataFolderRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "rules.yaml")
+	first := w.start()
+	mustAccept(t, first.Addr, "shared-1", false)
+	mustAccept(t, first.Addr, "shared-2", false)
+
+	second := run(t, w.dir, w.env(), "serve", "--rules", w.rules, "--data", w.data, "--listen", "127.0.0.1:0", "--log-format", "json")
+	if code := second.Wait(patience); code != 1 {
+		t.Fatalf("second hookd serve exited with %d, want 1", code)
+	}
+	out := second.Logs.text()
+	for _, want := range []string{w.data, "another hookd process is using this data folder", "--data"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("second serve's error does not say %q:\n%s", want, out)
+		}
+	}
+
+	export := run(t, w.dir, w.env(), "events", "export", "--data", w.data)
+	if code := export.Wait(patience); code != 0 {
+		t.Fatalf("hookd events export exited with %d while the daemon runs:\n%s", code, export.Logs.text())
+	}
+	got := export.Logs.text()
+	for _, id := range []string{"shared-1", "shared-2"} {
+		if !strings.Contains(got, `"`+id+`"`) {
+			t.Errorf("export while the daemon runs misses event %s:\n%s", id, got)
+		}
+	}
+	// The first daemon goes on.
+	mustAccept(t, first.Addr, "shared-3", false)
+	mustAccept(t, first.Addr, "shared-1", true)
+}
