@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine/store/eventlog"
+	"github.com/klauspost/compress/s2"
 )
 
 // legacyEvent is a row of the events table of a schema version 1 store.
@@ -297,4 +298,12 @@ func checkLegacyEvents(t *testing.T, s *Store, evs []legacyEvent) {
 	if bad > 5 {
 		t.Errorf("... %d events differ in all", bad)
 	}
+}
+
+// compressBody encodes a body as a version-1 store kept it.
+func compressBody(b []byte) []byte {
+	buf := make([]byte, 1+s2.MaxEncodedLen(len(b)))
+	buf[0] = bodyS2
+	enc := s2.Encode(buf[1:], b)
+	return buf[:1+len(enc)]
 }

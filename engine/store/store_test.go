@@ -815,7 +815,7 @@ func rawExec(t *testing.T, file string, query string) {
 }
 
 // TestBodiesRoundTrip stores bodies of every kind and reads them back
-// byte for byte (they are kept compressed).
+// byte for byte.
 func TestBodiesRoundTrip(t *testing.T) {
 	s := open(t, t.TempDir(), Options{})
 	bodies := map[string][]byte{
