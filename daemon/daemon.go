@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,6 +106,7 @@ type ReloadStatus struct {
 // Daemon is a running hookd serve.
 type Daemon struct {
 	cfg     Config
+	keyHash [sha256.Size]byte // of the webhook key, for authorized
 	log     *slog.Logger
 	store   *store.Store
 	snap    atomic.Pointer[snapshot]
@@ -159,6 +161,9 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s shows each in its line):\n%s", problems.Errors(), cfg.RulesPath, problemLines(problems))
 	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, initial: data}
+	if !cfg.WebhookKey.IsZero() {
+		d.keyHash = sha256.Sum256([]byte(cfg.WebhookKey.Reveal()))
+	}
 	if cfg.Retention < MinSafeRetention {
 		d.log.Warn("retention is shorter than the sender's retry horizon: an event Wassenger delivers again after it is pruned runs its actions again", "retention", cfg.Retention, "recommended_min", MinSafeRetention)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -52,8 +53,18 @@ func (d *Daemon) authorized(r *http.Request) bool {
 		given = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	}
 	a := sha256.Sum256([]byte(given))
-	b := sha256.Sum256([]byte(d.cfg.WebhookKey.Reveal()))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+	return subtle.ConstantTimeCompare(a[:], d.keyHash[:]) == 1
+}
+
+// isJSON reports whether a Content-Type names JSON: application/json or
+// any +json type, with or without parameters.
+func isJSON(contentType string) bool {
+	// The common case without parsing (and allocating).
+	if ct, _, _ := strings.Cut(contentType, ";"); strings.EqualFold(strings.TrimSpace(ct), "application/json") {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 const unauthorized = "missing or wrong key: add ?key=SECRET to the webhook URL (or an X-Hookd-Key header) with the value of HOOKD_WEBHOOK_KEY"
@@ -73,8 +84,7 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		d.refuse(w, r, http.StatusUnauthorized, "unauthorized", unauthorized)
 		return
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	if !isJSON(r.Header.Get("Content-Type")) {
 		d.refuse(w, r, http.StatusUnsupportedMediaType, "content_type", fmt.Sprintf("content type %q: send the event as JSON with Content-Type: application/json", r.Header.Get("Content-Type")))
 		return
 	}
@@ -118,6 +128,7 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		return
 	}
 	var out accepted
+	debug := d.log.Enabled(r.Context(), slog.LevelDebug)
 	for i, o := range outcomes {
 		ev := events[i]
 		if o.Duplicate {
@@ -135,7 +146,9 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 			d.metrics.ruleErrors.WithLabelValues(e.Rule).Inc()
 			d.log.Warn("rule failed on event", "event", ev.Name, "id", ev.ID, "err", e.Error())
 		}
-		d.log.Debug("event accepted", "event", ev.Name, "action", ev.Action, "id", ev.ID, "rules", len(results[i].Fired), "jobs", len(o.Jobs))
+		if debug {
+			d.log.Debug("event accepted", "event", ev.Name, "action", ev.Action, "id", ev.ID, "rules", len(results[i].Fired), "jobs", len(o.Jobs))
+		}
 		d.queue.push(o.Jobs...)
 	}
 	d.metrics.intakeSeconds.Observe(time.Since(start).Seconds())

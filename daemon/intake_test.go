@@ -786,3 +786,29 @@ func anyPending(jobs []jobRow) bool {
 	}
 	return false
 }
+
+// isJSON takes the common Content-Type without parsing, and gives the
+// same answers as parsing it would.
+func TestIsJSON(t *testing.T) {
+	for _, tc := range []struct {
+		ct   string
+		want bool
+	}{
+		{"application/json", true},
+		{"Application/JSON", true},
+		{"application/json; charset=utf-8", true},
+		{"application/json ;charset=utf-8", true},
+		{"application/vnd.wassenger+json", true},
+		{"application/problem+json; charset=utf-8", true},
+		{"", false},
+		{"text/plain", false},
+		{"application/jsonx", false},
+		{"json", false},
+		{"application/json-seq", false},
+		{"multipart/form-data; boundary=x", false},
+	} {
+		if got := isJSON(tc.ct); got != tc.want {
+			t.Errorf("isJSON(%q) = %v, want %v", tc.ct, got, tc.want)
+		}
+	}
+}
