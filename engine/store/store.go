@@ -42,8 +42,8 @@ const (
 	DefaultMaxBatch = 512
 	// DefaultBusyTimeout is the default Options.BusyTimeout.
 	DefaultBusyTimeout = 5 * time.Second
-	// DefaultCommitDelay is how long a small batch of synced writes waits,
-	// under load, for more writes to share its commit.
+	// DefaultCommitDelay is how long, under load, a sync of the event log
+	// waits at most for the events announced with Arriving.
 	DefaultCommitDelay = 300 * time.Microsecond
 )
 
@@ -83,9 +83,10 @@ type Options struct {
 	// updates share commits. An update lost to a crash makes its job run
 	// again (at least once). Errors are logged.
 	LazyJobUpdates bool
-	// CommitDelay is how long, under load, a small batch of synced writes
-	// waits for more to share its commit (default DefaultCommitDelay; a
-	// negative value turns it off).
+	// CommitDelay is how long, under load, a sync of the event log waits
+	// at most for the events announced with Arriving, so that one sync
+	// acknowledges them all (default DefaultCommitDelay; a negative value
+	// turns the wait off).
 	CommitDelay time.Duration
 	// ShareEvents opens the event log read-only when another process (the
 	// daemon) writes it, instead of failing: for commands that read events

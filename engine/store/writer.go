@@ -110,22 +110,14 @@ func (s *Store) writer() {
 		close(syncs)
 		<-syncerDone
 	}()
+	// The writer does not wait for more: while it commits, the next
+	// operations queue up, and the syncer is where waiting pays (one
+	// fsync for many events).
 	batch := make([]*op, 0, s.maxBatch)
-	var last time.Time
 	for first := range s.ops {
 		batch = append(batch[:0], first)
-		open := s.collect(&batch, nil)
-		// Under load (the last commit was moments ago) a small batch of
-		// synced SQLite writes waits a little for more: the fsync and the
-		// pages they share are then paid once for all of them. When idle,
-		// a write is committed at once.
-		if open && s.commitDelay > 0 && len(batch) < s.maxBatch/4 && time.Since(last) < busyWindow && hasDurableSQL(batch) {
-			t := time.NewTimer(s.commitDelay)
-			s.collect(&batch, t.C)
-			t.Stop()
-		}
+		s.collect(&batch)
 		s.runBatch(batch, syncs)
-		last = time.Now()
 	}
 }
 
@@ -177,38 +169,24 @@ func (s *Store) syncer(in <-chan synced, done chan<- struct{}) {
 	}
 }
 
-// busyWindow is how recent the last commit must be for the writer to
-// think it is under load.
+// busyWindow is how recent the last sync must be for the syncer to think
+// it is under load.
 const busyWindow = 2 * time.Millisecond
 
-// collect adds queued operations to batch until it is full and, with wait
-// nil, until the queue is empty, or else until wait fires. It reports
-// whether the queue is still open.
-func (s *Store) collect(batch *[]*op, wait <-chan time.Time) bool {
+// collect adds the queued operations to batch, until it is full or the
+// queue is empty.
+func (s *Store) collect(batch *[]*op) {
 	for len(*batch) < s.maxBatch {
-		if wait == nil {
-			select {
-			case o, ok := <-s.ops:
-				if !ok {
-					return false
-				}
-				*batch = append(*batch, o)
-			default:
-				return true
-			}
-			continue
-		}
 		select {
 		case o, ok := <-s.ops:
 			if !ok {
-				return false
+				return
 			}
 			*batch = append(*batch, o)
-		case <-wait:
-			return true
+		default:
+			return
 		}
 	}
-	return true
 }
 
 // syncWAL makes the jobs committed (unsynced) by the waiting batches
@@ -277,17 +255,6 @@ func (s *Store) gather(in <-chan synced, waiting *[]synced) {
 			return
 		}
 	}
-}
-
-// hasDurableSQL reports whether a batch holds a write to SQLite that must
-// be synced: a requeue, or accepted events with jobs.
-func hasDurableSQL(batch []*op) bool {
-	for _, o := range batch {
-		if o.durable && (o.accept == nil || o.accept.hasJobs()) {
-			return true
-		}
-	}
-	return false
 }
 
 // runBatch commits the live operations of batch in one transaction and

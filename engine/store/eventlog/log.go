@@ -9,18 +9,26 @@
 // # Files
 //
 // The log is a folder of segments named by a growing number
-// (00000000000000000001.log, ...) and a lock file. Append writes to the
+// (00000000000000000001.log, ...) and a lock file. Write fills the
 // newest segment and starts a new one when it grows past
 // Options.SegmentSize or holds events older than Options.SegmentAge, so
 // that Prune can delete old events a whole file at a time. Each record is
 // framed with its length and a CRC-32C (see frame.go).
 //
+// # Writing
+//
+// Write buffers a batch of records (the index knows them at once) and
+// returns its Ticket; Sync writes out everything buffered in one write and
+// syncs it; Stored then tells each Write whether its records are stored.
+// Sync may run beside the next Writes, which is how the store's syncer
+// overlaps one batch's fsync with the next batches. Append is Write, Sync
+// and Stored in one call.
+//
 // # Crashes and damage
 //
-// Append returns after the batch is written and (with Options.Sync) synced,
-// so a record Append reported is on disk. A crash can leave the newest
-// segment ending in a record cut short: one Append never reported, so no
-// sender was told it was stored. Open cuts such a tail off. A record that
+// A crash can leave the newest segment ending in a record cut short: one
+// whose Sync never returned, so no sender was told it was stored. Open
+// cuts such a tail off. A record that
 // fails its checksum elsewhere (damaged disk) is kept: Open moves the bytes
 // from that point on to a file named <segment>.damaged-<offset> beside it,
 // logs where they went, and goes on with the records before them.
@@ -469,8 +477,14 @@ func (l *Log) Stored(t Ticket) error {
 func (l *Log) Fail(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.stopWrites(err)
+}
+
+// stopWrites makes every later write fail with err, until the log is
+// opened again. Call it with mu held.
+func (l *Log) stopWrites(err error) {
 	if l.broken == nil {
-		l.broken = fmt.Errorf("event log %s: stopped (%v): restart hookd once the disk is healthy", l.dir, err)
+		l.broken = fmt.Errorf("event log %s: writes stopped (%v): restart hookd once the disk is healthy", l.dir, err)
 	}
 }
 
@@ -536,7 +550,7 @@ func (l *Log) flush() error {
 	var sync *syncError
 	switch {
 	case errors.As(err, &sync):
-		l.broken = fmt.Errorf("event log %s: a sync failed (%v): restart hookd once the disk is healthy", seg.path, sync.err)
+		l.stopWrites(sync.err)
 		return err
 	case err != nil:
 		l.drop(seg, append(ids, l.ids...), err)
