@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +46,7 @@ func (d *Daemon) authorized(r *http.Request) bool {
 	if d.cfg.WebhookKey.IsZero() {
 		return true
 	}
-	given := r.URL.Query().Get("key")
+	given := queryValue(r.URL.RawQuery, "key")
 	if given == "" {
 		given = r.Header.Get("X-Hookd-Key")
 	}
@@ -93,6 +94,7 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		return
 	}
 	body, err := readBody(w, r, d.cfg.MaxBody)
+	defer bodies.put(body)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -192,16 +194,42 @@ func record(ev *event.Event, res *engine.Result, now time.Time) store.Record {
 	return rec
 }
 
-// readBody reads the request body, up to max bytes: in one allocation
-// when the request says its length.
+// readBody reads the request body, up to max bytes: into a pooled buffer
+// when the request says its length and it is small enough (see bodies),
+// else in one allocation.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, max)
 	if r.ContentLength <= 0 {
 		return io.ReadAll(body)
 	}
-	b := make([]byte, r.ContentLength)
+	b := bodies.get(r.ContentLength)
 	if _, err := io.ReadFull(body, b); err != nil {
-		return nil, err
+		return b, err
 	}
 	return b, nil
+}
+
+// queryValue is url.Values.Get for one key of a raw query, without
+// building the map: the first value given for key, unescaped.
+func queryValue(rawQuery, key string) string {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if k != key {
+			if !strings.ContainsAny(k, "%+") {
+				continue
+			}
+			if uk, err := url.QueryUnescape(k); err != nil || uk != key {
+				continue
+			}
+		}
+		if !strings.ContainsAny(v, "%+") {
+			return v
+		}
+		if uv, err := url.QueryUnescape(v); err == nil {
+			return uv
+		}
+	}
+	return ""
 }
