@@ -91,7 +91,8 @@ rules:
 	}
 	got := evs[0].Fields
 	want := map[string]any{
-		"id": "1", "event": "group:update", "author": "+1", "participants": []any{"+2"},
+		// author, which no rule reads, is left out.
+		"id": "1", "event": "group:update", "participants": []any{"+2"},
 		"device": map[string]any{"phone": "+3"},
 		"data":   map[string]any{"chat": map[string]any{"name": "G", "group": map[string]any{"description": "D", "totalParticipants": int64(4)}}},
 	}

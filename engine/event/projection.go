@@ -8,45 +8,96 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// Projection is the set of nested fields to decode: the fields that rules
-// read. Decoding only them is what makes intake cheap for large payloads
-// (a group:update carries about a hundred nested fields; rules read a few).
-// Top-level fields that are not objects are always decoded; a nil
+// Projection is the set of fields to decode: the fields that rules read,
+// and the top-level fields hookd itself reads (see Always). Decoding only
+// them is what makes intake cheap for large payloads (a group:update
+// carries about a hundred nested fields; rules read a few). A nil
 // Projection decodes everything.
 type Projection struct {
+	// name is the field's key, kept so that decoding does not allocate
+	// a key string per field.
+	name string
 	// children are the object's fields to decode; whole means the entire
 	// subtree is needed.
 	children map[string]*Projection
 	whole    bool
+	// few lists children when they are few: comparing a key with a few
+	// names is cheaper than hashing it, and most keys are not read.
+	few []*Projection
 }
 
-// NewProjection builds a projection from field paths such as
-// ["data", "chat", "name"]. A path that ends at an object keeps the
-// object whole; a step "[]" (a list element) keeps the list whole.
-func NewProjection(paths [][]string) *Projection {
-	root := &Projection{children: map[string]*Projection{}}
-	for _, path := range paths {
-		p := root
-		for i, step := range path {
-			if p.whole {
-				break
-			}
-			if step == "[]" {
-				p.whole, p.children = true, nil
-				break
-			}
-			next, ok := p.children[step]
-			if !ok {
-				next = &Projection{children: map[string]*Projection{}}
-				p.children[step] = next
-			}
-			p = next
-			if i == len(path)-1 {
-				p.whole, p.children = true, nil
-			}
+// maxFew is the most children looked up by comparing names.
+const maxFew = 8
+
+// child returns the child named k, if read.
+func (p *Projection) child(k []byte) (*Projection, bool) {
+	if p.few == nil {
+		c, ok := p.children[string(k)]
+		return c, ok
+	}
+	for _, c := range p.few {
+		if len(c.name) == len(k) && c.name == string(k) {
+			return c, true
 		}
 	}
+	return nil, false
+}
+
+// index fills few, in every object of the projection.
+func (p *Projection) index() {
+	p.few = nil
+	if len(p.children) <= maxFew {
+		p.few = make([]*Projection, 0, len(p.children))
+	}
+	for _, c := range p.children {
+		if p.few != nil {
+			p.few = append(p.few, c)
+		}
+		c.index()
+	}
+}
+
+// Always are the top-level fields every projection decodes: the event's
+// name, its group action and its id (see Event).
+var Always = []string{"event", "action", "id", "entityId"}
+
+// NewProjection builds a projection from field paths such as
+// ["data", "chat", "name"], plus the fields of Always. A path that ends at
+// an object keeps the object whole; a step "[]" (a list element) keeps
+// the list whole.
+func NewProjection(paths [][]string) *Projection {
+	root := &Projection{children: map[string]*Projection{}}
+	for _, name := range Always {
+		root.add([]string{name})
+	}
+	for _, path := range paths {
+		root.add(path)
+	}
+	root.index()
 	return root
+}
+
+// add marks path as read.
+func (root *Projection) add(path []string) {
+	p := root
+	for i, step := range path {
+		if p.whole {
+			return
+		}
+		if step == "[]" {
+			p.whole, p.children = true, nil
+			return
+		}
+		next, ok := p.children[step]
+		if !ok {
+			next = &Projection{name: step, children: map[string]*Projection{}}
+			p.children[step] = next
+		}
+		p = next
+		if i == len(path)-1 {
+			p.whole, p.children = true, nil
+		}
+	}
 }
 
 // ParseProjected is Parse, decoding only the fields of p (all of them
@@ -93,36 +144,31 @@ func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
 	return evs, nil
 }
 
-// project decodes the top-level object v: every field that is not an
-// object, and of the objects the fields p names (all with a nil p).
+// project decodes the top-level object v: the fields p names (all of
+// them with a nil p).
 func project(v *fastjson.Value, p *Projection) map[string]any {
 	if p == nil {
 		m, _ := convert(v).(map[string]any)
 		return m
 	}
-	o, _ := v.Object()
-	m := make(map[string]any, o.Len())
-	o.Visit(func(k []byte, x *fastjson.Value) {
-		if x.Type() != fastjson.TypeObject {
-			m[string(k)] = convert(x)
-			return
-		}
-		if child, ok := p.children[string(k)]; ok {
-			m[string(k)] = projectValue(x, child)
-		}
-	})
-	return m
+	return projectObject(v, p)
 }
 
+// projectValue decodes v as far as p asks.
 func projectValue(v *fastjson.Value, p *Projection) any {
 	if p.whole || v.Type() != fastjson.TypeObject {
 		return convert(v)
 	}
+	return projectObject(v, p)
+}
+
+// projectObject decodes the fields of the object v that p names.
+func projectObject(v *fastjson.Value, p *Projection) map[string]any {
 	o, _ := v.Object()
-	m := make(map[string]any, len(p.children))
+	m := make(map[string]any, min(len(p.children), o.Len()))
 	o.Visit(func(k []byte, x *fastjson.Value) {
-		if child, ok := p.children[string(k)]; ok {
-			m[string(k)] = projectValue(x, child)
+		if child, ok := p.child(k); ok {
+			m[child.name] = projectValue(x, child)
 		}
 	})
 	return m
