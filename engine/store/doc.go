@@ -44,10 +44,12 @@
 //   - "full" (the default): each sync of the log is an fsync, and SQLite
 //     commits holding jobs of accepted events or requeued dead letters are
 //     flushed too: requeues by SQLite itself (synchronous=FULL), jobs of
-//     accepted events by the syncer, which fsyncs SQLite's WAL file before
-//     it writes their events to the log (the same flush, done without
-//     holding up the writer). An accepted event survives kill -9, an OS
-//     crash and power loss.
+//     accepted events by an fsync of SQLite's WAL file (the same flush,
+//     done without holding up the writer), which the event log asks for
+//     whenever it is about to write records to a file and commits of jobs
+//     are not synced yet: whatever writes the events (the syncer, or the
+//     writer when a segment fills), their jobs are on disk first. An
+//     accepted event survives kill -9, an OS crash and power loss.
 //   - "normal": the log is written but not fsynced, and SQLite runs with
 //     synchronous=NORMAL. An accepted event survives kill -9 of hookd (the
 //     OS still has the data), but an OS crash or power loss can lose the

@@ -103,8 +103,14 @@ type hooks struct {
 	enqueued func()
 	// batch runs in the writer before it starts a batch of n operations.
 	batch func(n int)
-	// walSynced runs in the syncer after it synced SQLite's WAL.
+	// walSynced runs after SQLite's WAL was synced for jobs.
 	walSynced func()
+	// beforeLogSync and logSynced run in the syncer before and after it
+	// syncs the event log.
+	beforeLogSync, logSynced func()
+	// committed runs in the writer once a batch is committed and its
+	// events are buffered in the event log.
+	committed func()
 }
 
 // Store is the durable store of one data folder. Its methods are safe for
@@ -130,9 +136,11 @@ type Store struct {
 	// is set to (only the writer touches it).
 	syncFull  bool
 	syncedNow bool
-	// wal is SQLite's WAL file, synced by the syncer for commits of jobs
-	// (nil: such commits are synced by SQLite, synchronous=FULL).
+	// wal is SQLite's WAL file, synced before the event log writes events
+	// whose jobs it holds (nil: such commits are synced by SQLite,
+	// synchronous=FULL); walDirty says it holds commits not synced yet.
 	wal         *os.File
+	walDirty    atomic.Bool
 	lazyUpdates bool
 	commitDelay time.Duration
 
@@ -476,7 +484,7 @@ func hint(err error) string {
 // older hookd kept in the SQLite file.
 func (s *Store) openEvents(ctx context.Context, opts Options) error {
 	dir := filepath.Join(s.dir, EventsFolder)
-	lopts := eventlog.Options{Sync: s.syncFull, Logger: s.log}
+	lopts := eventlog.Options{Sync: s.syncFull, Logger: s.log, BeforeWrite: s.syncWAL}
 	start := time.Now()
 	l, err := eventlog.Open(dir, lopts)
 	if errors.Is(err, eventlog.ErrLocked) && opts.ShareEvents {

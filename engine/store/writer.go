@@ -127,7 +127,6 @@ type synced struct {
 	errs    []error
 	accepts int             // how many of ops are Accept calls
 	ticket  eventlog.Ticket // the event log's Write of their events
-	walSync bool            // SQLite's WAL must be synced first
 }
 
 // syncer syncs the event log for the batches the writer hands it, taking
@@ -143,14 +142,15 @@ func (s *Store) syncer(in <-chan synced, done chan<- struct{}) {
 		if time.Since(last) < busyWindow {
 			s.gather(in, &waiting)
 		}
-		if err := s.syncWAL(waiting); err != nil {
-			// The jobs' commits may be lost: their events must not be
-			// stored without them.
-			s.events.Fail(err)
-			s.log.Error("store: sync of SQLite's WAL failed; restart hookd once the disk is healthy", "path", s.path, "err", err)
+		if s.hooks != nil && s.hooks.beforeLogSync != nil {
+			s.hooks.beforeLogSync()
 		}
+		// The log syncs SQLite's WAL first when it must (syncWAL).
 		if err := s.events.Sync(); err != nil {
 			s.log.Error("store: event log write failed; its events were not acknowledged", "path", s.dir, "err", err)
+		}
+		if s.hooks != nil && s.hooks.logSynced != nil {
+			s.hooks.logSynced()
 		}
 		last = time.Now()
 		for _, w := range waiting {
@@ -189,21 +189,23 @@ func (s *Store) collect(batch *[]*op) {
 	}
 }
 
-// syncWAL makes the jobs committed (unsynced) by the waiting batches
-// durable, by syncing SQLite's WAL file, when a batch asks for it: the
-// same flush synchronous=FULL does at commit, done here so that the
-// writer does not wait for it.
-func (s *Store) syncWAL(waiting []synced) error {
-	for _, w := range waiting {
-		if w.walSync {
-			if err := s.wal.Sync(); err != nil {
-				return fmt.Errorf("store %s: sync %s: %w", s.path, s.wal.Name(), err)
-			}
-			if s.hooks != nil && s.hooks.walSynced != nil {
-				s.hooks.walSynced()
-			}
-			return nil
-		}
+// syncWAL makes the jobs committed unsynced (see commit) durable, by
+// syncing SQLite's WAL file: the same flush synchronous=FULL does at
+// commit, done here so that the writer does not wait for it. The event
+// log calls it before it writes records to a file: every record it then
+// holds was buffered after its jobs were committed, so the sync covers
+// them, and an event never reaches the disk before its jobs.
+func (s *Store) syncWAL() error {
+	if s.wal == nil || !s.walDirty.Swap(false) {
+		return nil
+	}
+	if err := s.wal.Sync(); err != nil {
+		s.walDirty.Store(true)
+		s.log.Error("store: sync of SQLite's WAL failed; restart hookd once the disk is healthy", "path", s.path, "err", err)
+		return fmt.Errorf("store %s: sync %s: %w", s.path, s.wal.Name(), err)
+	}
+	if s.hooks != nil && s.hooks.walSynced != nil {
+		s.hooks.walSynced()
 	}
 	return nil
 }
@@ -273,7 +275,7 @@ func (s *Store) runBatch(batch []*op, syncs chan<- synced) {
 	if s.hooks != nil && s.hooks.batch != nil {
 		s.hooks.batch(len(live))
 	}
-	errs, ticket, walSync, err := s.commit(live)
+	errs, ticket, err := s.commit(live)
 	if err != nil {
 		s.failed.Add(1)
 		s.log.Error("store: write failed, nothing of it was stored", "path", s.path, "operations", len(live), "err", err)
@@ -286,6 +288,9 @@ func (s *Store) runBatch(batch []*op, syncs chan<- synced) {
 		return
 	}
 	s.commits.Add(1)
+	if s.hooks != nil && s.hooks.committed != nil {
+		s.hooks.committed()
+	}
 	// Accepted events, and duplicates of events the log may not have
 	// synced yet, are answered after the log's sync.
 	accepts := 0
@@ -296,7 +301,7 @@ func (s *Store) runBatch(batch []*op, syncs chan<- synced) {
 	}
 	if accepts > 0 {
 		s.awaitingSync.Add(int64(accepts))
-		syncs <- synced{ops: live, errs: errs, accepts: accepts, ticket: ticket, walSync: walSync}
+		syncs <- synced{ops: live, errs: errs, accepts: accepts, ticket: ticket}
 		return
 	}
 	s.answer(live, errs)
@@ -325,18 +330,18 @@ func (s *Store) answer(ops []*op, errs []error) {
 // before the event is appended: an event the log holds (and so reports as
 // a duplicate from then on) always has its jobs. A batch of events without
 // jobs never touches SQLite.
-func (s *Store) commit(ops []*op) (errs []error, ticket eventlog.Ticket, walSync bool, err error) {
+func (s *Store) commit(ops []*op) (errs []error, ticket eventlog.Ticket, err error) {
 	ctx := context.Background()
 	w := &wtx{ctx: ctx, s: s}
-	abort := func(err error) ([]error, eventlog.Ticket, bool, error) {
+	abort := func(err error) ([]error, eventlog.Ticket, error) {
 		w.rollback()
-		return nil, 0, false, s.fail("write", err)
+		return nil, 0, s.fail("write", err)
 	}
 	// Whether the commit is synced is set before it begins: it is when
 	// an operation that may write to SQLite was promised durability. The
 	// jobs of accepted events are the exception: their commit is not
-	// synced here but by the syncer, before the events' own sync, so the
-	// writer goes on meanwhile (see walSync).
+	// synced here but before the events are written (see syncWAL), so
+	// the writer goes on meanwhile.
 	durable, jobs := false, false
 	for _, o := range ops {
 		if !o.durable || o.apply == nil {
@@ -394,11 +399,15 @@ func (s *Store) commit(ops []*op) (errs []error, ticket eventlog.Ticket, walSync
 	if w.tx != nil {
 		if err := w.tx.Commit(); err != nil {
 			w.rollback()
-			return nil, 0, false, s.fail("commit", err)
+			return nil, 0, s.fail("commit", err)
+		}
+		if jobs && !durable && s.syncFull {
+			// Before the events are buffered: the log syncs the WAL
+			// before it writes them (syncWAL).
+			s.walDirty.Store(true)
 		}
 	}
-	walSync = w.tx != nil && jobs && !durable && s.syncFull
-	return errs, s.appendEvents(ops, errs), walSync, nil
+	return errs, s.appendEvents(ops, errs), nil
 }
 
 // appendEvents writes the events of the batch's successful accepts to the

@@ -485,3 +485,76 @@ func TestJobsCommitsSyncedBySyncer(t *testing.T) {
 		})
 	}
 }
+
+// An event never reaches the event log's file before its jobs are synced
+// in SQLite's WAL: a batch with jobs committed while the syncer is about
+// to sync an earlier one is written out by that sync, so the WAL must be
+// synced again before it, not only for the batches the syncer knew of.
+func TestEventsNotWrittenBeforeTheirJobsAreSynced(t *testing.T) {
+	var (
+		mu        sync.Mutex
+		walSyncs  int
+		committed = make(chan int, 8) // WAL syncs so far, per batch committed
+		paused    = make(chan struct{})
+		release   = make(chan struct{})
+		firstSync sync.Once
+		afterSync = make(chan int, 8) // WAL syncs so far, per log sync
+	)
+	walCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return walSyncs
+	}
+	h := &hooks{
+		walSynced: func() {
+			mu.Lock()
+			walSyncs++
+			mu.Unlock()
+		},
+		committed: func() { trySend(committed, walCount()) },
+		beforeLogSync: func() {
+			firstSync.Do(func() {
+				close(paused)
+				<-release
+			})
+		},
+		logSynced: func() { trySend(afterSync, walCount()) },
+	}
+	s := open(t, t.TempDir(), Options{Sync: "full", hooks: h})
+	if s.wal == nil {
+		t.Fatal("sync full: SQLite's WAL file is not open")
+	}
+	errs := make(chan error, 2)
+	acceptAsync := func(id string) {
+		go func() {
+			_, err := s.Accept(context.Background(), []Record{record(id, 2)})
+			errs <- err
+		}()
+	}
+
+	acceptAsync("EV-A")
+	recv(t, committed, "EV-A committed")
+	recv(t, paused, "the syncer to reach its first log sync")
+	acceptAsync("EV-B")
+	atB := recv(t, committed, "EV-B committed") // its events are buffered now
+	close(release)
+
+	// The sync the syncer was about to run writes EV-B's record too.
+	if got := recv(t, afterSync, "the first log sync"); got <= atB {
+		t.Errorf("the event log synced EV-B's record with the WAL synced %d times, as many as when EV-B's jobs were committed: the event could outlive its jobs", got)
+	}
+	for range 2 {
+		if err := recv(t, errs, "Accept"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// trySend sends v on ch unless ch is full: hooks must not block the
+// writer or the syncer once a test stopped listening.
+func trySend[T any](ch chan<- T, v T) {
+	select {
+	case ch <- v:
+	default:
+	}
+}

@@ -75,8 +75,15 @@ var (
 
 // Options tune a Log. The zero value is valid.
 type Options struct {
-	// Sync makes Append fsync each batch before it returns.
+	// Sync makes Append and Sync fsync what they write.
 	Sync bool
+	// BeforeWrite, if set, is called before buffered records are written
+	// to a file (by Sync, by Close, or when a full segment is written out
+	// before the next one starts), with every record of the write already
+	// buffered. The store syncs there what those records depend on
+	// (SQLite's WAL, which holds their jobs). An error stops writes as a
+	// failed fsync does.
+	BeforeWrite func() error
 	// ReadOnly opens the log for reading only: no lock, no index.
 	ReadOnly bool
 	// SegmentSize is the size past which a new segment is started
@@ -544,7 +551,15 @@ func (l *Log) flush() error {
 	off := seg.size
 	l.mu.Unlock()
 
-	err := l.writeOut(f, seg, buf, off)
+	var err error
+	if l.opts.BeforeWrite != nil {
+		if berr := l.opts.BeforeWrite(); berr != nil {
+			err = &syncError{fmt.Errorf("event log %s: before writing: %w", seg.path, berr)}
+		}
+	}
+	if err == nil {
+		err = l.writeOut(f, seg, buf, off)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var sync *syncError
