@@ -60,7 +60,9 @@
 // and the next synced commit makes those updates durable too. Power loss
 // before that can only lose job updates, so a job runs again, which the
 // at-least-once contract allows. With Options.LazyJobUpdates the daemon's
-// workers do not even wait for those commits.
+// workers do not even wait for those commits, and the writer holds a
+// batch made only of such updates for up to Options.LazyBatchDelay so
+// that more of them share one commit.
 //
 // # Processes
 //

@@ -110,14 +110,56 @@ func (s *Store) writer() {
 		close(syncs)
 		<-syncerDone
 	}()
-	// The writer does not wait for more: while it commits, the next
-	// operations queue up, and the syncer is where waiting pays (one
-	// fsync for many events).
+	// The writer waits for more only when no caller waits for the batch
+	// (job updates with Options.LazyJobUpdates): each SQLite commit
+	// writes every page it touched to the WAL, so updates committed
+	// together cost little more than one. Otherwise it does not wait:
+	// while it commits, the next operations queue up, and the syncer is
+	// where waiting pays (one fsync for many events).
 	batch := make([]*op, 0, s.maxBatch)
 	for first := range s.ops {
 		batch = append(batch[:0], first)
 		s.collect(&batch)
+		if s.lazyDelay > 0 && allLazy(batch) {
+			s.collectLazy(&batch, s.lazyDelay)
+		}
 		s.runBatch(batch, syncs)
+	}
+}
+
+// allLazy reports whether no caller waits for any operation of batch.
+func allLazy(batch []*op) bool {
+	for _, o := range batch {
+		if !o.lazy {
+			return false
+		}
+	}
+	return true
+}
+
+// collectLazy adds operations queued within d to a batch of lazy ones,
+// until it is full; an operation whose caller waits ends the wait at
+// once, with what is queued behind it.
+func (s *Store) collectLazy(batch *[]*op, d time.Duration) {
+	if s.hooks != nil && s.hooks.holding != nil {
+		s.hooks.holding()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for len(*batch) < s.maxBatch {
+		select {
+		case o, ok := <-s.ops:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, o)
+			if !o.lazy {
+				s.collect(batch)
+				return
+			}
+		case <-t.C:
+			return
+		}
 	}
 }
 

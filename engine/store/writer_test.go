@@ -558,3 +558,67 @@ func trySend[T any](ch chan<- T, v T) {
 	default:
 	}
 }
+
+// Lazy job updates wait in the writer (Options.LazyBatchDelay) to share a
+// commit; an operation whose caller waits ends the wait at once and
+// joins their batch, and Close does not wait for the delay either.
+func TestLazyUpdatesShareABatch(t *testing.T) {
+	dir := t.TempDir()
+	var (
+		mu      sync.Mutex
+		batches []int
+	)
+	holding := make(chan struct{}, 8)
+	h := &hooks{
+		batch: func(n int) {
+			mu.Lock()
+			batches = append(batches, n)
+			mu.Unlock()
+		},
+		holding: func() { trySend(holding, struct{}{}) },
+	}
+	// A delay no test would wait out: it must be ended, not expire.
+	s := open(t, dir, Options{LazyJobUpdates: true, LazyBatchDelay: time.Hour, hooks: h})
+	jobs := accept(t, s, record("EV-1", 3))[0].Jobs
+	mu.Lock()
+	before := len(batches)
+	mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	for i, j := range jobs[:2] {
+		if err := s.Done(ctx, j.ID, 1, "ok"); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			recv(t, holding, "hold of the first update by the writer")
+		}
+	}
+	page, err := s.PendingPage(ctx, 10)
+	if err != nil {
+		t.Fatalf("PendingPage behind lazy updates held for an hour: %v", err)
+	}
+	if len(page) != 1 || page[0].ID != jobs[2].ID {
+		t.Errorf("PendingPage = %v, want only job %d: it runs after the updates queued before it", ids(page), jobs[2].ID)
+	}
+	mu.Lock()
+	got := append([]int(nil), batches[before:]...)
+	mu.Unlock()
+	if len(got) != 1 || got[0] != 3 {
+		t.Errorf("batches after Accept: %v, want one of 3 (two updates and PendingPage)", got)
+	}
+
+	// A last update, then Close: it is committed, without the delay.
+	if err := s.Done(ctx, jobs[2].ID, 1, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	if err := recv(t, closed, "Close with a lazy update held"); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, Options{})
+	if page, err := s.PendingPage(context.Background(), 10); err != nil || len(page) != 0 {
+		t.Errorf("after reopening, PendingPage = %v, %v; want no pending job", ids(page), err)
+	}
+}
