@@ -329,8 +329,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := s.precheck(abs, busy); err != nil {
 		return nil, err
 	}
+	// temp_store(MEMORY) keeps the savepoint journal (each operation of a
+	// batch runs in its own savepoint) in memory: past 64 KB SQLite
+	// spilled it to a temporary file, created and written for most
+	// batches of jobs.
 	s.w, err = sql.Open("sqlite", fileURI(abs, url.Values{
-		"_pragma": {busy, "journal_mode(WAL)", "synchronous(" + syncPragma + ")", "foreign_keys(1)"},
+		"_pragma": {busy, "journal_mode(WAL)", "synchronous(" + syncPragma + ")", "foreign_keys(1)", "temp_store(MEMORY)"},
 		"_txlock": {"immediate"},
 	}))
 	if err != nil {
