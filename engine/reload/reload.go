@@ -20,8 +20,11 @@ import (
 )
 
 // DefaultDebounce is how long the watcher waits for a burst of file
-// events to settle.
-const DefaultDebounce = 150 * time.Millisecond
+// events to settle: the events of one save (a write, a rename, a symlink
+// swap) come within a few milliseconds, and a file read half-written is
+// refused and read again on the next event, so the wait only needs to
+// cover the burst. It is part of every reload's latency.
+const DefaultDebounce = 100 * time.Millisecond
 
 // Options tune a Watcher.
 type Options struct {
