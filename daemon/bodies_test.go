@@ -95,6 +95,8 @@ func TestQueryValue(t *testing.T) {
 		{"key", ""},
 		{"key=", ""},
 		{"key=%zz&key=ok", "ok"},
+		{"key=a;b", ""},
+		{"key=a;b&key=ok", "ok"},
 	} {
 		if got := queryValue(tc.raw, "key"); got != tc.want {
 			t.Errorf("queryValue(%q) = %q, want %q", tc.raw, got, tc.want)

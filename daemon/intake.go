@@ -215,6 +215,9 @@ func queryValue(rawQuery, key string) string {
 	for rawQuery != "" {
 		var pair string
 		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if strings.Contains(pair, ";") {
+			continue // as net/url, which rejects such pairs
+		}
 		k, v, _ := strings.Cut(pair, "=")
 		if k != key {
 			if !strings.ContainsAny(k, "%+") {

@@ -21,9 +21,10 @@ import (
 
 // DefaultDebounce is how long the watcher waits for a burst of file
 // events to settle: the events of one save (a write, a rename, a symlink
-// swap) come within a few milliseconds, and a file read half-written is
-// refused and read again on the next event, so the wait only needs to
-// cover the burst. It is part of every reload's latency.
+// swap) come within a few milliseconds, and every later event reads the
+// file again (a half-written file is most often invalid, and refused),
+// so the wait only needs to cover the burst. It is part of every
+// reload's latency.
 const DefaultDebounce = 100 * time.Millisecond
 
 // Options tune a Watcher.
