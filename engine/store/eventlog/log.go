@@ -479,14 +479,6 @@ func (l *Log) Stored(t Ticket) error {
 	return nil
 }
 
-// Fail stops the log from writing until it is opened again, because of
-// err: what it holds buffered may not be stored any more.
-func (l *Log) Fail(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.stopWrites(err)
-}
-
 // stopWrites makes every later write fail with err, until the log is
 // opened again. Call it with mu held.
 func (l *Log) stopWrites(err error) {
