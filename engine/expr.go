@@ -271,8 +271,24 @@ func fieldRefs(prog *vm.Program) []fieldRef {
 		}
 		return nil, false
 	}
+	// Only whole chains are reads: in data.chat.name, data.chat and data
+	// are steps on the way, while a bare data (len(data), data[k]) reads
+	// the whole object, even beside data.chat.name.
+	steps := map[ast.Node]bool{}
+	ast.Find(prog.Node(), func(n ast.Node) bool {
+		if m, ok := n.(*ast.MemberNode); ok {
+			steps[m.Node] = true
+			if c, ok := m.Node.(*ast.ChainNode); ok {
+				steps[c.Node] = true
+			}
+		}
+		return false
+	})
 	seen := map[string]bool{}
 	ast.Find(prog.Node(), func(n ast.Node) bool {
+		if steps[n] {
+			return false
+		}
 		switch n.(type) {
 		case *ast.MemberNode, *ast.IdentifierNode:
 			path, ok := walk(n)
@@ -287,24 +303,5 @@ func fieldRefs(prog *vm.Program) []fieldRef {
 		}
 		return false
 	})
-	return dropPrefixes(refs)
-}
-
-// dropPrefixes keeps only the longest paths: data.chat.name covers data
-// and data.chat.
-func dropPrefixes(refs []fieldRef) []fieldRef {
-	out := refs[:0]
-	for i, r := range refs {
-		covered := false
-		for j, o := range refs {
-			if i != j && len(o.Path) > len(r.Path) && strings.HasPrefix(strings.Join(o.Path, ".")+".", strings.Join(r.Path, ".")+".") {
-				covered = true
-				break
-			}
-		}
-		if !covered {
-			out = append(out, r)
-		}
-	}
-	return out
+	return refs
 }

@@ -100,3 +100,48 @@ rules:
 		t.Errorf("projected fields\n%#v\nwant\n%#v", got, want)
 	}
 }
+
+// An object read as a whole (passed to len, indexed by a computed key,
+// rendered) is decoded whole, also when a rule reads one of its fields
+// by name too: the named field does not stand for the object.
+func TestProjectionKeepsObjectsReadWhole(t *testing.T) {
+	body := []byte(`{"id":"1","event":"group:update","action":"add",
+		"data":{"type":"text","chat":{"name":"G","id":"c"},"flow":"inbound"},
+		"device":{"id":"d","phone":"+3","alias":"A"}}`)
+	for _, tc := range []struct{ name, cond string }{
+		{"len of the object", `data.chat.name == "G" && len(data) == 3`},
+		{"len, fields first", `len(data) == 3 && data.chat.name == "G"`},
+		{"optional chain beside", `data?.chat?.name == "G" && len(data.chat) == 2`},
+		{"computed key", `device.id == "d" && device[vars.key] == "A"`},
+		{"keys of the object", `data.type == "text" && "flow" in keys(data)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := loadRules(t, `version: 1
+vars:
+  key: alias
+rules:
+  - name: r
+    on: group:update
+    if: '`+tc.cond+`'
+    do:
+      - log:
+          message: "{{ id }}"
+`)
+			full, err := event.Parse(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proj, err := event.ParseProjected(body, rs.Projection())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := summarize(rs.Evaluate(full[0]))
+			if len(want.Rules) != 1 {
+				t.Fatalf("the full decode fires %v with errors %v: the test's condition is wrong", want.Rules, want.Errors)
+			}
+			if got := summarize(rs.Evaluate(proj[0])); !reflect.DeepEqual(got, want) {
+				t.Errorf("projected decode gives\n%v\nfull decode gives\n%v", got, want)
+			}
+		})
+	}
+}
