@@ -242,8 +242,9 @@ func (s *Store) syncWAL() error {
 		return nil
 	}
 	if err := s.wal.Sync(); err != nil {
+		// The log stops writes (it says so, and what to do): the
+		// commits this sync should have made durable may be lost.
 		s.walDirty.Store(true)
-		s.log.Error("store: sync of SQLite's WAL failed; restart hookd once the disk is healthy", "path", s.path, "err", err)
 		return fmt.Errorf("store %s: sync %s: %w", s.path, s.wal.Name(), err)
 	}
 	if s.hooks != nil && s.hooks.walSynced != nil {

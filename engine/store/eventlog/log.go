@@ -483,7 +483,7 @@ func (l *Log) Stored(t Ticket) error {
 // opened again. Call it with mu held.
 func (l *Log) stopWrites(err error) {
 	if l.broken == nil {
-		l.broken = fmt.Errorf("event log %s: writes stopped (%v): restart hookd once the disk is healthy", l.dir, err)
+		l.broken = fmt.Errorf("event log %s: writes stopped (%w): restart hookd once the disk is healthy", l.dir, err)
 	}
 }
 
@@ -558,7 +558,7 @@ func (l *Log) flush() error {
 	switch {
 	case errors.As(err, &sync):
 		l.stopWrites(sync.err)
-		return err
+		return l.broken
 	case err != nil:
 		l.drop(seg, append(ids, l.ids...), err)
 		return err

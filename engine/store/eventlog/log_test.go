@@ -1332,3 +1332,43 @@ func BenchmarkContains(b *testing.B) {
 		})
 	}
 }
+
+// BeforeWrite runs before buffered records reach the file, with every
+// record of the write buffered, and only when there is something to
+// write; its failure stops writes like a failed fsync, with an error that
+// says what to do and keeps its cause.
+func TestBeforeWrite(t *testing.T) {
+	dir := t.TempDir()
+	var calls int
+	var fail error
+	l := openLog(t, dir, Options{Sync: true, BeforeWrite: func() error {
+		calls++
+		return fail
+	}})
+	if err := l.Sync(); err != nil || calls != 0 {
+		t.Fatalf("Sync with nothing buffered: %v, BeforeWrite called %d times; want nil and 0", err, calls)
+	}
+	first := mkRec(1, t0, 100)
+	appendRecs(t, l, first)
+	if calls != 1 {
+		t.Fatalf("BeforeWrite called %d times for one write, want 1", calls)
+	}
+
+	fail = errors.New("wal sync: input/output error")
+	tk, err := l.Write(encodeAll([]Record{mkRec(2, t0, 100)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.Sync()
+	if !errors.Is(err, fail) || !strings.Contains(err.Error(), "restart hookd") {
+		t.Fatalf("Sync after a failing BeforeWrite = %v, want the cause and what to do", err)
+	}
+	if err := l.Stored(tk); err == nil {
+		t.Error("the write whose BeforeWrite failed is reported stored")
+	}
+	fail = nil
+	if _, err := l.Write(encodeAll([]Record{mkRec(3, t0, 100)})); err == nil || !strings.Contains(err.Error(), "restart hookd") {
+		t.Errorf("Write after the failure = %v, want writes stopped until restart", err)
+	}
+	checkScan(t, l, []Record{first})
+}
