@@ -9,7 +9,7 @@ import "sync"
 // its own write buffer, and nothing else keeps the body (parsed fields
 // are copies, jobs keep their rendered parameters).
 type bodyPool struct {
-	pool sync.Pool // of *[]byte with cap maxPooledBody
+	pool sync.Pool // of *[maxPooledBody]byte
 	// poison, in tests, overwrites each buffer put back so that a body
 	// used after its request was answered shows.
 	poison bool
@@ -26,22 +26,24 @@ func (p *bodyPool) get(n int64) []byte {
 	if n > maxPooledBody {
 		return make([]byte, n)
 	}
-	if b, ok := p.pool.Get().(*[]byte); ok {
-		return (*b)[:n]
+	if a, ok := p.pool.Get().(*[maxPooledBody]byte); ok {
+		return a[:n]
 	}
-	return make([]byte, n, maxPooledBody)
+	return new([maxPooledBody]byte)[:n]
 }
 
 // put gives back a buffer from get; others are left to the collector.
+// The array pointer is the buffer itself, so putting it back allocates
+// nothing.
 func (p *bodyPool) put(b []byte) {
 	if cap(b) != maxPooledBody {
 		return
 	}
-	b = b[:cap(b)]
+	a := (*[maxPooledBody]byte)(b[:maxPooledBody])
 	if p.poison {
-		for i := range b {
-			b[i] = 'X'
+		for i := range a {
+			a[i] = 'X'
 		}
 	}
-	p.pool.Put(&b)
+	p.pool.Put(a)
 }
