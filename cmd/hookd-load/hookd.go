@@ -35,43 +35,46 @@ func runHookd(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *tr != "" {
-		f, err := os.Create(*tr)
-		if err != nil {
-			fmt.Fprintf(stderr, "hookd-load hookd: %v\n", err)
-			return 1
+	for _, rec := range []struct {
+		path, what string
+		start      func(io.Writer) error
+		stop       func()
+	}{
+		{*tr, "trace", trace.Start, trace.Stop},
+		{*cpu, "CPU profile", pprof.StartCPUProfile, pprof.StopCPUProfile},
+	} {
+		if rec.path == "" {
+			continue
 		}
-		if err := trace.Start(f); err != nil {
-			fmt.Fprintf(stderr, "hookd-load hookd: start trace: %v\n", err)
-			f.Close()
+		stop, err := record(rec.path, rec.start, rec.stop)
+		if err != nil {
+			fmt.Fprintf(stderr, "hookd-load hookd: start %s: %v\n", rec.what, err)
 			return 1
 		}
 		defer func() {
-			trace.Stop()
-			if err := f.Close(); err != nil {
-				fmt.Fprintf(stderr, "hookd-load hookd: write trace: %v\n", err)
-			}
-		}()
-	}
-	if *cpu != "" {
-		f, err := os.Create(*cpu)
-		if err != nil {
-			fmt.Fprintf(stderr, "hookd-load hookd: %v\n", err)
-			return 1
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "hookd-load hookd: start CPU profile: %v\n", err)
-			f.Close()
-			return 1
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			if err := f.Close(); err != nil {
-				fmt.Fprintf(stderr, "hookd-load hookd: write CPU profile: %v\n", err)
+			if err := stop(); err != nil {
+				fmt.Fprintf(stderr, "hookd-load hookd: write %s: %v\n", rec.what, err)
 			}
 		}()
 	}
 	return cli.Run(fs.Args(), cli.Streams{Stdout: stdout, Stderr: stderr})
+}
+
+// record creates path and starts a recording (the trace, or the CPU
+// profile) into it; the returned function stops it and closes the file.
+func record(path string, start func(io.Writer) error, stop func()) (func() error, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		stop()
+		return f.Close()
+	}, nil
 }
 
 // buildRevision describes the source a hookd binary was built from:
