@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -15,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/smtpd"
+	"github.com/hookd/hookd/internal/syncbuf"
 )
 
 // waitLimit bounds every wait of these tests: far above what any of them
@@ -73,25 +72,6 @@ func waitCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// syncBuffer is a bytes.Buffer safe for the daemon's goroutines to log
-// into while a test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // options tune a harness.
 type options struct {
 	// rules is the rules file without its connections section: a
@@ -130,7 +110,7 @@ type harness struct {
 	key       string
 	rulesPath string
 	dataDir   string
-	logs      *syncBuffer
+	logs      *syncbuf.Buffer
 	reloadNow chan struct{}
 	cfg       Config
 
@@ -151,7 +131,7 @@ type harness struct {
 // requests they hold are released.
 func start(t *testing.T, o options) *harness {
 	t.Helper()
-	h := &harness{t: t, logs: &syncBuffer{}, reloadNow: make(chan struct{})}
+	h := &harness{t: t, logs: &syncbuf.Buffer{}, reloadNow: make(chan struct{})}
 	h.waToken = or(o.waToken, "wa-token-for-tests")
 	h.smtpPassword = or(o.smtpPassword, "smtp-password-for-tests")
 	h.key = or(o.key, "webhook-key-for-tests")

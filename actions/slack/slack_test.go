@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/slackd"
+	"github.com/hookd/hookd/internal/syncbuf"
 )
 
 // Sentinels: none of them may show up in an error, a response, a
@@ -26,27 +26,10 @@ const (
 
 var sentinels = []string{sentinelToken, sentinelWebhook}
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	slack  *slackd.Server
 	client *Client
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 func newEnv(t *testing.T, mod func(*actions.SlackConfig)) *env {
@@ -69,7 +52,7 @@ func newEnv(t *testing.T, mod func(*actions.SlackConfig)) *env {
 	if mod != nil {
 		mod(cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := &env{slack: srv, client: New(cfg, Options{Logger: logger}), logs: logs}
 	t.Cleanup(func() { assertClean(t, "logs", logs.String()) })

@@ -13,9 +13,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/hookd/hookd/internal/syncbuf"
 )
 
 var t0 = time.Date(2024, time.March, 10, 12, 0, 0, 0, time.UTC)
@@ -229,24 +230,6 @@ func appendToFile(t testing.TB, path string, b []byte) {
 	}
 }
 
-// logBuf collects what a slog.Logger writes.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *logBuf) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *logBuf) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // reopenQuietly closes l and opens dir again: once a repair is done, the
 // log opens clean (nothing logged) and holds want.
 func reopenQuietly(t *testing.T, l *Log, dir string, opts Options, want []Record) *Log {
@@ -262,8 +245,8 @@ func reopenQuietly(t *testing.T, l *Log, dir string, opts Options, want []Record
 	return l
 }
 
-func newLogger() (*slog.Logger, *logBuf) {
-	w := &logBuf{}
+func newLogger() (*slog.Logger, *syncbuf.Buffer) {
+	w := &syncbuf.Buffer{}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})), w
 }
 
