@@ -20,6 +20,8 @@ import (
 //
 // where id, name, action, rule names and errors are a uvarint length and
 // the bytes. Integers are little-endian. The body is stored as received.
+// In the newest segment of a synced log, zeros follow the frames
+// (Options.Preallocate): a frame header of zeros ends the records.
 var magic = [8]byte{'h', 'o', 'o', 'k', 'd', 'l', 'o', 'g'}
 
 const (

@@ -8,18 +8,33 @@ import (
 	"testing"
 )
 
-// TestFailedWrite makes a batch's write fail part way (the file size limit,
-// RLIMIT_FSIZE, stops it after some bytes, as a full disk would) and
-// checks that none of the batch's records is seen, then or after a
-// restart, and that later records are stored cleanly.
-func TestFailedWrite(t *testing.T) {
+// underFileSizeLimit runs fn with the file size limit (RLIMIT_FSIZE) at
+// limit bytes, which stops writes past it as a full disk would, and
+// skips the test where the limit cannot be set.
+func underFileSizeLimit(t *testing.T, limit int64, fn func()) {
+	t.Helper()
 	signal.Ignore(syscall.SIGXFSZ)
 	defer signal.Reset(syscall.SIGXFSZ)
 	var old syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
 		t.Skip("getrlimit:", err)
 	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: uint64(limit), Max: old.Max}); err != nil {
+		t.Skip("setrlimit:", err)
+	}
+	defer func() {
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+			t.Fatal("restore RLIMIT_FSIZE:", err)
+		}
+	}()
+	fn()
+}
 
+// TestFailedWrite makes a batch's write fail part way (the file size limit,
+// RLIMIT_FSIZE, stops it after some bytes, as a full disk would) and
+// checks that none of the batch's records is seen, then or after a
+// restart, and that later records are stored cleanly.
+func TestFailedWrite(t *testing.T) {
 	dir := t.TempDir()
 	logger, logs := newLogger()
 	opts := Options{Logger: logger}
@@ -33,14 +48,8 @@ func TestFailedWrite(t *testing.T) {
 	// a failed one did.
 	failed := []Record{mkRec(1, t0, 200), mkRec(2, t0, 200), mkRec(3, t0, 200)}
 	L := frameLen(failed[0])
-	limit := syscall.Rlimit{Cur: uint64(good + 2*L + L/2), Max: old.Max}
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
-		t.Skip("setrlimit:", err)
-	}
-	err := l.Append(encodeAll(failed))
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
-		t.Fatal("restore RLIMIT_FSIZE:", err)
-	}
+	var err error
+	underFileSizeLimit(t, good+2*L+L/2, func() { err = l.Append(encodeAll(failed)) })
 	if err == nil {
 		t.Fatal("Append past RLIMIT_FSIZE succeeded")
 	}
@@ -76,4 +85,29 @@ func TestFailedWrite(t *testing.T) {
 	if out := logs.String(); out != "" {
 		t.Errorf("reopen logged:\n%s", out)
 	}
+}
+
+// TestZerosAheadFail: where the zeros written ahead of the records
+// (Options.Preallocate) do not fit (the file size limit stops them, as a
+// full disk would), the records are still written and synced.
+func TestZerosAheadFail(t *testing.T) {
+	dir := t.TempDir()
+	logger, logs := newLogger()
+	opts := Options{Sync: true, Preallocate: 1 << 20, Logger: logger}
+	l := openLog(t, dir, opts)
+	recs := []Record{mkRec(0, t0, 200), mkRec(1, t0, 200)}
+	limit := int64(len(magic)) + 2*frameLen(recs[0]) + 100
+	var err error
+	underFileSizeLimit(t, limit, func() { err = l.Append(encodeAll(recs)) })
+	if err != nil {
+		t.Fatalf("Append with no room for the zeros ahead: %v", err)
+	}
+	checkScan(t, l, recs)
+	if sz := fileSize(t, segments(t, dir)[0]); sz != limit {
+		t.Errorf("segment is %d bytes, want %d (the records and the zeros that fit)", sz, limit)
+	}
+	if out := logs.String(); out != "" {
+		t.Errorf("Append logged:\n%s", out)
+	}
+	reopenQuietly(t, l, dir, opts, recs)
 }

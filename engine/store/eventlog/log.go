@@ -24,11 +24,19 @@
 // overlaps one batch's fsync with the next batches. Append is Write, Sync
 // and Stored in one call.
 //
+// A synced log keeps zeros written ahead of its records in the newest
+// segment (Options.Preallocate): a sync then writes data pages only, not
+// the file's size. The records end at the first frame header of zeros;
+// Close and a full segment cut the zeros off.
+//
 // # Crashes and damage
 //
 // A crash can leave the newest segment ending in a record cut short: one
-// whose Sync never returned, so no sender was told it was stored. Open
-// cuts such a tail off. A record that
+// whose Sync never returned, so no sender was told it was stored. That
+// is the file ending inside a record, or, over the zeros written ahead, a
+// record holding a sector of zeros its write never reached, or more bytes
+// after the zeros that end the records. Open cuts such a tail off, and
+// cuts off the zeros. A record that
 // fails its checksum elsewhere (damaged disk) is kept: Open moves the bytes
 // from that point on to a file named <segment>.damaged-<offset> beside it,
 // logs where they went, and goes on with the records before them.
@@ -62,6 +70,8 @@ const (
 	DefaultSegmentSize = 64 << 20
 	// DefaultSegmentAge is the default Options.SegmentAge.
 	DefaultSegmentAge = time.Hour
+	// DefaultPreallocate is the default Options.Preallocate.
+	DefaultPreallocate = 1 << 20
 )
 
 var (
@@ -92,6 +102,15 @@ type Options struct {
 	// SegmentAge is how old a segment's first record may be before a new
 	// segment is started (default DefaultSegmentAge).
 	SegmentAge time.Duration
+	// Preallocate is how many bytes of zeros a synced log keeps written
+	// ahead of its records in the segment being written (default
+	// DefaultPreallocate; negative: none). A sync then writes the
+	// records' pages only: the file's size, and with it the filesystem's
+	// journal, changes once per Preallocate bytes instead of at every
+	// sync, which halves the sync's time and CPU on ext4. Records end at
+	// the first zero frame header; Close and a full segment cut the
+	// zeros off.
+	Preallocate int64
 	// Logger receives repair messages (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -129,6 +148,7 @@ type Log struct {
 	ids              []string // ids of pend, in order
 	spare            []byte   // the last buffer written, reused
 	spareID          []string
+	zeros            []byte // Options.Preallocate zeros; only ioMu's holder uses it
 
 	// Only the writing goroutine touches these.
 	seed     maphash.Seed
@@ -145,6 +165,10 @@ type segment struct {
 	first, last int64 // the first and the newest record's times, Unix ms; 0 when empty
 	count       int
 	hashes      []uint64 // ids' hashes, to drop from the index on Prune
+	// alloc is the file's size while it is the active segment: size,
+	// or more where zeros are written ahead (Options.Preallocate). Only
+	// the holder of ioMu touches it once the segment is active.
+	alloc int64
 }
 
 // ref locates a record: its segment and offset.
@@ -163,6 +187,12 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	switch {
+	case opts.Preallocate < 0 || !opts.Sync:
+		opts.Preallocate = 0
+	case opts.Preallocate == 0:
+		opts.Preallocate = DefaultPreallocate
 	}
 	l := &Log{dir: dir, opts: opts, log: opts.Logger}
 	if opts.ReadOnly {
@@ -245,6 +275,11 @@ func (l *Log) recover() error {
 			l.remember(seg, h, off)
 			return nil
 		})
+		if damage == nil {
+			if damage, err = l.cutZeroTail(seg, end); err != nil {
+				return err
+			}
+		}
 		if damage != nil {
 			if err := l.repair(seg, end, damage, i == len(segs)-1); err != nil {
 				return err
@@ -254,6 +289,26 @@ func (l *Log) recover() error {
 		l.segs = append(l.segs, seg)
 	}
 	return nil
+}
+
+// cutZeroTail cuts off the zeros a synced log writes ahead of its records
+// (Options.Preallocate) that a crash left at the end of seg, whose
+// records end at end. It returns damage instead where other bytes follow
+// the zeros: the rest of a write cut short by a crash.
+func (l *Log) cutZeroTail(seg *segment, end int64) (damage, err error) {
+	tail, zeros, err := zerosAfter(seg.path, end)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("event log %s: %w", seg.path, err)
+	case tail == 0:
+		return nil, nil
+	case !zeros:
+		return &shortError{fmt.Errorf("%w: bytes after the zeros that end the records", errDamaged)}, nil
+	}
+	if err := os.Truncate(seg.path, end); err != nil {
+		return nil, fmt.Errorf("event log %s: cut off the zeros after byte %d: %w: make the file writable by the user running hookd", seg.path, end, err)
+	}
+	return nil, nil
 }
 
 // remember adds a stored record to the index and its segment's figures.
@@ -601,7 +656,13 @@ func (e *syncError) Unwrap() error { return e.err }
 func (l *Log) writeOut(f *os.File, seg *segment, buf []byte, off int64) error {
 	if _, err := f.WriteAt(buf, off); err != nil {
 		_ = f.Truncate(off)
+		seg.alloc = off
 		return fmt.Errorf("event log %s: write: %w: %s", seg.path, err, diskHint)
+	}
+	end := off + int64(len(buf))
+	if end > seg.alloc {
+		seg.alloc = end
+		l.preallocate(f, seg)
 	}
 	if l.opts.Sync {
 		if err := f.Sync(); err != nil {
@@ -609,6 +670,35 @@ func (l *Log) writeOut(f *os.File, seg *segment, buf []byte, off int64) error {
 		}
 	}
 	return nil
+}
+
+// preallocate writes Options.Preallocate bytes of zeros after seg's
+// records, in f. It is best effort: where the zeros cannot be written
+// (a full disk), the records are synced as they are, and a partial run of
+// zeros is as good as a whole one.
+func (l *Log) preallocate(f *os.File, seg *segment) {
+	if l.opts.Preallocate == 0 {
+		return
+	}
+	if l.zeros == nil {
+		l.zeros = make([]byte, l.opts.Preallocate)
+	}
+	if _, err := f.WriteAt(l.zeros, seg.alloc); err == nil {
+		seg.alloc += int64(len(l.zeros))
+	}
+}
+
+// cutZeros cuts the zeros written ahead off seg's file, f, once no more
+// records go to it. Call it with ioMu held.
+func (l *Log) cutZeros(f *os.File, seg *segment) {
+	if seg.alloc <= seg.size {
+		return
+	}
+	if err := f.Truncate(seg.size); err != nil {
+		l.log.Warn("event log: cutting the zeros written ahead off a segment failed (they are read as its end)", "segment", seg.path, "err", err)
+		return
+	}
+	seg.alloc = seg.size
 }
 
 const diskHint = "check that the disk has space and the data folder is writable"
@@ -638,6 +728,7 @@ func (l *Log) writable(n, at int64) (*segment, error) {
 				}
 			}
 			l.mu.Lock()
+			cur.alloc = cur.size
 			l.active = f
 			l.mu.Unlock()
 		}
@@ -669,11 +760,13 @@ func (l *Log) writable(n, at int64) (*segment, error) {
 			f.Close()
 			return nil, err
 		}
+		l.cutZeros(active, cur)
 		if err := active.Close(); err != nil {
 			l.log.Warn("event log: closing a full segment failed", "segment", cur.path, "err", err)
 		}
 	}
 	l.mu.Lock()
+	seg.alloc = seg.size
 	l.active = f
 	l.segs = append(l.segs, seg)
 	l.mu.Unlock()
@@ -772,9 +865,16 @@ func (l *Log) Close() error {
 	}
 	l.mu.Lock()
 	l.closed = true
-	active := l.active
+	active, broken := l.active, l.broken
+	var seg *segment
+	if len(l.segs) > 0 {
+		seg = l.segs[len(l.segs)-1]
+	}
 	l.mu.Unlock()
 	if active != nil {
+		if broken == nil {
+			l.cutZeros(active, seg)
+		}
 		errs = append(errs, active.Close())
 	}
 	if l.lock != nil {

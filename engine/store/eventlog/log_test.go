@@ -1260,9 +1260,16 @@ func TestReadOnlyMissingFolder(t *testing.T) {
 func BenchmarkAppend(b *testing.B) {
 	body := bytes.Repeat([]byte(`{"k":"0123456789abcdef"},`), 140)[:3500]
 	const batch = 16
-	for _, sync := range []bool{false, true} {
-		b.Run("sync="+strconv.FormatBool(sync), func(b *testing.B) {
-			l := openLog(b, b.TempDir(), Options{Sync: sync})
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"sync=false", Options{}},
+		{"sync=true/preallocate=none", Options{Sync: true, Preallocate: -1}},
+		{"sync=true", Options{Sync: true}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			l := openLog(b, b.TempDir(), tc.opts)
 			frames := make([]Frame, batch)
 			n := 0
 			// Encode is timed too: the store's accept path pays it.
@@ -1354,4 +1361,201 @@ func TestBeforeWrite(t *testing.T) {
 		t.Errorf("Write after the failure = %v, want writes stopped until restart", err)
 	}
 	checkScan(t, l, []Record{first})
+}
+
+// zerosFrom reports whether path holds only zeros from off on.
+func zerosFrom(t testing.TB, path string, off int64) bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return !slices.ContainsFunc(b[off:], func(c byte) bool { return c != 0 })
+}
+
+// copySegments copies the segment files of dir into a new folder, as a
+// crash would leave them: the lock is not copied.
+func copySegments(t testing.TB, dir string) string {
+	t.Helper()
+	crash := t.TempDir()
+	for _, s := range segments(t, dir) {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(crash, filepath.Base(s)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return crash
+}
+
+// TestZerosWrittenAhead: a synced log writes zeros ahead of its records
+// (Options.Preallocate). Readers stop at them; a full segment and Close
+// cut them off; after a crash, Open cuts them off quietly.
+func TestZerosWrittenAhead(t *testing.T) {
+	rec := func(i int) Record { return mkRec(i, t0.Add(time.Duration(i)*time.Second), 1500) }
+	L := frameLen(rec(0))
+	const perSeg, ahead = 6, 4096
+	dir := t.TempDir()
+	opts := Options{Sync: true, Preallocate: ahead, SegmentSize: int64(len(magic)) + perSeg*L}
+	l := openLog(t, dir, opts)
+	r := openLog(t, dir, Options{ReadOnly: true})
+	var recs []Record
+	longer := 0
+	for i := range 2*perSeg + 2 {
+		recs = append(recs, rec(i))
+		appendRecs(t, l, recs[i])
+		checkScan(t, r, recs)
+		segs := segments(t, dir)
+		for j, s := range segs[:len(segs)-1] {
+			if sz, want := fileSize(t, s), int64(len(magic))+perSeg*L; sz != want {
+				t.Fatalf("after %d appends, full segment %d is %d bytes, want %d", i+1, j+1, sz, want)
+			}
+		}
+		newest := segs[len(segs)-1]
+		end := int64(len(magic)) + int64(i%perSeg+1)*L
+		if sz := fileSize(t, newest); sz < end || sz > end+ahead {
+			t.Fatalf("after %d appends, newest segment is %d bytes, want %d to %d", i+1, sz, end, end+ahead)
+		} else if sz > end {
+			longer++
+		}
+		if !zerosFrom(t, newest, end) {
+			t.Fatalf("after %d appends, newest segment holds more than zeros after its records", i+1)
+		}
+	}
+	if longer == 0 {
+		t.Fatal("no zeros were ever written ahead")
+	}
+
+	// A crash leaves the zeros: Open cuts them off and says nothing.
+	crash := copySegments(t, dir)
+	newest := segments(t, crash)[2]
+	if fileSize(t, newest) == int64(len(magic))+2*L {
+		t.Fatal("the crash left no zeros to cut off")
+	}
+	reopenQuietly(t, openLog(t, crash, opts), crash, opts, recs)
+	if sz, want := fileSize(t, newest), int64(len(magic))+2*L; sz != want {
+		t.Errorf("after a crash and Open, newest segment is %d bytes, want %d", sz, want)
+	}
+
+	closeLog(t, l)
+	if sz, want := fileSize(t, segments(t, dir)[2]), int64(len(magic))+2*L; sz != want {
+		t.Errorf("after Close, newest segment is %d bytes, want %d", sz, want)
+	}
+	checkScan(t, r, recs)
+}
+
+// TestTornWrite: a crash can leave a synced log's last write partly on
+// disk, over the zeros written ahead: sectors of it still zero, or later
+// records of it after zeros. In the newest segment that write was never
+// acknowledged: Open drops it with a warning and readers stop quietly
+// before it. In an older segment it is damage, moved aside (readers stop
+// at the zeros before it).
+func TestTornWrite(t *testing.T) {
+	// The body's length makes the newest segment's third record end 3
+	// bytes into a sector: a cut-short write that leaves that sector
+	// unwritten leaves just 3 zeros in the record.
+	bodyLen := 3000
+	for (int64(len(magic))+3*frameLen(mkRec(0, t0, bodyLen)))%sectorSize != 3 {
+		bodyLen++
+	}
+	rec := func(i int) Record { return mkRec(i, t0.Add(time.Duration(i)*time.Second), bodyLen) }
+	L := frameLen(rec(0))
+	late := Encode(&Record{ID: "late", ReceivedAt: t0, Body: []byte(`{}`)}).appendTo(nil)
+	// recOff is where record i of a segment starts.
+	recOff := func(i int) int64 { return int64(len(magic)) + int64(i)*L }
+	// lastSector is where the sector holding the last byte of the record
+	// at off starts.
+	lastSector := func(off int64) int64 { return (off + L - 1) / sectorSize * sectorSize }
+	for _, tc := range []struct {
+		name   string
+		older  bool  // damage the older segment instead of the newest
+		cut    int64 // where the segment is cut
+		kept   int   // how many records are left
+		mutate func(b []byte) []byte
+	}{
+		{
+			"a sector of the last record still zero", false, recOff(2), 5,
+			func(b []byte) []byte {
+				s := (recOff(2) + L/2) / sectorSize * sectorSize
+				clear(b[s : s+sectorSize])
+				return b
+			},
+		},
+		{
+			"the last record's last sector (3 bytes of it) still zero", false, recOff(2), 5,
+			func(b []byte) []byte { clear(b[lastSector(recOff(2)):]); return b },
+		},
+		{
+			"a record after the zeros", false, recOff(3), 6,
+			func(b []byte) []byte { return append(append(b, make([]byte, 1000)...), late...) },
+		},
+		{
+			"a record after zeros, older segment", true, recOff(3), 6,
+			func(b []byte) []byte { return append(append(b, make([]byte, 1000)...), late...) },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := Options{Sync: true, SegmentSize: recOff(3)}
+			l := openLog(t, dir, opts)
+			var recs []Record
+			for i := range 6 {
+				recs = append(recs, rec(i))
+			}
+			appendRecs(t, l, recs[:3]...)
+			appendRecs(t, l, recs[3:]...)
+			closeLog(t, l)
+			segs := segments(t, dir)
+			if len(segs) != 2 {
+				t.Fatalf("%d segments, want 2", len(segs))
+			}
+			seg := segs[1]
+			if tc.older {
+				seg = segs[0]
+			}
+			b, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = tc.mutate(b)
+			if err := os.WriteFile(seg, append(b, make([]byte, 2000)...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			want := recs[:tc.kept]
+			logger, logs := newLogger()
+			r := openLog(t, dir, Options{ReadOnly: true, Logger: logger})
+			// Readers stop at the zeros, or quietly before the newest
+			// segment's cut-short write.
+			checkScan(t, r, want)
+
+			opts.Logger = logger
+			l = openLog(t, dir, opts)
+			checkScan(t, l, want)
+			checkContains(t, l, "late", false)
+			if sz := fileSize(t, seg); sz != tc.cut {
+				t.Errorf("%s is %d bytes after repair, want %d", seg, sz, tc.cut)
+			}
+			out := logs.String()
+			if tc.older {
+				aside := fmt.Sprintf("%s.damaged-%d", seg, tc.cut)
+				if d := damagedFiles(t, dir); !slices.Equal(d, []string{aside}) {
+					t.Errorf("damaged files %q, want %q", d, aside)
+				}
+				if !strings.Contains(out, "level=ERROR") {
+					t.Errorf("want an error; log:\n%s", out)
+				}
+			} else {
+				if d := damagedFiles(t, dir); len(d) != 0 {
+					t.Errorf("damaged files %q, want none", d)
+				}
+				if !strings.Contains(out, "level=WARN") || strings.Contains(out, "level=ERROR") ||
+					!strings.Contains(out, filepath.Base(seg)) {
+					t.Errorf("want a warning naming %s and no error; log:\n%s", seg, out)
+				}
+			}
+			reopenQuietly(t, l, dir, opts, want)
+		})
+	}
 }

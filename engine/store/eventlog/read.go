@@ -52,10 +52,20 @@ func readFrames(path string, limit int64, fn func(off int64, hdr, payload []byte
 	var payload []byte
 	for off < size {
 		if size-off < frameHeader {
+			rest := hdr[:size-off]
+			if _, err := io.ReadFull(r, rest); err != nil {
+				return off, err
+			}
+			if allZero(rest) {
+				return off, nil // zeros written ahead, cut short
+			}
 			return off, &shortError{fmt.Errorf("%w: cut short in a record header", errDamaged)}
 		}
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			return off, err
+		}
+		if allZero(hdr[:]) {
+			return off, nil // the zeros written ahead (Options.Preallocate): the records end here
 		}
 		n, short, err := checkFrame(hdr[:], size-off-frameHeader)
 		if short {
@@ -72,6 +82,10 @@ func readFrames(path string, limit int64, fn func(off int64, hdr, payload []byte
 			return off, err
 		}
 		if err := checksum(hdr[:], payload); err != nil {
+			after, _ := r.Peek(int(min(sectorSize, size-off-frameHeader-n)))
+			if torn(off+frameHeader, payload, after) {
+				return off, &shortError{fmt.Errorf("%w: checksum mismatch in a record holding a sector of zeros (a write cut short)", errDamaged)}
+			}
 			return off, err
 		}
 		if err := fn(off, hdr[:], payload); err != nil {
@@ -80,6 +94,77 @@ func readFrames(path string, limit int64, fn func(off int64, hdr, payload []byte
 		off += frameHeader + n
 	}
 	return off, nil
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// sectorSize is the unit a disk writes whole; a write cut short by a crash
+// (or still being copied in while a reader reads) leaves whole sectors
+// unwritten: zeros, in a segment whose zeros were written ahead.
+const sectorSize = 512
+
+// minTornRun is the shortest run of zeros, filling the part of one sector
+// it lies in, that marks a record as cut short rather than damaged. A
+// record's header holds no such run, and its body is JSON, which holds
+// no zero bytes at all.
+const minTornRun = 16
+
+// torn reports whether the payload read at file offset off, whose
+// checksum failed, was cut short: whether the part of some sector it
+// covers is all zeros, at least minTornRun bytes of them. after holds the
+// bytes that follow the payload in the file (as many as were at hand):
+// the payload's last sector counts them up to its end, so that a record
+// ending a few bytes into an unwritten sector is seen as cut short too.
+func torn(off int64, payload, after []byte) bool {
+	end := off + int64(len(payload))
+	if rest := int((sectorSize - end%sectorSize) % sectorSize); rest > 0 {
+		payload = append(payload[:len(payload):len(payload)], after[:min(rest, len(after))]...)
+	}
+	for i := 0; i < len(payload); {
+		next := min(len(payload), i+int(sectorSize-(off+int64(i))%sectorSize))
+		if next-i >= minTornRun && allZero(payload[i:next]) {
+			return true
+		}
+		i = next
+	}
+	return false
+}
+
+// zerosAfter checks the file at path from off on, where its records
+// ended. It returns how many bytes follow off and whether they are all
+// zeros.
+func zerosAfter(path string, off int64) (tail int64, zeros bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return 0, false, err
+	}
+	tail = info.Size() - off
+	r := bufio.NewReaderSize(io.NewSectionReader(f, off, tail), 64<<10)
+	for {
+		b, err := r.ReadByte()
+		if err == io.EOF {
+			return tail, true, nil
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		if b != 0 {
+			return tail, false, nil
+		}
+	}
 }
 
 // ScanOptions select and order the records Scan visits.
