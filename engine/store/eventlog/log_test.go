@@ -996,12 +996,24 @@ func TestEmptySegment(t *testing.T) {
 // TestReadOnlyWhileWriting: a reader scanning while a writer appends sees
 // a prefix of the records, in order, and never an error.
 func TestReadOnlyWhileWriting(t *testing.T) {
-	dir := t.TempDir()
-	w := openLog(t, dir, Options{SegmentSize: 8 << 10})
-	r := openLog(t, dir, Options{ReadOnly: true})
-	testScanWhileWriting(t, w, r)
-	if n := len(segments(t, dir)); n < 5 {
-		t.Errorf("only %d segments: the test did not cover rotation", n)
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"unsynced", Options{SegmentSize: 8 << 10}},
+		// The reader meets the zeros ahead of the records, and full
+		// segments whose zeros are cut off while it reads them.
+		{"synced, zeros written ahead", Options{SegmentSize: 8 << 10, Sync: true, Preallocate: 4 << 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w := openLog(t, dir, tc.opts)
+			r := openLog(t, dir, Options{ReadOnly: true})
+			testScanWhileWriting(t, w, r)
+			if n := len(segments(t, dir)); n < 5 {
+				t.Errorf("only %d segments: the test did not cover rotation", n)
+			}
+		})
 	}
 }
 

@@ -54,7 +54,7 @@ func readFrames(path string, limit int64, fn func(off int64, hdr, payload []byte
 		if size-off < frameHeader {
 			rest := hdr[:size-off]
 			if _, err := io.ReadFull(r, rest); err != nil {
-				return off, err
+				return off, endOfRecords(err)
 			}
 			if allZero(rest) {
 				return off, nil // zeros written ahead, cut short
@@ -62,7 +62,7 @@ func readFrames(path string, limit int64, fn func(off int64, hdr, payload []byte
 			return off, &shortError{fmt.Errorf("%w: cut short in a record header", errDamaged)}
 		}
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return off, err
+			return off, endOfRecords(err)
 		}
 		if allZero(hdr[:]) {
 			return off, nil // the zeros written ahead (Options.Preallocate): the records end here
@@ -94,6 +94,17 @@ func readFrames(path string, limit int64, fn func(off int64, hdr, payload []byte
 		off += frameHeader + n
 	}
 	return off, nil
+}
+
+// endOfRecords turns an error reading a frame header into damage, or nil
+// where the file ended right there: it was sized while zeros were still
+// written ahead of the records, and the writer cut them off since (a full
+// segment).
+func endOfRecords(err error) error {
+	if err == io.EOF {
+		return nil
+	}
+	return err
 }
 
 // allZero reports whether b holds only zero bytes.
