@@ -1500,6 +1500,12 @@ func TestTornWrite(t *testing.T) {
 			func(b []byte) []byte { clear(b[lastSector(recOff(2)):]); return b },
 		},
 		{
+			// As a reader can find a record still being copied in: its
+			// last sector is partly written.
+			"the last record's last 2 bytes still zero", false, recOff(2), 5,
+			func(b []byte) []byte { clear(b[recOff(3)-2 : recOff(3)]); return b },
+		},
+		{
 			"a record after the zeros", false, recOff(3), 6,
 			func(b []byte) []byte { return append(append(b, make([]byte, 1000)...), late...) },
 		},

@@ -122,31 +122,38 @@ func allZero(b []byte) bool {
 // unwritten: zeros, in a segment whose zeros were written ahead.
 const sectorSize = 512
 
-// minTornRun is the shortest run of zeros, filling the part of one sector
-// it lies in, that marks a record as cut short rather than damaged. A
-// record's header holds no such run, and its body is JSON, which holds
-// no zero bytes at all.
+// minTornRun is the shortest run of zeros that marks a record as cut
+// short rather than damaged. A record's header holds no such run, and
+// its body is JSON, which holds no zero bytes at all.
 const minTornRun = 16
 
 // torn reports whether the payload read at file offset off, whose
-// checksum failed, was cut short: whether the part of some sector it
-// covers is all zeros, at least minTornRun bytes of them. after holds the
-// bytes that follow the payload in the file (as many as were at hand):
-// the payload's last sector counts them up to its end, so that a record
-// ending a few bytes into an unwritten sector is seen as cut short too.
+// checksum failed, was cut short, as a write a crash interrupted over
+// the zeros written ahead leaves it, or one a reader meets while it is
+// still being copied in. Either some sector's part of the payload is all
+// zeros, at least minTornRun of them, or the payload ends in zeros that
+// run on into the bytes after it (after: as many as were at hand), at
+// least minTornRun in all.
 func torn(off int64, payload, after []byte) bool {
 	end := off + int64(len(payload))
+	ext := payload
 	if rest := int((sectorSize - end%sectorSize) % sectorSize); rest > 0 {
-		payload = append(payload[:len(payload):len(payload)], after[:min(rest, len(after))]...)
+		// The payload's last sector counts the bytes after it, to its
+		// end: a record may end a few bytes into an unwritten sector.
+		ext = append(payload[:len(payload):len(payload)], after[:min(rest, len(after))]...)
 	}
-	for i := 0; i < len(payload); {
-		next := min(len(payload), i+int(sectorSize-(off+int64(i))%sectorSize))
-		if next-i >= minTornRun && allZero(payload[i:next]) {
+	for i := 0; i < len(ext); {
+		next := min(len(ext), i+int(sectorSize-(off+int64(i))%sectorSize))
+		if next-i >= minTornRun && allZero(ext[i:next]) {
 			return true
 		}
 		i = next
 	}
-	return false
+	run := len(payload) - len(bytes.TrimRight(payload, "\x00"))
+	if run > 0 {
+		run += len(after) - len(bytes.TrimLeft(after, "\x00"))
+	}
+	return run >= minTornRun
 }
 
 // zerosAfter checks the file at path from off on, where its records
