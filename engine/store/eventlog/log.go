@@ -34,8 +34,8 @@
 // A crash can leave the newest segment ending in a record cut short: one
 // whose Sync never returned, so no sender was told it was stored. That
 // is the file ending inside a record, or, over the zeros written ahead, a
-// record holding a sector of zeros its write never reached, or more bytes
-// after the zeros that end the records. Open cuts such a tail off, and
+// record holding zeros its write never reached (a sector of them, or its
+// end), or more bytes after the zeros that end the records. Open cuts such a tail off, and
 // cuts off the zeros. A record that
 // fails its checksum elsewhere (damaged disk) is kept: Open moves the bytes
 // from that point on to a file named <segment>.damaged-<offset> beside it,
