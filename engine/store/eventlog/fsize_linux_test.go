@@ -106,6 +106,15 @@ func TestZerosAheadFail(t *testing.T) {
 	if sz := fileSize(t, segments(t, dir)[0]); sz != limit {
 		t.Errorf("segment is %d bytes, want %d (the records and the zeros that fit)", sz, limit)
 	}
+	// With room again, the next records go over the zeros that fit and
+	// the zeros are written ahead of them.
+	recs = append(recs, mkRec(2, t0, 200))
+	appendRecs(t, l, recs[2])
+	checkScan(t, l, recs)
+	end := int64(len(magic)) + 3*frameLen(recs[0])
+	if sz := fileSize(t, segments(t, dir)[0]); sz != end+opts.Preallocate {
+		t.Errorf("segment is %d bytes, want %d (the records and the zeros ahead)", sz, end+opts.Preallocate)
+	}
 	if out := logs.String(); out != "" {
 		t.Errorf("Append logged:\n%s", out)
 	}

@@ -32,14 +32,16 @@
 // # Crashes and damage
 //
 // A crash can leave the newest segment ending in a record cut short: one
-// whose Sync never returned, so no sender was told it was stored. That
-// is the file ending inside a record, or, over the zeros written ahead, a
-// record holding zeros its write never reached (a sector of them, or its
-// end), or more bytes after the zeros that end the records. Open cuts such a tail off, and
-// cuts off the zeros. A record that
-// fails its checksum elsewhere (damaged disk) is kept: Open moves the bytes
-// from that point on to a file named <segment>.damaged-<offset> beside it,
-// logs where they went, and goes on with the records before them.
+// whose Sync never returned, so no sender was told it was stored. Where
+// the file ends inside a record, Open cuts that tail off. Over the zeros
+// written ahead, a cut-short write can also leave a record holding zeros
+// its write never reached (a sector of them, or its end), or bytes after
+// the zeros that end the records; a damaged disk can look the same, so
+// Open keeps those bytes aside (below) and logs a warning. Open cuts off
+// the zeros. A record that fails its checksum elsewhere (damaged disk) is
+// kept: Open moves the bytes from that point on to a file named
+// <segment>.damaged-<offset> beside it, logs where they went, and goes on
+// with the records before them.
 //
 // # Processes
 //
@@ -303,7 +305,7 @@ func (l *Log) cutZeroTail(seg *segment, end int64) (damage, err error) {
 	case tail == 0:
 		return nil, nil
 	case !zeros:
-		return &shortError{fmt.Errorf("%w: bytes after the zeros that end the records", errDamaged)}, nil
+		return &tornError{fmt.Errorf("%w: bytes after the zeros that end the records", errDamaged)}, nil
 	}
 	if err := os.Truncate(seg.path, end); err != nil {
 		return nil, fmt.Errorf("event log %s: cut off the zeros after byte %d: %w: make the file writable by the user running hookd", seg.path, end, err)
@@ -348,8 +350,11 @@ func (l *Log) forget(seg *segment, hashes []uint64, match func(ref) bool) {
 }
 
 // repair cuts seg at end, where damage was found. A record cut short at
-// the end of the newest segment is a write a crash interrupted, never
-// reported stored: it is dropped. Anything else is kept aside.
+// the end of the newest segment (the file ends inside it) is a write a
+// crash interrupted, never reported stored: it is dropped. Anything else
+// is kept aside: a torn write over the zeros written ahead (tornError) in
+// the newest segment with a warning, since it is most likely the last
+// write, never acknowledged; other damage with an error.
 func (l *Log) repair(seg *segment, end int64, damage error, newest bool) error {
 	info, err := os.Stat(seg.path)
 	if err != nil {
@@ -359,6 +364,7 @@ func (l *Log) repair(seg *segment, end int64, damage error, newest bool) error {
 		end = 0 // no valid header: keep nothing but the bytes aside
 	}
 	var short *shortError
+	var torn *tornError
 	if newest && errors.As(damage, &short) {
 		l.log.Warn("event log: dropped a record cut short at the end (a write interrupted by a crash; it was never acknowledged)",
 			"segment", seg.path, "offset", end, "bytes", info.Size()-end)
@@ -367,8 +373,13 @@ func (l *Log) repair(seg *segment, end int64, damage error, newest bool) error {
 		if err := copyTail(seg.path, aside, end); err != nil {
 			return fmt.Errorf("event log %s: damaged at byte %d (%v), and keeping the damaged part aside failed: %w: free space on the disk and restart", seg.path, end, damage, err)
 		}
-		l.log.Error("event log: damaged records moved aside; the records before them are kept",
-			"segment", seg.path, "offset", end, "bytes", info.Size()-end, "moved_to", aside, "damage", damage.Error())
+		if newest && errors.As(damage, &torn) {
+			l.log.Warn("event log: the end of the newest segment holds a write cut short by a crash (most likely never acknowledged); its bytes are kept aside, the records before them are kept",
+				"segment", seg.path, "offset", end, "bytes", info.Size()-end, "moved_to", aside, "damage", damage.Error())
+		} else {
+			l.log.Error("event log: damaged records moved aside; the records before them are kept",
+				"segment", seg.path, "offset", end, "bytes", info.Size()-end, "moved_to", aside, "damage", damage.Error())
+		}
 	}
 	if err := os.Truncate(seg.path, end); err != nil {
 		return fmt.Errorf("event log %s: cut off the damaged end at byte %d: %w: make the file writable by the user running hookd", seg.path, end, err)
@@ -655,8 +666,13 @@ func (e *syncError) Unwrap() error { return e.err }
 // the file, so that Open and readers never take its bytes for records.
 func (l *Log) writeOut(f *os.File, seg *segment, buf []byte, off int64) error {
 	if _, err := f.WriteAt(buf, off); err != nil {
-		_ = f.Truncate(off)
-		seg.alloc = off
+		if f.Truncate(off) == nil {
+			seg.alloc = off
+		} else {
+			// Whatever the write left is still on file: cutZeros
+			// must still cut it off.
+			seg.alloc = max(seg.alloc, off+int64(len(buf)))
+		}
 		return fmt.Errorf("event log %s: write: %w: %s", seg.path, err, diskHint)
 	}
 	end := off + int64(len(buf))

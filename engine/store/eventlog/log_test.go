@@ -1446,7 +1446,15 @@ func TestZerosWrittenAhead(t *testing.T) {
 	if fileSize(t, newest) == int64(len(magic))+2*L {
 		t.Fatal("the crash left no zeros to cut off")
 	}
-	reopenQuietly(t, openLog(t, crash, opts), crash, opts, recs)
+	logger, logs := newLogger()
+	crashOpts := opts
+	crashOpts.Logger = logger
+	c := openLog(t, crash, crashOpts)
+	checkScan(t, c, recs)
+	if out := logs.String(); out != "" {
+		t.Errorf("Open after a crash logged:\n%s", out)
+	}
+	reopenQuietly(t, c, crash, opts, recs)
 	if sz, want := fileSize(t, newest), int64(len(magic))+2*L; sz != want {
 		t.Errorf("after a crash and Open, newest segment is %d bytes, want %d", sz, want)
 	}
@@ -1460,10 +1468,10 @@ func TestZerosWrittenAhead(t *testing.T) {
 
 // TestTornWrite: a crash can leave a synced log's last write partly on
 // disk, over the zeros written ahead: sectors of it still zero, or later
-// records of it after zeros. In the newest segment that write was never
-// acknowledged: Open drops it with a warning and readers stop quietly
-// before it. In an older segment it is damage, moved aside (readers stop
-// at the zeros before it).
+// records of it after zeros. In the newest segment that write was most
+// likely never acknowledged: Open keeps its bytes aside with a warning,
+// and readers stop quietly before it. In an older segment it is damage,
+// kept aside with an error (readers stop at the zeros before it).
 func TestTornWrite(t *testing.T) {
 	// The body's length makes the newest segment's third record end 3
 	// bytes into a sector: a cut-short write that leaves that sector
@@ -1537,8 +1545,8 @@ func TestTornWrite(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b = tc.mutate(b)
-			if err := os.WriteFile(seg, append(b, make([]byte, 2000)...), 0o600); err != nil {
+			wrote := append(tc.mutate(b), make([]byte, 2000)...)
+			if err := os.WriteFile(seg, wrote, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			want := recs[:tc.kept]
@@ -1555,25 +1563,138 @@ func TestTornWrite(t *testing.T) {
 			if sz := fileSize(t, seg); sz != tc.cut {
 				t.Errorf("%s is %d bytes after repair, want %d", seg, sz, tc.cut)
 			}
+			// The bytes from the cut on are kept aside, as they were.
+			aside := fmt.Sprintf("%s.damaged-%d", seg, tc.cut)
+			if d := damagedFiles(t, dir); !slices.Equal(d, []string{aside}) {
+				t.Errorf("damaged files %q, want %q", d, aside)
+			} else if got, err := os.ReadFile(aside); err != nil || !bytes.Equal(got, wrote[tc.cut:]) {
+				t.Errorf("%s holds %d bytes (%v), want the %d from the cut on", aside, len(got), err, len(wrote)-int(tc.cut))
+			}
 			out := logs.String()
+			level := "level=WARN"
 			if tc.older {
-				aside := fmt.Sprintf("%s.damaged-%d", seg, tc.cut)
-				if d := damagedFiles(t, dir); !slices.Equal(d, []string{aside}) {
-					t.Errorf("damaged files %q, want %q", d, aside)
-				}
-				if !strings.Contains(out, "level=ERROR") {
-					t.Errorf("want an error; log:\n%s", out)
-				}
-			} else {
-				if d := damagedFiles(t, dir); len(d) != 0 {
-					t.Errorf("damaged files %q, want none", d)
-				}
-				if !strings.Contains(out, "level=WARN") || strings.Contains(out, "level=ERROR") ||
-					!strings.Contains(out, filepath.Base(seg)) {
-					t.Errorf("want a warning naming %s and no error; log:\n%s", seg, out)
-				}
+				level = "level=ERROR"
+			}
+			if !strings.Contains(out, level) || !strings.Contains(out, filepath.Base(aside)) ||
+				!tc.older && strings.Contains(out, "level=ERROR") {
+				t.Errorf("want %s naming %s (and no error for the newest segment); log:\n%s", level, aside, out)
 			}
 			reopenQuietly(t, l, dir, opts, want)
+		})
+	}
+}
+
+// TestZeroTailsCutQuietly: zeros after the records, as a crash leaves
+// them (a full segment whose zeros were not cut off yet, a run of zeros
+// shorter than a frame header), are cut off by Open without a word.
+func TestZeroTailsCutQuietly(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		seg   int // which segment gets the zeros
+		zeros int
+	}{
+		{"newest, fewer than a header", 1, frameHeader - 3},
+		{"newest, many", 1, 5000},
+		{"older, fewer than a header", 0, 5},
+		{"older, many", 0, 5000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			rec := func(i int) Record { return mkRec(i, t0.Add(time.Duration(i)*time.Second), 300) }
+			L := frameLen(rec(0))
+			opts := Options{SegmentSize: int64(len(magic)) + 2*L}
+			l := openLog(t, dir, opts)
+			recs := []Record{rec(0), rec(1), rec(2)}
+			appendRecs(t, l, recs[:2]...)
+			appendRecs(t, l, recs[2])
+			closeLog(t, l)
+			segs := segments(t, dir)
+			if len(segs) != 2 {
+				t.Fatalf("%d segments, want 2", len(segs))
+			}
+			seg := segs[tc.seg]
+			size := fileSize(t, seg)
+			appendToFile(t, seg, make([]byte, tc.zeros))
+			checkScan(t, openLog(t, dir, Options{ReadOnly: true}), recs)
+
+			logger, logs := newLogger()
+			opts.Logger = logger
+			l = openLog(t, dir, opts)
+			checkScan(t, l, recs)
+			if sz := fileSize(t, seg); sz != size {
+				t.Errorf("%s is %d bytes after Open, want %d", seg, sz, size)
+			}
+			if out := logs.String(); out != "" {
+				t.Errorf("Open logged:\n%s", out)
+			}
+			if d := damagedFiles(t, dir); len(d) != 0 {
+				t.Errorf("damaged files %q, want none", d)
+			}
+		})
+	}
+}
+
+// TestReaderRereadsAHalfCopiedWrite: a reader can read a frame header
+// before the writer copies it in and the rest after, and take that for
+// damage. A quiet scan (read-only, newest segment) reads the segment
+// again once, and sees the write whole; real damage stays an error.
+func TestReaderRereadsAHalfCopiedWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mended bool // the write is whole by the second read
+		newest bool // scan newest first
+	}{
+		{"mended, oldest first", true, false},
+		{"mended, newest first", true, true},
+		{"still damaged", false, false},
+		{"still damaged, newest first", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, Options{})
+			recs := []Record{mkRec(0, t0, 300), mkRec(1, t0, 300), mkRec(2, t0, 300)}
+			appendRecs(t, l, recs...)
+			closeLog(t, l)
+			seg := segments(t, dir)[0]
+			whole, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The last frame's length still zero, as before the write.
+			half := slices.Clone(whole)
+			clear(half[int64(len(magic))+2*frameLen(recs[0]):][:4])
+			if err := os.WriteFile(seg, half, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			rereads := 0
+			beforeReread = func(path string) {
+				rereads++
+				if tc.mended {
+					if err := os.WriteFile(path, whole, 0o600); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			defer func() { beforeReread = nil }()
+			r := openLog(t, dir, Options{ReadOnly: true})
+			var got []Record
+			err = r.Scan(ScanOptions{NewestFirst: tc.newest}, func(r Record) error { got = append(got, r); return nil })
+			if rereads != 1 {
+				t.Errorf("read the segment again %d times, want once", rereads)
+			}
+			if !tc.mended {
+				if !errors.Is(err, errDamaged) {
+					t.Errorf("Scan: %v, want a damaged-record error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Scan: %v", err)
+			}
+			if tc.newest {
+				got = reversed(got)
+			}
+			checkRecords(t, "Scan", got, recs)
 		})
 	}
 }

@@ -17,6 +17,24 @@ type shortError struct{ err error }
 func (e *shortError) Error() string { return e.err.Error() }
 func (e *shortError) Unwrap() error { return e.err }
 
+// tornError is damage that looks like a write cut short over the zeros
+// written ahead of the records: a record holding zeros its write never
+// reached, or bytes after the zeros that end the records. In the newest
+// segment that is most likely the last write, never acknowledged, but a
+// damaged disk can look the same.
+type tornError struct{ err error }
+
+func (e *tornError) Error() string { return e.err.Error() }
+func (e *tornError) Unwrap() error { return e.err }
+
+// unfinished reports whether damage is what a write still in progress,
+// or cut short by a crash, leaves at the end of the newest segment.
+func unfinished(damage error) bool {
+	var short *shortError
+	var torn *tornError
+	return errors.As(damage, &short) || errors.As(damage, &torn)
+}
+
 // readFrames calls fn for each whole, valid frame of the segment at path,
 // up to limit bytes (-1: the whole file), and returns where the last valid
 // frame ends. damage is nil when the file ended cleanly; a *shortError
@@ -84,7 +102,7 @@ func readFrames(path string, limit int64, fn func(off int64, hdr, payload []byte
 		if err := checksum(hdr[:], payload); err != nil {
 			after, _ := r.Peek(int(min(sectorSize, size-off-frameHeader-n)))
 			if torn(off+frameHeader, payload, after) {
-				return off, &shortError{fmt.Errorf("%w: checksum mismatch in a record holding a sector of zeros (a write cut short)", errDamaged)}
+				return off, &tornError{fmt.Errorf("%w: checksum mismatch in a record holding zeros (a write cut short)", errDamaged)}
 			}
 			return off, err
 		}
@@ -277,8 +295,7 @@ func (v segView) damaged(end int64, damage error) error {
 	if damage == nil || errors.Is(damage, os.ErrNotExist) || errors.Is(damage, ErrStop) {
 		return damage
 	}
-	var short *shortError
-	if v.quiet && errors.As(damage, &short) {
+	if v.quiet && unfinished(damage) {
 		return nil
 	}
 	if !errors.Is(damage, errDamaged) {
@@ -287,26 +304,52 @@ func (v segView) damaged(end int64, damage error) error {
 	return fmt.Errorf("event log %s: byte %d: %w: stop hookd and start it again, which moves the damaged part aside", v.path, end, damage)
 }
 
+// rereadable reports whether a quiet scan should read the segment again
+// after damage: a reader can catch a write half copied in (a frame header
+// read before the write and the rest after it, in two reads of the
+// buffer) and take it for damage; a second read sees it whole.
+func (v segView) rereadable(damage error) bool {
+	return v.quiet && errors.Is(damage, errDamaged) && !unfinished(damage)
+}
+
+// beforeReread, when set (by tests), is called before a quiet scan reads
+// a segment again.
+var beforeReread func(path string)
+
 func scanForward(v segView, since int64, fn func(Record) error) error {
 	var ferr error
-	end, damage := readFrames(v.path, v.size, func(_ int64, _, payload []byte) error {
-		h, err := decodeHeader(payload)
-		if err != nil {
-			return err
-		}
-		if h.at < since {
+	from := int64(0) // records before it were visited by an earlier read
+	read := func() (int64, error) {
+		return readFrames(v.path, v.size, func(off int64, _, payload []byte) error {
+			if off < from {
+				return nil
+			}
+			h, err := decodeHeader(payload)
+			if err != nil {
+				return err
+			}
+			if h.at < since {
+				return nil
+			}
+			rec, err := decodeRecord(payload)
+			if err != nil {
+				return err
+			}
+			if err := fn(rec); err != nil {
+				ferr = err
+				return ErrStop
+			}
 			return nil
+		})
+	}
+	end, damage := read()
+	if ferr == nil && v.rereadable(damage) {
+		if beforeReread != nil {
+			beforeReread(v.path)
 		}
-		rec, err := decodeRecord(payload)
-		if err != nil {
-			return err
-		}
-		if err := fn(rec); err != nil {
-			ferr = err
-			return ErrStop
-		}
-		return nil
-	})
+		from = end
+		end, damage = read()
+	}
 	if ferr != nil {
 		return ferr
 	}
@@ -321,16 +364,26 @@ func scanForward(v segView, since int64, fn func(Record) error) error {
 func scanBackward(v segView, since int64, fn func(Record) error) error {
 	type place struct{ off, n int64 }
 	var places []place
-	end, damage := readFrames(v.path, v.size, func(off int64, _, payload []byte) error {
-		h, err := decodeHeader(payload)
-		if err != nil {
-			return err
+	read := func() (int64, error) {
+		places = places[:0]
+		return readFrames(v.path, v.size, func(off int64, _, payload []byte) error {
+			h, err := decodeHeader(payload)
+			if err != nil {
+				return err
+			}
+			if h.at >= since {
+				places = append(places, place{off + frameHeader, int64(len(payload))})
+			}
+			return nil
+		})
+	}
+	end, damage := read()
+	if v.rereadable(damage) {
+		if beforeReread != nil {
+			beforeReread(v.path)
 		}
-		if h.at >= since {
-			places = append(places, place{off + frameHeader, int64(len(payload))})
-		}
-		return nil
-	})
+		end, damage = read()
+	}
 	if errors.Is(damage, os.ErrNotExist) {
 		return nil
 	}
