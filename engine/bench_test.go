@@ -129,14 +129,20 @@ func BenchmarkDryRun(b *testing.B) {
 
 // synthMatchRules writes n group:update rules spread over the 32
 // group:update actions, whose conditions are false for the benchmark's
-// event after the action test: it measures matching alone.
-func synthMatchRules(n int, byAction bool) []byte {
+// event after the action test: it measures matching alone. Each rule
+// tests the group's name against a constant, which the value index
+// looks up, or (with byValue false) with a test it cannot.
+func synthMatchRules(n int, byAction, byValue bool) []byte {
 	var b strings.Builder
 	b.WriteString("version: 1\nvars:\n  vips: [\"+34600000001\", \"+34600000002\"]\nrules:\n")
 	for i := 0; i < n; i++ {
-		cond := fmt.Sprintf(`author in vars.vips && data.chat.name == "group %d"`, i)
+		name := fmt.Sprintf(`data.chat.name == "group %d"`, i)
+		if !byValue {
+			name = fmt.Sprintf(`data.chat.name startsWith "group %d:"`, i)
+		}
+		cond := "author in vars.vips && " + name
 		if byAction {
-			cond = fmt.Sprintf(`action == %q && author in vars.vips && data.chat.name == "group %d"`, groupActions[i%len(groupActions)], i)
+			cond = fmt.Sprintf(`action == %q && %s`, groupActions[i%len(groupActions)], cond)
 		}
 		fmt.Fprintf(&b, "  - name: rule-%d\n    on: group:update\n    if: %s\n    do:\n      - log:\n          message: \"{{ author }} in {{ data.chat.name }}\"\n", i, cond)
 	}
@@ -145,16 +151,20 @@ func synthMatchRules(n int, byAction bool) []byte {
 
 // BenchmarkMatch measures the cost of finding that no rule fires, for a
 // file whose rules all listen to group:update: with the action index,
-// only the rules of the event's action are evaluated.
+// only the rules of the event's action are evaluated; with the value
+// index (by-value=true), only those whose group name is the event's.
 func BenchmarkMatch(b *testing.B) {
 	ev := readEvent(b, "group-update/remove.json")
 	for _, tc := range []struct {
-		rules    int
-		byAction bool
-	}{{35, false}, {1000, true}, {1000, false}, {10000, true}} {
-		name := fmt.Sprintf("rules=%d/by-action=%v", tc.rules, tc.byAction)
+		rules             int
+		byAction, byValue bool
+	}{
+		{35, false, false}, {1000, true, false}, {1000, false, false}, {10000, true, false},
+		{1000, true, true}, {10000, true, true},
+	} {
+		name := fmt.Sprintf("rules=%d/by-action=%v/by-value=%v", tc.rules, tc.byAction, tc.byValue)
 		b.Run(name, func(b *testing.B) {
-			rs := loadBench(b, synthMatchRules(tc.rules, tc.byAction))
+			rs := loadBench(b, synthMatchRules(tc.rules, tc.byAction, tc.byValue))
 			for b.Loop() {
 				if res := rs.Evaluate(ev); len(res.Fired) != 0 {
 					b.Fatal("a rule fired")
@@ -167,7 +177,7 @@ func BenchmarkMatch(b *testing.B) {
 // BenchmarkLoad1000Distinct loads 1,000 rules whose expressions all
 // differ, so that no compiled program is shared.
 func BenchmarkLoad1000Distinct(b *testing.B) {
-	data := synthMatchRules(1000, true)
+	data := synthMatchRules(1000, true, true)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		loadBench(b, data)
@@ -177,7 +187,7 @@ func BenchmarkLoad1000Distinct(b *testing.B) {
 // BenchmarkReload10000 reloads a 10,000-rule file after a one-rule edit,
 // with and without the previous rule set's compiled expressions.
 func BenchmarkReload10000(b *testing.B) {
-	data := synthMatchRules(10000, true)
+	data := synthMatchRules(10000, true, true)
 	edited := []byte(strings.Replace(string(data), `"group 5000"`, `"group 5000 edited"`, 1))
 	prev := loadBench(b, data)
 	for _, reuse := range []bool{false, true} {
@@ -203,7 +213,7 @@ func BenchmarkParseProjected(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rs := loadBench(b, synthMatchRules(1000, true))
+	rs := loadBench(b, synthMatchRules(1000, true, true))
 	for _, tc := range []struct {
 		name string
 		p    *event.Projection

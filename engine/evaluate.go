@@ -80,16 +80,14 @@ var runners = sync.Pool{New: func() any { return new(runner) }}
 func (rs *RuleSet) Evaluate(ev *event.Event) *Result {
 	res := &Result{Event: ev}
 	cands := rs.index.candidates(ev.Name, ev.Action)
-	if len(cands) == 0 {
+	if len(cands.all) == 0 {
 		return res
 	}
 	rs.withRunner(ev, func(r *runner) {
-		for _, i := range cands {
+		cands.each(r.env, func(i int) bool {
 			rule := rs.Rules[i]
-			if rs.evalRule(r, rule, res, false) && rule.Stop {
-				break
-			}
-		}
+			return !rs.evalRule(r, rule, res, false) || !rule.Stop
+		})
 	})
 	return res
 }

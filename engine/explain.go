@@ -30,6 +30,9 @@ const (
 	// OutcomeOtherAction: the action index skipped the rule, because its
 	// condition requires another event action (`action == "x"`).
 	OutcomeOtherAction
+	// OutcomeOtherValue: the value index skipped the rule, because its
+	// condition requires another value of a field (`author == "+1"`).
+	OutcomeOtherValue
 	// OutcomeStopped: an earlier rule with `stop: true` fired.
 	OutcomeStopped
 	// OutcomeFalse: the condition was false.
@@ -38,10 +41,10 @@ const (
 	OutcomeError
 )
 
-var outcomeNames = [...]string{"fired", "other-event", "other-action", "stopped", "false", "error"}
+var outcomeNames = [...]string{"fired", "other-event", "other-action", "other-value", "stopped", "false", "error"}
 
-// String names the outcome: fired, other-event, other-action, stopped,
-// false or error.
+// String names the outcome: fired, other-event, other-action,
+// other-value, stopped, false or error.
 func (o Outcome) String() string {
 	if int(o) < len(outcomeNames) {
 		return outcomeNames[o]
@@ -102,8 +105,8 @@ type Step struct {
 func (s *Step) Comparison() bool { return s.Left != nil && s.Right != nil }
 
 // Explain evaluates ev against every rule, in file order, and says for
-// each why it fired or did not: `on` does not match, the action index
-// skipped it, an earlier rule with stop: true ended the chain, or the
+// each why it fired or did not: `on` does not match, the action or the
+// value index skipped it, an earlier rule with stop: true ended the chain, or the
 // condition was false or failed, with the value of each part of the
 // condition. What fires is exactly what Evaluate fires.
 func (rs *RuleSet) Explain(ev *event.Event) []RuleExplanation {
@@ -124,6 +127,7 @@ func (rs *RuleSet) Explain(ev *event.Event) []RuleExplanation {
 	var ev8r *stepEvaluator
 	out := make([]RuleExplanation, 0, len(rs.Rules))
 	stoppedBy := ""
+	cands := rs.index.candidates(ev.Name, ev.Action)
 	for _, r := range rs.Rules {
 		x := RuleExplanation{Rule: r, Errors: errs[r.Name]}
 		if !r.Listens(ev.Name) {
@@ -150,6 +154,7 @@ func (rs *RuleSet) Explain(ev *event.Event) []RuleExplanation {
 		case r.actions != nil && !contains(r.actions, ev.Action):
 			x.Outcome = OutcomeOtherAction
 			x.Reason = fmt.Sprintf("skipped by the action index: the condition needs action %s, the event's action is %s", quoteList(r.actions), strconv.Quote(ev.Action))
+		case skippedByValue(cands, r, env, &x):
 		case hasConditionError(x.Errors):
 			x.Outcome = OutcomeError
 			x.Reason = "condition failed: " + x.Condition.blame()
@@ -185,6 +190,26 @@ func hasConditionError(errs []RuleError) bool {
 		}
 	}
 	return false
+}
+
+// skippedByValue reports whether the value index skipped rule r of
+// cands, and if so says why in x.
+func skippedByValue(cands *bucket, r *Rule, env map[string]any, x *RuleExplanation) bool {
+	c, skipped := cands.skips(r, env)
+	if !skipped {
+		return false
+	}
+	is := "the event has no " + c.path
+	if v, ok := c.value(env); ok {
+		b, err := json.Marshal(v)
+		if err != nil {
+			b = []byte(fmt.Sprint(v))
+		}
+		is = "the event's is " + string(b)
+	}
+	x.Outcome = OutcomeOtherValue
+	x.Reason = fmt.Sprintf("skipped by the value index: the condition needs %s to be %s; %s", c.path, quoteList(c.values), is)
+	return true
 }
 
 func quoteList(list []string) string {

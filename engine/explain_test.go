@@ -289,7 +289,7 @@ func TestFormatValue(t *testing.T) {
 func TestOutcomeString(t *testing.T) {
 	want := map[engine.Outcome]string{
 		engine.OutcomeFired: "fired", engine.OutcomeOtherEvent: "other-event", engine.OutcomeOtherAction: "other-action",
-		engine.OutcomeStopped: "stopped", engine.OutcomeFalse: "false", engine.OutcomeError: "error",
+		engine.OutcomeOtherValue: "other-value", engine.OutcomeStopped: "stopped", engine.OutcomeFalse: "false", engine.OutcomeError: "error",
 	}
 	for o, s := range want {
 		if o.String() != s {

@@ -103,6 +103,9 @@ type Rule struct {
 	// actions, when not nil, are the only event actions the condition can
 	// be true for (from a top-level `action == "x"` or `action in [...]`).
 	actions []string
+	// values are the conjuncts of the condition that test other fields
+	// against constant strings, for the value index.
+	values []valueConstraint
 }
 
 // Action is one action of a rule, compiled.
@@ -374,6 +377,7 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 			ok = ok && r.cond != nil
 			if r.cond != nil {
 				r.actions = actionConstraint(r.cond)
+				r.values = valueConstraints(r.cond)
 			}
 		} else {
 			ok = false

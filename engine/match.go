@@ -3,6 +3,7 @@ package engine
 import (
 	"path"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -15,7 +16,8 @@ const maxCachedKeys = 4096
 
 // index finds the rules that can match an event without looking at the
 // others: by exact event name, then by the event's action for rules whose
-// condition requires one.
+// condition requires one, then by the value of a field that many of the
+// remaining rules' conditions test against constants (valueIndex).
 type index struct {
 	rules []*Rule
 	exact map[string][]int
@@ -55,12 +57,12 @@ func isGlob(s string) bool {
 
 type cacheKey struct{ name, action string }
 
-// candidates returns, in file order, the rules that listen to the event
-// name and whose condition does not rule out the action.
-func (ix *index) candidates(name, action string) []int {
+// candidates returns the rules that listen to the event name and whose
+// condition does not rule out the action.
+func (ix *index) candidates(name, action string) *bucket {
 	key := cacheKey{name, action}
 	if v, ok := ix.cache.Load(key); ok {
-		return v.([]int)
+		return v.(*bucket)
 	}
 	var out []int
 	add := func(i int) {
@@ -77,12 +79,111 @@ func (ix *index) candidates(name, action string) []int {
 		}
 	}
 	sort.Ints(out)
+	b := &bucket{all: out, value: ix.indexByValue(out)}
 	if ix.size.Load() < maxCachedKeys {
-		if _, loaded := ix.cache.LoadOrStore(key, out); !loaded {
+		if _, loaded := ix.cache.LoadOrStore(key, b); !loaded {
 			ix.size.Add(1)
 		}
 	}
-	return out
+	return b
+}
+
+// minValueIndexed is how many of an event's candidate rules must test the
+// same field against constants for the index to look them up by the
+// field's value: below it, evaluating them costs less than the lookup.
+const minValueIndexed = 4
+
+// bucket holds the candidate rules for one event name and action.
+type bucket struct {
+	all   []int // in file order
+	value *valueIndex
+}
+
+// valueIndex looks rules up by the value of one field of the event, for
+// rules whose condition has a top-level conjunct testing that field
+// against constant strings (`author == "+1"`, `data.chat.id in [...]`):
+// they are only evaluated for events whose field holds one of them.
+type valueIndex struct {
+	field   *valueConstraint // the field; its values are unused
+	byValue map[string][]int // rules testing the field, by value, in file order
+	rest    []int            // the other rules, in file order
+}
+
+// indexByValue indexes cands by the field most of them test against
+// constants, or returns nil when fewer than minValueIndexed test any one
+// field.
+func (ix *index) indexByValue(cands []int) *valueIndex {
+	count := map[string]int{}
+	best := ""
+	for _, i := range cands {
+		for _, c := range ix.rules[i].values {
+			count[c.path]++
+			if n := count[c.path]; n > count[best] || n == count[best] && c.path < best {
+				best = c.path
+			}
+		}
+	}
+	if count[best] < minValueIndexed {
+		return nil
+	}
+	vi := &valueIndex{byValue: map[string][]int{}}
+	for _, i := range cands {
+		c := ix.rules[i].constraint(best)
+		if c == nil {
+			vi.rest = append(vi.rest, i)
+			continue
+		}
+		vi.field = c
+		for _, v := range c.values {
+			if l := vi.byValue[v]; len(l) == 0 || l[len(l)-1] != i {
+				vi.byValue[v] = append(l, i)
+			}
+		}
+	}
+	return vi
+}
+
+// each calls f, in file order, for each candidate rule that env (the
+// event's fields) does not rule out, until f returns false.
+func (b *bucket) each(env map[string]any, f func(i int) bool) {
+	if b.value == nil {
+		for _, i := range b.all {
+			if !f(i) {
+				return
+			}
+		}
+		return
+	}
+	var hits []int
+	if v, ok := b.value.field.lookup(env); ok {
+		hits = b.value.byValue[v]
+	}
+	rest := b.value.rest
+	for len(rest) > 0 || len(hits) > 0 {
+		var i int
+		if len(hits) == 0 || len(rest) > 0 && rest[0] < hits[0] {
+			i, rest = rest[0], rest[1:]
+		} else {
+			i, hits = hits[0], hits[1:]
+		}
+		if !f(i) {
+			return
+		}
+	}
+}
+
+// skips reports whether the value index skips rule for env, and if so
+// the constraint that rules it out.
+func (b *bucket) skips(rule *Rule, env map[string]any) (*valueConstraint, bool) {
+	if b.value == nil {
+		return nil, false
+	}
+	c := rule.constraint(b.value.field.path)
+	if c == nil {
+		return nil, false
+	}
+	v, ok := c.lookup(env)
+	return c, !ok || !contains(c.values, v)
 }
 
 func ruleListensGlob(r *Rule, name string) bool {
@@ -151,6 +252,115 @@ func actionConstraint(c *compiled) []string {
 		return found
 	}
 	return nil
+}
+
+// valueConstraint is a top-level conjunct of a condition that tests an
+// event field other than action against constant strings.
+type valueConstraint struct {
+	path   string   // the field, dotted: "author", "data.chat.id"
+	keys   []string // path's parts
+	values []string // the strings the field must equal one of
+}
+
+// lookup returns the field's value in env, when it is a string.
+func (c *valueConstraint) lookup(env map[string]any) (string, bool) {
+	v, _ := c.value(env)
+	s, ok := v.(string)
+	return s, ok
+}
+
+// value returns the field's value in env, whatever its type.
+func (c *valueConstraint) value(env map[string]any) (any, bool) {
+	var v any = env
+	for _, k := range c.keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// constraint returns the rule's constraint on the field at path, or nil.
+func (r *Rule) constraint(path string) *valueConstraint {
+	for i := range r.values {
+		if r.values[i].path == path {
+			return &r.values[i]
+		}
+	}
+	return nil
+}
+
+// valueConstraints returns the top-level conjuncts of c that test a field
+// against constant strings: `field == "x"`, `"x" == field` or
+// `field in ["x", "y"]`, where field is a name or a chain of names
+// (`data.chat.id`, `data?.chat?.id`) other than action (the action index
+// has it) and vars (not the event's). A field tested twice keeps the
+// first test.
+func valueConstraints(c *compiled) []valueConstraint {
+	var out []valueConstraint
+	add := func(field ast.Node, values []string) {
+		keys, ok := fieldPath(field)
+		if !ok || keys[0] == "action" || keys[0] == "vars" {
+			return
+		}
+		path := strings.Join(keys, ".")
+		for _, c := range out {
+			if c.path == path {
+				return
+			}
+		}
+		out = append(out, valueConstraint{path: path, keys: keys, values: values})
+	}
+	var walk func(n ast.Node)
+	walk = func(n ast.Node) {
+		x, ok := n.(*ast.BinaryNode)
+		if !ok {
+			return
+		}
+		switch x.Operator {
+		case "&&", "and":
+			walk(x.Left)
+			walk(x.Right)
+		case "==":
+			if s, ok := x.Right.(*ast.StringNode); ok {
+				add(x.Left, []string{s.Value})
+			} else if s, ok := x.Left.(*ast.StringNode); ok {
+				add(x.Right, []string{s.Value})
+			}
+		case "in":
+			if list, ok := constStrings(x.Right); ok {
+				add(x.Left, list)
+			}
+		}
+	}
+	walk(c.Prog.Node())
+	return out
+}
+
+// fieldPath returns the names of a field reference: an identifier, or
+// members of one named by constant strings.
+func fieldPath(n ast.Node) ([]string, bool) {
+	switch x := n.(type) {
+	case *ast.ChainNode:
+		return fieldPath(x.Node)
+	case *ast.IdentifierNode:
+		return []string{x.Value}, true
+	case *ast.MemberNode:
+		prop, ok := x.Property.(*ast.StringNode)
+		if !ok {
+			return nil, false
+		}
+		keys, ok := fieldPath(x.Node)
+		if !ok {
+			return nil, false
+		}
+		return append(keys, prop.Value), true
+	}
+	return nil, false
 }
 
 func isActionIdent(n ast.Node) bool {

@@ -157,7 +157,7 @@ func writeExplanation(w io.Writer, rs *engine.RuleSet, ev *event.Event, xs []eng
 		}
 		if x.Condition != nil {
 			pad := "    "
-			if x.Outcome == engine.OutcomeOtherAction || x.Outcome == engine.OutcomeStopped {
+			if x.Outcome == engine.OutcomeOtherAction || x.Outcome == engine.OutcomeOtherValue || x.Outcome == engine.OutcomeStopped {
 				fmt.Fprintln(w, "    the condition would have been:")
 				pad += "  "
 			}
