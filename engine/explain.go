@@ -213,6 +213,9 @@ func skippedByValue(cands *bucket, r *Rule, env map[string]any, x *RuleExplanati
 }
 
 func quoteList(list []string) string {
+	if len(list) == 0 {
+		return "one of an empty list"
+	}
 	q := make([]string, len(list))
 	for i, s := range list {
 		q[i] = strconv.Quote(s)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
 )
 
 // TestActionIndexSkipsOtherActions checks that rules whose condition
@@ -148,27 +149,78 @@ func TestIndexGivesSameResults(t *testing.T) {
 			body += fmt.Sprintf(`,"data":{"chat":{"id":%q},"participants":[1,2]}`, chats[rng.IntN(len(chats))])
 		}
 		ev := mustEvent(t, body+"}")
-		var got, want []string
-		for _, f := range rs.Evaluate(ev).Fired {
-			got = append(got, f.Rule.Name)
-		}
-		for _, r := range rs.Rules {
-			if !r.Listens(ev.Name) {
-				continue
-			}
-			res, err := rs.EvaluateRule(ev, r.Name, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Fired) > 0 {
-				want = append(want, r.Name)
-				if r.Stop {
-					break
-				}
-			}
-		}
-		if !slices.Equal(got, want) {
+		if got, want := firedNames(rs, ev), firedOneByOne(t, rs, ev); !slices.Equal(got, want) {
 			t.Fatalf("event %s: Evaluate fired %q, every rule one by one %q", body, got, want)
 		}
+	}
+}
+
+// firedNames returns the rules Evaluate fires for ev.
+func firedNames(rs *engine.RuleSet, ev *event.Event) []string {
+	var out []string
+	for _, f := range rs.Evaluate(ev).Fired {
+		out = append(out, f.Rule.Name)
+	}
+	return out
+}
+
+// firedOneByOne returns the rules that fire for ev when each rule that
+// listens to it is evaluated on its own, in file order, without the
+// indexes.
+func firedOneByOne(t *testing.T, rs *engine.RuleSet, ev *event.Event) []string {
+	t.Helper()
+	var out []string
+	for _, r := range rs.Rules {
+		if !r.Listens(ev.Name) {
+			continue
+		}
+		res, err := rs.EvaluateRule(ev, r.Name, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Fired) > 0 {
+			out = append(out, r.Name)
+			if r.Stop {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TestValueIndexEdges: conditions the value index must leave alone, or
+// read as the expression does, each next to four rules that make the
+// index look up their field; what fires must be what evaluating each
+// rule on its own fires, and Explain must not fail.
+func TestValueIndexEdges(t *testing.T) {
+	for _, tc := range []struct {
+		name, cond, others, event string
+	}{
+		{"in a list holding \"\", field missing", `author in ["", "a"]`, `author == "%s"`, `{"id":"1","event":"group:update"}`},
+		{"in a list holding \"\", field null", `author in ["", "a"]`, `author == "%s"`, `{"id":"1","event":"group:update","author":null}`},
+		{"$env member", `$env.author == "a"`, `$env.author == "%s"`, `{"id":"1","event":"group:update","author":"a"}`},
+		{"$env index", `$env["author"] == "a"`, `$env["author"] == "%s"`, `{"id":"1","event":"group:update","author":"a"}`},
+		{"a key holding a dot", `data["chat.id"] == "x"`, `data.chat.id == "%s"`, `{"id":"1","event":"group:update","data":{"chat.id":"x","chat":{"id":"b"}}}`},
+		{"in an empty list", `author in []`, `author == "%s"`, `{"id":"1","event":"group:update","author":"b"}`},
+		{"number", `author == "7"`, `author == "%s"`, `{"id":"1","event":"group:update","author":7}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("version: 1\nrules:\n")
+			fmt.Fprintf(&b, "  - name: r0\n    on: group:update\n    if: '%s'\n    do:\n      - log: {message: x}\n", tc.cond)
+			for i, v := range []string{"b", "c", "d", "e"} {
+				fmt.Fprintf(&b, "  - name: r%d\n    on: group:update\n    if: '%s'\n    do:\n      - log: {message: x}\n", i+1, fmt.Sprintf(tc.others, v))
+			}
+			rs := loadRules(t, b.String())
+			ev := mustEvent(t, tc.event)
+			if got, want := firedNames(rs, ev), firedOneByOne(t, rs, ev); !slices.Equal(got, want) {
+				t.Errorf("Evaluate fired %q, every rule one by one %q", got, want)
+			}
+			for _, x := range rs.Explain(ev) {
+				if x.Outcome == engine.OutcomeFalse && x.Condition != nil && x.Condition.Value == true {
+					t.Errorf("rule %s: explained as false, but its condition is true", x.Rule.Name)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -296,16 +297,24 @@ func (r *Rule) constraint(path string) *valueConstraint {
 
 // valueConstraints returns the top-level conjuncts of c that test a field
 // against constant strings: `field == "x"`, `"x" == field` or
-// `field in ["x", "y"]`, where field is a name or a chain of names
-// (`data.chat.id`, `data?.chat?.id`) other than action (the action index
-// has it) and vars (not the event's). A field tested twice keeps the
-// first test.
+// `field in ["x", "y"]` (a list without "" and not empty), where field is
+// a name or a chain of names (`data.chat.id`, `data?.chat?.id`,
+// `$env.author`) other than action (the action index has it) and vars
+// (not the event's). A field tested twice keeps the first test.
 func valueConstraints(c *compiled) []valueConstraint {
 	var out []valueConstraint
 	add := func(field ast.Node, values []string) {
 		keys, ok := fieldPath(field)
-		if !ok || keys[0] == "action" || keys[0] == "vars" {
+		if ok && keys[0] == "$env" {
+			keys = keys[1:] // $env.author is author
+		}
+		if !ok || len(keys) == 0 || keys[0] == "action" || keys[0] == "vars" || len(values) == 0 {
 			return
+		}
+		for _, k := range keys {
+			if strings.Contains(k, ".") {
+				return // data["chat.id"] is not data.chat.id
+			}
 		}
 		path := strings.Join(keys, ".")
 		for _, c := range out {
@@ -332,7 +341,9 @@ func valueConstraints(c *compiled) []valueConstraint {
 				add(x.Right, []string{s.Value})
 			}
 		case "in":
-			if list, ok := constStrings(x.Right); ok {
+			// A missing or null field is "" to in (the optimizer makes
+			// the list a set of strings): such a list is not indexed.
+			if list, ok := constStrings(x.Right); ok && !slices.Contains(list, "") {
 				add(x.Left, list)
 			}
 		}
