@@ -304,12 +304,18 @@ func (v segView) damaged(end int64, damage error) error {
 	return fmt.Errorf("event log %s: byte %d: %w: stop hookd and start it again, which moves the damaged part aside", v.path, end, damage)
 }
 
-// rereadable reports whether a quiet scan should read the segment again
+// reread reports whether a quiet scan should read the segment again
 // after damage: a reader can catch a write half copied in (a frame header
 // read before the write and the rest after it, in two reads of the
 // buffer) and take it for damage; a second read sees it whole.
-func (v segView) rereadable(damage error) bool {
-	return v.quiet && errors.Is(damage, errDamaged) && !unfinished(damage)
+func (v segView) reread(damage error) bool {
+	if !v.quiet || !errors.Is(damage, errDamaged) || unfinished(damage) {
+		return false
+	}
+	if beforeReread != nil {
+		beforeReread(v.path)
+	}
+	return true
 }
 
 // beforeReread, when set (by tests), is called before a quiet scan reads
@@ -343,10 +349,7 @@ func scanForward(v segView, since int64, fn func(Record) error) error {
 		})
 	}
 	end, damage := read()
-	if ferr == nil && v.rereadable(damage) {
-		if beforeReread != nil {
-			beforeReread(v.path)
-		}
+	if ferr == nil && v.reread(damage) {
 		from = end
 		end, damage = read()
 	}
@@ -378,10 +381,7 @@ func scanBackward(v segView, since int64, fn func(Record) error) error {
 		})
 	}
 	end, damage := read()
-	if v.rereadable(damage) {
-		if beforeReread != nil {
-			beforeReread(v.path)
-		}
+	if v.reread(damage) {
 		end, damage = read()
 	}
 	if errors.Is(damage, os.ErrNotExist) {
