@@ -109,7 +109,7 @@ type Options struct {
 	// DefaultPreallocate; negative: none). A sync then writes the
 	// records' pages only: the file's size, and with it the filesystem's
 	// journal, changes once per Preallocate bytes instead of at every
-	// sync, which halves the sync's time and CPU on ext4. Records end at
+	// sync, which cuts a third of the sync's time and CPU on ext4. Records end at
 	// the first zero frame header; Close and a full segment cut the
 	// zeros off.
 	Preallocate int64
