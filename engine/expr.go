@@ -35,6 +35,33 @@ var knownFuncs = func() []string {
 	return names
 }()
 
+// memberPath returns the names of a field reference: an identifier and
+// the members read from it. A member named by a number is "[]" (any
+// element); one named by anything else ends the path there (the whole
+// object is read). exact reports that every member was named by a
+// constant string.
+func memberPath(n ast.Node) (path []string, exact, ok bool) {
+	switch x := n.(type) {
+	case *ast.IdentifierNode:
+		return []string{x.Value}, true, true
+	case *ast.MemberNode:
+		base, exact, ok := memberPath(x.Node)
+		if !ok {
+			return nil, false, false
+		}
+		switch p := x.Property.(type) {
+		case *ast.StringNode:
+			return append(base, p.Value), exact, true
+		case *ast.IntegerNode:
+			return append(base, "[]"), false, true
+		}
+		return base, false, true
+	case *ast.ChainNode:
+		return memberPath(x.Node)
+	}
+	return nil, false, false
+}
+
 // fieldRef is a path of event fields an expression reads, e.g.
 // data.chat.name, at a character offset in the expression.
 type fieldRef struct {
@@ -249,28 +276,6 @@ func (l *loader) projection() *event.Projection {
 // (not vars, not a closure's #) that a program reads.
 func fieldRefs(prog *vm.Program) []fieldRef {
 	var refs []fieldRef
-	var walk func(n ast.Node) ([]string, bool)
-	walk = func(n ast.Node) ([]string, bool) {
-		switch x := n.(type) {
-		case *ast.IdentifierNode:
-			return []string{x.Value}, true
-		case *ast.MemberNode:
-			base, ok := walk(x.Node)
-			if !ok {
-				return nil, false
-			}
-			switch p := x.Property.(type) {
-			case *ast.StringNode:
-				return append(base, p.Value), true
-			case *ast.IntegerNode:
-				return append(base, "[]"), true
-			}
-			return base, true
-		case *ast.ChainNode:
-			return walk(x.Node)
-		}
-		return nil, false
-	}
 	// Only whole chains are reads: in data.chat.name, data.chat and data
 	// are steps on the way, while a bare data (len(data), data[k]) reads
 	// the whole object, even beside data.chat.name.
@@ -291,7 +296,7 @@ func fieldRefs(prog *vm.Program) []fieldRef {
 		}
 		switch n.(type) {
 		case *ast.MemberNode, *ast.IdentifierNode:
-			path, ok := walk(n)
+			path, _, ok := memberPath(n)
 			if !ok || len(path) == 0 || path[0] == "vars" || contains(knownFuncs, path[0]) {
 				return false
 			}

@@ -376,8 +376,7 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 			r.cond = l.compileExpr(s, e.Value, 0, true, what+": condition")
 			ok = ok && r.cond != nil
 			if r.cond != nil {
-				r.actions = actionConstraint(r.cond)
-				r.values = valueConstraints(r.cond)
+				r.actions, r.values = conditionIndexes(r.cond)
 			}
 		} else {
 			ok = false

@@ -105,7 +105,7 @@ type bucket struct {
 // against constant strings (`author == "+1"`, `data.chat.id in [...]`):
 // they are only evaluated for events whose field holds one of them.
 type valueIndex struct {
-	field   *valueConstraint // the field; its values are unused
+	field   eventField
 	byValue map[string][]int // rules testing the field, by value, in file order
 	rest    []int            // the other rules, in file order
 }
@@ -134,7 +134,7 @@ func (ix *index) indexByValue(cands []int) *valueIndex {
 			vi.rest = append(vi.rest, i)
 			continue
 		}
-		vi.field = c
+		vi.field = c.eventField
 		for _, v := range c.values {
 			if l := vi.byValue[v]; len(l) == 0 || l[len(l)-1] != i {
 				vi.byValue[v] = append(l, i)
@@ -213,67 +213,23 @@ func (r *Rule) Listens(name string) bool {
 	return false
 }
 
-// actionConstraint returns the event actions a condition can be true for,
-// when it has a top-level conjunct `action == "x"`, `"x" == action` or
-// `action in ["x", "y"]`; nil when it has none.
-func actionConstraint(c *compiled) []string {
-	var found []string
-	var walk func(n ast.Node) bool
-	walk = func(n ast.Node) bool {
-		switch x := n.(type) {
-		case *ast.BinaryNode:
-			switch x.Operator {
-			case "&&", "and":
-				return walk(x.Left) || walk(x.Right)
-			case "==":
-				if isActionIdent(x.Left) {
-					if s, ok := x.Right.(*ast.StringNode); ok {
-						found = []string{s.Value}
-						return true
-					}
-				}
-				if isActionIdent(x.Right) {
-					if s, ok := x.Left.(*ast.StringNode); ok {
-						found = []string{s.Value}
-						return true
-					}
-				}
-			case "in":
-				if isActionIdent(x.Left) {
-					if list, ok := constStrings(x.Right); ok {
-						found = list
-						return true
-					}
-				}
-			}
-		}
-		return false
-	}
-	if walk(c.Prog.Node()) {
-		return found
-	}
-	return nil
-}
-
-// valueConstraint is a top-level conjunct of a condition that tests an
-// event field other than action against constant strings.
-type valueConstraint struct {
-	path   string   // the field, dotted: "author", "data.chat.id"
-	keys   []string // path's parts
-	values []string // the strings the field must equal one of
+// eventField names an event field: "author", "data.chat.id".
+type eventField struct {
+	path string   // dotted
+	keys []string // path's parts
 }
 
 // lookup returns the field's value in env, when it is a string.
-func (c *valueConstraint) lookup(env map[string]any) (string, bool) {
-	v, _ := c.value(env)
+func (f eventField) lookup(env map[string]any) (string, bool) {
+	v, _ := f.value(env)
 	s, ok := v.(string)
 	return s, ok
 }
 
 // value returns the field's value in env, whatever its type.
-func (c *valueConstraint) value(env map[string]any) (any, bool) {
+func (f eventField) value(env map[string]any) (any, bool) {
 	var v any = env
-	for _, k := range c.keys {
+	for _, k := range f.keys {
 		m, ok := v.(map[string]any)
 		if !ok {
 			return nil, false
@@ -283,6 +239,13 @@ func (c *valueConstraint) value(env map[string]any) (any, bool) {
 		}
 	}
 	return v, true
+}
+
+// valueConstraint is a top-level conjunct of a condition that tests an
+// event field against constant strings.
+type valueConstraint struct {
+	eventField
+	values []string // the strings the field must equal one of
 }
 
 // constraint returns the rule's constraint on the field at path, or nil.
@@ -295,20 +258,43 @@ func (r *Rule) constraint(path string) *valueConstraint {
 	return nil
 }
 
-// valueConstraints returns the top-level conjuncts of c that test a field
+// conditionIndexes returns what the indexes need of a condition: the
+// event actions it can be true for (nil: any), from a top-level conjunct
+// `action == "x"`, `"x" == action` or `action in ["x", "y"]`, and its
+// other such tests of a field against constant strings that the value
+// index can use (see constantTests).
+func conditionIndexes(c *compiled) (actions []string, values []valueConstraint) {
+	for _, t := range constantTests(c) {
+		switch {
+		case t.path == "action":
+			actions = t.values
+		case t.keys[0] == "vars", len(t.values) == 0, slices.Contains(t.values, ""):
+			// vars are not the event's; in takes a missing or null
+			// field for "" (the optimizer makes the list a set of
+			// strings), which a lookup by value cannot.
+		default:
+			values = append(values, t)
+		}
+	}
+	return actions, values
+}
+
+// constantTests returns the top-level conjuncts of c that test a field
 // against constant strings: `field == "x"`, `"x" == field` or
-// `field in ["x", "y"]` (a list without "" and not empty), where field is
-// a name or a chain of names (`data.chat.id`, `data?.chat?.id`,
-// `$env.author`) other than action (the action index has it) and vars
-// (not the event's). A field tested twice keeps the first test.
-func valueConstraints(c *compiled) []valueConstraint {
+// `field in ["x", "y"]`, where field is a name or a chain of names
+// (`data.chat.id`, `data?.chat?.id`, `$env.author`). A field tested twice
+// keeps the first test.
+func constantTests(c *compiled) []valueConstraint {
 	var out []valueConstraint
 	add := func(field ast.Node, values []string) {
-		keys, ok := fieldPath(field)
-		if ok && keys[0] == "$env" {
+		keys, exact, ok := memberPath(field)
+		if !ok || !exact {
+			return
+		}
+		if keys[0] == "$env" {
 			keys = keys[1:] // $env.author is author
 		}
-		if !ok || len(keys) == 0 || keys[0] == "action" || keys[0] == "vars" || len(values) == 0 {
+		if len(keys) == 0 {
 			return
 		}
 		for _, k := range keys {
@@ -322,7 +308,7 @@ func valueConstraints(c *compiled) []valueConstraint {
 				return
 			}
 		}
-		out = append(out, valueConstraint{path: path, keys: keys, values: values})
+		out = append(out, valueConstraint{eventField{path, keys}, values})
 	}
 	var walk func(n ast.Node)
 	walk = func(n ast.Node) {
@@ -341,42 +327,13 @@ func valueConstraints(c *compiled) []valueConstraint {
 				add(x.Right, []string{s.Value})
 			}
 		case "in":
-			// A missing or null field is "" to in (the optimizer makes
-			// the list a set of strings): such a list is not indexed.
-			if list, ok := constStrings(x.Right); ok && !slices.Contains(list, "") {
+			if list, ok := constStrings(x.Right); ok {
 				add(x.Left, list)
 			}
 		}
 	}
 	walk(c.Prog.Node())
 	return out
-}
-
-// fieldPath returns the names of a field reference: an identifier, or
-// members of one named by constant strings.
-func fieldPath(n ast.Node) ([]string, bool) {
-	switch x := n.(type) {
-	case *ast.ChainNode:
-		return fieldPath(x.Node)
-	case *ast.IdentifierNode:
-		return []string{x.Value}, true
-	case *ast.MemberNode:
-		prop, ok := x.Property.(*ast.StringNode)
-		if !ok {
-			return nil, false
-		}
-		keys, ok := fieldPath(x.Node)
-		if !ok {
-			return nil, false
-		}
-		return append(keys, prop.Value), true
-	}
-	return nil, false
-}
-
-func isActionIdent(n ast.Node) bool {
-	id, ok := n.(*ast.IdentifierNode)
-	return ok && id.Value == "action"
 }
 
 func constStrings(n ast.Node) ([]string, bool) {
