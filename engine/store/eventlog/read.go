@@ -188,17 +188,18 @@ func zerosAfter(path string, off int64) (tail int64, zeros bool, err error) {
 		return 0, false, err
 	}
 	tail = info.Size() - off
-	r := bufio.NewReaderSize(io.NewSectionReader(f, off, tail), 64<<10)
+	r := io.NewSectionReader(f, off, tail)
+	buf := make([]byte, min(tail, 64<<10))
 	for {
-		b, err := r.ReadByte()
+		n, err := r.Read(buf)
+		if !allZero(buf[:n]) {
+			return tail, false, nil
+		}
 		if err == io.EOF {
 			return tail, true, nil
 		}
 		if err != nil {
 			return 0, false, err
-		}
-		if b != 0 {
-			return tail, false, nil
 		}
 	}
 }
