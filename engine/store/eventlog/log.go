@@ -152,6 +152,8 @@ type Log struct {
 	spareID          []string
 	zeros            []byte // Options.Preallocate zeros; only ioMu's holder uses it
 
+	syncs syncPolicy // whether syncs hold their P; ioMu's holder uses it
+
 	// Only the writing goroutine touches these.
 	seed     maphash.Seed
 	index    map[uint64]ref
@@ -681,7 +683,7 @@ func (l *Log) writeOut(f *os.File, seg *segment, buf []byte, off int64) error {
 		l.preallocate(f, seg)
 	}
 	if l.opts.Sync {
-		if err := f.Sync(); err != nil {
+		if err := l.fsync(f); err != nil {
 			return &syncError{fmt.Errorf("event log %s: sync: %w: %s", seg.path, err, diskHint)}
 		}
 	}
