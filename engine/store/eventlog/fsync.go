@@ -36,6 +36,7 @@ const (
 type syncPolicy struct {
 	last   time.Duration // the last sync's time; 0 before the first
 	slowAt time.Time     // when the last slow sync ended
+	held   int           // how many syncs held the P
 }
 
 // hold reports whether the next sync should keep its P, with procs
@@ -59,6 +60,7 @@ func (l *Log) fsync(f *os.File) error {
 	start := time.Now()
 	var err error
 	if l.syncs.hold(runtime.GOMAXPROCS(0), start) {
+		l.syncs.held++
 		err = fsyncHolding(f)
 	} else {
 		err = f.Sync()
