@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine/store/eventlog"
+	"github.com/hookd/hookd/engine/store/fsync"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -154,6 +155,7 @@ type Store struct {
 	// synchronous=FULL); walDirty says it holds commits not synced yet.
 	wal         *os.File
 	walDirty    atomic.Bool
+	walSyncs    fsync.Syncer // syncs wal; only syncWAL (in the log's flush) uses it
 	lazyUpdates bool
 	lazyDelay   time.Duration
 	commitDelay time.Duration

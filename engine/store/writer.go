@@ -241,7 +241,7 @@ func (s *Store) syncWAL() error {
 	if s.wal == nil || !s.walDirty.Swap(false) {
 		return nil
 	}
-	if err := s.wal.Sync(); err != nil {
+	if err := s.walSyncs.Sync(s.wal); err != nil {
 		// The log stops writes (it says so, and what to do): the
 		// commits this sync should have made durable may be lost.
 		s.walDirty.Store(true)

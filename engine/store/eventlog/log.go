@@ -64,6 +64,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hookd/hookd/engine/store/fsync"
 )
 
 // Defaults for Options.
@@ -152,7 +154,7 @@ type Log struct {
 	spareID          []string
 	zeros            []byte // Options.Preallocate zeros; only ioMu's holder uses it
 
-	syncs syncPolicy // whether syncs hold their P; ioMu's holder uses it
+	syncs fsync.Syncer // syncs the segments; ioMu's holder uses it
 
 	// Only the writing goroutine touches these.
 	seed     maphash.Seed
@@ -683,7 +685,7 @@ func (l *Log) writeOut(f *os.File, seg *segment, buf []byte, off int64) error {
 		l.preallocate(f, seg)
 	}
 	if l.opts.Sync {
-		if err := l.fsync(f); err != nil {
+		if err := l.syncs.Sync(f); err != nil {
 			return &syncError{fmt.Errorf("event log %s: sync: %w: %s", seg.path, err, diskHint)}
 		}
 	}

@@ -1,4 +1,4 @@
-package eventlog
+package fsync
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 )
 
 // fsyncHolding is f.Sync made as a raw system call, which keeps the
-// calling goroutine's P (see syncPolicy).
+// calling goroutine's P (see Syncer).
 func fsyncHolding(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {

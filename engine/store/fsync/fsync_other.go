@@ -1,9 +1,9 @@
 //go:build !linux
 
-package eventlog
+package fsync
 
 import "os"
 
 // fsyncHolding is f.Sync: elsewhere than on Linux the sync lets its P go
-// as usual (see syncPolicy).
+// as usual (see Syncer).
 func fsyncHolding(f *os.File) error { return f.Sync() }

@@ -1,4 +1,4 @@
-package eventlog
+package fsync
 
 import (
 	"errors"
@@ -31,7 +31,7 @@ func TestSyncPolicy(t *testing.T) {
 		{"slow after the pause", 1, []sync{{slow, slowPause}, {slow, 0}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var p syncPolicy
+			var p policy
 			for _, s := range tc.syncs {
 				p.done(s.took, now.Add(-s.ago))
 			}
@@ -42,40 +42,36 @@ func TestSyncPolicy(t *testing.T) {
 	}
 }
 
-// TestSyncsHoldingTheProcessor writes and syncs on one processor, each
-// sync a raw system call (the policy is set so whatever the disk's
-// speed): the records are all there after reopening, and a sync of a
+// TestSyncsHoldingTheProcessor syncs on one processor, each sync a raw
+// system call (the policy is set so whatever the disk's speed): each one
+// is counted and timed, the file holds what was written, and a sync of a
 // closed file fails.
 func TestSyncsHoldingTheProcessor(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	dir := t.TempDir()
-	l := openLog(t, dir, Options{Sync: true})
-	var recs []Record
-	for i := range 20 {
-		l.syncs = syncPolicy{last: time.Nanosecond}
-		recs = append(recs, mkRec(i, t0.Add(time.Duration(i)*time.Second), 700))
-		appendRecs(t, l, recs[i])
-		if l.syncs.held != 1 || l.syncs.last == time.Nanosecond {
-			t.Fatalf("append %d: %d syncs held the processor, last took %v; want 1, and its time recorded", i, l.syncs.held, l.syncs.last)
-		}
-	}
-	closeLog(t, l)
-	l = openLog(t, dir, Options{Sync: true})
-	checkScan(t, l, recs)
-	closeLog(t, l)
-
-	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	path := filepath.Join(t.TempDir(), "f")
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteString("x"); err != nil {
-		t.Fatal(err)
-	}
-	if err := fsyncHolding(f); err != nil {
-		t.Fatalf("sync of an open file: %v", err)
+	var s Syncer
+	for i := range 20 {
+		s.policy = policy{last: time.Nanosecond}
+		if _, err := f.Write([]byte{byte('a' + i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Sync(f); err != nil {
+			t.Fatalf("sync %d: %v", i, err)
+		}
+		if s.held != 1 || s.last == time.Nanosecond {
+			t.Fatalf("sync %d: %d syncs held the processor, last took %v; want 1, and its time recorded", i, s.held, s.last)
+		}
 	}
 	f.Close()
-	if err := fsyncHolding(f); !errors.Is(err, os.ErrClosed) {
+	if got, err := os.ReadFile(path); err != nil || string(got) != "abcdefghijklmnopqrst" {
+		t.Fatalf("file holds %q (%v), want what was written", got, err)
+	}
+	s.policy = policy{last: time.Nanosecond}
+	if err := s.Sync(f); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("sync of a closed file: %v, want os.ErrClosed", err)
 	}
 }

@@ -1,4 +1,7 @@
-package eventlog
+// Package fsync syncs files for the store's syncer. On one processor
+// (GOMAXPROCS=1) a Syncer keeps the processor through the fsync while
+// syncs are quick, which the Go runtime's own hand-off makes slower.
+package fsync
 
 import (
 	"os"
@@ -15,7 +18,7 @@ import (
 // monitor, finding work, wakes every 20 µs on the same core. Measured on
 // one core, keeping the P through the fsync (a raw system call, which
 // the runtime does not see) took 5-9% more events a second in
-// interleaved runs, and the slowest runs were gone (see BENCHMARKS.md).
+// interleaved runs, and the slowest runs were gone (see BENCHMARKS.md, round 6).
 //
 // The cost is that nothing else in the process runs during such a sync.
 // That is what happens already in most syncs, which end before the
@@ -31,9 +34,16 @@ const (
 	slowPause = time.Minute
 )
 
-// syncPolicy decides whether a sync holds its P. Only the holder of the
-// log's ioMu uses it.
-type syncPolicy struct {
+// Syncer syncs files, holding the P when its policy says so. It is for
+// one goroutine at a time; each file synced in turn at a high rate (the
+// event log's segment, SQLite's WAL) has its own, since each has its own
+// sync times. The zero value is ready to use.
+type Syncer struct {
+	policy
+}
+
+// policy decides whether a sync holds its P.
+type policy struct {
 	last   time.Duration // the last sync's time; 0 before the first
 	slowAt time.Time     // when the last slow sync ended
 	held   int           // how many syncs held the P
@@ -41,31 +51,31 @@ type syncPolicy struct {
 
 // hold reports whether the next sync should keep its P, with procs
 // processors (GOMAXPROCS) at now.
-func (p *syncPolicy) hold(procs int, now time.Time) bool {
+func (p *policy) hold(procs int, now time.Time) bool {
 	return procs == 1 && p.last > 0 && p.last < holdBelow &&
 		(p.slowAt.IsZero() || now.Sub(p.slowAt) >= slowPause)
 }
 
 // done records a sync that took d and ended at now.
-func (p *syncPolicy) done(d time.Duration, now time.Time) {
+func (p *policy) done(d time.Duration, now time.Time) {
 	p.last = d
 	if d >= holdBelow {
 		p.slowAt = now
 	}
 }
 
-// fsync syncs f, keeping the goroutine's P through the system call when
-// the policy says so (see syncPolicy).
-func (l *Log) fsync(f *os.File) error {
+// Sync syncs f (f.Sync), keeping the goroutine's P through the system
+// call when the policy says so.
+func (s *Syncer) Sync(f *os.File) error {
 	start := time.Now()
 	var err error
-	if l.syncs.hold(runtime.GOMAXPROCS(0), start) {
-		l.syncs.held++
+	if s.hold(runtime.GOMAXPROCS(0), start) {
+		s.held++
 		err = fsyncHolding(f)
 	} else {
 		err = f.Sync()
 	}
 	end := time.Now()
-	l.syncs.done(end.Sub(start), end)
+	s.done(end.Sub(start), end)
 	return err
 }
