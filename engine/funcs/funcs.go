@@ -5,7 +5,6 @@ package funcs
 
 import (
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -24,20 +23,26 @@ type Doc struct {
 
 // Docs lists every helper, in the order of the rules reference.
 var Docs = []Doc{
-	{"phone", "phone(id string) string", "The E.164 phone number of a WhatsApp user id; a phone number is returned as is.",
+	{"phone", "phone(id string) string", "The E.164 phone number of a user id (`<digits>@c.us`); a phone number is returned as is. Any other id gives \"\": a linked id (`@lid`) hides the number, and groups and channels have none.",
 		`phone("34600000001@c.us")`, `"+34600000001"`},
-	{"wid", "wid(phone string) string", "The WhatsApp user id (chat id) of a phone number.",
+	{"wid", "wid(phone string) string", "The WhatsApp user id (chat id) of a phone number; an id (with `@`) is returned as is.",
 		`wid("+34 600 000 001")`, `"34600000001@c.us"`},
 	{"digits", "digits(s string) string", "Only the digits of s.",
 		`digits("+34 600-000-001")`, `"34600000001"`},
-	{"isGroup", "isGroup(id string) bool", "Whether a chat id is a group (ends in @g.us).",
+	{"isGroup", "isGroup(id string) bool", "Whether a chat id is a group (ends in `@g.us`).",
 		`isGroup("120363012345678901@g.us")`, `true`},
-	{"isChannel", "isChannel(id string) bool", "Whether a chat id is a channel (ends in @newsletter).",
+	{"isChannel", "isChannel(id string) bool", "Whether a chat id is a channel (ends in `@newsletter`).",
 		`isChannel("120363012345678901@newsletter")`, `true`},
-	{"isUser", "isUser(id string) bool", "Whether a chat id is a one-to-one chat with a user (ends in @c.us).",
-		`isUser("34600000001@c.us")`, `true`},
-	{"mention", "mention(phoneOrID string) string", "A WhatsApp @mention of a user, for message text.",
+	{"isUser", "isUser(id string) bool", "Whether an id names a user: by phone (`@c.us`) or by linked id (`@lid`).",
+		`isUser("123456789012345@lid")`, `true`},
+	{"isLid", "isLid(id string) bool", "Whether an id is a linked id (`<digits>@lid`), which names a user without giving their phone number.",
+		`isLid("123456789012345@lid")`, `true`},
+	{"mention", "mention(phoneOrID string) string", "A WhatsApp @mention of a user, for message text; \"\" for a group or channel id.",
 		`mention("+34600000001")`, `"@34600000001"`},
+	{"sender", "sender(message map) string", "The WhatsApp id of who sent a message, given `data`: the member (`data.author`) in a group, the user (`data.from`) in a one-to-one chat, the number itself (`data.fromNumber`) in an outbound message. `<digits>@c.us`, or `<digits>@lid` for a member known only by a linked id.",
+		`sender({from: "120363041234567890@g.us", author: "34655443322@c.us"})`, `"34655443322@c.us"`},
+	{"senderPhone", "senderPhone(message map) string", "The E.164 phone number of who sent a message (see `sender`), or \"\" when the event does not give it (a member known only by a linked id).",
+		`senderPhone({from: "120363041234567890@g.us", author: "34655443322@c.us"})`, `"+34655443322"`},
 	{"truncate", "truncate(s string, n int) string", "s cut to at most n characters, ending in … when cut.",
 		`truncate("Welcome to the group", 10)`, `"Welcome t…"`},
 	{"unixTime", "unixTime(seconds int) string", "A Unix time in seconds (e.g. created) as RFC 3339 UTC.",
@@ -47,13 +52,16 @@ var Docs = []Doc{
 // Options returns the expr options that declare every helper.
 func Options() []expr.Option {
 	return []expr.Option{
-		expr.Function("phone", str1(Phone), new(func(string) string)),
-		expr.Function("wid", str1(WID), new(func(string) string)),
-		expr.Function("digits", str1(Digits), new(func(string) string)),
-		expr.Function("isGroup", strBool(IsGroup), new(func(string) bool)),
-		expr.Function("isChannel", strBool(IsChannel), new(func(string) bool)),
-		expr.Function("isUser", strBool(IsUser), new(func(string) bool)),
-		expr.Function("mention", str1(Mention), new(func(string) string)),
+		expr.Function("phone", unary("phone", Phone), new(func(string) string)),
+		expr.Function("wid", unary("wid", WID), new(func(string) string)),
+		expr.Function("digits", unary("digits", Digits), new(func(string) string)),
+		expr.Function("isGroup", unary("isGroup", IsGroup), new(func(string) bool)),
+		expr.Function("isChannel", unary("isChannel", IsChannel), new(func(string) bool)),
+		expr.Function("isUser", unary("isUser", IsUser), new(func(string) bool)),
+		expr.Function("isLid", unary("isLid", IsLid), new(func(string) bool)),
+		expr.Function("mention", unary("mention", Mention), new(func(string) string)),
+		expr.Function("sender", unary("sender", Sender), new(func(map[string]any) string)),
+		expr.Function("senderPhone", unary("senderPhone", SenderPhone), new(func(map[string]any) string)),
 		expr.Function("truncate", func(p ...any) (any, error) {
 			s, err := arg[string](p, 0, "truncate")
 			if err != nil {
@@ -84,55 +92,6 @@ func Names() []string {
 	return names
 }
 
-// Phone returns the E.164 number of a user id: "34600000001@c.us" gives
-// "+34600000001". A value without "@" is taken as a number already.
-func Phone(id string) string {
-	if i := strings.IndexByte(id, '@'); i >= 0 {
-		id = id[:i]
-	}
-	d := Digits(id)
-	if d == "" {
-		return ""
-	}
-	return "+" + d
-}
-
-// WID returns the user chat id of a phone number: "+34 600 000 001"
-// gives "34600000001@c.us". An id that already has "@" is returned as is.
-func WID(phone string) string {
-	if strings.Contains(phone, "@") {
-		return phone
-	}
-	d := Digits(phone)
-	if d == "" {
-		return ""
-	}
-	return d + "@c.us"
-}
-
-// Digits keeps only the ASCII digits of s.
-func Digits(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String()
-}
-
-// IsGroup reports whether id is a group chat id.
-func IsGroup(id string) bool { return strings.HasSuffix(id, "@g.us") }
-
-// IsChannel reports whether id is a channel id.
-func IsChannel(id string) bool { return strings.HasSuffix(id, "@newsletter") }
-
-// IsUser reports whether id is a one-to-one chat id.
-func IsUser(id string) bool { return strings.HasSuffix(id, "@c.us") }
-
-// Mention returns "@<digits>" for a phone number or user id.
-func Mention(v string) string { return "@" + Digits(strings.SplitN(v, "@", 2)[0]) }
-
 // Truncate cuts s to at most n runes, the last one being "…" when cut.
 func Truncate(s string, n int) string {
 	if n <= 0 {
@@ -148,23 +107,15 @@ func Truncate(s string, n int) string {
 // UnixTime formats Unix seconds as RFC 3339 in UTC.
 func UnixTime(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }
 
-func str1(f func(string) string) func(...any) (any, error) {
+// unary adapts a helper of one argument to expr: the argument is
+// checked to be a T (nil, a missing field, is an error).
+func unary[T, R any](name string, f func(T) R) func(...any) (any, error) {
 	return func(p ...any) (any, error) {
-		s, err := arg[string](p, 0, "")
+		v, err := arg[T](p, 0, name)
 		if err != nil {
 			return nil, err
 		}
-		return f(s), nil
-	}
-}
-
-func strBool(f func(string) bool) func(...any) (any, error) {
-	return func(p ...any) (any, error) {
-		s, err := arg[string](p, 0, "")
-		if err != nil {
-			return nil, err
-		}
-		return f(s), nil
+		return f(v), nil
 	}
 }
 
