@@ -12,12 +12,15 @@ import (
 // checkFields warns about event fields an expression reads that no event
 // the rule listens to carries, per the schema of Wassenger's events (a
 // typo such as data.chat.nmae, or participants on a message rule).
-// Payloads may grow fields, so these are warnings, not errors.
+// Payloads may grow fields, so these are warnings, not errors. It also
+// checks the strings that enumerated fields are compared with (see
+// checkValues).
 func (l *loader) checkFields(c *compiled, n *yaml.Node, off int) {
 	events := l.knownOn()
 	if len(events) == 0 {
 		return
 	}
+	defer l.checkValues(c, n, off, events)
 	for _, ref := range c.Fields {
 		if ref.Path[0] == "vars" {
 			continue

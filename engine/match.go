@@ -286,7 +286,49 @@ func conditionIndexes(c *compiled) (actions []string, values []valueConstraint) 
 // keeps the first test.
 func constantTests(c *compiled) []valueConstraint {
 	var out []valueConstraint
-	add := func(field ast.Node, values []string) {
+	for _, t := range constTests(c) {
+		if !t.top || t.op == "!=" || slices.ContainsFunc(out, func(v valueConstraint) bool { return v.path == t.path }) {
+			continue
+		}
+		out = append(out, t.valueConstraint)
+	}
+	return out
+}
+
+// constTest is one test of an event field against constant strings
+// anywhere in an expression: `field == "x"`, `"x" == field`,
+// `field != "x"`, `field in ["x", "y"]` (also inside `not in`), where
+// field is a name or a chain of names read with constant keys.
+type constTest struct {
+	valueConstraint
+	op string // "==", "!=" or "in"
+	// offs are where each of values is written in the expression, in
+	// characters; for a list the optimizer turned into a constant, the
+	// list's start.
+	offs []int
+	// top is set for a top-level && conjunct: the condition can be true
+	// only when the test is.
+	top bool
+}
+
+// constTests returns every test of a field against constant strings in
+// c, leftmost first. The indexes use the top-level ones (constantTests);
+// check compares all of them with the values the schema knows.
+func constTests(c *compiled) []constTest {
+	root := c.Prog.Node()
+	top := map[ast.Node]bool{}
+	var conjuncts func(n ast.Node)
+	conjuncts = func(n ast.Node) {
+		top[n] = true
+		if x, ok := n.(*ast.BinaryNode); ok && (x.Operator == "&&" || x.Operator == "and") {
+			conjuncts(x.Left)
+			conjuncts(x.Right)
+		}
+	}
+	conjuncts(root)
+
+	var out []constTest
+	add := func(x *ast.BinaryNode, field ast.Node, values []string, offs []int) {
 		keys, exact, ok := memberPath(field)
 		if !ok || !exact {
 			return
@@ -302,52 +344,66 @@ func constantTests(c *compiled) []valueConstraint {
 				return // data["chat.id"] is not data.chat.id
 			}
 		}
-		path := strings.Join(keys, ".")
-		for _, c := range out {
-			if c.path == path {
-				return
-			}
-		}
-		out = append(out, valueConstraint{eventField{path, keys}, values})
+		out = append(out, constTest{
+			valueConstraint: valueConstraint{eventField{strings.Join(keys, "."), keys}, values},
+			op:              x.Operator,
+			offs:            offs,
+			top:             top[x],
+		})
 	}
-	var walk func(n ast.Node)
-	walk = func(n ast.Node) {
+	ast.Find(root, func(n ast.Node) bool {
 		x, ok := n.(*ast.BinaryNode)
 		if !ok {
-			return
+			return false
 		}
 		switch x.Operator {
-		case "&&", "and":
-			walk(x.Left)
-			walk(x.Right)
-		case "==":
+		case "==", "!=":
 			if s, ok := x.Right.(*ast.StringNode); ok {
-				add(x.Left, []string{s.Value})
+				add(x, x.Left, []string{s.Value}, []int{s.Location().From})
 			} else if s, ok := x.Left.(*ast.StringNode); ok {
-				add(x.Right, []string{s.Value})
+				add(x, x.Right, []string{s.Value}, []int{s.Location().From})
 			}
 		case "in":
-			if list, ok := constStrings(x.Right); ok {
-				add(x.Left, list)
+			if list, offs, ok := constStrings(x.Right); ok {
+				add(x, x.Left, list, offs)
 			}
 		}
-	}
-	walk(c.Prog.Node())
+		return false
+	})
 	return out
 }
 
-func constStrings(n ast.Node) ([]string, bool) {
-	switch x := n.(type) {
-	case *ast.ArrayNode:
+// constStrings returns the strings of a constant list and where each is
+// written (the list's start, for a list the optimizer made a constant).
+func constStrings(n ast.Node) ([]string, []int, bool) {
+	if x, ok := n.(*ast.ArrayNode); ok {
 		out := make([]string, 0, len(x.Nodes))
+		offs := make([]int, 0, len(x.Nodes))
 		for _, e := range x.Nodes {
 			s, ok := e.(*ast.StringNode)
 			if !ok {
-				return nil, false
+				return nil, nil, false
 			}
 			out = append(out, s.Value)
+			offs = append(offs, s.Location().From)
 		}
-		return out, true
+		return out, offs, true
+	}
+	out, ok := constantStrings(n)
+	if !ok {
+		return nil, nil, false
+	}
+	offs := make([]int, len(out))
+	for i := range offs {
+		offs[i] = n.Location().From
+	}
+	return out, offs, true
+}
+
+// constantStrings returns the strings of a list the optimizer turned
+// into a constant set or slice.
+func constantStrings(n ast.Node) ([]string, bool) {
+	switch x := n.(type) {
 	case *ast.ConstantNode:
 		// The optimizer turns constant lists into a set or a slice.
 		switch v := x.Value.(type) {

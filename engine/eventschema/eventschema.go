@@ -3,12 +3,19 @@
 // events named in its `on` never have: a typo such as `data.chat.nmae`, or
 // `participants` in a rule for `message:in:new`.
 //
+// It also knows the values of enumerated fields (a group:update's action,
+// an ack, data.chat.status), so that check can warn about
+// `action == "remvoe"`.
+//
 // The schema lives in wassenger.json, which is embedded in the binary. It is
-// built from recorded payloads and Wassenger's documentation. Paths are
+// built from the models and webhook examples of Wassenger's API spec, its
+// article on group webhooks and the fields its official bot reads; the
+// comment at the top of the file says which source gives what. Paths are
 // relative to the event's top-level object, which is also the environment
 // that rule expressions see: []string{"data", "chat", "name"} stands for
-// `data.chat.name`. The schema knows only the event names whose shape is
-// documented; every field of any other event is accepted.
+// `data.chat.name`. Every event name Wassenger documents is known; those
+// whose shape is not published are open, so every field of theirs is
+// accepted, and so is every field of an event the schema does not know.
 package eventschema
 
 import (
@@ -29,6 +36,11 @@ var wassengerJSON []byte
 // std is the embedded schema. It is built once, at package initialisation,
 // and never changes afterwards.
 var std = mustParse(wassengerJSON)
+
+// GroupActions are the actions of group:update events that Wassenger
+// documents, in the documented order: Values("group:update", action).
+// Prefer calling Values, which returns a fresh copy.
+var GroupActions = std.values("group:update", []string{"action"})
 
 // ListStep is the path step that walks from a list into its elements,
 // whatever the index, as in `data.chat.labels[]`.
@@ -56,8 +68,16 @@ func Has(event string, path []string) bool { return std.has(event, path) }
 // is not a key of an object (an index into a string, say).
 func Suggest(event string, path []string) string { return std.suggest(event, path) }
 
+// Values returns the values an enumerated field can have in events named
+// `event`, in the schema's order, e.g. the 32 actions of group:update for
+// []string{"action"}. It returns nil when the field is not enumerated,
+// not known, or lies under an "any" value or an unknown event. The slice
+// is the caller's.
+func Values(event string, path []string) []string { return std.values(event, path) }
+
 // Fields returns the known top-level field names of an event, sorted, or
-// nil when the event is unknown.
+// nil when the event is unknown. An event whose shape is not published has
+// none.
 func Fields(event string) []string { return std.fields(event) }
 
 // Events returns the event names the schema describes, sorted. Use it to
@@ -88,6 +108,7 @@ const (
 type node struct {
 	kind   kind
 	scalar scalar           // kindScalar only
+	enum   []string         // kindScalar only: every value, when listed
 	fields map[string]*node // kindObject only: the known keys
 	other  *node            // kindObject only: shape of other keys; nil when closed
 	elem   *node            // kindList only
@@ -177,8 +198,14 @@ func (p *parser) node(raw json.RawMessage, where string) (*node, error) {
 		if err := json.Unmarshal(raw, &fields); err != nil {
 			return nil, fmt.Errorf("eventschema: %s: %w", where, err)
 		}
+		if _, ok := fields["$type"]; ok {
+			return enumNode(fields, where)
+		}
 		n := &node{kind: kindObject, fields: make(map[string]*node, len(fields))}
 		for key, child := range fields {
+			if strings.HasPrefix(key, "$") {
+				return nil, fmt.Errorf("eventschema: %s: key %q: keys starting with $ are reserved; an enumerated field is {\"$type\": \"string\", \"$enum\": [...]}", where, key)
+			}
 			c, err := p.node(child, where+"."+key)
 			if err != nil {
 				return nil, err
@@ -192,6 +219,36 @@ func (p *parser) node(raw json.RawMessage, where string) (*node, error) {
 		return n, nil
 	}
 	return nil, fmt.Errorf("eventschema: %s: a shape is a type name, a #reference, a one-element list or an object, not %.20s", where, raw)
+}
+
+// enumNode reads {"$type": "string", "$enum": ["a", "b"]}: a string field
+// whose values are all listed.
+func enumNode(fields map[string]json.RawMessage, where string) (*node, error) {
+	var e struct {
+		Type string   `json:"$type"`
+		Enum []string `json:"$enum"`
+	}
+	for key := range fields {
+		if key != "$type" && key != "$enum" {
+			return nil, fmt.Errorf("eventschema: %s: unknown key %q beside $type; an enumerated field has only $type and $enum", where, key)
+		}
+	}
+	raw, _ := json.Marshal(fields)
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, fmt.Errorf("eventschema: %s: %w; an enumerated field is {\"$type\": \"string\", \"$enum\": [\"a\", \"b\"]}", where, err)
+	}
+	if e.Type != string(scalarString) {
+		return nil, fmt.Errorf("eventschema: %s: $type %q: only string fields can be enumerated", where, e.Type)
+	}
+	if len(e.Enum) == 0 {
+		return nil, fmt.Errorf("eventschema: %s: $enum lists no values; drop the enum or list every value", where)
+	}
+	for i, v := range e.Enum {
+		if slices.Contains(e.Enum[:i], v) {
+			return nil, fmt.Errorf("eventschema: %s: $enum lists %q twice", where, v)
+		}
+	}
+	return &node{kind: kindScalar, scalar: scalarString, enum: e.Enum}, nil
 }
 
 // named resolves a scalar type name or a #reference to an entry of types.
@@ -248,6 +305,18 @@ func (s *schema) suggest(event string, path []string) string {
 		return ""
 	}
 	return closest(path[i], at.fields)
+}
+
+func (s *schema) values(event string, path []string) []string {
+	root, ok := s.events[event]
+	if !ok {
+		return nil
+	}
+	i, at := walk(root, path)
+	if i != len(path) || at.kind != kindScalar || at.enum == nil {
+		return nil
+	}
+	return slices.Clone(at.enum)
 }
 
 func (s *schema) fields(event string) []string {
@@ -322,16 +391,4 @@ func closest(step string, fields map[string]*node) string {
 		keys = append(keys, k)
 	}
 	return suggest.Closest(step, keys)
-}
-
-// GroupActions are the 32 actions of group:update events that Wassenger
-// documents.
-var GroupActions = []string{
-	"create", "delete", "leave", "subject", "picture", "description", "add", "remove", "promote", "demote",
-	"restrict", "announce", "modify", "ephemeral", "invite", "revoke_invite", "membership_approval_mode",
-	"membership_approval_request", "created_membership_requests", "ephemeral_keep_in_chat",
-	"default_sub_group_promote", "default_sub_group_demote", "community_create", "invite_auto_add",
-	"linked_group_join", "parent_group_link", "parent_group_link_membership_approval", "delete_parent_group",
-	"delete_parent_group_unlink", "default_sub_group_admin_add", "community_link_parent_group_rich",
-	"allow_non_admin_sub_group_creation",
 }

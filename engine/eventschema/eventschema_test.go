@@ -41,6 +41,26 @@ func TestHas(t *testing.T) {
 		{"message:in:new", "data.poll.options.[].name", true},
 		{"message:in:new", "data.contacts.0.phones.[].number", true},
 
+		// Fields of the spec's models and examples.
+		{"message:in:new", "data.author", true},
+		{"message:in:new", "data.chat.lid", true},
+		{"message:in:new", "data.chat.contact.info.companyName", true},
+		{"message:in:new", "data.chat.owner.department", true},
+		{"message:in:new", "data.quoted.body", true},
+		{"message:in:new", "data.media.links.resource", true},
+		{"message:in:new", "data.media.preview.width", true},
+		{"message:in:new", "data.meta.notifyName", true},
+		{"message:in:new", "data.meta.via", true},
+		{"message:in:new", "data.reactions", true},
+		{"message:out:new", "data.agent", true},
+		{"message:out:ack", "data.events.delivered.date", true},
+		{"message:out:ack", "data.events.readed.reportedAt", true},
+		{"message:in:new", "device.session.status", true},
+		{"group:update", "data.chat.group.kind", true},
+		{"message:out:sent", "data.device.links.scan.url", true},
+		{"message:out:sent", "data.schedule.enabled", true},
+		{"message:out:failed", "data.failureReason", true},
+
 		// Lists: "[]" or an index walks into the element shape.
 		{"message:in:new", "data.chat.labels", true},
 		{"message:in:new", "data.chat.labels.[]", true},
@@ -55,12 +75,20 @@ func TestHas(t *testing.T) {
 
 		// Open objects accept any key below them.
 		{"message:in:new", "data.meta.isGroup", true},
-		{"message:in:new", "data.meta.someNewFlag", true},
 		{"message:in:new", "data.media.meta.width", true},
 		{"message:in:new", "data.events.read.date", true},
 		{"message:in:new", "data.events.read.dtae", false},
 		{"message:out:failed", "data.reference", true},
 		{"message:in:new", "data.chat.lastAutoReply.id", true},
+		{"message:in:new", "data.author.id", true},
+		{"message:in:new", "data.chat.links.self", true},
+		{"message:in:new", "data.contacts.0.anything", true},
+		{"message:in:new", "data.poll.options.[].votes", true},
+
+		// Objects whose properties the spec publishes are closed.
+		{"message:in:new", "data.meta.someNewFlag", false},
+		{"message:in:new", "data.media.meta.fps", false},
+		{"message:in:new", "data.chat.meta.isMuted", false},
 
 		// Typos and fields these events never carry.
 		{"message:in:new", "data.chat.nmae", false},
@@ -82,9 +110,13 @@ func TestHas(t *testing.T) {
 		{"message:in:new", "data.body.0.x", false},
 		{"message:in:new", "data.timestamp.0", false},
 
-		// Unknown events and empty paths are never flagged.
+		// Events without a published shape, unknown events and empty
+		// paths are never flagged.
 		{"chat:update", "data.chat.nmae", true},
 		{"contact:update", "anything.at.all", true},
+		{"message:reaction", "reaction", true},
+		{"device:status:update", "x", true},
+		{"message:out:delivered", "x", true},
 		{"message:in:new", "", true},
 	}
 	for _, tt := range tests {
@@ -142,11 +174,13 @@ func TestFields(t *testing.T) {
 		{"message:in:new", []string{"created", "data", "device", "event", "id", "object"}},
 		{"message:out:ack", []string{"ack", "created", "data", "device", "event", "id", "object"}},
 		{"message:out:failed", []string{"data", "date", "entity", "entityId", "entityUrl", "event", "user"}},
-		{"contact:update", nil},
+		{"contact:update", []string{}},
+		{"no:such:event", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.event, func(t *testing.T) {
-			if got := Fields(tt.event); !slices.Equal(got, tt.want) {
+			got := Fields(tt.event)
+			if !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
 				t.Errorf("Fields(%q) = %q, want %q", tt.event, got, tt.want)
 			}
 		})
@@ -154,8 +188,18 @@ func TestFields(t *testing.T) {
 }
 
 func TestKnownAndEvents(t *testing.T) {
-	want := []string{"group:update", "message:in:new", "message:out:ack", "message:out:failed", "message:out:new", "message:out:sent"}
-	if got := Events(); !slices.Equal(got, want) {
+	// The spec's list of events, then the names of its webhook log model.
+	want := []string{
+		"message:in:new", "message:out:new", "message:out:sent", "message:out:ack", "message:update",
+		"message:reaction", "status:update", "channel:in", "message:out:failed", "number:session",
+		"group:update", "chat:update", "contact:update",
+		"message:out:retry", "message:out:removed", "message:out:expired", "device:status:update",
+	}
+	got := Events()
+	if !slices.IsSorted(got) {
+		t.Errorf("Events() = %q, want it sorted", got)
+	}
+	if !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 		t.Errorf("Events() = %q, want %q", got, want)
 	}
 	for _, e := range want {
@@ -163,10 +207,57 @@ func TestKnownAndEvents(t *testing.T) {
 			t.Errorf("Known(%q) = false, want true", e)
 		}
 	}
-	for _, e := range []string{"chat:update", "contact:update", "number:session", "message:*", "*", "", "Group:Update"} {
+	got[0] = "changed"
+	if Events()[0] == "changed" {
+		t.Errorf("Events() returned the schema's own slice; want a copy")
+	}
+	for _, e := range []string{"message:out:delivered", "message:*", "*", "", "Group:Update"} {
 		if Known(e) {
 			t.Errorf("Known(%q) = true, want false", e)
 		}
+	}
+}
+
+func TestValues(t *testing.T) {
+	tests := []struct {
+		event, path string
+		want        []string // nil: not enumerated
+	}{
+		{"message:out:ack", "ack", []string{"failed", "sent", "read", "played", "error", "pending", "delivered", "server"}},
+		{"message:in:new", "data.ack", []string{"failed", "sent", "read", "played", "error", "pending", "delivered", "server"}},
+		{"message:in:new", "data.flow", []string{"in", "out", "inbound", "outbound"}},
+		{"group:update", "data.chat.status", []string{"removed", "banned", "archived", "muted", "pending", "active", "resolved"}},
+		{"message:out:new", "data.chat.type", []string{"chat", "group", "channel", "broadcast", "community", "contact"}},
+		{"message:out:failed", "data.status", []string{"invalid", "removed", "expired", "failed", "queued", "processing", "processed"}},
+		{"message:out:sent", "data.device.session.status", []string{"online", "offline", "timeout", "timeout_sync", "conflict", "blocked", "error", "authorize", "authorizing", "new", "loading", "offline:panel", "offline:modal"}},
+		// Not enumerated: no source lists every value.
+		{"message:in:new", "data.type", nil},
+		{"message:in:new", "data.status", nil},
+		{"message:in:new", "data.chat.name", nil},
+		// An object, a missing field, an open event, an unknown event.
+		{"message:in:new", "data.chat", nil},
+		{"message:in:new", "ack", nil},
+		{"message:update", "data.ack", nil},
+		{"no:such", "ack", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.event+"/"+tt.path, func(t *testing.T) {
+			if got := Values(tt.event, split(tt.path)); !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+				t.Errorf("Values(%q, %q) = %q, want %q", tt.event, tt.path, got, tt.want)
+			}
+		})
+	}
+
+	actions := Values("group:update", []string{"action"})
+	if len(actions) != 32 || actions[0] != "create" || actions[31] != "allow_non_admin_sub_group_creation" {
+		t.Errorf("group:update actions = %q, want the article's 32 in its order", actions)
+	}
+	if !slices.Equal(GroupActions, actions) {
+		t.Errorf("GroupActions = %q, want Values(group:update, action) = %q", GroupActions, actions)
+	}
+	actions[0] = "changed"
+	if Values("group:update", []string{"action"})[0] != "create" {
+		t.Errorf("Values returned the schema's own slice; want a copy")
 	}
 }
 
@@ -175,7 +266,7 @@ func TestParse(t *testing.T) {
 		"comment": ["a test schema"],
 		"types": {"dev": {"id": "string"}, "unused": {"x": "number"}},
 		"events": {
-			"a": {"device": "#dev", "data": {"meta": {"*": "any"}, "tags": ["string"]}},
+			"a": {"device": "#dev", "data": {"meta": {"*": "any"}, "tags": ["string"], "kind": {"$type": "string", "$enum": ["x", "y"]}}},
 			"b": "#dev"
 		}
 	}`
@@ -200,6 +291,12 @@ func TestParse(t *testing.T) {
 		if got := s.has(c.event, split(c.path)); got != c.want {
 			t.Errorf("has(%q, %q) = %v, want %v", c.event, c.path, got, c.want)
 		}
+	}
+	if got := s.values("a", split("data.kind")); !slices.Equal(got, []string{"x", "y"}) {
+		t.Errorf("values(a, data.kind) = %q, want [x y]", got)
+	}
+	if !s.has("a", split("data.kind")) || s.has("a", split("data.kind.x")) {
+		t.Errorf("an enumerated field is a string: has(data.kind) must be true, has(data.kind.x) false")
 	}
 	if s.events["a"].fields["device"] != s.events["b"] {
 		t.Errorf("two references to types.dev resolved to different nodes, want one shared node")
@@ -226,6 +323,13 @@ func TestParseErrors(t *testing.T) {
 		{"number as shape", `{"events": {"a": {"n": 3}}}`, "events.a.n: a shape is a type name"},
 		{"bad nested", `{"events": {"a": {"l": [{"x": "bool", "y": "nope"}]}}}`, `events.a.l[].y: unknown type "nope"`},
 		{"bad type entry", `{"types": {"t": {"x": true}}, "events": {"a": {"t": "#t"}}}`, "types.t.x: a shape is"},
+		{"reserved key", `{"events": {"a": {"$enum": ["x"]}}}`, `events.a: key "$enum": keys starting with $ are reserved`},
+		{"enum of numbers", `{"events": {"a": {"k": {"$type": "number", "$enum": ["1"]}}}}`, `events.a.k: $type "number": only string fields`},
+		{"empty enum", `{"events": {"a": {"k": {"$type": "string", "$enum": []}}}}`, "events.a.k: $enum lists no values"},
+		{"no enum", `{"events": {"a": {"k": {"$type": "string"}}}}`, "events.a.k: $enum lists no values"},
+		{"enum twice", `{"events": {"a": {"k": {"$type": "string", "$enum": ["x", "x"]}}}}`, `$enum lists "x" twice`},
+		{"enum not strings", `{"events": {"a": {"k": {"$type": "string", "$enum": [1]}}}}`, "events.a.k: json"},
+		{"key beside $type", `{"events": {"a": {"k": {"$type": "string", "$enum": ["x"], "other": "y"}}}}`, `unknown key "other" beside $type`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,3 +33,12 @@ func ExampleFields() {
 	fmt.Println(eventschema.Fields("message:out:ack"))
 	// Output: [ack created data device event id object]
 }
+
+// The values of an enumerated field, for "did you mean" on a literal.
+func ExampleValues() {
+	fmt.Println(eventschema.Values("message:out:ack", []string{"ack"}))
+	fmt.Println(eventschema.Values("message:in:new", []string{"data", "type"}) == nil)
+	// Output:
+	// [failed sent read played error pending delivered server]
+	// true
+}

@@ -185,19 +185,53 @@ func TestRecordedEventsMatchSchema(t *testing.T) {
 			}
 			if _, n := walk(root, l.path); !accepts(n, l.value) {
 				t.Errorf("%s: field %s = %v (%T) does not fit the schema's shape for %s", r.where, dotted, l.value, l.value, name)
+			} else if s, ok := l.value.(string); ok && n.enum != nil && !slices.Contains(n.enum, s) {
+				t.Errorf("%s: field %s = %q is not one of the schema's values for %s %q; add it to the $enum in wassenger.json or fix the event", r.where, dotted, s, name, n.enum)
 			}
 		}
 	}
-	for _, name := range []string{"group:update", "message:in:new", "message:out:new", "message:out:ack", "message:out:failed"} {
+	for _, name := range []string{"group:update", "message:in:new", "message:out:new", "message:out:ack", "message:out:sent", "message:out:failed"} {
 		if checked[name] == 0 {
 			t.Errorf("no recorded %s event was checked against the schema; want at least one in %s", name, eventsDir)
 		}
 	}
 }
 
+// dataField returns ev.data[key], or nil.
+func dataField(ev map[string]any, key string) any {
+	data, _ := ev["data"].(map[string]any)
+	return data[key]
+}
+
+// identity names one event among the events about the same entity, as
+// Wassenger sends them: the event name, the id (entityId for array items)
+// and the state that changes from one event to the next about it (the
+// ack of message:out:ack, the action, participants and value of
+// group:update). Several events share an id: one message:out:ack per ack
+// state, message:out:sent and message:out:failed for one message.
+func identity(ev map[string]any) (string, bool) {
+	id, _ := ev["id"].(string)
+	if id == "" {
+		id, _ = ev["entityId"].(string)
+	}
+	if id == "" {
+		return "", false
+	}
+	name, _ := ev["event"].(string)
+	state := []any{name, id}
+	switch name {
+	case "message:out:ack":
+		state = append(state, ev["ack"])
+	case "group:update":
+		state = append(state, ev["action"], ev["participants"], ev["value"])
+	}
+	key, _ := json.Marshal(state)
+	return string(key), true
+}
+
 // TestRecordedEventsFolder checks the layout the rest of hookd's tests rely
-// on: an event field everywhere, unique ids, one group:update file per
-// action.
+// on: an event field everywhere, one identity per event, one group:update
+// file per action, the spec's examples under spec/.
 func TestRecordedEventsFolder(t *testing.T) {
 	events := loadRecorded(t, eventsDir)
 	seen := map[string]string{}
@@ -208,18 +242,15 @@ func TestRecordedEventsFolder(t *testing.T) {
 		if !ok || name == "" {
 			t.Errorf("%s: no event field; every recorded event needs one", r.where)
 		}
-		id, _ := r.event["id"].(string)
-		if id == "" {
-			id, _ = r.event["entityId"].(string)
-		}
-		if id == "" {
+		key, ok := identity(r.event)
+		if !ok {
 			t.Errorf("%s: no id or entityId", r.where)
 			continue
 		}
-		if prev, dup := seen[id]; dup {
-			t.Errorf("%s: id %s is already used by %s; event ids must be unique across the folder", r.where, id, prev)
+		if prev, dup := seen[key]; dup {
+			t.Errorf("%s: the same event as %s (%s); give each recorded event its own id or state", r.where, prev, key)
 		}
-		seen[id] = r.where
+		seen[key] = r.where
 	}
 
 	for _, action := range GroupActions {
@@ -259,6 +290,31 @@ func TestRecordedEventsFolder(t *testing.T) {
 	}
 	if more := byFile["more.jsonl"]; len(more) != 5 {
 		t.Errorf("more.jsonl: want 5 events, found %d", len(more))
+	}
+
+	// The spec's examples, one file each, and the ack example once per
+	// ack state.
+	spec := map[string]string{
+		"spec/message-in-new.json":        "message:in:new",
+		"spec/message-out-new.json":       "message:out:new",
+		"spec/message-out-new-media.json": "message:out:new",
+		"spec/message-out-sent.json":      "message:out:sent",
+		"spec/message-out-failed.json":    "message:out:failed",
+	}
+	for _, ack := range []string{"server", "delivered", "read", "played"} {
+		file := "spec/message-out-ack-" + ack + ".json"
+		spec[file] = "message:out:ack"
+		if evs := byFile[file]; len(evs) != 1 || evs[0]["ack"] != ack || dataField(evs[0], "ack") != ack {
+			t.Errorf("%s: want one message:out:ack event with ack and data.ack %q", file, ack)
+		}
+	}
+	for file, name := range spec {
+		if evs := byFile[file]; len(evs) != 1 || evs[0]["event"] != name {
+			t.Errorf("%s: want one %s event from the spec's examples", file, name)
+		}
+	}
+	if sent, failed := byFile["spec/message-out-sent.json"], byFile["spec/message-out-failed.json"]; len(sent) == 1 && len(failed) == 1 && sent[0]["entityId"] != failed[0]["entityId"] {
+		t.Errorf("spec/message-out-sent.json and spec/message-out-failed.json: want the same entityId (one message), got %v and %v", sent[0]["entityId"], failed[0]["entityId"])
 	}
 }
 
