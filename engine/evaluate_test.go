@@ -513,7 +513,7 @@ func TestGoodFiles(t *testing.T) {
 		t.Errorf("helpers render %q", got)
 	}
 	res = conditions.Evaluate(mustEvent(t, `{"event":"message:in:new","data":{"fromNumber":"+34 600 000 001","body":"hola, ¿qué tal? ¿Abrís el domingo?","chat":{"id":"3460@c.us"},"meta":{"isFirstMessage":true}}}`))
-	if got := res.Fired[0].Actions[0].Params["message"]; got != "first message from 34600000001@c.us: hola, ¿qué tal? ¿Ab…" {
+	if got := res.Fired[0].Actions[0].Params["message"]; got != "first message from +34600000001: hola, ¿qué tal? ¿Ab…" {
 		t.Errorf("helpers render %q", got)
 	}
 }
