@@ -32,8 +32,9 @@ var repoRoot = filepath.Join("..", "..")
 
 // TestScript runs the CLI scripts of testdata/script. Each script starts
 // in a folder holding the repository's testdata/rules (broken files with
-// their goldens, good files) and rules.example.yaml, so that
-// `hookd check testdata/rules/broken/x.yaml` prints exactly x.golden.
+// their goldens, good files), testdata/events (the recorded events) and
+// rules.example.yaml, so that `hookd check testdata/rules/broken/x.yaml`
+// prints exactly x.golden and the README's commands run as written.
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join(repoRoot, "testdata", "script"),
@@ -41,8 +42,10 @@ func TestScript(t *testing.T) {
 		RequireUniqueNames:  true,
 		UpdateScripts:       *update,
 		Setup: func(env *testscript.Env) error {
-			if err := copyTree(filepath.Join(repoRoot, "testdata", "rules"), filepath.Join(env.WorkDir, "testdata", "rules")); err != nil {
-				return err
+			for _, dir := range []string{"rules", "events"} {
+				if err := copyTree(filepath.Join(repoRoot, "testdata", dir), filepath.Join(env.WorkDir, "testdata", dir)); err != nil {
+					return err
+				}
 			}
 			return copyFile(filepath.Join(repoRoot, "rules.example.yaml"), filepath.Join(env.WorkDir, "rules.example.yaml"))
 		},

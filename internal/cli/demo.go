@@ -49,6 +49,20 @@ func (t *demoTargets) close() {
 }
 
 func runDemo(s Streams, args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return demo(ctx, s, args)
+}
+
+// tryEvent is the shell line the demo suggests for one more event, with
+// %s for the webhook URL. printf gives the event a fresh id (the time in
+// seconds) on every run: an id hookd has seen is a duplicate, answered
+// 200 and not run again.
+const tryEvent = `printf '{"event":"group:update","id":"try-%%s","action":"remove","author":"+34655500001","participants":["+34655500002"],"created":1721659753,"data":{"chat":{"id":"120363098765432101@g.us","name":"Marketing Team"}}}' "$(date +%%s)" | curl -sS -H 'Content-Type: application/json' --data @- '%s'`
+
+// demo runs the demo until ctx is done (or, with --once, until the
+// recorded events are delivered).
+func demo(ctx context.Context, s Streams, args []string) int {
 	fs := newFlags(s, "demo", "[--listen ADDR] [--once] [--rules RULES]")
 	listen := fs.String("listen", daemon.DefaultListen, "HTTP address of the daemon")
 	once := fs.Bool("once", false, "exit after the recorded events are delivered")
@@ -105,7 +119,7 @@ func runDemo(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	runErr := make(chan error, 1)
 	go func() { runErr <- d.Run(ctx, nil) }()
@@ -133,7 +147,7 @@ func runDemo(s Streams, args []string) int {
 		}
 		return 0
 	}
-	fmt.Fprintf(s.Stdout, "\nTry one more event, then watch it arrive (Ctrl-C to stop):\n  curl -H 'Content-Type: application/json' --data @testdata/events/group-update/remove.json '%s'\n", url)
+	fmt.Fprintf(s.Stdout, "\nTry one more event from another terminal: a member removed by someone who is not a trusted admin,\nwith a new id on each run (the time), so removal-alert emails ops and posts to Slack. Ctrl-C stops the demo.\n  "+tryEvent+"\n", url)
 	go reportNew(ctx, s.Stdout, t)
 	if err := <-runErr; err != nil {
 		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)

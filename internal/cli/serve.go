@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/daemon"
+	"github.com/hookd/hookd/engine"
 )
 
 func init() {
@@ -55,6 +56,15 @@ func runServe(s Streams, args []string) int {
 		return exitUsage(s, fs, "%v", err)
 	}
 	cfg.WebhookKey = secret.New(os.Getenv("HOOKD_WEBHOOK_KEY"))
+	// A file that does not load is reported by daemon.New, with its
+	// problems; one that loads must not send placeholder secrets to the
+	// real services.
+	if rs, _ := engine.LoadFile(cfg.RulesPath, engine.LoadOptions{}); rs != nil {
+		if err := placeholderError(cfg.RulesPath, placeholderCredentials(&rs.Connections)); err != nil {
+			fmt.Fprintf(s.Stderr, "hookd serve: %v\n", err)
+			return 1
+		}
+	}
 	d, err := daemon.New(cfg)
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd serve: %v\n", err)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -19,11 +21,18 @@ func init() {
 	register("dlq", "dead letters: `hookd dlq list`, `hookd dlq retry [ID...|--all]`", runDLQ)
 }
 
-func openStore(s Streams, dir string) (*store.Store, bool) {
+// openStore opens the store of a hookd serve for the command cmd. A
+// folder without one is an error: opening it would create an empty store
+// and answer "nothing there" about the wrong folder.
+func openStore(s Streams, cmd, dir string) (*store.Store, bool) {
+	if _, err := os.Stat(filepath.Join(dir, store.FileName)); err != nil {
+		fmt.Fprintf(s.Stderr, "hookd %s: no hookd store in %s (no %s there): pass the --data folder of a hookd serve (default %s)\n", cmd, dir, store.FileName, daemon.DefaultDataDir)
+		return nil, false
+	}
 	// The daemon may be running: read its event log without taking it.
 	st, err := store.Open(dir, store.Options{ShareEvents: true})
 	if err != nil {
-		fmt.Fprintf(s.Stderr, "hookd: %v\n", err)
+		fmt.Fprintf(s.Stderr, "hookd %s: %v\n", cmd, err)
 		return nil, false
 	}
 	return st, true
@@ -42,7 +51,7 @@ func runEvents(s Streams, args []string) int {
 	if _, err := parse(fs, args[1:]); err != nil {
 		return flagErr(err)
 	}
-	st, ok := openStore(s, *dir)
+	st, ok := openStore(s, "events export", *dir)
 	if !ok {
 		return 1
 	}
@@ -84,7 +93,7 @@ func runDLQ(s Streams, args []string) int {
 	if err != nil {
 		return flagErr(err)
 	}
-	st, ok := openStore(s, *dir)
+	st, ok := openStore(s, "dlq "+sub, *dir)
 	if !ok {
 		return 1
 	}
@@ -121,6 +130,12 @@ func runDLQ(s Streams, args []string) int {
 	}
 	if *all {
 		ids = nil
+	} else if missing, err := missingDeadLetters(ctx, st, ids); err != nil {
+		fmt.Fprintf(s.Stderr, "hookd dlq retry: %v\n", err)
+		return 1
+	} else if len(missing) > 0 {
+		fmt.Fprintf(s.Stderr, "hookd dlq retry: no dead letter with id %s in %s; nothing was queued (hookd dlq list --data %s shows the ids)\n", joinIDs(missing), *dir, *dir)
+		return 1
 	}
 	n, err := st.Requeue(ctx, ids)
 	if err != nil {
@@ -129,6 +144,33 @@ func runDLQ(s Streams, args []string) int {
 	}
 	fmt.Fprintf(s.Stdout, "queued %s again; a running hookd serve picks them up within a second, or at its next start\n", plural(n, "dead letter"))
 	return 0
+}
+
+// missingDeadLetters returns the ids that are not dead letters of st.
+func missingDeadLetters(ctx context.Context, st *store.Store, ids []int64) ([]int64, error) {
+	jobs, err := st.DeadLetters(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	dead := make(map[int64]bool, len(jobs))
+	for _, j := range jobs {
+		dead[j.ID] = true
+	}
+	var missing []int64
+	for _, id := range ids {
+		if !dead[id] {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func oneLine(s string) string {
