@@ -25,9 +25,14 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int) {
 		if ref.Path[0] == "vars" {
 			continue
 		}
+		// $env is the whole event: $env.data is data.
+		fields, env := ref.Path, ""
+		if fields[0] == "$env" {
+			fields, env = fields[1:], "$env."
+		}
 		carried := false
 		for _, ev := range events {
-			if eventschema.Has(ev, ref.Path) {
+			if eventschema.Has(ev, fields) {
 				carried = true
 				break
 			}
@@ -36,8 +41,8 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int) {
 			continue
 		}
 		hint := ""
-		if s := eventschema.Suggest(events[0], ref.Path); s != "" {
-			hint = " (did you mean " + suggestedPath(events[0], ref.Path, s) + "?)"
+		if s := eventschema.Suggest(events[0], fields); s != "" {
+			hint = " (did you mean " + env + suggestedPath(events[0], fields, s) + "?)"
 		}
 		l.warnAt(n, off+ref.Off, "field "+strings.Join(ref.Path, ".")+" is not in "+strings.Join(events, ", ")+" events"+hint+"; it will be nil (use ?. and ?? if it is optional)")
 	}
