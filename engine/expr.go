@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,6 +68,9 @@ func memberPath(n ast.Node) (path []string, exact, ok bool) {
 type fieldRef struct {
 	Path []string
 	Off  int
+	// Only, when set, are the fields of Path that are read: Path is the
+	// argument of a helper that reads just these (funcs.ArgFields).
+	Only []string
 }
 
 // compiled is one compiled expression and what it reads.
@@ -266,7 +270,12 @@ func (l *loader) projection() *event.Projection {
 			return nil
 		}
 		for _, f := range c.Fields {
-			paths = append(paths, f.Path)
+			if f.Only == nil {
+				paths = append(paths, f.Path)
+			}
+			for _, k := range f.Only {
+				paths = append(paths, append(slices.Clip(f.Path), k))
+			}
 		}
 	}
 	return event.NewProjection(paths)
@@ -279,17 +288,27 @@ func fieldRefs(prog *vm.Program) []fieldRef {
 	// Only whole chains are reads: in data.chat.name, data.chat and data
 	// are steps on the way, while a bare data (len(data), data[k]) reads
 	// the whole object, even beside data.chat.name.
+	// The argument of a helper such as sender(data) is read in part:
+	// only the fields funcs.ArgFields names.
 	steps := map[ast.Node]bool{}
+	partial := map[ast.Node][]string{}
 	ast.Find(prog.Node(), func(n ast.Node) bool {
-		if m, ok := n.(*ast.MemberNode); ok {
-			steps[m.Node] = true
-			if c, ok := m.Node.(*ast.ChainNode); ok {
+		switch n := n.(type) {
+		case *ast.MemberNode:
+			steps[n.Node] = true
+			if c, ok := n.Node.(*ast.ChainNode); ok {
 				steps[c.Node] = true
+			}
+		case *ast.CallNode:
+			if id, ok := n.Callee.(*ast.IdentifierNode); ok && len(n.Arguments) == 1 {
+				if only := funcs.ArgFields(id.Value); only != nil {
+					partial[n.Arguments[0]] = only
+				}
 			}
 		}
 		return false
 	})
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	ast.Find(prog.Node(), func(n ast.Node) bool {
 		if steps[n] {
 			return false
@@ -300,10 +319,17 @@ func fieldRefs(prog *vm.Program) []fieldRef {
 			if !ok || len(path) == 0 || path[0] == "vars" || contains(knownFuncs, path[0]) {
 				return false
 			}
+			only := partial[n]
 			key := strings.Join(path, ".")
-			if !seen[key] {
-				seen[key] = true
-				refs = append(refs, fieldRef{Path: path, Off: n.Location().From})
+			i, dup := seen[key]
+			switch {
+			case !dup:
+				seen[key] = len(refs)
+				refs = append(refs, fieldRef{Path: path, Off: n.Location().From, Only: only})
+			case only == nil || refs[i].Only == nil:
+				refs[i].Only = nil // read whole somewhere
+			default:
+				refs[i].Only = append(slices.Clip(refs[i].Only), only...)
 			}
 		}
 		return false

@@ -169,6 +169,19 @@ func TestSender(t *testing.T) {
 			if got := funcs.SenderPhone(tt.msg); got != tt.senderPhone {
 				t.Errorf("SenderPhone = %q, want %q", got, tt.senderPhone)
 			}
+			// hookd decodes only ArgFields of the message for them.
+			only := map[string]any{"chat": map[string]any{"id": "34699999999@c.us"}}
+			for _, k := range funcs.ArgFields("sender") {
+				if v, ok := tt.msg[k]; ok {
+					only[k] = v
+				}
+			}
+			if got := funcs.Sender(only); got != tt.sender {
+				t.Errorf("Sender of ArgFields only = %q, want %q", got, tt.sender)
+			}
+			if got := funcs.SenderPhone(only); got != tt.senderPhone {
+				t.Errorf("SenderPhone of ArgFields only = %q, want %q", got, tt.senderPhone)
+			}
 		})
 	}
 }

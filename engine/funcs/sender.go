@@ -44,6 +44,18 @@ func SenderPhone(msg map[string]any) string {
 	return p
 }
 
+// ArgFields returns the fields of its argument that the helper name
+// reads, for helpers that read only some fields of an object (sender and
+// senderPhone read four of a message); nil for the others. hookd decodes
+// just these fields of an event for them.
+func ArgFields(name string) []string {
+	switch name {
+	case "sender", "senderPhone":
+		return []string{"author", "flow", "from", "fromNumber"}
+	}
+	return nil
+}
+
 // authorID is the user id in a message's author field: Wassenger sends an
 // id; a phone number is turned into one. Any other value gives "".
 func authorID(v any) string {
