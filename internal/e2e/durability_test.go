@@ -13,7 +13,7 @@ import (
 // how many requests hookd has in flight at the stand-in at most.
 const concurrency = 4
 
-// RELIABILITY.md item 8: accepted events whose actions have not run
+// docs/reliability.md item 8: accepted events whose actions have not run
 // survive kill -9, and after a restart every action runs exactly once.
 func TestKill9BeforeActionsRunEachRunsOnceAfterRestart(t *testing.T) {
 	t.Parallel()
@@ -60,7 +60,7 @@ func TestKill9BeforeActionsRunEachRunsOnceAfterRestart(t *testing.T) {
 	p2.stop()
 }
 
-// RELIABILITY.md item 9: an action in flight when hookd is killed runs
+// docs/reliability.md item 9: an action in flight when hookd is killed runs
 // again after the restart, once, with the same reference.
 func TestKill9DuringActionRunsAgainWithSameReference(t *testing.T) {
 	t.Parallel()
@@ -96,7 +96,7 @@ func TestKill9DuringActionRunsAgainWithSameReference(t *testing.T) {
 	p2.stop()
 }
 
-// RELIABILITY.md item 11 across a restart: an event delivered again after
+// docs/reliability.md item 11 across a restart: an event delivered again after
 // hookd restarted is acknowledged as a duplicate and runs nothing more,
 // whether its action had finished or was still pending at the restart.
 func TestDuplicateAcrossRestartRunsOnce(t *testing.T) {

@@ -3,7 +3,7 @@
 // rules file pointing at stand-ins on 127.0.0.1, and kills it (-9),
 // stops it (SIGTERM), reloads it (SIGHUP) and restarts it, asserting on
 // what the stand-ins received and what the store holds. The package has
-// only tests; RELIABILITY.md lists the promises they hold hookd to.
+// only tests; docs/reliability.md lists the promises they hold hookd to.
 package e2e
 
 import (

@@ -30,7 +30,7 @@ const (
 	msgReloadFail  = "rules reload failed; the previous rules keep running"
 )
 
-// RELIABILITY.md item 20: on SIGTERM hookd stops taking connections,
+// docs/reliability.md item 20: on SIGTERM hookd stops taking connections,
 // answers the requests in flight, gives running actions the drain
 // timeout, leaves every unfinished job pending and exits 0; a restart
 // runs each of them once.

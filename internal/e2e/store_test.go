@@ -16,7 +16,7 @@ import (
 	"github.com/hookd/hookd/engine/store"
 )
 
-// RELIABILITY.md item 10, first half: a store that cannot be opened stops
+// docs/reliability.md item 10, first half: a store that cannot be opened stops
 // hookd at start with an error that names the file and says what to do,
 // and leaves the file as it was.
 func TestStoreThatCannotBeOpenedStopsServe(t *testing.T) {
@@ -93,7 +93,7 @@ func TestStoreThatCannotBeOpenedStopsServe(t *testing.T) {
 	}
 }
 
-// RELIABILITY.md item 10, second half: when the store cannot be written
+// docs/reliability.md item 10, second half: when the store cannot be written
 // while hookd runs (here another process holds SQLite's write lock longer
 // than hookd's busy timeout), the webhook answers 503 with Retry-After so
 // that Wassenger retries, stores nothing, and accepts the event normally

@@ -13,9 +13,9 @@ import (
 	"sync"
 )
 
-// Wassenger stands in for the Wassenger REST API (API-NOTES.md section
-// 2), served under /v1: it checks the API key, validates the documented
-// request shapes of messages, groups and chats, and answers like the
+// Wassenger stands in for the Wassenger REST API (its reference:
+// https://app.wassenger.com/docs), served under /v1: it checks the API
+// key, validates the documented request shapes of messages, groups and chats, and answers like the
 // real API, with Wassenger's error body on failure.
 type Wassenger struct {
 	*Server

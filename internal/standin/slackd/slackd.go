@@ -1,7 +1,9 @@
 // Package slackd stands in for Slack on 127.0.0.1: an incoming webhook
-// and the Web API's chat.postMessage, answering as Slack does
-// (API-NOTES.md section 3): plain-text error bodies with 4xx statuses for
-// the webhook, HTTP 200 with {"ok":false,"error":...} for the Web API.
+// and the Web API's chat.postMessage, answering as Slack documents it
+// (https://api.slack.com/messaging/webhooks#handling_errors and
+// https://api.slack.com/methods/chat.postMessage): plain-text error bodies
+// with 4xx statuses for the webhook, HTTP 200 with {"ok":false,"error":...}
+// for the Web API.
 // It is built on standin.Server, so it records every request, can be told
 // to fail or hang, and lets a caller wait for a condition. Nothing here
 // depends on package testing.
