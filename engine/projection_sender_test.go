@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
 )
 
@@ -45,28 +46,36 @@ rules:
           fields:
             `+tc.fields+`
 `)
-			full, err := event.Parse(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			proj, err := event.ParseProjected(body, rs.Projection())
-			if err != nil {
-				t.Fatal(err)
-			}
+			full, proj := decodeBoth(t, body, rs)
 			want := tc.wantData
 			if want == nil {
-				want = full[0].Fields["data"].(map[string]any)
+				want = full.Fields["data"].(map[string]any)
 			}
-			if got := proj[0].Fields["data"]; !reflect.DeepEqual(got, want) {
+			if got := proj.Fields["data"]; !reflect.DeepEqual(got, want) {
 				t.Errorf("projected data\n%#v\nwant\n%#v", got, want)
 			}
-			wantRes := summarize(rs.Evaluate(full[0]))
+			wantRes := summarize(rs.Evaluate(full))
 			if len(wantRes.Rules) != 1 || wantRes.Actions[0]["fields"].(map[string]any)["sender"] != "203456789012345@lid" {
 				t.Fatalf("the full decode gives %v: the test's rules are wrong", wantRes)
 			}
-			if got := summarize(rs.Evaluate(proj[0])); !reflect.DeepEqual(got, wantRes) {
+			if got := summarize(rs.Evaluate(proj)); !reflect.DeepEqual(got, wantRes) {
 				t.Errorf("projected decode gives\n%v\nfull decode gives\n%v", got, wantRes)
 			}
 		})
 	}
+}
+
+// decodeBoth decodes one event body in full and with the rule set's
+// projection.
+func decodeBoth(t *testing.T, body []byte, rs *engine.RuleSet) (full, projected *event.Event) {
+	t.Helper()
+	f, err := event.Parse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := event.ParseProjected(body, rs.Projection())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f[0], p[0]
 }

@@ -127,19 +127,12 @@ rules:
       - log:
           message: "{{ id }}"
 `)
-			full, err := event.Parse(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			proj, err := event.ParseProjected(body, rs.Projection())
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := summarize(rs.Evaluate(full[0]))
+			full, proj := decodeBoth(t, body, rs)
+			want := summarize(rs.Evaluate(full))
 			if len(want.Rules) != 1 {
 				t.Fatalf("the full decode fires %v with errors %v: the test's condition is wrong", want.Rules, want.Errors)
 			}
-			if got := summarize(rs.Evaluate(proj[0])); !reflect.DeepEqual(got, want) {
+			if got := summarize(rs.Evaluate(proj)); !reflect.DeepEqual(got, want) {
 				t.Errorf("projected decode gives\n%v\nfull decode gives\n%v", got, want)
 			}
 		})
