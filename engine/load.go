@@ -483,6 +483,11 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 			ok = false
 			continue
 		}
+		if !l.checkShape(e.Value, f.Shape, what+"."+k) {
+			ok = false
+			set[k] = true // present: only its value is wrong
+			continue
+		}
 		set[k] = true
 		a.params.keys = append(a.params.keys, k)
 		a.params.vals = append(a.params.vals, t)
@@ -519,6 +524,14 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 		if !any {
 			l.errorf(typ, "%s: set at least one of %s", what, strings.Join(group, ", "))
 			ok = false
+		}
+	}
+	for _, f := range spec.Fields {
+		for _, need := range f.Needs {
+			if set[f.Name] && !set[need] {
+				l.errorf(fields[f.Name].Key, "%s: %s needs %s; set it too", what, f.Name, need)
+				ok = false
+			}
 		}
 	}
 	if spec.CheckConnection != nil {

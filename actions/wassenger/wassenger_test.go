@@ -154,7 +154,7 @@ func TestMessageInvalid(t *testing.T) {
 		{"no recipient", map[string]any{"message": "Hi"}, "no recipient"},
 		{"recipient rendered empty", map[string]any{"phone": "", "message": "Hi"}, "rendered empty"},
 		{"two recipients", map[string]any{"phone": "+1234567890", "group": group, "message": "Hi"}, "phone and group are all set"},
-		{"recipient not a string", map[string]any{"phone": 1234567890, "message": "Hi"}, "phone must be a string"},
+		{"recipient not a string", map[string]any{"phone": 1234567890, "message": "Hi"}, "phone: must be a string, got integer"},
 		{"no content", map[string]any{"phone": "+1234567890", "message": ""}, "nothing to send"},
 	}
 	for _, tt := range tests {

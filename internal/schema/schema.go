@@ -286,6 +286,15 @@ func actionSchema(spec *actions.Spec) obj {
 	if len(all) > 0 {
 		s["allOf"] = all
 	}
+	deps := obj{}
+	for _, f := range spec.Fields {
+		if len(f.Needs) > 0 {
+			deps[f.Name] = f.Needs
+		}
+	}
+	if len(deps) > 0 {
+		s["dependencies"] = deps
+	}
 	return s
 }
 
@@ -314,8 +323,43 @@ func fieldSchema(f actions.Field) obj {
 	default:
 		s = obj{}
 	}
+	if f.Shape != nil && f.Kind == actions.Any {
+		s = shapeSchema(f.Shape)
+	}
 	s["description"] = desc
 	return s
+}
+
+// shapeSchema is the JSON Schema of a field's shape. Any value may also
+// be a {{ }} template, checked when rendered; objects stay open, as in
+// the API they describe.
+func shapeSchema(sh *actions.Shape) obj {
+	if sh == nil || len(sh.Types) == 0 {
+		return obj{}
+	}
+	s := obj{"type": sh.Types}
+	if sh.Enum != nil {
+		s = obj{"enum": sh.Enum}
+	}
+	if len(sh.Keys) > 0 {
+		props := obj{}
+		for _, k := range sh.Keys {
+			p := shapeSchema(k.Shape)
+			p["description"] = k.Doc
+			props[k.Name] = p
+		}
+		s["properties"] = props
+	}
+	if len(sh.Required) > 0 {
+		s["required"] = sh.Required
+	}
+	if sh.Items != nil {
+		s["items"] = shapeSchema(sh.Items)
+	}
+	if sh.Only(actions.TypeString) && sh.Enum == nil {
+		return s
+	}
+	return obj{"anyOf": []any{s, obj{"type": "string", "pattern": templatePattern}}}
 }
 
 var (

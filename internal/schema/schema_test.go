@@ -235,6 +235,9 @@ func TestValidate(t *testing.T) {
 		{"missing required field", base + "  - {name: a, on: x, do: [email: {to: a@b.c, subject: s}]}\n", `/rules/0/do/0/email: missing "body"`},
 		{"phone and group", base + "  - {name: a, on: x, do: [wassenger.message: {phone: p, group: g, message: m}]}\n", "/rules/0/do/0/wassenger.message: matches 2 of oneOf"},
 		{"enum", base + "  - {name: a, on: x, do: [log: {message: m, level: loud}]}\n", "/rules/0/do/0/log/level: matches no anyOf"},
+		{"message field type", base + "  - {name: a, on: x, do: [wassenger.message: {chat: c, message: m, sendReadAck: 'yes'}]}\n", "/rules/0/do/0/wassenger.message/sendReadAck: matches no anyOf"},
+		{"message nested type", base + "  - {name: a, on: x, do: [wassenger.message: {chat: c, poll: {name: q, options: a}}]}\n", "/rules/0/do/0/wassenger.message/poll: matches no anyOf"},
+		{"message unknown field", base + "  - {name: a, on: x, do: [wassenger.message: {chat: c, message: m, sendReadAk: true}]}\n", `/rules/0/do/0/wassenger.message: unknown key "sendReadAk"`},
 		{"bad duration", "version: 1\ndelivery: {timeout: soon}\nrules: []\n", "/delivery/timeout: matches no anyOf"},
 		{"unknown connection field", "version: 1\nconnections: {slack: {url: x}}\nrules: []\n", `/connections/slack: unknown key "url"`},
 		{"email tls", "version: 1\nconnections: {email: {tls: ssl}}\nrules: []\n", "/connections/email/tls: matches no anyOf"},
@@ -252,6 +255,8 @@ func TestValidate(t *testing.T) {
 		base + "  - {name: a, on: x, stop: true}\n",
 		base + "  - {name: a, on: [x, 'message:*'], do: [log: {message: m, level: '{{ vars.level }}'}]}\n",
 		base + "  - {name: a, on: x, do: [email: {to: [a@b.c], subject: s, body: b}]}\n",
+		base + "  - {name: a, on: x, do: [wassenger.message: {chat: 1@lid, poll: {name: q, options: [a, b]}, sendReadAck: true, deliveryOptions: {previewUrl: false, extra: 1}}]}\n",
+		base + "  - {name: a, on: x, do: [wassenger.message: {group: g, poll: '{{ vars.poll }}', typing: '{{ vars.t }}', forward: m1}]}\n",
 	}
 	for _, src := range ok {
 		if errs := validateYAML(t, s, []byte(src)); len(errs) > 0 {
