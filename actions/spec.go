@@ -48,11 +48,6 @@ type Field struct {
 	Enum []string
 	// Doc is a one-line description for docs and the JSON Schema.
 	Doc string
-	// Shape, when set, is the JSON value the field takes, checked at
-	// load where it is fixed in the rules file and again once rendered.
-	Shape *Shape
-	// Needs lists fields that must be set when this one is.
-	Needs []string
 }
 
 // Spec describes an action type: its fields and the rules between them.
@@ -96,15 +91,32 @@ var specs = map[string]*Spec{
 		Type:       "wassenger.message",
 		Doc:        "Send a WhatsApp message: POST {base_url}/messages.",
 		Connection: "wassenger",
-		Fields:     wassengerMessageFields,
-		OneOf:      [][]string{msgTargets},
-		AnyOf:      [][]string{msgContent},
-		CheckConnection: func(c *Connections, _ map[string]bool) string {
-			if c.Wassenger == nil || c.Wassenger.Token.IsZero() {
-				return "needs connections.wassenger.token"
-			}
-			return ""
+		Fields: []Field{
+			{Name: "phone", Kind: String, Doc: "recipient phone number in E.164 (+1234567890)"},
+			{Name: "group", Kind: String, Doc: "recipient group chat id (...@g.us)"},
+			{Name: "channel", Kind: String, Doc: "recipient channel id (...@newsletter)"},
+			{Name: "message", Kind: String, Doc: "message text (WhatsApp formatting allowed)"},
+			{Name: "media", Kind: Any, Doc: `media to send: {url: "https://..."} or {file: "<id>"}, optional format`},
+			{Name: "device", Kind: String, Doc: "24-hex device id to send from"},
+			{Name: "reference", Kind: String, Doc: "your own id; defaults to hookd's idempotency reference"},
+			{Name: "deliverAt", Kind: String, Doc: "ISO-8601 time for a scheduled send"},
+			{Name: "quote", Kind: String, Doc: "message id to reply to"},
+			{Name: "priority", Kind: String, Enum: []string{"low", "normal", "high", "urgent"}, Doc: "queue priority"},
+			{Name: "live", Kind: Any, Doc: "skip the queue (true/false)"},
+			{Name: "enqueue", Kind: String, Enum: []string{"always", "never", "opportunistic"}, Doc: "queueing mode"},
+			{Name: "retries", Kind: Any, Doc: "delivery retry cap"},
+			{Name: "expiration", Kind: Any, Doc: "time to live: {seconds}, {duration} or {date}"},
+			{Name: "agent", Kind: String, Doc: "send as this team agent"},
+			{Name: "typing", Kind: Any, Doc: "seconds of typing indicator"},
+			{Name: "poll", Kind: Any, Doc: "{name, options[]}"},
+			{Name: "location", Kind: Any, Doc: "{address} or {coordinates: [lat, lng]}"},
+			{Name: "contacts", Kind: Any, Doc: "[{phone, name}]"},
+			{Name: "reaction", Kind: String, Doc: `emoji to react with ("-" removes)`},
+			{Name: "reactionMessage", Kind: String, Doc: "message id to react to"},
 		},
+		OneOf:           [][]string{{"phone", "group", "channel"}},
+		AnyOf:           [][]string{{"message", "media", "poll", "location", "contacts", "reaction"}},
+		CheckConnection: wassengerToken,
 	},
 	"wassenger.request": {
 		Type:       "wassenger.request",
@@ -116,12 +128,57 @@ var specs = map[string]*Spec{
 			{Name: "body", Kind: Any, Doc: "JSON body: any value, also a bare list"},
 			{Name: "query", Kind: StringMap, Doc: "query parameters"},
 		},
-		CheckConnection: func(c *Connections, _ map[string]bool) string {
-			if c.Wassenger == nil || c.Wassenger.Token.IsZero() {
-				return "needs connections.wassenger.token"
-			}
-			return ""
+		CheckConnection: wassengerToken,
+	},
+	"wassenger.group.add": groupSpec("wassenger.group.add",
+		"Add participants to a group: POST {base_url}/devices/{device}/groups/{group}/participants.",
+		Field{Name: "participants", Kind: StringList, Required: true, Doc: "phone numbers in E.164 (+1234567890) or user chat ids (...@c.us) to add"},
+		Field{Name: "admin", Kind: Any, Doc: "add them as admins (true/false, default false)"}),
+	"wassenger.group.remove": groupSpec("wassenger.group.remove",
+		"Remove participants from a group: DELETE {base_url}/devices/{device}/groups/{group}/participants.",
+		Field{Name: "participants", Kind: StringList, Required: true, Doc: "phone numbers or user chat ids to remove"}),
+	"wassenger.group.promote": groupSpec("wassenger.group.promote",
+		"Make participants group admins: PATCH {base_url}/devices/{device}/groups/{group}/participants with admin true.",
+		Field{Name: "participants", Kind: StringList, Required: true, Doc: "phone numbers or user chat ids to promote"}),
+	"wassenger.group.demote": groupSpec("wassenger.group.demote",
+		"Take group admin rights away: PATCH {base_url}/devices/{device}/groups/{group}/participants with admin false.",
+		Field{Name: "participants", Kind: StringList, Required: true, Doc: "phone numbers or user chat ids to demote"}),
+	"wassenger.group.approve": membersSpec("wassenger.group.approve",
+		"Approve pending requests to join a group: POST {base_url}/devices/{device}/groups/{group}/members."),
+	"wassenger.group.reject": membersSpec("wassenger.group.reject",
+		"Reject pending requests to join a group: DELETE {base_url}/devices/{device}/groups/{group}/members."),
+	"wassenger.chat.label": chatSpec("wassenger.chat.label",
+		"Add, remove or replace a chat's labels: PATCH {base_url}/chat/{device}/chats/{chat}/labels.",
+		Field{Name: "labels", Kind: StringList, Required: true, Doc: "label names (the labels must exist on the number)"},
+		Field{Name: "mode", Kind: String, Enum: []string{"add", "remove", "replace"}, Doc: "add (default), remove, or replace every label of the chat"}),
+	"wassenger.chat.assign": func() *Spec {
+		s := chatSpec("wassenger.chat.assign",
+			"Assign a chat to a team agent or department: PATCH {base_url}/chat/{device}/chats/{chat}/owner.",
+			Field{Name: "agent", Kind: String, Doc: "24-hex user id of the agent"},
+			Field{Name: "email", Kind: String, Doc: "email of the agent"},
+			Field{Name: "department", Kind: String, Doc: "24-hex department id"})
+		s.AnyOf = [][]string{{"agent", "email", "department"}}
+		return s
+	}(),
+	"wassenger.chat.unassign": chatSpec("wassenger.chat.unassign",
+		"Take a chat's agent away: DELETE {base_url}/chat/{device}/chats/{chat}/owner."),
+	"wassenger.chat.resolve": chatSpec("wassenger.chat.resolve",
+		"Mark a chat resolved: PATCH {base_url}/chat/{device}/chats/{chat}/status with status resolved."),
+	"wassenger.chat.note": chatSpec("wassenger.chat.note",
+		"Post a private note in a chat, seen by the team only: POST {base_url}/chat/{device}/chats/{chat}/notes.",
+		Field{Name: "message", Kind: String, Required: true, Doc: "note text"},
+		Field{Name: "quote", Kind: String, Doc: "message id the note refers to"}),
+	"wassenger.message.delete": {
+		Type:       "wassenger.message.delete",
+		Doc:        "Delete a message, for everyone by default: DELETE {base_url}/chat/{device}/messages/{id}?revoke=true.",
+		Connection: "wassenger",
+		Fields: []Field{
+			deviceField,
+			{Name: "id", Kind: String, Required: true, Doc: "WhatsApp message id, e.g. {{ data.id }}"},
+			{Name: "revoke", Kind: Any, Doc: "delete it for everyone (true, the default; WhatsApp allows it for a limited time after sending) or only on the number (false)"},
+			{Name: "force", Kind: Any, Doc: "delete it on the number even when it cannot be revoked for everyone (true/false)"},
 		},
+		CheckConnection: wassengerToken,
 	},
 	"slack": {
 		Type:       "slack",
@@ -188,6 +245,42 @@ var specs = map[string]*Spec{
 			{Name: "fields", Kind: StringMap, Doc: "extra attributes"},
 		},
 	},
+}
+
+// deviceField is the device of the group and chat actions: their paths
+// name it.
+var deviceField = Field{Name: "device", Kind: String, Required: true, Doc: "24-hex id of the WhatsApp number, e.g. {{ device.id }}"}
+
+// wassengerToken is the CheckConnection of every Wassenger action.
+func wassengerToken(c *Connections, _ map[string]bool) string {
+	if c.Wassenger == nil || c.Wassenger.Token.IsZero() {
+		return "needs connections.wassenger.token"
+	}
+	return ""
+}
+
+// groupSpec is the spec of a group action: device and group, then more.
+func groupSpec(typ, doc string, more ...Field) *Spec {
+	fields := append([]Field{deviceField,
+		{Name: "group", Kind: String, Required: true, Doc: "group chat id (...@g.us), e.g. {{ data.chat.id }}"}}, more...)
+	return &Spec{Type: typ, Doc: doc, Connection: "wassenger", Fields: fields, CheckConnection: wassengerToken}
+}
+
+// membersSpec is the spec of approve and reject: the requests of some
+// participants, or all of them.
+func membersSpec(typ, doc string) *Spec {
+	s := groupSpec(typ, doc,
+		Field{Name: "participants", Kind: StringList, Doc: "phone numbers or user chat ids whose requests to answer, e.g. {{ participants }}"},
+		Field{Name: "all", Kind: Any, Doc: "true answers every pending request"})
+	s.OneOf = [][]string{{"participants", "all"}}
+	return s
+}
+
+// chatSpec is the spec of a chat action: device and chat, then more.
+func chatSpec(typ, doc string, more ...Field) *Spec {
+	fields := append([]Field{deviceField,
+		{Name: "chat", Kind: String, Required: true, Doc: "chat id (...@c.us or ...@g.us), e.g. {{ data.chat.id }}"}}, more...)
+	return &Spec{Type: typ, Doc: doc, Connection: "wassenger", Fields: fields, CheckConnection: wassengerToken}
 }
 
 // Lookup returns the spec of an action type.

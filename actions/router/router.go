@@ -53,14 +53,16 @@ func New(conns *actions.Connections, opts Options) *Router {
 		hcfg = &actions.WebhookConfig{}
 	}
 	w := wassenger.New(wcfg, wassenger.Options{HTTPClient: opts.HTTPClient})
-	return &Router{byType: map[string]actions.Action{
-		"wassenger.message": w,
-		"wassenger.request": w,
-		"slack":             slack.New(conns.Slack, slack.Options{HTTPClient: opts.HTTPClient, Logger: opts.Logger}),
-		"email":             email.New(ecfg, email.Options{TLSConfig: opts.SMTPTLSConfig, Logger: opts.Logger}),
-		"webhook":           webhook.New(hcfg, webhook.Options{HTTPClient: opts.HTTPClient}),
-		"log":               logaction.New(opts.Logger),
-	}}
+	byType := map[string]actions.Action{
+		"slack":   slack.New(conns.Slack, slack.Options{HTTPClient: opts.HTTPClient, Logger: opts.Logger}),
+		"email":   email.New(ecfg, email.Options{TLSConfig: opts.SMTPTLSConfig, Logger: opts.Logger}),
+		"webhook": webhook.New(hcfg, webhook.Options{HTTPClient: opts.HTTPClient}),
+		"log":     logaction.New(opts.Logger),
+	}
+	for _, typ := range wassenger.Types() {
+		byType[typ] = w
+	}
+	return &Router{byType: byType}
 }
 
 // Do sends the call to the integration of its type.
@@ -88,10 +90,8 @@ func (r *Router) Describe(call actions.Call) (string, error) {
 // Lane names the delivery lane of an action type: actions that share a
 // connection share a lane, so a slow integration holds back only itself.
 func Lane(typ string) string {
-	switch typ {
-	case "wassenger.message", "wassenger.request":
+	if s, ok := actions.Lookup(typ); ok && s.Connection == "wassenger" {
 		return "wassenger"
-	default:
-		return typ
 	}
+	return typ
 }

@@ -96,20 +96,26 @@ func TestDryRunShowRequestsGolden(t *testing.T) {
 			if strings.Contains(got, "sentinel") {
 				t.Errorf("a secret shows in the output:\n%s", got)
 			}
-			path := filepath.Join(showRequestsDir, tt.golden)
-			if *updateShowRequests {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v; run go test ./internal/cli -run TestDryRunShowRequestsGolden -update to create it", err)
-			}
-			if got != string(want) {
-				t.Errorf("output differs from %s (rewrite it with -update and read the diff):\n%s", path, firstDifference(got, string(want)))
-			}
+			compareGolden(t, filepath.Join(showRequestsDir, tt.golden), got)
 		})
+	}
+}
+
+// compareGolden compares got with the golden file path, after writing
+// got to it under -update.
+func compareGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *updateShowRequests {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v; run go test ./internal/cli -run %s -update to create it", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (rewrite it with -update and read the diff):\n%s", path, firstDifference(got, string(want)))
 	}
 }
 

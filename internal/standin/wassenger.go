@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -105,10 +106,11 @@ func (ws *Wassenger) authorized(r *http.Request) bool {
 }
 
 var (
-	deviceRe = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
-	phoneRe  = regexp.MustCompile(`^\+?[0-9]{6,15}$`)
-	groupRe  = regexp.MustCompile(`^[0-9-]+@g\.us$`)
-	chatRe   = regexp.MustCompile(`^[0-9-]+@(c\.us|g\.us|newsletter)$`)
+	deviceRe  = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
+	phoneRe   = regexp.MustCompile(`^\+?[0-9]{6,15}$`)
+	groupRe   = regexp.MustCompile(`^[0-9-]+@g\.us$`)
+	chatRe    = regexp.MustCompile(`^[0-9-]+@(c\.us|g\.us|newsletter)$`)
+	channelRe = regexp.MustCompile(`^[0-9]+@newsletter$`)
 )
 
 // route is one endpoint: a path pattern with {device}, {group} and
@@ -171,14 +173,14 @@ var routes = []route{
 		}),
 	}},
 	{"/devices/{device}/groups/{group}/participants", map[string]func(*Wassenger, http.ResponseWriter, any){
-		http.MethodPost:   check(http.StatusCreated, participantsObject),
-		http.MethodPatch:  check(http.StatusOK, participantsObject),
-		http.MethodDelete: check(http.StatusOK, phoneArray),
+		http.MethodPost:   participantsAnswer(http.StatusCreated, "added", participantsObject, objectPhones),
+		http.MethodPatch:  participantsAnswer(http.StatusOK, "updated", participantsObject, objectPhones),
+		http.MethodDelete: participantsAnswer(http.StatusOK, "removed", phoneArray, arrayPhones),
 	}},
 	{"/devices/{device}/groups/{group}/members", map[string]func(*Wassenger, http.ResponseWriter, any){
 		http.MethodGet:    ok200([]any{}),
-		http.MethodPost:   check(http.StatusOK, membersBody),
-		http.MethodDelete: check(http.StatusOK, membersBody),
+		http.MethodPost:   participantsAnswer(http.StatusOK, "approved", membersBody, memberPhones),
+		http.MethodDelete: participantsAnswer(http.StatusOK, "rejected", membersBody, memberPhones),
 	}},
 	{"/devices/{device}/groups/{group}/invite", map[string]func(*Wassenger, http.ResponseWriter, any){
 		http.MethodGet:    ok200(map[string]any{"url": "https://chat.whatsapp.com/standin"}),
@@ -205,6 +207,9 @@ var routes = []route{
 			}
 			return "", ""
 		}),
+	}},
+	{"/chat/{device}/messages/{message}", map[string]func(*Wassenger, http.ResponseWriter, any){
+		http.MethodDelete: ok200(map[string]any{"success": true}),
 	}},
 	{"/chat/{device}/chats/{chat}/participants", map[string]func(*Wassenger, http.ResponseWriter, any){
 		http.MethodGet: ok200([]any{}),
@@ -326,6 +331,10 @@ func matchRoute(pattern, path string) string {
 			if !chatRe.MatchString(xs[i]) {
 				return "Invalid chat ID: must end in @c.us, @g.us or @newsletter"
 			}
+		case "{message}":
+			if !messageIDRe.MatchString(xs[i]) {
+				return "Invalid message ID"
+			}
 		}
 	}
 	return ""
@@ -337,9 +346,43 @@ func (ws *Wassenger) sendMessage(w http.ResponseWriter, body any) {
 		fail(w, http.StatusBadRequest, "error:invalid_body", "Body must be a JSON object")
 		return
 	}
-	e, target := checkMessage(m)
-	if e != nil {
-		writeJSON(w, e.Status, e)
+	var targets []string
+	for _, k := range []string{"phone", "group", "channel"} {
+		if str(m, k) != "" {
+			targets = append(targets, k)
+		}
+	}
+	if len(targets) != 1 {
+		fail(w, http.StatusBadRequest, "error:invalid_target",
+			fmt.Sprintf("Exactly one of phone, group or channel is required (got %d)", len(targets)),
+			fieldError{Code: "phone", Reason: "required", Message: "one target is required"})
+		return
+	}
+	switch targets[0] {
+	case "phone":
+		if !phoneRe.MatchString(str(m, "phone")) {
+			fail(w, http.StatusBadRequest, "error:invalid_phone", "Invalid phone number",
+				fieldError{Code: "phone", Reason: "invalid", Message: "invalid"})
+			return
+		}
+	case "group":
+		if !groupRe.MatchString(str(m, "group")) {
+			invalid(w, "Invalid group ID: must end in @g.us", "group", "invalid")
+			return
+		}
+	case "channel":
+		if !channelRe.MatchString(str(m, "channel")) {
+			invalid(w, "Invalid channel ID: must end in @newsletter", "channel", "invalid")
+			return
+		}
+	}
+	if !hasAny(m, "message", "media", "poll", "location", "contacts", "reaction") {
+		fail(w, http.StatusBadRequest, "error:missing_content", "Message content is required: message, media, poll, location, contacts or reaction",
+			fieldError{Code: "message", Reason: "required", Message: "content is required"})
+		return
+	}
+	if d := str(m, "device"); d != "" && !deviceRe.MatchString(d) {
+		invalid(w, "Invalid device ID: must be 24 hexadecimal characters", "device", "invalid")
 		return
 	}
 	id := newID()
@@ -348,7 +391,7 @@ func (ws *Wassenger) sendMessage(w http.ResponseWriter, body any) {
 	ws.refs[ref]++
 	ws.messages = append(ws.messages, m)
 	ws.mu.Unlock()
-	out := map[string]any{"id": id, "status": "queued", "reference": ref, target: m[target]}
+	out := map[string]any{"id": id, "status": "queued", "reference": ref, targets[0]: m[targets[0]]}
 	writeJSON(w, http.StatusCreated, out)
 }
 
