@@ -9,6 +9,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/store"
 )
 
@@ -58,7 +59,11 @@ func (d *Daemon) apiRules(w http.ResponseWriter, _ *http.Request, _ httprouter.P
 }
 
 type eventJSON struct {
+	// ID is Wassenger's id of the event (for a message event, the
+	// message's id, which other events about it share); Key is the
+	// event's identity, on which duplicates are found.
 	ID         string          `json:"id"`
+	Key        string          `json:"key"`
 	Event      string          `json:"event"`
 	Action     string          `json:"action,omitempty"`
 	ReceivedAt time.Time       `json:"received_at"`
@@ -83,7 +88,7 @@ func (d *Daemon) apiEvents(w http.ResponseWriter, r *http.Request, _ httprouter.
 	withBody := q.Get("body") == "true"
 	out := []eventJSON{}
 	err := d.store.Events(r.Context(), store.EventQuery{Name: q.Get("event"), Limit: limit}, func(e store.Event) error {
-		ej := eventJSON{ID: e.ID, Event: e.Name, Action: e.Action, ReceivedAt: e.ReceivedAt, Rules: nonNil(e.Rules), Errors: nonNil(e.Errors)}
+		ej := eventJSON{ID: wassengerID(e), Key: e.ID, Event: e.Name, Action: e.Action, ReceivedAt: e.ReceivedAt, Rules: nonNil(e.Rules), Errors: nonNil(e.Errors)}
 		if withBody && json.Valid(e.Body) {
 			ej.Body = e.Body
 		}
@@ -95,6 +100,16 @@ func (d *Daemon) apiEvents(w http.ResponseWriter, r *http.Request, _ httprouter.
 		return
 	}
 	reply(w, http.StatusOK, map[string]any{"events": out})
+}
+
+// wassengerID is the id field (else entityId) of a stored event's body;
+// the store keeps the event's identity key, not this id.
+func wassengerID(e store.Event) string {
+	evs, err := event.Parse(e.Body)
+	if err != nil || len(evs) != 1 {
+		return e.ID
+	}
+	return evs[0].ID
 }
 
 func nonNil(l []string) []string {

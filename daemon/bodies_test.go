@@ -63,7 +63,7 @@ func TestStoredBodiesIntactWithPooledBuffers(t *testing.T) {
 	}
 	got := map[string]string{}
 	err := h.d.store.Events(context.Background(), store.EventQuery{}, func(e store.Event) error {
-		got[e.ID] = string(e.Body)
+		got[entityOf(e.ID)] = string(e.Body)
 		return nil
 	})
 	if err != nil {

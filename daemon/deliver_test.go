@@ -92,7 +92,7 @@ func TestServerErrorsAndTimeoutsRetried(t *testing.T) {
 			if len(reqs) != 4 {
 				t.Fatalf("Wassenger got %d requests, want 3 failures and 1 success", len(reqs))
 			}
-			want := engine.Reference("RETRY-1", "greet", 0)
+			want := refFor(t, groupEvent("RETRY-1", "add"), "greet", 0)
 			for i, r := range reqs {
 				if got := refOf(t, r); got != want {
 					t.Errorf("attempt %d carried reference %q, want %q", i+1, got, want)
@@ -347,7 +347,7 @@ func TestDeadLetterListedAndReplayed(t *testing.T) {
 		t.Fatalf("Requeue = %d, %v; want 1", n, err)
 	}
 	eventually(t, "the replayed job to succeed", func() bool { return allInState(h.jobs(t), 1, store.StateDone) })
-	ref := engine.Reference("DL-1", "greet", 0)
+	ref := refFor(t, groupEvent("DL-1", "add"), "greet", 0)
 	if refs := h.wa.References(); refs[ref] != 1 || len(refs) != 1 {
 		t.Errorf("Wassenger accepted %v, want one message with reference %s", refs, ref)
 	}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/actions/secret"
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/smtpd"
@@ -493,11 +495,12 @@ func (h *harness) jobs(t *testing.T) []jobRow {
 	return jobsIn(t, h.dataDir)
 }
 
-// jobsOf keeps the jobs of one event.
-func jobsOf(jobs []jobRow, eventID string) []jobRow {
+// jobsOf keeps the jobs of the events with Wassenger's id (or entityId)
+// id: the entity part of their identity key (event/id[/state]).
+func jobsOf(jobs []jobRow, id string) []jobRow {
 	var out []jobRow
 	for _, j := range jobs {
-		if j.EventID == eventID {
+		if entityOf(j.EventID) == id {
 			out = append(out, j)
 		}
 	}
@@ -642,4 +645,25 @@ func describe(jobs []jobRow) string {
 		fmt.Fprintf(&b, "\n  #%d %s %s attempts=%d reason=%q err=%q", j.ID, j.Name, j.State, j.Attempts, j.LastReason, j.LastError)
 	}
 	return b.String()
+}
+
+// refFor is the idempotency reference of the action at index i of rule on
+// the event ev, from the event's identity key as intake computes it.
+func refFor(t *testing.T, ev map[string]any, rule string, i int) string {
+	t.Helper()
+	evs, err := event.Parse([]byte(js(t, ev)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.Reference(evs[0].Key, rule, i)
+}
+
+// entityOf is the entity part (Wassenger's id) of an identity key such as
+// "group:update/G1/add/+34600000009", as the tests' ids hold no slash.
+func entityOf(key string) string {
+	parts := strings.SplitN(key, "/", 3)
+	if len(parts) < 2 {
+		return key
+	}
+	return parts[1]
 }

@@ -136,7 +136,7 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		if o.Duplicate {
 			out.Duplicates++
 			d.metrics.duplicates.Inc()
-			d.log.Debug("duplicate event acknowledged", "event", ev.Name, "id", ev.ID)
+			d.log.Debug("duplicate event acknowledged", "event", ev.Name, "key", ev.Key)
 			continue
 		}
 		out.Accepted++
@@ -146,10 +146,10 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		}
 		for _, e := range results[i].Errors {
 			d.metrics.ruleErrors.WithLabelValues(e.Rule).Inc()
-			d.log.Warn("rule failed on event", "event", ev.Name, "id", ev.ID, "err", e.Error())
+			d.log.Warn("rule failed on event", "event", ev.Name, "key", ev.Key, "err", e.Error())
 		}
 		if debug {
-			d.log.Debug("event accepted", "event", ev.Name, "action", ev.Action, "id", ev.ID, "rules", len(results[i].Fired), "jobs", len(o.Jobs))
+			d.log.Debug("event accepted", "event", ev.Name, "action", ev.Action, "key", ev.Key, "rules", len(results[i].Fired), "jobs", len(o.Jobs))
 		}
 		d.queue.push(o.Jobs...)
 	}
@@ -173,7 +173,7 @@ func replyAccepted(w http.ResponseWriter, out accepted) {
 
 // record turns an evaluated event into what the store keeps.
 func record(ev *event.Event, res *engine.Result, now time.Time) store.Record {
-	rec := store.Record{Event: store.Event{ID: ev.ID, Name: ev.Name, Action: ev.Action, Body: ev.Raw, ReceivedAt: now}}
+	rec := store.Record{Event: store.Event{ID: ev.Key, Name: ev.Name, Action: ev.Action, Body: ev.Raw, ReceivedAt: now}}
 	for _, f := range res.Fired {
 		rec.Event.Rules = append(rec.Event.Rules, f.Rule.Name)
 		for _, a := range f.Actions {
@@ -183,8 +183,8 @@ func record(ev *event.Event, res *engine.Result, now time.Time) store.Record {
 				continue
 			}
 			rec.Jobs = append(rec.Jobs, store.Job{
-				EventID: ev.ID, Rule: f.Rule.Name, Index: a.Action.Index, Type: a.Action.Type, Name: a.Action.Name,
-				Params: params, Reference: engine.Reference(ev.ID, f.Rule.Name, a.Action.Index), NextAt: now,
+				EventID: ev.Key, Rule: f.Rule.Name, Index: a.Action.Index, Type: a.Action.Type, Name: a.Action.Name,
+				Params: params, Reference: engine.Reference(ev.Key, f.Rule.Name, a.Action.Index), NextAt: now,
 			})
 		}
 	}

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/standin"
 )
@@ -482,7 +481,7 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 			eventually(t, "the actions of the retried event to finish", func() bool {
 				return allInState(h.jobs(t), 3, store.StateDone)
 			})
-			ref := engine.Reference("DISK-1", "welcome", 0)
+			ref := refFor(t, groupEvent("DISK-1", "add"), "welcome", 0)
 			if refs := h.wa.References(); refs[ref] != 1 || len(refs) != 1 {
 				t.Errorf("Wassenger accepted %v, want one message with reference %s", refs, ref)
 			}
@@ -638,7 +637,7 @@ func TestDuplicatesRunOnce(t *testing.T) {
 			// Once the event's two jobs are done no action can run again:
 			// jobs come only from Accept.
 			eventually(t, "both actions to be done", func() bool { return allInState(h.jobs(t), 2, store.StateDone) })
-			ref := engine.Reference(id, "welcome", 0)
+			ref := refFor(t, groupEvent(id, "add"), "welcome", 0)
 			if refs := h.wa.References(); refs[ref] != 1 || len(refs) != 1 {
 				t.Errorf("Wassenger accepted %v, want one message with reference %s", refs, ref)
 			}

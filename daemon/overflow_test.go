@@ -3,8 +3,6 @@ package daemon
 import (
 	"fmt"
 	"testing"
-
-	"github.com/hookd/hookd/engine"
 )
 
 // TestQueueBoundedWhileTargetIsDown checks that while Wassenger is down
@@ -34,7 +32,7 @@ func TestQueueBoundedWhileTargetIsDown(t *testing.T) {
 	eventually(t, "every action to be done", func() bool { return h.stats(t).Pending == 0 })
 	refs := h.wa.References()
 	for i := range events {
-		ref := engine.Reference(fmt.Sprintf("OVF-%02d", i), "greet", 0)
+		ref := refFor(t, groupEvent(fmt.Sprintf("OVF-%02d", i), "add"), "greet", 0)
 		if refs[ref] != 1 {
 			t.Errorf("%s accepted %d times, want once", ref, refs[ref])
 		}

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/store"
 )
 
@@ -111,7 +110,7 @@ func TestShutdownDrainsAndLeavesTheRestPending(t *testing.T) {
 		t.Errorf("the cut action was not logged")
 	}
 	for _, r := range h.wa.Requests() {
-		if ref := refOf(t, r); ref == engine.Reference("G2", "greet", 0) {
+		if ref := refOf(t, r); ref == refFor(t, groupEvent("G2", "add"), "greet", 0) {
 			t.Errorf("G2's action started after the shutdown began")
 		}
 	}
@@ -124,7 +123,7 @@ func TestShutdownDrainsAndLeavesTheRestPending(t *testing.T) {
 	must(t, err)
 	attempts := map[string]int{}
 	for _, j := range pending {
-		attempts[j.EventID] = j.Attempts
+		attempts[entityOf(j.EventID)] = j.Attempts
 	}
 	if want := map[string]int{"G0": 1, "G1": 0, "G2": 0}; fmt.Sprint(attempts) != fmt.Sprint(want) {
 		t.Errorf("pending jobs by event (attempts) = %v, want %v", attempts, want)
@@ -139,7 +138,7 @@ func TestShutdownDrainsAndLeavesTheRestPending(t *testing.T) {
 	h.restart(t)
 	eventually(t, "G1 and G2 to be sent after the restart", func() bool {
 		refs := h.wa.References()
-		return refs[engine.Reference("G1", "greet", 0)] == 1 && refs[engine.Reference("G2", "greet", 0)] == 1
+		return refs[refFor(t, groupEvent("G1", "add"), "greet", 0)] == 1 && refs[refFor(t, groupEvent("G2", "add"), "greet", 0)] == 1
 	})
 	if refs := h.wa.References(); len(refs) != 2 {
 		t.Errorf("Wassenger accepted %v, want G1 and G2 once (G0 is not due)", refs)

@@ -34,6 +34,7 @@ type Rendered struct {
 
 // RuleError is a condition or template that failed at run time.
 type RuleError struct {
+	// Rule is the rule's name; "" for an error of the identity section.
 	Rule string
 	// Action is the failing action's name ("" for the condition).
 	Action string
@@ -42,6 +43,9 @@ type RuleError struct {
 
 // Error formats the error with the rule and the action, on one line.
 func (e RuleError) Error() string {
+	if e.Rule == "" {
+		return oneLineError(e.Err)
+	}
 	if e.Action != "" {
 		return fmt.Sprintf("rule %q: action %s: %s", e.Rule, e.Action, oneLineError(e.Err))
 	}
@@ -73,17 +77,20 @@ func oneLineError(err error) string {
 var runners = sync.Pool{New: func() any { return new(runner) }}
 
 // Evaluate runs the rules that can match ev: each matching rule fires in
-// file order until one with stop: true. A condition or template that fails
+// file order until one with stop: true. It first sets ev.Key from the
+// file's identity section, when that names ev's event. A condition or template that fails
 // is reported in Result.Errors and skips that rule or action only.
 // Evaluate is safe for concurrent use with different events; one event
 // must not be evaluated by two goroutines at once.
 func (rs *RuleSet) Evaluate(ev *event.Event) *Result {
 	res := &Result{Event: ev}
 	cands := rs.index.candidates(ev.Name, ev.Action)
-	if len(cands.all) == 0 {
+	_, keyed := rs.identity[ev.Name]
+	if len(cands.all) == 0 && !keyed {
 		return res
 	}
 	rs.withRunner(ev, func(r *runner) {
+		rs.identifyInto(r, res)
 		cands.each(r.env, func(i int) bool {
 			rule := rs.Rules[i]
 			return !rs.evalRule(r, rule, res, false) || !rule.Stop
@@ -114,7 +121,10 @@ func (rs *RuleSet) EvaluateRule(ev *event.Event, name string, force bool) (*Resu
 		return nil, fmt.Errorf("no rule named %q%s", name, rs.SuggestRule(name))
 	}
 	res := &Result{Event: ev}
-	rs.withRunner(ev, func(r *runner) { rs.evalRule(r, rule, res, force) })
+	rs.withRunner(ev, func(r *runner) {
+		rs.identifyInto(r, res)
+		rs.evalRule(r, rule, res, force)
+	})
 	return res, nil
 }
 
@@ -145,10 +155,13 @@ func (rs *RuleSet) evalRule(r *runner, rule *Rule, res *Result, force bool) bool
 }
 
 // Reference is the idempotency key of an action on an event: the same for
-// every attempt, so a target can recognise a retried send. Long ids are
-// hashed to keep it within 64 characters.
-func Reference(eventID, rule string, index int) string {
-	ref := fmt.Sprintf("hookd:%s:%s:%d", eventID, rule, index)
+// every attempt and every redelivery of the event, so a target can
+// recognise a retried send, and different for the next event about the
+// same message, since it derives from the event's identity key (see
+// event.Event.Key). Long references are hashed to keep them within 64
+// characters.
+func Reference(eventKey, rule string, index int) string {
+	ref := fmt.Sprintf("hookd:%s:%s:%d", eventKey, rule, index)
 	if len(ref) <= 64 {
 		return ref
 	}

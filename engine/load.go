@@ -66,6 +66,10 @@ type RuleSet struct {
 	Connections actions.Connections
 	Delivery    Delivery
 	Rules       []*Rule
+	// Identity maps event names to the key templates of the file's
+	// `identity:` section, which override the default event identity
+	// (see docs/daemon.md, "Event identity").
+	Identity map[string]string
 	// Unset lists the ${ENV} variables that were not set (only when
 	// LoadOptions.AllowUnsetEnv).
 	Unset []string
@@ -74,6 +78,8 @@ type RuleSet struct {
 
 	index      *index
 	projection *event.Projection
+	// identity are the compiled templates of Identity.
+	identity map[string]tmpl
 	// compiled are the rule set's expressions, for the next reload.
 	compiled map[exprKey]*compiled
 }
@@ -253,6 +259,9 @@ func (l *loader) load(data []byte) {
 		l.decodeStruct(e.Value, &l.rs.Connections, "connections")
 		l.checkConnections(e.Value)
 	}
+	if e, ok := top["identity"]; ok {
+		l.identity(e.Value)
+	}
 	if e, ok := top["delivery"]; ok {
 		l.decodeStruct(e.Value, &l.rs.Delivery, "delivery")
 		d := &l.rs.Delivery
@@ -319,7 +328,7 @@ func (l *loader) checkConnections(n *yaml.Node) {
 }
 
 var (
-	topLevelKeys = []string{"version", "vars", "connections", "delivery", "rules"}
+	topLevelKeys = []string{"version", "vars", "connections", "delivery", "identity", "rules"}
 	ruleKeys     = []string{"name", "description", "on", "if", "stop", "do", "examples"}
 )
 

@@ -131,8 +131,8 @@ func (s *sink) arrivals(types []string, prefix string) (map[string][]arrival, in
 }
 
 // findSeq reads the event's sequence number from an action's body: for
-// Wassenger from hookd's reference hookd:<event id>:<rule>:<index>, else
-// from the text the rules put the id in.
+// Wassenger from hookd's reference hookd:<event key>:<rule>:<index> when
+// it is not hashed, else from the text the rules put the id in.
 func findSeq(re *regexp.Regexp, typ string, body []byte) (int64, bool) {
 	if typ == fireWassenger {
 		var m struct {

@@ -37,8 +37,14 @@ func (e *SyntaxError) Error() string {
 // Event is one decoded webhook event.
 type Event struct {
 	// ID is the event's id field, else its entityId, else the SHA-256 of
-	// its bytes.
+	// its bytes. Several events can share it: Wassenger's id of a message
+	// event is the message's id (see Key).
 	ID string
+	// Key is the event's identity: the event name, the entity and the
+	// state that changes between successive events about the entity
+	// (see identity.go). A redelivery of the same event has the same
+	// Key; the store drops it as a duplicate.
+	Key string
 	// Name is the event field, e.g. "group:update".
 	Name string
 	// Action is the action field of group:update events ("" otherwise).
@@ -66,7 +72,9 @@ var parsers fastjson.ParserPool
 // which gives their line and column.
 func Parse(body []byte) ([]*Event, error) { return ParseProjected(body, nil) }
 
-func eventOf(fields map[string]any, raw []byte) (*Event, error) {
+// eventOf makes the event of the object v, whose decoded (maybe
+// projected) fields are fields.
+func eventOf(v *fastjson.Value, fields map[string]any, raw []byte) (*Event, error) {
 	name, _ := fields["event"].(string)
 	if name == "" {
 		return nil, fmt.Errorf("%w: every Wassenger event names its type, e.g. \"event\": \"group:update\"", ErrNoEvent)
@@ -74,6 +82,7 @@ func eventOf(fields map[string]any, raw []byte) (*Event, error) {
 	ev := &Event{Name: name, Fields: fields, Raw: raw}
 	ev.Action, _ = fields["action"].(string)
 	ev.ID = idOf(fields, raw)
+	ev.Key = keyOf(v, name)
 	return ev, nil
 }
 

@@ -1,7 +1,9 @@
 package event_test
 
 import (
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,5 +89,116 @@ func TestProjection(t *testing.T) {
 	}
 	if got := evs[0].Fields; !reflect.DeepEqual(got, want) {
 		t.Errorf("projected\n%#v\nwant\n%#v", got, want)
+	}
+}
+
+// TestKeysOfOneMessage reads the events Wassenger documents about one
+// message (testdata/identity): each has a key of its own, and the key
+// does not change when the same event is sent again with other spacing
+// or key order.
+func TestKeysOfOneMessage(t *testing.T) {
+	evs, err := event.ReadPaths([]string{"../../testdata/identity"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 7 {
+		t.Fatalf("read %d events, want 7", len(evs))
+	}
+	seen := map[string]string{}
+	for _, ev := range evs {
+		if first, dup := seen[ev.Key]; dup {
+			t.Errorf("%s and %s share the key %q", first, ev.Source, ev.Key)
+		}
+		seen[ev.Key] = ev.Source
+		again, err := event.Parse(reencode(t, ev.Raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again[0].Key != ev.Key {
+			t.Errorf("%s: key %q, re-encoded %q", ev.Source, ev.Key, again[0].Key)
+		}
+	}
+	if evs[0].ID != evs[1].ID {
+		t.Errorf("the message:out:new and its first ack should share Wassenger's id: %q, %q", evs[0].ID, evs[1].ID)
+	}
+}
+
+// reencode returns raw decoded and encoded again: keys sorted, no spaces.
+func reencode(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestKeys(t *testing.T) {
+	tests := []struct {
+		name, body, want string
+	}{
+		{"inbound message", `{"id":"M1","event":"message:in:new","data":{"id":"M1"}}`, "message:in:new/M1"},
+		{"ack at the top", `{"id":"M1","event":"message:out:ack","ack":"read","data":{"ack":"delivered"}}`, "message:out:ack/M1/read"},
+		{"ack in data only", `{"id":"M1","event":"message:out:ack","data":{"ack":"delivered"}}`, "message:out:ack/M1/delivered"},
+		{"sent item", `[{"event":"message:out:sent","entityId":"E1","data":{"status":"processed"}}]`, "message:out:sent/E1"},
+		{"failed item", `[{"event":"message:out:failed","entityId":"E1","data":{"status":"failed"}}]`, "message:out:failed/E1"},
+		{"retry count", `[{"event":"message:out:retry","entityId":"E1","data":{"retry":{"count":2}}}]`, "message:out:retry/E1/2"},
+		{"group add", `{"id":"G1","event":"group:update","action":"add","participants":["+2","+1"]}`, "group:update/G1/add/+1,+2"},
+		{"group setting", `{"id":"G1","event":"group:update","action":"announce","value":true}`, "group:update/G1/announce//true"},
+		{"group without participants", `{"id":"G1","event":"group:update","action":"subject"}`, "group:update/G1/subject"},
+		{"numeric id", `{"id":42,"event":"message:in:new"}`, "message:in:new/42"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, err := event.Parse([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := evs[0].Key; got != tt.want {
+				t.Errorf("key %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestKeysByDigest covers the events whose state hookd cannot name from
+// Wassenger's documentation (a reaction, an edit, a chat update, an event
+// without id): two events that differ anywhere have different keys, and
+// the same event has the same key.
+func TestKeysByDigest(t *testing.T) {
+	bodies := []string{
+		`{"id":"M1","event":"message:reaction","data":{"reaction":"👍"}}`,
+		`{"id":"M1","event":"message:reaction","data":{"reaction":"❤️"}}`,
+		`{"id":"M1","event":"message:update","data":{"body":"edited once"}}`,
+		`{"id":"M1","event":"message:update","data":{"body":"edited twice"}}`,
+		`{"id":"C1","event":"chat:update","data":{"status":"resolved"}}`,
+		`{"id":"C1","event":"chat:update","data":{"status":"active"}}`,
+		`{"event":"number:session","data":{"status":"online"}}`,
+		`{"event":"number:session","data":{"status":"offline"}}`,
+		`{"id":"G1","event":"group:update","action":"remove","participants":["` + strings.Repeat("+3460000000", 10) + `"]}`,
+		`{"id":"G1","event":"group:update","action":"remove","participants":["` + strings.Repeat("+3460000001", 10) + `"]}`,
+	}
+	seen := map[string]string{}
+	for _, b := range bodies {
+		evs, err := event.Parse([]byte(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := evs[0].Key
+		if first, dup := seen[key]; dup {
+			t.Errorf("%s and %s share the key %q", first, b, key)
+		}
+		seen[key] = b
+		if len(key) > 100 {
+			t.Errorf("%s: key %q is longer than 100 bytes", b, key)
+		}
+		again, _ := event.Parse(reencode(t, []byte(b)))
+		if again[0].Key != key {
+			t.Errorf("%s: key %q, re-encoded %q", b, key, again[0].Key)
+		}
 	}
 }

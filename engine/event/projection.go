@@ -117,7 +117,7 @@ func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
 		return nil, syntaxError(trimmed)
 	}
 	one := func(v *fastjson.Value, raw []byte) (*Event, error) {
-		return eventOf(project(v, p), raw)
+		return eventOf(v, project(v, p), raw)
 	}
 	if v.Type() == fastjson.TypeObject {
 		ev, err := one(v, bytes.TrimRight(trimmed, " \t\r\n"))

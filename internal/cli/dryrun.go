@@ -71,7 +71,7 @@ func runDryRun(s Streams, args []string) int {
 	if *showRequests {
 		rt := router.New(&rs.Connections, router.Options{})
 		describe = func(ev *event.Event, a engine.Rendered) string {
-			text, err := rt.Describe(actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.ID, a.Action.Rule, a.Action.Index)})
+			text, err := rt.Describe(actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.Key, a.Action.Rule, a.Action.Index)})
 			if err != nil {
 				return "cannot build the request: " + err.Error()
 			}

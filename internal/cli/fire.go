@@ -79,7 +79,7 @@ func runFire(s Streams, args []string) int {
 	rt := router.New(&rs.Connections, router.Options{Logger: newTextLogger(s)})
 	failed := len(res.Errors) > 0
 	for _, a := range res.Fired[0].Actions {
-		call := actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.ID, *ruleName, a.Action.Index)}
+		call := actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.Key, *ruleName, a.Action.Index)}
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		start := time.Now()
 		r := rt.Do(ctx, call)

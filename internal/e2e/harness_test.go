@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/standin"
 )
@@ -460,8 +461,18 @@ func message(id string) []byte {
 }
 
 // ref is the reference (idempotency key) of rule's first action on the
-// event id.
-func ref(id, rule string) string { return engine.Reference(id, rule, 0) }
+// message:in:new event id (see message).
+func ref(id, rule string) string { return refOf(message(id), rule) }
+
+// refOf is the reference of rule's first action on the event body, from
+// the event's identity key.
+func refOf(body []byte, rule string) string {
+	evs, err := event.Parse(body)
+	if err != nil || len(evs) != 1 {
+		panic(fmt.Sprintf("refOf: not one event: %v", err)) // the tests' own events
+	}
+	return engine.Reference(evs[0].Key, rule, 0)
+}
 
 // reference returns the reference field of a request's JSON body.
 func reference(r standin.Request) string {

@@ -40,6 +40,7 @@ var TopLevelDocs = map[string]string{
 	"vars":        "Constants, visible as vars.NAME in conditions and templates.",
 	"connections": "How to reach each integration. ${ENV} is expanded when the file loads; a missing variable is a load error.",
 	"delivery":    "How the daemon retries actions: attempts, backoff, timeout.",
+	"identity":    "Event identity overrides: event name -> key template, e.g. chat:update: \"{{ data.id }}/{{ data.status }}\". Events with equal keys are duplicates; see docs/daemon.md.",
 	"rules":       "The rules, evaluated in file order.",
 }
 
@@ -129,6 +130,12 @@ func Rules() map[string]any {
 			p = structSchema(reflect.TypeOf(actions.Connections{}), "", ConnectionDocs, ConnectionEnums)
 		case "delivery":
 			p = structSchema(reflect.TypeOf(engine.Delivery{}), "", DeliveryDocs, nil)
+		case "identity":
+			p = obj{
+				"type":                 []string{"object", "null"},
+				"propertyNames":        obj{"$ref": "#/definitions/eventName"},
+				"additionalProperties": obj{"type": "string", "pattern": "\\{\\{"},
+			}
 		case "rules":
 			p = obj{"type": "array", "items": obj{"$ref": "#/definitions/rule"}}
 		default:
