@@ -53,9 +53,10 @@ func Known(event string) bool { return std.known(event) }
 // Has reports whether events named `event` can carry the field path, e.g.
 // []string{"data", "chat", "name"}. In a list, an index ("0", "-1") or
 // ListStep walks into the element shape. Has returns true for an unknown
-// event, for an empty path, and for any path that goes through an open
-// object, whose keys the payloads do not fix (e.g. `data.meta` or
-// `data.media.meta`).
+// event, for an event whose shape is not published (`chat:update`), for
+// an empty path, and for any path that goes through a value the spec
+// leaves open (`data.author`, `data.chat.owner.agent`) or an object whose
+// keys it does not fix (`data.events`).
 func Has(event string, path []string) bool { return std.has(event, path) }
 
 // Suggest returns the known field name closest to the first unknown step of
