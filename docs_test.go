@@ -5,18 +5,24 @@ package hookd_test
 // Wassenger names, and links between the pages.
 
 import (
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/funcs"
+	"github.com/hookd/hookd/internal/cli"
+	"github.com/hookd/hookd/internal/syncbuf"
 )
 
 // readDoc returns the text of docs/name.
@@ -386,4 +392,162 @@ func TestHeadingAnchors(t *testing.T) {
 	if got["not-a-heading"] || got["nope"] {
 		t.Errorf("anchors taken from code or a line without a space after #: %v", got)
 	}
+}
+
+// TestMain lets the README's shell lines run hookd: with
+// HOOKD_DOCS_AS_HOOKD=1 this test binary is the hookd command.
+func TestMain(m *testing.M) {
+	if os.Getenv("HOOKD_DOCS_AS_HOOKD") == "1" {
+		os.Exit(cli.Run(os.Args[1:], cli.Streams{Stdout: os.Stdout, Stderr: os.Stderr}))
+	}
+	os.Exit(m.Run())
+}
+
+// shBlocks returns the ```sh blocks of a page, in order.
+func shBlocks(page string) []string {
+	var out []string
+	var b strings.Builder
+	in := false
+	for _, line := range strings.Split(page, "\n") {
+		switch {
+		case !in && strings.TrimSpace(line) == "```sh":
+			in = true
+			b.Reset()
+		case in && strings.TrimSpace(line) == "```":
+			in = false
+			out = append(out, b.String())
+		case in:
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return out
+}
+
+// TestReadmeServe follows the README's Serve section literally: the first
+// block in one shell, the second in another that shares nothing with it
+// but the folder (no exported variable), as two terminals would. Only
+// `go run ./cmd/hookd` (this test binary) and the port are substituted.
+// The event must be accepted, listed by /api/events, and its rule's log
+// line must appear in the daemon's output.
+func TestReadmeServe(t *testing.T) {
+	for _, tool := range []string{"sh", "curl", "openssl", "cat"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the README's Serve section needs %s: %v", tool, err)
+		}
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serve, client string
+	for _, b := range shBlocks(string(readme)) {
+		switch {
+		case strings.Contains(b, "hookd serve"):
+			serve = b
+		case strings.Contains(b, "/webhooks/wassenger") && strings.Contains(b, "curl"):
+			client = b
+		}
+	}
+	if serve == "" || client == "" {
+		t.Fatalf("README.md: no ```sh block with `hookd serve` (%t) or with a curl to /webhooks/wassenger (%t)", serve != "", client != "")
+	}
+
+	// The clone: the files the blocks name, and a hookd on PATH.
+	dir := t.TempDir()
+	for _, f := range []string{"docs/log-rules.yaml", "testdata/events/group-update/add.json"} {
+		data, err := os.ReadFile(filepath.FromSlash(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	wrapper := "#!/bin/sh\nHOOKD_DOCS_AS_HOOKD=1 exec '" + self + "' \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "hookd"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	fix := func(block string) string {
+		if !strings.Contains(block, "127.0.0.1:8080") {
+			t.Fatalf("the block no longer uses 127.0.0.1:8080, which this test replaces:\n%s", block)
+		}
+		block = strings.ReplaceAll(block, "go run ./cmd/hookd", "hookd")
+		return strings.ReplaceAll(block, "127.0.0.1:8080", "127.0.0.1:"+port)
+	}
+	env := []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + dir}
+
+	var daemonOut syncbuf.Buffer
+	term1 := exec.Command("sh", "-c", fix(serve))
+	term1.Dir, term1.Env, term1.Stdout, term1.Stderr = dir, env, &daemonOut, &daemonOut
+	term1.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := term1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- term1.Wait() }()
+	defer func() {
+		_ = syscall.Kill(-term1.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-term1.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+	}()
+	// The person waits for the daemon's "hookd listening" line.
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(daemonOut.String(), "hookd listening") {
+		select {
+		case err := <-exited:
+			t.Fatalf("the first block ended (%v):\n%s", err, daemonOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no `hookd listening` within 60s:\n%s", daemonOut.String())
+		}
+	}
+
+	term2 := exec.Command("sh", "-c", fix(client))
+	term2.Dir, term2.Env = dir, env
+	out, err := term2.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the second block failed: %v\n%s\ndaemon:\n%s", err, out, daemonOut.String())
+	}
+	for _, want := range []string{`"accepted":1`, `"id":"3EB016A6F8BED9D51F"`, `"rules":["log-group-changes"]`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the second block's output lacks %s:\n%s", want, out)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	logLine := `msg="Marketing Team: add by +12345678909"`
+	for !strings.Contains(daemonOut.String(), logLine) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon never logged %s:\n%s", logLine, daemonOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
