@@ -48,6 +48,11 @@ type Field struct {
 	Enum []string
 	// Doc is a one-line description for docs and the JSON Schema.
 	Doc string
+	// Shape, when set, is the JSON value the field takes, checked at
+	// load where it is fixed in the rules file and again once rendered.
+	Shape *Shape
+	// Needs lists fields that must be set when this one is.
+	Needs []string
 }
 
 // Spec describes an action type: its fields and the rules between them.
@@ -88,34 +93,12 @@ func (s *Spec) FieldNames() []string {
 
 var specs = map[string]*Spec{
 	"wassenger.message": {
-		Type:       "wassenger.message",
-		Doc:        "Send a WhatsApp message: POST {base_url}/messages.",
-		Connection: "wassenger",
-		Fields: []Field{
-			{Name: "phone", Kind: String, Doc: "recipient phone number in E.164 (+1234567890)"},
-			{Name: "group", Kind: String, Doc: "recipient group chat id (...@g.us)"},
-			{Name: "channel", Kind: String, Doc: "recipient channel id (...@newsletter)"},
-			{Name: "message", Kind: String, Doc: "message text (WhatsApp formatting allowed)"},
-			{Name: "media", Kind: Any, Doc: `media to send: {url: "https://..."} or {file: "<id>"}, optional format`},
-			{Name: "device", Kind: String, Doc: "24-hex device id to send from"},
-			{Name: "reference", Kind: String, Doc: "your own id; defaults to hookd's idempotency reference"},
-			{Name: "deliverAt", Kind: String, Doc: "ISO-8601 time for a scheduled send"},
-			{Name: "quote", Kind: String, Doc: "message id to reply to"},
-			{Name: "priority", Kind: String, Enum: []string{"low", "normal", "high", "urgent"}, Doc: "queue priority"},
-			{Name: "live", Kind: Any, Doc: "skip the queue (true/false)"},
-			{Name: "enqueue", Kind: String, Enum: []string{"always", "never", "opportunistic"}, Doc: "queueing mode"},
-			{Name: "retries", Kind: Any, Doc: "delivery retry cap"},
-			{Name: "expiration", Kind: Any, Doc: "time to live: {seconds}, {duration} or {date}"},
-			{Name: "agent", Kind: String, Doc: "send as this team agent"},
-			{Name: "typing", Kind: Any, Doc: "seconds of typing indicator"},
-			{Name: "poll", Kind: Any, Doc: "{name, options[]}"},
-			{Name: "location", Kind: Any, Doc: "{address} or {coordinates: [lat, lng]}"},
-			{Name: "contacts", Kind: Any, Doc: "[{phone, name}]"},
-			{Name: "reaction", Kind: String, Doc: `emoji to react with ("-" removes)`},
-			{Name: "reactionMessage", Kind: String, Doc: "message id to react to"},
-		},
-		OneOf:           [][]string{{"phone", "group", "channel"}},
-		AnyOf:           [][]string{{"message", "media", "poll", "location", "contacts", "reaction"}},
+		Type:            "wassenger.message",
+		Doc:             "Send a WhatsApp message: POST {base_url}/messages.",
+		Connection:      "wassenger",
+		Fields:          wassengerMessageFields,
+		OneOf:           [][]string{msgTargets},
+		AnyOf:           [][]string{msgContent},
 		CheckConnection: wassengerToken,
 	},
 	"wassenger.request": {

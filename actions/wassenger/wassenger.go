@@ -194,61 +194,6 @@ func (c *Client) build(call actions.Call) (*http.Request, []byte, string, error)
 	return req, body, op, nil
 }
 
-// contentFields are the fields of which a message needs at least one.
-var contentFields = []string{"message", "media", "poll", "location", "contacts", "reaction"}
-
-// messageBody is the JSON object of POST /messages: the call's fields
-// with empty strings left out (a template that rendered empty), exactly
-// one recipient, and reference defaulting to the call's Reference.
-func messageBody(call actions.Call) (map[string]any, error) {
-	body := make(map[string]any, len(call.Params)+1)
-	for k, v := range call.Params {
-		if s, ok := v.(string); ok && strings.TrimSpace(s) == "" {
-			continue
-		}
-		if v == nil {
-			continue
-		}
-		body[k] = v
-	}
-	var targets []string
-	for _, k := range []string{"phone", "group", "channel"} {
-		v, ok := body[k]
-		if !ok {
-			continue
-		}
-		s, isString := v.(string)
-		if !isString {
-			return nil, fmt.Errorf("%s must be a string, got %T; quote it in the rules file", k, v)
-		}
-		body[k] = strings.TrimSpace(s)
-		targets = append(targets, k)
-	}
-	switch len(targets) {
-	case 0:
-		return nil, errors.New("no recipient: phone, group and channel are all missing or rendered empty " +
-			"(the event may lack the field a template reads); set exactly one of them")
-	case 1:
-	default:
-		return nil, fmt.Errorf("%s are all set; a message goes to exactly one of phone, group or channel, remove the others",
-			strings.Join(targets, " and "))
-	}
-	content := false
-	for _, k := range contentFields {
-		if _, ok := body[k]; ok {
-			content = true
-		}
-	}
-	if !content {
-		return nil, fmt.Errorf("nothing to send: %s are all missing or rendered empty; set message (or media, poll, ...)",
-			strings.Join(contentFields, ", "))
-	}
-	if _, ok := body["reference"]; !ok && call.Reference != "" {
-		body["reference"] = call.Reference
-	}
-	return body, nil
-}
-
 // requestParts reads the fields of a wassenger.request call.
 func requestParts(p map[string]any) (method, path string, query url.Values, body any, hasBody bool, err error) {
 	m, _ := p["method"].(string)

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -106,11 +105,10 @@ func (ws *Wassenger) authorized(r *http.Request) bool {
 }
 
 var (
-	deviceRe  = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
-	phoneRe   = regexp.MustCompile(`^\+?[0-9]{6,15}$`)
-	groupRe   = regexp.MustCompile(`^[0-9-]+@g\.us$`)
-	chatRe    = regexp.MustCompile(`^[0-9-]+@(c\.us|g\.us|newsletter)$`)
-	channelRe = regexp.MustCompile(`^[0-9]+@newsletter$`)
+	deviceRe = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
+	phoneRe  = regexp.MustCompile(`^\+?[0-9]{6,15}$`)
+	groupRe  = regexp.MustCompile(`^[0-9-]+@g\.us$`)
+	chatRe   = regexp.MustCompile(`^[0-9-]+@(c\.us|g\.us|newsletter)$`)
 )
 
 // route is one endpoint: a path pattern with {device}, {group} and
@@ -346,43 +344,9 @@ func (ws *Wassenger) sendMessage(w http.ResponseWriter, body any) {
 		fail(w, http.StatusBadRequest, "error:invalid_body", "Body must be a JSON object")
 		return
 	}
-	var targets []string
-	for _, k := range []string{"phone", "group", "channel"} {
-		if str(m, k) != "" {
-			targets = append(targets, k)
-		}
-	}
-	if len(targets) != 1 {
-		fail(w, http.StatusBadRequest, "error:invalid_target",
-			fmt.Sprintf("Exactly one of phone, group or channel is required (got %d)", len(targets)),
-			fieldError{Code: "phone", Reason: "required", Message: "one target is required"})
-		return
-	}
-	switch targets[0] {
-	case "phone":
-		if !phoneRe.MatchString(str(m, "phone")) {
-			fail(w, http.StatusBadRequest, "error:invalid_phone", "Invalid phone number",
-				fieldError{Code: "phone", Reason: "invalid", Message: "invalid"})
-			return
-		}
-	case "group":
-		if !groupRe.MatchString(str(m, "group")) {
-			invalid(w, "Invalid group ID: must end in @g.us", "group", "invalid")
-			return
-		}
-	case "channel":
-		if !channelRe.MatchString(str(m, "channel")) {
-			invalid(w, "Invalid channel ID: must end in @newsletter", "channel", "invalid")
-			return
-		}
-	}
-	if !hasAny(m, "message", "media", "poll", "location", "contacts", "reaction") {
-		fail(w, http.StatusBadRequest, "error:missing_content", "Message content is required: message, media, poll, location, contacts or reaction",
-			fieldError{Code: "message", Reason: "required", Message: "content is required"})
-		return
-	}
-	if d := str(m, "device"); d != "" && !deviceRe.MatchString(d) {
-		invalid(w, "Invalid device ID: must be 24 hexadecimal characters", "device", "invalid")
+	e, target := checkMessage(m)
+	if e != nil {
+		writeJSON(w, e.Status, e)
 		return
 	}
 	id := newID()
@@ -391,7 +355,7 @@ func (ws *Wassenger) sendMessage(w http.ResponseWriter, body any) {
 	ws.refs[ref]++
 	ws.messages = append(ws.messages, m)
 	ws.mu.Unlock()
-	out := map[string]any{"id": id, "status": "queued", "reference": ref, targets[0]: m[targets[0]]}
+	out := map[string]any{"id": id, "status": "queued", "reference": ref, target: m[target]}
 	writeJSON(w, http.StatusCreated, out)
 }
 
