@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Store is the daemon's durable record. Its methods are safe for
+// concurrent use. Every implementation must pass the conformance suite in
+// package storetest; the promises below are what the suite checks.
+//
+// # Accepting events
+//
+// Accept stores each record's event and jobs and returns one Outcome per
+// record, in order. It returns only after the records are durable as the
+// implementation's sync mode promises (the embedded default: on disk,
+// surviving power loss), so the daemon answers 2xx only for stored events.
+//
+// An event is stored once per Event.ID (its identity key). A record whose
+// key is already stored, by an earlier call, by a call racing this one, or
+// by an earlier record of the same call, is a duplicate: nothing of it is
+// written and its Outcome says so. Exactly one of any number of racing
+// Accepts of one key stores it.
+//
+// Each record is all or nothing: its event and its jobs are committed
+// together, never one without the other. When a write fails (disk full,
+// file read-only, a replica unreachable) every caller whose records it
+// held gets an error and none of those records is stored; the daemon then
+// answers 503 and the sender retries. A record that can never be stored
+// (no ID, two jobs for one rule action) fails the whole call before
+// anything is written.
+//
+// # Jobs
+//
+// Jobs are delivered at least once: a job is pending from Accept until
+// Done or Dead records its outcome, and a pending job is handed out again
+// by PendingPage after a restart, also when it was running when the
+// process died. Done, Retry and Dead apply to pending jobs only
+// (ErrNotPending otherwise, ErrNotFound for an unknown id). Job ids are
+// positive, unique within the store and never reused; nothing else may be
+// assumed of them (they need not be dense, nor ordered by time).
+//
+// # Processes
+//
+// Another process (a hookd command) may open the same store while the
+// daemon runs: reads see what is committed, and a Requeue made there
+// reaches the daemon through TakeRequeued.
+type Store interface {
+	// Accept durably stores the records (see the type's documentation)
+	// and returns one Outcome per record, in order.
+	Accept(ctx context.Context, recs []Record) ([]Outcome, error)
+
+	// Done records that a pending job's target accepted it after
+	// attempts attempts, with the target's (redacted) response.
+	Done(ctx context.Context, jobID int64, attempts int, response string) error
+	// Retry records a failed attempt of a pending job that is tried
+	// again at next. reason is the short failure label, lastErr the
+	// redacted error.
+	Retry(ctx context.Context, jobID int64, attempts int, next time.Time, reason, lastErr string) error
+	// Dead turns a pending job into a dead letter after its last attempt
+	// or a permanent failure.
+	Dead(ctx context.Context, jobID int64, attempts int, reason, lastErr string) error
+
+	// Requeue turns dead letters back into pending jobs: attempts 0, due
+	// now, and handed out once by TakeRequeued (to the daemon, which may
+	// be another process). ids nil requeues every dead letter. When an id
+	// is not a dead letter, Requeue requeues nothing and returns a
+	// *NotDeadError listing them all (it matches ErrNotFound). It returns
+	// how many jobs it requeued.
+	Requeue(ctx context.Context, ids []int64) (int, error)
+	// TakeRequeued returns the pending jobs requeued since the last call,
+	// by NextAt then ID, each once.
+	TakeRequeued(ctx context.Context) ([]Job, error)
+	// PendingPage returns the first limit pending jobs, by NextAt then
+	// ID. It reflects every write that returned before it was called.
+	PendingPage(ctx context.Context, limit int) ([]Job, error)
+	// Job returns the job with id, in any state (ErrNotFound if there is
+	// none).
+	Job(ctx context.Context, id int64) (Job, error)
+	// DeadLetters returns dead jobs, most recently dead first; limit 0 or
+	// less returns them all.
+	DeadLetters(ctx context.Context, limit int) ([]Job, error)
+
+	// Events calls fn for each stored event q selects, in the order q
+	// asks for, and stops at the first error fn returns, returning it
+	// unchanged. Events stored while it runs may or may not be visited.
+	Events(ctx context.Context, q EventQuery, fn func(Event) error) error
+	// Stats counts what the store holds.
+	Stats(ctx context.Context) (Stats, error)
+	// Prune deletes events received before olderThan, except those with
+	// pending jobs, and done and dead jobs last updated before olderThan.
+	// Pending jobs are never deleted. It returns how many events and jobs
+	// it deleted.
+	Prune(ctx context.Context, olderThan time.Time) (events, jobs int, err error)
+
+	// Writable reports whether the store can take writes now: nil, or
+	// why not (the disk is full, the file system read-only, the cluster
+	// has no quorum). It may write to find out, and it reports nil again
+	// once writes work again. /healthz answers 503 with its error.
+	Writable(ctx context.Context) error
+
+	// Close stops taking operations, waits for those under way and
+	// releases the store. Every method called after it returns
+	// ErrClosed; calling Close again does nothing.
+	Close() error
+}
+
+// Job states.
+const (
+	// StatePending is a job waiting for its next attempt (or running).
+	StatePending = "pending"
+	// StateDone is a job its target accepted.
+	StateDone = "done"
+	// StateDead is a dead letter: a job that failed for good.
+	StateDead = "dead"
+)
+
+var (
+	// ErrClosed is returned by every method called after Close.
+	ErrClosed = errors.New("store: closed")
+	// ErrNotFound says a job id is not in the store (never stored, or
+	// pruned), or for Requeue not a dead letter.
+	ErrNotFound = errors.New("store: no such job")
+	// ErrNotPending says a job is done or dead, so it cannot be marked
+	// done, retried or dead-lettered again.
+	ErrNotPending = errors.New("store: job is not pending")
+)
+
+// NotDeadError is Requeue's error when ids are not dead letters; it
+// matches ErrNotFound.
+type NotDeadError struct {
+	// IDs are the ids that are not dead letters, in the order asked.
+	IDs []int64
+}
+
+// Error says which ids are not dead letters.
+func (e *NotDeadError) Error() string {
+	parts := make([]string, len(e.IDs))
+	for i, id := range e.IDs {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return fmt.Sprintf("no dead letter with id %s; nothing was requeued", strings.Join(parts, ", "))
+}
+
+// Unwrap makes the error match ErrNotFound.
+func (e *NotDeadError) Unwrap() error { return ErrNotFound }
+
+// Event is one webhook event as received.
+type Event struct {
+	// ID is the event's identity key (the dedupe key): its name, entity
+	// and the state that changes between events about it.
+	ID string
+	// Name is the event name, e.g. "group:update".
+	Name string
+	// Action is the group:update action ("" for other events).
+	Action string
+	// Body is the event's JSON exactly as received.
+	Body []byte
+	// ReceivedAt is when hookd received it (zero: the time of Accept).
+	// Stores keep it to the millisecond and return it in UTC.
+	ReceivedAt time.Time
+	// Rules names the rules that matched, in file order.
+	Rules []string
+	// Errors holds the problems met while matching (e.g. a condition that
+	// failed on this event).
+	Errors []string
+}
+
+// Job is one action to run for an event.
+type Job struct {
+	// ID is assigned by Accept (see Store on what it promises).
+	ID int64
+	// EventID is the ID of the event that produced the job; Accept fills
+	// it from the record.
+	EventID string
+	// Rule is the name of the rule that produced the job.
+	Rule string
+	// Index is the action's position in the rule's do list.
+	Index int
+	// Type is the action type, e.g. "slack".
+	Type string
+	// Name identifies the action in logs, e.g. "removal-alert/slack[0]".
+	Name string
+	// Params are the action's rendered fields as JSON ("{}" when empty).
+	Params []byte
+	// Reference is the idempotency key sent with every attempt.
+	Reference string
+	// State is StatePending, StateDone or StateDead.
+	State string
+	// Attempts counts the attempts made.
+	Attempts int
+	// NextAt is when the next attempt is due (zero at Accept: now).
+	NextAt time.Time
+	// LastError is the (redacted) error of the last failed attempt.
+	LastError string
+	// LastReason is the short failure label of the last failed attempt.
+	LastReason string
+	// Response is the target's answer to the successful attempt.
+	Response string
+	// CreatedAt is when the job was stored.
+	CreatedAt time.Time
+	// UpdatedAt is when the job last changed.
+	UpdatedAt time.Time
+}
+
+// Record is everything one accepted event commits, in one transaction:
+// the event and the jobs its matching rules produced. (The state of
+// stateful rules that the event changes, such as throttles, windows,
+// digests and mutes, is to ride along here as a further field, committed
+// with the event or, for a duplicate, not at all.)
+type Record struct {
+	// Event is the event as received.
+	Event Event
+	// Jobs are its actions to run, one per (rule, action index).
+	Jobs []Job
+}
+
+// Outcome says what Accept did with one record.
+type Outcome struct {
+	// Duplicate is true when the event's key was already stored; nothing
+	// of the record was written.
+	Duplicate bool
+	// Jobs are the stored jobs with ID, State and times set; nil for a
+	// duplicate.
+	Jobs []Job
+}
+
+// Stats counts what the store holds.
+type Stats struct {
+	// Events counts stored events.
+	Events int64
+	// Pending counts unfinished jobs.
+	Pending int64
+	// Dead counts dead letters.
+	Dead int64
+}
+
+// EventQuery selects events for Events.
+type EventQuery struct {
+	// Name keeps only events whose name matches this glob (path.Match:
+	// "*" matches any run of characters, e.g. "message:*"); "" keeps
+	// every event.
+	Name string
+	// Since keeps only events received at or after this time; zero keeps
+	// every event.
+	Since time.Time
+	// Limit is the most events returned; 0 or less means no limit.
+	Limit int
+	// OldestFirst returns events in the order received (for export);
+	// the default is newest first. Events received in the same
+	// millisecond come in the order they were stored.
+	OldestFirst bool
+}
