@@ -5,6 +5,10 @@ package hookd_test
 // Wassenger names, and links between the pages.
 
 import (
+	"context"
+	"flag"
+	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -20,8 +24,11 @@ import (
 
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/eventschema"
 	"github.com/hookd/hookd/engine/funcs"
+	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/cli"
+	"github.com/hookd/hookd/internal/fstree"
 	"github.com/hookd/hookd/internal/syncbuf"
 )
 
@@ -269,12 +276,12 @@ func TestDocsRulesKeys(t *testing.T) {
 
 func TestDocsWassengerNames(t *testing.T) {
 	rules := readDoc(t, "rules.md")
-	for _, ev := range engine.KnownEvents {
+	for _, ev := range eventschema.Events() {
 		if !strings.Contains(rules, "| `"+ev+"` |") {
 			t.Errorf("docs/rules.md: event %s has no row in the event table", ev)
 		}
 	}
-	for _, a := range engine.GroupActions {
+	for _, a := range eventschema.GroupActions() {
 		if !strings.Contains(rules, "| `"+a+"` |") {
 			t.Errorf("docs/rules.md: group:update action %s has no row in the action table", a)
 		}
@@ -456,15 +463,7 @@ func TestReadmeServe(t *testing.T) {
 	// The clone: the files the blocks name, and a hookd on PATH.
 	dir := t.TempDir()
 	for _, f := range []string{"docs/log-rules.yaml", "testdata/events/group-update/add.json"} {
-		data, err := os.ReadFile(filepath.FromSlash(f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.FromSlash(f))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
+		if err := fstree.Copy(filepath.FromSlash(f), filepath.Join(dir, filepath.FromSlash(f))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -550,4 +549,477 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+var update = flag.Bool("update", false, "rewrite the console samples of README.md and docs/*.md with the output of their commands")
+
+// A console sample is a fenced block of README.md or docs/*.md whose
+// first line is a hookd command: `$ hookd ARGS` (or `$ go run ./cmd/hookd
+// ARGS`), followed by what it prints (stdout and stderr, as a terminal
+// shows them). A block may hold several commands; they run one after the
+// other in the same folder.
+//
+// Each sample runs in a fresh folder holding a copy of rules.example.yaml
+// and testdata/events, plus, when the line before the block is
+// `<!-- sample: NAME -->`, the files of testdata/docs/NAME (and what
+// sampleSetups[NAME] makes). A line `[...]` or `...` in a sample stands
+// for any number of lines. Durations such as (3ms), clock times and
+// ports of 127.0.0.1 may differ.
+//
+// `go test -run TestDocsConsoleSamples -update .` rewrites the samples
+// with the commands' output: the `[...]` lines stay, and each run of lines
+// between them is replaced by the run of the same length of the new output
+// that resembles it most. Blocks of commands other than hookd (curl
+// against a running daemon) are not run.
+type consoleSample struct {
+	page    string
+	fixture string
+	cmds    []sampleCmd
+}
+
+// sampleCmd is one command of a sample and the lines it should print:
+// want is page[from:to].
+type sampleCmd struct {
+	line     int // of the `$` line, 0-based
+	args     []string
+	from, to int
+	want     []string
+}
+
+var sampleFixture = regexp.MustCompile(`^<!-- sample: ([a-z0-9-]+) -->$`)
+
+// consoleSamples finds the samples of a page, given as lines.
+func consoleSamples(t *testing.T, page string, lines []string) []consoleSample {
+	t.Helper()
+	var out []consoleSample
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(strings.TrimSpace(lines[i]), "```") {
+			continue
+		}
+		end := i + 1
+		for end < len(lines) && strings.TrimSpace(lines[end]) != "```" {
+			end++
+		}
+		open := i
+		i = end
+		if open+1 >= end || hookdArgs(lines[open+1]) == nil {
+			continue
+		}
+		s := consoleSample{page: page}
+		if open > 0 {
+			if m := sampleFixture.FindStringSubmatch(lines[open-1]); m != nil {
+				s.fixture = m[1]
+			}
+		}
+		for j := open + 1; j < end; {
+			args := hookdArgs(lines[j])
+			if args == nil {
+				t.Fatalf("%s:%d: a console sample mixes hookd with other commands: %s", page, j+1, lines[j])
+			}
+			k := j + 1
+			for k < end && !strings.HasPrefix(lines[k], "$ ") {
+				k++
+			}
+			to := k
+			for to > j+1 && strings.TrimSpace(lines[to-1]) == "" {
+				to--
+			}
+			s.cmds = append(s.cmds, sampleCmd{line: j, args: args, from: j + 1, to: to, want: lines[j+1 : to]})
+			j = k
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// hookdArgs returns the arguments of a `$ hookd ...` line, or nil.
+func hookdArgs(line string) []string {
+	for _, prefix := range []string{"$ hookd ", "$ go run ./cmd/hookd "} {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			return strings.Fields(rest)
+		}
+	}
+	return nil
+}
+
+// sampleSetups prepare what a fixture cannot hold as files, in the
+// sample's folder.
+var sampleSetups = map[string]func(t *testing.T, dir string){
+	"dead-letters": setupDeadLetters,
+}
+
+// setupDeadLetters makes a store in hookd-data with two dead letters, as
+// a daemon leaves them after a webhook target failed for good.
+func setupDeadLetters(t *testing.T, dir string) {
+	st, err := store.Open(filepath.Join(dir, "hookd-data"), store.Options{Sync: "normal", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	body, err := os.ReadFile(filepath.Join(dir, "testdata", "events", "group-update", "add.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := st.Accept(ctx, []store.Record{{
+		Event: store.Event{ID: "3EB016A6F8BED9D51F", Name: "group:update", Action: "add", Body: body, Rules: []string{"crm"}},
+		Jobs: []store.Job{
+			{Rule: "crm", Index: 0, Type: "webhook", Name: "crm/webhook[0]", Params: []byte(`{}`)},
+			{Rule: "crm", Index: 1, Type: "webhook", Name: "crm/webhook[1]", Params: []byte(`{}`)},
+		},
+	}})
+	if err != nil || len(outs) != 1 || len(outs[0].Jobs) != 2 {
+		t.Fatalf("accept: %v %+v", err, outs)
+	}
+	jobs := outs[0].Jobs
+	if err := st.Dead(ctx, jobs[0].ID, 1, "http_4xx", "webhook: GET http://127.0.0.1:18090/missing: 404 Not Found: page not found; the target refused the request"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Dead(ctx, jobs[1].ID, 3, "http_5xx", "webhook: POST http://127.0.0.1:18090/hooks/whatsapp: 503 Service Unavailable: down for maintenance; the target failed; retryable"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// prepareSample makes the folder a sample runs in.
+func prepareSample(t *testing.T, s consoleSample) string {
+	t.Helper()
+	dir := t.TempDir()
+	copies := map[string]string{"rules.example.yaml": "rules.example.yaml", filepath.Join("testdata", "events"): filepath.Join("testdata", "events")}
+	if s.fixture != "" {
+		src := filepath.Join("testdata", "docs", s.fixture)
+		if _, err := os.Stat(src); err == nil || sampleSetups[s.fixture] == nil {
+			copies[src] = "."
+		}
+	}
+	for src, dst := range copies {
+		if err := fstree.Copy(src, filepath.Join(dir, dst)); err != nil {
+			t.Fatalf("%s: sample %s: %v", s.page, s.fixture, err)
+		}
+	}
+	if setup := sampleSetups[s.fixture]; setup != nil {
+		setup(t, dir)
+	}
+	return dir
+}
+
+var sampleNoise = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`\(\d+(\.\d+)?(ns|µs|ms|s)\)`), "(DURATION)"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`), "TIME"},
+	{regexp.MustCompile(`time=\S+`), "time=TIME"},
+	{regexp.MustCompile(`127\.0\.0\.1:\d{2,5}`), "127.0.0.1:PORT"},
+}
+
+// sameLine compares a sample line with an output line, ignoring the
+// values that change from run to run, and trailing spaces.
+func sameLine(want, got string) bool {
+	want, got = strings.TrimRight(want, " "), strings.TrimRight(got, " ")
+	for _, n := range sampleNoise {
+		want, got = n.re.ReplaceAllString(want, n.with), n.re.ReplaceAllString(got, n.with)
+	}
+	return want == got
+}
+
+func isElision(line string) bool {
+	l := strings.TrimSpace(line)
+	return l == "[...]" || l == "..."
+}
+
+// segments splits sample lines at elisions: the runs of lines between
+// them, and whether the sample starts or ends with one.
+func segments(want []string) (segs [][]string, openStart, openEnd bool) {
+	var cur []string
+	for i, l := range want {
+		if isElision(l) {
+			if i == 0 {
+				openStart = true
+			}
+			if len(cur) > 0 {
+				segs = append(segs, cur)
+			}
+			cur = nil
+			continue
+		}
+		cur = append(cur, l)
+	}
+	if len(cur) > 0 {
+		segs = append(segs, cur)
+	}
+	openEnd = len(want) > 0 && isElision(want[len(want)-1])
+	return segs, openStart, openEnd
+}
+
+func matchAt(seg, got []string, at int) bool {
+	if at < 0 || at+len(seg) > len(got) {
+		return false
+	}
+	for i, l := range seg {
+		if !sameLine(l, got[at+i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sampleMatches reports whether output got is what the sample lines want
+// shows, elisions standing for any lines.
+func sampleMatches(want, got []string) bool {
+	segs, openStart, openEnd := segments(want)
+	if len(segs) == 0 {
+		return openStart || len(got) == 0
+	}
+	at := 0
+	for i, seg := range segs {
+		switch {
+		case i == 0 && !openStart:
+			if !matchAt(seg, got, 0) {
+				return false
+			}
+			at = len(seg)
+			if len(segs) == 1 && !openEnd {
+				return at == len(got)
+			}
+		case i == len(segs)-1 && !openEnd:
+			return len(got)-len(seg) >= at && matchAt(seg, got, len(got)-len(seg))
+		default:
+			found := false
+			for ; at+len(seg) <= len(got); at++ {
+				if matchAt(seg, got, at) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+			at += len(seg)
+		}
+	}
+	return true
+}
+
+// resemblance scores how alike two lines are: their common prefix and
+// suffix, relative to the longer one.
+func resemblance(a, b string) float64 {
+	if a == b {
+		return 1
+	}
+	n := max(len(a), len(b))
+	p := 0
+	for p < len(a) && p < len(b) && a[p] == b[p] {
+		p++
+	}
+	s := 0
+	for s < len(a)-p && s < len(b)-p && a[len(a)-1-s] == b[len(b)-1-s] {
+		s++
+	}
+	return float64(p+s) / float64(n)
+}
+
+// updatedSample returns new sample lines for output got: without
+// elisions, got itself; with them, each segment replaced by the window of
+// got of its length that resembles it most, in order.
+func updatedSample(want, got []string) []string {
+	segs, openStart, openEnd := segments(want)
+	if len(segs) == 0 || (!openStart && !openEnd && len(segs) == 1) {
+		return got
+	}
+	var out []string
+	if openStart {
+		out = append(out, "[...]")
+	}
+	at := 0
+	for i, seg := range segs {
+		lo, hi := at, len(got)-len(seg)
+		if i == 0 && !openStart {
+			hi = lo
+		}
+		if i == len(segs)-1 && !openEnd {
+			lo = max(lo, hi)
+		}
+		best, bestScore := lo, -1.0
+		for start := lo; start <= hi; start++ {
+			score := 0.0
+			for k, l := range seg {
+				score += resemblance(l, got[start+k])
+			}
+			if score > bestScore {
+				best, bestScore = start, score
+			}
+		}
+		if bestScore < 0 {
+			return got // the output is too short for the segments: all of it
+		}
+		out = append(out, got[best:best+len(seg)]...)
+		at = best + len(seg)
+		if i < len(segs)-1 || openEnd {
+			out = append(out, "[...]")
+		}
+	}
+	return out
+}
+
+// TestDocsConsoleSamples runs every console sample of README.md and
+// docs/*.md and compares what it prints with the page (see consoleSample).
+func TestDocsConsoleSamples(t *testing.T) {
+	pages, err := filepath.Glob(filepath.Join("docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append([]string{"README.md"}, pages...)
+	total := 0
+	for _, page := range pages {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(data), "\n")
+		samples := consoleSamples(t, page, lines)
+		total += len(samples)
+		type edit struct {
+			from, to int
+			lines    []string
+		}
+		var edits []edit
+		for _, s := range samples {
+			dir := prepareSample(t, s)
+			for _, c := range s.cmds {
+				got := runSample(t, dir, c.args)
+				if sampleMatches(c.want, got) {
+					continue
+				}
+				if *update {
+					edits = append(edits, edit{c.from, c.to, updatedSample(c.want, got)})
+					continue
+				}
+				t.Errorf("%s:%d: `hookd %s` prints\n%s\n\nbut the page shows\n%s\n\n(go test -run TestDocsConsoleSamples -update . rewrites the page)",
+					page, c.line+1, strings.Join(c.args, " "), strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		}
+		if len(edits) == 0 {
+			continue
+		}
+		for i := len(edits) - 1; i >= 0; i-- {
+			e := edits[i]
+			lines = append(lines[:e.from], append(append([]string{}, e.lines...), lines[e.to:]...)...)
+		}
+		if err := os.WriteFile(page, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: rewrote %d samples", page, len(edits))
+	}
+	if total < 8 {
+		t.Errorf("found only %d console samples in README.md and docs/*.md; has their form changed?", total)
+	}
+}
+
+// runSample runs hookd in process in dir and returns its output lines,
+// stdout and stderr interleaved as a terminal shows them.
+func runSample(t *testing.T, dir string, args []string) []string {
+	t.Helper()
+	// The commands name files relative to the sample's folder; the
+	// docs tests do not run in parallel.
+	back, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := os.Chdir(back); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	var out syncbuf.Buffer
+	cli.Run(args, cli.Streams{Stdout: &out, Stderr: &out})
+	text := strings.TrimRight(out.String(), "\n")
+	if text == "" {
+		return nil
+	}
+	return strings.Split(text, "\n")
+}
+
+// TestSampleMatching pins how a sample compares with output, and how
+// -update rewrites one that has elisions.
+func TestSampleMatching(t *testing.T) {
+	got := []string{"head", "a", "b", "rule x (f.yaml:50)", "  detail", "c", "rule y (f.yaml:63)", "tail"}
+	for _, tc := range []struct {
+		name  string
+		want  []string
+		match bool
+	}{
+		{"all of it", got, true},
+		{"a line missing", []string{"head", "a", "rule x (f.yaml:50)"}, false},
+		{"elided middle", []string{"head", "[...]", "rule x (f.yaml:50)", "  detail", "[...]", "tail"}, true},
+		{"elided end", []string{"head", "a", "..."}, true},
+		{"elided start", []string{"[...]", "tail"}, true},
+		{"wrong start", []string{"a", "[...]"}, false},
+		{"wrong end", []string{"[...]", "c"}, false},
+		{"out of order", []string{"head", "[...]", "c", "[...]", "a", "[...]"}, false},
+		{"stale line number", []string{"head", "[...]", "rule x (f.yaml:44)", "[...]"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if m := sampleMatches(tc.want, got); m != tc.match {
+				t.Errorf("sampleMatches(%q) = %v, want %v", tc.want, m, tc.match)
+			}
+		})
+	}
+	if !sameLine("ok  x (3ms) at 2026-11-25 09:57:29 from 127.0.0.1:18090", "ok  x (120µs) at 2026-12-04 03:23:12 from 127.0.0.1:41234") {
+		t.Error("sameLine does not ignore durations, times and ports")
+	}
+	if sameLine("ok  x (3ms): 200 OK", "FAIL  x (3ms): 500") {
+		t.Error("sameLine ignores the text around a duration")
+	}
+
+	stale := []string{"head", "[...]", "rule y (f.yaml:60)", "[...]"}
+	up := updatedSample(stale, got)
+	want := []string{"head", "[...]", "rule y (f.yaml:63)", "[...]"}
+	if strings.Join(up, "\n") != strings.Join(want, "\n") {
+		t.Errorf("updatedSample = %q, want %q", up, want)
+	}
+	if !sampleMatches(up, got) {
+		t.Errorf("the updated sample %q does not match the output", up)
+	}
+	if up := updatedSample([]string{"old"}, got); strings.Join(up, "\n") != strings.Join(got, "\n") {
+		t.Errorf("without elisions the update is the whole output, got %q", up)
+	}
+}
+
+// TestNoOutsideReferences: the repository names no file outside it (the
+// notes it was written from); it cites public sources and its own docs.
+func TestNoOutsideReferences(t *testing.T) {
+	banned := []string{"RELIABILITY" + ".md", "API" + "-NOTES", "DESIGN" + ".md", "STYLE" + ".md", "../" + "shared"}
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && p != "." {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(p) {
+		case ".go", ".md", ".yaml", ".yml", ".txtar", ".json", ".golden", ".service", "":
+		default:
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, b := range banned {
+			if i := strings.Index(string(data), b); i >= 0 {
+				line := strings.Count(string(data[:i]), "\n") + 1
+				t.Errorf("%s:%d: refers to %s, a file outside the repository; cite docs/reliability.md, a docs/ page or the public source", p, line, b)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

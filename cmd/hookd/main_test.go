@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"flag"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/hookd/hookd/internal/cli"
+	"github.com/hookd/hookd/internal/fstree"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output embedded in testdata/script/*.txtar")
@@ -43,11 +43,11 @@ func TestScript(t *testing.T) {
 		UpdateScripts:       *update,
 		Setup: func(env *testscript.Env) error {
 			for _, dir := range []string{"rules", "events"} {
-				if err := copyTree(filepath.Join(repoRoot, "testdata", dir), filepath.Join(env.WorkDir, "testdata", dir)); err != nil {
+				if err := fstree.Copy(filepath.Join(repoRoot, "testdata", dir), filepath.Join(env.WorkDir, "testdata", dir)); err != nil {
 					return err
 				}
 			}
-			return copyFile(filepath.Join(repoRoot, "rules.example.yaml"), filepath.Join(env.WorkDir, "rules.example.yaml"))
+			return fstree.Copy(filepath.Join(repoRoot, "rules.example.yaml"), filepath.Join(env.WorkDir, "rules.example.yaml"))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status": cmdStatus,
@@ -80,31 +80,4 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
 	}
-}
-
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		return copyFile(p, filepath.Join(dst, rel))
-	})
-}
-
-func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o644)
 }
