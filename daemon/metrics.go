@@ -4,7 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/eventschema"
 )
 
 // metrics are the daemon's Prometheus metrics, registered on a registry
@@ -90,8 +90,8 @@ func newMetrics(d *Daemon) *metrics {
 // labels may take; anything else counts as "other", so that a sender
 // cannot grow the metrics without bound.
 var (
-	knownEvents  = setOf(engine.KnownEvents)
-	knownActions = setOf(engine.GroupActions)
+	knownEvents  = setOf(eventschema.Events())
+	knownActions = setOf(eventschema.GroupActions())
 )
 
 func setOf(list []string) map[string]bool {

@@ -9,10 +9,11 @@ import (
 
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/engine/eventschema"
 )
 
 // groupActions are the group:update actions.
-var groupActions = engine.GroupActions
+var groupActions = eventschema.GroupActions()
 
 var otherEvents = []string{"message:in:new", "message:out:new", "message:out:ack", "chat:update", "contact:update"}
 

@@ -158,14 +158,22 @@ func (rs *RuleSet) evalRule(r *runner, rule *Rule, res *Result, force bool) bool
 // every attempt and every redelivery of the event, so a target can
 // recognise a retried send, and different for the next event about the
 // same message, since it derives from the event's identity key (see
-// event.Event.Key). Long references are hashed to keep them within 64
-// characters.
+// event.Event.Key). It reads hookd:<entity>.<key digest>:<rule>:<index>:
+// the entity (Wassenger's id) to find the event by, and 8 hex digits of
+// the key's SHA-256 to tell apart the events of one message (its acks,
+// its sent and failed). References longer than 64 characters are hashed
+// whole.
 func Reference(eventKey, rule string, index int) string {
-	ref := fmt.Sprintf("hookd:%s:%s:%d", eventKey, rule, index)
+	entity := eventKey
+	if _, rest, ok := strings.Cut(eventKey, "/"); ok {
+		entity, _, _ = strings.Cut(rest, "/")
+	}
+	sum := sha256.Sum256([]byte(eventKey))
+	ref := fmt.Sprintf("hookd:%s.%x:%s:%d", entity, sum[:4], rule, index)
 	if len(ref) <= 64 {
 		return ref
 	}
-	sum := sha256.Sum256([]byte(ref))
+	sum = sha256.Sum256([]byte(ref))
 	return fmt.Sprintf("hookd:%x", sum[:16])
 }
 

@@ -7,6 +7,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/engine/eventschema"
 )
 
 // identity loads the file's `identity:` section: a mapping of event names
@@ -39,8 +40,8 @@ func (l *loader) identity(n *yaml.Node) {
 			l.errorf(kn, "identity: %s is given twice", name)
 			continue
 		}
-		if !contains(KnownEvents, name) {
-			l.warnf(kn, "identity: %q is not a Wassenger event name%s; the key applies only to events named exactly so", name, suggest(name, KnownEvents))
+		if !eventschema.Known(name) {
+			l.warnf(kn, "identity: %q is not a Wassenger event name%s; the key applies only to events named exactly so", name, suggest(name, eventschema.Events()))
 		}
 		src, ok := l.str(vn, what)
 		if !ok {

@@ -22,16 +22,6 @@ import (
 // Version is the rules file format this hookd reads.
 const Version = 1
 
-// KnownEvents are the Wassenger event names; `on` names outside this list
-// get a warning (a typo would otherwise never fire).
-var KnownEvents = []string{
-	"message:in:new", "message:out:new", "message:out:ack", "message:update", "message:reaction",
-	"message:out:failed", "message:out:sent", "group:update", "chat:update", "contact:update",
-	"status:update", "channel:in", "number:session",
-}
-
-// GroupActions are the actions of group:update events.
-var GroupActions = eventschema.GroupActions
 
 // Delivery says how the daemon retries actions.
 type Delivery struct {
@@ -444,8 +434,8 @@ func (l *loader) checkOn(n *yaml.Node, on []string, what string) []string {
 			}
 			continue
 		}
-		if !contains(KnownEvents, name) {
-			l.warnf(at, "%s: on: %q is not a Wassenger event name%s; the rule fires only for events named exactly so", what, name, suggest(name, KnownEvents))
+		if !eventschema.Known(name) {
+			l.warnf(at, "%s: on: %q is not a Wassenger event name%s; the rule fires only for events named exactly so", what, name, suggest(name, eventschema.Events()))
 		}
 	}
 	return on

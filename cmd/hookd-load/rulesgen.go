@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/eventschema"
 )
 
 // Action types the harness can make fire; each has its own sink.
@@ -90,13 +90,14 @@ delivery:
 rules:
 `)
 	filler := spec.Count - len(spec.Fire)
+	groupActions := eventschema.GroupActions()
 	for i := 0; i < filler; i++ {
 		fmt.Fprintf(&b, "  - name: r%05d\n", i)
 		switch {
 		case i%5 == 4:
 			fmt.Fprintf(&b, "    on: %s\n    if: data?.body == \"hookd-load %d\"\n", otherEvents[(i/5)%len(otherEvents)], i)
 		case spec.Event == "group:update":
-			act := engine.GroupActions[i%len(engine.GroupActions)]
+			act := groupActions[i%len(groupActions)]
 			fmt.Fprintf(&b, "    on: group:update\n    if: action == %q && author == \"+1555%07d\" && author not in vars.vips\n", act, i)
 		default:
 			fmt.Fprintf(&b, "    on: %s\n    if: data?.body == \"hookd-load %d\" && len(data?.chat?.name ?? \"\") > 0\n", spec.Event, i)

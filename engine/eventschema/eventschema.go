@@ -37,10 +37,9 @@ var wassengerJSON []byte
 // and never changes afterwards.
 var std = mustParse(wassengerJSON)
 
-// GroupActions are the actions of group:update events that Wassenger
+// GroupActions returns the actions of group:update events that Wassenger
 // documents, in the documented order: Values("group:update", action).
-// Prefer calling Values, which returns a fresh copy.
-var GroupActions = std.values("group:update", []string{"action"})
+func GroupActions() []string { return std.values("group:update", []string{"action"}) }
 
 // ListStep is the path step that walks from a list into its elements,
 // whatever the index, as in `data.chat.labels[]`.

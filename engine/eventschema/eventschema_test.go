@@ -252,8 +252,8 @@ func TestValues(t *testing.T) {
 	if len(actions) != 32 || actions[0] != "create" || actions[31] != "allow_non_admin_sub_group_creation" {
 		t.Errorf("group:update actions = %q, want the article's 32 in its order", actions)
 	}
-	if !slices.Equal(GroupActions, actions) {
-		t.Errorf("GroupActions = %q, want Values(group:update, action) = %q", GroupActions, actions)
+	if !slices.Equal(GroupActions(), actions) {
+		t.Errorf("GroupActions() = %q, want Values(group:update, action) = %q", GroupActions(), actions)
 	}
 	actions[0] = "changed"
 	if Values("group:update", []string{"action"})[0] != "create" {

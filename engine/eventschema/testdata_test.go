@@ -253,7 +253,7 @@ func TestRecordedEventsFolder(t *testing.T) {
 		seen[key] = r.where
 	}
 
-	for _, action := range GroupActions {
+	for _, action := range GroupActions() {
 		file := "group-update/" + action + ".json"
 		evs := byFile[file]
 		if len(evs) != 1 {
@@ -278,7 +278,7 @@ func TestRecordedEventsFolder(t *testing.T) {
 			groupFiles++
 		}
 	}
-	if want := len(GroupActions) + 1; groupFiles != want {
+	if want := len(GroupActions()) + 1; groupFiles != want {
 		t.Errorf("group-update holds %d event files, want %d (one per action plus restrict-off.json)", groupFiles, want)
 	}
 

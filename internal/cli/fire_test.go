@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/internal/cli"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/slackd"
@@ -241,7 +243,13 @@ func (tg *fireTargets) fire(t *testing.T, rule string, extra ...string) (int, st
 
 // fireReference is the idempotency reference of a rule's first action on
 // fireEvent.
-func fireReference(rule string) string { return "hookd:" + fireEventID + ":" + rule + ":0" }
+func fireReference(rule string) string {
+	evs, err := event.Parse([]byte(fireEvent))
+	if err != nil {
+		panic(err) // fireEvent is a literal of this file
+	}
+	return engine.Reference(evs[0].Key, rule, 0)
+}
 
 // jsonBody decodes a recorded JSON body.
 func jsonBody(t *testing.T, body []byte) any {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/internal/cli"
 )
 
@@ -35,14 +37,15 @@ var showRequestsSecrets = map[string]string{
 // line of the request dry-run shows (method and URL, the SMTP server, or
 // the log line) and lines the request must contain: the headers that
 // carry secrets, masked. It ties whatever -update writes to the
-// goldens to what each integration sends.
+// goldens to what each integration sends. @REF:rule@ stands for the
+// reference of the rule's first action on the event.
 var showRequestsWant = []struct {
 	rule, typ string
 	first     string
 	contains  []string
 }{
 	{"welcome", "wassenger.message", "POST https://api.wassenger.test/v1/messages", []string{
-		"\nToken: <secret>\n", "\nContent-Type: application/json\n", `"reference": "hookd:3EB016A6F8BED9D51F:welcome:0"`,
+		"\nToken: <secret>\n", "\nContent-Type: application/json\n", `"reference": "@REF:welcome@"`,
 	}},
 	{"welcome", "wassenger.request", "PATCH https://api.wassenger.test/v1/devices/61b37a069cba0c15d6c89757/groups/120363098765432101@g.us/participants?notify=false", []string{
 		"\nToken: <secret>\n", "\nContent-Type: application/json\n", `"phone": "+1234567890"`,
@@ -55,12 +58,12 @@ var showRequestsWant = []struct {
 	}},
 	{"mail-ops", "email", "SMTP smtp.example.test:587 (tls: starttls, auth: plain as bot@example.test)", []string{
 		"\nMAIL FROM:<bot@example.test>\nRCPT TO:<ops@example.test>\nRCPT TO:<groups@example.test>\nRCPT TO:<audit@example.test>\n",
-		"\nSubject: Nuevos miembros en Marketing & Ventas 🇪🇸 ✅\n", "\nX-Hookd-Reference: hookd:3EB016A6F8BED9D51F:mail-ops:0\n",
+		"\nSubject: Nuevos miembros en Marketing & Ventas 🇪🇸 ✅\n", "\nX-Hookd-Reference: @REF:mail-ops@\n",
 	}},
 	{"crm", "webhook", "POST https://hookd:<secret>@crm.example.test/hooks/whatsapp?source=hookd&api_key=<secret>", []string{
 		"\nAuthorization: Bearer <secret>\n", "\nX-Group: 120363098765432101@g.us\n", `"count": 2,`,
 	}},
-	{"audit", "log", `level=WARN msg="+12345678909 added 2 to Marketing & Ventas 🇪🇸" action=audit/log[0] reference=hookd:3EB016A6F8BED9D51F:audit:0 fields.group=120363098765432101@g.us`, nil},
+	{"audit", "log", `level=WARN msg="+12345678909 added 2 to Marketing & Ventas 🇪🇸" action=audit/log[0] reference=@REF:audit@ fields.group=120363098765432101@g.us`, nil},
 }
 
 // TestDryRunShowRequestsGolden runs `hookd dry-run --show-requests` in
@@ -172,8 +175,10 @@ func TestDryRunShowRequestsContent(t *testing.T) {
 	if len(out.Actions) != len(showRequestsWant) {
 		t.Fatalf("%d actions, want %d: %+v", len(out.Actions), len(showRequestsWant), out.Actions)
 	}
+	refs := refReplacer(t, filepath.Join("testdata", "show-requests", "event.json"), "welcome", "mail-ops", "audit")
 	for i, want := range showRequestsWant {
 		a := out.Actions[i]
+		want.first = refs.Replace(want.first)
 		if a.Rule != want.rule || a.Type != want.typ {
 			t.Errorf("action %d is %s/%s, want %s/%s", i, a.Rule, a.Type, want.rule, want.typ)
 			continue
@@ -183,9 +188,24 @@ func TestDryRunShowRequestsContent(t *testing.T) {
 			t.Errorf("%s/%s: request starts with\n%s\nwant\n%s", a.Rule, a.Type, first, want.first)
 		}
 		for _, c := range want.contains {
-			if !strings.Contains(a.Request, c) {
+			if c = refs.Replace(c); !strings.Contains(a.Request, c) {
 				t.Errorf("%s/%s: request\n%s\nwant it to contain %q", a.Rule, a.Type, a.Request, c)
 			}
 		}
 	}
+}
+
+// refReplacer replaces @REF:rule@ with the reference of each rule's first
+// action on the event in file.
+func refReplacer(t *testing.T, file string, rules ...string) *strings.Replacer {
+	t.Helper()
+	evs, err := event.ReadFile(file)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%s: %v", file, err)
+	}
+	var pairs []string
+	for _, r := range rules {
+		pairs = append(pairs, "@REF:"+r+"@", engine.Reference(evs[0].Key, r, 0))
+	}
+	return strings.NewReplacer(pairs...)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/eventschema"
 )
 
 // obj is a JSON Schema object.
@@ -114,7 +115,7 @@ func Rules() map[string]any {
 	defs["rule"] = ruleSchema()
 	defs["eventName"] = obj{
 		"description": "A Wassenger event name, or a glob such as \"message:*\".",
-		"anyOf":       []any{obj{"enum": engine.KnownEvents}, obj{"type": "string", "minLength": 1}},
+		"anyOf":       []any{obj{"enum": eventschema.Events()}, obj{"type": "string", "minLength": 1}},
 	}
 	defs["env"] = obj{"type": "string", "pattern": envPattern, "description": "A ${ENV} reference, expanded when the file loads."}
 
