@@ -22,7 +22,6 @@ import (
 // Version is the rules file format this hookd reads.
 const Version = 1
 
-
 // Delivery says how the daemon retries actions.
 type Delivery struct {
 	// Attempts is how many times an action is tried before it is
