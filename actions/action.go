@@ -46,7 +46,8 @@ type Result struct {
 	// Reason is a short, low-cardinality label for metrics and dead
 	// letters: "ok", "network", "timeout", "http_429", "http_5xx",
 	// "http_4xx", "slack_error", "smtp_temporary", "smtp_permanent",
-	// "invalid" (the action's fields cannot be sent).
+	// "invalid" (the action's fields cannot be sent), "partial" (a group
+	// participant action that some participants failed).
 	Reason string
 }
 

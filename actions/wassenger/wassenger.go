@@ -1,7 +1,8 @@
-// Package wassenger sends hookd's wassenger.message and wassenger.request
-// actions to the Wassenger REST API: one client per connection, with the
-// connection's rate limit and cap on requests in flight shared by both
-// action types.
+// Package wassenger sends hookd's Wassenger actions to the Wassenger
+// REST API: wassenger.message, wassenger.request, and the named group and
+// chat actions (group.go, chat.go). One client per connection, with the
+// connection's rate limit and cap on requests in flight shared by every
+// action type.
 package wassenger
 
 import (
