@@ -262,7 +262,7 @@ func membersSpec(typ, doc string) *Spec {
 // chatSpec is the spec of a chat action: device and chat, then more.
 func chatSpec(typ, doc string, more ...Field) *Spec {
 	fields := append([]Field{deviceField,
-		{Name: "chat", Kind: String, Required: true, Doc: "chat id (...@c.us or ...@g.us), e.g. {{ data.chat.id }}"}}, more...)
+		{Name: "chat", Kind: String, Required: true, Doc: "chat id (...@c.us, ...@g.us or ...@lid), e.g. {{ data.chat.id }}"}}, more...)
 	return &Spec{Type: typ, Doc: doc, Connection: "wassenger", Fields: fields, CheckConnection: wassengerToken}
 }
 

@@ -29,12 +29,12 @@ const (
 )
 
 var (
-	chatRe      = regexp.MustCompile(`^[0-9]+(-[0-9]+)?@(c\.us|g\.us|newsletter)$`)
+	chatRe      = regexp.MustCompile(`^[0-9]+(-[0-9]+)?@(c\.us|g\.us|newsletter|lid)$`)
 	messageIDRe = regexp.MustCompile(`^[A-Za-z0-9_@.:-]{6,128}$`)
 )
 
 func chatRequest(typ string, p map[string]any) (named, error) {
-	dev, chat, err := deviceAnd(p, "chat", chatRe, "a chat id like 1234567890@c.us or 120363012345678901@g.us (e.g. {{ data.chat.id }})")
+	dev, chat, err := deviceAnd(p, "chat", chatRe, "a chat id like 1234567890@c.us, 120363012345678901@g.us or 203456789012345@lid (e.g. {{ data.chat.id }})")
 	if err != nil {
 		return named{}, err
 	}

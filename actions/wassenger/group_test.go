@@ -68,6 +68,8 @@ func TestNamedActions(t *testing.T) {
 			"PATCH", cbase + "/owner", "", `{"agent":"5f71e36254800f533ab1c2d3"}`, 200},
 		{TypeChatAssign, withIDs(map[string]any{"department": "64b0e36254800f533ab1c2ff"}, "chat", chat),
 			"PATCH", cbase + "/owner", "", `{"department":"64b0e36254800f533ab1c2ff"}`, 200},
+		{TypeChatLabel, withIDs(map[string]any{"labels": "vip"}, "chat", "203456789012345@lid"),
+			"PATCH", "/v1/chat/" + device + "/chats/203456789012345@lid/labels", "upsert=true", `["vip"]`, 200},
 		{TypeChatUnassign, withIDs(nil, "chat", chat),
 			"DELETE", cbase + "/owner", "", "", 200},
 		{TypeChatResolve, withIDs(nil, "chat", group),

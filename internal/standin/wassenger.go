@@ -108,7 +108,7 @@ var (
 	deviceRe = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
 	phoneRe  = regexp.MustCompile(`^\+?[0-9]{6,15}$`)
 	groupRe  = regexp.MustCompile(`^[0-9-]+@g\.us$`)
-	chatRe   = regexp.MustCompile(`^[0-9-]+@(c\.us|g\.us|newsletter)$`)
+	chatRe   = regexp.MustCompile(`^[0-9-]+@(c\.us|g\.us|newsletter|lid)$`)
 )
 
 // route is one endpoint: a path pattern with {device}, {group} and
@@ -327,7 +327,7 @@ func matchRoute(pattern, path string) string {
 			}
 		case "{chat}":
 			if !chatRe.MatchString(xs[i]) {
-				return "Invalid chat ID: must end in @c.us, @g.us or @newsletter"
+				return "Invalid chat ID: must end in @c.us, @g.us, @newsletter or @lid"
 			}
 		case "{message}":
 			if !messageIDRe.MatchString(xs[i]) {
