@@ -1,0 +1,164 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// applicationID marks a SQLite file as a hookd store ("hook" in ASCII).
+const applicationID = 0x686f6f6b
+
+// schemaVersion is the version this package writes (PRAGMA
+// user_version). Versions 1 and 2 were written by earlier hookd releases
+// (see migrate.go).
+const schemaVersion = 3
+
+// schema creates the tables of version 3. Job ids are never reused
+// (AUTOINCREMENT), also once the newest jobs are pruned.
+const schema = `
+CREATE TABLE events (
+	seq         INTEGER PRIMARY KEY,
+	key         TEXT    NOT NULL,
+	name        TEXT    NOT NULL,
+	action      TEXT    NOT NULL,
+	body        BLOB    NOT NULL,
+	received_at INTEGER NOT NULL,
+	rules       TEXT    NOT NULL,
+	errors      TEXT    NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX events_key ON events (key);
+CREATE INDEX events_received ON events (received_at, seq);
+
+CREATE TABLE jobs (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	event_id    TEXT    NOT NULL,
+	rule        TEXT    NOT NULL,
+	idx         INTEGER NOT NULL,
+	type        TEXT    NOT NULL,
+	name        TEXT    NOT NULL,
+	params      TEXT    NOT NULL,
+	reference   TEXT    NOT NULL,
+	state       TEXT    NOT NULL CHECK (state IN ('pending', 'done', 'dead')),
+	attempts    INTEGER NOT NULL,
+	next_at     INTEGER NOT NULL,
+	last_error  TEXT    NOT NULL DEFAULT '',
+	last_reason TEXT    NOT NULL DEFAULT '',
+	response    TEXT    NOT NULL DEFAULT '',
+	requeued    INTEGER NOT NULL DEFAULT 0,
+	created_at  INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL,
+	UNIQUE (event_id, rule, idx)
+) STRICT;
+CREATE INDEX jobs_pending  ON jobs (next_at, id)  WHERE state = 'pending';
+CREATE INDEX jobs_dead     ON jobs (updated_at)   WHERE state = 'dead';
+CREATE INDEX jobs_finished ON jobs (updated_at)   WHERE state <> 'pending';
+CREATE INDEX jobs_requeued ON jobs (id)           WHERE requeued = 1;
+
+CREATE TABLE probe (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	at INTEGER NOT NULL
+) STRICT;
+`
+
+// upgrade brings the file to schemaVersion in one transaction: it creates
+// the schema in a new file and migrates the file (and event log) of an
+// earlier hookd, unless mustExist; then it moves the event log aside.
+func (s *Store) upgrade(ctx context.Context, mustExist bool) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.fail("start schema upgrade", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	version, tables, err := s.identify(ctx, tx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case version > schemaVersion:
+		return fmt.Errorf("store %s: schema version %d was written by a newer hookd (this one knows up to %d): upgrade hookd", s.path, version, schemaVersion)
+	case version == schemaVersion:
+		if err := tx.Commit(); err != nil {
+			return s.fail("open", err)
+		}
+		return s.moveLogAside()
+	case mustExist && version == 0 && tables == 0:
+		return fmt.Errorf("store: %w in %s (%s is empty): pass the data folder of a hookd serve", ErrNoStore, s.dir, FileName)
+	case mustExist:
+		return fmt.Errorf("store %s: written by an earlier hookd (schema version %d): start hookd serve with this data folder once, which upgrades it, then run this command again", s.path, version)
+	case version == 0:
+		if _, err := tx.ExecContext(ctx, schema); err != nil {
+			return s.fail("create schema", err)
+		}
+	default:
+		if err := s.migrate(ctx, tx); err != nil {
+			return err
+		}
+	}
+	// PRAGMA takes no bound parameters; both values are integers of ours.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+		return s.fail("upgrade schema", err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return s.fail("upgrade schema", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.fail("commit schema upgrade", err)
+	}
+	if version > 0 {
+		s.log.Info("store schema upgraded", "path", s.path, "from", version, "to", schemaVersion)
+	}
+	return s.moveLogAside()
+}
+
+// rowQuerier is a *sql.DB or a *sql.Tx.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// identify reads the file's schema version and how many schema objects it
+// has, refusing a database of another program (one that has tables, or
+// another application id).
+func (s *Store) identify(ctx context.Context, q rowQuerier) (version, tables int, err error) {
+	var appID int
+	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return 0, 0, s.fail("read schema", err)
+	}
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, 0, s.fail("read schema", err)
+	}
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+		return 0, 0, s.fail("read schema", err)
+	}
+	if appID != applicationID && (appID != 0 || version != 0 || tables != 0) {
+		return 0, 0, fmt.Errorf("store %s: the file is an SQLite database of another program, not a hookd store: pick another data folder", s.path)
+	}
+	return version, tables, nil
+}
+
+// moveLogAside renames the event log folder of an earlier hookd, whose
+// events the file holds now, to events.migrated (or events.migrated-N
+// when that is taken). It runs after the migration's commit, so a crash
+// before it leaves a migrated file and the folder, which the next Open
+// moves aside without reading it again.
+func (s *Store) moveLogAside() error {
+	from := filepath.Join(s.dir, legacyFolder)
+	if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	to := from + ".migrated"
+	for n := 2; ; n++ {
+		if _, err := os.Stat(to); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		to = fmt.Sprintf("%s.migrated-%d", from, n)
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("store %s: move the migrated event log aside: %w: check the permissions of the data folder", s.dir, err)
+	}
+	s.log.Info("store: the event log of an earlier hookd was migrated into the store file and moved aside; delete it when satisfied", "from", from, "to", to)
+	return nil
+}
