@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -82,15 +83,7 @@ func legacySegments(dir string) ([]legacySegment, error) {
 		}
 		segs = append(segs, legacySegment{num: num, path: filepath.Join(dir, e.Name())})
 	}
-	slices.SortFunc(segs, func(a, b legacySegment) int {
-		switch {
-		case a.num < b.num:
-			return -1
-		case a.num > b.num:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(segs, func(a, b legacySegment) int { return cmp.Compare(a.num, b.num) })
 	return segs, nil
 }
 

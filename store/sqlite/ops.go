@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -298,20 +299,9 @@ func (s *Store) TakeRequeued(ctx context.Context) ([]store.Job, error) {
 		if c := a.NextAt.Compare(b.NextAt); c != 0 {
 			return c
 		}
-		return cmpInt(a.ID, b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	return jobs, nil
-}
-
-// cmpInt compares two ids.
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Prune deletes done and dead jobs last updated before olderThan, then

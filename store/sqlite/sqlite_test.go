@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/fstree"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/storetest"
 )
@@ -106,28 +107,10 @@ func write(t *testing.T, path, text string) {
 	}
 }
 
-// copyDir copies the files of src (and its folders) into dst.
+// copyDir copies the folder src into dst.
 func copyDir(t *testing.T, src, dst string) {
 	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		to := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(to, 0o700)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(to, b, 0o600)
-	})
-	if err != nil {
+	if err := fstree.Copy(src, dst); err != nil {
 		t.Fatal(err)
 	}
 }

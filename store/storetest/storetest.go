@@ -267,7 +267,7 @@ func testAccept(t *testing.T, open Opener) {
 			if j.CreatedAt.Before(before) || j.CreatedAt.After(after) {
 				t.Errorf("job %d: created at %v, want between %v and %v", i, j.CreatedAt, before, after)
 			}
-			if stored := getJob(t, s, j.ID); !equalJob(stored, j) {
+			if stored := getJob(t, s, j.ID); !SameJob(stored, j) {
 				t.Errorf("job %d: Job returns %+v, Accept returned %+v", i, stored, j)
 			}
 		}
@@ -287,8 +287,9 @@ func testAccept(t *testing.T, open Opener) {
 	})
 }
 
-// equalJob compares two jobs, times by instant.
-func equalJob(a, b store.Job) bool {
+// SameJob reports whether two jobs are equal, comparing times by
+// instant: for implementations' own tests too.
+func SameJob(a, b store.Job) bool {
 	return a.ID == b.ID && a.EventID == b.EventID && a.Rule == b.Rule && a.Index == b.Index && a.Type == b.Type &&
 		a.Name == b.Name && string(a.Params) == string(b.Params) && a.Reference == b.Reference && a.State == b.State &&
 		a.Attempts == b.Attempts && a.NextAt.Equal(b.NextAt) && a.LastError == b.LastError && a.LastReason == b.LastReason &&
@@ -486,7 +487,7 @@ func testTransitions(t *testing.T, open Opener) {
 				t.Errorf("state %s, want %s", after.State, tt.state)
 			}
 			if tt.want != nil {
-				if !equalJob(after, before) {
+				if !SameJob(after, before) {
 					t.Errorf("a refused %s changed the job: %+v, was %+v", tt.op, after, before)
 				}
 				return
@@ -833,10 +834,15 @@ func testPrune(t *testing.T, open Opener) {
 	if err != nil || events+jobs != 0 {
 		t.Errorf("second Prune: %d events, %d jobs, %v; want nothing left to prune", events, jobs, err)
 	}
-	next := acceptJob(t, s, "new")
-	for _, j := range fin {
-		if next.ID == j.ID {
-			t.Errorf("the pruned job id %d was given again", j.ID)
+	notReused(t, acceptJob(t, s, "new").ID, fin, "after Prune")
+}
+
+// notReused checks that a new job's id is none of the old jobs' ids.
+func notReused(t *testing.T, id int64, old []store.Job, when string) {
+	t.Helper()
+	for _, j := range old {
+		if id == j.ID {
+			t.Errorf("job id %d given again %s", id, when)
 		}
 	}
 }
@@ -874,7 +880,7 @@ func testReopen(t *testing.T, open Opener) {
 
 	s = reopen(t, open, dir)
 	for i, x := range before {
-		if got := getJob(t, s, x.ID); !equalJob(got, x) {
+		if got := getJob(t, s, x.ID); !SameJob(got, x) {
 			t.Errorf("job %d after reopen: %+v, want %+v", i, got, x)
 		}
 	}
@@ -893,12 +899,7 @@ func testReopen(t *testing.T, open Opener) {
 	if st, want := stats(t, s), (store.Stats{Events: 2, Pending: 2, Dead: 1}); st != want {
 		t.Errorf("Stats after reopen = %+v, want %+v", st, want)
 	}
-	fresh := acceptJob(t, s, "c")
-	for _, x := range j {
-		if fresh.ID == x.ID {
-			t.Errorf("job id %d given again after reopen", x.ID)
-		}
-	}
+	notReused(t, acceptJob(t, s, "c").ID, j, "after reopen")
 }
 
 func testClosed(t *testing.T, open Opener) {
