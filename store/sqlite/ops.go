@@ -50,15 +50,18 @@ func (s *Store) Accept(ctx context.Context, recs []store.Record) ([]store.Outcom
 	err := s.write(ctx, func(w *wtx) error {
 		for i := range recs {
 			ev := &recs[i].Event
-			var seq int64
-			err := w.stmt(s.st.insertEvent).QueryRowContext(w.ctx, ev.ID, ev.Name, ev.Action,
-				rows[i].body, rows[i].at, rows[i].rules, rows[i].errors).Scan(&seq)
-			if errors.Is(err, sql.ErrNoRows) {
-				out[i] = store.Outcome{Duplicate: true}
-				continue
-			}
+			res, err := w.exec(s.st.insertEvent, ev.ID, ev.Name, ev.Action,
+				rows[i].body, rows[i].at, rows[i].rules, rows[i].errors)
 			if err != nil {
 				return fmt.Errorf("accept event %q: %w", ev.ID, err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				// The key is stored: the insert did nothing.
+				if err != nil {
+					return fmt.Errorf("accept event %q: %w", ev.ID, err)
+				}
+				out[i] = store.Outcome{Duplicate: true}
+				continue
 			}
 			jobs, err := s.insertJobs(w, &recs[i], now)
 			if err != nil {
@@ -103,9 +106,15 @@ func (s *Store) insertJobs(w *wtx, rec *store.Record, now time.Time) ([]store.Jo
 			j.NextAt = now
 		}
 		j.NextAt = fromMillis(millis(j.NextAt))
-		err := w.stmt(s.st.insertJob).QueryRowContext(w.ctx, j.EventID, j.Rule, j.Index, j.Type, j.Name, string(j.Params),
-			j.Reference, millis(j.NextAt), millis(now), millis(now)).Scan(&j.ID)
-		if errors.Is(err, sql.ErrNoRows) {
+		res, err := w.exec(s.st.insertJob, j.EventID, j.Rule, j.Index, j.Type, j.Name, string(j.Params),
+			j.Reference, millis(j.NextAt), millis(now), millis(now))
+		if err != nil {
+			return nil, fmt.Errorf("job %s: %w", j.Name, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return nil, fmt.Errorf("job %s: %w", j.Name, err)
+			}
 			old, err := scanJob(w.stmt(s.st.jobByKey).QueryRowContext(w.ctx, j.EventID, j.Rule, j.Index))
 			if err != nil {
 				return nil, fmt.Errorf("job %s: %w", j.Name, err)
@@ -115,7 +124,7 @@ func (s *Store) insertJobs(w *wtx, rec *store.Record, now time.Time) ([]store.Jo
 			}
 			continue
 		}
-		if err != nil {
+		if j.ID, err = res.LastInsertId(); err != nil {
 			return nil, fmt.Errorf("job %s: %w", j.Name, err)
 		}
 		jobs = append(jobs, j)

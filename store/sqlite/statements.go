@@ -12,8 +12,8 @@ import (
 const jobColumns = `id, event_id, rule, idx, type, name, params, reference, state, attempts,
 	next_at, last_error, last_reason, response, created_at, updated_at`
 
-// insertEventSQL stores an event unless its key is stored already, and
-// returns its row (no row for a duplicate).
+// insertEventSQL stores an event unless its key is stored already (then
+// it changes no row).
 const insertEventSQL = `INSERT INTO events (key, name, action, body, received_at, rules, errors)
 	VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`
 
@@ -44,11 +44,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&st.savepoint, `SAVEPOINT op`},
 		{&st.release, `RELEASE op`},
 		{&st.rollbackTo, `ROLLBACK TO op`},
-		{&st.insertEvent, insertEventSQL + ` RETURNING seq`},
+		{&st.insertEvent, insertEventSQL},
 		{&st.insertJob, `INSERT INTO jobs (event_id, rule, idx, type, name, params, reference,
 			state, attempts, next_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
-			ON CONFLICT (event_id, rule, idx) DO NOTHING RETURNING id`},
+			ON CONFLICT (event_id, rule, idx) DO NOTHING`},
 		{&st.jobByKey, `SELECT ` + jobColumns + ` FROM jobs WHERE event_id = ? AND rule = ? AND idx = ?`},
 		{&st.done, `UPDATE jobs SET state = 'done', attempts = ?, response = ?, requeued = 0, updated_at = ?
 			WHERE id = ? AND state = 'pending'`},
