@@ -42,9 +42,13 @@
 //
 // # Health
 //
-// When a write fails, Writable reports why until a write succeeds again;
-// while it fails, Writable tries a small write of its own each time it is
-// called, so a store whose disk has room again reports healthy again.
+// When a write fails (disk full, file system read-only), Writable reports
+// why until a write of the store's own succeeds again, or, once no write
+// has failed for a while (failureHold), until a probe of its own (a one-row
+// write, committed and synced) succeeds: a store whose disk has room again
+// reports healthy again also when no event comes in, and one whose events
+// keep failing stays unhealthy instead of flapping. With no recent write
+// to judge by, Writable writes the probe.
 //
 // # Processes
 //

@@ -30,10 +30,17 @@ func (s *Store) migrate(ctx context.Context, tx *sql.Tx) error {
 	fail := func(what string, err error) error {
 		return fmt.Errorf("store %s: migrate the store of an earlier hookd: %s: %w (nothing was changed: fix that and start again)", s.dir, what, err)
 	}
+	// The last job id given, where ids were never reused (version 2).
 	var seq int64
-	err := tx.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'jobs'`).Scan(&seq)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fail("read the last job id", err)
+	hasSeq, err := tableExists(ctx, tx, "sqlite_sequence")
+	if err != nil {
+		return fail("read schema", err)
+	}
+	if hasSeq {
+		err := tx.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'jobs'`).Scan(&seq)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fail("read the last job id", err)
+		}
 	}
 	hasEvents, err := tableExists(ctx, tx, "events")
 	if err != nil {

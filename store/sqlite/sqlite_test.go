@@ -239,3 +239,61 @@ func TestHealth(t *testing.T) {
 		t.Errorf("Stats = %+v, %v; want the one event accepted while there was room", st, err)
 	}
 }
+
+// TestLazyJobUpdates checks that lazy job updates are committed in the
+// order queued: PendingPage, queued after them, no longer returns the
+// jobs, and a refused update is only logged.
+func TestLazyJobUpdates(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), Options{LazyJobUpdates: true})
+	defer s.Close()
+	var jobs []store.Job
+	for i := range 3 {
+		jobs = append(jobs, store.Job{Rule: "r", Index: i, Type: "webhook"})
+	}
+	out, err := s.Accept(ctx, []store.Record{{Event: store.Event{ID: "a", Name: "message:in:new", Body: []byte(`{}`)}, Jobs: jobs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := out[0].Jobs
+	if err := s.Done(ctx, j[0].ID, 1, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Dead(ctx, j[1].ID, 1, "invalid", "bad"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done(ctx, j[1].ID, 1, "again"); err != nil {
+		t.Errorf("a lazy update returned %v; want nil (its error is logged)", err)
+	}
+	page, err := s.PendingPage(ctx, 10)
+	if err != nil || len(page) != 1 || page[0].ID != j[2].ID {
+		t.Errorf("PendingPage after lazy updates: %v, %v; want only job %d", page, err, j[2].ID)
+	}
+	if got, err := s.Job(ctx, j[1].ID); err != nil || got.State != store.StateDead {
+		t.Errorf("job %d: %+v, %v; want dead (the later Done was refused)", j[1].ID, got, err)
+	}
+}
+
+// TestCanceled checks that a caller whose context has ended learns
+// whether its records were stored: context.Canceled when the writer had
+// not taken them (then nothing is stored), else the commit's result.
+func TestCanceled(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	for i := range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		rec := []store.Record{{Event: store.Event{ID: strconv.Itoa(i), Name: "message:in:new", Body: []byte(`{}`)}}}
+		_, err := s.Accept(ctx, rec)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("Accept with a canceled context: %v, want context.Canceled or success", err)
+		}
+		out, err2 := s.Accept(context.Background(), rec)
+		if err2 != nil {
+			t.Fatal(err2)
+		}
+		if stored := out[0].Duplicate; stored != (err == nil) {
+			t.Errorf("Accept with a canceled context returned %v, but the event stored: %v", err, stored)
+		}
+	}
+}
