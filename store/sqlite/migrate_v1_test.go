@@ -37,9 +37,9 @@ PRAGMA application_id = 1752133483;
 PRAGMA user_version = 1;
 `
 
-// exec runs statements on the file of dir, as an earlier hookd would
+// execSQL runs statements on the file of dir, as an earlier hookd would
 // have written it.
-func exec(t *testing.T, dir string, stmts ...string) {
+func execSQL(t *testing.T, dir string, stmts ...string) {
 	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(dir, FileName))
 	if err != nil {
@@ -80,10 +80,10 @@ func TestMigrateEventsInFile(t *testing.T) {
 	body := []byte(`{"event":"message:in:new","data":{"body":"kept in the file"}}`)
 	t.Run("version 1", func(t *testing.T) {
 		dir := t.TempDir()
-		exec(t, dir, v1Schema)
+		execSQL(t, dir, v1Schema)
 		insertV1Event(t, dir, "old-raw", 1000, body, false)
 		insertV1Event(t, dir, "old-s2", 2000, body, true)
-		exec(t, dir, `INSERT INTO jobs (id, event_id, rule, idx, type, name, params, reference, state, attempts, next_at, created_at, updated_at)
+		execSQL(t, dir, `INSERT INTO jobs (id, event_id, rule, idx, type, name, params, reference, state, attempts, next_at, created_at, updated_at)
 			VALUES (7, 'old-s2', 'r', 0, 'slack', 'r/slack[0]', '{}', 'ref', 'pending', 1, 3000, 2000, 2500)`)
 		s := open(t, dir, Options{})
 		defer s.Close()
@@ -100,7 +100,7 @@ func TestMigrateEventsInFile(t *testing.T) {
 		insertV1Event(t, dir, "older", fixtureBase.UnixMilli()-1, body, true)
 		insertV1Event(t, dir, "message:in:new|m1", fixtureBase.UnixMilli()-1, body, true)
 		// The newest job pruned: its id is still never given again.
-		exec(t, dir, `DELETE FROM jobs WHERE id = 5`)
+		execSQL(t, dir, `DELETE FROM jobs WHERE id = 5`)
 		s := open(t, dir, Options{})
 		defer s.Close()
 		out, err := s.Accept(ctx, []store.Record{{Event: store.Event{ID: "new", Name: "message:in:new", Body: body},
