@@ -11,8 +11,8 @@ import (
 )
 
 // BenchmarkAccept measures Accept with many concurrent callers (like many
-// webhook requests at once), as engine/store's benchmark of the same name
-// does: one event with a 3.5 KB body and 2 jobs per call. It reports
+// webhook requests at once), as the earlier store's benchmark of the same
+// name did: one event with a 3.5 KB body and 2 jobs per call. It reports
 // events/s and how many calls shared a commit.
 func BenchmarkAccept(b *testing.B) {
 	body := []byte(`{"event":"message:in:new","data":{"body":"` + strings.Repeat("x", 3500) + `"}}`)

@@ -17,7 +17,7 @@ import (
 )
 
 // The folder testdata/v2-store was written by the hookd before this
-// store (engine/store: an event log in events/ and hookd.db at schema
+// store (an event log in events/ and hookd.db at schema
 // version 2), through its API: these are the events and jobs it holds.
 var (
 	fixtureBase = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
