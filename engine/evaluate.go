@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hookd/hookd/engine/event"
 )
@@ -17,6 +18,10 @@ type Result struct {
 	Fired []Fired
 	// Errors are the conditions and templates that failed on this event.
 	Errors []RuleError
+	// Steps are the stateful rules (throttle, window, digest) whose
+	// condition was true: they fire only if applying the step to their
+	// state says so (see StateStep, MemoryState). Nil when there are none.
+	Steps []StateStep
 }
 
 // Fired is a rule that matched and its rendered actions.
@@ -82,17 +87,24 @@ var runners = sync.Pool{New: func() any { return new(runner) }}
 // is reported in Result.Errors and skips that rule or action only.
 // Evaluate is safe for concurrent use with different events; one event
 // must not be evaluated by two goroutines at once.
-func (rs *RuleSet) Evaluate(ev *event.Event) *Result {
+func (rs *RuleSet) Evaluate(ev *event.Event) *Result { return rs.evaluate(ev, time.Time{}) }
+
+func (rs *RuleSet) evaluate(ev *event.Event, arrival time.Time) *Result {
 	res := &Result{Event: ev}
 	cands := rs.index.candidates(ev.Name, ev.Action)
 	_, keyed := rs.identity[ev.Name]
 	if len(cands.all) == 0 && !keyed {
 		return res
 	}
+	own := OwnSend(ev)
 	rs.withRunner(ev, func(r *runner) {
+		r.arrival = arrival
 		rs.identifyInto(r, res)
 		cands.each(r.env, func(i int) bool {
 			rule := rs.Rules[i]
+			if skipRule(rule, own) {
+				return true
+			}
 			return !rs.evalRule(r, rule, res, false) || !rule.Stop
 		})
 	})
@@ -114,7 +126,8 @@ func (rs *RuleSet) withRunner(ev *event.Event, f func(r *runner)) {
 
 // EvaluateRule runs one rule on ev, whatever its `on` says; with force
 // the condition is skipped too. It is how `hookd fire` tries a rule's
-// actions for real.
+// actions for real: a throttle, window or digest is ignored, and the
+// actions render as if ev were the first event of its key.
 func (rs *RuleSet) EvaluateRule(ev *event.Event, name string, force bool) (*Result, error) {
 	rule, ok := rs.Rule(name)
 	if !ok {
@@ -125,6 +138,13 @@ func (rs *RuleSet) EvaluateRule(ev *event.Event, name string, force bool) (*Resu
 		rs.identifyInto(r, res)
 		rs.evalRule(r, rule, res, force)
 	})
+	for _, st := range res.Steps {
+		state, _, _ := st.Apply(nil)
+		acts, errs := st.Render(state)
+		res.AddFired(Fired{Rule: st.Rule, Actions: acts})
+		res.Errors = append(res.Errors, errs...)
+	}
+	res.Steps = nil
 	return res, nil
 }
 
@@ -140,6 +160,10 @@ func (rs *RuleSet) evalRule(r *runner, rule *Rule, res *Result, force bool) bool
 		if ok, _ := out.(bool); !ok {
 			return false
 		}
+	}
+	if rule.Throttle != nil || rule.Window != nil || rule.Digest != nil {
+		rs.addStep(r, rule, res)
+		return false
 	}
 	f := Fired{Rule: rule, Actions: make([]Rendered, 0, len(rule.Do))}
 	for _, a := range rule.Do {

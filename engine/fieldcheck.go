@@ -22,7 +22,7 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int) {
 	}
 	defer l.checkValues(c, n, off, events)
 	for _, ref := range c.Fields {
-		if ref.Path[0] == "vars" {
+		if ref.Path[0] == "vars" || contains(l.stateVars, ref.Path[0]) {
 			continue
 		}
 		// $env is the whole event: $env.data is data.

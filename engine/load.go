@@ -93,8 +93,20 @@ type Rule struct {
 	// Examples is the rule's `examples:` list as written (nil for none);
 	// package ruletest decodes and runs it.
 	Examples *yaml.Node
+	// Throttle, Window and Digest make the rule remember (see state.go);
+	// Schedule makes it a timer rule (on: schedule); Self lets events
+	// that hookd's own sends caused fire it (see OwnSend).
+	Throttle *Throttle
+	Window   *Window
+	Digest   *Digest
+	Schedule *Schedule
+	Self     bool
 
-	cond *compiled
+	// key is the compiled state key template (nil: one state per rule),
+	// keySrc its source.
+	key    tmpl
+	keySrc string
+	cond   *compiled
 	// actions, when not nil, are the only event actions the condition can
 	// be true for (from a top-level `action == "x"` or `action in [...]`).
 	actions []string
@@ -153,6 +165,9 @@ type loader struct {
 	previous map[exprKey]*compiled
 	// currentOn is the `on` of the rule being loaded, for field checks.
 	currentOn []string
+	// stateVars are the names a stateful rule's templates may read
+	// besides the event's fields (window, key, ...).
+	stateVars []string
 }
 
 type pendingAction struct {
@@ -318,7 +333,7 @@ func (l *loader) checkConnections(n *yaml.Node) {
 
 var (
 	topLevelKeys = []string{"version", "vars", "connections", "delivery", "identity", "rules"}
-	ruleKeys     = []string{"name", "description", "on", "if", "stop", "do", "examples"}
+	ruleKeys     = append([]string{"name", "description", "on", "if", "stop", "do", "examples"}, stateKeys...)
 )
 
 // TopLevelKeys returns the keys a rules file may have at the top, in the
@@ -390,6 +405,7 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 	if e, has := f["stop"]; has {
 		r.Stop, _ = l.boolean(e.Value, what+": stop")
 	}
+	ok = l.stateful(r, n, f, what) && ok
 	e, has := f["do"]
 	switch {
 	case !has && !r.Stop:
@@ -425,6 +441,9 @@ func (l *loader) checkOn(n *yaml.Node, on []string, what string) []string {
 		if strings.TrimSpace(name) == "" {
 			l.errorf(at, "%s: on: empty event name", what)
 			return nil
+		}
+		if name == ScheduleEvent {
+			continue
 		}
 		if strings.ContainsAny(name, "*?[") {
 			if _, err := path.Match(name, ""); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
@@ -126,6 +127,8 @@ func (t list) render(r *runner) (any, error) {
 type runner struct {
 	vm  vm.VM
 	env map[string]any
+	// arrival is when the event arrived (zero: unknown), for EventTime.
+	arrival time.Time
 }
 
 func (r *runner) run(c *compiled) (any, error) {

@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Schedule is a cron expression in a time zone, e.g. "0 9 * * *" in
+// Europe/Madrid: nine every morning, Madrid time. It is parsed by
+// github.com/robfig/cron/v3 (five fields: minute, hour, day of month,
+// month, day of week; or @hourly, @daily, @weekly, @monthly, @yearly).
+type Schedule struct {
+	// Cron is the expression as written.
+	Cron string
+	// Timezone is the IANA name of the zone the expression is read in
+	// ("UTC" when the rules file gives none).
+	Timezone string
+
+	spec *cron.SpecSchedule
+}
+
+// cronParser reads the standard five fields and the @ descriptors.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseSchedule parses a cron expression in a time zone ("" for UTC).
+// It refuses an expression that cron cannot read, an unknown zone, a
+// zone inside the expression (CRON_TZ=), @every (use a digest's every:
+// instead) and an expression that never fires (such as 30 February),
+// with a message that says what to write instead.
+func ParseSchedule(expr, zone string, now time.Time) (*Schedule, error) {
+	expr = strings.TrimSpace(expr)
+	if zone == "" {
+		zone = "UTC"
+	}
+	if strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=") {
+		return nil, errors.New("put the time zone in timezone:, not in the cron expression")
+	}
+	if strings.HasPrefix(expr, "@every") {
+		return nil, errors.New("@every is not a calendar schedule: use a digest's every: (e.g. every: 1h) or a cron expression such as \"0 * * * *\"")
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q: use an IANA name such as Europe/Madrid, America/New_York or UTC", zone)
+	}
+	s, err := cronParser.Parse(expr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the cron expression %q: %v; write five fields (minute hour day-of-month month day-of-week), e.g. \"0 9 * * *\" for 9:00 every day", expr, err)
+	}
+	spec, ok := s.(*cron.SpecSchedule)
+	if !ok {
+		return nil, fmt.Errorf("cron expression %q is not a calendar schedule", expr)
+	}
+	spec.Location = loc
+	sc := &Schedule{Cron: expr, Timezone: zone, spec: spec}
+	if sc.Next(now).IsZero() {
+		return nil, fmt.Errorf("cron expression %q never fires (no such date in the next five years); check the day and the month", expr)
+	}
+	return sc, nil
+}
+
+// Next returns the first tick strictly after t, or the zero time when
+// there is none within five years.
+func (s *Schedule) Next(t time.Time) time.Time { return s.spec.Next(t) }
+
+// Due says whether a schedule that last fired at last should fire now,
+// and when it fires next. After downtime it fires once, however many
+// ticks were missed: if a tick passed since last, fire is true and next
+// is the first tick after now. A schedule that never fired (last is
+// zero) does not fire at once: next is its first tick after now. Due is
+// a pure function; the daemon stores last and calls it at next.
+func (s *Schedule) Due(last, now time.Time) (fire bool, next time.Time) {
+	if last.IsZero() {
+		return false, s.Next(now)
+	}
+	tick := s.Next(last)
+	if !tick.IsZero() && !tick.After(now) {
+		return true, s.Next(now)
+	}
+	return false, tick
+}
+
+// String is the expression and its zone, e.g. "0 9 * * * (Europe/Madrid)".
+func (s *Schedule) String() string { return s.Cron + " (" + s.Timezone + ")" }

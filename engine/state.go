@@ -1,0 +1,410 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ScheduleEvent is the `on:` of a rule that fires on a timer instead of
+// on events: `on: schedule` with `schedule: { cron: "0 9 * * *" }`.
+const ScheduleEvent = "schedule"
+
+// Defaults of the state keys.
+const (
+	// DefaultKeep is how long a throttle of `per: once` remembers a key,
+	// and how long an unflushed digest is kept after it was due.
+	DefaultKeep = 90 * 24 * time.Hour
+	// DefaultMaxEvents bounds the events a digest keeps per key; its
+	// count stays exact.
+	DefaultMaxEvents = 100
+	// maxWindowTimes bounds the event times a window keeps per key, so
+	// window.count counts up to it with `then: continue`.
+	maxWindowTimes = 1000
+)
+
+// Throttle lets a rule fire at most once per key per period:
+// `throttle: { key: "{{ data.chat.id }}", per: 1h }`, or once per key
+// with `per: once` (remembered for Keep).
+type Throttle struct {
+	// Per is the period; 0 with Once.
+	Per  time.Duration
+	Once bool
+	// Keep is how long `per: once` remembers a key.
+	Keep time.Duration
+}
+
+// Window makes a rule fire when the AtLeast-th matching event for a key
+// arrives within Within: `window: { key: ..., within: 10m, at_least: 5 }`.
+type Window struct {
+	Within  time.Duration
+	AtLeast int
+	// Continue (`then: continue`) keeps counting after the window fires,
+	// so every further event within the period fires too; by default the
+	// window starts again from zero.
+	Continue bool
+}
+
+// Digest collects a rule's matching events per key; the actions run once
+// per period (Every) or schedule tick (Schedule) with the collected
+// events.
+type Digest struct {
+	Every    time.Duration
+	Schedule *Schedule
+	// MaxEvents bounds the events kept per key (digest.count stays
+	// exact).
+	MaxEvents int
+	// Keep is how long a digest that could not be flushed is kept after
+	// it was due.
+	Keep time.Duration
+}
+
+// stateKeys are the rule keys of rules that remember.
+var stateKeys = []string{"throttle", "window", "digest", "schedule", "self"}
+
+// Stateful reports whether whether the rule fires depends on earlier
+// events: it has a throttle, a window or a digest.
+func (r *Rule) Stateful() bool { return r.Throttle != nil || r.Window != nil || r.Digest != nil }
+
+// Timer reports whether the rule fires on a schedule (`on: schedule`).
+func (r *Rule) Timer() bool { return r.Schedule != nil }
+
+// KeySource is the rule's state key template as written ("" for one
+// key for the whole rule).
+func (r *Rule) KeySource() string { return r.keySrc }
+
+// Scope names the rule's state: its name and a digest of what its state
+// means (the kinds of state and the key expression). State saved under
+// one scope must not be applied to another, so that a reload that keeps
+// the name and the key keeps the state, and one that changes the key or
+// turns a window into a digest starts afresh.
+func (r *Rule) Scope() string {
+	var kinds []string
+	if r.Window != nil {
+		kinds = append(kinds, "window")
+	}
+	if r.Throttle != nil {
+		kinds = append(kinds, "throttle")
+	}
+	if r.Digest != nil {
+		kinds = append(kinds, "digest")
+	}
+	sum := sha256.Sum256([]byte(strings.Join(kinds, "+") + "\x00" + r.keySrc))
+	return fmt.Sprintf("%s#%x", r.Name, sum[:4])
+}
+
+// stateful loads a rule's throttle, window, digest, schedule and self
+// keys; it reports whether they are valid. It runs before the rule's
+// actions compile, so that their templates may read window.count and the
+// like without a warning.
+func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string) bool {
+	ok := true
+	l.stateVars = nil
+	if e, has := f["self"]; has {
+		r.Self, _ = l.boolean(e.Value, what+": self")
+	}
+	timer := len(r.On) == 1 && r.On[0] == ScheduleEvent
+	if !timer && contains(r.On, ScheduleEvent) {
+		l.errorf(mapValue(n, "on"), "%s: on: schedule cannot be mixed with event names: a timer rule fires on its schedule only; make two rules", what)
+		ok = false
+	}
+	keyNodes := map[string]*yaml.Node{}
+	if e, has := f["window"]; has {
+		w := &Window{}
+		body := l.fields(e.Value, what+": window", "key", "within", "at_least", "then")
+		keyNodes["window"] = l.keyNode(body)
+		w.Within = l.period(e.Value, body, "within", what+": window", true)
+		if v, has := body["at_least"]; !has {
+			l.errorf(e.Value, "%s: window needs at_least: the number of events within the period that fires the rule, e.g. at_least: 5", what)
+			ok = false
+		} else if k, err := strconv.Atoi(v.Value.Value); err != nil || v.Value.Kind != yaml.ScalarNode || k < 1 {
+			l.errorf(v.Value, "%s: window.at_least must be a whole number of at least 1, found %s", what, describe(v.Value))
+			ok = false
+		} else {
+			w.AtLeast = k
+		}
+		if v, has := body["then"]; has {
+			switch v.Value.Value {
+			case "reset":
+			case "continue":
+				w.Continue = true
+			default:
+				l.errorf(v.Value, "%s: window.then must be reset (count again from zero after firing, the default) or continue (every further event within the period fires too), found %s", what, describe(v.Value))
+				ok = false
+			}
+		}
+		ok = ok && w.Within > 0 && w.AtLeast > 0
+		r.Window = w
+		l.stateVars = append(l.stateVars, "window", "key")
+	}
+	if e, has := f["throttle"]; has {
+		t := &Throttle{}
+		body := l.fields(e.Value, what+": throttle", "key", "per", "keep")
+		keyNodes["throttle"] = l.keyNode(body)
+		if v, has := body["per"]; has && v.Value.Value == "once" {
+			t.Once = true
+			t.Keep = DefaultKeep
+			if _, has := body["keep"]; has {
+				t.Keep = l.period(e.Value, body, "keep", what+": throttle", true)
+				ok = ok && t.Keep > 0
+			}
+		} else {
+			t.Per = l.period(e.Value, body, "per", what+": throttle", true)
+			ok = ok && t.Per > 0
+			if v, has := body["keep"]; has {
+				l.errorf(v.Key, "%s: throttle.keep goes with per: once; a throttle with a period remembers a key for that period", what)
+				ok = false
+			}
+		}
+		r.Throttle = t
+		l.stateVars = append(l.stateVars, "throttle", "key")
+	}
+	if e, has := f["digest"]; has {
+		d := &Digest{MaxEvents: DefaultMaxEvents, Keep: DefaultKeep}
+		body := l.fields(e.Value, what+": digest", "key", "every", "schedule", "timezone", "max_events", "keep")
+		keyNodes["digest"] = l.keyNode(body)
+		_, every := body["every"]
+		sched, hasSched := body["schedule"]
+		switch {
+		case every && hasSched:
+			l.errorf(sched.Key, "%s: digest: set every: or schedule:, not both", what)
+			ok = false
+		case every:
+			d.Every = l.period(e.Value, body, "every", what+": digest", true)
+			ok = ok && d.Every > 0
+			if tz, has := body["timezone"]; has {
+				l.errorf(tz.Key, "%s: digest: timezone goes with schedule:; every: counts periods from midnight UTC", what)
+				ok = false
+			}
+		case hasSched:
+			zone := ""
+			if tz, has := body["timezone"]; has {
+				zone = tz.Value.Value
+			}
+			d.Schedule = l.schedule(sched.Value, zone, body["timezone"].Value, what+": digest")
+			ok = ok && d.Schedule != nil
+		default:
+			l.errorf(e.Value, "%s: digest needs every: (e.g. every: 1h) or schedule: (a cron expression, e.g. \"0 9 * * *\")", what)
+			ok = false
+		}
+		if v, has := body["max_events"]; has {
+			if k, err := strconv.Atoi(v.Value.Value); err != nil || k < 1 {
+				l.errorf(v.Value, "%s: digest.max_events must be a whole number of at least 1, found %s", what, describe(v.Value))
+				ok = false
+			} else {
+				d.MaxEvents = k
+			}
+		}
+		if _, has := body["keep"]; has {
+			d.Keep = l.period(e.Value, body, "keep", what+": digest", true)
+			ok = ok && d.Keep > 0
+		}
+		r.Digest = d
+		l.stateVars = append(l.stateVars, "digest", "key")
+	}
+	if e, has := f["schedule"]; has {
+		if !timer {
+			l.errorf(e.Key, "%s: schedule: belongs to timer rules (on: schedule); for a digest on a schedule write digest: { schedule: ... }", what)
+			ok = false
+		} else {
+			body := l.fields(e.Value, what+": schedule", "cron", "timezone")
+			c, has := body["cron"]
+			if !has {
+				l.errorf(e.Value, "%s: schedule needs cron:, e.g. schedule: { cron: \"0 9 * * *\", timezone: Europe/Madrid }", what)
+				return false
+			}
+			zone := ""
+			if tz, has := body["timezone"]; has {
+				zone = tz.Value.Value
+			}
+			r.Schedule = l.schedule(c.Value, zone, body["timezone"].Value, what+": schedule")
+			ok = ok && r.Schedule != nil
+			l.stateVars = append(l.stateVars, "schedule", "now")
+		}
+	} else if timer {
+		l.errorf(mapValue(n, "on"), "%s: on: schedule needs schedule: { cron: \"0 9 * * *\", timezone: ... }: say when the rule fires", what)
+		ok = false
+	}
+	ok = l.stateCombinations(r, n, f, what) && ok
+	return l.stateKey(r, keyNodes, what) && ok
+}
+
+// stateCombinations refuses the keys that make no sense together.
+func (l *loader) stateCombinations(r *Rule, n *yaml.Node, f map[string]entry, what string) bool {
+	at := func(k string) *yaml.Node { return f[k].Key }
+	switch {
+	case r.Digest != nil && r.Window != nil:
+		l.errorf(at("window"), "%s: a digest collects every matching event and a window counts them: use one of digest and window (a digest's digest.count is the number of events)", what)
+	case r.Digest != nil && r.Throttle != nil:
+		l.errorf(at("throttle"), "%s: a digest already runs its actions at most once per period: remove throttle, or make every: longer", what)
+	case r.Schedule != nil && (r.Digest != nil || r.Window != nil || r.Throttle != nil):
+		l.errorf(n, "%s: a timer rule (on: schedule) has no events to throttle, count or collect: remove throttle, window and digest, or listen to events", what)
+	case r.Schedule != nil && r.If != "":
+		l.errorf(at("if"), "%s: a timer rule (on: schedule) has no event for its condition to test: remove if:", what)
+	case r.Stop && (r.Stateful() || r.Schedule != nil):
+		l.errorf(at("stop"), "%s: stop: true cannot go with throttle, window, digest or schedule: whether such a rule fires is decided after the other rules ran; split it into a rule with stop and a rule that remembers", what)
+	default:
+		return true
+	}
+	return false
+}
+
+// keyNode returns the key: node of a state key's body, or nil.
+func (l *loader) keyNode(body map[string]entry) *yaml.Node {
+	if e, ok := body["key"]; ok {
+		return e.Value
+	}
+	return nil
+}
+
+// stateKey compiles the key template, which the window, throttle and
+// digest of a rule share. A rule without key: keeps one state for the
+// whole rule.
+func (l *loader) stateKey(r *Rule, nodes map[string]*yaml.Node, what string) bool {
+	var src string
+	var at *yaml.Node
+	for _, kind := range []string{"window", "throttle", "digest"} {
+		n := nodes[kind]
+		if n == nil {
+			continue
+		}
+		s, ok := l.str(n, what+": "+kind+".key")
+		if !ok {
+			return false
+		}
+		if at != nil && s != src {
+			l.errorf(n, "%s: %s.key differs from the window's key %q: a rule keeps one state per key, so its window and throttle share one key; write it once, in window:", what, kind, src)
+			return false
+		}
+		src, at = s, n
+	}
+	if at == nil {
+		return true
+	}
+	if !strings.Contains(src, "{{") {
+		l.errorf(at, "%s: the key %q is a constant, so every event would share one state: read the event, e.g. key: \"{{ data.chat.id }}\", or leave key out for one state for the whole rule", what, src)
+		return false
+	}
+	t := l.compileTemplate(at, src, what+": key")
+	if t == nil {
+		return false
+	}
+	var exprs []*compiled
+	switch t := t.(type) {
+	case whole:
+		exprs = []*compiled{t.expr}
+	case *text:
+		for _, p := range t.parts {
+			if p.expr != nil {
+				exprs = append(exprs, p.expr)
+			}
+		}
+	}
+	reads := false
+	for _, c := range exprs {
+		if !l.keyExprOK(c, at, src, what) {
+			return false
+		}
+		reads = reads || readsEvent(c)
+	}
+	if !reads {
+		l.errorf(at, "%s: the key %q reads no event field, so every event would share one state: read the event, e.g. key: \"{{ data.chat.id }}\", or leave key out for one state for the whole rule", what, src)
+		return false
+	}
+	if _, isWhole := t.(whole); isWhole {
+		t = asString{t}
+	}
+	r.keySrc = src
+	r.key = t
+	return true
+}
+
+// keyExprOK refuses a key expression whose type is known and is not a
+// string or a whole number.
+func (l *loader) keyExprOK(c *compiled, at *yaml.Node, src, what string) bool {
+	if t := c.Prog.Node().Type(); t != nil {
+		switch t.Kind() {
+		case reflect.Interface, reflect.String, reflect.Int, reflect.Int64:
+		default:
+			l.errorf(at, "%s: the key %q is a %s, not a string: a key names one group, chat or sender, e.g. key: \"{{ data.chat.id }}\"", what, src, t.Kind())
+			return false
+		}
+	}
+	return true
+}
+
+// readsEvent reports whether an expression reads an event field (not
+// only vars).
+func readsEvent(c *compiled) bool {
+	if c.wholeEnv {
+		return true
+	}
+	for _, f := range c.Fields {
+		if f.Path[0] != "vars" {
+			return true
+		}
+	}
+	return false
+}
+
+// schedule parses a cron expression node and its zone node (may be nil).
+func (l *loader) schedule(n *yaml.Node, zone string, zoneNode *yaml.Node, what string) *Schedule {
+	s, ok := l.str(n, what+": cron")
+	if !ok {
+		return nil
+	}
+	sc, err := ParseSchedule(s, zone, l.opts.Now())
+	if err != nil {
+		at := n
+		if strings.HasPrefix(err.Error(), "unknown time zone") && zoneNode != nil {
+			at = zoneNode
+		}
+		l.errorf(at, "%s: %v", what, err)
+		return nil
+	}
+	return sc
+}
+
+// period reads a duration key of a state key's body: 90s, 10m, 1h, 7d,
+// 2w. With required it reports a missing key; it reports a zero or
+// negative period, and returns 0 for any problem.
+func (l *loader) period(parent *yaml.Node, body map[string]entry, key, what string, required bool) time.Duration {
+	e, has := body[key]
+	if !has {
+		if required {
+			l.errorf(parent, "%s needs %s: a period such as 10m, 1h or 7d", what, key)
+		}
+		return 0
+	}
+	d, err := ParsePeriod(e.Value.Value)
+	if err != nil || e.Value.Kind != yaml.ScalarNode {
+		l.errorf(e.Value, "%s.%s must be a period such as 90s, 10m, 1h, 7d or 2w, found %s", what, key, describe(e.Value))
+		return 0
+	}
+	if d < time.Second {
+		l.errorf(e.Value, "%s.%s must be at least 1s, found %s", what, key, e.Value.Value)
+		return 0
+	}
+	return d
+}
+
+// ParsePeriod reads a period: a Go duration (90s, 10m, 1h30m) or a whole
+// number of days or weeks (7d, 2w).
+func ParsePeriod(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if num, ok := strings.CutSuffix(s, suffix); ok {
+			n, err := strconv.Atoi(num)
+			if err != nil {
+				return 0, fmt.Errorf("bad period %q", s)
+			}
+			return time.Duration(n) * unit, nil
+		}
+	}
+	return time.ParseDuration(s)
+}

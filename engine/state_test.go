@@ -1,0 +1,301 @@
+package engine_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+)
+
+const stateRules = `version: 1
+rules:
+  - name: mass-removal
+    on: group:update
+    if: action == "remove"
+    window: { key: "{{ data.chat.id }}", within: 10m, at_least: 3 }
+    throttle: { per: 1h }
+    do: [log: {message: "{{ window.count }} removals in {{ key }} by {{ window.times[0] }}; next {{ throttle.next }}"}]
+  - name: links
+    on: message:in:new
+    if: data.body contains "http"
+    window: { key: "{{ data.fromNumber }}", within: 1h, at_least: 2, then: continue }
+    do: [log: {message: "link {{ window.count }} by {{ key }}"}]
+  - name: survey
+    on: group:update
+    if: action == "leave"
+    throttle: { key: "{{ data.chat.id }}", per: once, keep: 30d }
+    do: [log: {message: "survey"}]
+  - name: joins
+    on: group:update
+    if: action == "add"
+    digest: { key: "{{ data.chat.id }}", every: 1h, max_events: 2 }
+    do: [log: {message: "{{ digest.count }} joined {{ data.chat.name }}: {{ join(map(digest.events, .author), ',') }}"}]
+  - name: morning
+    on: schedule
+    schedule: { cron: "0 9 * * *", timezone: Europe/Madrid }
+    do: [log: {message: "good morning at {{ schedule.time }}"}]
+  - name: echo
+    on: message:out:new
+    do: [log: {message: echo}]
+  - name: echo-self
+    on: message:out:new
+    self: true
+    do: [log: {message: echo}]
+`
+
+func loadState(t *testing.T, src string) *engine.RuleSet {
+	t.Helper()
+	rs, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{LookupEnv: func(string) (string, bool) { return "", false }})
+	if rs == nil {
+		t.Fatalf("load: %v", problems)
+	}
+	return rs
+}
+
+// at is 2026-03-02 (a Monday) at hh:mm:ss UTC, as Unix seconds.
+func at(hms string) int64 {
+	t, err := time.Parse("2006-01-02 15:04:05", "2026-03-02 "+hms)
+	if err != nil {
+		panic(err)
+	}
+	return t.Unix()
+}
+
+func groupAt(t *testing.T, action, chat, author string, created int64) *event.Event {
+	t.Helper()
+	return mustEvent(t, fmt.Sprintf(`{"id":"g%d%s","event":"group:update","action":%q,"created":%d,"author":%q,"data":{"chat":{"id":%q,"name":"Ventas %s"}}}`, created, author, action, created, author, chat, chat))
+}
+
+func logMessages(res *engine.Result, rule string) []string {
+	var out []string
+	for _, f := range res.Fired {
+		if f.Rule.Name == rule {
+			for _, a := range f.Actions {
+				out = append(out, fmt.Sprint(a.Params["message"]))
+			}
+		}
+	}
+	return out
+}
+
+// TestReplayWindowThrottle replays removals in two groups: the third
+// within 10 minutes fires, then the throttle holds the group for an
+// hour, and the windows of the two groups do not mix.
+func TestReplayWindowThrottle(t *testing.T) {
+	rs := loadState(t, stateRules)
+	events := []*event.Event{
+		groupAt(t, "remove", "a", "1", at("10:00:00")),
+		groupAt(t, "remove", "b", "2", at("10:01:00")),
+		groupAt(t, "remove", "a", "3", at("10:02:00")),
+		groupAt(t, "remove", "a", "4", at("10:09:00")), // 3rd within 10m in a: fires
+		groupAt(t, "remove", "a", "5", at("10:10:00")),
+		groupAt(t, "remove", "a", "6", at("10:11:00")),
+		groupAt(t, "remove", "a", "7", at("10:12:00")), // 3 more, but throttled
+		groupAt(t, "remove", "a", "8", at("11:20:00")),
+		groupAt(t, "remove", "a", "9", at("11:21:00")),
+		groupAt(t, "remove", "a", "10", at("11:25:00")), // throttle open again: fires
+		groupAt(t, "remove", "b", "11", at("11:30:00")), // b: the 10:01 event is out of the window
+	}
+	var got []string
+	var reasons []string
+	rs.Replay(events, engine.NewMemoryState(), func(it engine.ReplayItem) {
+		if it.Result == nil {
+			return
+		}
+		got = append(got, logMessages(it.Result, "mass-removal")...)
+		for _, o := range it.Outcomes {
+			reasons = append(reasons, fmt.Sprintf("%s %s: %v %s", o.At.Format("15:04"), o.Key, o.Fire, o.Info.Reason))
+		}
+	})
+	want := []string{
+		"3 removals in a@g.us by 2026-03-02T10:00:00Z; next 2026-03-02T11:09:00Z",
+		"3 removals in a@g.us by 2026-03-02T11:20:00Z; next 2026-03-02T12:25:00Z",
+	}
+	// The chat ids are "a" and "b"; the template renders the key.
+	for i := range want {
+		want[i] = strings.ReplaceAll(want[i], "a@g.us", "a")
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("fired:\n%s\nwant:\n%s\nsteps:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), strings.Join(reasons, "\n"))
+	}
+	if !strings.Contains(strings.Join(reasons, "\n"), "10:12 a: false 3rd event within 10m of this key (at_least 3): fires, and the window starts again; but throttled: fires again for this key after 2026-03-02T11:09:00Z") {
+		t.Errorf("no throttled step in:\n%s", strings.Join(reasons, "\n"))
+	}
+}
+
+// TestReplayContinueAndOnce: a window with then: continue fires on every
+// further event; per: once fires once per key.
+func TestReplayContinueAndOnce(t *testing.T) {
+	rs := loadState(t, stateRules)
+	msg := func(from string, ts int64) *event.Event {
+		return mustEvent(t, fmt.Sprintf(`{"id":"m%d","event":"message:in:new","data":{"fromNumber":%q,"body":"see http://x","timestamp":%d}}`, ts, from, ts))
+	}
+	events := []*event.Event{
+		msg("+1", at("09:00:00")), msg("+2", at("09:01:00")), msg("+1", at("09:30:00")), msg("+1", at("09:40:00")), msg("+1", at("11:00:00")),
+		groupAt(t, "leave", "a", "1", at("09:00:00")), groupAt(t, "leave", "a", "2", at("12:00:00")), groupAt(t, "leave", "b", "3", at("12:00:00")),
+	}
+	var links, surveys []string
+	rs.Replay(events, engine.NewMemoryState(), func(it engine.ReplayItem) {
+		if it.Result != nil {
+			links = append(links, logMessages(it.Result, "links")...)
+			surveys = append(surveys, logMessages(it.Result, "survey")...)
+		}
+	})
+	if got, want := strings.Join(links, "|"), "link 2 by +1|link 3 by +1"; got != want {
+		t.Errorf("links fired %q, want %q", got, want)
+	}
+	if len(surveys) != 2 {
+		t.Errorf("survey fired %d times, want 2 (once per group)", len(surveys))
+	}
+}
+
+// TestReplayDigestAndTimer: joins are collected per group and sent at the
+// end of each hour, at most max_events of them kept but all counted; a
+// timer rule fires at its ticks between the events.
+func TestReplayDigestAndTimer(t *testing.T) {
+	rs := loadState(t, stateRules)
+	events := []*event.Event{
+		groupAt(t, "add", "a", "1", at("07:10:00")),
+		groupAt(t, "add", "a", "2", at("07:20:00")),
+		groupAt(t, "add", "a", "3", at("07:30:00")),
+		groupAt(t, "add", "b", "4", at("07:40:00")),
+		groupAt(t, "add", "a", "5", at("08:30:00")), // after the 08:00 flush
+		groupAt(t, "remove", "c", "6", at("09:30:00")),
+		groupAt(t, "add", "b", "7", at("09:40:00")), // sent when the events run out
+	}
+	var got []string
+	rs.Replay(events, engine.NewMemoryState(), func(it engine.ReplayItem) {
+		switch {
+		case it.Flushed != nil:
+			for _, a := range it.Flushed.Actions {
+				got = append(got, fmt.Sprintf("%s end=%v %s", it.Flushed.Due.Format("15:04"), it.AtEnd, a.Params["message"]))
+			}
+		case it.Tick != nil:
+			for _, a := range it.Tick.Actions {
+				got = append(got, fmt.Sprint(a.Params["message"]))
+			}
+		case len(logMessages(it.Result, "joins")) > 0:
+			t.Errorf("a digest fired on an event")
+		}
+	})
+	want := []string{
+		"08:00 end=false 3 joined Ventas a: 1,2",
+		"08:00 end=false 1 joined Ventas b: 4",
+		"good morning at 2026-03-02T09:00:00+01:00",
+		"09:00 end=false 1 joined Ventas a: 5",
+		"10:00 end=true 1 joined Ventas b: 7",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestOwnSend: the message:out:new of hookd's own send fires only rules
+// with self: true.
+func TestOwnSend(t *testing.T) {
+	rs := loadState(t, stateRules)
+	for _, tc := range []struct {
+		ref  string
+		want string
+	}{
+		{"hookd:3EB0.1a2b3c4d:welcome:0", "echo-self"},
+		{"crm-42", "echo echo-self"},
+		{"", "echo echo-self"},
+	} {
+		ev := mustEvent(t, `{"id":"o1","event":"message:out:new","data":{"reference":"`+tc.ref+`"}}`)
+		if got := strings.Join(fired(rs.Evaluate(ev)), " "); got != tc.want {
+			t.Errorf("reference %q: fired %q, want %q", tc.ref, got, tc.want)
+		}
+	}
+}
+
+// TestScheduleDue: after downtime a schedule fires once, then waits for
+// the next tick.
+func TestScheduleDue(t *testing.T) {
+	sc, err := engine.ParseSchedule("0 9 * * *", "Europe/Madrid", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	madrid, _ := time.LoadLocation("Europe/Madrid")
+	day := func(d, h, m int) time.Time { return time.Date(2026, 3, d, h, m, 0, 0, madrid) }
+	for _, tc := range []struct {
+		name      string
+		last, now time.Time
+		fire      bool
+		next      time.Time
+	}{
+		{"never fired", time.Time{}, day(2, 8, 0), false, day(2, 9, 0)},
+		{"before the tick", day(1, 9, 0), day(2, 8, 59), false, day(2, 9, 0)},
+		{"at the tick", day(1, 9, 0), day(2, 9, 0), true, day(3, 9, 0)},
+		{"three days down", day(1, 9, 0), day(4, 15, 0), true, day(5, 9, 0)},
+		{"just fired", day(2, 9, 0), day(2, 9, 0), false, day(3, 9, 0)},
+	} {
+		fire, next := sc.Due(tc.last, tc.now)
+		if fire != tc.fire || !next.Equal(tc.next) {
+			t.Errorf("%s: Due = %v, %s; want %v, %s", tc.name, fire, next, tc.fire, tc.next)
+		}
+	}
+}
+
+// TestStateApplyTwice: Apply is pure: applying a step twice to the same
+// state gives the same result.
+func TestStateApplyTwice(t *testing.T) {
+	rs := loadState(t, stateRules)
+	res := rs.EvaluateAt(groupAt(t, "remove", "a", "1", at("10:00:00")), time.Time{})
+	if len(res.Steps) != 1 || len(res.Fired) != 0 {
+		t.Fatalf("steps %d, fired %v", len(res.Steps), fired(res))
+	}
+	st := res.Steps[0]
+	if st.Key != "a" || st.Rule.Name != "mass-removal" || !st.At.Equal(time.Unix(at("10:00:00"), 0)) {
+		t.Fatalf("step %+v", st)
+	}
+	a1, f1, e1 := st.Apply([]byte(`{"times":[1772445300000]}`))
+	a2, f2, e2 := st.Apply([]byte(`{"times":[1772445300000]}`))
+	if string(a1) != string(a2) || f1 != f2 || !e1.Equal(e2) {
+		t.Errorf("Apply differs: %s %v %s / %s %v %s", a1, f1, e1, a2, f2, e2)
+	}
+	if !e1.Equal(time.Unix(at("10:10:00"), 0)) {
+		t.Errorf("window state expires %s, want 10 minutes after its last event", e1)
+	}
+}
+
+// TestStateCheck: check refuses nonsense at file:line:col.
+func TestStateCheck(t *testing.T) {
+	rule := func(keys string) string {
+		return "version: 1\nrules:\n  - name: r\n    on: group:update\n" + keys + "    do: [log: {message: m}]\n"
+	}
+	for _, tc := range []struct {
+		name, keys, want string
+	}{
+		{"zero period", "    throttle: { per: 0s }\n", "rules.yaml:5:22: rule \"r\": throttle.per must be at least 1s"},
+		{"negative period", "    window: { within: -5m, at_least: 2 }\n", "rules.yaml:5:23: rule \"r\": window.within must be at least 1s"},
+		{"bad period", "    window: { within: soon, at_least: 2 }\n", "rules.yaml:5:23: rule \"r\": window.within must be a period"},
+		{"at_least 0", "    window: { within: 5m, at_least: 0 }\n", "rules.yaml:5:37: rule \"r\": window.at_least must be a whole number of at least 1"},
+		{"no at_least", "    window: { within: 5m }\n", "rules.yaml:5:13: rule \"r\": window needs at_least"},
+		{"constant key", "    throttle: { key: group, per: 1h }\n", "rules.yaml:5:22: rule \"r\": the key \"group\" is a constant"},
+		{"vars key", "    throttle: { key: \"{{ vars.x }}\", per: 1h }\n", "unknown variable vars.x"},
+		{"bool key", "    throttle: { key: \"{{ data.chat.id == 'x' }}\", per: 1h }\n", "rules.yaml:5:22: rule \"r\": the key \"{{ data.chat.id == 'x' }}\" is a bool, not a string"},
+		{"cron never", "    digest: { schedule: \"0 0 30 2 *\" }\n", "rules.yaml:5:25: rule \"r\": digest: cron expression \"0 0 30 2 *\" never fires"},
+		{"cron bad", "    digest: { schedule: \"0 25 * * *\" }\n", "rules.yaml:5:25: rule \"r\": digest: cannot read the cron expression"},
+		{"zone", "    digest: { schedule: \"0 9 * * *\", timezone: Mars/Olympus }\n", "rules.yaml:5:48: rule \"r\": digest: unknown time zone \"Mars/Olympus\""},
+		{"digest and window", "    digest: { every: 1h }\n    window: { within: 5m, at_least: 2 }\n", "rules.yaml:6:5: rule \"r\": a digest collects every matching event and a window counts them"},
+		{"digest and throttle", "    digest: { every: 1h }\n    throttle: { per: 1h }\n", "rules.yaml:6:5: rule \"r\": a digest already runs its actions at most once per period"},
+		{"two keys", "    window: { key: \"{{ data.chat.id }}\", within: 5m, at_least: 2 }\n    throttle: { key: \"{{ author }}\", per: 1h }\n", "rules.yaml:6:22: rule \"r\": throttle.key differs from the window's key"},
+		{"stop", "    stop: true\n    throttle: { per: 1h }\n", "rules.yaml:5:5: rule \"r\": stop: true cannot go with throttle"},
+		{"every and schedule", "    digest: { every: 1h, schedule: \"0 9 * * *\" }\n", "rules.yaml:5:26: rule \"r\": digest: set every: or schedule:, not both"},
+		{"unknown key", "    window: { within: 5m, at_least: 2, count: 3 }\n", "rules.yaml:5:40: rule \"r\": window: unknown key \"count\""},
+		{"schedule on event rule", "    schedule: { cron: \"0 9 * * *\" }\n", "rules.yaml:5:5: rule \"r\": schedule: belongs to timer rules (on: schedule)"},
+	} {
+		_, problems := engine.Load("rules.yaml", []byte(rule(tc.keys)), engine.LoadOptions{})
+		if !strings.Contains(problems.Error(), tc.want) {
+			t.Errorf("%s: problems\n%s\nwant one containing %q", tc.name, problems.Error(), tc.want)
+		}
+	}
+	timer := "version: 1\nrules:\n  - name: t\n    on: [schedule, group:update]\n    schedule: { cron: \"@daily\" }\n    do: [log: {message: m}]\n"
+	if _, problems := engine.Load("rules.yaml", []byte(timer), engine.LoadOptions{}); !strings.Contains(problems.Error(), "rules.yaml:4:9: rule \"t\": on: schedule cannot be mixed with event names") {
+		t.Errorf("mixed on: %s", problems.Error())
+	}
+}

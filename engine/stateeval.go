@@ -1,0 +1,283 @@
+package engine
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/engine/event"
+)
+
+// StateStep is a stateful rule (throttle, window or digest) whose
+// condition was true for an event: whether it fires depends on what the
+// rule remembers about Key, which Evaluate does not read. Whoever keeps
+// the state (the store, inside the transaction that records the event;
+// MemoryState for dry-run, test and explain) applies the steps of a
+// Result in order:
+//
+//	old := state of (Rule.Scope(), Key), nil for none or when expired
+//	new, fire, expires := step.Apply(old)
+//	save new until expires (delete the state when new is nil)
+//	if fire { actions, errs := step.Render(new); queue the actions }
+//
+// The contract:
+//   - Apply is pure and deterministic: it reads only its argument and
+//     what the step captured, changes nothing, and may be called any
+//     number of times (again after a failed compare-and-set, with the
+//     state read anew); only the result that is saved counts.
+//   - Render is pure too, and reads the state Apply returned (for
+//     window.count, throttle.next); call it only when Apply said fire.
+//   - Steps of one event are applied in the order of Result.Steps, and
+//     the events of one key in event order (by At), so that replays and
+//     the daemon agree.
+//   - A digest's Apply never fires: its actions run when the digest is
+//     due (see DigestDue and RuleSet.Flush).
+type StateStep struct {
+	// Rule is the rule; its Scope() and Key name the state.
+	Rule *Rule
+	// Key is the rendered key ("" for a rule without key:).
+	Key string
+	// At is the event's time (see EventTime).
+	At time.Time
+	// Apply computes the new state from the old, whether the rule
+	// fires, and when the new state expires.
+	Apply func(old []byte) (next []byte, fire bool, expires time.Time)
+	// Render renders the rule's actions with the state Apply returned.
+	Render func(state []byte) ([]Rendered, []RuleError)
+
+	raw []byte
+}
+
+// Info runs the step again on old and says what it did and why.
+func (s *StateStep) Info(old []byte) StepInfo {
+	_, _, info, _ := Advance(s.Rule, old, s.At, s.raw)
+	return info
+}
+
+// EvaluateAt is Evaluate for an event that arrived at arrival: stateful
+// rules whose condition is true become Result.Steps at the event's time
+// (see EventTime), to be applied by whoever keeps the state.
+func (rs *RuleSet) EvaluateAt(ev *event.Event, arrival time.Time) *Result {
+	return rs.evaluate(ev, arrival)
+}
+
+// EventTime is the time of an event for windows, throttles and digests:
+// its created field (Unix seconds, as Wassenger sends it), else the
+// message's data.timestamp (Unix seconds), else arrival (else now).
+func EventTime(ev *event.Event, arrival time.Time) time.Time {
+	if t, ok := unixField(ev.Fields["created"]); ok {
+		return t
+	}
+	if data, ok := ev.Fields["data"].(map[string]any); ok {
+		if t, ok := unixField(data["timestamp"]); ok {
+			return t
+		}
+	}
+	if arrival.IsZero() {
+		return time.Now().UTC()
+	}
+	return arrival.UTC()
+}
+
+func unixField(v any) (time.Time, bool) {
+	switch x := v.(type) {
+	case int64:
+		if x > 0 {
+			return time.Unix(x, 0).UTC(), true
+		}
+	case float64:
+		if x > 0 {
+			return time.UnixMilli(int64(x * 1000)).UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// OwnSendPrefix starts the reference hookd gives every message it sends
+// (see Reference); Wassenger echoes it in the message's data.reference.
+const OwnSendPrefix = "hookd:"
+
+// OwnSend reports whether ev is the message:out:new of a message hookd
+// sent: its data.reference, which Wassenger keeps from the send request,
+// starts with "hookd:". Such events fire only rules with self: true, so
+// that a rule answering outgoing messages does not answer its own.
+func OwnSend(ev *event.Event) bool {
+	if ev.Name != "message:out:new" {
+		return false
+	}
+	data, _ := ev.Fields["data"].(map[string]any)
+	ref, _ := data["reference"].(string)
+	return strings.HasPrefix(ref, OwnSendPrefix)
+}
+
+// skipRule reports whether Evaluate skips a rule without evaluating it:
+// a timer rule (it fires on its schedule), or any rule without self: true
+// for an event of hookd's own send.
+func skipRule(rule *Rule, own bool) bool {
+	return rule.Schedule != nil || own && !rule.Self
+}
+
+// addStep records a stateful rule whose condition was true as a step of
+// res; the key is rendered now, the actions when the step fires.
+func (rs *RuleSet) addStep(r *runner, rule *Rule, res *Result) {
+	key := ""
+	if rule.key != nil {
+		v, err := rule.key.render(r)
+		if err != nil {
+			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: fmt.Errorf("key: %w", err)})
+			return
+		}
+		key, _ = v.(string)
+		if key == "" {
+			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: fmt.Errorf("key: %s is empty for this event; the rule did not count it", rule.keySrc)})
+			return
+		}
+	}
+	ev := res.Event
+	at := EventTime(ev, r.arrival)
+	env := maps.Clone(r.env)
+	env["vars"] = rs.Vars
+	raw := ev.Raw
+	step := StateStep{Rule: rule, Key: key, At: at, raw: raw}
+	step.Apply = func(old []byte) ([]byte, bool, time.Time) {
+		next, fire, _, expires := Advance(rule, old, at, raw)
+		return next, fire, expires
+	}
+	step.Render = func(state []byte) ([]Rendered, []RuleError) {
+		return rs.renderWith(rule, stateEnv(env, rule, key, state, at))
+	}
+	res.Steps = append(res.Steps, step)
+}
+
+// stateEnv adds window, throttle and key to a copy of an event's
+// environment.
+func stateEnv(env map[string]any, rule *Rule, key string, state []byte, at time.Time) map[string]any {
+	out := maps.Clone(env)
+	out["key"] = key
+	s := decodeState(state)
+	if w := rule.Window; w != nil {
+		held := s.Times
+		if len(s.Fired) > 0 {
+			held = s.Fired // the window fired and started again
+		}
+		count := len(held)
+		times := make([]any, 0, len(held))
+		for _, t := range held {
+			times = append(times, fromMS(t).Format(time.RFC3339))
+		}
+		out["window"] = map[string]any{"count": int64(count), "times": times, "within": period(w.Within), "at_least": int64(w.AtLeast)}
+	}
+	if rule.Throttle != nil {
+		next := ""
+		if s.Next > 0 {
+			next = fromMS(s.Next).Format(time.RFC3339)
+		}
+		out["throttle"] = map[string]any{"next": next}
+	}
+	return out
+}
+
+// renderWith renders a rule's actions against env.
+func (rs *RuleSet) renderWith(rule *Rule, env map[string]any) ([]Rendered, []RuleError) {
+	r := runners.Get().(*runner)
+	r.env = env
+	defer func() {
+		r.env = nil
+		runners.Put(r)
+	}()
+	var errs []RuleError
+	out := make([]Rendered, 0, len(rule.Do))
+	for _, a := range rule.Do {
+		params, err := a.params.render(r)
+		if err != nil {
+			errs = append(errs, RuleError{Rule: rule.Name, Action: a.Name, Err: err})
+			continue
+		}
+		out = append(out, Rendered{Action: a, Params: params.(map[string]any)})
+	}
+	return out, errs
+}
+
+// AddFired adds a fired rule to res.Fired, keeping file order.
+func (res *Result) AddFired(f Fired) {
+	i := sort.Search(len(res.Fired), func(i int) bool { return res.Fired[i].Rule.Line > f.Rule.Line })
+	res.Fired = append(res.Fired, Fired{})
+	copy(res.Fired[i+1:], res.Fired[i:])
+	res.Fired[i] = f
+}
+
+// Flushed is a digest sent: its rule, key, what it collected and the
+// rendered actions.
+type Flushed struct {
+	Rule *Rule
+	Key  string
+	// Due is when the digest was due; Count how many events it
+	// collected (Events of them are in digest.events).
+	Due     time.Time
+	Count   int
+	Events  int
+	Actions []Rendered
+	Errors  []RuleError
+}
+
+// Flush renders the actions of a due digest from its state. Templates
+// see digest.events (the collected events' fields, at most max_events),
+// digest.count (all of them), digest.first and digest.last (their
+// times), key, vars, and the fields of the last collected event (so
+// {{ data.chat.name }} names the group). The state is then spent: the
+// caller deletes it in the same transaction that queues the actions. It
+// is pure.
+func (rs *RuleSet) Flush(rule *Rule, key string, state []byte) Flushed {
+	s := decodeState(state)
+	out := Flushed{Rule: rule, Key: key, Due: fromMS(s.Due), Count: s.Count, Events: len(s.Events)}
+	events := make([]any, 0, len(s.Events))
+	var last map[string]any
+	for _, raw := range s.Events {
+		evs, err := event.Parse(raw)
+		if err != nil || len(evs) != 1 {
+			continue
+		}
+		last = evs[0].Fields
+		events = append(events, last)
+	}
+	env := map[string]any{}
+	maps.Copy(env, last)
+	env["vars"] = rs.Vars
+	env["key"] = key
+	env["digest"] = map[string]any{
+		"events": events,
+		"count":  int64(s.Count),
+		"first":  fromMS(s.First).Format(time.RFC3339),
+		"last":   fromMS(s.Last).Format(time.RFC3339),
+	}
+	out.Actions, out.Errors = rs.renderWith(rule, env)
+	return out
+}
+
+// Tick renders the actions of a timer rule (on: schedule) for the tick
+// at: templates see schedule.time (the tick, RFC 3339 in the rule's
+// zone), schedule.cron, vars and now. Whether a tick is due is
+// Schedule.Due.
+func (rs *RuleSet) Tick(rule *Rule, at time.Time) ([]Rendered, []RuleError) {
+	sc := rule.Schedule
+	local := at.In(sc.spec.Location)
+	env := map[string]any{
+		"vars":     rs.Vars,
+		"now":      local.Format(time.RFC3339),
+		"schedule": map[string]any{"time": local.Format(time.RFC3339), "cron": sc.Cron, "timezone": sc.Timezone},
+	}
+	return rs.renderWith(rule, env)
+}
+
+// TimerRules returns the rules that fire on a schedule.
+func (rs *RuleSet) TimerRules() []*Rule {
+	var out []*Rule
+	for _, r := range rs.Rules {
+		if r.Schedule != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}

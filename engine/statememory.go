@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"sort"
+	"time"
+
+	"github.com/hookd/hookd/engine/event"
+)
+
+// MemoryState keeps what rules remember in a map, for dry-run, test and
+// explain, which replay events without a store. It applies steps
+// exactly as the store does (see StateStep), so that a replay shows
+// what the daemon would do. It is not safe for concurrent use.
+type MemoryState struct {
+	states map[memKey]*memEntry
+}
+
+type memKey struct{ scope, key string }
+
+type memEntry struct {
+	state   []byte
+	expires time.Time
+	rule    *Rule
+	key     string
+}
+
+// NewMemoryState returns an empty MemoryState.
+func NewMemoryState() *MemoryState { return &MemoryState{states: map[memKey]*memEntry{}} }
+
+// StepOutcome is what applying one step did.
+type StepOutcome struct {
+	Rule *Rule
+	Key  string
+	At   time.Time
+	Fire bool
+	Info StepInfo
+}
+
+// Get returns the state of a rule's key as of at (nil when there is
+// none or it expired).
+func (m *MemoryState) Get(rule *Rule, key string, at time.Time) []byte {
+	e := m.states[memKey{rule.Scope(), key}]
+	if e == nil || !e.expires.IsZero() && e.expires.Before(at) {
+		return nil
+	}
+	return e.state
+}
+
+// Apply applies res.Steps in order: each rule that fires joins
+// res.Fired (in file order) with its actions rendered, and its template
+// errors join res.Errors. It returns what each step did, and clears
+// res.Steps.
+func (m *MemoryState) Apply(res *Result) []StepOutcome {
+	if len(res.Steps) == 0 {
+		return nil
+	}
+	out := make([]StepOutcome, 0, len(res.Steps))
+	for i := range res.Steps {
+		st := &res.Steps[i]
+		old := m.Get(st.Rule, st.Key, st.At)
+		info := st.Info(old)
+		next, fire, expires := st.Apply(old)
+		k := memKey{st.Rule.Scope(), st.Key}
+		if next == nil {
+			delete(m.states, k)
+		} else {
+			m.states[k] = &memEntry{state: next, expires: expires, rule: st.Rule, key: st.Key}
+		}
+		if fire {
+			acts, errs := st.Render(next)
+			res.AddFired(Fired{Rule: st.Rule, Actions: acts})
+			res.Errors = append(res.Errors, errs...)
+		}
+		out = append(out, StepOutcome{Rule: st.Rule, Key: st.Key, At: st.At, Fire: fire, Info: info})
+	}
+	res.Steps = nil
+	return out
+}
+
+// FlushDue sends the digests due at or before now (every digest with
+// all), in order of due time, then file order, then key, and forgets
+// them.
+func (m *MemoryState) FlushDue(rs *RuleSet, now time.Time, all bool) []Flushed {
+	type due struct {
+		k  memKey
+		e  *memEntry
+		at time.Time
+	}
+	var list []due
+	for k, e := range m.states {
+		if e.rule.Digest == nil {
+			continue
+		}
+		at, ok := DigestDue(e.state)
+		if ok && (all || !at.After(now)) {
+			list = append(list, due{k, e, at})
+		}
+	}
+	sort.Slice(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if !a.at.Equal(b.at) {
+			return a.at.Before(b.at)
+		}
+		if a.e.rule.Line != b.e.rule.Line {
+			return a.e.rule.Line < b.e.rule.Line
+		}
+		return a.e.key < b.e.key
+	})
+	out := make([]Flushed, 0, len(list))
+	for _, d := range list {
+		out = append(out, rs.Flush(d.e.rule, d.e.key, d.e.state))
+		delete(m.states, d.k)
+	}
+	return out
+}
+
+// ReplayItem is one thing a replay did: an event evaluated (Result and
+// Outcomes), a digest sent (Flushed), or a timer rule's tick (Tick).
+type ReplayItem struct {
+	Result   *Result
+	Outcomes []StepOutcome
+	Flushed  *Flushed
+	// AtEnd marks the digests sent because the events ran out.
+	AtEnd bool
+	Tick  *Tick
+}
+
+// Tick is a timer rule firing at a tick of its schedule.
+type Tick struct {
+	Rule    *Rule
+	At      time.Time
+	Actions []Rendered
+	Errors  []RuleError
+}
+
+// SortByTime orders events by EventTime, stably. An event without a time
+// of its own takes the time of the event before it in the given order
+// (the first timed event's for those at the start, the Unix epoch when
+// no event has one), so its place is kept. It returns the times, in the
+// new order.
+func SortByTime(events []*event.Event) []time.Time {
+	var first time.Time
+	for _, ev := range events {
+		if t := EventTime(ev, time.Unix(0, 0)); t.Unix() != 0 {
+			first = t
+			break
+		}
+	}
+	if first.IsZero() {
+		first = time.Unix(0, 0).UTC()
+	}
+	type timed struct {
+		ev *event.Event
+		at time.Time
+	}
+	list := make([]timed, len(events))
+	prev := first
+	for i, ev := range events {
+		prev = EventTime(ev, prev)
+		list[i] = timed{ev, prev}
+	}
+	sort.SliceStable(list, func(i, j int) bool { return list[i].at.Before(list[j].at) })
+	times := make([]time.Time, len(list))
+	for i, t := range list {
+		events[i], times[i] = t.ev, t.at
+	}
+	return times
+}
+
+// maxReplayTicks bounds the ticks of timer rules one replay shows.
+const maxReplayTicks = 1000
+
+// Replay runs events through rs in event-time order (it sorts them, see
+// SortByTime) with state in m, as the daemon would have over the same
+// events: before each event it sends the digests due by the event's time
+// and fires the timer rules whose ticks passed; after the last it sends
+// every digest still collecting (AtEnd). emit sees each step in order.
+func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(ReplayItem)) {
+	times := SortByTime(events)
+	timers := rs.TimerRules()
+	nextTick := make([]time.Time, len(timers))
+	if len(times) > 0 {
+		for i, r := range timers {
+			nextTick[i] = r.Schedule.Next(times[0])
+		}
+	}
+	ticks := 0
+	advance := func(now time.Time) {
+		for _, f := range m.FlushDue(rs, now, false) {
+			emit(ReplayItem{Flushed: &f})
+		}
+		for ticks < maxReplayTicks {
+			i := -1
+			for j := range timers {
+				if !nextTick[j].IsZero() && !nextTick[j].After(now) && (i < 0 || nextTick[j].Before(nextTick[i])) {
+					i = j
+				}
+			}
+			if i < 0 {
+				return
+			}
+			acts, errs := rs.Tick(timers[i], nextTick[i])
+			emit(ReplayItem{Tick: &Tick{Rule: timers[i], At: nextTick[i], Actions: acts, Errors: errs}})
+			nextTick[i] = timers[i].Schedule.Next(nextTick[i])
+			ticks++
+		}
+	}
+	for i, ev := range events {
+		advance(times[i])
+		res := rs.EvaluateAt(ev, times[i])
+		outs := m.Apply(res)
+		emit(ReplayItem{Result: res, Outcomes: outs})
+	}
+	for _, f := range m.FlushDue(rs, time.Time{}, true) {
+		emit(ReplayItem{Flushed: &f, AtEnd: true})
+	}
+}
