@@ -26,10 +26,11 @@ import (
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/eventschema"
 	"github.com/hookd/hookd/engine/funcs"
-	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/cli"
 	"github.com/hookd/hookd/internal/fstree"
 	"github.com/hookd/hookd/internal/syncbuf"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // readDoc returns the text of docs/name.
@@ -651,7 +652,7 @@ var sampleSetups = map[string]func(t *testing.T, dir string){
 // setupDeadLetters makes a store in hookd-data with two dead letters, as
 // a daemon leaves them after a webhook target failed for good.
 func setupDeadLetters(t *testing.T, dir string) {
-	st, err := store.Open(filepath.Join(dir, "hookd-data"), store.Options{Sync: "normal", Logger: slog.New(slog.DiscardHandler)})
+	st, err := sqlite.Open(filepath.Join(dir, "hookd-data"), sqlite.Options{Sync: "normal", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

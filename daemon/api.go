@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hookd/hookd/engine/event"
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/store"
 )
 
 func (d *Daemon) routes() http.Handler {
@@ -41,10 +41,17 @@ func (d *Daemon) guard(h httprouter.Handle) httprouter.Handle {
 	}
 }
 
+// healthz answers 200 while the store can be read and written, else 503
+// with the reason, so that a container health check restarts (or a load
+// balancer drains) a hookd that cannot accept events.
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if err := d.store.Writable(r.Context()); err != nil {
+		reply(w, http.StatusServiceUnavailable, map[string]any{"status": "store cannot write", "reason": err.Error()})
+		return
+	}
 	st, err := d.store.Stats(r.Context())
 	if err != nil {
-		reply(w, http.StatusServiceUnavailable, map[string]any{"status": "store unavailable"})
+		reply(w, http.StatusServiceUnavailable, map[string]any{"status": "store unavailable", "reason": err.Error()})
 		return
 	}
 	status := d.Status()

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/store"
 )
 
 func TestMain(m *testing.M) {

@@ -25,7 +25,9 @@ import (
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/reload"
 	"github.com/hookd/hookd/engine/ruletest"
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/internal/dirlock"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // Defaults of Config.
@@ -108,7 +110,8 @@ type Daemon struct {
 	cfg     Config
 	keyHash [sha256.Size]byte // of the webhook key, for authorized
 	log     *slog.Logger
-	store   *store.Store
+	store   store.Store
+	lock    *dirlock.Lock // on the data folder, released by closeStore
 	snap    atomic.Pointer[snapshot]
 	statusM sync.Mutex
 	status  ReloadStatus
@@ -175,14 +178,21 @@ func New(cfg Config) (*Daemon, error) {
 	for _, w := range problems {
 		d.log.Warn("rules warning", "problem", problemLine(w))
 	}
-	d.store, err = store.Open(cfg.DataDir, store.Options{Sync: cfg.Sync, Logger: cfg.Logger, LazyJobUpdates: true})
+	// One daemon per data folder: a second would deliver every pending
+	// action again.
+	d.lock, err = dirlock.Take(cfg.DataDir)
 	if err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
+	}
+	d.store, err = sqlite.Open(cfg.DataDir, sqlite.Options{Sync: cfg.Sync, Logger: cfg.Logger, LazyJobUpdates: true})
+	if err != nil {
+		d.lock.Release()
 		return nil, err
 	}
 	d.install(rs)
 	d.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		d.store.Close()
+		d.closeStore()
 		return nil, fmt.Errorf("listen on %s: %w (is another hookd running? choose another --listen)", cfg.Listen, err)
 	}
 	d.server = &http.Server{
@@ -297,7 +307,7 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	pending, err := d.store.PendingPage(ctx, d.cfg.MaxQueued)
 	if err != nil {
 		d.ln.Close()
-		d.store.Close()
+		d.closeStore()
 		return fmt.Errorf("load pending jobs: %w", err)
 	}
 	d.queue.push(pending...)
@@ -311,7 +321,7 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	watcher, err := reload.New(d.cfg.RulesPath, reload.Options{Logger: d.log, Initial: d.initial, Debounce: d.cfg.ReloadDebounce}, d.reload)
 	if err != nil {
 		d.ln.Close()
-		d.store.Close()
+		d.closeStore()
 		return err
 	}
 	bgCtx, stopBG := context.WithCancel(context.Background())
@@ -371,7 +381,7 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 		<-drained
 	}
 	bg.Wait()
-	if err := d.store.Close(); err != nil && result == nil {
+	if err := d.closeStore(); err != nil && result == nil {
 		result = err
 	}
 	d.log.Info("hookd stopped", "pending", d.queue.depth())
@@ -467,3 +477,12 @@ func loadRules(path string, data []byte, opts engine.LoadOptions) (*engine.RuleS
 
 // loadGCPercent is the GOGC used while a rules file loads.
 const loadGCPercent = 50
+
+// closeStore closes the store and lets the data folder go.
+func (d *Daemon) closeStore() error {
+	err := d.store.Close()
+	if rerr := d.lock.Release(); err == nil {
+		err = rerr
+	}
+	return err
+}

@@ -15,7 +15,7 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/store"
 )
 
 // deliver runs one attempt of a job and records the outcome: done,

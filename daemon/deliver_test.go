@@ -12,8 +12,9 @@ import (
 
 	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // deliveryRules send a Wassenger message for group events, a webhook for
@@ -335,7 +336,7 @@ func TestDeadLetterListedAndReplayed(t *testing.T) {
 
 	// `hookd dlq retry` runs in another process: a store of its own.
 	h.wa.Heal()
-	other, err := store.Open(h.dataDir, store.Options{Logger: discardLogger(), ShareEvents: true})
+	other, err := sqlite.Open(h.dataDir, sqlite.Options{Logger: discardLogger(), MustExist: true})
 	if err != nil {
 		t.Fatal(err)
 	}

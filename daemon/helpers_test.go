@@ -21,10 +21,11 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
-	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/smtpd"
 	"github.com/hookd/hookd/internal/syncbuf"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // waitLimit bounds every wait of these tests: far above what any of them
@@ -100,6 +101,8 @@ type options struct {
 	maxQueued int
 	// beforeRun runs between New and Run.
 	beforeRun func(d *Daemon)
+	// dataDir is the data folder (default: one in a temporary folder).
+	dataDir string
 }
 
 // harness is a daemon running in process on 127.0.0.1 with a real store
@@ -150,6 +153,9 @@ func start(t *testing.T, o options) *harness {
 	// The rules file has a folder of its own, watched by the daemon.
 	h.rulesPath = filepath.Join(dir, "conf", "rules.yaml")
 	h.dataDir = filepath.Join(dir, "data")
+	if o.dataDir != "" {
+		h.dataDir = o.dataDir
+	}
 	if err := os.MkdirAll(filepath.Dir(h.rulesPath), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -462,7 +468,7 @@ type jobRow struct {
 // read-only connection of its own (the store has no API for done jobs).
 func jobsIn(t *testing.T, dir string) []jobRow {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(filepath.Join(dir, store.FileName))+"?mode=ro")
+	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(filepath.Join(dir, sqlite.FileName))+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/store"
 )
 
 // identityRules post every message event to the recorder, with what tells

@@ -19,7 +19,7 @@ import (
 
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/store"
 )
 
 // reply writes a JSON answer.
@@ -80,7 +80,6 @@ type accepted struct {
 // store before answering 200.
 func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	start := time.Now()
-	defer d.store.Arriving()()
 	if !d.authorized(r) {
 		d.refuse(w, r, http.StatusUnauthorized, "unauthorized", unauthorized)
 		return

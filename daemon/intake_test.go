@@ -19,8 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // welcomeRules fire every kind of target for a group member added.
@@ -407,10 +408,14 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 		// breakIt makes the store's writes fail through a connection of
 		// its own, as another process would, and returns the repair.
 		breakIt func(t *testing.T, db *sql.DB) func()
+		// unwritable says the store as a whole cannot write (so /healthz
+		// must say so), not one operation of a batch.
+		unwritable bool
 	}{
 		{
 			// Another process holds the write lock past the busy timeout.
-			name: "lock held by another process",
+			name:       "lock held by another process",
+			unwritable: true,
 			breakIt: func(t *testing.T, db *sql.DB) func() {
 				conn, err := db.Conn(context.Background())
 				if err != nil {
@@ -448,7 +453,7 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 			h := start(t, options{rules: welcomeRules})
 			// Another process: a connection of its own that waits for
 			// the daemon's writes like the daemon waits for it.
-			db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(filepath.Join(h.dataDir, store.FileName))+"?_pragma=busy_timeout(10000)")
+			db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(filepath.Join(h.dataDir, sqlite.FileName))+"?_pragma=busy_timeout(10000)")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -457,7 +462,20 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 
 			repair := tc.breakIt(t, db)
 			a := h.post(t, body)
+			health := h.get(t, "/healthz", false)
+			unwritable := h.metric(t, "hookd_store_writable")
 			repair()
+			// Health 24: while writes fail, /healthz says so.
+			if !tc.unwritable {
+				// One refused insert rolls back its own operation; the
+				// store as a whole still writes (TestFullDiskHealth
+				// covers a disk that does not).
+			} else if health.status != http.StatusServiceUnavailable || !strings.Contains(health.body, "store cannot write") || !strings.Contains(health.body, `"reason"`) {
+				t.Errorf("/healthz with a failing store: %d %s, want 503 with the reason", health.status, health.body)
+			}
+			if tc.unwritable && unwritable != 0 {
+				t.Errorf("hookd_store_writable = %v with a failing store, want 0", unwritable)
+			}
 			if a.status != http.StatusServiceUnavailable {
 				t.Fatalf("with a failing store: %d %s, want 503", a.status, a.body)
 			}
@@ -481,6 +499,9 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 			eventually(t, "the actions of the retried event to finish", func() bool {
 				return allInState(h.jobs(t), 3, store.StateDone)
 			})
+			if health := h.get(t, "/healthz", false); health.status != http.StatusOK {
+				t.Errorf("/healthz after the repair: %d %s, want 200", health.status, health.body)
+			}
 			ref := refFor(t, groupEvent("DISK-1", "add"), "welcome", 0)
 			if refs := h.wa.References(); refs[ref] != 1 || len(refs) != 1 {
 				t.Errorf("Wassenger accepted %v, want one message with reference %s", refs, ref)
@@ -514,7 +535,7 @@ func TestNewRefusesUnusableStore(t *testing.T) {
 					t.Fatal(err)
 				}
 				junk := bytes.Repeat([]byte("this is not SQLite "), 512)
-				if err := os.WriteFile(filepath.Join(dataDir, store.FileName), junk, 0o600); err != nil {
+				if err := os.WriteFile(filepath.Join(dataDir, sqlite.FileName), junk, 0o600); err != nil {
 					t.Fatal(err)
 				}
 			},

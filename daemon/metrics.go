@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"context"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hookd/hookd/engine/eventschema"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // metrics are the daemon's Prometheus metrics, registered on a registry
@@ -75,13 +79,28 @@ func newMetrics(d *Daemon) *metrics {
 	}
 	m.storeCommits = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "hookd_store_commits_total", Help: "Store transactions committed (group commits).",
-	}, func() float64 { return float64(d.store.Counters().Commits) })
+	}, func() float64 {
+		if c, ok := d.store.(interface{ Counters() sqlite.Counters }); ok {
+			return float64(c.Counters().Commits)
+		}
+		return 0
+	})
+	storeWritable := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hookd_store_writable", Help: "1 while the store accepts writes, 0 while they fail (intake then answers 503).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if d.store.Writable(ctx) != nil {
+			return 0
+		}
+		return 1
+	})
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hookd_queue_depth", Help: "Actions held in memory waiting to run (at most --max-queued; the rest wait in the store).",
 	}, func() float64 { return float64(d.queue.depth()) })
 	r.MustRegister(m.events, m.duplicates, m.rejected, m.intakeSeconds, m.ruleMatches, m.ruleErrors,
 		m.attempts, m.actionSeconds, m.deadLetters, m.reloads, m.reloadOK, m.reloadTime, m.rulesLoaded,
-		m.storeCommits, queueDepth,
+		m.storeCommits, storeWritable, queueDepth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

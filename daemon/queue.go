@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/actions/router"
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/store"
 )
 
 // queue holds the jobs waiting to run, in memory, one lane per

@@ -13,13 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // openStore opens the store of a stopped daemon.
-func openStore(t *testing.T, dir string) *store.Store {
+func openStore(t *testing.T, dir string) store.Store {
 	t.Helper()
-	s, err := store.Open(dir, store.Options{Logger: discardLogger()})
+	s, err := sqlite.Open(dir, sqlite.Options{Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,9 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/actions/secret"
-	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/slackd"
+	"github.com/hookd/hookd/store"
 )
 
 // needSlack skips the test while the router has no Slack integration.

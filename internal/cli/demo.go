@@ -23,10 +23,10 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/daemon"
-	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/slackd"
 	"github.com/hookd/hookd/internal/standin/smtpd"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 func init() {
@@ -268,7 +268,7 @@ func printTargets(w io.Writer, t *demoTargets) {
 }
 
 func printDeadLetters(w io.Writer, dataDir string) {
-	st, err := store.Open(dataDir, store.Options{ShareEvents: true})
+	st, err := sqlite.Open(dataDir, sqlite.Options{MustExist: true})
 	if err != nil {
 		return
 	}

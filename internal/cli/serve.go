@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/daemon"
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/ruletest"
 )
 
 func init() {
@@ -29,7 +30,7 @@ func runServe(s Streams, args []string) int {
 	cfg := daemon.Config{}
 	fs.StringVar(&cfg.RulesPath, "rules", "", "rules file (required); watched and reloaded when it changes")
 	fs.StringVar(&cfg.Listen, "listen", daemon.DefaultListen, "HTTP address to listen on")
-	fs.StringVar(&cfg.DataDir, "data", daemon.DefaultDataDir, "folder of the store (the event log events/ and the SQLite file hookd.db)")
+	fs.StringVar(&cfg.DataDir, "data", daemon.DefaultDataDir, "folder of the store (the SQLite file hookd.db of events and actions)")
 	fs.BoolVar(&cfg.Open, "open", false, "run without HOOKD_WEBHOOK_KEY (anyone who can reach the port can post events)")
 	fs.Int64Var(&cfg.MaxBody, "max-body", daemon.DefaultMaxBody, "largest request body in bytes")
 	fs.DurationVar(&cfg.Retention, "retention", daemon.DefaultRetention, "how long events and finished actions are kept (and duplicates recognised)")
@@ -59,7 +60,7 @@ func runServe(s Streams, args []string) int {
 	// A file that does not load is reported by daemon.New, with its
 	// problems; one that loads must not send placeholder secrets to the
 	// real services.
-	if rs, _ := engine.LoadFile(cfg.RulesPath, engine.LoadOptions{}); rs != nil {
+	if rs, _ := ruletest.LoadFile(cfg.RulesPath, engine.LoadOptions{}); rs != nil {
 		if err := placeholderError(cfg.RulesPath, placeholderCredentials(&rs.Connections)); err != nil {
 			fmt.Fprintf(s.Stderr, "hookd serve: %v\n", err)
 			return 1

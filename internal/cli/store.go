@@ -4,16 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/hookd/hookd/daemon"
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 func init() {
@@ -24,13 +24,14 @@ func init() {
 // openStore opens the store of a hookd serve for the command cmd. A
 // folder without one is an error: opening it would create an empty store
 // and answer "nothing there" about the wrong folder.
-func openStore(s Streams, cmd, dir string) (*store.Store, bool) {
-	if _, err := os.Stat(filepath.Join(dir, store.FileName)); err != nil {
-		fmt.Fprintf(s.Stderr, "hookd %s: no hookd store in %s (no %s there): pass the --data folder of a hookd serve (default %s)\n", cmd, dir, store.FileName, daemon.DefaultDataDir)
+func openStore(s Streams, cmd, dir string) (store.Store, bool) {
+	// The daemon may be running: SQLite lets both use the file, and a
+	// folder without a store is refused, not created.
+	st, err := sqlite.Open(dir, sqlite.Options{MustExist: true})
+	if errors.Is(err, sqlite.ErrNoStore) {
+		fmt.Fprintf(s.Stderr, "hookd %s: no hookd store in %s (no %s there): pass the --data folder of a hookd serve (default %s)\n", cmd, dir, sqlite.FileName, daemon.DefaultDataDir)
 		return nil, false
 	}
-	// The daemon may be running: read its event log without taking it.
-	st, err := store.Open(dir, store.Options{ShareEvents: true})
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd %s: %v\n", cmd, err)
 		return nil, false
@@ -130,39 +131,19 @@ func runDLQ(s Streams, args []string) int {
 	}
 	if *all {
 		ids = nil
-	} else if missing, err := missingDeadLetters(ctx, st, ids); err != nil {
-		fmt.Fprintf(s.Stderr, "hookd dlq retry: %v\n", err)
-		return 1
-	} else if len(missing) > 0 {
-		fmt.Fprintf(s.Stderr, "hookd dlq retry: no dead letter with id %s in %s; nothing was queued (hookd dlq list --data %s shows the ids)\n", joinIDs(missing), *dir, *dir)
-		return 1
 	}
 	n, err := st.Requeue(ctx, ids)
+	var notDead *store.NotDeadError
+	if errors.As(err, &notDead) {
+		fmt.Fprintf(s.Stderr, "hookd dlq retry: no dead letter with id %s in %s; nothing was queued (hookd dlq list --data %s shows the ids)\n", joinIDs(notDead.IDs), *dir, *dir)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd dlq retry: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(s.Stdout, "queued %s again; a running hookd serve picks them up within a second, or at its next start\n", plural(n, "dead letter"))
 	return 0
-}
-
-// missingDeadLetters returns the ids that are not dead letters of st.
-func missingDeadLetters(ctx context.Context, st *store.Store, ids []int64) ([]int64, error) {
-	jobs, err := st.DeadLetters(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	dead := make(map[int64]bool, len(jobs))
-	for _, j := range jobs {
-		dead[j.ID] = true
-	}
-	var missing []int64
-	for _, id := range ids {
-		if !dead[id] {
-			missing = append(missing, id)
-		}
-	}
-	return missing, nil
 }
 
 func joinIDs(ids []int64) string {

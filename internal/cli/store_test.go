@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // newStore creates an empty store, as a hookd serve that received nothing
@@ -13,7 +13,7 @@ import (
 func newStore(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
-	st, err := store.Open(dir, store.Options{Sync: "normal"})
+	st, err := sqlite.Open(dir, sqlite.Options{Sync: "normal"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,9 @@ import (
 
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
-	"github.com/hookd/hookd/engine/store"
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // Sentinel secrets: they must never appear in hookd's output.
@@ -523,7 +524,7 @@ func poll(t *testing.T, what string, cond func() bool) {
 // and counts what it holds. Call it only while no hookd runs on data.
 func storeStats(t *testing.T, data string) store.Stats {
 	t.Helper()
-	st, err := store.Open(data, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	st, err := sqlite.Open(data, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("open the store: %v", err)
 	}

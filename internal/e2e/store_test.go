@@ -13,7 +13,7 @@ import (
 
 	_ "modernc.org/sqlite" // the driver hookd's store uses
 
-	"github.com/hookd/hookd/engine/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // docs/reliability.md item 10, first half: a store that cannot be opened stops
@@ -41,7 +41,7 @@ func TestStoreThatCannotBeOpenedStopsServe(t *testing.T) {
 		{
 			name: "hookd.db is not a database",
 			prepare: func(t *testing.T, data string) (string, string) {
-				db := filepath.Join(data, store.FileName)
+				db := filepath.Join(data, sqlite.FileName)
 				writeFile(t, db, strings.Repeat("this is not an SQLite file\n", 40))
 				return db, db
 			},
@@ -50,7 +50,7 @@ func TestStoreThatCannotBeOpenedStopsServe(t *testing.T) {
 		{
 			name: "hookd.db belongs to another program",
 			prepare: func(t *testing.T, data string) (string, string) {
-				db := filepath.Join(data, store.FileName)
+				db := filepath.Join(data, sqlite.FileName)
 				sqliteFile(t, db, "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
 				return db, db
 			},
@@ -59,7 +59,7 @@ func TestStoreThatCannotBeOpenedStopsServe(t *testing.T) {
 		{
 			name: "hookd.db written by a newer hookd",
 			prepare: func(t *testing.T, data string) (string, string) {
-				db := filepath.Join(data, store.FileName)
+				db := filepath.Join(data, sqlite.FileName)
 				sqliteFile(t, db, "PRAGMA application_id = 1752133483", "PRAGMA user_version = 999")
 				return db, "" // hookd's own format: WAL mode is expected
 			},
@@ -106,7 +106,7 @@ func TestStoreThatCannotBeWrittenAnswers503(t *testing.T) {
 	p.waitIdle() // nothing of hookd's own is left to write
 
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(w.data, store.FileName)+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(w.data, sqlite.FileName)+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}

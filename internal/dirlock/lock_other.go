@@ -1,15 +1,15 @@
 //go:build !unix
 
-package eventlog
+package dirlock
 
 import (
 	"fmt"
 	"os"
 )
 
-// lockDir opens the lock file. Outside Unix the lock is not taken: run
-// one hookd per data folder.
-func lockDir(path string) (*os.File, error) {
+// lockFile opens the lock file. Outside Unix the lock is not taken: run
+// one hookd serve per data folder.
+func lockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w: make the data folder writable by the user running hookd", err)

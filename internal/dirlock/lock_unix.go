@@ -1,6 +1,6 @@
 //go:build unix
 
-package eventlog
+package dirlock
 
 import (
 	"errors"
@@ -9,9 +9,9 @@ import (
 	"syscall"
 )
 
-// lockDir takes an exclusive lock on the file at path (created if
-// needed), held until the returned file is closed or the process ends.
-func lockDir(path string) (*os.File, error) {
+// lockFile takes an exclusive, non-blocking flock on the file at path
+// (created if needed), held until the file is closed or the process ends.
+func lockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w: make the data folder writable by the user running hookd", err)
@@ -21,7 +21,7 @@ func lockDir(path string) (*os.File, error) {
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w: stop it, or give this one another data folder (--data)", ErrLocked)
 		}
-		return nil, fmt.Errorf("lock: %w", err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return f, nil
 }
