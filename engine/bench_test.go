@@ -98,7 +98,7 @@ func BenchmarkEvaluate(b *testing.B) {
 // BenchmarkDryRun measures decode plus evaluation of the recorded events
 // with rules.example.yaml, as `hookd dry-run` does.
 func BenchmarkDryRun(b *testing.B) {
-	rs, problems := engine.LoadFile(filepath.Join("..", "rules.example.yaml"), engine.LoadOptions{AllowUnsetEnv: true})
+	rs, problems := loadFile(b, filepath.Join("..", "rules.example.yaml"), engine.LoadOptions{AllowUnsetEnv: true})
 	if rs == nil {
 		b.Fatal(problems)
 	}

@@ -461,7 +461,7 @@ func TestReadPaths(t *testing.T) {
 // events that exercise their features.
 func TestGoodFiles(t *testing.T) {
 	load := func(name string) *engine.RuleSet {
-		rs, problems := engine.LoadFile(filepath.Join("..", "testdata", "rules", "good", name), engine.LoadOptions{LookupEnv: envFrom(nil)})
+		rs, problems := loadFile(t, filepath.Join("..", "testdata", "rules", "good", name), engine.LoadOptions{LookupEnv: envFrom(nil)})
 		if rs == nil || len(problems) > 0 {
 			t.Fatalf("%s: %v", name, problems)
 		}

@@ -177,17 +177,10 @@ type pendingAction struct {
 	set  map[string]bool
 }
 
-// LoadFile reads and loads a rules file. It returns the rule set, or nil
-// and every problem found; warnings come back in both cases.
-func LoadFile(name string, opts LoadOptions) (*RuleSet, Problems) {
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return nil, Problems{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read the rules file: %v", err)}}
-	}
-	return Load(name, data, opts)
-}
-
-// Load loads a rules file's bytes; name is used in problems.
+// Load loads a rules file's bytes; name is used in problems. It returns
+// the rule set, or nil and every problem found; warnings come back in
+// both cases. It does not run the rules' inline examples: every command
+// loads rules files with ruletest.LoadFile, which does.
 func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv

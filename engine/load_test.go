@@ -18,6 +18,17 @@ func envFrom(vars map[string]string) func(string) (string, bool) {
 	}
 }
 
+// loadFile reads a rules file and loads it with engine.Load (the
+// commands' loader, ruletest.LoadFile, also runs the inline examples).
+func loadFile(tb testing.TB, name string, opts engine.LoadOptions) (*engine.RuleSet, engine.Problems) {
+	tb.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return engine.Load(name, data, opts)
+}
+
 // loadRules loads a rules file from its text and fails the test on any
 // error. Warnings are allowed: tests read made-up fields that the schema
 // of Wassenger's events rightly warns about.
@@ -329,7 +340,7 @@ rules:
 // rules with their events, conditions, stop and named actions, and the
 // warning for an event name that Wassenger does not send.
 func TestLoadModel(t *testing.T) {
-	rs, problems := engine.LoadFile(filepath.Join("..", "testdata", "rules", "good", "actions.yaml"), engine.LoadOptions{LookupEnv: envFrom(nil)})
+	rs, problems := loadFile(t, filepath.Join("..", "testdata", "rules", "good", "actions.yaml"), engine.LoadOptions{LookupEnv: envFrom(nil)})
 	if rs == nil || len(problems) > 0 {
 		t.Fatalf("does not load cleanly: %v", problems)
 	}

@@ -25,7 +25,7 @@ func TestProjectionGivesSameResults(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			rs, problems := engine.LoadFile(f, engine.LoadOptions{LookupEnv: envFrom(nil), AllowUnsetEnv: true})
+			rs, problems := loadFile(t, f, engine.LoadOptions{LookupEnv: envFrom(nil), AllowUnsetEnv: true})
 			if rs == nil {
 				t.Fatal(problems)
 			}

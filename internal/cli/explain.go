@@ -9,6 +9,7 @@ import (
 
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/engine/ruletest"
 )
 
 func init() {
@@ -101,10 +102,16 @@ func runExplain(s Streams, args []string) int {
 }
 
 // loadRules loads a rules file for a command that sends nothing (unset
-// ${ENV} variables are allowed), printing problems; nil and the exit code
-// when it is invalid.
+// ${ENV} variables are allowed) and runs its inline examples, printing
+// problems; nil and the exit code when it is invalid.
 func loadRules(s Streams, cmd, path string) (*engine.RuleSet, int) {
-	rs, problems := engine.LoadFile(path, engine.LoadOptions{AllowUnsetEnv: true})
+	return reportLoad(s, path, ruletest.LoadFile)
+}
+
+// reportLoad loads a rules file with load, allowing unset ${ENV}
+// variables, printing problems; nil and the exit code when it is invalid.
+func reportLoad(s Streams, path string, load func(string, engine.LoadOptions) (*engine.RuleSet, engine.Problems)) (*engine.RuleSet, int) {
+	rs, problems := load(path, engine.LoadOptions{AllowUnsetEnv: true})
 	if rs == nil {
 		for _, p := range problems {
 			fmt.Fprintln(s.Stderr, p)

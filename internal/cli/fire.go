@@ -10,6 +10,7 @@ import (
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/engine/ruletest"
 )
 
 func init() {
@@ -32,12 +33,12 @@ func runFire(s Streams, args []string) int {
 	if len(pos) != 1 {
 		return exitUsage(s, fs, "name one event file (.json or .jsonl; its first event is used)")
 	}
-	rs, problems := engine.LoadFile(*rulesPath, engine.LoadOptions{})
+	rs, problems := ruletest.LoadFile(*rulesPath, engine.LoadOptions{})
 	if rs == nil {
 		for _, p := range problems {
 			fmt.Fprintln(s.Stderr, p)
 		}
-		fmt.Fprintf(s.Stderr, "%s: %s; fire sends for real, so every ${ENV} secret must be set\n", *rulesPath, countProblems(problems))
+		fmt.Fprintf(s.Stderr, "%s: %s; fix them and run again (hookd check %s); fire sends for real, so every ${ENV} secret must be set\n", *rulesPath, countProblems(problems), *rulesPath)
 		return 1
 	}
 	events, err := event.ReadFile(pos[0])

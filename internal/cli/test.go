@@ -54,7 +54,7 @@ func runTest(s Streams, args []string) int {
 		}
 		rs, ok := loaded[rulesPath]
 		if !ok {
-			rs, _ = loadRules(s, "test", rulesPath)
+			rs, _ = reportLoad(s, rulesPath, ruletest.LoadFileUntested)
 			loaded[rulesPath] = rs
 		}
 		if rs == nil {
