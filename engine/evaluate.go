@@ -2,11 +2,13 @@ package engine
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/expr-lang/expr/file"
 
 	"github.com/hookd/hookd/engine/event"
 )
@@ -57,26 +59,36 @@ func (e RuleError) Error() string {
 	return fmt.Sprintf("rule %q: condition: %s", e.Rule, oneLineError(e.Err))
 }
 
-// exprPos matches the " (1:23)" expr appends to run-time errors, before
-// its snippet of the expression.
-var exprPos = regexp.MustCompile(` \((\d+):(\d+)\)$`)
-
-// oneLineError drops expr's multi-line snippet from a run-time error and
-// says the column in words instead.
+// oneLineError is a run-time error on one line: expr's multi-line
+// snippet of the expression is dropped, and the position expr records in
+// its *file.Error is said in words instead. What wraps the expr error
+// (a template's field path) is kept in front.
 func oneLineError(err error) string {
-	msg := err.Error()
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		msg = msg[:i]
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return firstLine(err.Error())
 	}
-	if m := exprPos.FindStringSubmatch(msg); m != nil {
-		msg = strings.TrimSuffix(msg, m[0])
-		if m[1] == "1" {
-			msg += " (at character " + m[2] + " of the expression)"
-		} else {
-			msg += " (at line " + m[1] + ", character " + m[2] + " of the expression)"
-		}
+	msg := firstLine(fe.Message)
+	if outer := err.Error(); outer != fe.Error() {
+		msg = strings.TrimSuffix(outer, fe.Error()) + msg
+		msg = firstLine(msg)
+	}
+	switch {
+	case fe.Snippet == "": // not bound to the source: no position
+	case fe.Line <= 1:
+		msg += fmt.Sprintf(" (at character %d of the expression)", fe.Column+1)
+	default:
+		msg += fmt.Sprintf(" (at line %d, character %d of the expression)", fe.Line, fe.Column+1)
 	}
 	return msg
+}
+
+// firstLine is s up to its first newline.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 var runners = sync.Pool{New: func() any { return new(runner) }}

@@ -202,6 +202,43 @@ rules:
 	}
 }
 
+// TestRuntimeErrorPositions: a run-time error is one line, with expr's
+// position in words, after the path of the template field that failed.
+func TestRuntimeErrorPositions(t *testing.T) {
+	rs := loadRules(t, `version: 1
+connections:
+  wassenger: {token: t}
+rules:
+  - name: one-line
+    on: group:update
+    if: action == "add" || len(participants) > 0
+    do: [log: {message: m}]
+  - name: two-lines
+    on: group:update
+    if: |
+      action == "add" ||
+        len(participants) > 0
+    do: [log: {message: m}]
+  - name: template
+    on: group:update
+    do:
+      - wassenger.request: {method: POST, path: /x, body: {who: ["a", "{{ 1 + participants[0] }}"]}}
+`)
+	res := rs.Evaluate(groupEvent(t, "subject", ""))
+	want := []string{
+		`rule "one-line": condition: invalid argument for len (type <nil>) (at character 20 of the expression)`,
+		`rule "two-lines": condition: invalid argument for len (type <nil>) (at line 2, character 3 of the expression)`,
+		`rule "template": action template/wassenger.request[0]: body: who: [1]: cannot fetch 0 from <nil> (at character 17 of the expression)`,
+	}
+	var got []string
+	for _, e := range res.Errors {
+		got = append(got, e.Error())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 const renderRules = `version: 1
 vars:
   ops: ["ops@example.com", "groups@example.com"]
