@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -39,9 +40,15 @@ const (
 	OutcomeFalse
 	// OutcomeError: the condition failed at run time.
 	OutcomeError
+	// OutcomeHeld: the condition was true, but the rule's throttle,
+	// window or digest held it back (State says why).
+	OutcomeHeld
+	// OutcomeOwnSend: the event is the message:out:new of a message
+	// hookd sent, and the rule has no self: true (see OwnSend).
+	OutcomeOwnSend
 )
 
-var outcomeNames = [...]string{"fired", "other-event", "other-action", "other-value", "stopped", "false", "error"}
+var outcomeNames = [...]string{"fired", "other-event", "other-action", "other-value", "stopped", "false", "error", "held", "own-send"}
 
 // String names the outcome: fired, other-event, other-action,
 // other-value, stopped, false or error.
@@ -74,6 +81,9 @@ type RuleExplanation struct {
 	Actions []Rendered
 	// Errors are the rule's condition and template errors on this event.
 	Errors []RuleError
+	// State is what the rule's throttle, window or digest did with the
+	// event (nil for rules that do not remember, or did not match).
+	State *StepInfo
 }
 
 // Step is one part of a condition with its value. A step for && and ||
@@ -110,7 +120,19 @@ func (s *Step) Comparison() bool { return s.Left != nil && s.Right != nil }
 // condition was false or failed, with the value of each part of the
 // condition. What fires is exactly what Evaluate fires.
 func (rs *RuleSet) Explain(ev *event.Event) []RuleExplanation {
-	res := rs.Evaluate(ev)
+	return rs.ExplainIn(ev, NewMemoryState(), time.Time{})
+}
+
+// ExplainIn is Explain with the state of m (which it updates, as
+// MemoryState.Apply does), for an event that arrived at arrival: a rule
+// with a throttle, window or digest says what its state did.
+func (rs *RuleSet) ExplainIn(ev *event.Event, m *MemoryState, arrival time.Time) []RuleExplanation {
+	res := rs.EvaluateAt(ev, arrival)
+	states := map[*Rule]*StepInfo{}
+	for _, o := range m.Apply(res) {
+		states[o.Rule] = &o.Info
+	}
+	own := OwnSend(ev)
 	fired := map[*Rule]Fired{}
 	for _, f := range res.Fired {
 		fired[f.Rule] = f
@@ -129,7 +151,7 @@ func (rs *RuleSet) Explain(ev *event.Event) []RuleExplanation {
 	stoppedBy := ""
 	cands := rs.index.candidates(ev.Name, ev.Action)
 	for _, r := range rs.Rules {
-		x := RuleExplanation{Rule: r, Errors: errs[r.Name]}
+		x := RuleExplanation{Rule: r, Errors: errs[r.Name], State: states[r]}
 		if !r.Listens(ev.Name) {
 			x.Outcome = OutcomeOtherEvent
 			x.Reason = fmt.Sprintf("listens to %s, event is %s", strings.Join(r.On, ", "), ev.Name)
@@ -147,6 +169,15 @@ func (rs *RuleSet) Explain(ev *event.Event) []RuleExplanation {
 		case didFire:
 			x.Outcome = OutcomeFired
 			x.Actions = f.Actions
+			if x.State != nil {
+				x.Reason = x.State.Reason
+			}
+		case x.State != nil:
+			x.Outcome = OutcomeHeld
+			x.Reason = "the condition was true, but " + x.State.Reason
+		case own && !r.Self:
+			x.Outcome = OutcomeOwnSend
+			x.Reason = "skipped: the event is the message:out:new of a message hookd sent (its data.reference starts with " + OwnSendPrefix + "); add self: true to let such events fire the rule"
 		case stoppedBy != "":
 			x.Outcome = OutcomeStopped
 			x.StoppedBy = stoppedBy

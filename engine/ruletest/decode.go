@@ -54,6 +54,11 @@ type Case struct {
 	// Errors, when not nil, is the expected number of run-time errors;
 	// when nil any run-time error fails the case.
 	Errors *Count
+	// Sequence, when not nil, are the events of a case written with
+	// `events:`, in order, replayed with fresh state (see sequence.go);
+	// Event is then the last of them, and Fires, NotFires, Only, Actions
+	// and Errors are about it (and the digests sent at the end).
+	Sequence []Step
 }
 
 // Expect names a rule at a line of the test file.
@@ -109,7 +114,7 @@ type CaseOptions struct {
 // expectation.
 var (
 	suiteKeys  = []string{"rules", "tests"}
-	caseKeys   = []string{"name", "event", "event_index", "fires", "not_fires", "only", "actions", "errors"}
+	caseKeys   = []string{"name", "event", "event_index", "events", "fires", "not_fires", "only", "actions", "errors"}
 	actionKeys = []string{"rule", "type", "index", "params", "contains"}
 )
 
@@ -261,7 +266,15 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 			index = i
 		}
 	}
-	if e, ok := f["event"]; ok {
+	if e, ok := f["events"]; ok {
+		if x, both := f["event"]; both {
+			d.errorf(x.Key, "%s: give event: (one event) or events: (a sequence), not both", what)
+		}
+		c.Sequence = d.sequence(e.Value, opts.Dir, what)
+		if len(c.Sequence) > 0 {
+			c.Event = c.Sequence[len(c.Sequence)-1].Event
+		}
+	} else if e, ok := f["event"]; ok {
 		c.Event = d.event(e.Value, opts.Dir, index, what)
 	} else {
 		d.errorf(n, "%s has no `event:`: give a recorded event's path (relative to this file) or the event inline", what)
@@ -278,7 +291,7 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 		} else {
 			c.Fires = d.ruleList(e.Value, what+": fires")
 		}
-	} else if opts.Rule != "" {
+	} else if opts.Rule != "" && !stepChecks(c.Sequence) {
 		c.Fires = []Expect{{Rule: opts.Rule, Line: n.Line}}
 	}
 	if e, ok := f["not_fires"]; ok {
@@ -311,7 +324,7 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 			c.Errors = &Count{N: k, Line: e.Key.Line}
 		}
 	}
-	if len(d.problems) == before && opts.Rule == "" && len(c.Fires) == 0 && len(c.NotFires) == 0 && len(c.Actions) == 0 && c.Errors == nil && !c.Only {
+	if len(d.problems) == before && opts.Rule == "" && len(c.Fires) == 0 && len(c.NotFires) == 0 && len(c.Actions) == 0 && c.Errors == nil && !c.Only && !stepChecks(c.Sequence) {
 		d.errorf(n, "%s checks nothing: add fires, not_fires, actions or errors", what)
 	}
 	return c

@@ -32,7 +32,17 @@ const maxShown = 300
 // Run feeds the case's event to rs and returns every expectation that
 // did not hold (none when the case passes).
 func (c *Case) Run(rs *engine.RuleSet) []Failure {
-	r := &run{c: c, rs: rs, res: rs.Evaluate(c.Event)}
+	r := &run{c: c, rs: rs}
+	if c.Sequence != nil {
+		r.res = r.replay()
+	} else {
+		r.res = rs.Evaluate(c.Event)
+		if len(r.res.Steps) > 0 {
+			// One event is the first of its key: a throttle lets it
+			// through, a window of at_least 1 fires.
+			engine.NewMemoryState().Apply(r.res)
+		}
+	}
 	for _, f := range r.res.Fired {
 		r.fired = append(r.fired, f.Rule.Name)
 	}
@@ -85,6 +95,9 @@ type run struct {
 	fired    []string
 	xs       []engine.RuleExplanation
 	failures []Failure
+	// reasons say what the state of each stateful rule did last, in a
+	// sequence.
+	reasons map[string]string
 }
 
 func (r *run) failf(line int, format string, args ...any) {
@@ -112,6 +125,9 @@ func orNothing(names []string) string {
 
 // why explains in one line what the rule did with the event.
 func (r *run) why(name string) string {
+	if why, ok := r.reasons[name]; ok {
+		return why
+	}
 	if r.xs == nil {
 		r.xs = r.rs.Explain(r.c.Event)
 	}

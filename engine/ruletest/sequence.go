@@ -1,0 +1,234 @@
+package ruletest
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/event"
+)
+
+// Step is one event of a case's sequence (`events:`), at its time, with
+// what must fire when it arrives.
+type Step struct {
+	Event *event.Event
+	At    time.Time
+	// Line is where the step is written (repeats share it).
+	Line int
+	// Nth is the step's position, from 1.
+	Nth      int
+	Fires    []Expect
+	NotFires []Expect
+}
+
+// stepKeys are the keys of an item of `events:`.
+var stepKeys = []string{"event", "event_index", "at", "repeat", "every", "fires", "not_fires"}
+
+// sequenceBase is the time of a sequence whose first event has no time
+// of its own and no at:.
+var sequenceBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// sequence decodes `events:`: a list of events, each with an optional
+// time (at: an RFC 3339 time, or +10m after the previous event), repeat:
+// N copies every: a period apart (default 1m), and fires / not_fires
+// checked when it arrives. The time is written into the event's created
+// field, which is the event time windows, throttles and digests use.
+func (d *decoder) sequence(n *yaml.Node, dir, what string) []Step {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		d.errorf(n, "%s: events must be a list of events (each item like `- event: remove.json` with at: and fires:), found %s", what, describe(n))
+		return nil
+	}
+	var out []Step
+	var prev time.Time
+	for i, item := range n.Content {
+		w := fmt.Sprintf("%s: events[%d]", what, i)
+		f := d.fields(item, w, stepKeys)
+		e, ok := f["event"]
+		if !ok {
+			d.errorf(item, "%s has no `event:`: give a recorded event's path or the event inline", w)
+			continue
+		}
+		index := -1
+		if x, ok := f["event_index"]; ok {
+			index, _ = d.integer(x.Value, w+": event_index")
+		}
+		ev := d.event(e.Value, dir, index, w)
+		if ev == nil {
+			continue
+		}
+		at := prev
+		switch x, ok := f["at"]; {
+		case ok:
+			at = d.stepTime(x.Value, prev, w)
+		case prev.IsZero():
+			at = engine.EventTime(ev, sequenceBase)
+		}
+		repeat, every := 1, time.Minute
+		if x, ok := f["repeat"]; ok {
+			if k, good := d.integer(x.Value, w+": repeat"); good && k >= 1 {
+				repeat = k
+			} else if good {
+				d.errorf(x.Value, "%s: repeat must be at least 1", w)
+			}
+		}
+		if x, ok := f["every"]; ok {
+			p, err := engine.ParsePeriod(x.Value.Value)
+			if err != nil || p <= 0 {
+				d.errorf(x.Value, "%s: every must be a period such as 30s or 2m, found %s", w, describe(x.Value))
+			} else {
+				every = p
+			}
+		}
+		var fires, notFires []Expect
+		if x, ok := f["fires"]; ok {
+			fires = d.ruleList(x.Value, w+": fires")
+		}
+		if x, ok := f["not_fires"]; ok {
+			notFires = d.ruleList(x.Value, w+": not_fires")
+		}
+		for k := 0; k < repeat; k++ {
+			st := Step{Event: timed(ev, at, k), At: at, Line: item.Line, Nth: len(out) + 1}
+			if k == repeat-1 {
+				st.Fires, st.NotFires = fires, notFires
+			}
+			out = append(out, st)
+			prev = at
+			at = at.Add(every)
+		}
+	}
+	return out
+}
+
+// stepTime reads at: an RFC 3339 time, or +PERIOD after prev.
+func (d *decoder) stepTime(n *yaml.Node, prev time.Time, what string) time.Time {
+	s := strings.TrimSpace(n.Value)
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		p, err := engine.ParsePeriod(rest)
+		if err != nil || p < 0 {
+			d.errorf(n, "%s: at: %q is not +PERIOD (e.g. +10m)", what, s)
+			return prev
+		}
+		if prev.IsZero() {
+			prev = sequenceBase
+		}
+		return prev.Add(p)
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		d.errorf(n, "%s: at must be a time such as 2026-03-02T10:00:00Z or +10m (after the previous event), found %s", what, describe(n))
+		return prev
+	}
+	return t.UTC()
+}
+
+// timed returns a copy of ev whose created field is at, the k-th copy of
+// a repeat (its id gets a suffix, so that each is its own event).
+func timed(ev *event.Event, at time.Time, k int) *event.Event {
+	cp := *ev
+	cp.Fields = maps.Clone(ev.Fields)
+	cp.Fields["created"] = at.Unix()
+	if k > 0 {
+		cp.ID = fmt.Sprintf("%s#%d", ev.ID, k+1)
+		cp.Key = fmt.Sprintf("%s#%d", ev.Key, k+1)
+	}
+	return &cp
+}
+
+// replay runs the case's sequence through the rules with fresh state:
+// each step's fires and not_fires are checked as it arrives, and the
+// result of the last step, with the digests sent when the events ran
+// out, is what the case's own expectations check.
+func (r *run) replay() *engine.Result {
+	c := r.c
+	events := make([]*event.Event, len(c.Sequence))
+	byEvent := map[*event.Event]*Step{}
+	for i := range c.Sequence {
+		events[i] = c.Sequence[i].Event
+		byEvent[events[i]] = &c.Sequence[i]
+	}
+	r.reasons = map[string]string{}
+	var pending []engine.Fired
+	var errs []engine.RuleError
+	var last *engine.Result
+	r.rs.Replay(events, engine.NewMemoryState(), func(it engine.ReplayItem) {
+		switch {
+		case it.Flushed != nil:
+			pending = append(pending, engine.Fired{Rule: it.Flushed.Rule, Actions: it.Flushed.Actions})
+			r.reasons[it.Flushed.Rule.Name] = fmt.Sprintf("its digest for %q was sent with %s", it.Flushed.Key, plural(it.Flushed.Count, "event"))
+			errs = append(errs, it.Flushed.Errors...)
+		case it.Tick != nil:
+			pending = append(pending, engine.Fired{Rule: it.Tick.Rule, Actions: it.Tick.Actions})
+		case it.Result != nil:
+			res := it.Result
+			for _, f := range pending {
+				res.AddFired(f)
+			}
+			res.Errors = append(res.Errors, errs...)
+			pending, errs = nil, nil
+			for _, o := range it.Outcomes {
+				r.reasons[o.Rule.Name] = "at event " + fmt.Sprint(byEvent[res.Event].Nth) + ": " + o.Info.Reason
+			}
+			r.checkStep(byEvent[res.Event], res)
+			last = res
+		}
+	})
+	if last == nil {
+		return &engine.Result{Event: c.Event}
+	}
+	for _, f := range pending {
+		last.AddFired(f)
+	}
+	last.Errors = append(last.Errors, errs...)
+	return last
+}
+
+// checkStep checks the fires and not_fires of one step of a sequence.
+func (r *run) checkStep(st *Step, res *engine.Result) {
+	if st == nil {
+		return
+	}
+	var fired []string
+	for _, f := range res.Fired {
+		fired = append(fired, f.Rule.Name)
+	}
+	for _, x := range st.Fires {
+		if r.exists(x.Rule, x.Line) && !contains(fired, x.Rule) {
+			r.failf(x.Line, "expected rule %q to fire at event %d (%s); fired: %s; %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), orNothing(fired), r.stateWhy(x.Rule))
+		}
+	}
+	for _, x := range st.NotFires {
+		if r.exists(x.Rule, x.Line) && contains(fired, x.Rule) {
+			r.failf(x.Line, "expected rule %q not to fire at event %d (%s), but it fired: %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), r.stateWhy(x.Rule))
+		}
+	}
+}
+
+// stateWhy is what the rule's state did last, or that its condition
+// did not hold.
+func (r *run) stateWhy(name string) string {
+	if why, ok := r.reasons[name]; ok {
+		return why
+	}
+	return fmt.Sprintf("rule %q did not match this event", name)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// stepChecks reports whether a step of the sequence checks something.
+func stepChecks(seq []Step) bool {
+	for _, st := range seq {
+		if len(st.Fires) > 0 || len(st.NotFires) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+package ruletest_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/ruletest"
+)
+
+const stateRulesYAML = `version: 1
+rules:
+  - name: mass-removal
+    on: group:update
+    if: action == "remove"
+    window: { key: "{{ data.chat.id }}", within: 10m, at_least: 3 }
+    throttle: { per: 1h }
+    do: [log: {message: "{{ window.count }} removals in {{ data.chat.name }}"}]
+  - name: joins
+    on: group:update
+    if: action == "add"
+    digest: { key: "{{ data.chat.id }}", every: 1d }
+    do: [log: {message: "{{ digest.count }} joined {{ data.chat.name }}"}]
+`
+
+const removal = `{ event: group:update, action: remove, data: { chat: { id: g1@g.us, name: Sales } } }`
+
+// TestSequence runs sequences of events: the expectations of each step
+// are checked when it arrives, and the case's own on the last step and
+// the digests sent at the end.
+func TestSequence(t *testing.T) {
+	rs, problems := engine.Load("rules.yaml", []byte(stateRulesYAML), engine.LoadOptions{})
+	if rs == nil {
+		t.Fatal(problems)
+	}
+	for _, tc := range []struct {
+		name, yaml string
+		fails      []string
+	}{
+		{"third fires", `
+    events:
+      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z", repeat: 2, not_fires: mass-removal }
+      - { event: ` + removal + `, at: +5m, fires: mass-removal }
+      - { event: ` + removal + `, at: +1m, repeat: 3, not_fires: mass-removal }
+    actions: [{ rule: mass-removal, contains: { message: "3 removals in Sales" } }]`,
+			[]string{`test.yaml:8:` + ` expected rule "mass-removal" to fire, to check its action`}},
+		{"expect the 2nd to fire", `
+    events:
+      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z", repeat: 2, fires: mass-removal }`,
+			[]string{`test.yaml:5: expected rule "mass-removal" to fire at event 2 (2026-03-02T10:01:00Z); fired: nothing; at event 2: 2nd event within 10m of this key, needs 3: waits`}},
+		{"outside the window", `
+    events:
+      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z", repeat: 3, every: 6m, not_fires: mass-removal }`,
+			nil},
+		{"digest at the end", `
+    events:
+      - { event: { event: group:update, action: add, data: { chat: { id: g1@g.us, name: Sales } } }, repeat: 4, every: 1h }
+    fires: joins
+    actions: [{ rule: joins, params: { message: "4 joined Sales" } }]`,
+			nil},
+	} {
+		src := "rules: rules.yaml\ntests:\n  - name: " + tc.name + tc.yaml + "\n"
+		suite, problems := ruletest.Decode("test.yaml", []byte(src))
+		if suite == nil {
+			t.Fatalf("%s: %v", tc.name, problems)
+		}
+		var got []string
+		for _, f := range suite.Cases[0].Run(rs) {
+			got = append(got, f.String())
+		}
+		if len(got) != len(tc.fails) {
+			t.Errorf("%s: failures\n%s\nwant %d: %q", tc.name, strings.Join(got, "\n"), len(tc.fails), tc.fails)
+			continue
+		}
+		for i := range got {
+			if !strings.HasPrefix(got[i], tc.fails[i]) {
+				t.Errorf("%s: failure\n%s\nwant it to start with\n%s", tc.name, got[i], tc.fails[i])
+			}
+		}
+	}
+}
+
+// TestSequenceProblems: a bad sequence is refused at its line.
+func TestSequenceProblems(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"    event: " + removal + "\n    events: [{ event: " + removal + " }]\n    fires: x", "test.yaml:4:5: test \"t\": give event: (one event) or events: (a sequence), not both"},
+		{"    events: [{ event: " + removal + ", at: tomorrow }]\n    fires: x", "test.yaml:4:114: test \"t\": events[0]: at must be a time such as 2026-03-02T10:00:00Z or +10m"},
+		{"    events: [{ event: " + removal + ", repeat: 0 }]\n    fires: x", "test.yaml:4:118: test \"t\": events[0]: repeat must be at least 1"},
+		{"    events: []\n    fires: x", "test.yaml:4:13: test \"t\": events must be a list of events"},
+	} {
+		_, problems := ruletest.Decode("test.yaml", []byte("rules: rules.yaml\ntests:\n  - name: t\n"+tc.yaml+"\n"))
+		if !strings.Contains(problems.Error(), tc.want) {
+			t.Errorf("problems\n%s\nwant one containing %q", problems.Error(), tc.want)
+		}
+	}
+}
