@@ -57,7 +57,7 @@ func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request, _ httprouter.Pa
 	status := d.Status()
 	reply(w, http.StatusOK, map[string]any{
 		"status": "ok", "rules_version": status.Version, "rules_reload_error": status.LastError != "",
-		"pending_jobs": st.Pending, "dead_letters": st.Dead, "queued": d.queue.depth(),
+		"pending_jobs": st.Pending, "dead_letters": st.Dead, "queued": d.delivery.Depth(),
 	})
 }
 

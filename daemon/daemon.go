@@ -22,6 +22,7 @@ import (
 
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/actions/secret"
+	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/reload"
 	"github.com/hookd/hookd/engine/ruletest"
@@ -115,14 +116,12 @@ type Daemon struct {
 	snap    atomic.Pointer[snapshot]
 	statusM sync.Mutex
 	status  ReloadStatus
-	queue   *queue
-	metrics *metrics
-	server  *http.Server
-	ln      net.Listener
-	initial []byte
-
-	stopTaking context.CancelFunc
-	stopRuns   context.CancelFunc
+	// delivery runs the jobs; set once the store is open.
+	delivery *delivery.Deliverer
+	metrics  *metrics
+	server   *http.Server
+	ln       net.Listener
+	initial  []byte
 }
 
 // New loads the rules (they must be valid), opens the store and listens.
@@ -170,10 +169,6 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Retention < MinSafeRetention {
 		d.log.Warn("retention is shorter than the sender's retry horizon: an event Wassenger delivers again after it is pruned runs its actions again", "retention", cfg.Retention, "recommended_min", MinSafeRetention)
 	}
-	takeCtx, stopTaking := context.WithCancel(context.Background())
-	runCtx, stopRuns := context.WithCancel(context.Background())
-	d.stopTaking, d.stopRuns = stopTaking, stopRuns
-	d.queue = newQueue(takeCtx, runCtx, cfg.Workers, cfg.MaxQueued, d.deliver)
 	d.metrics = newMetrics(d)
 	for _, w := range problems {
 		d.log.Warn("rules warning", "problem", problemLine(w))
@@ -189,6 +184,14 @@ func New(cfg Config) (*Daemon, error) {
 		d.lock.Release()
 		return nil, err
 	}
+	d.delivery = delivery.New(delivery.Config{
+		Store: d.store, Workers: cfg.Workers, MaxQueued: cfg.MaxQueued, Logger: d.log,
+		Metrics: delivery.Metrics{Attempts: d.metrics.attempts, ActionSeconds: d.metrics.actionSeconds, DeadLetters: d.metrics.deadLetters},
+		Policy: func() delivery.Policy {
+			snap := d.snap.Load()
+			return delivery.Policy{Delivery: snap.rules.Delivery, Action: snap.router, Secrets: snap.secrets}
+		},
+	})
 	d.install(rs)
 	d.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -300,22 +303,15 @@ func (d *Daemon) Status() ReloadStatus {
 // returns nil. reloadNow, when not nil, forces a reload on each receive
 // (SIGHUP).
 func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
-	stopTaking, stopRuns := d.stopTaking, d.stopRuns
-	defer stopRuns()
-	defer stopTaking()
-
-	pending, err := d.store.PendingPage(ctx, d.cfg.MaxQueued)
+	defer d.delivery.StopTaking()
+	pending, err := d.delivery.Load(ctx)
 	if err != nil {
 		d.ln.Close()
 		d.closeStore()
-		return fmt.Errorf("load pending jobs: %w", err)
+		return err
 	}
-	d.queue.push(pending...)
-	if len(pending) == d.cfg.MaxQueued {
-		d.queue.setOverflow() // more wait in the store
-	}
-	if len(pending) > 0 {
-		d.log.Info("resuming pending actions", "jobs", len(pending))
+	if pending > 0 {
+		d.log.Info("resuming pending actions", "jobs", pending)
 	}
 
 	watcher, err := reload.New(d.cfg.RulesPath, reload.Options{Logger: d.log, Initial: d.initial, Debounce: d.cfg.ReloadDebounce}, d.reload)
@@ -326,20 +322,16 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	}
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	bg.Add(4)
+	bg.Add(3)
 	go func() {
 		defer bg.Done()
-		d.refill(bgCtx)
+		d.delivery.Run(bgCtx)
 	}()
 	go func() {
 		defer bg.Done()
 		if err := watcher.Run(bgCtx, reloadNow); err != nil {
 			d.log.Error("rules watcher stopped", "err", err)
 		}
-	}()
-	go func() {
-		defer bg.Done()
-		d.pollRequeued(bgCtx)
 	}()
 	go func() {
 		defer bg.Done()
@@ -363,53 +355,20 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	defer cancel()
 	// No action starts from now on: jobs not yet started, also those of
 	// requests still being answered, stay pending for the next start.
-	stopTaking()
+	d.delivery.StopTaking()
 	if err := d.server.Shutdown(shutCtx); err != nil {
 		d.log.Warn("requests still open at the deadline were cut", "err", err)
 	}
 	stopBG()
-	drained := make(chan struct{})
-	go func() {
-		d.queue.wait()
-		close(drained)
-	}()
-	select {
-	case <-drained:
-	case <-shutCtx.Done():
+	if !d.delivery.Drain(shutCtx) {
 		d.log.Warn("running actions did not finish in time; they stay pending and run again after restart")
-		stopRuns()
-		<-drained
 	}
 	bg.Wait()
 	if err := d.closeStore(); err != nil && result == nil {
 		result = err
 	}
-	d.log.Info("hookd stopped", "pending", d.queue.depth())
+	d.log.Info("hookd stopped", "pending", d.delivery.Depth())
 	return result
-}
-
-// refill brings jobs that wait in the store only (the in-memory queue was
-// full) into the queue as it drains.
-func (d *Daemon) refill(ctx context.Context) {
-	every(ctx, 100*time.Millisecond, false, func() {
-		if !d.queue.claimRefill() {
-			return
-		}
-		d.queue.startRefill()
-		jobs, err := d.store.PendingPage(ctx, d.cfg.MaxQueued*2)
-		if err != nil {
-			d.queue.refill(nil)
-			d.queue.setOverflow()
-			if ctx.Err() == nil {
-				d.log.Warn("refill the action queue from the store", "err", err)
-			}
-			return
-		}
-		d.queue.refill(jobs)
-		if len(jobs) == d.cfg.MaxQueued*2 {
-			d.queue.setOverflow() // there may be more
-		}
-	})
 }
 
 // every runs f every period until ctx is done; now runs it once at once.
@@ -427,24 +386,6 @@ func every(ctx context.Context, period time.Duration, now bool, f func()) {
 			f()
 		}
 	}
-}
-
-// pollRequeued picks up dead letters that `hookd dlq retry` put back,
-// possibly from another process.
-func (d *Daemon) pollRequeued(ctx context.Context) {
-	every(ctx, time.Second, false, func() {
-		jobs, err := d.store.TakeRequeued(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.log.Warn("check for retried dead letters", "err", err)
-			}
-			return
-		}
-		if len(jobs) > 0 {
-			d.log.Info("dead letters queued again", "jobs", len(jobs))
-			d.queue.push(jobs...)
-		}
-	})
 }
 
 // prune deletes old events and finished jobs every hour.

@@ -150,7 +150,7 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		if debug {
 			d.log.Debug("event accepted", "event", ev.Name, "action", ev.Action, "key", ev.Key, "rules", len(results[i].Fired), "jobs", len(o.Jobs))
 		}
-		d.queue.push(o.Jobs...)
+		d.delivery.Push(o.Jobs...)
 	}
 	d.metrics.intakeSeconds.Observe(time.Since(start).Seconds())
 	replyAccepted(w, out)

@@ -97,7 +97,7 @@ func newMetrics(d *Daemon) *metrics {
 	})
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hookd_queue_depth", Help: "Actions held in memory waiting to run (at most --max-queued; the rest wait in the store).",
-	}, func() float64 { return float64(d.queue.depth()) })
+	}, func() float64 { return float64(d.delivery.Depth()) })
 	r.MustRegister(m.events, m.duplicates, m.rejected, m.intakeSeconds, m.ruleMatches, m.ruleErrors,
 		m.attempts, m.actionSeconds, m.deadLetters, m.reloads, m.reloadOK, m.reloadTime, m.rulesLoaded,
 		m.storeCommits, storeWritable, queueDepth,

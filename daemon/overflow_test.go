@@ -16,7 +16,7 @@ func TestQueueBoundedWhileTargetIsDown(t *testing.T) {
 	h.wa.FailAll(503, nil, `{"status":503,"message":"temporarily unavailable"}`)
 	for i := range events {
 		h.accept(t, js(t, groupEvent(fmt.Sprintf("OVF-%02d", i), "add")))
-		if d := h.d.queue.depth(); d > maxQueued {
+		if d := h.d.delivery.Depth(); d > maxQueued {
 			t.Fatalf("%d actions in memory after %d events, want at most %d", d, i+1, maxQueued)
 		}
 	}
@@ -24,7 +24,7 @@ func TestQueueBoundedWhileTargetIsDown(t *testing.T) {
 		t.Fatalf("store holds %d pending actions, want %d", st.Pending, events)
 	}
 	eventually(t, "retries to go on", func() bool { return h.wa.Count() > 3*maxQueued })
-	if d := h.d.queue.depth(); d > maxQueued {
+	if d := h.d.delivery.Depth(); d > maxQueued {
 		t.Fatalf("%d actions in memory while retrying, want at most %d", d, maxQueued)
 	}
 	h.wa.Heal()
@@ -37,7 +37,7 @@ func TestQueueBoundedWhileTargetIsDown(t *testing.T) {
 			t.Errorf("%s accepted %d times, want once", ref, refs[ref])
 		}
 	}
-	if d := h.d.queue.depth(); d != 0 {
+	if d := h.d.delivery.Depth(); d != 0 {
 		t.Errorf("%d actions left in memory", d)
 	}
 }

@@ -1,4 +1,4 @@
-package daemon
+package delivery
 
 import (
 	"container/heap"
