@@ -93,13 +93,13 @@ func sourceMatches(t *testing.T, pattern string, re *regexp.Regexp) []string {
 
 func TestDocsHelpers(t *testing.T) {
 	rules := readDoc(t, "rules.md")
-	if len(funcs.Docs) == 0 {
-		t.Fatal("funcs.Docs is empty")
+	if len(funcs.Docs()) == 0 {
+		t.Fatal("funcs.Docs() is empty")
 	}
-	for _, d := range funcs.Docs {
+	for _, d := range funcs.Docs() {
 		for what, s := range map[string]string{"signature": d.Signature, "example": d.Example, "result": d.Result} {
 			if !strings.Contains(rules, "`"+s+"`") {
-				t.Errorf("docs/rules.md: helper %s: the %s `%s` is missing; copy it from funcs.Docs into the helper table", d.Name, what, s)
+				t.Errorf("docs/rules.md: helper %s: the %s `%s` is missing; copy it from funcs.Docs() into the helper table", d.Name, what, s)
 			}
 		}
 	}

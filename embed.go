@@ -2,15 +2,21 @@
 // example rules and the recorded Wassenger events, for `hookd demo`.
 package hookd
 
-import "embed"
+import (
+	"bytes"
+	"embed"
+	"io/fs"
+)
 
-// ExampleRules is rules.example.yaml.
-//
 //go:embed rules.example.yaml
-var ExampleRules []byte
+var exampleRules []byte
 
-// Events holds testdata/events: a recorded event for every group:update
-// action, message events, and a batched message:out:failed.
-//
 //go:embed testdata/events
-var Events embed.FS
+var events embed.FS
+
+// ExampleRules returns rules.example.yaml.
+func ExampleRules() []byte { return bytes.Clone(exampleRules) }
+
+// Events returns testdata/events: a recorded event for every group:update
+// action, message events, and a batched message:out:failed.
+func Events() fs.FS { return events }

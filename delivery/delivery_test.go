@@ -29,7 +29,7 @@ func TestBackoffCappedAndJittered(t *testing.T) {
 		}
 	}
 	// The defaults: the cap holds for any attempt count, without overflow.
-	def := engine.DefaultDelivery.Backoff
+	def := engine.DefaultDelivery().Backoff
 	for _, attempt := range []int{1, 12, 64, 1 << 20} {
 		if d := delivery.Backoff(attempt, def); d <= 0 || d > def.Max {
 			t.Errorf("default backoff(%d) = %v, want within (0, %v]", attempt, d, def.Max)

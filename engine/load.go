@@ -40,7 +40,9 @@ type Backoff struct {
 }
 
 // DefaultDelivery is used for what a rules file leaves out.
-var DefaultDelivery = Delivery{Attempts: 12, Backoff: Backoff{Min: time.Second, Max: 10 * time.Minute}, Timeout: 15 * time.Second}
+func DefaultDelivery() Delivery {
+	return Delivery{Attempts: 12, Backoff: Backoff{Min: time.Second, Max: 10 * time.Minute}, Timeout: 15 * time.Second}
+}
 
 // RuleSet is a loaded, valid rules file. It is immutable and safe for
 // concurrent use; the daemon swaps whole rule sets on reload.
@@ -199,7 +201,7 @@ func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
 			File:     name,
 			Hash:     hex.EncodeToString(sum[:]),
 			LoadedAt: opts.Now(),
-			Delivery: DefaultDelivery,
+			Delivery: DefaultDelivery(),
 		},
 	}
 	l.load(data)

@@ -57,9 +57,9 @@ func (p *Projection) index() {
 	}
 }
 
-// Always are the top-level fields every projection decodes: the event's
-// name, its group action and its id (see Event).
-var Always = []string{"event", "action", "id", "entityId"}
+// Always returns the top-level fields every projection decodes: the
+// event's name, its group action and its id (see Event).
+func Always() []string { return []string{"event", "action", "id", "entityId"} }
 
 // NewProjection builds a projection from field paths such as
 // ["data", "chat", "name"], plus the fields of Always. A path that ends at
@@ -67,7 +67,7 @@ var Always = []string{"event", "action", "id", "entityId"}
 // the list whole.
 func NewProjection(paths [][]string) *Projection {
 	root := &Projection{children: map[string]*Projection{}}
-	for _, name := range Always {
+	for _, name := range Always() {
 		root.add([]string{name})
 	}
 	for _, path := range paths {

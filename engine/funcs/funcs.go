@@ -5,6 +5,7 @@ package funcs
 
 import (
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -22,7 +23,10 @@ type Doc struct {
 }
 
 // Docs lists every helper, in the order of the rules reference.
-var Docs = []Doc{
+func Docs() []Doc { return slices.Clone(docs) }
+
+// docs are the helpers, in the order of the rules reference.
+var docs = []Doc{
 	{"phone", "phone(id string) string", "The E.164 phone number of a user id (`<digits>@c.us`); a phone number is returned as is. Any other id gives \"\": a linked id (`@lid`) hides the number, and groups and channels have none.",
 		`phone("34600000001@c.us")`, `"+34600000001"`},
 	{"wid", "wid(phone string) string", "The WhatsApp user id (chat id) of a phone number; an id (with `@`) is returned as is.",
@@ -85,8 +89,8 @@ func Options() []expr.Option {
 
 // Names returns the names of the helpers.
 func Names() []string {
-	names := make([]string, len(Docs))
-	for i, d := range Docs {
+	names := make([]string, len(docs))
+	for i, d := range docs {
 		names[i] = d.Name
 	}
 	return names

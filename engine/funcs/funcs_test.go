@@ -14,7 +14,7 @@ import (
 // TestDocsExamples runs every documented example through expr, so the
 // rules reference cannot drift from the code.
 func TestDocsExamples(t *testing.T) {
-	for _, d := range funcs.Docs {
+	for _, d := range funcs.Docs() {
 		t.Run(d.Name, func(t *testing.T) {
 			prog, err := expr.Compile(d.Example, funcs.Options()...)
 			if err != nil {

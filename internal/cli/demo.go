@@ -79,7 +79,7 @@ func demo(ctx context.Context, s Streams, args []string) int {
 	defer os.RemoveAll(dir)
 	if *rulesPath == "" {
 		*rulesPath = filepath.Join(dir, "rules.yaml")
-		if err := os.WriteFile(*rulesPath, hookd.ExampleRules, 0o644); err != nil {
+		if err := os.WriteFile(*rulesPath, hookd.ExampleRules(), 0o644); err != nil {
 			fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
 			return 1
 		}
@@ -179,11 +179,11 @@ func randomKey() string {
 // .json file and one per line of .jsonl files.
 func postRecorded(url string) (int, error) {
 	var bodies [][]byte
-	err := fs.WalkDir(hookd.Events, "testdata/events", func(p string, e fs.DirEntry, err error) error {
+	err := fs.WalkDir(hookd.Events(), "testdata/events", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
-		data, err := hookd.Events.ReadFile(p)
+		data, err := fs.ReadFile(hookd.Events(), p)
 		if err != nil {
 			return err
 		}

@@ -35,73 +35,83 @@ const templatePattern = `\{\{.*\}\}`
 // durationPattern matches a Go duration such as 500ms, 15s or 1h30m.
 const durationPattern = `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 
-// TopLevelDocs describe the top-level keys of a rules file.
-var TopLevelDocs = map[string]string{
-	"version":     "Format version of the rules file; this hookd reads 1.",
-	"vars":        "Constants, visible as vars.NAME in conditions and templates.",
-	"connections": "How to reach each integration. ${ENV} is expanded when the file loads; a missing variable is a load error.",
-	"delivery":    "How the daemon retries actions: attempts, backoff, timeout.",
-	"identity":    "Event identity overrides: event name -> key template, e.g. chat:update: \"{{ data.id }}/{{ data.status }}\". Events with equal keys are duplicates; see docs/daemon.md.",
-	"rules":       "The rules, evaluated in file order.",
+// TopLevelDocs describes the top-level keys of a rules file.
+func TopLevelDocs() map[string]string {
+	return map[string]string{
+		"version":     "Format version of the rules file; this hookd reads 1.",
+		"vars":        "Constants, visible as vars.NAME in conditions and templates.",
+		"connections": "How to reach each integration. ${ENV} is expanded when the file loads; a missing variable is a load error.",
+		"delivery":    "How the daemon retries actions: attempts, backoff, timeout.",
+		"identity":    "Event identity overrides: event name -> key template, e.g. chat:update: \"{{ data.id }}/{{ data.status }}\". Events with equal keys are duplicates; see docs/daemon.md.",
+		"rules":       "The rules, evaluated in file order.",
+	}
 }
 
-// RuleDocs describe the keys of a rule. It may hold keys the loader does
+// RuleDocs describes the keys of a rule. It may hold keys the loader does
 // not accept yet; the schema only has the keys of engine.RuleKeys.
-var RuleDocs = map[string]string{
-	"name":        "Unique name of the rule, used in logs, metrics and output.",
-	"description": "What the rule is for.",
-	"on":          "Event name, list of names, or glob (\"message:*\", \"*\") the rule listens to.",
-	"if":          "Condition in expr-lang over the event's fields and vars; must be true or false. Optional.",
-	"stop":        "When the rule fires, skip every later rule for this event.",
-	"do":          "Actions to run when the rule fires, in order; each item is one action type with its fields.",
-	"examples":    "Events with what the rule should do; `hookd check` runs them (see docs/testing.md).",
+func RuleDocs() map[string]string {
+	return map[string]string{
+		"name":        "Unique name of the rule, used in logs, metrics and output.",
+		"description": "What the rule is for.",
+		"on":          "Event name, list of names, or glob (\"message:*\", \"*\") the rule listens to.",
+		"if":          "Condition in expr-lang over the event's fields and vars; must be true or false. Optional.",
+		"stop":        "When the rule fires, skip every later rule for this event.",
+		"do":          "Actions to run when the rule fires, in order; each item is one action type with its fields.",
+		"examples":    "Events with what the rule should do; `hookd check` runs them (see docs/testing.md).",
+	}
 }
 
-// ConnectionDocs describe the fields of each connection, by
+// ConnectionDocs describes the fields of each connection, by
 // "connection.field" (the yaml tags of actions.Connections).
-var ConnectionDocs = map[string]string{
-	"wassenger":             "Wassenger REST API.",
-	"wassenger.token":       "API key, sent in the Token header. Use ${ENV}.",
-	"wassenger.base_url":    "API base URL (default " + actions.DefaultWassengerBaseURL + ").",
-	"wassenger.rate":        "Most requests per second (default 5).",
-	"wassenger.burst":       "Requests that may go at once above rate (default 1).",
-	"wassenger.concurrency": "Most requests in flight (default 4).",
-	"slack":                 "Slack: an incoming webhook, a bot token for chat.postMessage, or both.",
-	"slack.webhook_url":     "Incoming webhook URL (https://hooks.slack.com/services/...). Use ${ENV}.",
-	"slack.token":           "Bot token (xoxb-...) for chat.postMessage. Use ${ENV}.",
-	"slack.api_url":         "Slack API base URL (default " + actions.DefaultSlackAPIURL + ").",
-	"slack.rate":            "Most messages per second per webhook or channel (default 1).",
-	"slack.burst":           "Messages that may go at once above rate (default 3).",
-	"email":                 "SMTP server for the email action.",
-	"email.host":            "SMTP host.",
-	"email.port":            "SMTP port (default 587 for starttls, 465 for implicit, 25 for none).",
-	"email.tls":             "starttls (default), implicit (port 465) or none (loopback test servers only).",
-	"email.username":        "SMTP user name.",
-	"email.password":        "SMTP password. Use ${ENV}.",
-	"email.auth":            "plain (default when a username is set) or login.",
-	"email.from":            "Sender, e.g. \"Group bot <bot@example.com>\".",
-	"email.timeout":         "Bound on one send (default 15s).",
-	"email.rate":            "Most messages per second (default 5).",
-	"webhook":               "Tuning of the generic webhook action.",
-	"webhook.rate":          "Most requests per second per target host (default 10).",
-	"webhook.concurrency":   "Most requests in flight (default 8).",
+func ConnectionDocs() map[string]string {
+	return map[string]string{
+		"wassenger":             "Wassenger REST API.",
+		"wassenger.token":       "API key, sent in the Token header. Use ${ENV}.",
+		"wassenger.base_url":    "API base URL (default " + actions.DefaultWassengerBaseURL + ").",
+		"wassenger.rate":        "Most requests per second (default 5).",
+		"wassenger.burst":       "Requests that may go at once above rate (default 1).",
+		"wassenger.concurrency": "Most requests in flight (default 4).",
+		"slack":                 "Slack: an incoming webhook, a bot token for chat.postMessage, or both.",
+		"slack.webhook_url":     "Incoming webhook URL (https://hooks.slack.com/services/...). Use ${ENV}.",
+		"slack.token":           "Bot token (xoxb-...) for chat.postMessage. Use ${ENV}.",
+		"slack.api_url":         "Slack API base URL (default " + actions.DefaultSlackAPIURL + ").",
+		"slack.rate":            "Most messages per second per webhook or channel (default 1).",
+		"slack.burst":           "Messages that may go at once above rate (default 3).",
+		"email":                 "SMTP server for the email action.",
+		"email.host":            "SMTP host.",
+		"email.port":            "SMTP port (default 587 for starttls, 465 for implicit, 25 for none).",
+		"email.tls":             "starttls (default), implicit (port 465) or none (loopback test servers only).",
+		"email.username":        "SMTP user name.",
+		"email.password":        "SMTP password. Use ${ENV}.",
+		"email.auth":            "plain (default when a username is set) or login.",
+		"email.from":            "Sender, e.g. \"Group bot <bot@example.com>\".",
+		"email.timeout":         "Bound on one send (default 15s).",
+		"email.rate":            "Most messages per second (default 5).",
+		"webhook":               "Tuning of the generic webhook action.",
+		"webhook.rate":          "Most requests per second per target host (default 10).",
+		"webhook.concurrency":   "Most requests in flight (default 8).",
+	}
 }
 
-// ConnectionEnums are the allowed values of connection fields that the
+// ConnectionEnums returns the allowed values of connection fields that the
 // loader checks.
-var ConnectionEnums = map[string][]string{
-	"email.tls":  {"starttls", "implicit", "none"},
-	"email.auth": {"plain", "login"},
+func ConnectionEnums() map[string][]string {
+	return map[string][]string{
+		"email.tls":  {"starttls", "implicit", "none"},
+		"email.auth": {"plain", "login"},
+	}
 }
 
-// DeliveryDocs describe the fields of delivery, by path (the yaml tags
+// DeliveryDocs describes the fields of delivery, by path (the yaml tags
 // of engine.Delivery).
-var DeliveryDocs = map[string]string{
-	"attempts":    fmt.Sprintf("Attempts before an action is dead-lettered (default %d).", engine.DefaultDelivery.Attempts),
-	"backoff":     "Range of the exponential wait between attempts, with jitter; a larger Retry-After wins.",
-	"backoff.min": fmt.Sprintf("Shortest wait (default %s).", engine.DefaultDelivery.Backoff.Min),
-	"backoff.max": fmt.Sprintf("Longest wait (default %s).", engine.DefaultDelivery.Backoff.Max),
-	"timeout":     fmt.Sprintf("Bound on one attempt (default %s).", engine.DefaultDelivery.Timeout),
+func DeliveryDocs() map[string]string {
+	return map[string]string{
+		"attempts":    fmt.Sprintf("Attempts before an action is dead-lettered (default %d).", engine.DefaultDelivery().Attempts),
+		"backoff":     "Range of the exponential wait between attempts, with jitter; a larger Retry-After wins.",
+		"backoff.min": fmt.Sprintf("Shortest wait (default %s).", engine.DefaultDelivery().Backoff.Min),
+		"backoff.max": fmt.Sprintf("Longest wait (default %s).", engine.DefaultDelivery().Backoff.Max),
+		"timeout":     fmt.Sprintf("Bound on one attempt (default %s).", engine.DefaultDelivery().Timeout),
+	}
 }
 
 // Rules returns the JSON Schema of a rules file, as JSON-ready values.
@@ -128,9 +138,9 @@ func Rules() map[string]any {
 		case "vars":
 			p = obj{"type": "object"}
 		case "connections":
-			p = structSchema(reflect.TypeOf(actions.Connections{}), "", ConnectionDocs, ConnectionEnums)
+			p = structSchema(reflect.TypeOf(actions.Connections{}), "", ConnectionDocs(), ConnectionEnums())
 		case "delivery":
-			p = structSchema(reflect.TypeOf(engine.Delivery{}), "", DeliveryDocs, nil)
+			p = structSchema(reflect.TypeOf(engine.Delivery{}), "", DeliveryDocs(), nil)
 		case "identity":
 			p = obj{
 				"type":                 []string{"object", "null"},
@@ -145,7 +155,7 @@ func Rules() map[string]any {
 		if k == "vars" || k == "connections" || k == "delivery" {
 			p["type"] = []string{"object", "null"} // an empty section loads
 		}
-		p["description"] = doc(TopLevelDocs, k)
+		p["description"] = doc(TopLevelDocs(), k)
 		props[k] = p
 	}
 	return obj{
@@ -215,7 +225,7 @@ func ruleSchema() obj {
 		if !ok {
 			panic(fmt.Sprintf("schema: no schema for the rule key %q: add it to ruleSchema", k))
 		}
-		p := obj{"description": doc(RuleDocs, k)}
+		p := obj{"description": doc(RuleDocs(), k)}
 		for sk, sv := range s {
 			p[sk] = sv
 		}

@@ -177,22 +177,22 @@ func TestDocsTablesAreCurrent(t *testing.T) {
 		}
 		return true
 	}
-	for k := range schema.ConnectionDocs {
+	for k := range schema.ConnectionDocs() {
 		if !lookup(root["connections"], k) {
 			t.Errorf("ConnectionDocs has %q, which actions.Connections does not", k)
 		}
 	}
-	for k := range schema.ConnectionEnums {
+	for k := range schema.ConnectionEnums() {
 		if !lookup(root["connections"], k) {
 			t.Errorf("ConnectionEnums has %q, which actions.Connections does not", k)
 		}
 	}
-	for k := range schema.DeliveryDocs {
+	for k := range schema.DeliveryDocs() {
 		if !lookup(root["delivery"], k) {
 			t.Errorf("DeliveryDocs has %q, which engine.Delivery does not", k)
 		}
 	}
-	for k := range schema.TopLevelDocs {
+	for k := range schema.TopLevelDocs() {
 		if _, ok := root[k]; !ok {
 			t.Errorf("TopLevelDocs has %q, which is not a top-level key", k)
 		}
