@@ -27,6 +27,7 @@ import (
 	"github.com/hookd/hookd/engine/reload"
 	"github.com/hookd/hookd/engine/ruletest"
 	"github.com/hookd/hookd/internal/dirlock"
+	"github.com/hookd/hookd/internal/loop"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/sqlite"
 )
@@ -371,26 +372,9 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	return result
 }
 
-// every runs f every period until ctx is done; now runs it once at once.
-func every(ctx context.Context, period time.Duration, now bool, f func()) {
-	if now {
-		f()
-	}
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f()
-		}
-	}
-}
-
 // prune deletes old events and finished jobs every hour.
 func (d *Daemon) prune(ctx context.Context) {
-	every(ctx, time.Hour, true, func() {
+	loop.Every(ctx, time.Hour, true, func() {
 		cutoff := time.Now().Add(-d.cfg.Retention)
 		events, jobs, err := d.store.Prune(ctx, cutoff)
 		switch {

@@ -24,6 +24,7 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/internal/loop"
 	"github.com/hookd/hookd/store"
 )
 
@@ -259,7 +260,7 @@ func scrubResult(res actions.Result, secrets []string) actions.Result {
 // refill brings jobs that wait in the store only (the in-memory queue was
 // full) into the queue as it drains.
 func (d *Deliverer) refill(ctx context.Context) {
-	every(ctx, 100*time.Millisecond, func() {
+	loop.Every(ctx, 100*time.Millisecond, false, func() {
 		if !d.q.claimRefill() {
 			return
 		}
@@ -283,7 +284,7 @@ func (d *Deliverer) refill(ctx context.Context) {
 // pollRequeued picks up dead letters that `hookd dlq retry` put back,
 // possibly from another process.
 func (d *Deliverer) pollRequeued(ctx context.Context) {
-	every(ctx, time.Second, func() {
+	loop.Every(ctx, time.Second, false, func() {
 		jobs, err := d.cfg.Store.TakeRequeued(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -296,18 +297,4 @@ func (d *Deliverer) pollRequeued(ctx context.Context) {
 			d.q.push(jobs...)
 		}
 	})
-}
-
-// every runs f every period until ctx is done.
-func every(ctx context.Context, period time.Duration, f func()) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			f()
-		}
-	}
 }
