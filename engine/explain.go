@@ -174,7 +174,7 @@ func (rs *RuleSet) ExplainIn(ev *event.Event, m *MemoryState, arrival time.Time)
 			}
 		case x.State != nil:
 			x.Outcome = OutcomeHeld
-			x.Reason = "the condition was true, but " + x.State.Reason
+			x.Reason = "the condition was true; " + x.State.Reason
 		case own && !r.Self:
 			x.Outcome = OutcomeOwnSend
 			x.Reason = "skipped: the event is the message:out:new of a message hookd sent (its data.reference starts with " + OwnSendPrefix + "); add self: true to let such events fire the rule"

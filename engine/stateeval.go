@@ -167,7 +167,7 @@ func stateEnv(env map[string]any, rule *Rule, key string, state []byte, at time.
 		for _, t := range held {
 			times = append(times, fromMS(t).Format(time.RFC3339))
 		}
-		out["window"] = map[string]any{"count": int64(count), "times": times, "within": period(w.Within), "at_least": int64(w.AtLeast)}
+		out["window"] = map[string]any{"count": int64(count), "times": times, "within": FormatPeriod(w.Within), "at_least": int64(w.AtLeast)}
 	}
 	if rule.Throttle != nil {
 		next := ""
@@ -280,4 +280,16 @@ func (rs *RuleSet) TimerRules() []*Rule {
 		}
 	}
 	return out
+}
+
+// Remembers reports whether a rule of the set has a throttle, a window
+// or a digest, or fires on a schedule: dry-runs then replay events in
+// event-time order with state.
+func (rs *RuleSet) Remembers() bool {
+	for _, r := range rs.Rules {
+		if r.Stateful() || r.Schedule != nil {
+			return true
+		}
+	}
+	return false
 }

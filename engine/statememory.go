@@ -59,6 +59,7 @@ func (m *MemoryState) Apply(res *Result) []StepOutcome {
 		st := &res.Steps[i]
 		old := m.Get(st.Rule, st.Key, st.At)
 		info := st.Info(old)
+		info.Key = st.Key
 		next, fire, expires := st.Apply(old)
 		k := memKey{st.Rule.Scope(), st.Key}
 		if next == nil {
@@ -119,7 +120,9 @@ func (m *MemoryState) FlushDue(rs *RuleSet, now time.Time, all bool) []Flushed {
 type ReplayItem struct {
 	Result   *Result
 	Outcomes []StepOutcome
-	Flushed  *Flushed
+	// At is the event's time (Result only).
+	At      time.Time
+	Flushed *Flushed
 	// AtEnd marks the digests sent because the events ran out.
 	AtEnd bool
 	Tick  *Tick
@@ -209,9 +212,29 @@ func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(Repla
 		advance(times[i])
 		res := rs.EvaluateAt(ev, times[i])
 		outs := m.Apply(res)
-		emit(ReplayItem{Result: res, Outcomes: outs})
+		emit(ReplayItem{Result: res, Outcomes: outs, At: times[i]})
 	}
 	for _, f := range m.FlushDue(rs, time.Time{}, true) {
 		emit(ReplayItem{Flushed: &f, AtEnd: true})
 	}
+}
+
+// ExplainReplayed explains ev after replaying, with fresh state, the
+// events of the list that come before it in event-time order (digests
+// due meanwhile are sent, as in Replay), so that a window says its count
+// and a throttle when it allows the next firing. It returns the
+// explanation and how many events were replayed before ev; events is
+// not reordered.
+func (rs *RuleSet) ExplainReplayed(events []*event.Event, ev *event.Event) ([]RuleExplanation, int) {
+	cp := append([]*event.Event(nil), events...)
+	times := SortByTime(cp)
+	m := NewMemoryState()
+	for i, e := range cp {
+		m.FlushDue(rs, times[i], false)
+		if e == ev {
+			return rs.ExplainIn(ev, m, times[i]), i
+		}
+		m.Apply(rs.EvaluateAt(e, times[i]))
+	}
+	return rs.ExplainIn(ev, m, time.Time{}), 0
 }

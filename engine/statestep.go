@@ -33,6 +33,8 @@ type RuleState struct {
 
 // StepInfo says what one step did, for dry-run, test and explain.
 type StepInfo struct {
+	// Key is the key the state is kept under (set by MemoryState).
+	Key string
 	// Count is the number of events in the window after this one (window
 	// rules) or collected so far (digests).
 	Count int
@@ -95,18 +97,22 @@ func Advance(r *Rule, old []byte, at time.Time, raw []byte) (next []byte, fire b
 		}
 		info.Count, info.AtLeast = len(s.Times), w.AtLeast
 		if info.Count < w.AtLeast {
-			info.Reason = fmt.Sprintf("%s event within %s of this key, needs %d: waits", ordinal(info.Count), period(w.Within), w.AtLeast)
+			info.Reason = fmt.Sprintf("%s event within %s of this key, needs %d: waits", ordinal(info.Count), FormatPeriod(w.Within), w.AtLeast)
 		} else {
 			fire = true
-			info.Reason = fmt.Sprintf("%s event within %s of this key (at_least %d): fires", ordinal(info.Count), period(w.Within), w.AtLeast)
+			info.Reason = fmt.Sprintf("%s event within %s of this key reaches at_least %d", ordinal(info.Count), FormatPeriod(w.Within), w.AtLeast)
 			if !w.Continue {
 				s.Fired, s.Times = s.Times, nil
-				info.Reason += ", and the window starts again"
+				info.Reason += " (the window starts again)"
 			}
 		}
 		if r.Throttle != nil && fire {
 			fire = throttleStep(r.Throttle, &s, now, &info)
-		} else if r.Throttle != nil && s.Next > now {
+		}
+		if fire {
+			info.Reason += ": fires"
+		}
+		if r.Throttle != nil && !fire && s.Next > now {
 			info.NextAllowed = fromMS(s.Next)
 		}
 		exp := latest + w.Within.Milliseconds()
@@ -142,7 +148,7 @@ func throttleStep(t *Throttle, s *RuleState, now int64, info *StepInfo) bool {
 			what = "throttled: already fired once for this key (remembered until " + info.NextAllowed.Format(time.RFC3339) + ")"
 		}
 		if info.Reason != "" {
-			info.Reason += "; but " + what
+			info.Reason += "; " + what
 		} else {
 			info.Reason = what
 		}
@@ -171,7 +177,11 @@ func digestStep(d *Digest, s RuleState, at time.Time, raw []byte) ([]byte, bool,
 		s.Events = append(s.Events, json.RawMessage(raw))
 	}
 	due := fromMS(s.Due)
-	info := StepInfo{Count: s.Count, Due: due, Reason: fmt.Sprintf("collected (%s for this key), sent at %s", plural(s.Count, "event"), due.Format(time.RFC3339))}
+	local := due
+	if d.Schedule != nil {
+		local = due.In(d.Schedule.spec.Location)
+	}
+	info := StepInfo{Count: s.Count, Due: due, Reason: fmt.Sprintf("collected (%s for this key so far), sent at %s", plural(s.Count, "event"), local.Format(time.RFC3339))}
 	return encodeState(s), false, info, due.Add(d.Keep)
 }
 
@@ -218,8 +228,8 @@ func ordinal(n int) string {
 	return fmt.Sprintf("%d%s", n, suffix)
 }
 
-// period prints a duration as written in rules: 10m, 1h, 7d.
-func period(d time.Duration) string {
+// FormatPeriod prints a duration as written in rules: 10m, 1h, 7d.
+func FormatPeriod(d time.Duration) string {
 	switch {
 	case d%(24*time.Hour) == 0:
 		return fmt.Sprintf("%dd", d/(24*time.Hour))

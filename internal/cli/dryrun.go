@@ -78,6 +78,9 @@ func runDryRun(s Streams, args []string) int {
 			return text
 		}
 	}
+	if rs.Remembers() {
+		return replayDryRun(s, rs, events, *format, describe)
+	}
 	if *format == "json" {
 		enc := json.NewEncoder(s.Stdout)
 		enc.SetEscapeHTML(false)
@@ -103,13 +106,7 @@ func toJSON(res *engine.Result, describe func(*event.Event, engine.Rendered) str
 	out := dryRunJSON{ID: res.Event.ID, Event: res.Event.Name, Action: res.Event.Action, Rules: []string{}, Actions: []actionJSON{}, Errors: []string{}}
 	for _, f := range res.Fired {
 		out.Rules = append(out.Rules, f.Rule.Name)
-		for _, a := range f.Actions {
-			aj := actionJSON{Rule: f.Rule.Name, Type: a.Action.Type, Params: masked(a)}
-			if describe != nil {
-				aj.Request = describe(res.Event, a)
-			}
-			out.Actions = append(out.Actions, aj)
-		}
+		out.Actions = append(out.Actions, actionsJSON(res.Event, f.Rule.Name, f.Actions, describe)...)
 	}
 	for _, e := range res.Errors {
 		out.Errors = append(out.Errors, e.Error())
@@ -139,22 +136,32 @@ func writeText(w io.Writer, res *engine.Result, describe func(*event.Event, engi
 		if f.Rule.Stop {
 			stop = "  (stop: later rules skipped)"
 		}
-		fmt.Fprintf(w, "   rule %s%s\n", f.Rule.Name, stop)
-		for _, a := range f.Actions {
-			fmt.Fprintf(w, "     %s[%d]\n", a.Action.Type, a.Action.Index)
-			params := masked(a)
-			for _, k := range a.Action.Fields() {
-				writeField(w, "       ", k, params[k])
-			}
-			if describe != nil {
-				fmt.Fprintf(w, "       request:\n%s", padLines(describe(res.Event, a), "         "))
-			}
+		writeFired(w, res.Event, f, stop, describe)
+	}
+	writeErrors(w, res.Errors)
+	fmt.Fprintln(w)
+}
+
+// writeFired prints a fired rule (with note after its name) and its
+// rendered actions.
+func writeFired(w io.Writer, ev *event.Event, f engine.Fired, note string, describe func(*event.Event, engine.Rendered) string) {
+	fmt.Fprintf(w, "   rule %s%s\n", f.Rule.Name, note)
+	for _, a := range f.Actions {
+		fmt.Fprintf(w, "     %s[%d]\n", a.Action.Type, a.Action.Index)
+		params := masked(a)
+		for _, k := range a.Action.Fields() {
+			writeField(w, "       ", k, params[k])
+		}
+		if describe != nil {
+			fmt.Fprintf(w, "       request:\n%s", padLines(describe(ev, a), "         "))
 		}
 	}
-	for _, e := range res.Errors {
+}
+
+func writeErrors(w io.Writer, errs []engine.RuleError) {
+	for _, e := range errs {
 		fmt.Fprintf(w, "   error: %s\n", indent(e.Error(), "          "))
 	}
-	fmt.Fprintln(w)
 }
 
 // writeField prints a rendered field; strings as they are (continuation

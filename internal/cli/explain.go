@@ -38,6 +38,7 @@ type explainRuleJSON struct {
 	Condition *engine.Step   `json:"condition,omitempty"`
 	Actions   []actionJSON   `json:"actions,omitempty"`
 	Errors    []string       `json:"errors,omitempty"`
+	State     *stateJSON     `json:"state,omitempty"`
 }
 
 func runExplain(s Streams, args []string) int {
@@ -72,11 +73,11 @@ func runExplain(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd explain: %v\n", err)
 		return 1
 	}
-	xs := rs.Explain(ev)
+	xs, before := explainEvent(rs, events, ev)
 	if *format == "json" {
 		out := explainJSON{Event: explainEventJSON{ID: ev.ID, Event: ev.Name, Action: ev.Action, Source: ev.Source}, Rules: []explainRuleJSON{}}
 		for _, x := range xs {
-			r := explainRuleJSON{Rule: x.Rule.Name, Line: x.Rule.Line, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition}
+			r := explainRuleJSON{Rule: x.Rule.Name, Line: x.Rule.Line, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition, State: explainState(x)}
 			for _, a := range x.Actions {
 				r.Actions = append(r.Actions, actionJSON{Rule: x.Rule.Name, Type: a.Action.Type, Params: a.Params})
 			}
@@ -95,6 +96,9 @@ func runExplain(s Streams, args []string) int {
 		return 0
 	}
 	writeExplanation(s.Stdout, rs, ev, xs)
+	if before > 0 {
+		fmt.Fprintf(s.Stdout, "\n(the throttles, windows and digests count the %s before it in event time, replayed from %s)\n", plural(before, "event"), pos[0])
+	}
 	if len(events) > 1 && *id == "" {
 		fmt.Fprintf(s.Stdout, "\n(%s holds %d events; this is the first: pick another with --id)\n", pos[0], len(events))
 	}
@@ -162,6 +166,7 @@ func writeExplanation(w io.Writer, rs *engine.RuleSet, ev *event.Event, xs []eng
 		if x.Reason != "" && x.Outcome != engine.OutcomeFalse && x.Outcome != engine.OutcomeError {
 			fmt.Fprintf(w, "    %s\n", x.Reason)
 		}
+		writeState(w, x)
 		if x.Condition != nil {
 			pad := "    "
 			if x.Outcome == engine.OutcomeOtherAction || x.Outcome == engine.OutcomeOtherValue || x.Outcome == engine.OutcomeStopped {

@@ -58,6 +58,11 @@ func RuleDocs() map[string]string {
 		"stop":        "When the rule fires, skip every later rule for this event.",
 		"do":          "Actions to run when the rule fires, in order; each item is one action type with its fields.",
 		"examples":    "Events with what the rule should do; `hookd check` runs them (see docs/testing.md).",
+		"throttle":    "Fire at most once per key per period (per: 1h), or once per key (per: once, remembered for keep:, default 90d). See docs/rules.md, \"Rules that remember\".",
+		"window":      "Fire when the at_least-th matching event for a key arrives within a period; then: reset (default) or continue. window.count and window.times are visible to templates.",
+		"digest":      "Collect the matching events per key; the actions run once per period (every:) or schedule tick (schedule:, timezone:) with digest.events and digest.count.",
+		"schedule":    "For timer rules (on: schedule): when the rule fires, as a cron expression and a time zone.",
+		"self":        "Let events that hookd's own sends caused (a message:out:new whose data.reference starts with hookd:) fire the rule; they do not by default.",
 	}
 }
 
@@ -127,6 +132,7 @@ func Rules() map[string]any {
 		"description": "A Wassenger event name, or a glob such as \"message:*\".",
 		"anyOf":       []any{obj{"enum": eventschema.Events()}, obj{"type": "string", "minLength": 1}},
 	}
+	defs["period"] = periodSchema()
 	defs["env"] = obj{"type": "string", "pattern": envPattern, "description": "A ${ENV} reference, expanded when the file loads."}
 
 	props := obj{}
@@ -203,14 +209,39 @@ func ruleSchema() obj {
 		"if":   {"type": "string", "minLength": 1},
 		"stop": {"type": "boolean"},
 		"do":   {"type": "array", "items": obj{"$ref": "#/definitions/action"}},
+		"throttle": {"type": "object", "additionalProperties": false, "required": []string{"per"}, "properties": obj{
+			"key":  keySchema(),
+			"per":  obj{"description": "The period (10m, 1h, 7d), or once.", "anyOf": []any{obj{"$ref": "#/definitions/period"}, obj{"const": "once"}}},
+			"keep": obj{"$ref": "#/definitions/period", "description": "With per: once, how long a key is remembered (default 90d)."},
+		}},
+		"window": {"type": "object", "additionalProperties": false, "required": []string{"within", "at_least"}, "properties": obj{
+			"key":      keySchema(),
+			"within":   obj{"$ref": "#/definitions/period", "description": "The sliding period the events must arrive within."},
+			"at_least": obj{"type": "integer", "minimum": 1, "description": "The number of events within the period that fires the rule."},
+			"then":     obj{"enum": []string{"reset", "continue"}, "description": "After firing: count again from zero (reset, the default), or let every further event within the period fire (continue)."},
+		}},
+		"digest": {"type": "object", "additionalProperties": false, "properties": obj{
+			"key":        keySchema(),
+			"every":      obj{"$ref": "#/definitions/period", "description": "Send once per period, periods counted from midnight UTC."},
+			"schedule":   obj{"type": "string", "description": "Send at each tick of this cron expression (minute hour day-of-month month day-of-week)."},
+			"timezone":   obj{"type": "string", "description": "IANA time zone of schedule (default UTC), e.g. Europe/Madrid."},
+			"max_events": obj{"type": "integer", "minimum": 1, "description": "Events kept per key for digest.events (default 100); digest.count stays exact."},
+			"keep":       obj{"$ref": "#/definitions/period", "description": "How long a digest that could not be sent is kept after it was due (default 90d)."},
+		}, "oneOf": []any{obj{"required": []string{"every"}}, obj{"required": []string{"schedule"}}}},
+		"schedule": {"type": "object", "additionalProperties": false, "required": []string{"cron"}, "properties": obj{
+			"cron":     obj{"type": "string", "description": "Cron expression (minute hour day-of-month month day-of-week), or @daily, @hourly, ..."},
+			"timezone": obj{"type": "string", "description": "IANA time zone of the expression (default UTC)."},
+		}},
+		"self": {"type": "boolean"},
 		"examples": {"type": "array", "items": obj{
 			"type":                 "object",
 			"additionalProperties": false,
-			"required":             []string{"event"},
+			"anyOf":                []any{obj{"required": []string{"event"}}, obj{"required": []string{"events"}}},
 			"properties": obj{
 				"name":        obj{"type": "string", "description": "Name of the example in failures (default: RULE example N)."},
 				"event":       obj{"description": "Path of a recorded event (.json or .jsonl, relative to the rules file) or the event inline.", "type": []string{"string", "object"}},
 				"event_index": obj{"type": "integer", "minimum": 0, "description": "Which event of a file holding several (0 is the first)."},
+				"events":      obj{"type": "array", "description": "A sequence of events with times (at:, repeat:, every:) and what fires at each (fires:, not_fires:), replayed with fresh state; see docs/testing.md.", "items": obj{"type": "object"}},
 				"fires":       obj{"description": "Whether the rule fires (default true), or a list of rules that must fire.", "type": []string{"boolean", "string", "array"}},
 				"not_fires":   obj{"description": "Rules that must not fire.", "type": []string{"string", "array"}},
 				"only":        obj{"type": "boolean", "description": "No rule outside fires may fire."},
@@ -430,4 +461,14 @@ func structSchema(t reflect.Type, prefix string, docs map[string]string, enums m
 		props[tag] = s
 	}
 	return obj{"type": "object", "additionalProperties": false, "properties": props}
+}
+
+// periodSchema is a period of the state keys: 90s, 10m, 1h30m, 7d, 2w.
+func periodSchema() obj {
+	return obj{"type": "string", "pattern": `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$|^[0-9]+[dw]$`, "description": "A period such as 90s, 10m, 1h, 7d or 2w."}
+}
+
+// keySchema is the key template of a throttle, window or digest.
+func keySchema() obj {
+	return obj{"type": "string", "pattern": `\{\{`, "description": "Template naming what is counted separately, e.g. \"{{ data.chat.id }}\" (one state per group); leave it out for one state for the whole rule."}
 }
