@@ -123,13 +123,13 @@ func (rs *RuleSet) evaluate(ev *event.Event, arrival time.Time) *Result {
 	return res
 }
 
-// withRunner runs f with a pooled runner whose environment is ev's.
+// withRunner runs f with a pooled runner whose environment is ev's
+// top-level fields: the event's own map, neither copied nor changed
+// (programs read vars as a constant, see bindVars).
 func (rs *RuleSet) withRunner(ev *event.Event, f func(r *runner)) {
 	r := runners.Get().(*runner)
-	env, restore := rs.env(ev)
-	r.env = env
+	r.env = ev.Fields
 	defer func() {
-		restore()
 		r.env = nil
 		runners.Put(r)
 	}()
@@ -211,25 +211,6 @@ func Reference(eventKey, rule string, index int) string {
 	}
 	sum = sha256.Sum256([]byte(ref))
 	return fmt.Sprintf("hookd:%x", sum[:16])
-}
-
-// env is the expression environment of an event: its top-level fields
-// plus vars, in the event's own map (no copy per event); restore takes
-// vars out again. A field of the event named "vars" is shadowed while the
-// rules run.
-func (rs *RuleSet) env(ev *event.Event) (env map[string]any, restore func()) {
-	if ev.Fields == nil {
-		ev.Fields = map[string]any{}
-	}
-	old, had := ev.Fields["vars"]
-	ev.Fields["vars"] = rs.Vars
-	return ev.Fields, func() {
-		if had {
-			ev.Fields["vars"] = old
-		} else {
-			delete(ev.Fields, "vars")
-		}
-	}
 }
 
 // Listening returns the distinct event names and globs the rules listen

@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -236,6 +238,46 @@ rules:
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestEvaluateLeavesTheEventAlone: Evaluate reads the event's fields
+// without writing to them, so other goroutines may read the same event
+// meanwhile (run with -race), and an event field named vars neither hides
+// the file's vars nor is changed by them.
+func TestEvaluateLeavesTheEventAlone(t *testing.T) {
+	rs := loadRules(t, `version: 1
+vars:
+  admins: ["+34600000009"]
+rules:
+  - name: by-admin
+    on: group:update
+    if: author in vars.admins
+    do: [log: {message: "{{ vars.admins[0] }} {{ author }}"}]
+`)
+	ev := groupEvent(t, "add", `"vars":"theirs"`)
+	want := maps.Clone(ev.Fields)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			for k, v := range ev.Fields {
+				_, _ = k, v
+			}
+		}
+	}()
+	for range 200 {
+		res := rs.Evaluate(ev)
+		if len(res.Errors) > 0 || len(res.Fired) != 1 {
+			t.Fatalf("fired %v, errors %v", fired(res), res.Errors)
+		}
+		if got := res.Fired[0].Actions[0].Params["message"]; got != "+34600000009 +34600000009" {
+			t.Fatalf("message = %q, want %q", got, "+34600000009 +34600000009")
+		}
+	}
+	<-done
+	if !reflect.DeepEqual(ev.Fields, want) {
+		t.Errorf("Evaluate changed the event's fields:\n%v\nwant\n%v", ev.Fields, want)
 	}
 }
 

@@ -225,7 +225,31 @@ func (l *loader) compileProgram(src string, asBool bool, check ast.Visitor) (*vm
 			return nil, err
 		}
 	}
-	return compiler.Compile(tree, &cfg)
+	prog, err := compiler.Compile(tree, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	bindVars(prog, l.vars)
+	return prog, nil
+}
+
+// bindVars makes the program read `vars` as a constant, the rules file's
+// vars, instead of from the environment: the environment is then the
+// event's own fields, which Evaluate neither copies nor changes. Only the
+// bytecode changes; the program's syntax tree, which explain and the
+// field checks read, still names vars.
+func bindVars(prog *vm.Program, vars map[string]any) {
+	at := -1
+	for i, op := range prog.Bytecode {
+		if op != vm.OpLoadFast || prog.Constants[prog.Arguments[i]] != "vars" {
+			continue
+		}
+		if at < 0 {
+			at = len(prog.Constants)
+			prog.Constants = append(prog.Constants, vars)
+		}
+		prog.Bytecode[i], prog.Arguments[i] = vm.OpPush, at
+	}
 }
 
 // exprKey identifies a compiled expression within one load.
