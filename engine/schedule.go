@@ -83,5 +83,8 @@ func (s *Schedule) Due(last, now time.Time) (fire bool, next time.Time) {
 	return false, tick
 }
 
+// Location is the schedule's time zone.
+func (s *Schedule) Location() *time.Location { return s.spec.Location }
+
 // String is the expression and its zone, e.g. "0 9 * * * (Europe/Madrid)".
 func (s *Schedule) String() string { return s.Cron + " (" + s.Timezone + ")" }

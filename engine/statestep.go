@@ -181,7 +181,7 @@ func digestStep(d *Digest, s RuleState, at time.Time, raw []byte) ([]byte, bool,
 	if d.Schedule != nil {
 		local = due.In(d.Schedule.spec.Location)
 	}
-	info := StepInfo{Count: s.Count, Due: due, Reason: fmt.Sprintf("collected (%s for this key so far), sent at %s", plural(s.Count, "event"), local.Format(time.RFC3339))}
+	info := StepInfo{Count: s.Count, Due: due, Reason: fmt.Sprintf("collected, %s for this key so far, sent at %s", plural(s.Count, "event"), local.Format(time.RFC3339))}
 	return encodeState(s), false, info, due.Add(d.Keep)
 }
 

@@ -93,18 +93,6 @@ func statusText(resp *http.Response) string {
 	return fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 }
 
-// Send sends req with Do and turns the outcome into a Result: a 2xx is
-// ok with Summary as its Response; anything else is classified by
-// Classify, with the answer's first bytes in the error. op prefixes every
-// error, e.g. "webhook: POST https://example.com/hook".
-func Send(ctx context.Context, client *http.Client, req *http.Request, op string) actions.Result {
-	a, err := Do(ctx, client, req)
-	if err != nil {
-		return ErrorResult(op, err)
-	}
-	return a.Result(op)
-}
-
 // OK reports whether the status is 2xx.
 func (a *Answer) OK() bool { return a.Status >= 200 && a.Status <= 299 }
 

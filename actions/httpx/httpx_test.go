@@ -30,6 +30,16 @@ func post(t *testing.T, url, body string) *http.Request {
 	return req
 }
 
+// send is how the actions use this package: Do, then the answer's Result
+// or, when there is no answer, ErrorResult. op prefixes every error.
+func send(ctx context.Context, client *http.Client, req *http.Request, op string) actions.Result {
+	a, err := Do(ctx, client, req)
+	if err != nil {
+		return ErrorResult(op, err)
+	}
+	return a.Result(op)
+}
+
 func TestSend(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -68,7 +78,7 @@ func TestSend(t *testing.T) {
 				w.WriteHeader(tt.status)
 				_, _ = io.WriteString(w, tt.body)
 			})
-			r := Send(context.Background(), srv.Client(), post(t, srv.URL, "{}"), "op")
+			r := send(context.Background(), srv.Client(), post(t, srv.URL, "{}"), "op")
 			if r.OK() != tt.ok || r.Reason != tt.reason || r.Retryable != tt.retryable || r.RetryAfter != tt.retryAfter {
 				t.Errorf("got ok=%v reason=%q retryable=%v retryAfter=%v; want %v %q %v %v (err %v)",
 					r.OK(), r.Reason, r.Retryable, r.RetryAfter, tt.ok, tt.reason, tt.retryable, tt.retryAfter, r.Err)
@@ -125,7 +135,7 @@ func TestSendTimeoutAndCancel(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	r := Send(ctx, srv.Client(), post(t, srv.URL, "{}"), "op")
+	r := send(ctx, srv.Client(), post(t, srv.URL, "{}"), "op")
 	if r.OK() || r.Reason != ReasonTimeout || !r.Retryable {
 		t.Errorf("deadline: %+v", r)
 	}
@@ -139,7 +149,7 @@ func TestSendTimeoutAndCancel(t *testing.T) {
 	var got actions.Result
 	go func() {
 		defer close(done)
-		got = Send(ctx, srv.Client(), req, "op")
+		got = send(ctx, srv.Client(), req, "op")
 	}()
 	cancel()
 	<-done
@@ -149,7 +159,7 @@ func TestSendTimeoutAndCancel(t *testing.T) {
 
 	client := srv.Client()
 	client.Timeout = 50 * time.Millisecond
-	r = Send(context.Background(), client, post(t, srv.URL, "{}"), "op")
+	r = send(context.Background(), client, post(t, srv.URL, "{}"), "op")
 	if r.Reason != ReasonTimeout || !r.Retryable {
 		t.Errorf("client timeout: %+v", r)
 	}
@@ -201,7 +211,7 @@ func TestRedirects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := Send(context.Background(), client, req, "webhook: "+tt.method)
+			r := send(context.Background(), client, req, "webhook: "+tt.method)
 			if r.OK() != tt.ok {
 				t.Fatalf("ok = %v, want %v: %+v", r.OK(), tt.ok, r)
 			}

@@ -75,11 +75,6 @@ func Suggest(event string, path []string) string { return std.suggest(event, pat
 // is the caller's.
 func Values(event string, path []string) []string { return std.values(event, path) }
 
-// Fields returns the known top-level field names of an event, sorted, or
-// nil when the event is unknown. An event whose shape is not published has
-// none.
-func Fields(event string) []string { return std.fields(event) }
-
 // Events returns the event names the schema describes, sorted. Use it to
 // expand a rule's glob patterns into names before calling Has.
 func Events() []string { return std.eventNames() }
@@ -317,19 +312,6 @@ func (s *schema) values(event string, path []string) []string {
 		return nil
 	}
 	return slices.Clone(at.enum)
-}
-
-func (s *schema) fields(event string) []string {
-	root, ok := s.events[event]
-	if !ok {
-		return nil
-	}
-	names := make([]string, 0, len(root.fields))
-	for name := range root.fields {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
 }
 
 func (s *schema) eventNames() []string {

@@ -29,11 +29,6 @@ func ExampleHas() {
 	// true
 }
 
-func ExampleFields() {
-	fmt.Println(eventschema.Fields("message:out:ack"))
-	// Output: [ack created data device event id object]
-}
-
 // The values of an enumerated field, for "did you mean" on a literal.
 func ExampleValues() {
 	fmt.Println(eventschema.Values("message:out:ack", []string{"ack"}))

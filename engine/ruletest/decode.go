@@ -19,7 +19,6 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/event"
-	suggestpkg "github.com/hookd/hookd/internal/suggest"
 	"github.com/hookd/hookd/internal/yamlx"
 )
 
@@ -350,6 +349,9 @@ func valueOf(f map[string]entry, key string) *yaml.Node {
 
 // event decodes a case's event: a path or an inline mapping.
 func (d *decoder) event(n *yaml.Node, dir string, index int, what string) *event.Event {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias // the same event again: `event: *link`
+	}
 	var evs []*event.Event
 	var from string
 	switch {
@@ -542,9 +544,6 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-// suggest returns ` (did you mean "x"?)` for a close candidate, or "".
-func suggest(s string, candidates []string) string { return suggestpkg.DidYouMean(s, candidates) }
 
 func known(actionType string) bool {
 	_, ok := actions.Lookup(actionType)

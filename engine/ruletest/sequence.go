@@ -33,7 +33,8 @@ var stepKeys = []string{"event", "event_index", "at", "repeat", "every", "fires"
 var sequenceBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // sequence decodes `events:`: a list of events, each with an optional
-// time (at: an RFC 3339 time, or +10m after the previous event), repeat:
+// time (at: an RFC 3339 time, or +10m after the previous event; without
+// it the event's own time, else the previous event's), repeat:
 // N copies every: a period apart (default 1m), and fires / not_fires
 // checked when it arrives. The time is written into the event's created
 // field, which is the event time windows, throttles and digests use.
@@ -60,12 +61,15 @@ func (d *decoder) sequence(n *yaml.Node, dir, what string) []Step {
 		if ev == nil {
 			continue
 		}
-		at := prev
-		switch x, ok := f["at"]; {
-		case ok:
+		var at time.Time
+		if x, ok := f["at"]; ok {
 			at = d.stepTime(x.Value, prev, w)
-		case prev.IsZero():
-			at = engine.EventTime(ev, sequenceBase)
+		} else {
+			base := prev
+			if base.IsZero() {
+				base = sequenceBase
+			}
+			at = engine.EventTime(ev, base) // its own time, else the previous one's
 		}
 		repeat, every := 1, time.Minute
 		if x, ok := f["repeat"]; ok {

@@ -119,11 +119,11 @@ func writeReplayEvent(w io.Writer, it engine.ReplayItem, describe func(*event.Ev
 			notes[o.Rule] = note
 			continue
 		}
-		verb := "held"
+		verb := " held"
 		if o.Rule.Digest != nil {
-			verb = "collected"
+			verb = ""
 		}
-		fmt.Fprintf(w, "   rule %s %s%s\n", o.Rule.Name, verb, note)
+		fmt.Fprintf(w, "   rule %s%s%s\n", o.Rule.Name, verb, note)
 	}
 	if len(res.Fired) == 0 && len(res.Errors) == 0 && len(it.Outcomes) == 0 {
 		fmt.Fprintln(w, "   no rule matched")
@@ -146,7 +146,11 @@ func writeDigest(w io.Writer, it engine.ReplayItem, describe func(*event.Event, 
 	if it.AtEnd {
 		when = "at the end of the events (a running daemon would send it when due)"
 	}
-	fmt.Fprintf(w, "== digest of %s%s due %s: %s, sent %s\n", f.Rule.Name, keyNote(f.Key), f.Due.Format(time.RFC3339), plural(f.Count, "event"), when)
+	due := f.Due
+	if sc := f.Rule.Digest.Schedule; sc != nil {
+		due = due.In(sc.Location())
+	}
+	fmt.Fprintf(w, "== digest of %s%s due %s: %s, sent %s\n", f.Rule.Name, keyNote(f.Key), due.Format(time.RFC3339), plural(f.Count, "event"), when)
 	if f.Events < f.Count {
 		fmt.Fprintf(w, "   (digest.events keeps the first %d: max_events)\n", f.Events)
 	}

@@ -112,9 +112,6 @@ func (s *Server) WebhookURL() string {
 	return s.URL() + WebhookPathPrefix + s.opts.WebhookSecret
 }
 
-// WebhookSecret is the secret last segment of the webhook path.
-func (s *Server) WebhookSecret() string { return s.opts.WebhookSecret }
-
 // APIURL is the Web API's base URL, to use as connections.slack.api_url.
 func (s *Server) APIURL() string { return s.URL() + APIPath }
 
