@@ -8,10 +8,6 @@ import (
 	"github.com/hookd/hookd/engine/ruletest"
 )
 
-func init() {
-	register("check", "validate a rules file; every problem as file:line:col", runCheck)
-}
-
 func runCheck(s Streams, args []string) int {
 	fs := newFlags(s, "check", "RULES")
 	pos, err := parse(fs, args)

@@ -23,10 +23,21 @@ type command struct {
 	run     func(s Streams, args []string) int
 }
 
-var commands = map[string]command{}
-
-func register(name, summary string, run func(Streams, []string) int) {
-	commands[name] = command{summary: summary, run: run}
+// commands returns hookd's subcommands by name.
+func commands() map[string]command {
+	return map[string]command{
+		"check":   {"validate a rules file; every problem as file:line:col", runCheck},
+		"demo":    {"run the daemon on the built-in example rules, with local stand-ins for Wassenger, Slack and SMTP", runDemo},
+		"dlq":     {"dead letters: `hookd dlq list`, `hookd dlq retry [ID...|--all]`", runDLQ},
+		"dry-run": {"run rules over recorded events and print what would fire; sends nothing", runDryRun},
+		"events":  {"recorded events: `hookd events export` writes them as JSONL for dry-run", runEvents},
+		"explain": {"show every rule and why it did or did not fire for an event", runExplain},
+		"fire":    {"send one rule's actions for real, for one event, and print what each target answered", runFire},
+		"schema":  {"print the JSON Schema of rules files, for editors (yaml-language-server)", runSchema},
+		"serve":   {"run the daemon: receive webhooks, store them, deliver actions", runServe},
+		"test":    {"run rule tests: events with the rules expected to fire and their rendered actions", runTest},
+		"version": {"print hookd's version: the module version and, in a build from a checkout, the commit", runVersion},
+	}
 }
 
 // Run runs hookd with args (without the program name) and returns the
@@ -41,7 +52,7 @@ func Run(args []string, s Streams) int {
 		usage(s.Stdout)
 		return 0
 	}
-	cmd, ok := commands[args[0]]
+	cmd, ok := commands()[args[0]]
 	if !ok {
 		fmt.Fprintf(s.Stderr, "hookd: unknown command %q; run `hookd help` for the list\n", args[0])
 		return 2
@@ -52,13 +63,14 @@ func Run(args []string, s Streams) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "hookd: rule-based automation for Wassenger (WhatsApp) webhooks")
 	fmt.Fprintln(w, "\nUsage: hookd <command> [flags] [args]\n\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun `hookd <command> -h` for a command's flags.")
 }

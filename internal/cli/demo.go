@@ -29,10 +29,6 @@ import (
 	"github.com/hookd/hookd/store/sqlite"
 )
 
-func init() {
-	register("demo", "run the daemon on the built-in example rules, with local stand-ins for Wassenger, Slack and SMTP", runDemo)
-}
-
 // demoTargets are the local stand-ins the demo's actions go to.
 type demoTargets struct {
 	wassenger *standin.Wassenger

@@ -12,10 +12,6 @@ import (
 	"github.com/hookd/hookd/engine/event"
 )
 
-func init() {
-	register("dry-run", "run rules over recorded events and print what would fire; sends nothing", runDryRun)
-}
-
 // dryRunJSON is one line of `dry-run --format json`.
 type dryRunJSON struct {
 	ID      string       `json:"id"`

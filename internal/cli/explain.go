@@ -12,10 +12,6 @@ import (
 	"github.com/hookd/hookd/engine/ruletest"
 )
 
-func init() {
-	register("explain", "show every rule and why it did or did not fire for an event", runExplain)
-}
-
 // explainJSON is the output of `explain --format json`.
 type explainJSON struct {
 	Event explainEventJSON  `json:"event"`

@@ -13,10 +13,6 @@ import (
 	"github.com/hookd/hookd/engine/ruletest"
 )
 
-func init() {
-	register("fire", "send one rule's actions for real, for one event, and print what each target answered", runFire)
-}
-
 func runFire(s Streams, args []string) int {
 	fs := newFlags(s, "fire", "--rules RULES --rule NAME [--force] EVENT")
 	rulesPath := fs.String("rules", "", "rules file (required)")

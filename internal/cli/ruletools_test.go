@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/internal/cli"
+	"github.com/hookd/hookd/internal/fstree"
 )
 
 var (
@@ -26,7 +27,8 @@ func run(t *testing.T, args ...string) (int, string, string) {
 }
 
 // breakRules writes a copy of rules.example.yaml with old replaced by
-// new, and returns its path.
+// new, beside a copy of testdata/events (its inline examples read
+// events relative to it), and returns its path.
 func breakRules(t *testing.T, old, new string) string {
 	t.Helper()
 	src, err := os.ReadFile(exampleRules)
@@ -36,7 +38,11 @@ func breakRules(t *testing.T, old, new string) string {
 	if !bytes.Contains(src, []byte(old)) {
 		t.Skipf("rules.example.yaml no longer contains %q", old)
 	}
-	p := filepath.Join(t.TempDir(), "rules.yaml")
+	dir := t.TempDir()
+	if err := fstree.Copy(events, filepath.Join(dir, "testdata", "events")); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "rules.yaml")
 	if err := os.WriteFile(p, bytes.Replace(src, []byte(old), []byte(new), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -6,10 +6,6 @@ import (
 	"github.com/hookd/hookd/internal/schema"
 )
 
-func init() {
-	register("schema", "print the JSON Schema of rules files, for editors (yaml-language-server)", runSchema)
-}
-
 func runSchema(s Streams, args []string) int {
 	fs := newFlags(s, "schema", "")
 	pos, err := parse(fs, args)

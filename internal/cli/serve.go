@@ -21,10 +21,6 @@ import (
 	"github.com/hookd/hookd/engine/ruletest"
 )
 
-func init() {
-	register("serve", "run the daemon: receive webhooks, store them, deliver actions", runServe)
-}
-
 func runServe(s Streams, args []string) int {
 	fs := newFlags(s, "serve", "--rules RULES [--listen ADDR] [--data DIR]")
 	cfg := daemon.Config{}

@@ -16,11 +16,6 @@ import (
 	"github.com/hookd/hookd/store/sqlite"
 )
 
-func init() {
-	register("events", "recorded events: `hookd events export` writes them as JSONL for dry-run", runEvents)
-	register("dlq", "dead letters: `hookd dlq list`, `hookd dlq retry [ID...|--all]`", runDLQ)
-}
-
 // openStore opens the store of a hookd serve for the command cmd. A
 // folder without one is an error: opening it would create an empty store
 // and answer "nothing there" about the wrong folder.

@@ -9,10 +9,6 @@ import (
 	"github.com/hookd/hookd/engine/ruletest"
 )
 
-func init() {
-	register("test", "run rule tests: events with the rules expected to fire and their rendered actions", runTest)
-}
-
 func runTest(s Streams, args []string) int {
 	fs := newFlags(s, "test", "[-v] [-run REGEXP] [--rules RULES] FILE...")
 	verbose := fs.Bool("v", false, "show what each passing case fired")

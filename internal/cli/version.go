@@ -6,10 +6,6 @@ import (
 	"strings"
 )
 
-func init() {
-	register("version", "print hookd's version: the module version and, in a build from a checkout, the commit", runVersion)
-}
-
 func runVersion(s Streams, args []string) int {
 	fs := newFlags(s, "version", "")
 	pos, err := parse(fs, args)
