@@ -44,6 +44,44 @@ import (
 // positive, unique within the store and never reused; nothing else may be
 // assumed of them (they need not be dense, nor ordered by time).
 //
+// # State
+//
+// The state of rules that remember (throttles, windows, digests, the last
+// tick of timer rules) is kept per (scope, key) as opaque bytes with an
+// expiry. A Record's Steps change it in the transaction that stores the
+// record's event, and only when the event is new: a duplicate changes no
+// state. The steps of a record are applied in order, and the records of
+// one call in order, each reading what the previous one wrote. For each
+// step, Accept:
+//
+//   - reads the current value (an expired value counts as absent; expiry
+//     is judged at Step.At);
+//   - calls Apply(old); Apply is pure and may be called more than once
+//     for one step (an implementation may retry a transaction), and only
+//     the result that is committed counts;
+//   - writes the new value with its expiry, or deletes the state when the
+//     new value is nil;
+//   - when Apply says fire, calls Jobs(new) and inserts its jobs (and
+//     names the step's rule in the event's Rules, its errors in Errors).
+//
+// A step that would add a key to a scope already holding MaxKeys live
+// keys is refused: nothing of it is applied, StepOutcome.Capped says so,
+// and the event records why. So a flood of distinct keys (senders, groups)
+// never grows the state without bound.
+//
+// Digests and timer rules change state outside events: DueStates lists
+// what is due, GetState reads one state, and Swap writes it and inserts
+// its jobs atomically, only if it still holds the value read, so that an
+// event collected meanwhile is never lost (the swap fails; the caller
+// reads again) and a flush or a tick is never doubled.
+//
+// # Mutes
+//
+// AddMute, Mutes and EndMute keep silences of rules (or of one key of a
+// rule), recorded with who made them, why, when, and until when. The
+// store only keeps them; the daemon applies them: a muted rule's matches
+// are recorded in the event's Muted list and produce no jobs.
+//
 // # Processes
 //
 // Another process (a hookd command) may open the same store while the
@@ -97,6 +135,30 @@ type Store interface {
 	// it deleted.
 	Prune(ctx context.Context, olderThan time.Time) (events, jobs int, err error)
 
+	// DueStates returns up to limit states of the given scopes whose
+	// Step.Due time is at or before now (digests to flush), earliest
+	// first. Expired states are left out.
+	DueStates(ctx context.Context, scopes []string, now time.Time, limit int) ([]State, error)
+	// GetState returns the state of (scope, key) as of now; ok is false
+	// when there is none or it expired.
+	GetState(ctx context.Context, scope, key string, now time.Time) (st State, ok bool, err error)
+	// Swap changes one state and inserts jobs in one transaction, if and
+	// only if the state still holds what the caller read (see Swap).
+	Swap(ctx context.Context, sw Swap) (SwapOutcome, error)
+	// PruneState deletes the states that expired before now and the
+	// mutes that ended before olderThan; it returns how many of each.
+	PruneState(ctx context.Context, now, olderThan time.Time) (states, mutes int, err error)
+
+	// AddMute records a mute and returns it with its ID and CreatedAt
+	// set.
+	AddMute(ctx context.Context, m Mute) (Mute, error)
+	// Mutes returns the mutes active at now, oldest first; with all, also
+	// those that expired or were ended (until PruneState deletes them).
+	Mutes(ctx context.Context, now time.Time, all bool) ([]Mute, error)
+	// EndMute ends a mute at now, recording who ended it; ErrNoMute
+	// (wrapped, naming the id) when there is no such active mute.
+	EndMute(ctx context.Context, id int64, by string, now time.Time) (Mute, error)
+
 	// Writable reports whether the store can take writes now: nil, or
 	// why not (the disk is full, the file system read-only, the cluster
 	// has no quorum). It may write to find out, and it reports nil again
@@ -125,6 +187,8 @@ var (
 	// ErrNotFound says a job id is not in the store (never stored, or
 	// pruned), or for Requeue not a dead letter.
 	ErrNotFound = errors.New("store: no such job")
+	// ErrNoMute says a mute id is not an active mute.
+	ErrNoMute = errors.New("store: no such mute")
 	// ErrNotPending says a job is done or dead, so it cannot be marked
 	// done, retried or dead-lettered again.
 	ErrNotPending = errors.New("store: job is not pending")
@@ -168,6 +232,8 @@ type Event struct {
 	// Errors holds the problems met while matching (e.g. a condition that
 	// failed on this event).
 	Errors []string
+	// Muted names the rules that matched while muted: they ran nothing.
+	Muted []string
 }
 
 // Job is one action to run for an event.
@@ -208,15 +274,44 @@ type Job struct {
 }
 
 // Record is everything one accepted event commits, in one transaction:
-// the event and the jobs its matching rules produced. (The state of
-// stateful rules that the event changes, such as throttles, windows,
-// digests and mutes, is to ride along here as a further field, committed
-// with the event or, for a duplicate, not at all.)
+// the event, the jobs its matching rules produced, and the state changes
+// of its rules that remember (applied only when the event is new).
 type Record struct {
 	// Event is the event as received.
 	Event Event
 	// Jobs are its actions to run, one per (rule, action index).
 	Jobs []Job
+	// Steps change the state of rules that remember, in order (see
+	// Store, "State").
+	Steps []Step
+}
+
+// DefaultMaxKeys is the number of keys one state scope (one rule) may
+// hold when Step.MaxKeys is 0.
+const DefaultMaxKeys = 100_000
+
+// Step is one change of a rule's state by an event.
+type Step struct {
+	// Rule is the rule's name, named in the event's Rules when it fires.
+	Rule string
+	// Scope names the rule's state (its name and what the state means);
+	// Key the key within it ("" for one state for the whole rule).
+	Scope, Key string
+	// At is the event's time: expiry is judged at it.
+	At time.Time
+	// Apply computes the new state from the old (nil for none): nil
+	// deletes the state; expires zero keeps it until deleted. It must
+	// be pure: it may be called more than once.
+	Apply func(old []byte) (next []byte, fire bool, expires time.Time)
+	// Jobs turns a firing into jobs (EventID may be left empty) and
+	// errors to record on the event; it is called with the new state
+	// only when Apply says fire.
+	Jobs func(state []byte) ([]Job, []string)
+	// Due, when set, says when a state is due (a digest's flush), for
+	// DueStates; ok false for a state that is not due at any time.
+	Due func(state []byte) (at time.Time, ok bool)
+	// MaxKeys caps the live keys of the scope (0: DefaultMaxKeys).
+	MaxKeys int
 }
 
 // Outcome says what Accept did with one record.
@@ -227,7 +322,73 @@ type Outcome struct {
 	// Jobs are the stored jobs with ID, State and times set; nil for a
 	// duplicate.
 	Jobs []Job
+	// Steps says what each of the record's steps did, in order; nil for
+	// a duplicate.
+	Steps []StepOutcome
 }
+
+// StepOutcome is what one Step did.
+type StepOutcome struct {
+	// Fired is true when Apply said fire (the step's jobs are in
+	// Outcome.Jobs).
+	Fired bool
+	// Capped is true when the step was refused because its scope holds
+	// MaxKeys keys already and its key is new.
+	Capped bool
+}
+
+// State is one stored state.
+type State struct {
+	Scope, Key string
+	Value      []byte
+	// Expires is when the state may be forgotten (zero: never); Due is
+	// when it is due (zero: never).
+	Expires, Due time.Time
+}
+
+// Swap is a conditional change of one state: if (Scope, Key) holds Old
+// (nil: no state, or an expired one, as of At), it is set to New (nil
+// deletes it) with Expires and Due, and Jobs are inserted, all in one
+// transaction. Jobs need an EventID naming what produced them (such as
+// "digest:..." or "tick:..."; no event is stored for it), unique with
+// their rule and index: a second swap inserting the same job inserts
+// nothing new.
+type Swap struct {
+	Scope, Key string
+	At         time.Time
+	Old, New   []byte
+	Expires    time.Time
+	Due        time.Time
+	Jobs       []Job
+}
+
+// SwapOutcome says what Swap did.
+type SwapOutcome struct {
+	// Swapped is false when the state no longer held Old: nothing was
+	// written.
+	Swapped bool
+	// Jobs are the stored jobs (pending), when swapped.
+	Jobs []Job
+}
+
+// Mute silences a rule, or one key of it, until Until: its matches are
+// recorded as muted and run nothing.
+type Mute struct {
+	ID   int64
+	Rule string
+	// Key is the state key muted ("" mutes every key of the rule).
+	Key string
+	// Reason and By say why and who.
+	Reason, By string
+	CreatedAt  time.Time
+	Until      time.Time
+	// EndedAt and EndedBy are set when the mute was ended before Until.
+	EndedAt time.Time
+	EndedBy string
+}
+
+// Active reports whether the mute silences its rule at now.
+func (m Mute) Active(now time.Time) bool { return m.EndedAt.IsZero() && now.Before(m.Until) }
 
 // Stats counts what the store holds.
 type Stats struct {

@@ -30,6 +30,11 @@ func Validate(recs []Record) error {
 			}
 			seen[k] = true
 		}
+		for _, st := range rec.Steps {
+			if st.Scope == "" || st.Apply == nil {
+				return fmt.Errorf("store: event %q: a state step of rule %q has no scope or no Apply: set both", id, st.Rule)
+			}
+		}
 	}
 	return nil
 }

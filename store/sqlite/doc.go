@@ -27,6 +27,16 @@
 // (Events, Job, DeadLetters, Stats) run on separate read-only connections
 // and never wait for the writer.
 //
+// # State and mutes
+//
+// What rules remember is a table of (scope, key) rows with an expiry and,
+// for digests, a due time; a record's steps read and write it inside the
+// transaction that inserts the event (so a duplicate, whose insert does
+// nothing, changes no state). The writer keeps a count of the rows of each
+// scope it has seen, read once from the file and recounted after any
+// rollback or prune, to refuse a new key beyond the scope's cap without a
+// count per event; at the cap it first deletes the scope's expired rows.
+//
 // # Durability: Options.Sync
 //
 //   - "full" (the default): SQLite's WAL mode with synchronous=FULL for
@@ -62,8 +72,10 @@
 //
 // # Schema and migration
 //
-// The schema version is kept in PRAGMA user_version (3); Open refuses a
-// file written by a newer hookd. A data folder of an earlier hookd
+// The schema version is kept in PRAGMA user_version (4); Open refuses a
+// file written by a newer hookd. A file of version 3 is upgraded in place
+// by any Open (a hookd command's too): version 4 only adds the state and
+// mutes tables and the muted column of events. A data folder of an earlier hookd
 // (schema 1 or 2: jobs in hookd.db, events in the event log folder
 // events/ and, for schema 1, in hookd.db) is migrated by the first Open
 // that may create a store (not with MustExist), in one transaction: the

@@ -63,11 +63,27 @@ func (s *Store) Accept(ctx context.Context, recs []store.Record) ([]store.Outcom
 				out[i] = store.Outcome{Duplicate: true}
 				continue
 			}
-			jobs, err := s.insertJobs(w, &recs[i], now)
+			jobs, err := s.insertJobList(w, ev.ID, recs[i].Jobs, now)
 			if err != nil {
 				return fmt.Errorf("accept event %q: %w", ev.ID, err)
 			}
 			out[i] = store.Outcome{Jobs: jobs}
+			if len(recs[i].Steps) == 0 && len(ev.Muted) == 0 {
+				continue
+			}
+			steps, more, fired, probs, err := s.applySteps(w, &recs[i], now)
+			if err != nil {
+				return fmt.Errorf("accept event %q: %w", ev.ID, err)
+			}
+			out[i].Steps = steps
+			out[i].Jobs = append(out[i].Jobs, more...)
+			if len(fired) > 0 || len(probs) > 0 || len(ev.Muted) > 0 {
+				rules := jsonList(append(append([]string(nil), ev.Rules...), fired...))
+				errs := jsonList(append(append([]string(nil), ev.Errors...), probs...))
+				if _, err := w.exec(s.sst.setOutcome, rules, errs, jsonList(ev.Muted), ev.ID); err != nil {
+					return fmt.Errorf("accept event %q: %w", ev.ID, err)
+				}
+			}
 		}
 		return nil
 	})
@@ -77,17 +93,21 @@ func (s *Store) Accept(ctx context.Context, recs []store.Record) ([]store.Outcom
 	return out, nil
 }
 
-// insertJobs stores the jobs of a record whose event is new. A job stored
+// insertJobList stores the jobs of a record whose event (eventID) is new,
+// or of a swap (eventID "": each job names its own). A job stored
 // already (its event was pruned while the job was kept, and is now sent
 // again) is returned as stored when still pending, and skipped otherwise.
-func (s *Store) insertJobs(w *wtx, rec *store.Record, now time.Time) ([]store.Job, error) {
-	if len(rec.Jobs) == 0 {
+func (s *Store) insertJobList(w *wtx, eventID string, list []store.Job, now time.Time) ([]store.Job, error) {
+	if len(list) == 0 {
 		return nil, nil
 	}
-	jobs := make([]store.Job, 0, len(rec.Jobs))
-	for _, in := range rec.Jobs {
+	jobs := make([]store.Job, 0, len(list))
+	for _, in := range list {
+		if eventID != "" {
+			in.EventID = eventID
+		}
 		j := store.Job{
-			EventID:   rec.Event.ID,
+			EventID:   in.EventID,
 			Rule:      in.Rule,
 			Index:     in.Index,
 			Type:      in.Type,

@@ -29,11 +29,11 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery, fn func(store.Ev
 	if !q.Since.IsZero() {
 		since = millis(q.Since)
 	}
-	query := `SELECT seq, key, name, action, body, received_at, rules, errors FROM events
+	query := `SELECT seq, key, name, action, body, received_at, rules, errors, muted FROM events
 		WHERE received_at >= ?1 AND (received_at, seq) < (?2, ?3) ORDER BY received_at DESC, seq DESC LIMIT ?4`
 	at, seq := int64(math.MaxInt64), int64(math.MaxInt64)
 	if q.OldestFirst {
-		query = `SELECT seq, key, name, action, body, received_at, rules, errors FROM events
+		query = `SELECT seq, key, name, action, body, received_at, rules, errors, muted FROM events
 			WHERE received_at >= ?1 AND (received_at, seq) > (?2, ?3) ORDER BY received_at, seq LIMIT ?4`
 		at, seq = since, math.MinInt64
 	}
@@ -85,8 +85,9 @@ func (s *Store) eventPage(ctx context.Context, query string, since, at, seq int6
 			p           pagedEvent
 			ms          int64
 			rules, errs string
+			muted       string
 		)
-		if err := rows.Scan(&p.seq, &p.ev.ID, &p.ev.Name, &p.ev.Action, &p.ev.Body, &ms, &rules, &errs); err != nil {
+		if err := rows.Scan(&p.seq, &p.ev.ID, &p.ev.Name, &p.ev.Action, &p.ev.Body, &ms, &rules, &errs, &muted); err != nil {
 			return nil, s.fail("read events", err)
 		}
 		p.ev.ReceivedAt = fromMillis(ms)
@@ -95,6 +96,9 @@ func (s *Store) eventPage(ctx context.Context, query string, since, at, seq int6
 		}
 		if p.ev.Errors, err = decodeList(errs); err != nil {
 			return nil, fmt.Errorf("store %s: event %q: errors: %w", s.path, p.ev.ID, err)
+		}
+		if p.ev.Muted, err = decodeList(muted); err != nil {
+			return nil, fmt.Errorf("store %s: event %q: muted: %w", s.path, p.ev.ID, err)
 		}
 		page = append(page, p)
 	}

@@ -15,9 +15,10 @@ const applicationID = 0x686f6f6b
 // schemaVersion is the version this package writes (PRAGMA
 // user_version). Versions 1 and 2 were written by earlier hookd releases
 // (see migrate.go).
-const schemaVersion = 3
+const schemaVersion = 4
 
-// schema creates the tables of version 3. Job ids are never reused
+// schema creates the tables of version 4 (version 3 lacked the muted
+// column of events and the state and mutes tables: see stateSchema). Job ids are never reused
 // (AUTOINCREMENT), also once the newest jobs are pruned.
 const schema = `
 CREATE TABLE events (
@@ -28,7 +29,8 @@ CREATE TABLE events (
 	body        BLOB    NOT NULL,
 	received_at INTEGER NOT NULL,
 	rules       TEXT    NOT NULL,
-	errors      TEXT    NOT NULL
+	errors      TEXT    NOT NULL,
+	muted       TEXT    NOT NULL DEFAULT '[]'
 ) STRICT;
 CREATE UNIQUE INDEX events_key ON events (key);
 CREATE INDEX events_received ON events (received_at, seq);
@@ -62,7 +64,37 @@ CREATE TABLE probe (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	at INTEGER NOT NULL
 ) STRICT;
+` + stateSchema
+
+// stateSchema holds what rules remember (state: one row per scope and
+// key; expires and due are Unix milliseconds, 0 for never) and the mutes.
+const stateSchema = `
+CREATE TABLE state (
+	scope   TEXT    NOT NULL,
+	key     TEXT    NOT NULL,
+	value   BLOB    NOT NULL,
+	expires INTEGER NOT NULL,
+	due     INTEGER NOT NULL,
+	PRIMARY KEY (scope, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX state_expires ON state (expires) WHERE expires > 0;
+CREATE INDEX state_due     ON state (due, scope) WHERE due > 0;
+
+CREATE TABLE mutes (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	rule       TEXT    NOT NULL,
+	key        TEXT    NOT NULL,
+	reason     TEXT    NOT NULL,
+	by         TEXT    NOT NULL,
+	created_at INTEGER NOT NULL,
+	until      INTEGER NOT NULL,
+	ended_at   INTEGER NOT NULL DEFAULT 0,
+	ended_by   TEXT    NOT NULL DEFAULT ''
+) STRICT;
 `
+
+// upgradeFrom3 brings a file of version 3 to version 4: it only adds.
+const upgradeFrom3 = `ALTER TABLE events ADD COLUMN muted TEXT NOT NULL DEFAULT '[]';` + stateSchema
 
 // upgrade brings the file to schemaVersion in one transaction: it creates
 // the schema in a new file and migrates the file (and event log) of an
@@ -85,6 +117,11 @@ func (s *Store) upgrade(ctx context.Context, mustExist bool) error {
 			return s.fail("open", err)
 		}
 		return s.moveLogAside()
+	case version == 3:
+		// Additive, so also for a hookd command (MustExist).
+		if _, err := tx.ExecContext(ctx, upgradeFrom3); err != nil {
+			return s.fail("upgrade schema", err)
+		}
 	case mustExist && version == 0 && tables == 0:
 		return fmt.Errorf("store: %w in %s (%s is empty): pass the data folder of a hookd serve", ErrNoStore, s.dir, FileName)
 	case mustExist:

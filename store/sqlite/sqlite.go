@@ -76,6 +76,10 @@ type Store struct {
 	log  *slog.Logger
 	now  func() time.Time
 	st   statements
+	sst  stateStatements
+	// keyCounts counts the state rows per scope (see doc.go); only the
+	// writer touches it.
+	keyCounts map[string]int
 
 	maxBatch int
 	lazy     bool
@@ -241,7 +245,14 @@ func (s *Store) setup(ctx context.Context, abs, busy string, mustExist bool) err
 	if err := s.r.PingContext(ctx); err != nil {
 		return s.fail("open for reading", err)
 	}
-	return s.prepare(ctx)
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+	if err := s.prepareState(ctx); err != nil {
+		s.st.close()
+		return err
+	}
+	return nil
 }
 
 // syncMode maps Options.Sync to the PRAGMA value.
@@ -281,6 +292,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	<-s.stopped
 	s.st.close()
+	s.sst.close()
 	errR := s.r.Close()
 	errW := s.w.Close()
 	if err := errors.Join(errW, errR); err != nil {

@@ -37,10 +37,7 @@ type statements struct {
 // prepare prepares the writer's statements on its connection.
 func (s *Store) prepare(ctx context.Context) error {
 	st := &s.st
-	for _, p := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
+	return s.prepareList(ctx, &st.all, []stmtSpec{
 		{&st.savepoint, `SAVEPOINT op`},
 		{&st.release, `RELEASE op`},
 		{&st.rollbackTo, `ROLLBACK TO op`},
@@ -71,14 +68,29 @@ func (s *Store) prepare(ctx context.Context) error {
 				SELECT 1 FROM jobs WHERE jobs.event_id = e.key AND jobs.state = 'pending')
 			ORDER BY received_at LIMIT ?)`},
 		{&st.probe, `INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`},
-	} {
+	})
+}
+
+// stmtSpec is a statement to prepare and where to keep it.
+type stmtSpec struct {
+	dst **sql.Stmt
+	sql string
+}
+
+// prepareList prepares specs on the write connection, adding each to
+// all; on failure it closes those of all.
+func (s *Store) prepareList(ctx context.Context, all *[]*sql.Stmt, specs []stmtSpec) error {
+	for _, p := range specs {
 		stmt, err := s.w.PrepareContext(ctx, p.sql)
 		if err != nil {
-			st.close()
+			for _, st := range *all {
+				_ = st.Close()
+			}
+			*all = nil
 			return s.fail("prepare", err)
 		}
 		*p.dst = stmt
-		st.all = append(st.all, stmt)
+		*all = append(*all, stmt)
 	}
 	return nil
 }

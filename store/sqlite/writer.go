@@ -187,6 +187,7 @@ func (s *Store) commit(ops []*op) ([]error, error) {
 	w := &wtx{ctx: ctx, tx: tx, stmts: make(map[*sql.Stmt]*sql.Stmt)}
 	abort := func(err error) ([]error, error) {
 		_ = tx.Rollback()
+		s.forgetCounts()
 		return nil, s.fail("write", err)
 	}
 	errs := make([]error, len(ops))
@@ -195,6 +196,7 @@ func (s *Store) commit(ops []*op) ([]error, error) {
 			return abort(err)
 		}
 		if err := o.apply(w); err != nil {
+			s.forgetCounts()
 			if _, rerr := w.exec(s.st.rollbackTo); rerr != nil {
 				// The transaction itself is gone (SQLite rolls it back
 				// on some I/O errors): nothing of the batch is stored.
@@ -212,6 +214,7 @@ func (s *Store) commit(ops []*op) ([]error, error) {
 	}
 	if err := tx.Commit(); err != nil {
 		_ = tx.Rollback()
+		s.forgetCounts()
 		return nil, s.fail("commit", err)
 	}
 	return errs, nil

@@ -14,7 +14,9 @@
 // The suite checks the promises written on store.Store: dedupe (one after
 // another, within a batch, racing), all-or-nothing records, job
 // transitions and their errors, dead letters and requeues, event queries,
-// stats, pruning, durability across Close and Open, and ErrClosed. It
+// stats, pruning, durability across Close and Open, ErrClosed, and the
+// state of rules that remember (applied with new events only, capped,
+// expiring, swapped atomically) and mutes. It
 // uses the store's own clock, and waits on nothing but the store's
 // answers.
 package storetest
@@ -57,6 +59,14 @@ func Run(t *testing.T, open Opener) {
 		{"Prune", testPrune},
 		{"Reopen", testReopen},
 		{"Closed", testClosed},
+		{"StateWindow", testStateWindow},
+		{"StateDuplicate", testStateDuplicate},
+		{"StateReopen", testStateReopen},
+		{"StateExpiry", testStateExpiry},
+		{"StateCap", testStateCap},
+		{"Swap", testSwap},
+		{"Mutes", testMutes},
+		{"MutedEvent", testMutedEvent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open) })
@@ -931,6 +941,19 @@ func testClosed(t *testing.T, open Opener) {
 		"Stats":    func() error { _, err := s.Stats(ctx); return err },
 		"Prune":    func() error { _, _, err := s.Prune(ctx, time.Now()); return err },
 		"Writable": func() error { return s.Writable(ctx) },
+		"GetState": func() error { _, _, err := s.GetState(ctx, "s", "k", time.Now()); return err },
+		"DueStates": func() error {
+			_, err := s.DueStates(ctx, []string{"s"}, time.Now(), 1)
+			return err
+		},
+		"Swap":       func() error { _, err := s.Swap(ctx, store.Swap{Scope: "s"}); return err },
+		"PruneState": func() error { _, _, err := s.PruneState(ctx, time.Now(), time.Now()); return err },
+		"AddMute": func() error {
+			_, err := s.AddMute(ctx, store.Mute{Rule: "r", Until: time.Now().Add(time.Hour)})
+			return err
+		},
+		"Mutes":   func() error { _, err := s.Mutes(ctx, time.Now(), true); return err },
+		"EndMute": func() error { _, err := s.EndMute(ctx, 1, "", time.Now()); return err },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, store.ErrClosed) {

@@ -1,0 +1,413 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookd/hookd/store"
+)
+
+// stateStatements are the writer's prepared statements on state and
+// mutes.
+type stateStatements struct {
+	get, put, del     *sql.Stmt
+	count, delExpired *sql.Stmt
+	setOutcome        *sql.Stmt
+	pruneState        *sql.Stmt
+	pruneMutes        *sql.Stmt
+	addMute, endMute  *sql.Stmt
+	muteByID          *sql.Stmt
+	all               []*sql.Stmt
+}
+
+// muteColumns are the columns scanMute reads, in order.
+const muteColumns = `id, rule, key, reason, by, created_at, until, ended_at, ended_by`
+
+// prepareState prepares the state statements on the write connection.
+func (s *Store) prepareState(ctx context.Context) error {
+	st := &s.sst
+	return s.prepareList(ctx, &st.all, []stmtSpec{
+		{&st.get, `SELECT value, expires FROM state WHERE scope = ? AND key = ?`},
+		{&st.put, `INSERT INTO state (scope, key, value, expires, due) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value, expires = excluded.expires, due = excluded.due`},
+		{&st.del, `DELETE FROM state WHERE scope = ? AND key = ?`},
+		{&st.count, `SELECT count(*) FROM state WHERE scope = ?`},
+		{&st.delExpired, `DELETE FROM state WHERE scope = ? AND expires > 0 AND expires < ?`},
+		{&st.setOutcome, `UPDATE events SET rules = ?, errors = ?, muted = ? WHERE key = ?`},
+		{&st.pruneState, `DELETE FROM state WHERE (scope, key) IN (
+			SELECT scope, key FROM state WHERE expires > 0 AND expires < ? LIMIT ?)`},
+		{&st.pruneMutes, `DELETE FROM mutes WHERE id IN (
+			SELECT id FROM mutes WHERE (ended_at > 0 AND ended_at < ?1) OR until < ?1 LIMIT ?2)`},
+		{&st.addMute, `INSERT INTO mutes (rule, key, reason, by, created_at, until) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&st.endMute, `UPDATE mutes SET ended_at = ?, ended_by = ? WHERE id = ? AND ended_at = 0 AND until > ?`},
+		{&st.muteByID, `SELECT ` + muteColumns + ` FROM mutes WHERE id = ?`},
+	})
+}
+
+// close releases the prepared statements.
+func (st *stateStatements) close() {
+	for _, s := range st.all {
+		_ = s.Close()
+	}
+	st.all = nil
+}
+
+// forgetCounts drops the writer's key counts, which are read again from
+// the file when next needed (after a rollback or a prune). Writer only.
+func (s *Store) forgetCounts() { s.keyCounts = nil }
+
+// readState reads a state in the writer's transaction: nil when there is
+// none or it expired before at; exists says whether a row is there.
+func (s *Store) readState(w *wtx, scope, key string, at int64) (value []byte, exists bool, err error) {
+	var exp int64
+	err = w.stmt(s.sst.get).QueryRowContext(w.ctx, scope, key).Scan(&value, &exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if exp > 0 && exp < at {
+		return nil, true, nil
+	}
+	return value, true, nil
+}
+
+// keyCount returns the rows of scope, counting them once. Writer only.
+func (s *Store) keyCount(w *wtx, scope string) (int, error) {
+	if n, ok := s.keyCounts[scope]; ok {
+		return n, nil
+	}
+	var n int
+	if err := w.stmt(s.sst.count).QueryRowContext(w.ctx, scope).Scan(&n); err != nil {
+		return 0, err
+	}
+	if s.keyCounts == nil {
+		s.keyCounts = make(map[string]int)
+	}
+	s.keyCounts[scope] = n
+	return n, nil
+}
+
+// room reports whether scope may take a new key: below max rows, or
+// below it once its expired rows are deleted.
+func (s *Store) room(w *wtx, scope string, max int, at int64) (bool, error) {
+	n, err := s.keyCount(w, scope)
+	if err != nil || n < max {
+		return err == nil, err
+	}
+	if _, err := w.exec(s.sst.delExpired, scope, at); err != nil {
+		return false, err
+	}
+	delete(s.keyCounts, scope)
+	n, err = s.keyCount(w, scope)
+	return n < max, err
+}
+
+// writeState stores value (nil deletes) and keeps the key count.
+func (s *Store) writeState(w *wtx, scope, key string, existed bool, value []byte, expires, due time.Time) error {
+	if value == nil {
+		if !existed {
+			return nil
+		}
+		if _, err := w.exec(s.sst.del, scope, key); err != nil {
+			return err
+		}
+		if n, ok := s.keyCounts[scope]; ok {
+			s.keyCounts[scope] = n - 1
+		}
+		return nil
+	}
+	if _, err := w.exec(s.sst.put, scope, key, value, optMillis(expires), optMillis(due)); err != nil {
+		return err
+	}
+	if n, ok := s.keyCounts[scope]; ok && !existed {
+		s.keyCounts[scope] = n + 1
+	}
+	return nil
+}
+
+// optMillis is a time as stored where 0 means never.
+func optMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(millis(t), 1)
+}
+
+// optTime reads what optMillis stored.
+func optTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return fromMillis(ms)
+}
+
+// applySteps applies the steps of a record whose event is new, in the
+// writer's transaction (see store.Store, "State"), inserting the jobs of
+// the steps that fire. It returns what each step did, the jobs, and the
+// rules and errors to add to the event.
+func (s *Store) applySteps(w *wtx, rec *store.Record, now time.Time) ([]store.StepOutcome, []store.Job, []string, []string, error) {
+	outs := make([]store.StepOutcome, len(rec.Steps))
+	var (
+		jobs         []store.Job
+		fired, probs []string
+	)
+	for i := range rec.Steps {
+		st := &rec.Steps[i]
+		at := millis(st.At)
+		if st.At.IsZero() {
+			at = millis(now)
+		}
+		old, existed, err := s.readState(w, st.Scope, st.Key, at)
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("state of rule %q: %w", st.Rule, err)
+		}
+		if !existed {
+			max := st.MaxKeys
+			if max <= 0 {
+				max = store.DefaultMaxKeys
+			}
+			ok, err := s.room(w, st.Scope, max, at)
+			if err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("state of rule %q: %w", st.Rule, err)
+			}
+			if !ok {
+				outs[i].Capped = true
+				probs = append(probs, fmt.Sprintf("rule %q: state holds %d keys already (the cap); key %q was not counted", st.Rule, max, st.Key))
+				continue
+			}
+		}
+		next, fire, expires := st.Apply(old)
+		var due time.Time
+		if next != nil && st.Due != nil {
+			if d, ok := st.Due(next); ok {
+				due = d
+			}
+		}
+		if err := s.writeState(w, st.Scope, st.Key, existed, next, expires, due); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("state of rule %q: %w", st.Rule, err)
+		}
+		if !fire {
+			continue
+		}
+		outs[i].Fired = true
+		fired = append(fired, st.Rule)
+		if st.Jobs == nil {
+			continue
+		}
+		add, errs := st.Jobs(next)
+		probs = append(probs, errs...)
+		stored, err := s.insertJobList(w, rec.Event.ID, add, now)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		jobs = append(jobs, stored...)
+	}
+	return outs, jobs, fired, probs, nil
+}
+
+// GetState returns the state of (scope, key) as of now.
+func (s *Store) GetState(ctx context.Context, scope, key string, now time.Time) (store.State, bool, error) {
+	if err := s.readable(); err != nil {
+		return store.State{}, false, err
+	}
+	st := store.State{Scope: scope, Key: key}
+	var exp, due int64
+	err := s.r.QueryRowContext(ctx, `SELECT value, expires, due FROM state WHERE scope = ? AND key = ?`, scope, key).Scan(&st.Value, &exp, &due)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.State{}, false, nil
+	}
+	if err != nil {
+		return store.State{}, false, s.fail("read state", err)
+	}
+	if exp > 0 && exp < millis(now) {
+		return store.State{}, false, nil
+	}
+	st.Expires, st.Due = optTime(exp), optTime(due)
+	return st, true, nil
+}
+
+// DueStates returns up to limit live states of scopes due at or before
+// now, earliest first.
+func (s *Store) DueStates(ctx context.Context, scopes []string, now time.Time, limit int) ([]store.State, error) {
+	if err := s.readable(); err != nil {
+		return nil, err
+	}
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(scopes)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT scope, key, value, expires, due FROM state
+		WHERE due > 0 AND due <= ?1 AND scope IN (SELECT value FROM json_each(?2))
+		AND (expires = 0 OR expires >= ?1) ORDER BY due, scope, key LIMIT ?3`, millis(now), string(list), limit)
+	if err != nil {
+		return nil, s.fail("read due states", err)
+	}
+	defer rows.Close()
+	var out []store.State
+	for rows.Next() {
+		var (
+			st       store.State
+			exp, due int64
+		)
+		if err := rows.Scan(&st.Scope, &st.Key, &st.Value, &exp, &due); err != nil {
+			return nil, s.fail("read due states", err)
+		}
+		st.Expires, st.Due = optTime(exp), optTime(due)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("read due states", err)
+	}
+	return out, nil
+}
+
+// Swap changes one state and inserts jobs in one transaction, if the
+// state still holds sw.Old.
+func (s *Store) Swap(ctx context.Context, sw store.Swap) (store.SwapOutcome, error) {
+	for _, j := range sw.Jobs {
+		if j.EventID == "" {
+			return store.SwapOutcome{}, fmt.Errorf("store: swap of %q: a job of rule %q has no EventID: name what produced it", sw.Scope, j.Rule)
+		}
+	}
+	var out store.SwapOutcome
+	err := s.write(ctx, func(w *wtx) error {
+		now := fromMillis(millis(s.now()))
+		at := sw.At
+		if at.IsZero() {
+			at = now
+		}
+		cur, existed, err := s.readState(w, sw.Scope, sw.Key, millis(at))
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(cur, sw.Old) || (cur == nil) != (sw.Old == nil) {
+			return nil
+		}
+		if err := s.writeState(w, sw.Scope, sw.Key, existed, sw.New, sw.Expires, sw.Due); err != nil {
+			return err
+		}
+		jobs, err := s.insertJobList(w, "", sw.Jobs, now)
+		if err != nil {
+			return err
+		}
+		out = store.SwapOutcome{Swapped: true, Jobs: jobs}
+		return nil
+	})
+	if err != nil {
+		return store.SwapOutcome{}, err
+	}
+	return out, nil
+}
+
+// PruneState deletes expired states and mutes ended before olderThan.
+func (s *Store) PruneState(ctx context.Context, now, olderThan time.Time) (states, mutes int, err error) {
+	states, err = s.pruneAll(ctx, s.sst.pruneState, millis(now))
+	// The rows counted per scope changed.
+	if ferr := s.unsynced(ctx, func(*wtx) error { s.forgetCounts(); return nil }); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return states, 0, err
+	}
+	mutes, err = s.pruneAll(ctx, s.sst.pruneMutes, millis(olderThan))
+	return states, mutes, err
+}
+
+// AddMute records a mute.
+func (s *Store) AddMute(ctx context.Context, m store.Mute) (store.Mute, error) {
+	if m.Rule == "" {
+		return store.Mute{}, errors.New("store: a mute needs the rule it silences")
+	}
+	if m.Until.IsZero() {
+		return store.Mute{}, errors.New("store: a mute needs an end (Until)")
+	}
+	err := s.write(ctx, func(w *wtx) error {
+		m.CreatedAt = fromMillis(millis(s.now()))
+		m.Until = fromMillis(millis(m.Until))
+		res, err := w.exec(s.sst.addMute, m.Rule, m.Key, m.Reason, m.By, millis(m.CreatedAt), millis(m.Until))
+		if err != nil {
+			return err
+		}
+		m.ID, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return store.Mute{}, err
+	}
+	return m, nil
+}
+
+// Mutes returns the mutes active at now (with all, every kept mute),
+// oldest first.
+func (s *Store) Mutes(ctx context.Context, now time.Time, all bool) ([]store.Mute, error) {
+	if err := s.readable(); err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + muteColumns + ` FROM mutes WHERE ?1 OR (ended_at = 0 AND until > ?2) ORDER BY id`
+	rows, err := s.r.QueryContext(ctx, q, all, millis(now))
+	if err != nil {
+		return nil, s.fail("read mutes", err)
+	}
+	defer rows.Close()
+	var out []store.Mute
+	for rows.Next() {
+		m, err := scanMute(rows)
+		if err != nil {
+			return nil, s.fail("read mutes", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("read mutes", err)
+	}
+	return out, nil
+}
+
+// EndMute ends an active mute at now.
+func (s *Store) EndMute(ctx context.Context, id int64, by string, now time.Time) (store.Mute, error) {
+	var m store.Mute
+	err := s.write(ctx, func(w *wtx) error {
+		res, err := w.exec(s.sst.endMute, millis(now), by, id, millis(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: no active mute with id %d (hookd mute list shows them)", store.ErrNoMute, id)
+		}
+		m, err = scanMute(w.stmt(s.sst.muteByID).QueryRowContext(w.ctx, id))
+		return err
+	})
+	if err != nil {
+		return store.Mute{}, err
+	}
+	return m, nil
+}
+
+// scanMute reads the muteColumns of one row.
+func scanMute(sc scanner) (store.Mute, error) {
+	var (
+		m                     store.Mute
+		created, until, ended int64
+	)
+	if err := sc.Scan(&m.ID, &m.Rule, &m.Key, &m.Reason, &m.By, &created, &until, &ended, &m.EndedBy); err != nil {
+		return store.Mute{}, err
+	}
+	m.CreatedAt, m.Until, m.EndedAt = fromMillis(created), fromMillis(until), optTime(ended)
+	return m, nil
+}
