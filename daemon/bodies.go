@@ -10,9 +10,6 @@ import "sync"
 // are copies, jobs keep their rendered parameters).
 type bodyPool struct {
 	pool sync.Pool // of *[maxPooledBody]byte
-	// poison, in tests, overwrites each buffer put back so that a body
-	// used after its request was answered shows.
-	poison bool
 }
 
 // maxPooledBody is the largest body read into a pooled buffer: Wassenger
@@ -40,7 +37,10 @@ func (p *bodyPool) put(b []byte) {
 		return
 	}
 	a := (*[maxPooledBody]byte)(b[:maxPooledBody])
-	if p.poison {
+	if raceEnabled {
+		// Under the race detector (go test -race), each buffer put back
+		// is overwritten, so that a body used after its request was
+		// answered corrupts what the tests see.
 		for i := range a {
 			a[i] = 'X'
 		}
