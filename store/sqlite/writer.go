@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/hookd/hookd/store"
@@ -100,9 +101,29 @@ func (s *Store) writer() {
 	defer close(s.stopped)
 	batch := make([]*op, 0, s.maxBatch)
 	for first := range s.ops {
+		s.gather()
 		batch = append(batch[:0], first)
 		s.collect(&batch)
 		s.runBatch(batch)
+	}
+}
+
+// gather yields the processor while the queue grows, so that the
+// callers that are ready to run queue their operations before the writer
+// takes the batch. Without it, on one processor (GOMAXPROCS=1) the first
+// caller's send wakes the writer to run next, ahead of the other
+// requests already read: the writer commits a batch of one, and those
+// requests wait through its commit and sync (a short system call keeps
+// the processor), to be committed one or two at a time in turn. With
+// nothing else to run, a yield returns at once.
+func (s *Store) gather() {
+	for n := len(s.ops); n < s.maxBatch; {
+		runtime.Gosched()
+		m := len(s.ops)
+		if m == n {
+			return
+		}
+		n = m
 	}
 }
 
@@ -187,7 +208,6 @@ func (s *Store) commit(ops []*op) ([]error, error) {
 	w := &wtx{ctx: ctx, tx: tx, stmts: make(map[*sql.Stmt]*sql.Stmt)}
 	abort := func(err error) ([]error, error) {
 		_ = tx.Rollback()
-		s.forgetCounts()
 		return nil, s.fail("write", err)
 	}
 	errs := make([]error, len(ops))
@@ -196,7 +216,6 @@ func (s *Store) commit(ops []*op) ([]error, error) {
 			return abort(err)
 		}
 		if err := o.apply(w); err != nil {
-			s.forgetCounts()
 			if _, rerr := w.exec(s.st.rollbackTo); rerr != nil {
 				// The transaction itself is gone (SQLite rolls it back
 				// on some I/O errors): nothing of the batch is stored.
@@ -214,7 +233,6 @@ func (s *Store) commit(ops []*op) ([]error, error) {
 	}
 	if err := tx.Commit(); err != nil {
 		_ = tx.Rollback()
-		s.forgetCounts()
 		return nil, s.fail("commit", err)
 	}
 	return errs, nil
