@@ -3,8 +3,9 @@ package daemon
 import "sync"
 
 // bodyPool recycles the buffers request bodies are read into: at full
-// intake the bodies were about 40% of the bytes hookd allocated, and
-// each new one was zeroed before being read into. A buffer goes back once
+// intake the bodies were a large share of the bytes hookd allocated (see
+// BENCHMARKS.md, "Figures behind the code"), and each new one was zeroed
+// before being read into. A buffer goes back once
 // its request is answered; by then the store has copied the events into
 // its own write buffer, and nothing else keeps the body (parsed fields
 // are copies, jobs keep their rendered parameters).

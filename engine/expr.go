@@ -194,8 +194,9 @@ func exprOptions(vars map[string]any) []expr.Option {
 }
 
 // compileProgram is expr.Compile with exprOptions, built once per load:
-// expr.Compile builds its configuration anew for every expression, which
-// was a third of what loading a large rules file allocates.
+// expr.Compile builds its configuration anew for every expression, a
+// large part of what loading a large rules file allocated (see
+// BENCHMARKS.md, "Figures behind the code").
 func (l *loader) compileProgram(src string, asBool bool, check ast.Visitor) (*vm.Program, error) {
 	if l.baseConf == nil {
 		c := conf.CreateNew()

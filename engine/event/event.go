@@ -67,9 +67,9 @@ var parsers fastjson.ParserPool
 
 // Parse decodes a request body or a .json file: one object or an array of
 // objects. Every element must be an object with a string "event" field.
-// It uses fastjson, about three times faster than encoding/json into
-// maps for a typical 3.5 KB event; errors are reported by encoding/json,
-// which gives their line and column.
+// It decodes with fastjson, which is faster than encoding/json into maps
+// (see BENCHMARKS.md, "Figures behind the code"); errors are reported by
+// encoding/json, which gives their line and column.
 func Parse(body []byte) ([]*Event, error) { return ParseProjected(body, nil) }
 
 // eventOf makes the event of the object v, whose decoded (maybe
