@@ -2,9 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -20,23 +22,38 @@ func (l *loader) warnf(n *yaml.Node, format string, args ...any) {
 }
 
 func (l *loader) add(sev Severity, line, col int, source, msg string) {
-	if line == 0 {
-		line, col = 1, 1
-	}
+	line, col = l.clamp(line, col)
 	l.problems = append(l.problems, Problem{File: l.file, Line: line, Col: col, Severity: sev, Msg: msg, Source: source})
+}
+
+// clamp keeps a position inside the file: a line that exists, a column
+// at most one past its end. A position past the end (an empty block
+// scalar on the last line, whose text would start on the next) becomes
+// the end of the last line.
+func (l *loader) clamp(line, col int) (int, int) {
+	if line < 1 {
+		return 1, 1
+	}
+	if line > len(l.lines) {
+		line, col = len(l.lines), math.MaxInt
+	}
+	if end := utf8.RuneCountInString(l.lines[line-1]) + 1; col > end {
+		col = end
+	}
+	return line, max(col, 1)
 }
 
 // errorAt records an error inside a scalar's text: off is the character
 // offset in the scalar's value. The problem carries the source line so
 // the caret can point at the column.
 func (l *loader) errorAt(n *yaml.Node, off int, msg string) {
-	line, col := l.posIn(n, off)
+	line, col := l.clamp(l.posIn(n, off))
 	l.add(Error, line, col, l.sourceLine(line), msg)
 }
 
 // warnAt records a warning inside a scalar's text, like errorAt.
 func (l *loader) warnAt(n *yaml.Node, off int, msg string) {
-	line, col := l.posIn(n, off)
+	line, col := l.clamp(l.posIn(n, off))
 	l.add(Warning, line, col, l.sourceLine(line), msg)
 }
 
