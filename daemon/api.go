@@ -27,6 +27,9 @@ func (d *Daemon) routes() http.Handler {
 	r.Handler(http.MethodGet, "/metrics", promhttp.HandlerFor(d.metrics.registry, promhttp.HandlerOpts{}))
 	r.GET("/api/rules", d.guard(d.apiRules))
 	r.GET("/api/events", d.guard(d.apiEvents))
+	r.GET("/api/mutes", d.guard(d.apiMutes))
+	r.POST("/api/mutes", d.guard(d.apiAddMute))
+	r.DELETE("/api/mutes/:id", d.guard(d.apiEndMute))
 	return r
 }
 
@@ -69,14 +72,16 @@ type eventJSON struct {
 	// ID is Wassenger's id of the event (for a message event, the
 	// message's id, which other events about it share); Key is the
 	// event's identity, on which duplicates are found.
-	ID         string          `json:"id"`
-	Key        string          `json:"key"`
-	Event      string          `json:"event"`
-	Action     string          `json:"action,omitempty"`
-	ReceivedAt time.Time       `json:"received_at"`
-	Rules      []string        `json:"rules"`
-	Errors     []string        `json:"errors"`
-	Body       json.RawMessage `json:"body,omitempty"`
+	ID         string    `json:"id"`
+	Key        string    `json:"key"`
+	Event      string    `json:"event"`
+	Action     string    `json:"action,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
+	Rules      []string  `json:"rules"`
+	Errors     []string  `json:"errors"`
+	// Muted names the rules that matched while muted (nothing ran).
+	Muted []string        `json:"muted"`
+	Body  json.RawMessage `json:"body,omitempty"`
 }
 
 // apiEvents lists recent events and the rules they fired: ?limit= (50),
@@ -95,7 +100,7 @@ func (d *Daemon) apiEvents(w http.ResponseWriter, r *http.Request, _ httprouter.
 	withBody := q.Get("body") == "true"
 	out := []eventJSON{}
 	err := d.store.Events(r.Context(), store.EventQuery{Name: q.Get("event"), Limit: limit}, func(e store.Event) error {
-		ej := eventJSON{ID: wassengerID(e), Key: e.ID, Event: e.Name, Action: e.Action, ReceivedAt: e.ReceivedAt, Rules: nonNil(e.Rules), Errors: nonNil(e.Errors)}
+		ej := eventJSON{ID: wassengerID(e), Key: e.ID, Event: e.Name, Action: e.Action, ReceivedAt: e.ReceivedAt, Rules: nonNil(e.Rules), Errors: nonNil(e.Errors), Muted: nonNil(e.Muted)}
 		if withBody && json.Valid(e.Body) {
 			ej.Body = e.Body
 		}

@@ -84,6 +84,16 @@ type Config struct {
 	// LookupEnv reads the ${ENV} variables of the rules file
 	// (os.LookupEnv by default).
 	LookupEnv func(string) (string, bool)
+	// TickEvery is how often due digests, timer rules and mutes made by
+	// other processes are looked at (DefaultTickEvery).
+	TickEvery time.Duration
+	// MaxStateKeys caps the keys one rule remembers
+	// (store.DefaultMaxKeys): a new key beyond it is not counted, and
+	// is logged and counted in hookd_state_keys_capped_total.
+	MaxStateKeys int
+	// Now is the daemon's clock for arrival times, digests, timer rules
+	// and mutes (time.Now; tests move it).
+	Now func() time.Time
 }
 
 // snapshot is the running rule set and the integrations built for its
@@ -123,7 +133,13 @@ type Daemon struct {
 	server   *http.Server
 	ln       net.Listener
 	initial  []byte
+	// mutes are the mutes in force, read from the store by the
+	// scheduler and after each change through the API.
+	mutes atomic.Pointer[muteSet]
 }
+
+// now is the daemon's clock.
+func (d *Daemon) now() time.Time { return d.cfg.Now() }
 
 // New loads the rules (they must be valid), opens the store and listens.
 // Nothing runs until Run.
@@ -151,6 +167,15 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.TickEvery <= 0 {
+		cfg.TickEvery = DefaultTickEvery
+	}
+	if cfg.MaxStateKeys <= 0 {
+		cfg.MaxStateKeys = store.DefaultMaxKeys
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.WebhookKey.IsZero() && !cfg.Open {
 		return nil, errors.New("no webhook key: set HOOKD_WEBHOOK_KEY to a long random secret (Wassenger calls .../webhooks/wassenger?key=SECRET), or pass --open to run without one on a trusted network")
@@ -323,7 +348,12 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	}
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	bg.Add(3)
+	d.refreshMutes(ctx)
+	bg.Add(4)
+	go func() {
+		defer bg.Done()
+		d.scheduler(bgCtx)
+	}()
 	go func() {
 		defer bg.Done()
 		d.delivery.Run(bgCtx)
@@ -372,9 +402,11 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	return result
 }
 
-// prune deletes old events and finished jobs every hour.
+// prune deletes old events and finished jobs, expired state and ended
+// mutes every hour.
 func (d *Daemon) prune(ctx context.Context) {
 	loop.Every(ctx, time.Hour, true, func() {
+		d.pruneState(ctx)
 		cutoff := time.Now().Add(-d.cfg.Retention)
 		events, jobs, err := d.store.Prune(ctx, cutoff)
 		switch {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +104,11 @@ type options struct {
 	beforeRun func(d *Daemon)
 	// dataDir is the data folder (default: one in a temporary folder).
 	dataDir string
+	// clock, tickEvery and maxStateKeys go to Config.Now, TickEvery and
+	// MaxStateKeys (defaults: the real clock, 10ms, the default cap).
+	clock        *clock
+	tickEvery    time.Duration
+	maxStateKeys int
 }
 
 // harness is a daemon running in process on 127.0.0.1 with a real store
@@ -185,8 +191,16 @@ func start(t *testing.T, o options) *harness {
 		MaxBody:        o.maxBody,
 		ReloadDebounce: o.debounce,
 		MaxQueued:      o.maxQueued,
+		TickEvery:      o.tickEvery,
+		MaxStateKeys:   o.maxStateKeys,
 		Logger:         slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Router:         router.Options{SMTPTLSConfig: h.smtp.ClientTLSConfig()},
+	}
+	if o.clock != nil {
+		h.cfg.Now = o.clock.Now
+	}
+	if h.cfg.TickEvery == 0 {
+		h.cfg.TickEvery = 10 * time.Millisecond
 	}
 	if h.cfg.DrainTimeout == 0 {
 		h.cfg.DrainTimeout = 2 * time.Second
@@ -424,7 +438,31 @@ type apiEvent struct {
 	Event  string          `json:"event"`
 	Rules  []string        `json:"rules"`
 	Errors []string        `json:"errors"`
+	Muted  []string        `json:"muted"`
 	Body   json.RawMessage `json:"body"`
+}
+
+// clock is a clock the test moves (Config.Now).
+type clock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+// newClock returns a clock standing at at.
+func newClock(at time.Time) *clock { return &clock{at: at} }
+
+// Now returns the clock's time.
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at
+}
+
+// set moves the clock to at.
+func (c *clock) set(at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = at
 }
 
 // events lists /api/events.

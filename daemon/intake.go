@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,13 +114,14 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		d.refuse(w, r, http.StatusBadRequest, reason, err.Error())
 		return
 	}
-	now := time.Now()
+	now := d.now()
 	recs := make([]store.Record, len(events))
 	results := make([]*engine.Result, len(events))
+	mutes := d.mutedNow()
 	for i, ev := range events {
-		res := snap.rules.Evaluate(ev)
+		res := snap.rules.EvaluateAt(ev, now)
 		results[i] = res
-		recs[i] = record(ev, res, now)
+		recs[i] = record(ev, res, now, mutes, d.cfg.MaxStateKeys)
 	}
 	outcomes, err := d.store.Accept(r.Context(), recs)
 	if err != nil {
@@ -141,7 +143,22 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		out.Accepted++
 		d.metrics.events.WithLabelValues(eventLabel(ev.Name), actionLabel(ev.Action)).Inc()
 		for _, f := range results[i].Fired {
-			d.metrics.ruleMatches.WithLabelValues(f.Rule.Name).Inc()
+			if !slices.Contains(recs[i].Event.Muted, f.Rule.Name) {
+				d.metrics.ruleMatches.WithLabelValues(f.Rule.Name).Inc()
+			}
+		}
+		for _, name := range recs[i].Event.Muted {
+			d.metrics.muted.WithLabelValues(name).Inc()
+		}
+		for j, so := range o.Steps {
+			st := &recs[i].Steps[j]
+			switch {
+			case so.Fired:
+				d.metrics.ruleMatches.WithLabelValues(st.Rule).Inc()
+			case so.Capped:
+				d.metrics.stateCapped.WithLabelValues(st.Rule).Inc()
+				d.log.Warn("rule state is full: a new key was not counted (raise --max-state-keys or narrow the rule's key)", "rule", st.Rule, "key", st.Key, "cap", d.cfg.MaxStateKeys, "event", ev.Name)
+			}
 		}
 		for _, e := range results[i].Errors {
 			d.metrics.ruleErrors.WithLabelValues(e.Rule).Inc()
@@ -170,22 +187,28 @@ func replyAccepted(w http.ResponseWriter, out accepted) {
 	_, _ = w.Write(b)
 }
 
-// record turns an evaluated event into what the store keeps.
-func record(ev *event.Event, res *engine.Result, now time.Time) store.Record {
+// record turns an evaluated event into what the store keeps: the rules
+// that fired and their jobs, the steps of the rules that remember (the
+// store applies them, and adds those that fire), and the rules that
+// matched while muted, which run nothing.
+func record(ev *event.Event, res *engine.Result, now time.Time, mutes muteSet, maxKeys int) store.Record {
 	rec := store.Record{Event: store.Event{ID: ev.Key, Name: ev.Name, Action: ev.Action, Body: ev.Raw, ReceivedAt: now}}
 	for _, f := range res.Fired {
-		rec.Event.Rules = append(rec.Event.Rules, f.Rule.Name)
-		for _, a := range f.Actions {
-			params, err := json.Marshal(a.Params)
-			if err != nil {
-				rec.Event.Errors = append(rec.Event.Errors, fmt.Sprintf("action %s: params: %v", a.Action.Name, err))
-				continue
-			}
-			rec.Jobs = append(rec.Jobs, store.Job{
-				EventID: ev.Key, Rule: f.Rule.Name, Index: a.Action.Index, Type: a.Action.Type, Name: a.Action.Name,
-				Params: params, Reference: engine.Reference(ev.Key, f.Rule.Name, a.Action.Index), NextAt: now,
-			})
+		if mutes.muted(f.Rule.Name, "", now) {
+			rec.Event.Muted = append(rec.Event.Muted, f.Rule.Name)
+			continue
 		}
+		rec.Event.Rules = append(rec.Event.Rules, f.Rule.Name)
+		jobs, probs := jobsFor(ev.Key, f.Rule.Name, f.Actions, nil)
+		rec.Jobs = append(rec.Jobs, jobs...)
+		rec.Event.Errors = append(rec.Event.Errors, probs...)
+	}
+	for _, st := range res.Steps {
+		if mutes.muted(st.Rule.Name, st.Key, now) {
+			rec.Event.Muted = append(rec.Event.Muted, st.Rule.Name)
+			continue
+		}
+		rec.Steps = append(rec.Steps, stateStep(ev.Key, st, maxKeys))
 	}
 	for _, e := range res.Errors {
 		rec.Event.Errors = append(rec.Event.Errors, e.Error())

@@ -29,6 +29,10 @@ type metrics struct {
 	reloadTime    prometheus.Gauge
 	rulesLoaded   prometheus.Gauge
 	storeCommits  prometheus.CounterFunc
+	muted         *prometheus.CounterVec
+	stateCapped   *prometheus.CounterVec
+	digests       *prometheus.CounterVec
+	ticks         *prometheus.CounterVec
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -76,6 +80,18 @@ func newMetrics(d *Daemon) *metrics {
 		rulesLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hookd_rules_loaded", Help: "Rules in the running rule set.",
 		}),
+		muted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_rule_muted_total", Help: "Matches of a muted rule (recorded on the event, nothing run), and muted timer ticks, by rule.",
+		}, []string{"rule"}),
+		stateCapped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_state_keys_capped_total", Help: "Events whose new state key a rule refused because it holds --max-state-keys keys already, by rule.",
+		}, []string{"rule"}),
+		digests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_digests_sent_total", Help: "Digests flushed (their actions queued), by rule.",
+		}, []string{"rule"}),
+		ticks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_schedule_ticks_total", Help: "Ticks of timer rules (on: schedule) that fired, by rule; once after downtime however many were missed.",
+		}, []string{"rule"}),
 	}
 	m.storeCommits = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "hookd_store_commits_total", Help: "Store transactions committed (group commits).",
@@ -100,7 +116,7 @@ func newMetrics(d *Daemon) *metrics {
 	}, func() float64 { return float64(d.delivery.Depth()) })
 	r.MustRegister(m.events, m.duplicates, m.rejected, m.intakeSeconds, m.ruleMatches, m.ruleErrors,
 		m.attempts, m.actionSeconds, m.deadLetters, m.reloads, m.reloadOK, m.reloadTime, m.rulesLoaded,
-		m.storeCommits, storeWritable, queueDepth,
+		m.storeCommits, storeWritable, queueDepth, m.muted, m.stateCapped, m.digests, m.ticks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

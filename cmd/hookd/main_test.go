@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookd/hookd/internal/cli"
 	"github.com/hookd/hookd/internal/fstree"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output embedded in testdata/script/*.txtar")
@@ -50,9 +51,21 @@ func TestScript(t *testing.T) {
 			return fstree.Copy(filepath.Join(repoRoot, "rules.example.yaml"), filepath.Join(env.WorkDir, "rules.example.yaml"))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus,
+			"status":   cmdStatus,
+			"newstore": cmdNewStore,
 		},
 	})
+}
+
+// cmdNewStore creates the empty store of a hookd serve in a folder, as
+// its first start does: `newstore data`.
+func cmdNewStore(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: newstore DIR")
+	}
+	st, err := sqlite.Open(ts.MkAbs(args[0]), sqlite.Options{})
+	ts.Check(err)
+	ts.Check(st.Close())
 }
 
 // cmdStatus runs a command and checks its exit code: `status 2 hookd`.

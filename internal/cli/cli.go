@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"events":  {"recorded events: `hookd events export` writes them as JSONL for dry-run", runEvents},
 		"explain": {"show every rule and why it did or did not fire for an event", runExplain},
 		"fire":    {"send one rule's actions for real, for one event, and print what each target answered", runFire},
+		"mute":    {"silence a rule (or one key of it) for a while: `hookd mute RULE --for 2h --reason ...`, `hookd mute list`, `hookd mute end ID`", runMute},
 		"schema":  {"print the JSON Schema of rules files, for editors (yaml-language-server)", runSchema},
 		"serve":   {"run the daemon: receive webhooks, store them, deliver actions", runServe},
 		"test":    {"run rule tests: events with the rules expected to fire and their rendered actions", runTest},

@@ -19,6 +19,7 @@ import (
 	"github.com/hookd/hookd/daemon"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/ruletest"
+	"github.com/hookd/hookd/store"
 )
 
 func runServe(s Streams, args []string) int {
@@ -33,6 +34,7 @@ func runServe(s Streams, args []string) int {
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", daemon.DefaultDrainTimeout, "on SIGTERM, how long running actions may finish")
 	fs.IntVar(&cfg.Workers, "workers", daemon.DefaultWorkers, "workers per integration (wassenger, slack, email, webhook, log)")
 	fs.IntVar(&cfg.MaxQueued, "max-queued", daemon.DefaultMaxQueued, "most actions held in memory; the rest wait in the store")
+	fs.IntVar(&cfg.MaxStateKeys, "max-state-keys", store.DefaultMaxKeys, "most keys one rule remembers (windows, throttles, digests); a new key beyond it is not counted, and is logged")
 	fs.StringVar(&cfg.Sync, "sync", "full", "store durability: full (survives power loss) or normal (survives a crash of hookd)")
 	memLimit := fs.String("memory-limit", "112MiB", "soft memory limit of the Go runtime (GOMEMLIMIT wins when set; 0: none); the garbage collector works harder near it")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
