@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"reflect"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,7 +57,8 @@ type Config struct {
 	// WebhookKey is the shared secret senders give as ?key= or in the
 	// X-Hookd-Key header. Required unless Open.
 	WebhookKey secret.String
-	// Open runs without a webhook key (local tests only).
+	// Open runs without a webhook key (hookd serve --open, on a trusted
+	// network).
 	Open bool
 	// MaxBody bounds a request body in bytes (DefaultMaxBody).
 	MaxBody int64
@@ -184,7 +184,7 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read rules: %w", err)
 	}
-	rs, problems := loadRules(cfg.RulesPath, data, engine.LoadOptions{LookupEnv: cfg.LookupEnv})
+	rs, problems := ruletest.Load(cfg.RulesPath, data, engine.LoadOptions{LookupEnv: cfg.LookupEnv})
 	if rs == nil {
 		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s shows each in its line):\n%s", problems.Errors(), cfg.RulesPath, problemLines(problems))
 	}
@@ -270,7 +270,7 @@ func (d *Daemon) install(rs *engine.RuleSet) {
 // reload loads new rules file content; a broken file keeps the running
 // rules and is reported in the log, /api/rules and a metric.
 func (d *Daemon) reload(data []byte) {
-	rs, problems := loadRules(d.cfg.RulesPath, data, engine.LoadOptions{LookupEnv: d.cfg.LookupEnv, Previous: d.snap.Load().rules})
+	rs, problems := ruletest.Load(d.cfg.RulesPath, data, engine.LoadOptions{LookupEnv: d.cfg.LookupEnv, Previous: d.snap.Load().rules})
 	if rs == nil {
 		// Status and metrics first: whoever reads the log line can then
 		// see the error in /api/rules.
@@ -417,23 +417,6 @@ func (d *Daemon) prune(ctx context.Context) {
 		}
 	})
 }
-
-// loadRules loads a rules file and runs its examples, reusing what the
-// previous rule set compiled. Loading a large file
-// allocates several times the size of the rule set it leaves (the YAML
-// tree, the compilers' work), so the garbage collector runs more often
-// meanwhile, and what the load left behind goes back to the OS at once:
-// the daemon's peak memory is not set by its reloads.
-func loadRules(path string, data []byte, opts engine.LoadOptions) (*engine.RuleSet, engine.Problems) {
-	old := debug.SetGCPercent(loadGCPercent)
-	rs, problems := ruletest.Load(path, data, opts)
-	debug.SetGCPercent(old)
-	debug.FreeOSMemory()
-	return rs, problems
-}
-
-// loadGCPercent is the GOGC used while a rules file loads.
-const loadGCPercent = 50
 
 // closeStore closes the store and lets the data folder go.
 func (d *Daemon) closeStore() error {
