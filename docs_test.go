@@ -225,7 +225,7 @@ func TestDocsMetrics(t *testing.T) {
 }
 
 func TestDocsCommands(t *testing.T) {
-	cmds := sourceMatches(t, filepath.Join("internal", "cli", "*.go"), regexp.MustCompile(`register\("([a-z-]+)"`))
+	cmds := sourceMatches(t, filepath.Join("internal", "cli", "*.go"), regexp.MustCompile(`(?m)^\t\t"([a-z-]+)": +\{"`))
 	if len(cmds) < 5 {
 		t.Fatalf("found only %d commands in internal/cli (%v): has the way commands are registered changed?", len(cmds), cmds)
 	}
