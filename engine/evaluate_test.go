@@ -281,6 +281,27 @@ rules:
 	}
 }
 
+// TestEvaluateWithoutFields: an event made in code, without fields (a
+// timer's tick), evaluates like one whose fields are all missing.
+func TestEvaluateWithoutFields(t *testing.T) {
+	rs := loadRules(t, `version: 1
+vars:
+  greeting: hello
+rules:
+  - name: any
+    on: "*"
+    if: author == nil
+    do: [log: {message: "{{ vars.greeting }} [{{ author }}]"}]
+`)
+	res := rs.Evaluate(&event.Event{Name: "group:update"})
+	if len(res.Errors) > 0 || len(res.Fired) != 1 {
+		t.Fatalf("fired %v, errors %v", fired(res), res.Errors)
+	}
+	if got := res.Fired[0].Actions[0].Params["message"]; got != "hello []" {
+		t.Errorf("message = %q, want %q", got, "hello []")
+	}
+}
+
 const renderRules = `version: 1
 vars:
   ops: ["ops@example.com", "groups@example.com"]
