@@ -105,9 +105,10 @@ type Rule struct {
 	Self     bool
 
 	// key is the compiled state key template (nil: one state per rule),
-	// keySrc its source.
+	// keySrc its source, scope what Scope returns.
 	key    tmpl
 	keySrc string
+	scope  string
 	cond   *compiled
 	// actions, when not nil, are the only event actions the condition can
 	// be true for (from a top-level `action == "x"` or `action in [...]`).

@@ -84,6 +84,13 @@ func (r *Rule) KeySource() string { return r.keySrc }
 // the name and the key keeps the state, and one that changes the key or
 // turns a window into a digest starts afresh.
 func (r *Rule) Scope() string {
+	if r.scope != "" {
+		return r.scope
+	}
+	return r.makeScope()
+}
+
+func (r *Rule) makeScope() string {
 	var kinds []string
 	if r.Window != nil {
 		kinds = append(kinds, "window")
@@ -231,7 +238,11 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 		ok = false
 	}
 	ok = l.stateCombinations(r, n, f, what) && ok
-	return l.stateKey(r, keyNodes, what) && ok
+	ok = l.stateKey(r, keyNodes, what) && ok
+	if r.Stateful() {
+		r.scope = r.makeScope()
+	}
+	return ok
 }
 
 // stateCombinations refuses the keys that make no sense together.

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -297,5 +298,32 @@ func TestStateCheck(t *testing.T) {
 	timer := "version: 1\nrules:\n  - name: t\n    on: [schedule, group:update]\n    schedule: { cron: \"@daily\" }\n    do: [log: {message: m}]\n"
 	if _, problems := engine.Load("rules.yaml", []byte(timer), engine.LoadOptions{}); !strings.Contains(problems.Error(), "rules.yaml:4:9: rule \"t\": on: schedule cannot be mixed with event names") {
 		t.Errorf("mixed on: %s", problems.Error())
+	}
+}
+
+// TestStateCodec: the hand-written state JSON reads back what it wrote,
+// and is what encoding/json writes.
+func TestStateCodec(t *testing.T) {
+	for _, s := range []engine.RuleState{
+		{},
+		{Times: []int64{1, 2, 3}, Next: 99},
+		{Fired: []int64{5}},
+		{Count: 3, Events: []json.RawMessage{json.RawMessage(`{"event":"group:update","n":1}`), json.RawMessage(`{"a":[1,2]}`)}, First: 10, Last: 20, Due: 30},
+	} {
+		got := engine.EncodeStateForTest(s)
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("encode %+v:\n got %s\nwant %s", s, got, want)
+		}
+		back := engine.DecodeStateForTest(got)
+		if again := engine.EncodeStateForTest(back); string(again) != string(got) {
+			t.Errorf("decode %s gives %s", got, again)
+		}
+	}
+	if s := engine.DecodeStateForTest([]byte(`not json`)); len(engine.EncodeStateForTest(s)) != 2 {
+		t.Errorf("bad bytes decode to %+v, want no state", s)
 	}
 }

@@ -137,8 +137,9 @@ func (rs *RuleSet) addStep(r *runner, rule *Rule, res *Result) {
 	}
 	ev := res.Event
 	at := EventTime(ev, r.arrival)
-	env := maps.Clone(r.env)
-	env["vars"] = rs.Vars
+	// The event's fields do not change after Evaluate: Render reads them
+	// then, with the state's names added to a copy.
+	env := r.env
 	raw := ev.Raw
 	step := StateStep{Rule: rule, Key: key, At: at, raw: raw}
 	step.Apply = func(old []byte) ([]byte, bool, time.Time) {
@@ -146,15 +147,17 @@ func (rs *RuleSet) addStep(r *runner, rule *Rule, res *Result) {
 		return next, fire, expires
 	}
 	step.Render = func(state []byte) ([]Rendered, []RuleError) {
-		return rs.renderWith(rule, stateEnv(env, rule, key, state, at))
+		return rs.renderWith(rule, stateEnv(env, rs.Vars, rule, key, state))
 	}
 	res.Steps = append(res.Steps, step)
 }
 
 // stateEnv adds window, throttle and key to a copy of an event's
 // environment.
-func stateEnv(env map[string]any, rule *Rule, key string, state []byte, at time.Time) map[string]any {
-	out := maps.Clone(env)
+func stateEnv(env, vars map[string]any, rule *Rule, key string, state []byte) map[string]any {
+	out := make(map[string]any, len(env)+4)
+	maps.Copy(out, env)
+	out["vars"] = vars
 	out["key"] = key
 	s := decodeState(state)
 	if w := rule.Window; w != nil {

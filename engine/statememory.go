@@ -12,7 +12,7 @@ import (
 // exactly as the store does (see StateStep), so that a replay shows
 // what the daemon would do. It is not safe for concurrent use.
 type MemoryState struct {
-	states map[memKey]*memEntry
+	states map[memKey]memEntry
 }
 
 type memKey struct{ scope, key string }
@@ -25,7 +25,7 @@ type memEntry struct {
 }
 
 // NewMemoryState returns an empty MemoryState.
-func NewMemoryState() *MemoryState { return &MemoryState{states: map[memKey]*memEntry{}} }
+func NewMemoryState() *MemoryState { return &MemoryState{states: map[memKey]memEntry{}} }
 
 // StepOutcome is what applying one step did.
 type StepOutcome struct {
@@ -39,8 +39,8 @@ type StepOutcome struct {
 // Get returns the state of a rule's key as of at (nil when there is
 // none or it expired).
 func (m *MemoryState) Get(rule *Rule, key string, at time.Time) []byte {
-	e := m.states[memKey{rule.Scope(), key}]
-	if e == nil || !e.expires.IsZero() && e.expires.Before(at) {
+	e, ok := m.states[memKey{rule.Scope(), key}]
+	if !ok || !e.expires.IsZero() && e.expires.Before(at) {
 		return nil
 	}
 	return e.state
@@ -57,15 +57,18 @@ func (m *MemoryState) Apply(res *Result) []StepOutcome {
 	out := make([]StepOutcome, 0, len(res.Steps))
 	for i := range res.Steps {
 		st := &res.Steps[i]
-		old := m.Get(st.Rule, st.Key, st.At)
-		info := st.Info(old)
-		info.Key = st.Key
-		next, fire, expires := st.Apply(old)
 		k := memKey{st.Rule.Scope(), st.Key}
+		var old []byte
+		if e, ok := m.states[k]; ok && (e.expires.IsZero() || !e.expires.Before(st.At)) {
+			old = e.state
+		}
+		// Advance is what st.Apply runs; it also says why.
+		next, fire, info, expires := Advance(st.Rule, old, st.At, st.raw)
+		info.Key = st.Key
 		if next == nil {
 			delete(m.states, k)
 		} else {
-			m.states[k] = &memEntry{state: next, expires: expires, rule: st.Rule, key: st.Key}
+			m.states[k] = memEntry{state: next, expires: expires, rule: st.Rule, key: st.Key}
 		}
 		if fire {
 			acts, errs := st.Render(next)
@@ -84,7 +87,7 @@ func (m *MemoryState) Apply(res *Result) []StepOutcome {
 func (m *MemoryState) FlushDue(rs *RuleSet, now time.Time, all bool) []Flushed {
 	type due struct {
 		k  memKey
-		e  *memEntry
+		e  memEntry
 		at time.Time
 	}
 	var list []due

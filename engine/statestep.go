@@ -52,22 +52,8 @@ type StepInfo struct {
 	Reason string
 }
 
-// decodeState reads a state; bytes that do not decode (written by
-// another version of the rule) count as no state.
-func decodeState(old []byte) RuleState {
-	var s RuleState
-	if len(old) > 0 && json.Unmarshal(old, &s) != nil {
-		return RuleState{}
-	}
-	return s
-}
-
 func ms(t time.Time) int64     { return t.UnixMilli() }
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-func encodeState(s RuleState) []byte {
-	b, _ := json.Marshal(s) // plain ints and raw JSON: cannot fail
-	return b
-}
 
 // Advance is the semantics of a stateful rule: given the state of one key
 // (nil for none) and a matching event at time at (raw is the event's
