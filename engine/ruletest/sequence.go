@@ -1,6 +1,7 @@
 package ruletest
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
@@ -135,6 +136,9 @@ func timed(ev *event.Event, at time.Time, k int) *event.Event {
 	cp := *ev
 	cp.Fields = maps.Clone(ev.Fields)
 	cp.Fields["created"] = at.Unix()
+	if raw, err := json.Marshal(cp.Fields); err == nil {
+		cp.Raw = raw // what a digest keeps shows the time too
+	}
 	if k > 0 {
 		cp.ID = fmt.Sprintf("%s#%d", ev.ID, k+1)
 		cp.Key = fmt.Sprintf("%s#%d", ev.Key, k+1)

@@ -89,7 +89,7 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 		case it.Tick != nil:
 			sum.fired[it.Tick.Rule.Name]++
 			sum.errors += len(it.Tick.Errors)
-			fmt.Fprintf(s.Stdout, "== tick of %s at %s  (schedule %s)\n", it.Tick.Rule.Name, it.Tick.At.In(it.Tick.At.Location()).Format(time.RFC3339), it.Tick.Rule.Schedule)
+			fmt.Fprintf(s.Stdout, "== tick of %s at %s  (schedule %s)\n", it.Tick.Rule.Name, it.Tick.At.In(it.Tick.Rule.Schedule.Location()).Format(time.RFC3339), it.Tick.Rule.Schedule)
 			writeFired(s.Stdout, tickEvent(it.Tick), engine.Fired{Rule: it.Tick.Rule, Actions: it.Tick.Actions}, "", describe)
 			writeErrors(s.Stdout, it.Tick.Errors)
 			fmt.Fprintln(s.Stdout)
