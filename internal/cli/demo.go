@@ -79,6 +79,12 @@ func demo(ctx context.Context, s Streams, args []string) int {
 			fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
 			return 1
 		}
+		// The example rules' inline examples read recorded events
+		// relative to the rules file.
+		if err := os.CopyFS(dir, hookd.Events()); err != nil {
+			fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
+			return 1
+		}
 	}
 	t, err := startTargets()
 	if err != nil {
