@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // Failure is one expectation of a case that did not hold, at the line of
@@ -33,16 +33,7 @@ const maxShown = 300
 // did not hold (none when the case passes).
 func (c *Case) Run(rs *engine.RuleSet) []Failure {
 	r := &run{c: c, rs: rs}
-	if c.Sequence != nil {
-		r.res = r.replay()
-	} else {
-		r.res = rs.Evaluate(c.Event)
-		if len(r.res.Steps) > 0 {
-			// One event is the first of its key: a throttle lets it
-			// through, a window of at_least 1 fires.
-			engine.NewMemoryState().Apply(r.res)
-		}
-	}
+	r.res = r.result()
 	for _, f := range r.res.Fired {
 		r.fired = append(r.fired, f.Rule.Name)
 	}
@@ -85,6 +76,26 @@ func (c *Case) Run(rs *engine.RuleSet) []Failure {
 	}
 	r.errors()
 	return r.failures
+}
+
+// Result is what the case's expectations check: the rules' result for
+// its event, or for a sequence the last event's, with the digests sent
+// when the events ran out.
+func (c *Case) Result(rs *engine.RuleSet) *engine.Result {
+	return (&run{c: c, rs: rs}).result()
+}
+
+func (r *run) result() *engine.Result {
+	if r.c.Sequence != nil {
+		return r.replay()
+	}
+	res := r.rs.Evaluate(r.c.Event)
+	if len(res.Steps) > 0 {
+		// One event is the first of its key: a throttle lets it
+		// through, a window of at_least 1 fires.
+		engine.NewMemoryState().Apply(res)
+	}
+	return res
 }
 
 // run is the state of one case's run.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/ruletest"
@@ -101,7 +102,7 @@ func runTest(s Streams, args []string) int {
 // writeCaseDetail prints, for -v, the event of a passing case and what
 // it fired.
 func writeCaseDetail(s Streams, rs *engine.RuleSet, c *ruletest.Case) {
-	res := rs.Evaluate(c.Event)
+	res := c.Result(rs)
 	var names []string
 	for _, f := range res.Fired {
 		var acts []string
@@ -111,6 +112,9 @@ func writeCaseDetail(s Streams, rs *engine.RuleSet, c *ruletest.Case) {
 		names = append(names, f.Rule.Name+" ("+strings.Join(acts, ", ")+")")
 	}
 	fmt.Fprintf(s.Stdout, "    %s:%d: %s\n", c.File, c.Line, eventTitle(c.Event))
+	if n := len(c.Sequence); n > 0 {
+		fmt.Fprintf(s.Stdout, "    (the last of %d events, %s to %s)\n", n, c.Sequence[0].At.Format(time.RFC3339), c.Sequence[n-1].At.Format(time.RFC3339))
+	}
 	if len(names) == 0 {
 		fmt.Fprintln(s.Stdout, "    fired: nothing")
 		return
