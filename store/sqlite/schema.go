@@ -68,6 +68,9 @@ CREATE TABLE probe (
 
 // stateSchema holds what rules remember (state: one row per scope and
 // key; expires and due are Unix milliseconds, 0 for never) and the mutes.
+// State is ordered by key first, so that the rows an event changes (its
+// rules' states of one key: one group, one sender) share a page, and a
+// commit writes a page per key rather than one per rule.
 const stateSchema = `
 CREATE TABLE state (
 	scope   TEXT    NOT NULL,
@@ -75,8 +78,9 @@ CREATE TABLE state (
 	value   BLOB    NOT NULL,
 	expires INTEGER NOT NULL,
 	due     INTEGER NOT NULL,
-	PRIMARY KEY (scope, key)
+	PRIMARY KEY (key, scope)
 ) STRICT, WITHOUT ROWID;
+CREATE INDEX state_scope   ON state (scope);
 CREATE INDEX state_expires ON state (expires) WHERE expires > 0;
 CREATE INDEX state_due     ON state (due, scope) WHERE due > 0;
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 // mutes.
 type stateStatements struct {
 	get, put, del     *sql.Stmt
+	getMany, putMany  *sql.Stmt
+	delMany           *sql.Stmt
 	count, delExpired *sql.Stmt
 	setOutcome        *sql.Stmt
 	pruneState        *sql.Stmt
@@ -33,14 +36,20 @@ func (s *Store) prepareState(ctx context.Context) error {
 	st := &s.sst
 	return s.prepareList(ctx, &st.all, []stmtSpec{
 		{&st.get, `SELECT value, expires FROM state WHERE scope = ? AND key = ?`},
+		{&st.getMany, `SELECT s.scope, s.key, s.value, s.expires, s.due FROM json_each(?) AS j
+			JOIN state AS s ON s.key = j.value ->> 1 AND s.scope = j.value ->> 0`},
+		{&st.putMany, `INSERT INTO state (scope, key, value, expires, due)
+			SELECT value ->> 0, value ->> 1, unhex(value ->> 2), value ->> 3, value ->> 4 FROM json_each(?) WHERE true
+			ON CONFLICT (key, scope) DO UPDATE SET value = excluded.value, expires = excluded.expires, due = excluded.due`},
+		{&st.delMany, `DELETE FROM state WHERE (key, scope) IN (SELECT value ->> 1, value ->> 0 FROM json_each(?))`},
 		{&st.put, `INSERT INTO state (scope, key, value, expires, due) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value, expires = excluded.expires, due = excluded.due`},
+			ON CONFLICT (key, scope) DO UPDATE SET value = excluded.value, expires = excluded.expires, due = excluded.due`},
 		{&st.del, `DELETE FROM state WHERE scope = ? AND key = ?`},
 		{&st.count, `SELECT count(*) FROM state WHERE scope = ?`},
 		{&st.delExpired, `DELETE FROM state WHERE scope = ? AND expires > 0 AND expires < ?`},
 		{&st.setOutcome, `UPDATE events SET rules = ?, errors = ?, muted = ? WHERE key = ?`},
-		{&st.pruneState, `DELETE FROM state WHERE (scope, key) IN (
-			SELECT scope, key FROM state WHERE expires > 0 AND expires < ? LIMIT ?)`},
+		{&st.pruneState, `DELETE FROM state WHERE (key, scope) IN (
+			SELECT key, scope FROM state WHERE expires > 0 AND expires < ? LIMIT ?)`},
 		{&st.pruneMutes, `DELETE FROM mutes WHERE id IN (
 			SELECT id FROM mutes WHERE (ended_at > 0 AND ended_at < ?1) OR until < ?1 LIMIT ?2)`},
 		{&st.addMute, `INSERT INTO mutes (rule, key, reason, by, created_at, until) VALUES (?, ?, ?, ?, ?, ?)`},
@@ -148,25 +157,75 @@ func optTime(ms int64) time.Time {
 	return fromMillis(ms)
 }
 
+// stateRow is a stored state as the writer read it.
+type stateRow struct {
+	value    []byte
+	exp, due int64
+}
+
+// scopeKey names a state.
+type scopeKey struct{ scope, key string }
+
+// readMany reads the states of a record's steps in one query (the steps
+// of one record are of distinct rules, so of distinct scopes).
+func (s *Store) readMany(w *wtx, steps []store.Step) (map[scopeKey]stateRow, error) {
+	list := make([][2]string, len(steps))
+	for i, st := range steps {
+		list[i] = [2]string{st.Scope, st.Key}
+	}
+	arg, err := json.Marshal(list)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := w.query(s.sst.getMany, string(arg))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[scopeKey]stateRow, len(steps))
+	for rows.Next() {
+		var (
+			k scopeKey
+			r stateRow
+		)
+		if err := rows.Scan(&k.scope, &k.key, &r.value, &r.exp, &r.due); err != nil {
+			return nil, err
+		}
+		out[k] = r
+	}
+	return out, rows.Err()
+}
+
 // applySteps applies the steps of a record whose event is new, in the
 // writer's transaction (see store.Store, "State"), inserting the jobs of
-// the steps that fire. It returns what each step did, the jobs, and the
-// rules and errors to add to the event.
+// the steps that fire. The record's states are read in one query and
+// the changed ones written in one statement (a step whose state did not
+// change, such as a closed throttle, writes nothing). It returns what
+// each step did, the jobs, and the rules and errors to add to the event.
 func (s *Store) applySteps(w *wtx, rec *store.Record, now time.Time) ([]store.StepOutcome, []store.Job, []string, []string, error) {
 	outs := make([]store.StepOutcome, len(rec.Steps))
 	var (
 		jobs         []store.Job
 		fired, probs []string
+		puts, dels   []any
 	)
+	fail := func(rule string, err error) ([]store.StepOutcome, []store.Job, []string, []string, error) {
+		return nil, nil, nil, nil, fmt.Errorf("state of rule %q: %w", rule, err)
+	}
+	have, err := s.readMany(w, rec.Steps)
+	if err != nil {
+		return fail(rec.Steps[0].Rule, err)
+	}
 	for i := range rec.Steps {
 		st := &rec.Steps[i]
 		at := millis(st.At)
 		if st.At.IsZero() {
 			at = millis(now)
 		}
-		old, existed, err := s.readState(w, st.Scope, st.Key, at)
-		if err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("state of rule %q: %w", st.Rule, err)
+		row, existed := have[scopeKey{st.Scope, st.Key}]
+		old := row.value
+		if existed && row.exp > 0 && row.exp < at {
+			old = nil
 		}
 		if !existed {
 			max := st.MaxKeys
@@ -175,7 +234,7 @@ func (s *Store) applySteps(w *wtx, rec *store.Record, now time.Time) ([]store.St
 			}
 			ok, err := s.room(w, st.Scope, max, at)
 			if err != nil {
-				return nil, nil, nil, nil, fmt.Errorf("state of rule %q: %w", st.Rule, err)
+				return fail(st.Rule, err)
 			}
 			if !ok {
 				outs[i].Capped = true
@@ -190,8 +249,20 @@ func (s *Store) applySteps(w *wtx, rec *store.Record, now time.Time) ([]store.St
 				due = d
 			}
 		}
-		if err := s.writeState(w, st.Scope, st.Key, existed, next, expires, due); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("state of rule %q: %w", st.Rule, err)
+		switch {
+		case next == nil && existed:
+			dels = append(dels, []string{st.Scope, st.Key})
+			if n, ok := s.keyCounts[st.Scope]; ok {
+				s.keyCounts[st.Scope] = n - 1
+			}
+		case next == nil:
+		case existed && old != nil && bytes.Equal(next, row.value) && optMillis(expires) == row.exp && optMillis(due) == row.due:
+			// Unchanged (a throttle that held the event back).
+		default:
+			puts = append(puts, []any{st.Scope, st.Key, hex.EncodeToString(next), optMillis(expires), optMillis(due)})
+			if n, ok := s.keyCounts[st.Scope]; ok && !existed {
+				s.keyCounts[st.Scope] = n + 1
+			}
 		}
 		if !fire {
 			continue
@@ -208,6 +279,21 @@ func (s *Store) applySteps(w *wtx, rec *store.Record, now time.Time) ([]store.St
 			return nil, nil, nil, nil, err
 		}
 		jobs = append(jobs, stored...)
+	}
+	for _, b := range []struct {
+		stmt *sql.Stmt
+		list []any
+	}{{s.sst.delMany, dels}, {s.sst.putMany, puts}} {
+		if len(b.list) == 0 {
+			continue
+		}
+		arg, err := json.Marshal(b.list)
+		if err != nil {
+			return fail(rec.Steps[0].Rule, err)
+		}
+		if _, err := w.exec(b.stmt, string(arg)); err != nil {
+			return fail(rec.Steps[0].Rule, err)
+		}
 	}
 	return outs, jobs, fired, probs, nil
 }
