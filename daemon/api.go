@@ -9,7 +9,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/store"
 )
 

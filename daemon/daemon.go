@@ -23,10 +23,10 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/reload"
 	"github.com/hookd/hookd/engine/ruletest"
 	"github.com/hookd/hookd/internal/dirlock"
 	"github.com/hookd/hookd/internal/loop"
+	"github.com/hookd/hookd/internal/watch"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/sqlite"
 )
@@ -340,7 +340,7 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 		d.log.Info("resuming pending actions", "jobs", pending)
 	}
 
-	watcher, err := reload.New(d.cfg.RulesPath, reload.Options{Logger: d.log, Initial: d.initial, Debounce: d.cfg.ReloadDebounce}, d.reload)
+	watcher, err := watch.New(d.cfg.RulesPath, watch.Options{Logger: d.log, Initial: d.initial, Debounce: d.cfg.ReloadDebounce}, d.reload)
 	if err != nil {
 		d.ln.Close()
 		d.closeStore()

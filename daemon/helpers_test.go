@@ -21,7 +21,7 @@ import (
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/smtpd"
 	"github.com/hookd/hookd/internal/syncbuf"

@@ -19,7 +19,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/store"
 )
 

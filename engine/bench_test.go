@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/eventschema"
+	"github.com/hookd/hookd/event"
 )
 
 // groupActions are the group:update actions.

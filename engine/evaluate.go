@@ -10,7 +10,7 @@ import (
 
 	"github.com/expr-lang/expr/file"
 
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // Result is what a rule set does with one event.

@@ -18,8 +18,8 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"gopkg.in/yaml.v3"
 
-	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/funcs"
+	"github.com/hookd/hookd/event"
 )
 
 // maxExprNodes bounds the size of one expression.

@@ -6,8 +6,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/eventschema"
+	"github.com/hookd/hookd/event"
 )
 
 // identity loads the file's `identity:` section: a mapping of event names

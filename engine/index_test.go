@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // TestActionIndexSkipsOtherActions checks that rules whose condition

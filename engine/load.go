@@ -15,8 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/actions"
-	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/eventschema"
+	"github.com/hookd/hookd/event"
 )
 
 // Version is the rules file format this hookd reads.

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // TestProjectionOfSenderHelpers checks that sender(data) and

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // TestProjectionKeepsEventTimeAndReference: the daemon decodes events

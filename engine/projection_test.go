@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // TestProjectionGivesSameResults evaluates every recorded event twice,

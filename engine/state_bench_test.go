@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // stateBenchRules is 1,000 rules on group:update: 900 for one group each

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // StateStep is a stateful rule (throttle, window or digest) whose

@@ -4,7 +4,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // MemoryState keeps what rules remember in a map, for dry-run, test and

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookd/hookd/engine/reload"
+	"github.com/hookd/hookd/internal/watch"
 )
 
 // hookdServer is a running `hookd serve` with its rules file and sink.
@@ -332,7 +332,7 @@ func (h *harness) reload(ctx context.Context) (*ReloadResult, error) {
 	r := &ReloadResult{
 		RulesBefore: o.RulesCount, FileBytes: len(data), Rate: o.Rate, Conns: o.Conns,
 		ReloadMs:   float64(line.At.Sub(writeAt)) / float64(time.Millisecond),
-		DebounceMs: float64(reload.DefaultDebounce) / float64(time.Millisecond),
+		DebounceMs: float64(watch.DefaultDebounce) / float64(time.Millisecond),
 		Before:     before.Reply, During: during.Reply, After: after.Reply,
 		Sent: total.Sent, OK: total.OK, Non2xx: total.Non2xx, Transport: total.Transport,
 		StartSeconds: srv.started.Seconds(),

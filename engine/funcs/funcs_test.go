@@ -7,8 +7,8 @@ import (
 
 	"github.com/expr-lang/expr"
 
-	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/funcs"
+	"github.com/hookd/hookd/event"
 )
 
 // TestDocsExamples runs every documented example through expr, so the

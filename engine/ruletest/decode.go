@@ -18,7 +18,7 @@ import (
 
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/internal/yamlx"
 )
 

@@ -10,7 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // Step is one event of a case's sequence (`events:`), at its time, with

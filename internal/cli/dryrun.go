@@ -9,7 +9,7 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // dryRunJSON is one line of `dry-run --format json`.

@@ -8,8 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/ruletest"
+	"github.com/hookd/hookd/event"
 )
 
 // explainJSON is the output of `explain --format json`.

@@ -9,8 +9,8 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
 	"github.com/hookd/hookd/engine/ruletest"
+	"github.com/hookd/hookd/event"
 )
 
 func runFire(s Streams, args []string) int {

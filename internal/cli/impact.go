@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // impactJSON is one line of `dry-run --baseline OLD --format json`: an

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // stateJSON is what a rule's throttle, window or digest did with an

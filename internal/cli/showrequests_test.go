@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/internal/cli"
 )
 

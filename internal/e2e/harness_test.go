@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine"
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/sqlite"

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 func TestFormat(t *testing.T) {
@@ -97,7 +97,7 @@ func TestProjection(t *testing.T) {
 // does not change when the same event is sent again with other spacing
 // or key order.
 func TestKeysOfOneMessage(t *testing.T) {
-	evs, err := event.ReadPaths([]string{"../../testdata/identity"})
+	evs, err := event.ReadPaths([]string{"../testdata/identity"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package reload_test
+package watch_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/engine/reload"
+	"github.com/hookd/hookd/internal/watch"
 )
 
 // recorder collects the contents the watcher reports.
@@ -55,7 +55,7 @@ func (r *recorder) waitFor(t *testing.T, want string) {
 func start(t *testing.T, path string, initial string, trigger chan struct{}) *recorder {
 	t.Helper()
 	rec := newRecorder()
-	w, err := reload.New(path, reload.Options{Debounce: 50 * time.Millisecond, Initial: []byte(initial)}, rec.onChange)
+	w, err := watch.New(path, watch.Options{Debounce: 50 * time.Millisecond, Initial: []byte(initial)}, rec.onChange)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
-	"github.com/hookd/hookd/engine/event"
+	"github.com/hookd/hookd/event"
 )
 
 // FuzzParse decodes arbitrary bodies: Parse and ParseProjected must never

@@ -1,10 +1,10 @@
-// Package reload watches a rules file and calls back when its content
+// Package watch watches a rules file and calls back when its content
 // changes. It watches the file's folder, not the file, so that editors
 // that save by rename (vim), symlink swaps (Kubernetes ConfigMaps) and
 // files deleted and written anew are all seen; a burst of events within
 // the debounce window gives one callback, and only when the bytes differ
 // from the last ones seen.
-package reload
+package watch
 
 import (
 	"bytes"
