@@ -12,20 +12,23 @@ import (
 // exactly as the store does (see StateStep), so that a replay shows
 // what the daemon would do. It is not safe for concurrent use.
 type MemoryState struct {
-	states map[memKey]memEntry
+	// states holds the state of each rule by key; one MemoryState serves
+	// one rule set, so a rule stands for its scope.
+	states map[*Rule]map[string]memEntry
 }
 
-type memKey struct{ scope, key string }
-
+// memEntry is a key's state and when it expires (Unix milliseconds, 0
+// for never): few pointers, since a replay may hold millions.
 type memEntry struct {
 	state   []byte
-	expires time.Time
-	rule    *Rule
-	key     string
+	expires int64
 }
 
+// live reports whether the entry has not expired at at.
+func (e memEntry) live(at time.Time) bool { return e.expires == 0 || e.expires >= ms(at) }
+
 // NewMemoryState returns an empty MemoryState.
-func NewMemoryState() *MemoryState { return &MemoryState{states: map[memKey]memEntry{}} }
+func NewMemoryState() *MemoryState { return &MemoryState{states: map[*Rule]map[string]memEntry{}} }
 
 // StepOutcome is what applying one step did.
 type StepOutcome struct {
@@ -39,8 +42,8 @@ type StepOutcome struct {
 // Get returns the state of a rule's key as of at (nil when there is
 // none or it expired).
 func (m *MemoryState) Get(rule *Rule, key string, at time.Time) []byte {
-	e, ok := m.states[memKey{rule.Scope(), key}]
-	if !ok || !e.expires.IsZero() && e.expires.Before(at) {
+	e, ok := m.states[rule][key]
+	if !ok || !e.live(at) {
 		return nil
 	}
 	return e.state
@@ -57,18 +60,26 @@ func (m *MemoryState) Apply(res *Result) []StepOutcome {
 	out := make([]StepOutcome, 0, len(res.Steps))
 	for i := range res.Steps {
 		st := &res.Steps[i]
-		k := memKey{st.Rule.Scope(), st.Key}
+		keys := m.states[st.Rule]
+		if keys == nil {
+			keys = map[string]memEntry{}
+			m.states[st.Rule] = keys
+		}
 		var old []byte
-		if e, ok := m.states[k]; ok && (e.expires.IsZero() || !e.expires.Before(st.At)) {
+		if e, ok := keys[st.Key]; ok && e.live(st.At) {
 			old = e.state
 		}
 		// Advance is what st.Apply runs; it also says why.
 		next, fire, info, expires := Advance(st.Rule, old, st.At, st.raw)
 		info.Key = st.Key
 		if next == nil {
-			delete(m.states, k)
+			delete(keys, st.Key)
 		} else {
-			m.states[k] = memEntry{state: next, expires: expires, rule: st.Rule, key: st.Key}
+			e := memEntry{state: next}
+			if !expires.IsZero() {
+				e.expires = ms(expires)
+			}
+			keys[st.Key] = e
 		}
 		if fire {
 			acts, errs := st.Render(next)
@@ -86,18 +97,21 @@ func (m *MemoryState) Apply(res *Result) []StepOutcome {
 // them.
 func (m *MemoryState) FlushDue(rs *RuleSet, now time.Time, all bool) []Flushed {
 	type due struct {
-		k  memKey
-		e  memEntry
-		at time.Time
+		rule  *Rule
+		key   string
+		state []byte
+		at    time.Time
 	}
 	var list []due
-	for k, e := range m.states {
-		if e.rule.Digest == nil {
+	for rule, keys := range m.states {
+		if rule.Digest == nil {
 			continue
 		}
-		at, ok := DigestDue(e.state)
-		if ok && (all || !at.After(now)) {
-			list = append(list, due{k, e, at})
+		for key, e := range keys {
+			at, ok := DigestDue(e.state)
+			if ok && (all || !at.After(now)) {
+				list = append(list, due{rule, key, e.state, at})
+			}
 		}
 	}
 	sort.Slice(list, func(i, j int) bool {
@@ -105,15 +119,15 @@ func (m *MemoryState) FlushDue(rs *RuleSet, now time.Time, all bool) []Flushed {
 		if !a.at.Equal(b.at) {
 			return a.at.Before(b.at)
 		}
-		if a.e.rule.Line != b.e.rule.Line {
-			return a.e.rule.Line < b.e.rule.Line
+		if a.rule.Line != b.rule.Line {
+			return a.rule.Line < b.rule.Line
 		}
-		return a.e.key < b.e.key
+		return a.key < b.key
 	})
 	out := make([]Flushed, 0, len(list))
 	for _, d := range list {
-		out = append(out, rs.Flush(d.e.rule, d.e.key, d.e.state))
-		delete(m.states, d.k)
+		out = append(out, rs.Flush(d.rule, d.key, d.state))
+		delete(m.states[d.rule], d.key)
 	}
 	return out
 }
