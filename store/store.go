@@ -159,6 +159,31 @@ type Store interface {
 	// (wrapped, naming the id) when there is no such active mute.
 	EndMute(ctx context.Context, id int64, by string, now time.Time) (Mute, error)
 
+	// EventPage returns one page of events, newest first, and the
+	// cursor of the next page ("" after the last one).
+	EventPage(ctx context.Context, q EventPageQuery) (events []Event, next string, err error)
+	// Event returns the event with key (ErrNoEvent, wrapped, if none).
+	Event(ctx context.Context, key string) (Event, error)
+	// Jobs returns one page of jobs, highest id first.
+	Jobs(ctx context.Context, q JobQuery) ([]Job, error)
+	// Attempts returns the recorded attempts of each job, oldest first.
+	// Done, Retry and Dead record one each; a deleted or pruned job's
+	// attempts go with it.
+	Attempts(ctx context.Context, jobIDs []int64) (map[int64][]Attempt, error)
+	// Cancel turns pending jobs into dead letters with LastReason
+	// ReasonCancelled (Requeue brings them back); ids nil cancels every
+	// pending job. When an id is not pending it changes nothing and
+	// returns a *NotEligibleError. It returns the ids it cancelled.
+	Cancel(ctx context.Context, ids []int64, lastErr string) ([]int64, error)
+	// Delete deletes done jobs and dead letters with their attempts;
+	// ids nil deletes every dead letter. When an id is pending (or
+	// unknown) it deletes nothing and returns a *NotEligibleError. It
+	// returns how many it deleted.
+	Delete(ctx context.Context, ids []int64) (int, error)
+	// RuleCounts counts per rule what the events received, and the jobs
+	// created, at or after since did (rules with nothing are left out).
+	RuleCounts(ctx context.Context, since time.Time) (map[string]RuleCount, error)
+
 	// Writable reports whether the store can take writes now: nil, or
 	// why not (the disk is full, the file system read-only, the cluster
 	// has no quorum). It may write to find out, and it reports nil again
@@ -203,11 +228,16 @@ type NotDeadError struct {
 
 // Error says which ids are not dead letters.
 func (e *NotDeadError) Error() string {
-	parts := make([]string, len(e.IDs))
-	for i, id := range e.IDs {
+	return fmt.Sprintf("no dead letter with id %s; nothing was requeued", joinIDs(e.IDs))
+}
+
+// joinIDs lists ids separated by commas.
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
 		parts[i] = strconv.FormatInt(id, 10)
 	}
-	return fmt.Sprintf("no dead letter with id %s; nothing was requeued", strings.Join(parts, ", "))
+	return strings.Join(parts, ", ")
 }
 
 // Unwrap makes the error match ErrNotFound.

@@ -156,8 +156,9 @@ func (s *Store) insertJobList(w *wtx, eventID string, list []store.Job, now time
 // attempts, with the target's (redacted) response.
 func (s *Store) Done(ctx context.Context, jobID int64, attempts int, response string) error {
 	return s.update(ctx, func(w *wtx) error {
-		res, err := w.exec(s.st.done, attempts, response, millis(s.now()), jobID)
-		return s.changed(w, res, err, jobID)
+		now := millis(s.now())
+		res, err := w.exec(s.st.done, attempts, response, now, jobID)
+		return s.attempted(w, res, err, jobID, attempts, now, store.AttemptDone, "", response)
 	})
 }
 
@@ -165,8 +166,9 @@ func (s *Store) Done(ctx context.Context, jobID int64, attempts int, response st
 // at next. reason is the short failure label, lastErr the redacted error.
 func (s *Store) Retry(ctx context.Context, jobID int64, attempts int, next time.Time, reason, lastErr string) error {
 	return s.update(ctx, func(w *wtx) error {
-		res, err := w.exec(s.st.retry, attempts, millis(next), reason, lastErr, millis(s.now()), jobID)
-		return s.changed(w, res, err, jobID)
+		now := millis(s.now())
+		res, err := w.exec(s.st.retry, attempts, millis(next), reason, lastErr, now, jobID)
+		return s.attempted(w, res, err, jobID, attempts, now, store.AttemptRetry, reason, lastErr)
 	})
 }
 
@@ -174,8 +176,9 @@ func (s *Store) Retry(ctx context.Context, jobID int64, attempts int, next time.
 // permanent failure).
 func (s *Store) Dead(ctx context.Context, jobID int64, attempts int, reason, lastErr string) error {
 	return s.update(ctx, func(w *wtx) error {
-		res, err := w.exec(s.st.dead, attempts, reason, lastErr, millis(s.now()), jobID)
-		return s.changed(w, res, err, jobID)
+		now := millis(s.now())
+		res, err := w.exec(s.st.dead, attempts, reason, lastErr, now, jobID)
+		return s.attempted(w, res, err, jobID, attempts, now, store.AttemptDead, reason, lastErr)
 	})
 }
 

@@ -39,7 +39,7 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery, fn func(store.Ev
 	}
 	n := 0
 	for {
-		page, err := s.eventPage(ctx, query, since, at, seq)
+		page, err := s.eventPage(ctx, query, since, at, seq, eventPage)
 		if err != nil {
 			return err
 		}
@@ -69,12 +69,13 @@ type pagedEvent struct {
 	ev  store.Event
 }
 
-// eventPage reads one page of events.
-func (s *Store) eventPage(ctx context.Context, query string, since, at, seq int64) ([]pagedEvent, error) {
+// eventPage reads one page of events: query selects the columns Events
+// reads, with args.
+func (s *Store) eventPage(ctx context.Context, query string, args ...any) ([]pagedEvent, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, query, since, at, seq, eventPage)
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, s.fail("read events", err)
 	}

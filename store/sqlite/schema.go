@@ -15,10 +15,11 @@ const applicationID = 0x686f6f6b
 // schemaVersion is the version this package writes (PRAGMA
 // user_version). Versions 1 and 2 were written by earlier hookd releases
 // (see migrate.go).
-const schemaVersion = 4
+const schemaVersion = 5
 
-// schema creates the tables of version 4 (version 3 lacked the muted
-// column of events and the state and mutes tables: see stateSchema). Job ids are never reused
+// schema creates the tables of version 5 (version 3 lacked the muted
+// column of events and the state and mutes tables: see stateSchema;
+// version 4 the attempts table: see attemptsSchema). Job ids are never reused
 // (AUTOINCREMENT), also once the newest jobs are pruned.
 const schema = `
 CREATE TABLE events (
@@ -64,7 +65,25 @@ CREATE TABLE probe (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	at INTEGER NOT NULL
 ) STRICT;
-` + stateSchema
+` + stateSchema + attemptsSchema
+
+// attemptsSchema keeps each attempt of a job (Done, Retry and Dead add
+// one); a trigger deletes a job's attempts with the job (Prune, Delete).
+const attemptsSchema = `
+CREATE TABLE attempts (
+	id      INTEGER PRIMARY KEY,
+	job_id  INTEGER NOT NULL,
+	n       INTEGER NOT NULL,
+	at      INTEGER NOT NULL,
+	outcome TEXT    NOT NULL,
+	reason  TEXT    NOT NULL,
+	detail  TEXT    NOT NULL
+) STRICT;
+CREATE INDEX attempts_job ON attempts (job_id, id);
+CREATE TRIGGER jobs_attempts AFTER DELETE ON jobs BEGIN
+	DELETE FROM attempts WHERE job_id = old.id;
+END;
+`
 
 // stateSchema holds what rules remember (state: one row per scope and
 // key; expires and due are Unix milliseconds, 0 for never) and the mutes.
@@ -98,7 +117,10 @@ CREATE TABLE mutes (
 `
 
 // upgradeFrom3 brings a file of version 3 to version 4: it only adds.
-const upgradeFrom3 = `ALTER TABLE events ADD COLUMN muted TEXT NOT NULL DEFAULT '[]';` + stateSchema
+const upgradeFrom3 = `ALTER TABLE events ADD COLUMN muted TEXT NOT NULL DEFAULT '[]';` + stateSchema + upgradeFrom4
+
+// upgradeFrom4 brings a file of version 4 to version 5: it only adds.
+const upgradeFrom4 = attemptsSchema
 
 // upgrade brings the file to schemaVersion in one transaction: it creates
 // the schema in a new file and migrates the file (and event log) of an
@@ -121,9 +143,13 @@ func (s *Store) upgrade(ctx context.Context, mustExist bool) error {
 			return s.fail("open", err)
 		}
 		return s.moveLogAside()
-	case version == 3:
+	case version == 3 || version == 4:
 		// Additive, so also for a hookd command (MustExist).
-		if _, err := tx.ExecContext(ctx, upgradeFrom3); err != nil {
+		up := upgradeFrom3
+		if version == 4 {
+			up = upgradeFrom4
+		}
+		if _, err := tx.ExecContext(ctx, up); err != nil {
 			return s.fail("upgrade schema", err)
 		}
 	case mustExist && version == 0 && tables == 0:

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -20,19 +18,7 @@ func TestUpgradeFrom3(t *testing.T) {
 	if _, err := s.Accept(context.Background(), []store.Record{{Event: store.Event{ID: "old", Name: "message:in:new", Body: []byte(`{}`)}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", filepath.Join(dir, FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{`DROP TABLE state`, `DROP TABLE mutes`, `ALTER TABLE events DROP COLUMN muted`, `PRAGMA user_version = 3`} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	db.Close()
+	downgrade(t, s, dir, `DROP TRIGGER jobs_attempts`, `DROP TABLE attempts`, `DROP TABLE state`, `DROP TABLE mutes`, `ALTER TABLE events DROP COLUMN muted`, `PRAGMA user_version = 3`)
 
 	s = open(t, dir, Options{MustExist: true})
 	defer s.Close()
@@ -41,7 +27,7 @@ func TestUpgradeFrom3(t *testing.T) {
 		t.Fatalf("Accept after the upgrade: %v", err)
 	}
 	var ids, muted []string
-	err = s.Events(context.Background(), store.EventQuery{OldestFirst: true}, func(e store.Event) error {
+	err := s.Events(context.Background(), store.EventQuery{OldestFirst: true}, func(e store.Event) error {
 		ids = append(ids, e.ID)
 		muted = append(muted, e.Muted...)
 		return nil

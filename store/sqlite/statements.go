@@ -24,6 +24,7 @@ type statements struct {
 	insertEvent            *sql.Stmt
 	insertJob, jobByKey    *sql.Stmt
 	done, retry, dead      *sql.Stmt
+	insertAttempt          *sql.Stmt
 	jobState               *sql.Stmt
 	deadIn                 *sql.Stmt
 	requeueAll, requeueIDs *sql.Stmt
@@ -53,6 +54,7 @@ func (s *Store) prepare(ctx context.Context) error {
 			WHERE id = ? AND state = 'pending'`},
 		{&st.dead, `UPDATE jobs SET state = 'dead', attempts = ?, last_reason = ?, last_error = ?, requeued = 0, updated_at = ?
 			WHERE id = ? AND state = 'pending'`},
+		{&st.insertAttempt, `INSERT INTO attempts (job_id, n, at, outcome, reason, detail) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&st.jobState, `SELECT state FROM jobs WHERE id = ?`},
 		{&st.deadIn, `SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND state = 'dead'`},
 		{&st.requeueAll, `UPDATE jobs SET state = 'pending', attempts = 0, next_at = ?1, requeued = 1, updated_at = ?1

@@ -68,6 +68,7 @@ func Run(t *testing.T, open Opener) {
 		{"Mutes", testMutes},
 		{"MutedEvent", testMutedEvent},
 	}
+	tests = append(tests, consoleTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open) })
 	}
