@@ -1,14 +1,17 @@
 package e2e
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // textAt is a message:in:new event with id and body, created at (Unix
@@ -104,6 +107,11 @@ func TestKill9KeepsDigestAndWindow(t *testing.T) {
 	}
 	p2.waitIdle()
 	p2.Kill9()
+	// The flush deleted the digest in the commit that queued its message:
+	// no state of it is left to be sent again, and one job was made.
+	if states, jobs := collected(t, w.data); states != 0 || jobs != 1 {
+		t.Errorf("after the digest was sent the store holds %d digest states and %d digest jobs, want 0 and 1", states, jobs)
+	}
 
 	p3 := w.start()
 	p3.waitIdle()
@@ -111,4 +119,21 @@ func TestKill9KeepsDigestAndWindow(t *testing.T) {
 		t.Errorf("after another kill -9 and restart hookd sent %d state messages, want still 2", got)
 	}
 	p3.stop()
+}
+
+// collected counts the states and the jobs of the digest rule collect in
+// the store of data, read-only. Call it only while no hookd runs on data.
+func collected(t *testing.T, data string) (states, jobs int) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(filepath.Join(data, sqlite.FileName))+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.QueryRow(`SELECT (SELECT count(*) FROM state WHERE scope LIKE 'collect#%'),
+		(SELECT count(*) FROM jobs WHERE rule = 'collect')`).Scan(&states, &jobs)
+	if err != nil {
+		t.Fatalf("read the store: %v", err)
+	}
+	return states, jobs
 }
