@@ -10,6 +10,13 @@
 // can be put back (Requeue, TakeRequeued). Jobs are delivered at least
 // once: a pending job survives a crash and runs again after it.
 //
+// The store also keeps what rules that remember (throttles, windows,
+// digests, timer rules) know per key: a record's steps change it in the
+// commit that stores the event, and a digest's flush or a timer's tick
+// changes it with a compare-and-set (Swap) in the commit that queues its
+// jobs, so neither a crash nor a duplicate loses or doubles anything. It
+// keeps the mutes (silences) the daemon applies too.
+//
 // The embedded default is package store/sqlite (one SQLite file in the
 // data folder). Any implementation, such as a replicated one on a
 // networked log, must pass the conformance suite in store/storetest; the
