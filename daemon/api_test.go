@@ -5,11 +5,12 @@ import (
 	"testing"
 )
 
-// The API shows event data, so it needs the webhook key; /healthz and
-// /metrics do not.
+// The API shows event data, so it needs the admin key (never the
+// webhook key: TestAdminAccess tries every route); /healthz and /metrics
+// do not.
 func TestAPIAccess(t *testing.T) {
 	t.Parallel()
-	h := start(t, options{rules: welcomeRules, key: "api-key-for-tests"})
+	h := start(t, options{rules: welcomeRules, key: "api-key-for-tests", adminKey: "admin-key-for-api-tests"})
 	h.accept(t, js(t, groupEvent("API-1", "remove")))
 	for _, tc := range []struct {
 		path  string
@@ -18,14 +19,14 @@ func TestAPIAccess(t *testing.T) {
 		about string
 	}{
 		{"/api/events", nil, http.StatusUnauthorized, "no key"},
-		{"/api/events?key=wrong", nil, http.StatusUnauthorized, "wrong key"},
-		{"/api/events", func(r *http.Request) { r.Header.Set("X-Hookd-Key", "wrong") }, http.StatusUnauthorized, "wrong header"},
-		{"/api/events?key=api-key-for-tests", nil, http.StatusOK, "key in the query"},
-		{"/api/events", func(r *http.Request) { r.Header.Set("X-Hookd-Key", "api-key-for-tests") }, http.StatusOK, "key in the header"},
-		{"/api/events", func(r *http.Request) { r.Header.Set("Authorization", "Bearer api-key-for-tests") }, http.StatusOK, "bearer key"},
+		{"/api/events?key=api-key-for-tests", nil, http.StatusUnauthorized, "webhook key in the query"},
+		{"/api/events", func(r *http.Request) { r.Header.Set("X-Hookd-Key", "api-key-for-tests") }, http.StatusUnauthorized, "webhook key in the header"},
+		{"/api/events", func(r *http.Request) { r.Header.Set(AdminKeyHeader, "wrong") }, http.StatusUnauthorized, "wrong admin key"},
+		{"/api/events", func(r *http.Request) { r.Header.Set(AdminKeyHeader, "admin-key-for-api-tests") }, http.StatusOK, "admin key in the header"},
+		{"/api/events", func(r *http.Request) { r.Header.Set("Authorization", "Bearer admin-key-for-api-tests") }, http.StatusOK, "admin bearer key"},
 		{"/api/rules", nil, http.StatusUnauthorized, "no key"},
-		{"/api/rules?key=wrong", nil, http.StatusUnauthorized, "wrong key"},
-		{"/api/rules?key=api-key-for-tests", nil, http.StatusOK, "key in the query"},
+		{"/api/rules", func(r *http.Request) { r.Header.Set("Authorization", "Bearer api-key-for-tests") }, http.StatusUnauthorized, "webhook key as bearer"},
+		{"/api/rules", func(r *http.Request) { r.Header.Set(AdminKeyHeader, "admin-key-for-api-tests") }, http.StatusOK, "admin key"},
 		{"/healthz", nil, http.StatusOK, "no key"},
 		{"/metrics", nil, http.StatusOK, "no key"},
 		{"/api/nothing", nil, http.StatusNotFound, "unknown path"},

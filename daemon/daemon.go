@@ -60,6 +60,16 @@ type Config struct {
 	// Open runs without a webhook key (hookd serve --open, on a trusted
 	// network).
 	Open bool
+	// AdminKey opens the admin API (/api/...) and the console (/ui/):
+	// HOOKD_ADMIN_KEY. The webhook key never opens them. With neither it
+	// nor AdminKeyHash they are off (404).
+	AdminKey secret.String
+	// AdminKeyHash is a bcrypt hash of the admin key, from
+	// --admin-key-file (ReadAdminKeyFile), instead of AdminKey.
+	AdminKeyHash string
+	// SessionTTL is how long a console sign-in lasts
+	// (DefaultSessionTTL).
+	SessionTTL time.Duration
 	// MaxBody bounds a request body in bytes (DefaultMaxBody).
 	MaxBody int64
 	// Retention is how long events and finished jobs are kept; it is also
@@ -136,6 +146,11 @@ type Daemon struct {
 	// mutes are the mutes in force, read from the store by the
 	// scheduler and after each change through the API.
 	mutes atomic.Pointer[muteSet]
+	// adminAuth checks the admin credential; nil: the admin API and the
+	// console are off.
+	adminAuth *adminAuth
+	// held counts the matches that rules that remember held back.
+	held heldCounts
 }
 
 // now is the daemon's clock.
@@ -188,7 +203,13 @@ func New(cfg Config) (*Daemon, error) {
 	if rs == nil {
 		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s shows each in its line):\n%s", problems.Errors(), cfg.RulesPath, problemLines(problems))
 	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger, initial: data}
+	if d.adminAuth, err = newAdminAuth(cfg.AdminKey, cfg.AdminKeyHash, cfg.SessionTTL, cfg.Now); err != nil {
+		return nil, err
+	}
 	if !cfg.WebhookKey.IsZero() {
 		d.keyHash = sha256.Sum256([]byte(cfg.WebhookKey.Reveal()))
 	}

@@ -90,8 +90,8 @@ type options struct {
 	// symlinked lays the rules file out as Kubernetes mounts a
 	// ConfigMap: rules.yaml -> ..data/rules.yaml, ..data -> ..v1.
 	symlinked bool
-	// waToken, smtpPassword and key override the secrets.
-	waToken, smtpPassword, key string
+	// waToken, smtpPassword, key and adminKey override the secrets.
+	waToken, smtpPassword, key, adminKey string
 	// workers, drain, maxBody and debounce go to Config (defaults: 4,
 	// 2s, DefaultMaxBody, 100ms).
 	workers  int
@@ -119,6 +119,7 @@ type harness struct {
 	d         *Daemon
 	base      string // http://127.0.0.1:port
 	key       string
+	adminKey  string
 	rulesPath string
 	dataDir   string
 	logs      *syncbuf.Buffer
@@ -146,6 +147,7 @@ func start(t *testing.T, o options) *harness {
 	h.waToken = or(o.waToken, "wa-token-for-tests")
 	h.smtpPassword = or(o.smtpPassword, "smtp-password-for-tests")
 	h.key = or(o.key, "webhook-key-for-tests")
+	h.adminKey = or(o.adminKey, "admin-key-for-tests-0123456789")
 
 	h.wa = standin.NewWassenger(h.waToken)
 	h.hook = standin.NewRecorder()
@@ -186,6 +188,7 @@ func start(t *testing.T, o options) *harness {
 		Listen:         "127.0.0.1:0",
 		DataDir:        h.dataDir,
 		WebhookKey:     secret.New(h.key),
+		AdminKey:       secret.New(h.adminKey),
 		Workers:        o.workers,
 		DrainTimeout:   o.drain,
 		MaxBody:        o.maxBody,
@@ -398,8 +401,8 @@ func (h *harness) accept(t *testing.T, body string) accepted {
 	return out
 }
 
-// get sends a GET to path, with the key in the X-Hookd-Key header when
-// withKey.
+// get sends a GET to path, with the admin key in the X-Hookd-Admin-Key
+// header when withKey.
 func (h *harness) get(t *testing.T, path string, withKey bool) answer {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, h.base+path, nil)
@@ -407,12 +410,12 @@ func (h *harness) get(t *testing.T, path string, withKey bool) answer {
 		t.Fatal(err)
 	}
 	if withKey {
-		req.Header.Set("X-Hookd-Key", h.key)
+		req.Header.Set(AdminKeyHeader, h.adminKey)
 	}
 	return do(t, req)
 }
 
-// getJSON GETs path with the key and decodes the 200 answer into v.
+// getJSON GETs path with the admin key and decodes the 200 answer into v.
 func (h *harness) getJSON(t *testing.T, path string, v any) {
 	t.Helper()
 	a := h.get(t, path, true)
@@ -435,6 +438,7 @@ func (h *harness) rulesStatus(t *testing.T) ReloadStatus {
 // apiEvent is one event of /api/events.
 type apiEvent struct {
 	ID     string          `json:"id"`
+	Key    string          `json:"key"`
 	Event  string          `json:"event"`
 	Rules  []string        `json:"rules"`
 	Errors []string        `json:"errors"`

@@ -158,6 +158,8 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 			case so.Capped:
 				d.metrics.stateCapped.WithLabelValues(st.Rule).Inc()
 				d.log.Warn("rule state is full: a new key was not counted (raise --max-state-keys or narrow the rule's key)", "rule", st.Rule, "key", st.Key, "cap", d.cfg.MaxStateKeys, "event", ev.Name)
+			default:
+				d.held.add(st.Rule)
 			}
 		}
 		for _, e := range results[i].Errors {

@@ -3,8 +3,10 @@ package daemon
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,9 +24,10 @@ const (
 	sentKey       = "SENTINEL-webhook-key-5e6f"
 	sentHookQuery = "SENTINEL-hook-query-token-3a1c"
 	sentHookAuth  = "SENTINEL-hook-bearer-8e2d"
+	sentAdmin     = "SENTINEL-admin-key-6a7b"
 )
 
-var sentinels = []string{sentWassenger, sentSlackURL, sentSlackBot, sentSMTP, sentKey, sentHookQuery, sentHookAuth}
+var sentinels = []string{sentWassenger, sentSlackURL, sentSlackBot, sentSMTP, sentKey, sentHookQuery, sentHookAuth, sentAdmin}
 
 // secretRules use every secret: the Wassenger token, both Slack secrets,
 // the SMTP password, and a webhook with a secret query value and header.
@@ -64,7 +67,7 @@ func TestSentinelSecretsNeverLeak(t *testing.T) {
 `
 	h := start(t, options{
 		rules: secretRules, extraConnections: slackConn,
-		waToken: sentWassenger, smtpPassword: sentSMTP, key: sentKey,
+		waToken: sentWassenger, smtpPassword: sentSMTP, key: sentKey, adminKey: sentAdmin,
 	})
 	var seen []string // everything the daemon answered
 	keep := func(a answer) answer { seen = append(seen, a.body); return a }
@@ -162,9 +165,16 @@ func TestSentinelSecretsNeverLeak(t *testing.T) {
 	}
 
 	// Everything the daemon shows.
-	for _, path := range []string{"/api/rules", "/api/events?limit=1000&body=true", "/healthz", "/metrics"} {
+	for _, path := range []string{"/api/rules", "/api/events?limit=1000&body=true", "/api/jobs?limit=1000", "/healthz", "/metrics"} {
 		keep(h.get(t, path, true))
 	}
+	for _, e := range h.events(t) {
+		keep(h.get(t, "/api/events/"+url.PathEscape(e.Key), true))
+	}
+	for _, j := range h.jobs(t) {
+		keep(h.get(t, "/api/jobs/"+strconv.FormatInt(j.ID, 10), true))
+	}
+	keep(h.admin(t, http.MethodPost, "/api/dry-run", js(t, groupEvent("SEC-DRY", "add"))))
 	dead, err := h.d.store.DeadLetters(context.Background(), 0)
 	must(t, err)
 	if len(dead) < 10 {

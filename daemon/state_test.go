@@ -282,14 +282,14 @@ const muteRules = `rules:
       - webhook: { url: "@HOOK@/hook", body: { event: "{{ id }}" } }
 `
 
-// apiCall sends an API request with the key and decodes the answer.
+// apiCall sends an API request with the admin key and decodes the answer.
 func (h *harness) apiCall(t *testing.T, method, path, body string, v any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, h.base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("X-Hookd-Key", h.key)
+	req.Header.Set(AdminKeyHeader, h.adminKey)
 	req.Header.Set("Content-Type", "application/json")
 	a := do(t, req)
 	if v != nil {

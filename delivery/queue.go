@@ -37,6 +37,9 @@ type queue struct {
 	// closed is set by wait: no worker starts after it (jobs pushed
 	// later stay pending in the store).
 	closed bool
+	// cancelled are queued jobs the store no longer holds as pending
+	// (Deliverer.Cancel): a worker drops them instead of running them.
+	cancelled map[int64]bool
 }
 
 func newQueue(stop, runCtx context.Context, workers, max int, run func(context.Context, *store.Job)) *queue {
@@ -99,6 +102,9 @@ func (q *queue) pushOne(j store.Job) {
 	name := router.Lane(j.Type)
 	q.mu.Lock()
 	if q.queued[j.ID] {
+		// Requeued after a Cancel while its old copy still waits: the
+		// copy runs.
+		delete(q.cancelled, j.ID)
 		q.mu.Unlock()
 		return
 	}
@@ -158,6 +164,9 @@ func (q *queue) work(l *lane) {
 		j, ok := l.next(q.stop)
 		if !ok {
 			return
+		}
+		if q.dropCancelled(j.ID) {
+			continue
 		}
 		q.run(q.runCtx, j)
 	}

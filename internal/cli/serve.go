@@ -29,6 +29,7 @@ func runServe(s Streams, args []string) int {
 	fs.StringVar(&cfg.Listen, "listen", daemon.DefaultListen, "HTTP address to listen on")
 	fs.StringVar(&cfg.DataDir, "data", daemon.DefaultDataDir, "folder of the store (the SQLite file hookd.db of events and actions)")
 	fs.BoolVar(&cfg.Open, "open", false, "run without HOOKD_WEBHOOK_KEY (anyone who can reach the port can post events)")
+	adminKeyFile := fs.String("admin-key-file", "", "file holding a bcrypt hash of the admin key, instead of HOOKD_ADMIN_KEY (the admin API and console are off without either)")
 	fs.Int64Var(&cfg.MaxBody, "max-body", daemon.DefaultMaxBody, "largest request body in bytes")
 	fs.DurationVar(&cfg.Retention, "retention", daemon.DefaultRetention, "how long events and finished actions are kept (and duplicates recognised)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", daemon.DefaultDrainTimeout, "on SIGTERM, how long running actions may finish")
@@ -55,6 +56,13 @@ func runServe(s Streams, args []string) int {
 		return exitUsage(s, fs, "%v", err)
 	}
 	cfg.WebhookKey = secret.New(os.Getenv("HOOKD_WEBHOOK_KEY"))
+	cfg.AdminKey = secret.New(os.Getenv("HOOKD_ADMIN_KEY"))
+	if *adminKeyFile != "" {
+		if cfg.AdminKeyHash, err = daemon.ReadAdminKeyFile(*adminKeyFile); err != nil {
+			fmt.Fprintf(s.Stderr, "hookd serve: %v\n", err)
+			return 1
+		}
+	}
 	// A file that does not load is reported by daemon.New, with its
 	// problems; one that loads must not send placeholder secrets to the
 	// real services.

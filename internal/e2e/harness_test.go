@@ -27,6 +27,7 @@ import (
 // Sentinel secrets: they must never appear in hookd's output.
 const (
 	webhookKey = "e2e-webhook-key-SENTINEL-4b1d0e"
+	adminKey   = "e2e-admin-key-SENTINEL-71c3a9"
 	apiToken   = "e2e-api-token-SENTINEL-9c2e77"
 )
 
@@ -74,6 +75,7 @@ func newWorld(t *testing.T, rulesFile string) *world {
 func (w *world) env() []string {
 	return []string{
 		"HOOKD_WEBHOOK_KEY=" + webhookKey,
+		"HOOKD_ADMIN_KEY=" + adminKey,
 		"WASSENGER_TOKEN=" + apiToken,
 		"WASSENGER_BASE_URL=" + w.ws.BaseURL(),
 		"TMPDIR=" + w.dir,
@@ -133,7 +135,7 @@ func run(t *testing.T, dir string, env []string, args ...string) *proc {
 		if t.Failed() {
 			t.Logf("output of hookd %s (pid %d):\n%s", strings.Join(args, " "), cmd.Process.Pid, out)
 		}
-		for _, s := range []string{webhookKey, apiToken} {
+		for _, s := range []string{webhookKey, adminKey, apiToken} {
 			if strings.Contains(out, s) {
 				t.Errorf("hookd's output holds a secret (sentinel %q); secrets must never be logged", s)
 			}
@@ -280,14 +282,15 @@ func (p *proc) waitIdle() health {
 	return h
 }
 
-// get sends GET path with the webhook key.
+// get sends GET path with the admin key (the admin API does not take
+// the webhook key).
 func (p *proc) get(path string) answer {
 	p.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, "http://"+p.Addr+path, nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	req.Header.Set("X-Hookd-Key", webhookKey)
+	req.Header.Set("X-Hookd-Admin-Key", adminKey)
 	a, err := do(req)
 	if err != nil {
 		p.t.Fatalf("GET %s: %v", path, err)
