@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/store"
@@ -470,5 +474,92 @@ func TestConsolePagesRulesDryRun(t *testing.T) {
 	}
 	if a := h.admin(t, "POST", "/api/dry-run", `{"nope":`); a.status != http.StatusBadRequest {
 		t.Errorf("dry-run of broken JSON: %d, want 400", a.status)
+	}
+}
+
+// Pages of 1,000 walk 10,000 stored events once each, and a page of 50
+// answers quickly (BenchmarkEventsPage in store/sqlite measures it).
+func TestConsoleTenThousandEvents(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{rules: consoleRules})
+	at := time.Now().Add(-time.Hour)
+	const n = 10_000
+	for i := 0; i < n; i += 1000 {
+		recs := make([]store.Record, 1000)
+		for j := range recs {
+			k := i + j
+			recs[j] = store.Record{Event: store.Event{ID: fmt.Sprintf("message:in:new/TEN-%05d", k), Name: "message:in:new",
+				Body: []byte(fmt.Sprintf(`{"event":"message:in:new","data":{"id":"TEN-%05d","body":"hi"}}`, k)), ReceivedAt: at.Add(time.Duration(k) * time.Millisecond)}}
+		}
+		if _, err := h.d.store.Accept(t.Context(), recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 1; ; pages++ {
+		var page struct {
+			Events []EventJSON `json:"events"`
+			Next   string      `json:"next_cursor"`
+		}
+		decode(t, h.admin(t, "GET", "/api/events?limit=1000&cursor="+url.QueryEscape(cursor), ""), &page)
+		for i, e := range page.Events {
+			if want := fmt.Sprintf("message:in:new/TEN-%05d", n-1-len(seen)); e.Key != want || seen[e.Key] {
+				t.Fatalf("page %d, event %d: %s, want %s (newest first, each once)", pages, i, e.Key, want)
+			}
+			seen[e.Key] = true
+		}
+		if page.Next == "" {
+			if pages != 10 {
+				t.Errorf("%d pages of 1,000, want 10", pages)
+			}
+			break
+		}
+		cursor = page.Next
+	}
+	if len(seen) != n {
+		t.Errorf("walked %d events, want %d", len(seen), n)
+	}
+	start := time.Now()
+	var page struct {
+		Events []EventJSON `json:"events"`
+	}
+	decode(t, h.admin(t, "GET", "/api/events?limit=50", ""), &page)
+	if took := time.Since(start); len(page.Events) != 50 || took > 2*time.Second {
+		t.Errorf("a page of 50: %d events in %v", len(page.Events), took)
+	}
+}
+
+// The admin key may be given as a bcrypt hash: the key opens, another
+// does not, and a file that holds no hash is refused with what to do.
+func TestAdminKeyHash(t *testing.T) {
+	t.Parallel()
+	hash, err := bcrypt.GenerateFromPassword([]byte("a-long-admin-key-for-hashing"), bcrypt.MinCost)
+	must(t, err)
+	path := filepath.Join(t.TempDir(), "admin.hash")
+	must(t, os.WriteFile(path, append(hash, '\n'), 0o600))
+	read, err := ReadAdminKeyFile(path)
+	must(t, err)
+	a, err := newAdminAuth(secret.New(""), read, time.Hour, time.Now)
+	must(t, err)
+	for range 2 { // the second time from the cache
+		if !a.checkKey("a-long-admin-key-for-hashing") {
+			t.Error("the key of the hash was refused")
+		}
+	}
+	for _, k := range []string{"", "a-long-admin-key-for-hashinG", "wrong"} {
+		if a.checkKey(k) {
+			t.Errorf("key %q opened", k)
+		}
+	}
+	must(t, os.WriteFile(path, []byte("plain-text-key\n"), 0o600))
+	if _, err := ReadAdminKeyFile(path); err == nil || !strings.Contains(err.Error(), "htpasswd") {
+		t.Errorf("a file without a hash: %v, want an error saying how to make one", err)
+	}
+	if _, err := newAdminAuth(secret.New("short"), "", time.Hour, time.Now); err == nil {
+		t.Error("a 5-character admin key was taken")
+	}
+	if _, err := newAdminAuth(secret.New("a-long-admin-key-for-hashing"), read, time.Hour, time.Now); err == nil {
+		t.Error("both a key and a hash were taken")
 	}
 }
