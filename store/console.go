@@ -91,10 +91,12 @@ type RuleCount struct {
 	// Fired counts events that fired the rule; Muted those it matched
 	// while muted; Errors those with a run-time error of the rule (a
 	// condition or template that failed).
-	Fired, Muted, Errors int
+	Fired  int `json:"fired"`
+	Muted  int `json:"muted"`
+	Errors int `json:"errors"`
 	// Dead counts the rule's jobs that are dead letters and were
 	// created in the window.
-	Dead int
+	Dead int `json:"dead"`
 }
 
 // NotEligibleError is Cancel's and Delete's error when some ids are not
