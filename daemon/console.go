@@ -546,10 +546,37 @@ type ExplainJSON struct {
 	Reason    string         `json:"reason,omitempty"`
 	StoppedBy string         `json:"stopped_by,omitempty"`
 	// Condition is the condition part by part, with each part's value.
-	Condition *engine.Step     `json:"condition,omitempty"`
-	Actions   []RenderedJSON   `json:"actions,omitempty"`
-	Errors    []string         `json:"errors,omitempty"`
-	State     *engine.StepInfo `json:"state,omitempty"`
+	Condition *engine.Step   `json:"condition,omitempty"`
+	Actions   []RenderedJSON `json:"actions,omitempty"`
+	Errors    []string       `json:"errors,omitempty"`
+	State     *StateJSON     `json:"state,omitempty"`
+}
+
+// StateJSON is what a rule's throttle, window or digest did in a
+// dry-run (engine.StepInfo).
+type StateJSON struct {
+	Key         string     `json:"key,omitempty"`
+	Count       int        `json:"count,omitempty"`
+	AtLeast     int        `json:"at_least,omitempty"`
+	Throttled   bool       `json:"throttled,omitempty"`
+	NextAllowed *time.Time `json:"next_allowed,omitempty"`
+	Due         *time.Time `json:"due,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+}
+
+// stateView is info as the API shows it (nil for nil).
+func stateView(info *engine.StepInfo) *StateJSON {
+	if info == nil {
+		return nil
+	}
+	out := &StateJSON{Key: info.Key, Count: info.Count, AtLeast: info.AtLeast, Throttled: info.Throttled, Reason: info.Reason}
+	if !info.NextAllowed.IsZero() {
+		out.NextAllowed = &info.NextAllowed
+	}
+	if !info.Due.IsZero() {
+		out.Due = &info.Due
+	}
+	return out
 }
 
 // RenderedJSON is an action a dry-run rendered, and the request it
@@ -584,7 +611,7 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 	ev := evs[0]
 	out := DryRunJSON{ID: ev.ID, Key: ev.Key, Event: ev.Name, Action: ev.Action, Version: snap.rules.Hash}
 	for _, x := range snap.rules.Explain(ev) {
-		ej := ExplainJSON{Rule: x.Rule.Name, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition, State: x.State}
+		ej := ExplainJSON{Rule: x.Rule.Name, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition, State: stateView(x.State)}
 		for _, a := range x.Actions {
 			rj := RenderedJSON{Type: a.Action.Type, Name: a.Action.Name, Params: httpx.MaskParams(a.Action.Type, a.Params)}
 			text, err := snap.router.Describe(actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.Key, a.Action.Rule, a.Action.Index)})
