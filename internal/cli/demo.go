@@ -137,7 +137,16 @@ func demo(ctx context.Context, s Streams, args []string) int {
 		<-runErr
 		return 1
 	}
-	fmt.Fprintf(s.Stdout, "posted %d recorded events (testdata/events); waiting for their actions...\n\n", sent)
+	burst, err := postBurst(url, time.Now())
+	if err != nil {
+		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
+		stop()
+		<-runErr
+		return 1
+	}
+	fmt.Fprintf(s.Stdout, "posted %d recorded events (testdata/events) and %d for the rules that remember: 6 removals from one group a minute apart\n"+
+		"(mass-removal's window fires on the 5th, its throttle holds the 6th) and 3 joins (daily-joins collects them and sends\n"+
+		"one message at 09:00 Europe/Madrid; hookd dry-run shows it); waiting for their actions...\n\n", sent, burst)
 	waitIdle(ctx, "http://"+d.Addr()+"/healthz")
 	printTargets(s.Stdout, t)
 	printDeadLetters(s.Stdout, filepath.Join(dir, "data"))

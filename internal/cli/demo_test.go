@@ -24,6 +24,14 @@ func TestDemoOnce(t *testing.T) {
 			t.Errorf("%s nothing", target)
 		}
 	}
+	// The rules that remember: the burst's fifth removal fires the
+	// window once; the throttle holds the sixth.
+	if n := len(regexp.MustCompile(`\d+ removals in Demo Burst Group`).FindAllString(stdout, -1)); n != 1 {
+		t.Errorf("mass-removal fired %d times on the demo's burst, want once:\n%s", n, stdout)
+	}
+	if !regexp.MustCompile(`5 removals in Demo Burst Group`).MatchString(stdout) {
+		t.Errorf("mass-removal did not report 5 removals:\n%s", stdout)
+	}
 	if regexp.MustCompile(`(?m)^Dead letters`).MatchString(stdout) {
 		t.Errorf("the demo dead-lettered actions:\n%s", stdout)
 	}
