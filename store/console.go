@@ -46,8 +46,8 @@ type EventPageQuery struct {
 	// Rule keeps events that fired, or matched while muted, this rule.
 	Rule string
 	// JobState keeps events with at least one job in this state:
-	// StatePending, StateDone, StateDead, or "retrying" (pending after a
-	// failed attempt).
+	// StatePending (pending with no attempt yet), JobStateRetrying
+	// (pending after a failed attempt), StateDone or StateDead.
 	JobState string
 	// Since keeps events received at or after it (zero: all).
 	Since time.Time
