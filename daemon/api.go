@@ -6,6 +6,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hookd/hookd/daemon/ui"
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/store"
 )
@@ -28,7 +29,16 @@ func (d *Daemon) routes() http.Handler {
 	r.POST("/api/mutes", d.admin(d.apiAddMute))
 	r.DELETE("/api/mutes/:id", d.admin(d.apiEndMute))
 	d.consoleRoutes(r)
-	return r
+	if d.adminAuth == nil {
+		return r
+	}
+	// The console's pages (/ui/...) over this API; the rest passes on.
+	c, err := ui.New(r)
+	if err != nil {
+		d.log.Error("the console is off", "err", err)
+		return r
+	}
+	return c
 }
 
 // healthz answers 200 while the store can be read and written, else 503
