@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -154,6 +155,7 @@ var funcs = template.FuncMap{
 	"deref": func(t *time.Time) time.Time { return *t },
 	"list":  func(s ...string) []string { return s },
 	"join":  strings.Join,
+	"base":  filepath.Base,
 	"query": url.QueryEscape,
 }
 

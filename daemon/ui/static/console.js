@@ -24,7 +24,7 @@
       new uPlot({
         width: 220, height: 90, legend: { show: false }, cursor: { show: false },
         scales: { x: { time: false, range: [-0.5, 3.5] } },
-        axes: [{ values: function (u, vals) { return vals.map(function (v) { return labels[v] || ""; }); }, size: 24, font: "10px sans-serif" },
+        axes: [{ splits: function () { return [0, 1, 2, 3]; }, values: function (u, vals) { return vals.map(function (v) { return labels[v] || ""; }); }, size: 24, font: "10px sans-serif" },
                { size: 28, font: "10px sans-serif" }],
         series: [{}, { label: "1h", paths: bars, fill: "#e8590c", stroke: "#e8590c", points: { show: false } },
                      { label: "24h", paths: uPlot.paths.bars({ size: [0.35, 20], align: 1 }), fill: "#1971c2", stroke: "#1971c2", points: { show: false } }]
