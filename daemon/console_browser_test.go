@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,15 @@ func jsTrue(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
+// drop removes the element sel from the page, so that waiting for it
+// again waits for the next page.
+func drop(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(() => { document.querySelector(`+strconv.Quote(sel)+`).remove(); return true })()`)(ctx, tg)
+		return err
+	})
+}
+
 // run runs chromedp actions and fails the test on an error.
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
@@ -190,6 +200,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	run(t, ctx, "filter",
 		chromedp.SetValue(chromedp.CSS(`#filter input[name=rule]`), "help-reply"),
 		chromedp.SetValue(chromedp.CSS(`#filter select[name=state]`), "dead"),
+		drop("#rows"),
 		chromedp.Submit(chromedp.CSS(`#filter`)),
 		chromedp.WaitReady(chromedp.CSS(`#rows`)),
 	)
@@ -288,6 +299,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(h.base+"/ui/playground"),
 		chromedp.WaitVisible(chromedp.CSS(`#pick`)),
 		chromedp.SetValue(chromedp.CSS(`#pick select`), keyOf["WEB-2"]),
+		drop("#try"),
 		chromedp.Submit(chromedp.CSS(`#pick`)),
 		chromedp.WaitVisible(chromedp.CSS(`#try`)),
 	)
@@ -302,6 +314,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	body := js(t, messageEvent("PLAY-1", "nothing to see"))
 	run(t, ctx, "paste an event",
 		chromedp.SetValue(chromedp.CSS(`#body`), body),
+		drop("#result"),
 		chromedp.Click(chromedp.CSS(`#try button`)),
 		chromedp.WaitVisible(chromedp.CSS(`#result`)),
 	)
@@ -310,6 +323,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n := len(h.wa.Messages()); n != 1 {
 		t.Errorf("the playground sent something: Wassenger received %d messages, want the one retried", n)
 	}
+
+	// Sign out: the pages send to the sign-in page again. hookd demo's
+	// link (the key after #, never sent to the server) signs in.
+	run(t, ctx, "sign out",
+		chromedp.Click(chromedp.CSS(`header form button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#key`)),
+		chromedp.Navigate(h.base+"/ui/jobs"),
+		chromedp.WaitVisible(chromedp.CSS(`#key`)),
+		chromedp.Navigate(h.base+"/ui/login#key="+h.adminKey),
+		chromedp.WaitVisible(chromedp.CSS(`#rows`)),
+	)
+	jsTrue(t, ctx, "the key is gone from the address", `!location.href.includes("key=")`)
 }
 
 // uiPages are the console's pages that show data.

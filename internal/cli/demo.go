@@ -92,7 +92,7 @@ func demo(ctx context.Context, s Streams, args []string) int {
 		return 1
 	}
 	defer t.close()
-	key := randomKey()
+	key, adminKey := randomKey(), randomKey()
 	env := map[string]string{
 		"WASSENGER_TOKEN": "demo-wassenger-token", "WASSENGER_BASE_URL": t.wassenger.BaseURL(),
 		"SLACK_WEBHOOK_URL": t.slack.WebhookURL(), "SLACK_BOT_TOKEN": t.slack.Token(), "SLACK_API_URL": t.slack.APIURL(),
@@ -115,7 +115,7 @@ func demo(ctx context.Context, s Streams, args []string) int {
 	logger := slog.New(slog.NewTextHandler(s.Stderr, &slog.HandlerOptions{Level: level}))
 	d, err := daemon.New(daemon.Config{
 		RulesPath: *rulesPath, Listen: *listen, DataDir: filepath.Join(dir, "data"),
-		WebhookKey: secret.New(key), Logger: logger, Sync: "normal", LookupEnv: lookupEnv,
+		WebhookKey: secret.New(key), AdminKey: secret.New(adminKey), Logger: logger, Sync: "normal", LookupEnv: lookupEnv,
 	})
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
@@ -127,6 +127,9 @@ func demo(ctx context.Context, s Streams, args []string) int {
 	go func() { runErr <- d.Run(ctx, nil) }()
 	url := "http://" + d.Addr() + "/webhooks/wassenger?key=" + key
 	fmt.Fprintf(s.Stdout, "hookd is listening on http://%s\n", d.Addr())
+	// The key after # stays in the browser (a fragment is not sent):
+	// the sign-in page reads it and signs in.
+	fmt.Fprintf(s.Stdout, "console: http://%s/ui/login#key=%s (opens signed in; the admin key is %s)\n", d.Addr(), adminKey, adminKey)
 	fmt.Fprintf(s.Stdout, "rules: %s (edit and save it: hookd reloads it, and keeps the old rules if the new file is broken)\n", *rulesPath)
 	fmt.Fprintf(s.Stdout, "store: %s (hookd events export --data %s; hookd dlq list --data %s)\n", filepath.Join(dir, "data"), filepath.Join(dir, "data"), filepath.Join(dir, "data"))
 	fmt.Fprintf(s.Stdout, "stand-ins: Wassenger %s, Slack %s, SMTP %s, CRM webhook %s\n\n", t.wassenger.BaseURL(), t.slack.URL(), t.smtp.Addr(), t.crm.URL())

@@ -32,6 +32,10 @@ func TestDemoOnce(t *testing.T) {
 	if !regexp.MustCompile(`5 removals in Demo Burst Group`).MatchString(stdout) {
 		t.Errorf("mass-removal did not report 5 removals:\n%s", stdout)
 	}
+	// The console's sign-in link carries a fresh admin key after #.
+	if !regexp.MustCompile(`(?m)^console: http://127\.0\.0\.1:\d+/ui/login#key=[0-9a-f]{32} `).MatchString(stdout) {
+		t.Errorf("no console sign-in link in:\n%s", stdout)
+	}
 	if regexp.MustCompile(`(?m)^Dead letters`).MatchString(stdout) {
 		t.Errorf("the demo dead-lettered actions:\n%s", stdout)
 	}
