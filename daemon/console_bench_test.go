@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/actions/secret"
+	"github.com/hookd/hookd/store"
+)
+
+// BenchmarkConsoleEventsPage renders the console's events page (GET
+// /ui/events: the session check and a page of 50 events through the
+// admin API, then the HTML) with 10,000 events in the store: the newest
+// page, a page deep in the list by its cursor, and a filtered one.
+func BenchmarkConsoleEventsPage(b *testing.B) {
+	dir := b.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte(`version: 1
+rules:
+  - name: forward
+    on: message:in:new
+    do:
+      - webhook:
+          url: "http://127.0.0.1:9/hook"
+          body: {id: "{{ id }}"}
+`), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	const adminKey = "admin-key-for-the-benchmark"
+	d, err := New(Config{RulesPath: rules, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0",
+		WebhookKey: secret.New("webhook-key-for-the-benchmark"), AdminKey: secret.New(adminKey), Logger: discardLogger(), Sync: "normal"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.ln.Close(); d.closeStore() })
+	at := time.Now().Add(-time.Hour)
+	const n = 10_000
+	for i := 0; i < n; i += 500 {
+		recs := make([]store.Record, 500)
+		for j := range recs {
+			k := i + j
+			recs[j] = store.Record{
+				Event: store.Event{ID: fmt.Sprintf("message:in:new/B-%05d", k), Name: "message:in:new",
+					Body:       []byte(fmt.Sprintf(`{"event":"message:in:new","data":{"id":"B-%05d","body":"hello %d"}}`, k, k)),
+					ReceivedAt: at.Add(time.Duration(k) * time.Millisecond), Rules: []string{"forward"}},
+				Jobs: []store.Job{{Rule: "forward", Type: "webhook", Name: "forward/webhook[0]", Reference: fmt.Sprint(k)}},
+			}
+		}
+		if _, err := d.store.Accept(b.Context(), recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h := d.server.Handler
+	login := httptest.NewRequest(http.MethodPost, "/ui/signin", strings.NewReader("key="+adminKey))
+	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, login)
+	cookies := rec.Result().Cookies()
+	if rec.Code != http.StatusSeeOther || len(cookies) == 0 {
+		b.Fatalf("sign in: %d %s", rec.Code, rec.Body)
+	}
+	get := func(b *testing.B, path string) string {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.AddCookie(cookies[0])
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || strings.Count(rec.Body.String(), "<tr data-key=") != 50 {
+			b.Fatalf("GET %s: %d, %d rows", path, rec.Code, strings.Count(rec.Body.String(), "<tr data-key="))
+		}
+		return rec.Body.String()
+	}
+	// The link to page 100 (events 5,000 to 5,049).
+	deep := "/ui/events"
+	for range 99 {
+		page := get(b, deep)
+		i := strings.Index(page, `id="older" href="`)
+		if i < 0 {
+			b.Fatal("no link to older events")
+		}
+		deep = strings.ReplaceAll(strings.SplitN(page[i+len(`id="older" href="`):], `"`, 2)[0], "&amp;", "&")
+	}
+	for _, bc := range []struct{ name, path string }{
+		{"first", "/ui/events"},
+		{"page100", deep},
+		{"filtered", "/ui/events?event=message:in:*&rule=forward&state=pending&since=2h"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				get(b, bc.path)
+			}
+		})
+	}
+}
