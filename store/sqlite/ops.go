@@ -309,6 +309,7 @@ func (s *Store) TakeRequeued(ctx context.Context) ([]store.Job, error) {
 	}
 	var jobs []store.Job
 	err = s.unsynced(ctx, func(w *wtx) error {
+		jobs = nil // set, not added to: the writer may run this again
 		rows, err := w.query(s.st.takeRequeued)
 		if err != nil {
 			return err
