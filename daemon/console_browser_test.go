@@ -1,9 +1,14 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"image"
+	"image/color/palette"
+	"image/draw"
+	"image/png"
 	"io"
 	"net/http"
 	"net/url"
@@ -119,10 +124,26 @@ func (s *shots) take(name string) chromedp.Action[chromedp.Void] {
 			return err
 		}
 		if *updateScreenshots {
-			return os.WriteFile(filepath.Join("..", "docs", "console", name+".png"), png, 0o644)
+			return writeSmallPNG(filepath.Join("..", "docs", "console", name+".png"), png)
 		}
 		return nil
 	})
+}
+
+// writeSmallPNG writes a screenshot for the docs in 256 colours (the
+// Plan 9 palette, no dithering: flat colours and text compress well).
+func writeSmallPNG(path string, shot []byte) error {
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	small := image.NewPaletted(img.Bounds(), palette.Plan9)
+	draw.Draw(small, small.Rect, img, img.Bounds().Min, draw.Src)
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, small); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // jsTrue evaluates a JavaScript expression and fails the test unless it
@@ -323,6 +344,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	if n := len(h.wa.Messages()); n != 1 {
 		t.Errorf("the playground sent something: Wassenger received %d messages, want the one retried", n)
 	}
+
+	// On a phone: the event page fits the screen's width.
+	run(t, ctx, "phone",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(h.base+"/ui/events/"+keyOf["WEB-1"]),
+		chromedp.WaitVisible(chromedp.CSS(`#payload`)),
+		shot.take("event-phone"),
+	)
+	var wide string
+	wide, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391).map(e => e.tagName + "." + e.className).slice(0, 5).join(" ")`))
+	jsTrue(t, ctx, "no sideways scrolling on a phone (too wide: "+wide+")", `document.documentElement.scrollWidth <= 390`)
+	jsTrue(t, ctx, "the explain is there (a page's own dry-run is not cross-site)", `document.querySelectorAll(".explain details").length === 2`)
+	run(t, ctx, "back to the desktop", chromedp.ResetViewport())
 
 	// Sign out: the pages send to the sign-in page again. hookd demo's
 	// link (the key after #, never sent to the server) signs in.

@@ -156,6 +156,14 @@ var funcs = template.FuncMap{
 	"list":  func(s ...string) []string { return s },
 	"join":  strings.Join,
 	"base":  filepath.Base,
+	// short is the start of a rules version (a SHA-256), as git shows a
+	// commit.
+	"short": func(v string) string {
+		if len(v) > 12 {
+			return v[:12]
+		}
+		return v
+	},
 	"query": url.QueryEscape,
 }
 

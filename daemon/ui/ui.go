@@ -138,7 +138,11 @@ func (c *Console) call(r *http.Request, method, path string, body any, csrf stri
 	if method != http.MethodGet {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-CSRF-Token", csrf)
+	}
+	if changes(r) {
 		// The browser's own: a cross-site form post stays cross-site.
+		// (A page's GET that reads through a POST, the event page's
+		// dry-run, is the console's own request.)
 		for _, h := range []string{"Origin", "Sec-Fetch-Site"} {
 			if v := r.Header.Get(h); v != "" {
 				req.Header.Set(h, v)
@@ -163,6 +167,11 @@ func (c *Console) call(r *http.Request, method, path string, body any, csrf stri
 		}
 	}
 	return rec.h, nil
+}
+
+// changes reports whether the browser's request may change something.
+func changes(r *http.Request) bool {
+	return r.Method != http.MethodGet && r.Method != http.MethodHead
 }
 
 // sessionOf returns the CSRF token of the browser's session, or writes
