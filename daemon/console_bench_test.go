@@ -14,12 +14,11 @@ import (
 	"github.com/hookd/hookd/store"
 )
 
-// BenchmarkConsoleEventsPage renders the console's events page (GET
-// /ui/events: the session check and a page of 50 events through the
-// admin API, then the HTML) with 10,000 events in the store: the newest
-// page, a page deep in the list by its cursor, and a filtered one.
-func BenchmarkConsoleEventsPage(b *testing.B) {
-	dir := b.TempDir()
+// bareDaemon is a daemon that is not run (nothing is delivered), with
+// one rule and adminKey ("" for none), for the tests of its handler.
+func bareDaemon(tb testing.TB, adminKey string) *Daemon {
+	tb.Helper()
+	dir := tb.TempDir()
 	rules := filepath.Join(dir, "rules.yaml")
 	if err := os.WriteFile(rules, []byte(`version: 1
 rules:
@@ -30,15 +29,38 @@ rules:
           url: "http://127.0.0.1:9/hook"
           body: {id: "{{ id }}"}
 `), 0o644); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	const adminKey = "admin-key-for-the-benchmark"
 	d, err := New(Config{RulesPath: rules, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0",
-		WebhookKey: secret.New("webhook-key-for-the-benchmark"), AdminKey: secret.New(adminKey), Logger: discardLogger(), Sync: "normal"})
+		WebhookKey: secret.New("webhook-key-for-a-bare-daemon"), AdminKey: secret.New(adminKey), Logger: discardLogger(), Sync: "normal"})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { d.ln.Close(); d.closeStore() })
+	tb.Cleanup(func() { d.ln.Close(); d.closeStore() })
+	return d
+}
+
+// Without an admin credential the console is off: no page, no file.
+func TestConsoleOff(t *testing.T) {
+	t.Parallel()
+	h := bareDaemon(t, "").server.Handler
+	for _, p := range []string{"/ui/", "/ui/login", "/ui/events", "/ui/rules", "/ui/static/console.js"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+		// 404, or 405 for /ui/login, which the admin API takes by POST.
+		if (rec.Code != http.StatusNotFound && rec.Code != http.StatusMethodNotAllowed) || strings.Contains(rec.Body.String(), "<html") {
+			t.Errorf("GET %s without an admin key: %d %s, want 404 and no page", p, rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkConsoleEventsPage renders the console's events page (GET
+// /ui/events: the session check and a page of 50 events through the
+// admin API, then the HTML) with 10,000 events in the store: the newest
+// page, a page deep in the list by its cursor, and a filtered one.
+func BenchmarkConsoleEventsPage(b *testing.B) {
+	const adminKey = "admin-key-for-the-benchmark"
+	d := bareDaemon(b, adminKey)
 	at := time.Now().Add(-time.Hour)
 	const n = 10_000
 	for i := 0; i < n; i += 500 {
