@@ -416,6 +416,10 @@ func TestConsolePagesSecurity(t *testing.T) {
 	toLogin := func(resp *http.Response) bool {
 		return resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/ui/login")
 	}
+	// A poll without a session goes to sign in, and then to its page.
+	if resp := send(http.MethodGet, "/ui/events?rule=help-reply&fragment=rows", nil, nil); !toLogin(resp) || resp.Header.Get("Location") != "/ui/login?next="+url.QueryEscape("/ui/events?rule=help-reply") {
+		t.Errorf("a poll without a session: %d to %q, want sign-in, then the whole page", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	for _, p := range uiPages {
 		for name, edit := range map[string]func(*http.Request){
 			"nothing":              nil,

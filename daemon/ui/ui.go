@@ -193,7 +193,12 @@ func (c *Console) sessionOf(w http.ResponseWriter, r *http.Request) (string, boo
 
 // toLogin sends the browser to the sign-in page, back here after.
 func (c *Console) toLogin(w http.ResponseWriter, r *http.Request) {
-	next := r.URL.RequestURI()
+	// A poll's fragment goes back to its whole page.
+	u := *r.URL
+	q := u.Query()
+	q.Del("fragment")
+	u.RawQuery = q.Encode()
+	next := u.RequestURI()
 	if r.Method != http.MethodGet {
 		next = "/ui/events"
 	}
