@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/engine"
 )
 
 // placeholderWords mark a secret that was never filled in: the defaults
@@ -64,11 +65,31 @@ func placeholderCredentials(c *actions.Connections) []string {
 	return out
 }
 
-// placeholderError is the error hookd serve stops with when
-// placeholderCredentials finds something, or nil.
-func placeholderError(rulesPath string, problems []string) error {
+// placeholderError is the error hookd serve (refusing "to start") or
+// hookd fire (refusing "to send") stops with when placeholderCredentials
+// finds something, or nil.
+func placeholderError(rulesPath, refusing string, problems []string) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: refusing to start: %s.\nEvery such action would be sent to the real service with a made-up secret and refused. Set the ${ENV} variables the rules file reads for these (e.g. WASSENGER_TOKEN, SLACK_WEBHOOK_URL) to real values, or point the connection's URL elsewhere; to try hookd without accounts, run hookd demo", rulesPath, strings.Join(problems, "; "))
+	return fmt.Errorf("%s: refusing %s: %s.\nEvery such action would be sent to the real service with a made-up secret and refused. Set the ${ENV} variables the rules file reads for these (e.g. WASSENGER_TOKEN, SLACK_WEBHOOK_URL) to real values, or point the connection's URL elsewhere; to try hookd without accounts, run hookd demo", rulesPath, refusing, strings.Join(problems, "; "))
+}
+
+// usedConnections keeps the connections that the actions use: Wassenger's
+// for wassenger.*, Slack's for slack, email's for email.
+func usedConnections(c *actions.Connections, acts []engine.Rendered) actions.Connections {
+	var out actions.Connections
+	for _, a := range acts {
+		switch t := a.Action.Type; {
+		case strings.HasPrefix(t, "wassenger."):
+			out.Wassenger = c.Wassenger
+		case t == "slack":
+			out.Slack = c.Slack
+		case t == "email":
+			out.Email = c.Email
+		case t == "webhook":
+			out.Webhook = c.Webhook
+		}
+	}
+	return out
 }

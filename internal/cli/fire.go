@@ -70,6 +70,13 @@ func runFire(s Streams, args []string) int {
 		fmt.Fprintf(s.Stdout, "rule %q has no actions: nothing sent\n", *ruleName)
 		return 0
 	}
+	// Like serve, fire sends no placeholder secret to the real services:
+	// of the connections this rule's actions use.
+	used := usedConnections(&rs.Connections, res.Fired[0].Actions)
+	if err := placeholderError(*rulesPath, "to send", placeholderCredentials(&used)); err != nil {
+		fmt.Fprintf(s.Stderr, "hookd fire: %v\n", err)
+		return 1
+	}
 	if *timeout <= 0 {
 		*timeout = rs.Delivery.Timeout
 	}

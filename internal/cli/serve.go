@@ -67,7 +67,7 @@ func runServe(s Streams, args []string) int {
 	// problems; one that loads must not send placeholder secrets to the
 	// real services.
 	if rs, _ := ruletest.LoadFile(cfg.RulesPath, engine.LoadOptions{}); rs != nil {
-		if err := placeholderError(cfg.RulesPath, placeholderCredentials(&rs.Connections)); err != nil {
+		if err := placeholderError(cfg.RulesPath, "to start", placeholderCredentials(&rs.Connections)); err != nil {
 			fmt.Fprintf(s.Stderr, "hookd serve: %v\n", err)
 			return 1
 		}
