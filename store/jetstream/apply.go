@@ -1,0 +1,321 @@
+package jetstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/store"
+)
+
+// startApplier starts applying the log to the model, from its start.
+func (s *Store) startApplier(ctx context.Context) error {
+	cons, err := s.js.OrderedConsumer(ctx, s.opts.Stream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return s.unavailable("read the log", err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return s.unavailable("read the log", err)
+	}
+	go func() {
+		<-ctx.Done()
+		it.Stop()
+	}()
+	go func() {
+		defer close(s.stopped)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				s.log.Warn("jetstream store: read the log", "stream", s.opts.Stream, "err", err)
+				continue
+			}
+			meta, err := msg.Metadata()
+			if err != nil {
+				s.log.Warn("jetstream store: a log entry without metadata", "stream", s.opts.Stream, "err", err)
+				continue
+			}
+			seq := meta.Sequence.Stream
+			var c command
+			if err := json.Unmarshal(msg.Data(), &c); err != nil {
+				// Every node skips it alike.
+				s.log.Error("jetstream store: a log entry that is no hookd command was skipped", "stream", s.opts.Stream, "seq", seq, "err", err)
+				s.advance(seq, command{}, result{})
+				continue
+			}
+			r, err := s.apply(ctx, seq, c)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				s.amu.Lock()
+				s.failed = fmt.Errorf("jetstream store: apply log entry %d (%s) to the read model: %w: the node stopped applying the log; fix the read model's folder and restart hookd (the log keeps everything)", seq, c.Kind, err)
+				s.amu.Unlock()
+				s.log.Error("jetstream store: stopped applying the log", "stream", s.opts.Stream, "seq", seq, "err", err)
+				return
+			}
+			s.advance(seq, c, r)
+		}
+	}()
+	return nil
+}
+
+// advance records that the command at seq is applied and hands its
+// result to the caller waiting for it. Jobs of this node that no caller
+// waits for (it gave up) are handed out by TakeRequeued.
+func (s *Store) advance(seq uint64, c command, r result) {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	s.applied = seq
+	close(s.advanced)
+	s.advanced = make(chan struct{})
+	if ch, ok := s.waiters[c.ID]; ok && c.ID != "" {
+		delete(s.waiters, c.ID)
+		ch <- r
+		return
+	}
+	// While Open replays the log, the daemon's PendingPage will list
+	// this node's jobs; requeues are handed out either way.
+	if !s.live || s.opts.Node == "" || c.Node != s.opts.Node {
+		return
+	}
+	for _, o := range r.outcomes {
+		for _, j := range o.Jobs {
+			s.handoff = append(s.handoff, j.ID)
+		}
+	}
+	for _, j := range r.swap.Jobs {
+		s.handoff = append(s.handoff, j.ID)
+	}
+}
+
+// apply applies one command to the model. Its error is the command's
+// result (the same on every node); an error only when the model itself
+// fails (it cannot write), which stops the applier.
+func (s *Store) apply(ctx context.Context, seq uint64, c command) (result, error) {
+	s.clock.Store(c.At.UnixNano())
+	r := s.applyKind(ctx, seq, c)
+	if r.err != nil {
+		if err := s.model.Writable(ctx); err != nil {
+			return result{}, fmt.Errorf("%w (the model: %v)", r.err, err)
+		}
+	}
+	return r, nil
+}
+
+// applyKind applies one command by its kind.
+func (s *Store) applyKind(ctx context.Context, seq uint64, c command) result {
+	var r result
+	switch c.Kind {
+	case kindAccept:
+		return s.applyAccept(ctx, seq, c)
+	case kindDone:
+		r.err = s.model.Done(ctx, c.JobID, c.Attempts, c.Detail)
+		if r.err == nil {
+			s.setOwner(c.JobID, "")
+		}
+	case kindRetry:
+		r.err = s.model.Retry(ctx, c.JobID, c.Attempts, c.Next, c.Reason, c.Detail)
+	case kindDead:
+		r.err = s.model.Dead(ctx, c.JobID, c.Attempts, c.Reason, c.Detail)
+	case kindRequeue:
+		return s.applyRequeue(ctx, c)
+	case kindCancel:
+		r.ids, r.err = s.model.Cancel(ctx, idsOrAll(c), c.Detail)
+	case kindDelete:
+		r.n, r.err = s.model.Delete(ctx, idsOrAll(c))
+		if r.err == nil {
+			for _, id := range c.IDs {
+				s.setOwner(id, "")
+			}
+		}
+	case kindPrune:
+		r.events, r.jobs, r.err = s.model.Prune(ctx, c.Before)
+	case kindSwap:
+		return s.applySwap(ctx, seq, c)
+	case kindPruneState:
+		r.events, r.jobs, r.err = s.model.PruneState(ctx, c.Next, c.Before)
+	case kindAddMute:
+		r.mute, r.err = s.model.AddMute(ctx, *c.Mute)
+	case kindEndMute:
+		r.mute, r.err = s.model.EndMute(ctx, c.JobID, c.By, c.At)
+	default:
+		s.log.Error("jetstream store: a command of an unknown kind was skipped: is a newer hookd writing to this stream?", "stream", s.opts.Stream, "seq", seq, "kind", c.Kind)
+	}
+	return r
+}
+
+// idsOrAll is the ids of a command, nil for all.
+func idsOrAll(c command) []int64 {
+	if c.All {
+		return nil
+	}
+	if c.IDs == nil {
+		return []int64{}
+	}
+	return c.IDs
+}
+
+// setOwner records the node of a job ("" forgets it).
+func (s *Store) setOwner(id int64, node string) {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	if node == "" {
+		delete(s.owners, id)
+		return
+	}
+	s.owners[id] = node
+}
+
+// owner returns the node of a job.
+func (s *Store) owner(id int64) string {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	return s.owners[id]
+}
+
+// applyRequeue requeues dead letters; a Store with a Node takes them.
+func (s *Store) applyRequeue(ctx context.Context, c command) result {
+	var r result
+	ids := idsOrAll(c)
+	if c.All {
+		dead, err := s.model.DeadLetters(ctx, 0)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		ids = make([]int64, len(dead))
+		for i, j := range dead {
+			ids[i] = j.ID
+		}
+		if len(ids) == 0 {
+			return r
+		}
+	}
+	r.n, r.err = s.model.Requeue(ctx, ids)
+	if r.err != nil {
+		return r
+	}
+	for _, id := range ids {
+		node := c.Node
+		if node == "" {
+			node = s.owner(id)
+		} else {
+			s.setOwner(id, node)
+		}
+		if node != "" && node == s.opts.Node {
+			s.amu.Lock()
+			s.handoff = append(s.handoff, id)
+			s.amu.Unlock()
+		}
+	}
+	return r
+}
+
+// applyAccept stores the records whose state is still what their node
+// read; the others are conflicts, stored nowhere.
+func (s *Store) applyAccept(ctx context.Context, seq uint64, c command) result {
+	r := result{outcomes: make([]store.Outcome, len(c.Records)), conflict: make([]bool, len(c.Records))}
+	for i, rc := range c.Records {
+		steps, ok, err := s.checkSteps(ctx, seq, rc.Steps)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		if !ok {
+			r.conflict[i] = true
+			continue
+		}
+		outs, err := s.model.Accept(ctx, []store.Record{{Event: rc.Event, Jobs: rc.Jobs, Steps: steps}})
+		if err != nil {
+			r.err = err
+			return r
+		}
+		r.outcomes[i] = outs[0]
+		for _, j := range outs[0].Jobs {
+			s.setOwner(j.ID, c.Node)
+		}
+	}
+	return r
+}
+
+// checkSteps compares the version of each step's state with the one its
+// node read, and turns the steps into store.Steps that write what the
+// node computed. ok is false on a conflict.
+func (s *Store) checkSteps(ctx context.Context, seq uint64, cmds []stepCmd) ([]store.Step, bool, error) {
+	if len(cmds) == 0 {
+		return nil, true, nil
+	}
+	v := newView(s.model, seq)
+	steps := make([]store.Step, len(cmds))
+	for i, sc := range cmds {
+		cur, err := v.get(ctx, sc.Scope, sc.Key, sc.At)
+		if err != nil {
+			return nil, false, err
+		}
+		want, wantSelf := sc.Expect, sc.Self
+		if cur.self != wantSelf || (!wantSelf && cur.version != want) {
+			return nil, false, nil
+		}
+		v.put(sc, cur)
+		steps[i] = s.step(seq, sc)
+	}
+	return steps, true, nil
+}
+
+// step is a store.Step that writes what the node computed.
+func (s *Store) step(seq uint64, sc stepCmd) store.Step {
+	st := store.Step{
+		Rule:    sc.Rule,
+		Scope:   sc.Scope,
+		Key:     sc.Key,
+		At:      sc.At,
+		MaxKeys: sc.MaxKeys,
+		Apply: func(old []byte) ([]byte, bool, time.Time) {
+			if sc.Unchanged {
+				return old, sc.Fire, sc.Expires
+			}
+			return versioned(seq, sc.Next), sc.Fire, sc.Expires
+		},
+		Jobs: func([]byte) ([]store.Job, []string) { return sc.Jobs, sc.Errors },
+	}
+	if sc.Dues {
+		st.Due = func([]byte) (time.Time, bool) { return sc.Due, !sc.Due.IsZero() }
+	}
+	return st
+}
+
+// applySwap swaps a state if it still holds what the caller read.
+func (s *Store) applySwap(ctx context.Context, seq uint64, c command) result {
+	var r result
+	sw := *c.Swap
+	cur, ok, err := s.model.GetState(ctx, sw.Scope, sw.Key, sw.At)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	var stored []byte
+	if ok {
+		_, value := unversioned(cur.Value)
+		if sw.Old == nil || !bytes.Equal(value, sw.Old) {
+			return r
+		}
+		stored = cur.Value
+	} else if sw.Old != nil {
+		return r
+	}
+	sw.Old, sw.New = stored, versioned(seq, sw.New)
+	r.swap, r.err = s.model.Swap(ctx, sw)
+	for _, j := range r.swap.Jobs {
+		s.setOwner(j.ID, c.Node)
+	}
+	return r
+}

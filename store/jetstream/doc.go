@@ -1,0 +1,63 @@
+// Package jetstream is a store.Store replicated by NATS JetStream, for
+// hookd nodes that share one record: any node accepts an event, a
+// duplicate posted to two nodes runs once, and throttles, windows,
+// digests and mutes hold across the nodes.
+//
+// # Design: one replicated log, a read model on each node
+//
+// Every change to the store is a command appended to one JetStream
+// stream (file storage, Replicas copies, see Options): an accepted
+// event with its jobs and state changes, a job's outcome, a requeue, a
+// swap, a mute. The stream orders all commands of all nodes, and
+// JetStream acknowledges a publish only once a majority of the replicas
+// stored it, so an acknowledged command survives the loss of a minority
+// of the servers.
+//
+// Each Store applies the log, in order and from its start, to a read
+// model of its own: a store/sqlite store in Options.Dir, rebuilt at each
+// Open. Applying is deterministic (the command carries its time, and job
+// and mute ids come from the model's own counters, which every node
+// advances alike), so every node's model holds the same events, jobs,
+// states and mutes, and every node answers the same queries alike. A
+// write returns once this node applied its command, with the outcome of
+// that application; a read first waits until the node has applied every
+// command the stream held when the read began, so it sees every write
+// that returned before it, on any node.
+//
+// # Dedupe
+//
+// An event is stored once per identity key because the model's unique
+// key decides it, in log order: of two nodes accepting one event, the
+// command that comes first in the log stores it and the other is a
+// duplicate, on every node alike. A node answers an event its model
+// holds already as a duplicate without writing to the log. Publishes
+// carry a Nats-Msg-Id, so a publish retried after a lost
+// acknowledgement is stored once.
+//
+// # State: read, compute, compare and set
+//
+// A rule's step (store.Step) is a function, which a log cannot carry.
+// The accepting node therefore computes it: it reads the state from its
+// model, calls Apply and Jobs, and logs the result together with the
+// version of the state it read (the log position of the command that
+// last wrote it, kept in front of the stored value). Applying the
+// command checks the version first: when another node changed the state
+// meanwhile, the record is not applied anywhere (a conflict), and the
+// accepting node computes it again on the newer state and logs it again.
+// So a window counts each event once, and a throttle fires once per
+// period, across all nodes. Swap compares the stored value the same way.
+//
+// # Jobs and their nodes
+//
+// Every job belongs to the node whose Store created it (Options.Node),
+// and only that node's PendingPage and TakeRequeued hand it out, so one
+// job is delivered by one node. A job of a node that is down waits for
+// it to return (it is in the log); Requeue keeps a job's node unless it
+// is made by a Store with a Node, which then takes the job.
+//
+// # What is not here yet
+//
+// The log is kept whole: Prune deletes from every node's model, not from
+// the stream, and Open replays the stream from its start. Snapshots of
+// the model, after which the stream could be truncated, are future work.
+package jetstream

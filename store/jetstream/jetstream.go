@@ -1,0 +1,375 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
+)
+
+// Defaults of Options.
+const (
+	// DefaultStream is the stream's name when Options.Stream is empty.
+	DefaultStream = "HOOKD"
+	// DefaultTimeout bounds one request to the cluster and the wait for
+	// its command to be applied.
+	DefaultTimeout = 10 * time.Second
+	// DefaultDuplicates is the stream's Nats-Msg-Id window: a publish
+	// retried within it is stored once.
+	DefaultDuplicates = 2 * time.Minute
+)
+
+// Options configure a Store.
+type Options struct {
+	// Conn is the connection to the NATS servers (required). The Store
+	// does not close it.
+	Conn *nats.Conn
+	// Stream names the JetStream stream holding the log (default
+	// DefaultStream). Nodes sharing a record use the same name.
+	Stream string
+	// Replicas is how many servers keep the stream (default 1; 3 in a
+	// three-node cluster). It applies when the Store creates the stream.
+	Replicas int
+	// Node names this node: the jobs its Store creates are its to
+	// deliver. Stable across restarts (a host name); unique among the
+	// nodes. "" for a hookd command, which delivers nothing.
+	Node string
+	// Dir is the folder of the node's read model (see the package
+	// documentation), emptied and rebuilt at Open.
+	Dir string
+	// Timeout bounds one request to the cluster and the wait for a
+	// command to be applied (default DefaultTimeout).
+	Timeout time.Duration
+	// Logger receives the store's messages (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Store is a store.Store on a JetStream stream (see the package
+// documentation). Its methods are safe for concurrent use.
+type Store struct {
+	opts    Options
+	log     *slog.Logger
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	subject string
+
+	model *sqlite.Store
+	clock atomic.Int64 // the model's clock (UnixNano), set per command
+
+	mu      sync.RWMutex // guards closed
+	closed  bool
+	cancel  context.CancelFunc
+	stopped chan struct{}
+
+	// The applier's progress and the results waiting for their callers.
+	amu      sync.Mutex
+	applied  uint64
+	advanced chan struct{} // closed and replaced when applied grows
+	failed   error         // set when the applier stopped for good
+	waiters  map[string]chan result
+	owners   map[int64]string // job id -> node
+	handoff  []int64          // this node's jobs to hand out by TakeRequeued
+	live     bool             // Open replayed the log
+}
+
+var _ store.Store = (*Store)(nil)
+
+// streamName is what JetStream accepts as a stream name.
+var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// Open opens the store on the stream, creating the stream when it does
+// not exist, and returns once the node's read model has applied every
+// command the stream held.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Conn == nil {
+		return nil, errors.New("jetstream store: no NATS connection: connect first (nats.Connect) and pass it in Options.Conn")
+	}
+	if opts.Stream == "" {
+		opts.Stream = DefaultStream
+	}
+	if !streamName.MatchString(opts.Stream) {
+		return nil, fmt.Errorf("jetstream store: stream name %q: use letters, digits, - and _ only", opts.Stream)
+	}
+	if opts.Replicas <= 0 {
+		opts.Replicas = 1
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Dir == "" {
+		return nil, errors.New("jetstream store: no folder for the read model: set Options.Dir (e.g. a folder in the data folder)")
+	}
+	js, err := jetstream.New(opts.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream store: %w", err)
+	}
+	s := &Store{
+		opts:     opts,
+		log:      opts.Logger,
+		js:       js,
+		subject:  "hookd." + opts.Stream + ".log",
+		advanced: make(chan struct{}),
+		waiters:  make(map[string]chan result),
+		owners:   make(map[int64]string),
+		stopped:  make(chan struct{}),
+	}
+	cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	s.stream, err = js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
+		Name:        opts.Stream,
+		Description: "hookd's log: every change to its store, in order",
+		Subjects:    []string{s.subject},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    opts.Replicas,
+		Duplicates:  DefaultDuplicates,
+		Discard:     jetstream.DiscardNew,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream store: create stream %s with %d replicas on %s: %w: check that the servers run JetStream and that enough of them are up", opts.Stream, opts.Replicas, opts.Conn.ConnectedUrlRedacted(), err)
+	}
+	if err := resetDir(opts.Dir); err != nil {
+		return nil, err
+	}
+	s.model, err = sqlite.Open(opts.Dir, sqlite.Options{Sync: "normal", Logger: opts.Logger, Now: s.now})
+	if err != nil {
+		return nil, fmt.Errorf("jetstream store: read model: %w", err)
+	}
+	actx, stop := context.WithCancel(context.Background())
+	s.cancel = stop
+	if err := s.startApplier(actx); err != nil {
+		stop()
+		s.model.Close()
+		return nil, err
+	}
+	if err := s.catchUp(cctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("jetstream store: replay the log: %w", err)
+	}
+	s.amu.Lock()
+	s.live = true
+	s.amu.Unlock()
+	return s, nil
+}
+
+// resetDir empties the read model's folder (the log rebuilds it).
+func resetDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("jetstream store: read model folder: %w: make it writable by the user running hookd", err)
+	}
+	for _, name := range []string{sqlite.FileName, sqlite.FileName + "-wal", sqlite.FileName + "-shm"} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("jetstream store: reset the read model: %w", err)
+		}
+	}
+	return nil
+}
+
+// now is the model's clock: the time of the command being applied.
+func (s *Store) now() time.Time {
+	if n := s.clock.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Now()
+}
+
+// guard returns ErrClosed after Close.
+func (s *Store) guard() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	return nil
+}
+
+// Close stops applying the log and closes the read model. The
+// connection stays open.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	<-s.stopped
+	return s.model.Close()
+}
+
+// Stream is the name of the stream holding the log.
+func (s *Store) Stream() string { return s.opts.Stream }
+
+// run publishes a command and returns the result of applying it, once
+// this node applied it.
+func (s *Store) run(ctx context.Context, c command) (result, error) {
+	if err := s.guard(); err != nil {
+		return result{}, err
+	}
+	c.ID = nuid.Next()
+	if c.At.IsZero() {
+		c.At = time.Now()
+	}
+	c.At = c.At.Round(0)
+	data, err := json.Marshal(c)
+	if err != nil {
+		return result{}, fmt.Errorf("jetstream store: encode %s: %w", c.Kind, err)
+	}
+	if limit := s.opts.Conn.MaxPayload(); int64(len(data)) > limit {
+		return result{}, fmt.Errorf("jetstream store: a %s of %d bytes is over the servers' max_payload of %d: raise max_payload or send less at once", c.Kind, len(data), limit)
+	}
+	ch := make(chan result, 1)
+	s.amu.Lock()
+	if s.failed != nil {
+		s.amu.Unlock()
+		return result{}, s.failed
+	}
+	s.waiters[c.ID] = ch
+	s.amu.Unlock()
+	defer func() {
+		s.amu.Lock()
+		delete(s.waiters, c.ID)
+		s.amu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	msg := &nats.Msg{Subject: s.subject, Data: data, Header: nats.Header{}}
+	for {
+		actx, acancel := context.WithTimeout(ctx, attemptTimeout)
+		_, err = s.js.PublishMsg(actx, msg, jetstream.WithMsgID(c.ID), jetstream.WithExpectStream(s.opts.Stream))
+		acancel()
+		if err == nil || ctx.Err() != nil || !retryable(err) {
+			break
+		}
+		// A lost acknowledgement or an election: the same Msg-Id is
+		// stored once, so publish again after a pause.
+		t := time.NewTimer(retryPause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return result{}, s.unavailable("log a "+c.Kind, err)
+	}
+	select {
+	case r := <-ch:
+		return r, r.err
+	case <-ctx.Done():
+		return result{}, s.unavailable("apply a "+c.Kind, ctx.Err())
+	case <-s.stopped:
+		return result{}, s.stoppedErr()
+	}
+}
+
+const (
+	// attemptTimeout bounds one publish; a publish is tried again until
+	// Options.Timeout.
+	attemptTimeout = 2 * time.Second
+	// retryPause is the pause before publishing again.
+	retryPause = 50 * time.Millisecond
+)
+
+// retryable reports a publish error after which the same publish may
+// succeed: a timeout, or no answer while the stream elects a leader.
+func retryable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+}
+
+// unavailable wraps an error of the cluster with what to do.
+func (s *Store) unavailable(what string, err error) error {
+	return fmt.Errorf("jetstream store: %s on stream %s: %w: the NATS servers are unreachable or have no quorum; the sender should retry", what, s.opts.Stream, err)
+}
+
+// stoppedErr says why the applier stopped.
+func (s *Store) stoppedErr() error {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	if s.failed != nil {
+		return s.failed
+	}
+	return store.ErrClosed
+}
+
+// catchUp waits until the model applied every command the stream holds
+// now: a read that follows sees every write that returned before it.
+func (s *Store) catchUp(ctx context.Context) error {
+	if err := s.guard(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return s.unavailable("read the log's end", err)
+	}
+	return s.waitApplied(ctx, info.State.LastSeq)
+}
+
+// waitApplied waits until the model applied the command at seq.
+func (s *Store) waitApplied(ctx context.Context, seq uint64) error {
+	for {
+		s.amu.Lock()
+		applied, next, failed := s.applied, s.advanced, s.failed
+		s.amu.Unlock()
+		if failed != nil {
+			return failed
+		}
+		if applied >= seq {
+			return nil
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return s.unavailable(fmt.Sprintf("apply the log up to %d (applied %d)", seq, applied), ctx.Err())
+		case <-s.stopped:
+			return s.stoppedErr()
+		}
+	}
+}
+
+// Writable reports whether the cluster takes writes (the stream answers)
+// and the read model can write.
+func (s *Store) Writable(ctx context.Context) error {
+	if err := s.guard(); err != nil {
+		return err
+	}
+	s.amu.Lock()
+	failed := s.failed
+	s.amu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return s.unavailable("reach the log", err)
+	}
+	if c := info.Cluster; c != nil && c.Leader == "" {
+		return fmt.Errorf("jetstream store: stream %s has no leader (no quorum of its %d replicas): start the servers that are down", s.opts.Stream, s.opts.Replicas)
+	}
+	return s.model.Writable(ctx)
+}
