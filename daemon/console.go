@@ -482,6 +482,9 @@ type RuleActivity struct {
 type RulesJSON struct {
 	ReloadStatus
 	Activity []RuleActivity `json:"activity"`
+	// Nodes are the nodes of a cluster with the rules each runs (absent
+	// for one node).
+	Nodes []store.NodeInfo `json:"nodes,omitempty"`
 }
 
 // apiRules is GET /api/rules.
@@ -495,6 +498,10 @@ func (d *Daemon) apiRules(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	}
 	day, err := d.store.RuleCounts(r.Context(), now.Add(-24*time.Hour))
 	if err != nil {
+		d.storeFailed(w, err)
+		return
+	}
+	if out.Nodes, err = d.nodes(r.Context()); err != nil {
 		d.storeFailed(w, err)
 		return
 	}

@@ -104,6 +104,11 @@ type Config struct {
 	// Now is the daemon's clock for arrival times, digests, timer rules
 	// and mutes (time.Now; tests move it).
 	Now func() time.Time
+	// OpenStore opens the daemon's store (nil: the embedded SQLite store
+	// in DataDir, with Sync). The daemon closes it. A store that is also
+	// a store.Cluster (several nodes sharing it) has the daemon announce
+	// its rules version to the other nodes.
+	OpenStore func(ctx context.Context) (store.Store, error)
 }
 
 // snapshot is the running rule set and the integrations built for its
@@ -226,7 +231,11 @@ func New(cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
 	}
-	d.store, err = sqlite.Open(cfg.DataDir, sqlite.Options{Sync: cfg.Sync, Logger: cfg.Logger, LazyJobUpdates: true})
+	if cfg.OpenStore != nil {
+		d.store, err = cfg.OpenStore(context.Background())
+	} else {
+		d.store, err = sqlite.Open(cfg.DataDir, sqlite.Options{Sync: cfg.Sync, Logger: cfg.Logger, LazyJobUpdates: true})
+	}
 	if err != nil {
 		d.lock.Release()
 		return nil, err
@@ -370,10 +379,14 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	bgCtx, stopBG := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
 	d.refreshMutes(ctx)
-	bg.Add(4)
+	bg.Add(5)
 	go func() {
 		defer bg.Done()
 		d.scheduler(bgCtx)
+	}()
+	go func() {
+		defer bg.Done()
+		d.announce(bgCtx)
 	}()
 	go func() {
 		defer bg.Done()

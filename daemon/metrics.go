@@ -111,12 +111,23 @@ func newMetrics(d *Daemon) *metrics {
 		}
 		return 1
 	})
+	disagree := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hookd_cluster_nodes_other_rules", Help: "Nodes of the cluster that run another version of the rules than this node (0 when all agree, and for one node; -1 when the cluster cannot be asked).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := d.disagreeing(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hookd_queue_depth", Help: "Actions held in memory waiting to run (at most --max-queued; the rest wait in the store).",
 	}, func() float64 { return float64(d.delivery.Depth()) })
 	r.MustRegister(m.events, m.duplicates, m.rejected, m.intakeSeconds, m.ruleMatches, m.ruleErrors,
 		m.attempts, m.actionSeconds, m.deadLetters, m.reloads, m.reloadOK, m.reloadTime, m.rulesLoaded,
-		m.storeCommits, storeWritable, queueDepth, m.muted, m.stateCapped, m.digests, m.ticks,
+		m.storeCommits, storeWritable, disagree, queueDepth, m.muted, m.stateCapped, m.digests, m.ticks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

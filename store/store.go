@@ -446,3 +446,27 @@ type EventQuery struct {
 	// millisecond come in the order they were stored.
 	OldestFirst bool
 }
+
+// NodeInfo is what one node of a cluster says of itself: its name and
+// the rules it runs.
+type NodeInfo struct {
+	Name         string    `json:"name"`
+	RulesVersion string    `json:"rules_version"`
+	RulesLoaded  time.Time `json:"rules_loaded_at"`
+	// SeenAt is when the node last said so.
+	SeenAt time.Time `json:"seen_at"`
+}
+
+// Cluster is what a store shared by several nodes offers besides Store:
+// each node announces its rules, and any node lists them all. The daemon
+// uses it when its store has it.
+type Cluster interface {
+	// Node is this node's name.
+	Node() string
+	// Announce records this node's info; it is forgotten unless
+	// announced again within a minute.
+	Announce(ctx context.Context, info NodeInfo) error
+	// Nodes lists the nodes that announced themselves within a minute,
+	// by name.
+	Nodes(ctx context.Context) ([]NodeInfo, error)
+}

@@ -53,6 +53,7 @@ func whoami() string {
 func runMuteAdd(s Streams, args []string) int {
 	fs := newFlags(s, "mute", `RULE --for 2h --reason "..." [--key KEY] [--by NAME] [--rules FILE] [--data DIR]`)
 	dir := fs.String("data", daemon.DefaultDataDir, "the daemon's data folder")
+	cf := addClusterFlags(fs, false)
 	key := fs.String("key", "", "mute one key of a rule that remembers (the rendered key, e.g. a group's chat id); default every key")
 	period := fs.String("for", "", "how long: 30m, 2h, 7d (required)")
 	reason := fs.String("reason", "", "why, recorded with the mute (required)")
@@ -79,11 +80,11 @@ func runMuteAdd(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd mute: %v\n", err)
 		return 2
 	}
-	st, ok := openStore(s, "mute", *dir)
+	st, done, ok := openStore(s, "mute", *dir, cf)
 	if !ok {
 		return 1
 	}
-	defer st.Close()
+	defer done()
 	m, err = st.AddMute(context.Background(), m)
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd mute: %v\n", err)
@@ -100,6 +101,7 @@ func runMuteAdd(s Streams, args []string) int {
 func runMuteList(s Streams, args []string) int {
 	fs := newFlags(s, "mute list", "[--all] [--json] [--data DIR]")
 	dir := fs.String("data", daemon.DefaultDataDir, "the daemon's data folder")
+	cf := addClusterFlags(fs, false)
 	all := fs.Bool("all", false, "also mutes that ended or expired (kept for the daemon's --retention)")
 	asJSON := fs.Bool("json", false, "print a JSON object per mute, one per line")
 	if pos, err := parse(fs, args); err != nil {
@@ -107,11 +109,11 @@ func runMuteList(s Streams, args []string) int {
 	} else if len(pos) > 0 {
 		return exitUsage(s, fs, "unexpected argument %q", pos[0])
 	}
-	st, ok := openStore(s, "mute list", *dir)
+	st, done, ok := openStore(s, "mute list", *dir, cf)
 	if !ok {
 		return 1
 	}
-	defer st.Close()
+	defer done()
 	now := time.Now()
 	list, err := st.Mutes(context.Background(), now, *all)
 	if err != nil {
@@ -156,6 +158,7 @@ func runMuteList(s Streams, args []string) int {
 func runMuteEnd(s Streams, args []string) int {
 	fs := newFlags(s, "mute end", "ID [--by NAME] [--data DIR]")
 	dir := fs.String("data", daemon.DefaultDataDir, "the daemon's data folder")
+	cf := addClusterFlags(fs, false)
 	by := fs.String("by", whoami(), "who ends the mute, recorded with it")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -168,11 +171,11 @@ func runMuteEnd(s Streams, args []string) int {
 	if err != nil || id <= 0 {
 		return exitUsage(s, fs, "mute id %q is not a positive number", pos[0])
 	}
-	st, ok := openStore(s, "mute end", *dir)
+	st, done, ok := openStore(s, "mute end", *dir, cf)
 	if !ok {
 		return 1
 	}
-	defer st.Close()
+	defer done()
 	m, err := st.EndMute(context.Background(), id, *by, time.Now())
 	if errors.Is(err, store.ErrNoMute) {
 		fmt.Fprintf(s.Stderr, "hookd mute end: no active mute with id %d: hookd mute list shows them\n", id)

@@ -19,6 +19,7 @@ import (
 	"github.com/hookd/hookd/daemon"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/ruletest"
+	"github.com/hookd/hookd/internal/cluster"
 	"github.com/hookd/hookd/store"
 )
 
@@ -39,6 +40,7 @@ func runServe(s Streams, args []string) int {
 	fs.StringVar(&cfg.Sync, "sync", "full", "store durability: full (survives power loss) or normal (survives a crash of hookd)")
 	memLimit := fs.String("memory-limit", "112MiB", "soft memory limit of the Go runtime (GOMEMLIMIT wins when set; 0: none); the garbage collector works harder near it")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
+	cf := addClusterFlags(fs, true)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if _, err := parse(fs, args); err != nil {
@@ -52,6 +54,10 @@ func runServe(s Streams, args []string) int {
 		return exitUsage(s, fs, "%v", err)
 	}
 	cfg.Logger = logger
+	if cf.enabled() {
+		ccfg := cf.config(cfg.DataDir, logger)
+		cfg.OpenStore = func(ctx context.Context) (store.Store, error) { return cluster.Open(ctx, ccfg) }
+	}
 	if err := setMemoryLimit(*memLimit); err != nil {
 		return exitUsage(s, fs, "%v", err)
 	}

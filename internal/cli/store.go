@@ -16,22 +16,31 @@ import (
 	"github.com/hookd/hookd/store/sqlite"
 )
 
-// openStore opens the store of a hookd serve for the command cmd. A
-// folder without one is an error: opening it would create an empty store
-// and answer "nothing there" about the wrong folder.
-func openStore(s Streams, cmd, dir string) (store.Store, bool) {
+// openStore opens the store of a hookd serve for the command cmd: the
+// cluster's with --nats, else the one in dir. A folder without one is an
+// error: opening it would create an empty store and answer "nothing
+// there" about the wrong folder. Call the returned func when done.
+func openStore(s Streams, cmd, dir string, cf *clusterFlags) (store.Store, func(), bool) {
+	if cf.enabled() {
+		st, done, err := openClusterStore(cf)
+		if err != nil {
+			fmt.Fprintf(s.Stderr, "hookd %s: %v\n", cmd, err)
+			return nil, nil, false
+		}
+		return st, done, true
+	}
 	// The daemon may be running: SQLite lets both use the file, and a
 	// folder without a store is refused, not created.
 	st, err := sqlite.Open(dir, sqlite.Options{MustExist: true})
 	if errors.Is(err, sqlite.ErrNoStore) {
-		fmt.Fprintf(s.Stderr, "hookd %s: no hookd store in %s (no %s there): pass the --data folder of a hookd serve (default %s)\n", cmd, dir, sqlite.FileName, daemon.DefaultDataDir)
-		return nil, false
+		fmt.Fprintf(s.Stderr, "hookd %s: no hookd store in %s (no %s there): pass the --data folder of a hookd serve (default %s), or --nats for a cluster\n", cmd, dir, sqlite.FileName, daemon.DefaultDataDir)
+		return nil, nil, false
 	}
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd %s: %v\n", cmd, err)
-		return nil, false
+		return nil, nil, false
 	}
-	return st, true
+	return st, func() { st.Close() }, true
 }
 
 func runEvents(s Streams, args []string) int {
@@ -41,17 +50,18 @@ func runEvents(s Streams, args []string) int {
 	}
 	fs := newFlags(s, "events export", "[--data DIR] [--event NAME|GLOB] [--since 24h] [--limit N]")
 	dir := fs.String("data", daemon.DefaultDataDir, "the daemon's data folder")
+	cf := addClusterFlags(fs, false)
 	name := fs.String("event", "", "only events with this name or glob, e.g. group:update or message:*")
 	since := fs.Duration("since", 0, "only events received within this time, e.g. 24h (0: all)")
 	limit := fs.Int("limit", 0, "at most this many events (0: all)")
 	if _, err := parse(fs, args[1:]); err != nil {
 		return flagErr(err)
 	}
-	st, ok := openStore(s, "events export", *dir)
+	st, done, ok := openStore(s, "events export", *dir, cf)
 	if !ok {
 		return 1
 	}
-	defer st.Close()
+	defer done()
 	q := store.EventQuery{Name: *name, Limit: *limit, OldestFirst: true}
 	if *since > 0 {
 		q.Since = time.Now().Add(-*since)
@@ -83,17 +93,18 @@ func runDLQ(s Streams, args []string) int {
 	sub := args[0]
 	fs := newFlags(s, "dlq "+sub, "[--data DIR]")
 	dir := fs.String("data", daemon.DefaultDataDir, "the daemon's data folder")
+	cf := addClusterFlags(fs, false)
 	all := fs.Bool("all", false, "retry every dead letter")
 	limit := fs.Int("limit", 100, "list at most this many")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return flagErr(err)
 	}
-	st, ok := openStore(s, "dlq "+sub, *dir)
+	st, done, ok := openStore(s, "dlq "+sub, *dir, cf)
 	if !ok {
 		return 1
 	}
-	defer st.Close()
+	defer done()
 	ctx := context.Background()
 	if sub == "list" {
 		jobs, err := st.DeadLetters(ctx, *limit)

@@ -132,18 +132,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	s.stream, err = js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
-		Name:        opts.Stream,
-		Description: "hookd's log: every change to its store, in order",
-		Subjects:    []string{s.subject},
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    opts.Replicas,
-		Duplicates:  DefaultDuplicates,
-		Discard:     jetstream.DiscardNew,
-	})
+	s.stream, err = s.openStream(cctx)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream store: create stream %s with %d replicas on %s: %w: check that the servers run JetStream and that enough of them are up", opts.Stream, opts.Replicas, opts.Conn.ConnectedUrlRedacted(), err)
+		return nil, err
 	}
 	if err := resetDir(opts.Dir); err != nil {
 		return nil, err
@@ -167,6 +158,36 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.live = true
 	s.amu.Unlock()
 	return s, nil
+}
+
+// openStream opens the log's stream, creating it when it does not exist
+// (an existing stream keeps its configuration: its replicas are the
+// operator's to change).
+func (s *Store) openStream(ctx context.Context) (jetstream.Stream, error) {
+	st, err := s.js.Stream(ctx, s.opts.Stream)
+	if err == nil {
+		return st, nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, s.unavailable("open the stream", err)
+	}
+	st, err = s.js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:        s.opts.Stream,
+		Description: "hookd's log: every change to its store, in order",
+		Subjects:    []string{s.subject},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.opts.Replicas,
+		Duplicates:  DefaultDuplicates,
+		Discard:     jetstream.DiscardNew,
+	})
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return s.js.Stream(ctx, s.opts.Stream) // another node created it
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jetstream store: create stream %s with %d replicas on %s: %w: check that the servers run JetStream and that at least %d of them are up", s.opts.Stream, s.opts.Replicas, s.opts.Conn.ConnectedUrlRedacted(), err, s.opts.Replicas)
+	}
+	return st, nil
 }
 
 // resetDir empties the read model's folder (the log rebuilds it).

@@ -6,30 +6,14 @@ import (
 	"encoding/hex"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/hookd/hookd/internal/natstest"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/jetstream"
 	"github.com/hookd/hookd/store/storetest"
 )
-
-// startServer runs one JetStream server for the test.
-func startServer(t *testing.T) string {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	return srv.ClientURL()
-}
 
 // opener opens stores on one stream per folder of the suite.
 func opener(url string, replicas int) storetest.Opener {
@@ -56,5 +40,14 @@ func opener(url string, replicas int) storetest.Opener {
 }
 
 func TestConformanceSingleServer(t *testing.T) {
-	storetest.Run(t, opener(startServer(t), 1))
+	storetest.Run(t, opener(natstest.StartCluster(t, 1).URL(), 1))
+}
+
+// TestConformanceCluster runs the suite on three clustered servers, the
+// log kept by all three.
+func TestConformanceCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster: not in -short")
+	}
+	storetest.Run(t, opener(natstest.StartCluster(t, 3).URL(), 3))
 }

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/hookd/hookd/internal/cluster"
+	"github.com/hookd/hookd/store"
+	jsstore "github.com/hookd/hookd/store/jetstream"
+)
+
+// clusterFlags are the flags that put a node (or a command) on a
+// cluster's store instead of the SQLite file of the data folder.
+type clusterFlags struct {
+	nats, stream                       string
+	peers, listen, clusterListen, node string
+	replicas                           int
+	syncAlways                         bool
+}
+
+// addClusterFlags adds --nats and --stream, and with serve the flags of
+// an embedded cluster.
+func addClusterFlags(fs *flag.FlagSet, serve bool) *clusterFlags {
+	c := &clusterFlags{}
+	fs.StringVar(&c.nats, "nats", "", "URL(s) of the NATS servers (JetStream) holding the cluster's store, e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222; on a node of an embedded cluster: nats://127.0.0.1:4222")
+	fs.StringVar(&c.stream, "stream", jsstore.DefaultStream, "JetStream stream of the cluster's store (with --nats or --cluster-peers)")
+	if !serve {
+		return c
+	}
+	fs.StringVar(&c.peers, "cluster-peers", "", "run an embedded NATS server and form a JetStream cluster with these nodes: comma-separated route addresses host:port of every node, this one included")
+	fs.StringVar(&c.clusterListen, "cluster-listen", cluster.DefaultClusterListen, "route address of this node's embedded NATS server (with --cluster-peers)")
+	fs.StringVar(&c.listen, "nats-listen", cluster.DefaultListen, "client address of this node's embedded NATS server (with --cluster-peers)")
+	fs.StringVar(&c.node, "node", "", "this node's name, unique in the cluster and the same across restarts (default: the host name)")
+	fs.IntVar(&c.replicas, "replicas", cluster.DefaultReplicas, "servers keeping a copy of the store (with fewer --cluster-peers, as many as there are)")
+	fs.BoolVar(&c.syncAlways, "nats-sync-always", false, "embedded NATS server: write each message to the disk before counting it as stored (see docs/operations.md)")
+	return c
+}
+
+// enabled reports whether the flags ask for a cluster.
+func (c *clusterFlags) enabled() bool { return c.nats != "" || c.peers != "" }
+
+// config is the cluster configuration of a node with data folder dir.
+func (c *clusterFlags) config(dir string, log *slog.Logger) cluster.Config {
+	cfg := cluster.Config{
+		NATS: c.nats, Listen: c.listen, ClusterListen: c.clusterListen, Node: c.node,
+		Stream: c.stream, Replicas: c.replicas, SyncAlways: c.syncAlways, DataDir: dir, Logger: log,
+	}
+	if c.peers != "" {
+		cfg.Peers = strings.Split(c.peers, ",")
+	}
+	return cfg
+}
+
+// openClusterStore opens the cluster's store for a hookd command: it
+// delivers nothing, and its read model lives in a temporary folder.
+func openClusterStore(c *clusterFlags) (store.Store, func(), error) {
+	tmp, err := os.MkdirTemp("", "hookd-model-")
+	if err != nil {
+		return nil, nil, err
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	st, err := cluster.Open(context.Background(), cluster.Config{NATS: c.nats, Stream: c.stream, Command: true, DataDir: tmp, Logger: quiet})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	return st, func() { st.Close(); os.RemoveAll(tmp) }, nil
+}

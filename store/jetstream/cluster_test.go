@@ -1,0 +1,271 @@
+package jetstream_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/hookd/hookd/internal/natstest"
+	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/jetstream"
+)
+
+// openNode opens a store named node on the stream, connected to url.
+func openNode(t *testing.T, url, stream, node string, timeout time.Duration) *jetstream.Store {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	s, err := jetstream.Open(t.Context(), jetstream.Options{
+		Conn: nc, Stream: stream, Replicas: 3, Node: node,
+		Dir: filepath.Join(t.TempDir(), "model"), Timeout: timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// counter is a step that counts events per key and fires at the
+// threshold-th, like a window without its period.
+func counter(key string, at time.Time, threshold int) store.Step {
+	return store.Step{
+		Rule: "count", Scope: "count/window", Key: key, At: at,
+		Apply: func(old []byte) ([]byte, bool, time.Time) {
+			n := 0
+			if old != nil {
+				n, _ = strconv.Atoi(string(old))
+			}
+			n++
+			return []byte(strconv.Itoa(n)), n == threshold, time.Time{}
+		},
+		Jobs: func(state []byte) ([]store.Job, []string) {
+			return []store.Job{{Rule: "count", Index: 0, Type: "log", Name: "count/log[0]", Params: []byte(`{"n":` + string(state) + `}`)}}, nil
+		},
+	}
+}
+
+func TestTwoNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster: not in -short")
+	}
+	c := natstest.StartCluster(t, 3)
+	urls := c.URLs()
+	a := openNode(t, urls[0], "TWO", "a", 0)
+	b := openNode(t, urls[1], "TWO", "b", 0)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+
+	t.Run("one event posted to two nodes is stored once", func(t *testing.T) {
+		for i := range 20 {
+			ev := store.Event{ID: fmt.Sprintf("same-%d", i), Name: "group:update", Body: []byte(`{}`), ReceivedAt: at}
+			rec := store.Record{Event: ev, Jobs: []store.Job{{Rule: "r", Type: "log", Params: []byte(`{}`)}}}
+			var wg sync.WaitGroup
+			outs := make([][]store.Outcome, 2)
+			for k, s := range []*jetstream.Store{a, b} {
+				wg.Go(func() {
+					o, err := s.Accept(ctx, []store.Record{rec})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					outs[k] = o
+				})
+			}
+			wg.Wait()
+			if t.Failed() {
+				return
+			}
+			if outs[0][0].Duplicate == outs[1][0].Duplicate {
+				t.Fatalf("event %s: duplicate on a %v, on b %v; want exactly one stored", ev.ID, outs[0][0].Duplicate, outs[1][0].Duplicate)
+			}
+		}
+		for _, s := range []*jetstream.Store{a, b} {
+			st, err := s.Stats(ctx)
+			if err != nil || st.Events != 20 || st.Pending != 20 {
+				t.Errorf("stats %+v, %v; want 20 events and 20 pending jobs on every node", st, err)
+			}
+		}
+	})
+
+	t.Run("a node hands out its own jobs only", func(t *testing.T) {
+		pa, err := a.PendingPage(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, err := b.PendingPage(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pa)+len(pb) != 20 {
+			t.Fatalf("a has %d pending jobs, b %d; want 20 in all", len(pa), len(pb))
+		}
+		seen := map[int64]bool{}
+		for _, j := range append(pa, pb...) {
+			if seen[j.ID] {
+				t.Errorf("job %d handed out by both nodes", j.ID)
+			}
+			seen[j.ID] = true
+		}
+	})
+
+	t.Run("a window counts every event of both nodes once", func(t *testing.T) {
+		const n, threshold = 40, 25
+		var wg sync.WaitGroup
+		fired := make(chan store.Job, n)
+		for i := range n {
+			s := []*jetstream.Store{a, b}[i%2]
+			wg.Go(func() {
+				ev := store.Event{ID: fmt.Sprintf("win-%d", i), Name: "group:update", Body: []byte(`{}`), ReceivedAt: at}
+				o, err := s.Accept(ctx, []store.Record{{Event: ev, Steps: []store.Step{counter("group-1", at, threshold)}}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, j := range o[0].Jobs {
+					fired <- j
+				}
+			})
+		}
+		wg.Wait()
+		close(fired)
+		var jobs []store.Job
+		for j := range fired {
+			jobs = append(jobs, j)
+		}
+		if len(jobs) != 1 || string(jobs[0].Params) != fmt.Sprintf(`{"n":%d}`, threshold) {
+			t.Errorf("the window fired %d times (%v); want once, at the %dth event", len(jobs), jobs, threshold)
+		}
+		for name, s := range map[string]*jetstream.Store{"a": a, "b": b} {
+			st, ok, err := s.GetState(ctx, "count/window", "group-1", at)
+			if err != nil || !ok || string(st.Value) != strconv.Itoa(n) {
+				t.Errorf("node %s: count %q (%v, %v); want %d", name, st.Value, ok, err, n)
+			}
+		}
+	})
+
+	t.Run("a swap raced by two nodes swaps once", func(t *testing.T) {
+		if _, err := a.Swap(ctx, store.Swap{Scope: "digest", Key: "k", At: at, New: []byte("collected")}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		swapped := make([]bool, 2)
+		for k, s := range []*jetstream.Store{a, b} {
+			wg.Go(func() {
+				o, err := s.Swap(ctx, store.Swap{Scope: "digest", Key: "k", At: at, Old: []byte("collected"),
+					Jobs: []store.Job{{EventID: "digest:k:1", Rule: "digest", Type: "log", Params: []byte(`{}`)}}})
+				if err != nil {
+					t.Error(err)
+				}
+				swapped[k] = o.Swapped
+			})
+		}
+		wg.Wait()
+		if swapped[0] == swapped[1] {
+			t.Errorf("swapped on a %v, on b %v; want exactly one", swapped[0], swapped[1])
+		}
+	})
+
+	t.Run("a command's requeue reaches the job's node", func(t *testing.T) {
+		pa, err := a.PendingPage(ctx, 1)
+		if err != nil || len(pa) != 1 {
+			t.Fatalf("a's pending jobs: %v, %v", pa, err)
+		}
+		id := pa[0].ID
+		if err := a.Dead(ctx, id, 1, "invalid", "bad request"); err != nil {
+			t.Fatal(err)
+		}
+		cli := openNode(t, urls[2], "TWO", "", 0)
+		if n, err := cli.Requeue(ctx, []int64{id}); err != nil || n != 1 {
+			t.Fatalf("Requeue from a command: %d, %v", n, err)
+		}
+		// A read waits until a applied the log up to its end.
+		if _, err := a.Stats(ctx); err != nil {
+			t.Fatal(err)
+		}
+		taken, err := a.TakeRequeued(ctx)
+		if err != nil || len(taken) != 1 || taken[0].ID != id {
+			t.Fatalf("a took %v, %v; want job %d", ids(taken), err, id)
+		}
+		if _, err := b.Stats(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if taken, _ := b.TakeRequeued(ctx); len(taken) != 0 {
+			t.Errorf("b took %v; the job is a's", taken)
+		}
+	})
+}
+
+func ids(jobs []store.Job) []int64 {
+	out := make([]int64, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.ID
+	}
+	return out
+}
+
+// TestQuorumLoss: without a majority of the servers nothing is accepted
+// (an error, never a stored-looking outcome), and once they are back the
+// store takes events again with nothing lost.
+func TestQuorumLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-node cluster: not in -short")
+	}
+	c := natstest.StartCluster(t, 3)
+	s := openNode(t, c.URL(), "QUORUM", "a", 3*time.Second)
+	ctx := context.Background()
+	accept := func(id string) error {
+		_, err := s.Accept(ctx, []store.Record{{Event: store.Event{ID: id, Name: "message:in:new", Body: []byte(`{}`)},
+			Jobs: []store.Job{{Rule: "r", Type: "log", Params: []byte(`{}`)}}}})
+		return err
+	}
+	if err := accept("before"); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop(1)
+	if err := accept("one-down"); err != nil {
+		t.Fatalf("with one of three servers down: %v; want the event stored", err)
+	}
+	c.Stop(2)
+	if err := accept("no-quorum"); err == nil {
+		t.Fatal("an event was accepted without a quorum")
+	}
+	if err := s.Writable(ctx); err == nil {
+		t.Error("Writable says nil without a quorum")
+	}
+	c.Restart(1)
+	c.Restart(2)
+	deadline := time.Now().Add(natstest.Timeout)
+	for s.Writable(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("not writable again after the servers returned: %v", s.Writable(ctx))
+		}
+	}
+	if err := accept("after"); err != nil {
+		t.Fatalf("after the servers returned: %v", err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "no-quorum" may have been stored after all (its publish could land
+	// once the servers returned): the sender was told to retry, and a
+	// retry is a duplicate. Nothing acknowledged is missing.
+	if st.Events < 3 {
+		t.Errorf("%d events after the quorum returned; want before, one-down and after at least", st.Events)
+	}
+	for _, id := range []string{"before", "one-down", "after"} {
+		if _, err := s.Event(ctx, id); err != nil {
+			t.Errorf("event %s: %v", id, err)
+		}
+	}
+}
