@@ -1,0 +1,197 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/natstest"
+	"github.com/hookd/hookd/internal/standin"
+)
+
+// clusterNode is one hookd process of a three-node cluster on embedded
+// NATS servers.
+type clusterNode struct {
+	w    *world
+	args []string
+	p    *proc
+}
+
+// startCluster starts three hookd nodes with --cluster-peers, each with
+// its own data folder, and waits until all listen (a node waits for a
+// quorum of its peers before it does).
+func startCluster(t *testing.T, w *world) []*clusterNode {
+	t.Helper()
+	ports := natstest.FreePorts(t, 6)
+	var peers []string
+	for i := range 3 {
+		peers = append(peers, fmt.Sprintf("127.0.0.1:%d", ports[3+i]))
+	}
+	nodes := make([]*clusterNode, 3)
+	for i := range nodes {
+		nodes[i] = &clusterNode{w: w, args: []string{
+			"serve", "--rules", w.rules, "--data", filepath.Join(w.dir, fmt.Sprintf("data-n%d", i)),
+			"--listen", "127.0.0.1:0", "--log-format", "json",
+			"--node", fmt.Sprintf("n%d", i), "--cluster-peers", strings.Join(peers, ","),
+			"--cluster-listen", peers[i], "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[i]),
+		}}
+		nodes[i].p = run(t, w.dir, w.env(), nodes[i].args...)
+	}
+	for _, n := range nodes {
+		n.p.waitListening()
+	}
+	return nodes
+}
+
+// restart starts the node again, with its name, folder and ports.
+func (n *clusterNode) restart() {
+	n.w.t.Helper()
+	n.p = run(n.w.t, n.w.dir, n.w.env(), n.args...)
+	n.p.waitListening()
+}
+
+// TestClusterKill9 runs three hookd processes on one JetStream cluster
+// of their embedded servers (docs/operations.md, "A cluster of nodes"):
+// events posted round-robin while one node is killed (-9) and restarted
+// all run their actions, each once unless it was in flight at the kill;
+// one event posted to two nodes runs once; a window and a throttle hold
+// across nodes; without a quorum intake answers 503, and recovers.
+func TestClusterKill9(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "cluster.yaml")
+	nodes := startCluster(t, w)
+
+	// Round-robin, as a load balancer would; a node that does not answer
+	// 200 is skipped for the next one, as the balancer and Wassenger's
+	// retries would.
+	const n = 150
+	want := map[string]int{}
+	var restarted sync.WaitGroup
+	for i := range n {
+		id := fmt.Sprintf("rr-%03d", i)
+		switch i {
+		case n / 3:
+			nodes[0].p.Kill9()
+		case 2 * n / 3:
+			restarted.Go(nodes[0].restart)
+		}
+		for k := 0; ; k++ {
+			node := nodes[(i+k)%3]
+			if k == 30 {
+				t.Fatalf("event %s: no node accepted it in 30 tries", id)
+			}
+			if node.p.exited() || node.p.Addr == "" {
+				continue
+			}
+			a, err := tryPost(node.p.Addr, webhookKey, message(id))
+			if err == nil && a.Status == http.StatusOK {
+				break
+			}
+		}
+		want[ref(id, "echo")] = 1
+	}
+	restarted.Wait()
+	waitStandin(t, w.ws, fmt.Sprintf("the %d echoes", n), func([]standin.Request) bool {
+		got := w.ws.References()
+		for r := range want {
+			if got[r] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// An action in flight on the killed node runs again after its
+	// restart (docs/reliability.md, at least once): at most as many as
+	// its integration runs at once.
+	again := 0
+	for r, c := range w.ws.References() {
+		if want[r] == 0 {
+			t.Errorf("the stand-in got reference %s, of no event posted", r)
+		}
+		if c > 1 {
+			again += c - 1
+		}
+	}
+	if again > concurrency {
+		t.Errorf("%d echoes ran more than once; want at most %d (those in flight at the kill)", again, concurrency)
+	}
+
+	t.Run("one event posted to two nodes runs once", func(t *testing.T) {
+		body := message("two-nodes")
+		var wg sync.WaitGroup
+		answers := make([]string, 2)
+		for k, node := range nodes[1:] {
+			wg.Go(func() {
+				a, err := tryPost(node.p.Addr, webhookKey, body)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				answers[k] = fmt.Sprintf("%d %s", a.Status, strings.TrimSpace(string(a.Body)))
+			})
+		}
+		wg.Wait()
+		joined := strings.Join(answers, " | ")
+		if strings.Count(joined, `"accepted":1`) != 1 || strings.Count(joined, `"duplicates":1`) != 1 {
+			t.Fatalf("answers %s; want one accepted and one duplicate", joined)
+		}
+		r := ref("two-nodes", "echo")
+		waitStandin(t, w.ws, "the echo of the event posted twice", func([]standin.Request) bool { return w.ws.References()[r] >= 1 })
+		nodes[0].p.waitIdle()
+		if c := w.ws.References()[r]; c != 1 {
+			t.Errorf("the event posted to two nodes ran %d times; want once", c)
+		}
+	})
+
+	t.Run("a window and a throttle hold across nodes", func(t *testing.T) {
+		now := time.Now().Unix()
+		for i, node := range nodes {
+			acceptBody(t, node.p.Addr, textAt(fmt.Sprintf("burst-%d", i), "burst", now), false)
+			acceptBody(t, node.p.Addr, textAt(fmt.Sprintf("alert-%d", i), "alert", now), false)
+		}
+		waitStandin(t, w.ws, "the window's and the throttle's messages", func([]standin.Request) bool {
+			return len(sentTexts(t, w.ws, "burst")) >= 1 && len(sentTexts(t, w.ws, "alert")) >= 1
+		})
+		nodes[0].p.waitIdle()
+		if got := sentTexts(t, w.ws, "burst"); len(got) != 1 || got[0] != "burst 3" {
+			t.Errorf("window sent %q; want one \"burst 3\" for three events on three nodes", got)
+		}
+		if got := sentTexts(t, w.ws, "alert"); len(got) != 1 {
+			t.Errorf("throttle sent %q; want one message for three events on three nodes", got)
+		}
+	})
+
+	t.Run("without a quorum intake answers 503, then recovers", func(t *testing.T) {
+		nodes[1].p.Kill9()
+		nodes[2].p.Kill9()
+		a, err := tryPost(nodes[0].p.Addr, webhookKey, message("no-quorum"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Status != http.StatusServiceUnavailable {
+			t.Fatalf("without a quorum: %d %s; want 503", a.Status, a.Body)
+		}
+		var wg sync.WaitGroup
+		for _, node := range nodes[1:] {
+			wg.Go(node.restart)
+		}
+		wg.Wait()
+		poll(t, "the event accepted once the quorum is back", func() bool {
+			a, err := tryPost(nodes[0].p.Addr, webhookKey, message("no-quorum"))
+			return err == nil && a.Status == http.StatusOK
+		})
+		r := ref("no-quorum", "echo")
+		waitStandin(t, w.ws, "the echo after the quorum returned", func([]standin.Request) bool { return w.ws.References()[r] >= 1 })
+		nodes[0].p.waitIdle()
+		if c := w.ws.References()[r]; c != 1 {
+			t.Errorf("the event posted during and after the quorum loss ran %d times; want once", c)
+		}
+	})
+	for _, node := range nodes {
+		node.p.stop()
+	}
+}
