@@ -18,7 +18,6 @@ type clusterFlags struct {
 	nats, stream                       string
 	peers, listen, clusterListen, node string
 	replicas                           int
-	syncAlways                         bool
 }
 
 // addClusterFlags adds --nats and --stream, and with serve the flags of
@@ -35,7 +34,6 @@ func addClusterFlags(fs *flag.FlagSet, serve bool) *clusterFlags {
 	fs.StringVar(&c.listen, "nats-listen", cluster.DefaultListen, "client address of this node's embedded NATS server (with --cluster-peers)")
 	fs.StringVar(&c.node, "node", "", "this node's name, unique in the cluster and the same across restarts (default: the host name)")
 	fs.IntVar(&c.replicas, "replicas", cluster.DefaultReplicas, "servers keeping a copy of the store (with fewer --cluster-peers, as many as there are)")
-	fs.BoolVar(&c.syncAlways, "nats-sync-always", false, "embedded NATS server: write each message to the disk before counting it as stored (see docs/operations.md)")
 	return c
 }
 
@@ -43,10 +41,13 @@ func addClusterFlags(fs *flag.FlagSet, serve bool) *clusterFlags {
 func (c *clusterFlags) enabled() bool { return c.nats != "" || c.peers != "" }
 
 // config is the cluster configuration of a node with data folder dir.
-func (c *clusterFlags) config(dir string, log *slog.Logger) cluster.Config {
+// An embedded server writes each message to the disk before it counts
+// as stored with --sync full (the default), as the SQLite store does;
+// with --sync normal it uses NATS's default (every two minutes).
+func (c *clusterFlags) config(dir, sync string, log *slog.Logger) cluster.Config {
 	cfg := cluster.Config{
 		NATS: c.nats, Listen: c.listen, ClusterListen: c.clusterListen, Node: c.node,
-		Stream: c.stream, Replicas: c.replicas, SyncAlways: c.syncAlways, DataDir: dir, Logger: log,
+		Stream: c.stream, Replicas: c.replicas, SyncAlways: sync != "normal", DataDir: dir, Logger: log,
 	}
 	if c.peers != "" {
 		cfg.Peers = strings.Split(c.peers, ",")

@@ -37,7 +37,7 @@ func runServe(s Streams, args []string) int {
 	fs.IntVar(&cfg.Workers, "workers", daemon.DefaultWorkers, "workers per integration (wassenger, slack, email, webhook, log)")
 	fs.IntVar(&cfg.MaxQueued, "max-queued", daemon.DefaultMaxQueued, "most actions held in memory; the rest wait in the store")
 	fs.IntVar(&cfg.MaxStateKeys, "max-state-keys", store.DefaultMaxKeys, "most keys one rule remembers (windows, throttles, digests); a new key beyond it is not counted, and is logged")
-	fs.StringVar(&cfg.Sync, "sync", "full", "store durability: full (survives power loss) or normal (survives a crash of hookd)")
+	fs.StringVar(&cfg.Sync, "sync", "full", "store durability: full (survives power loss; in a cluster, each embedded NATS server writes to the disk before it acknowledges) or normal (survives a crash of hookd)")
 	memLimit := fs.String("memory-limit", "112MiB", "soft memory limit of the Go runtime (GOMEMLIMIT wins when set; 0: none); the garbage collector works harder near it")
 	pprofAddr := fs.String("pprof", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	cf := addClusterFlags(fs, true)
@@ -55,7 +55,7 @@ func runServe(s Streams, args []string) int {
 	}
 	cfg.Logger = logger
 	if cf.enabled() {
-		ccfg := cf.config(cfg.DataDir, logger)
+		ccfg := cf.config(cfg.DataDir, cfg.Sync, logger)
 		cfg.OpenStore = func(ctx context.Context) (store.Store, error) { return cluster.Open(ctx, ccfg) }
 	}
 	if err := setMemoryLimit(*memLimit); err != nil {
