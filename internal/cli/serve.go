@@ -55,6 +55,9 @@ func runServe(s Streams, args []string) int {
 	}
 	cfg.Logger = logger
 	if cf.enabled() {
+		if cfg.Sync != "full" && cfg.Sync != "normal" {
+			return exitUsage(s, fs, "--sync %q: use full or normal", cfg.Sync)
+		}
 		ccfg := cf.config(cfg.DataDir, cfg.Sync, logger)
 		cfg.OpenStore = func(ctx context.Context) (store.Store, error) { return cluster.Open(ctx, ccfg) }
 	}
