@@ -40,6 +40,16 @@ func addClusterFlags(fs *flag.FlagSet, serve bool) *clusterFlags {
 // enabled reports whether the flags ask for a cluster.
 func (c *clusterFlags) enabled() bool { return c.nats != "" || c.peers != "" }
 
+// where names the store the flags point at, for messages: "in DIR" or
+// "on the cluster at URL", and the flag that selects it.
+func (c *clusterFlags) where(dir string) (in, flag string) {
+	if c.enabled() {
+		url := cluster.Redact(c.nats)
+		return "on the cluster at " + url, "--nats " + url
+	}
+	return "in " + dir, "--data " + dir
+}
+
 // config is the cluster configuration of a node with data folder dir.
 // An embedded server writes each message to the disk before it counts
 // as stored with --sync full (the default), as the SQLite store does;

@@ -141,7 +141,8 @@ func runDLQ(s Streams, args []string) int {
 	n, err := st.Requeue(ctx, ids)
 	var notDead *store.NotDeadError
 	if errors.As(err, &notDead) {
-		fmt.Fprintf(s.Stderr, "hookd dlq retry: no dead letter with id %s in %s; nothing was queued (hookd dlq list --data %s shows the ids)\n", joinIDs(notDead.IDs), *dir, *dir)
+		in, flag := cf.where(*dir)
+		fmt.Fprintf(s.Stderr, "hookd dlq retry: no dead letter with id %s %s; nothing was queued (hookd dlq list %s shows the ids)\n", joinIDs(notDead.IDs), in, flag)
 		return 1
 	}
 	if err != nil {

@@ -129,7 +129,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.nc, err = nats.Connect(url, nats.Name("hookd "+cfg.Node), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {
 		s.closeAll()
-		return nil, fmt.Errorf("cluster: connect to %s: %w: check the URL and that the servers run", redact(url), err)
+		return nil, fmt.Errorf("cluster: connect to %s: %w: check the URL and that the servers run", Redact(url), err)
 	}
 	sctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
@@ -288,8 +288,8 @@ func (s *Store) closeAll() {
 	}
 }
 
-// redact drops user and password from URLs.
-func redact(urls string) string {
+// Redact drops user and password from URLs.
+func Redact(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, p := range parts {
 		if at := strings.LastIndex(p, "@"); at >= 0 {
