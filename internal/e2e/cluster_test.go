@@ -16,9 +16,10 @@ import (
 // clusterNode is one hookd process of a three-node cluster on embedded
 // NATS servers.
 type clusterNode struct {
-	w    *world
-	args []string
-	p    *proc
+	w     *world
+	rules string
+	args  []string
+	p     *proc
 }
 
 // startCluster starts three hookd nodes with --cluster-peers, each with
@@ -33,8 +34,11 @@ func startCluster(t *testing.T, w *world) []*clusterNode {
 	}
 	nodes := make([]*clusterNode, 3)
 	for i := range nodes {
-		nodes[i] = &clusterNode{w: w, args: []string{
-			"serve", "--rules", w.rules, "--data", filepath.Join(w.dir, fmt.Sprintf("data-n%d", i)),
+		// Each node has its own rules file, as on its own machine.
+		rules := filepath.Join(w.dir, fmt.Sprintf("rules-n%d.yaml", i))
+		copyFile(t, w.rules, rules)
+		nodes[i] = &clusterNode{w: w, rules: rules, args: []string{
+			"serve", "--rules", rules, "--data", filepath.Join(w.dir, fmt.Sprintf("data-n%d", i)),
 			"--listen", "127.0.0.1:0", "--log-format", "json",
 			"--node", fmt.Sprintf("n%d", i), "--cluster-peers", strings.Join(peers, ","),
 			"--cluster-listen", peers[i], "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[i]),
@@ -120,6 +124,35 @@ func TestClusterKill9(t *testing.T) {
 		t.Errorf("%d echoes ran more than once; want at most %d (those in flight at the kill)", again, concurrency)
 	}
 
+	t.Run("every node shows the rules of every node", func(t *testing.T) {
+		same := func(p *proc, want int) bool {
+			var rs struct {
+				Version string `json:"version"`
+				Nodes   []struct {
+					Name         string `json:"name"`
+					RulesVersion string `json:"rules_version"`
+				} `json:"nodes"`
+			}
+			rs2 := p.get("/api/rules")
+			rs2.decode(t, &rs)
+			other := 0
+			for _, n := range rs.Nodes {
+				if n.RulesVersion != rs.Version {
+					other++
+				}
+			}
+			return len(rs.Nodes) == 3 && other == want &&
+				strings.Contains(string(p.get("/metrics").Body), fmt.Sprintf("hookd_cluster_nodes_other_rules %d\n", want))
+		}
+		poll(t, "three nodes on the same rules", func() bool { return same(nodes[0].p, 0) })
+		// Node 2 gets other rules: the others see it within seconds.
+		original := string(readFile(t, nodes[2].rules))
+		writeFile(t, nodes[2].rules, original+"\n  - name: extra\n    on: message:in:new\n    if: data.body == \"never\"\n    do:\n      - log: { message: extra }\n")
+		poll(t, "node 0 seeing node 2's other rules", func() bool { return same(nodes[0].p, 1) })
+		writeFile(t, nodes[2].rules, original)
+		poll(t, "the nodes agreeing again", func() bool { return same(nodes[0].p, 0) && same(nodes[2].p, 0) })
+	})
+
 	t.Run("one event posted to two nodes runs once", func(t *testing.T) {
 		body := message("two-nodes")
 		var wg sync.WaitGroup
@@ -195,3 +228,4 @@ func TestClusterKill9(t *testing.T) {
 		node.p.stop()
 	}
 }
+
