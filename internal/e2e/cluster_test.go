@@ -228,4 +228,3 @@ func TestClusterKill9(t *testing.T) {
 		node.p.stop()
 	}
 }
-
