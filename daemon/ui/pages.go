@@ -71,6 +71,13 @@ type (
 		LastError   string     `json:"last_error"`
 		Names       []string   `json:"names"`
 		Activity    []activity `json:"activity"`
+		Nodes       []node     `json:"nodes"`
+	}
+	node struct {
+		Name         string    `json:"name"`
+		RulesVersion string    `json:"rules_version"`
+		RulesLoaded  time.Time `json:"rules_loaded_at"`
+		SeenAt       time.Time `json:"seen_at"`
 	}
 	mute struct {
 		ID      int64      `json:"id"`

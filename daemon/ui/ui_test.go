@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // After sign-in and after a form, the console goes to its own pages
@@ -42,6 +43,46 @@ func TestPagesParse(t *testing.T) {
 		c.render(rec, 200, name, page{Title: "t", Error: "<b>x</b>", Data: data})
 		if body := rec.Body.String(); rec.Code != 200 || !strings.Contains(body, "<main>") || !strings.Contains(body, "&lt;b&gt;x&lt;/b&gt;") {
 			t.Errorf("page %s: %d %s", name, rec.Code, body)
+		}
+	}
+}
+
+// TestRulesPageNodes: on a cluster the rules page lists the nodes and
+// marks one that runs other rules; on one node it has no such table.
+func TestRulesPageNodes(t *testing.T) {
+	c, err := New(http.NotFoundHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	cluster := rulesData{Rules: rules{Version: "v1", Nodes: []node{
+		{Name: "hookd-1", RulesVersion: "v1", RulesLoaded: at, SeenAt: at},
+		{Name: "hookd-2", RulesVersion: "v2", RulesLoaded: at, SeenAt: at},
+	}}}
+	for _, tt := range []struct {
+		name string
+		data rulesData
+		want []string
+		not  []string
+	}{
+		{"cluster", cluster, []string{`data-node="hookd-1" data-same="true"`, `data-node="hookd-2" data-same="false"`, "other rules than this node"}, nil},
+		{"one node", rulesData{Rules: rules{Version: "v1"}}, nil, []string{`id="nodes"`}},
+	} {
+		rec := httptest.NewRecorder()
+		c.render(rec, 200, "rules", page{Title: "Rules", Data: tt.data})
+		body := rec.Body.String()
+		for _, s := range tt.want {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s: the page lacks %q:\n%s", tt.name, s, body)
+			}
+		}
+		for _, s := range tt.not {
+			if strings.Contains(body, s) {
+				t.Errorf("%s: the page has %q", tt.name, s)
+			}
+		}
+		if n := strings.Count(body, "other rules than this node"); tt.name == "cluster" && n != 1 {
+			t.Errorf("%s: %d nodes marked as running other rules, want 1", tt.name, n)
 		}
 	}
 }
