@@ -170,7 +170,7 @@ func TestRetryAfterClamped(t *testing.T) {
 			h := start(t, options{rules: deliveryRules})
 			h.wa.FailNext(1, http.StatusTooManyRequests, http.Header{"Retry-After": {value}}, "slow down")
 			h.accept(t, js(t, groupEvent("CLAMP-1", "add")))
-			var job jobRow
+			var job store.Job
 			eventually(t, "the retry to be scheduled", func() bool {
 				jobs := h.jobs(t)
 				if len(jobs) == 1 && jobs[0].Attempts == 1 {
@@ -217,7 +217,7 @@ func TestPermanentFailuresDeadLettered(t *testing.T) {
 				before := srv.Count()
 				srv.FailNext(1, code, nil, body)
 				h.accept(t, js(t, ev))
-				var job jobRow
+				var job store.Job
 				eventually(t, "the dead letter", func() bool {
 					jobs := jobsOf(h.jobs(t), id)
 					if len(jobs) == 1 && jobs[0].State == store.StateDead {

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +22,8 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/internal/cluster"
+	"github.com/hookd/hookd/internal/natstest"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/smtpd"
 	"github.com/hookd/hookd/internal/syncbuf"
@@ -76,8 +78,40 @@ func waitCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// The stores a harness runs its daemon on (options.backend).
+const (
+	// backendSQLite is the embedded store in the data folder (the
+	// default).
+	backendSQLite = "sqlite"
+	// backendJetStream is the cluster store (internal/cluster) on a NATS
+	// server the test starts, with the node's read model in the data
+	// folder.
+	backendJetStream = "jetstream"
+)
+
+// testNode names the daemon's node on the jetstream backend; a restart
+// keeps it, so that the daemon delivers the jobs it stored before.
+const testNode = "daemon-test"
+
+// forEachBackend runs body once per store backend, each as a parallel
+// subtest named after it.
+func forEachBackend(t *testing.T, body func(t *testing.T, backend string)) {
+	t.Helper()
+	for _, backend := range []string{backendSQLite, backendJetStream} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			body(t, backend)
+		})
+	}
+}
+
 // options tune a harness.
 type options struct {
+	// backend is the daemon's store: backendSQLite ("" too) or
+	// backendJetStream; storeTimeout bounds each request of the
+	// jetstream store to NATS (0: its default).
+	backend      string
+	storeTimeout time.Duration
 	// rules is the rules file without its connections section: a
 	// delivery section (fastDelivery when empty) and the rules. Ignored
 	// when rulesFile is set.
@@ -125,6 +159,10 @@ type harness struct {
 	logs      *syncbuf.Buffer
 	reloadNow chan struct{}
 	cfg       Config
+	// backend is the store the daemon runs on; nats is the NATS server
+	// of the jetstream backend (nil on sqlite).
+	backend string
+	nats    *natstest.Cluster
 
 	wa   *standin.Wassenger
 	hook *standin.Recorder
@@ -201,6 +239,19 @@ func start(t *testing.T, o options) *harness {
 	}
 	if o.clock != nil {
 		h.cfg.Now = o.clock.Now
+	}
+	h.backend = or(o.backend, backendSQLite)
+	switch h.backend {
+	case backendSQLite:
+	case backendJetStream:
+		h.nats = natstest.StartCluster(t, 1)
+		// Every daemon of the test, restarts included, is the same node
+		// on the same stream.
+		h.cfg.OpenStore = func(ctx context.Context) (store.Store, error) {
+			return cluster.Open(ctx, cluster.Config{NATS: h.nats.URL(), Node: testNode, DataDir: h.dataDir, Replicas: 1, Timeout: o.storeTimeout, Logger: h.cfg.Logger})
+		}
+	default:
+		t.Fatalf("unknown store backend %q", o.backend)
 	}
 	if h.cfg.TickEvery == 0 {
 		h.cfg.TickEvery = 10 * time.Millisecond
@@ -489,64 +540,47 @@ func (h *harness) stats(t *testing.T) store.Stats {
 	return st
 }
 
-// jobRow is a job as stored, read straight from the store's file.
-type jobRow struct {
-	ID         int64
-	EventID    string
-	Rule       string
-	Type       string
-	Name       string
-	Reference  string
-	State      string
-	Attempts   int
-	NextAt     time.Time
-	LastError  string
-	LastReason string
-	Response   string
-	UpdatedAt  time.Time
+// otherStore opens the daemon's store as another process does (a hookd
+// command): the SQLite file of the data folder, or the cluster's stream
+// without a node name. The test closes it.
+func (h *harness) otherStore(t *testing.T) store.Store {
+	t.Helper()
+	var (
+		s   store.Store
+		err error
+	)
+	if h.backend == backendJetStream {
+		s, err = cluster.Open(context.Background(), cluster.Config{NATS: h.nats.URL(), Command: true, DataDir: t.TempDir(), Logger: discardLogger()})
+	} else {
+		s, err = sqlite.Open(h.dataDir, sqlite.Options{Logger: discardLogger(), MustExist: true})
+	}
+	if err != nil {
+		t.Fatalf("open the store as another process: %v", err)
+	}
+	return s
 }
 
-// jobs reads every job of the store in dir, oldest first, through a
-// read-only connection of its own (the store has no API for done jobs).
-func jobsIn(t *testing.T, dir string) []jobRow {
+// jobs reads every job of the store, in any state, by id: through the
+// running daemon's store, or, once it stopped, through otherStore.
+func (h *harness) jobs(t *testing.T) []store.Job {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(filepath.Join(dir, sqlite.FileName))+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
+	s := h.d.store
+	if h.stopped {
+		s = h.otherStore(t)
+		defer s.Close()
 	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT id, event_id, rule, type, name, reference, state, attempts, next_at,
-		last_error, last_reason, response, updated_at FROM jobs ORDER BY id`)
+	jobs, err := s.Jobs(context.Background(), store.JobQuery{})
 	if err != nil {
 		t.Fatalf("read jobs: %v", err)
 	}
-	defer rows.Close()
-	var out []jobRow
-	for rows.Next() {
-		var j jobRow
-		var next, updated int64
-		if err := rows.Scan(&j.ID, &j.EventID, &j.Rule, &j.Type, &j.Name, &j.Reference, &j.State, &j.Attempts,
-			&next, &j.LastError, &j.LastReason, &j.Response, &updated); err != nil {
-			t.Fatalf("read jobs: %v", err)
-		}
-		j.NextAt, j.UpdatedAt = time.UnixMilli(next), time.UnixMilli(updated)
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("read jobs: %v", err)
-	}
-	return out
-}
-
-func (h *harness) jobs(t *testing.T) []jobRow {
-	t.Helper()
-	return jobsIn(t, h.dataDir)
+	slices.Reverse(jobs) // Jobs lists the highest id first
+	return jobs
 }
 
 // jobsOf keeps the jobs of the events with Wassenger's id (or entityId)
 // id: the entity part of their identity key (event/id[/state]).
-func jobsOf(jobs []jobRow, id string) []jobRow {
-	var out []jobRow
+func jobsOf(jobs []store.Job, id string) []store.Job {
+	var out []store.Job
 	for _, j := range jobs {
 		if entityOf(j.EventID) == id {
 			out = append(out, j)
@@ -556,7 +590,7 @@ func jobsOf(jobs []jobRow, id string) []jobRow {
 }
 
 // allInState reports whether there are n jobs and all are in state.
-func allInState(jobs []jobRow, n int, state string) bool {
+func allInState(jobs []store.Job, n int, state string) bool {
 	if len(jobs) != n {
 		return false
 	}
@@ -687,7 +721,7 @@ func hostOf(t *testing.T, u string) string {
 }
 
 // describe is a short dump of jobs for failure messages.
-func describe(jobs []jobRow) string {
+func describe(jobs []store.Job) string {
 	var b strings.Builder
 	for _, j := range jobs {
 		fmt.Fprintf(&b, "\n  #%d %s %s attempts=%d reason=%q err=%q", j.ID, j.Name, j.State, j.Attempts, j.LastReason, j.LastError)

@@ -25,8 +25,8 @@ func inChat(id, action, chat string, at time.Time) map[string]any {
 }
 
 // jobsOfRule keeps the jobs of rule.
-func jobsOfRule(jobs []jobRow, rule string) []jobRow {
-	var out []jobRow
+func jobsOfRule(jobs []store.Job, rule string) []store.Job {
+	var out []store.Job
 	for _, j := range jobs {
 		if j.Rule == rule {
 			out = append(out, j)
