@@ -18,57 +18,59 @@ import (
 // and beyond the pool's size.
 func TestStoredBodiesIntactWithPooledBuffers(t *testing.T) {
 	t.Parallel()
-	h := start(t, options{rules: welcomeRules})
-	sizes := []int{0, 100, maxPooledBody, 3 * maxPooledBody}
-	const perSize = 16
-	sent := map[string]string{}
-	for _, pad := range sizes {
-		for i := range perSize {
-			ev := groupEvent(fmt.Sprintf("POOL-%d-%d", pad, i), "frobnicate")
-			ev["pad"] = strings.Repeat(string(rune('a'+i%26)), pad)
-			body := js(t, ev)
-			sent[ev["id"].(string)] = body
+	forEachBackend(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: welcomeRules})
+		sizes := []int{0, 100, maxPooledBody, 3 * maxPooledBody}
+		const perSize = 16
+		sent := map[string]string{}
+		for _, pad := range sizes {
+			for i := range perSize {
+				ev := groupEvent(fmt.Sprintf("POOL-%d-%d", pad, i), "frobnicate")
+				ev["pad"] = strings.Repeat(string(rune('a'+i%26)), pad)
+				body := js(t, ev)
+				sent[ev["id"].(string)] = body
+			}
 		}
-	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	client := &http.Client{Timeout: waitLimit}
-	for id, body := range sent {
-		wg.Go(func() {
-			a, err := postWith(client, h, body)
-			if err == nil && a != (accepted{Accepted: 1}) {
-				err = fmt.Errorf("answered %+v, want 1 accepted", a)
-			}
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", id, err))
-				mu.Unlock()
-			}
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			errs []error
+		)
+		client := &http.Client{Timeout: waitLimit}
+		for id, body := range sent {
+			wg.Go(func() {
+				a, err := postWith(client, h, body)
+				if err == nil && a != (accepted{Accepted: 1}) {
+					err = fmt.Errorf("answered %+v, want 1 accepted", a)
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s: %w", id, err))
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			t.Error(err)
+		}
+		got := map[string]string{}
+		err := h.d.store.Events(context.Background(), store.EventQuery{}, func(e store.Event) error {
+			got[entityOf(e.ID)] = string(e.Body)
+			return nil
 		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		t.Error(err)
-	}
-	got := map[string]string{}
-	err := h.d.store.Events(context.Background(), store.EventQuery{}, func(e store.Event) error {
-		got[entityOf(e.ID)] = string(e.Body)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(sent) {
-		t.Errorf("store holds %d events, want %d", len(got), len(sent))
-	}
-	for id, body := range sent {
-		if got[id] != body {
-			t.Errorf("event %s stored as %.80q..., want the body sent, %.80q...", id, got[id], body)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		if len(got) != len(sent) {
+			t.Errorf("store holds %d events, want %d", len(got), len(sent))
+		}
+		for id, body := range sent {
+			if got[id] != body {
+				t.Errorf("event %s stored as %.80q..., want the body sent, %.80q...", id, got[id], body)
+			}
+		}
+	})
 }
 
 func TestQueryValue(t *testing.T) {

@@ -28,46 +28,48 @@ const identityRules = `rules:
 // again is a duplicate that runs nothing.
 func TestEventsOfOneMessageEachRunOnce(t *testing.T) {
 	t.Parallel()
-	h := start(t, options{rules: identityRules})
-	bodies := identityEvents(t)
-	for _, b := range bodies {
-		if got := h.accept(t, b); got != (accepted{Accepted: 1}) {
-			t.Fatalf("first post of %.80s answered %+v, want 1 accepted", b, got)
+	forEachBackend(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: identityRules})
+		bodies := identityEvents(t)
+		for _, b := range bodies {
+			if got := h.accept(t, b); got != (accepted{Accepted: 1}) {
+				t.Fatalf("first post of %.80s answered %+v, want 1 accepted", b, got)
+			}
 		}
-	}
-	for _, b := range bodies {
-		if got := h.accept(t, b); got != (accepted{Duplicates: 1}) {
-			t.Errorf("second post of %.80s answered %+v, want 1 duplicate", b, got)
+		for _, b := range bodies {
+			if got := h.accept(t, b); got != (accepted{Duplicates: 1}) {
+				t.Errorf("second post of %.80s answered %+v, want 1 duplicate", b, got)
+			}
 		}
-	}
-	if st := h.stats(t); st.Events != int64(len(bodies)) {
-		t.Errorf("store holds %d events, want %d", st.Events, len(bodies))
-	}
-	eventually(t, "every action to be done", func() bool { return allInState(h.jobs(t), len(bodies), store.StateDone) })
+		if st := h.stats(t); st.Events != int64(len(bodies)) {
+			t.Errorf("store holds %d events, want %d", st.Events, len(bodies))
+		}
+		eventually(t, "every action to be done", func() bool { return allInState(h.jobs(t), len(bodies), store.StateDone) })
 
-	var got []string
-	for _, r := range h.hook.Requests() {
-		var b struct{ Event, Ack string }
-		if err := json.Unmarshal(r.Body, &b); err != nil {
-			t.Fatal(err)
+		var got []string
+		for _, r := range h.hook.Requests() {
+			var b struct{ Event, Ack string }
+			if err := json.Unmarshal(r.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, b.Event+" "+b.Ack)
 		}
-		got = append(got, b.Event+" "+b.Ack)
-	}
-	slices.Sort(got)
-	want := []string{
-		"message:out:ack delivered", "message:out:ack played", "message:out:ack read", "message:out:ack server",
-		"message:out:failed ", "message:out:new ", "message:out:sent ",
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("the recorder got\n%q\nwant\n%q", got, want)
-	}
-	refs := map[string]bool{}
-	for _, j := range h.jobs(t) {
-		if refs[j.Reference] {
-			t.Errorf("reference %s is used by two jobs", j.Reference)
+		slices.Sort(got)
+		want := []string{
+			"message:out:ack delivered", "message:out:ack played", "message:out:ack read", "message:out:ack server",
+			"message:out:failed ", "message:out:new ", "message:out:sent ",
 		}
-		refs[j.Reference] = true
-	}
+		if !slices.Equal(got, want) {
+			t.Errorf("the recorder got\n%q\nwant\n%q", got, want)
+		}
+		refs := map[string]bool{}
+		for _, j := range h.jobs(t) {
+			if refs[j.Reference] {
+				t.Errorf("reference %s is used by two jobs", j.Reference)
+			}
+			refs[j.Reference] = true
+		}
+	})
 }
 
 // identityEvents reads testdata/identity: one message's events, from
