@@ -58,138 +58,140 @@ const secretRules = `rules:
 // everywhere the daemon writes.
 func TestSentinelSecretsNeverLeak(t *testing.T) {
 	t.Parallel()
-	slack := slackd.New(slackd.Options{Token: sentSlackBot, WebhookSecret: sentSlackURL, Channels: []string{"C0123456789"}})
-	t.Cleanup(slack.Close)
-	slackConn := `  slack:
+	forEachBackend(t, func(t *testing.T, backend string) {
+		slack := slackd.New(slackd.Options{Token: sentSlackBot, WebhookSecret: sentSlackURL, Channels: []string{"C0123456789"}})
+		t.Cleanup(slack.Close)
+		slackConn := `  slack:
     webhook_url: "` + slack.WebhookURL() + `"
     token: "` + sentSlackBot + `"
     api_url: "` + slack.APIURL() + `"
 `
-	h := start(t, options{
-		rules: secretRules, extraConnections: slackConn,
-		waToken: sentWassenger, smtpPassword: sentSMTP, key: sentKey, adminKey: sentAdmin,
+		h := start(t, options{backend: backend,
+			rules: secretRules, extraConnections: slackConn,
+			waToken: sentWassenger, smtpPassword: sentSMTP, key: sentKey, adminKey: sentAdmin,
+		})
+		var seen []string // everything the daemon answered
+		keep := func(a answer) answer { seen = append(seen, a.body); return a }
+		waitDone := func(id string) {
+			t.Helper()
+			eventually(t, "every action of "+id+" to finish", func() bool {
+				jobs := jobsOf(h.jobs(t), id)
+				return len(jobs) == 5 && !anyPending(jobs)
+			})
+		}
+
+		// Successes.
+		keep(h.post(t, js(t, groupEvent("SEC-OK", "add"))))
+		waitDone("SEC-OK")
+		if refs := h.wa.References(); len(refs) != 1 {
+			t.Fatalf("Wassenger accepted %v, want the message: the token was not used", refs)
+		}
+		if r := h.hook.Requests(); len(r) != 1 || r[0].Query.Get("token") != sentHookQuery || r[0].Header.Get("Authorization") != "Bearer "+sentHookAuth {
+			t.Fatalf("the webhook did not arrive with its secrets: %+v", r)
+		}
+		if m := h.smtp.Messages(); len(m) != 1 || m[0].Auth.Username != "hookd" {
+			t.Fatalf("the email was not sent with the password: %+v", m)
+		}
+		if p := slack.Posts(); len(p) != 2 {
+			t.Fatalf("Slack accepted %d posts, want the webhook's and chat.postMessage's", len(p))
+		}
+
+		// Permanent failures; each target echoes the secrets it was sent.
+		waEcho := "Invalid API key " + sentWassenger
+		hookEcho := "bad credentials token=" + sentHookQuery + " Authorization: Bearer " + sentHookAuth
+		slackEcho := "no_service " + slack.WebhookURL() + " " + sentSlackBot
+		h.wa.FailNext(1, http.StatusUnauthorized, nil, `{"status":401,"message":"`+waEcho+`"}`)
+		h.hook.FailNext(1, http.StatusForbidden, nil, hookEcho)
+		h.smtp.FailNext(1, 535, "authentication failed for "+sentSMTP)
+		slack.FailNext(2, http.StatusNotFound, nil, slackEcho)
+		keep(h.post(t, js(t, groupEvent("SEC-PERM", "add"))))
+		waitDone("SEC-PERM")
+
+		// Transient failures until the last attempt.
+		h.wa.FailAll(http.StatusInternalServerError, nil, `{"status":500,"message":"`+waEcho+`"}`)
+		h.hook.FailAll(http.StatusBadGateway, nil, hookEcho)
+		h.smtp.FailNext(4, 451, "try later "+sentSMTP)
+		slack.FailAll(http.StatusInternalServerError, nil, "rollup_error "+slackEcho)
+		keep(h.post(t, js(t, groupEvent("SEC-DEAD", "add"))))
+		waitDone("SEC-DEAD")
+		h.wa.Heal()
+		h.hook.Heal()
+		slack.Heal()
+
+		// Timeouts.
+		h.wa.HangNext(4)
+		h.hook.HangNext(4)
+		keep(h.post(t, js(t, groupEvent("SEC-HANG", "add"))))
+		waitDone("SEC-HANG")
+
+		// Refused webhooks.
+		keep(h.post(t, js(t, groupEvent("SEC-401", "add")), func(r *http.Request) { r.URL.RawQuery = "" }))
+		keep(h.post(t, js(t, groupEvent("SEC-401", "add")), func(r *http.Request) { r.URL.RawQuery = "key=" + sentKey[:10] }))
+		keep(h.post(t, "{broken", func(r *http.Request) {}))
+
+		// Broken rules files that hold the secrets; the running file is the
+		// good one to go back to.
+		good, err := os.ReadFile(h.rulesPath)
+		must(t, err)
+		for _, broken := range []struct{ from, to, want string }{
+			{`token: "` + sentWassenger + `"`, `token: "` + sentWassenger, "YAML syntax"},
+			{`token: "` + sentWassenger + `"`, `token: ` + sentWassenger + `: oops`, "YAML syntax"},
+			{`token: "` + sentWassenger + `"`, `tokn: "` + sentWassenger + `"`, `unknown key "tokn"`},
+			{`token: "` + sentWassenger + `"`, `token: ["` + sentWassenger + `"]`, "must be a string"},
+			{`password: "` + sentSMTP + `"`, `password: "` + sentSMTP + `" "`, "YAML syntax"},
+			{`    token: "` + sentSlackBot + `"`, `    token: {{ "` + sentSlackBot + `" }}`, "must be a string"},
+		} {
+			text := strings.Replace(string(good), broken.from, broken.to, 1)
+			if text == string(good) {
+				t.Fatalf("broken variant %q: %q is not in the rules file", broken.to, broken.from)
+			}
+			h.writeRules(text)
+			eventually(t, "the reload of "+broken.to+" to fail", func() bool {
+				return strings.Contains(h.rulesStatus(t).LastError, broken.want)
+			})
+			keep(h.get(t, "/api/rules", true))
+			h.writeRules(string(good))
+			eventually(t, "the good file to be back", func() bool { return h.rulesStatus(t).LastError == "" })
+
+			// The same file refused at start-up: New's error.
+			path := filepath.Join(t.TempDir(), "rules.yaml")
+			must(t, os.WriteFile(path, []byte(text), 0o600))
+			d, err := New(Config{RulesPath: path, Listen: "127.0.0.1:0", DataDir: t.TempDir(), WebhookKey: secret.New(sentKey), Logger: h.cfg.Logger})
+			if err == nil {
+				d.ln.Close()
+				d.store.Close()
+				t.Fatalf("New accepted a broken rules file")
+			}
+			seen = append(seen, err.Error())
+		}
+
+		// Everything the daemon shows.
+		for _, path := range []string{"/api/rules", "/api/events?limit=1000&body=true", "/api/jobs?limit=1000", "/healthz", "/metrics"} {
+			keep(h.get(t, path, true))
+		}
+		for _, e := range h.events(t) {
+			keep(h.get(t, "/api/events/"+url.PathEscape(e.Key), true))
+		}
+		for _, j := range h.jobs(t) {
+			keep(h.get(t, "/api/jobs/"+strconv.FormatInt(j.ID, 10), true))
+		}
+		keep(h.admin(t, http.MethodPost, "/api/dry-run", js(t, groupEvent("SEC-DRY", "add"))))
+		dead, err := h.d.store.DeadLetters(context.Background(), 0)
+		must(t, err)
+		if len(dead) < 10 {
+			t.Errorf("only %d dead letters: the failures above were not all driven", len(dead))
+		}
+		for _, j := range h.jobs(t) {
+			seen = append(seen, j.Name, j.LastError, j.LastReason, j.Response)
+		}
+		must(t, h.stop())
+		seen = append(seen, h.logs.String())
+
+		all := strings.Join(seen, "\n")
+		for _, s := range sentinels {
+			if i := strings.Index(all, s); i >= 0 {
+				t.Errorf("secret %s leaked: ...%s...", s, all[max(0, i-200):min(len(all), i+len(s)+40)])
+			}
+		}
 	})
-	var seen []string // everything the daemon answered
-	keep := func(a answer) answer { seen = append(seen, a.body); return a }
-	waitDone := func(id string) {
-		t.Helper()
-		eventually(t, "every action of "+id+" to finish", func() bool {
-			jobs := jobsOf(h.jobs(t), id)
-			return len(jobs) == 5 && !anyPending(jobs)
-		})
-	}
-
-	// Successes.
-	keep(h.post(t, js(t, groupEvent("SEC-OK", "add"))))
-	waitDone("SEC-OK")
-	if refs := h.wa.References(); len(refs) != 1 {
-		t.Fatalf("Wassenger accepted %v, want the message: the token was not used", refs)
-	}
-	if r := h.hook.Requests(); len(r) != 1 || r[0].Query.Get("token") != sentHookQuery || r[0].Header.Get("Authorization") != "Bearer "+sentHookAuth {
-		t.Fatalf("the webhook did not arrive with its secrets: %+v", r)
-	}
-	if m := h.smtp.Messages(); len(m) != 1 || m[0].Auth.Username != "hookd" {
-		t.Fatalf("the email was not sent with the password: %+v", m)
-	}
-	if p := slack.Posts(); len(p) != 2 {
-		t.Fatalf("Slack accepted %d posts, want the webhook's and chat.postMessage's", len(p))
-	}
-
-	// Permanent failures; each target echoes the secrets it was sent.
-	waEcho := "Invalid API key " + sentWassenger
-	hookEcho := "bad credentials token=" + sentHookQuery + " Authorization: Bearer " + sentHookAuth
-	slackEcho := "no_service " + slack.WebhookURL() + " " + sentSlackBot
-	h.wa.FailNext(1, http.StatusUnauthorized, nil, `{"status":401,"message":"`+waEcho+`"}`)
-	h.hook.FailNext(1, http.StatusForbidden, nil, hookEcho)
-	h.smtp.FailNext(1, 535, "authentication failed for "+sentSMTP)
-	slack.FailNext(2, http.StatusNotFound, nil, slackEcho)
-	keep(h.post(t, js(t, groupEvent("SEC-PERM", "add"))))
-	waitDone("SEC-PERM")
-
-	// Transient failures until the last attempt.
-	h.wa.FailAll(http.StatusInternalServerError, nil, `{"status":500,"message":"`+waEcho+`"}`)
-	h.hook.FailAll(http.StatusBadGateway, nil, hookEcho)
-	h.smtp.FailNext(4, 451, "try later "+sentSMTP)
-	slack.FailAll(http.StatusInternalServerError, nil, "rollup_error "+slackEcho)
-	keep(h.post(t, js(t, groupEvent("SEC-DEAD", "add"))))
-	waitDone("SEC-DEAD")
-	h.wa.Heal()
-	h.hook.Heal()
-	slack.Heal()
-
-	// Timeouts.
-	h.wa.HangNext(4)
-	h.hook.HangNext(4)
-	keep(h.post(t, js(t, groupEvent("SEC-HANG", "add"))))
-	waitDone("SEC-HANG")
-
-	// Refused webhooks.
-	keep(h.post(t, js(t, groupEvent("SEC-401", "add")), func(r *http.Request) { r.URL.RawQuery = "" }))
-	keep(h.post(t, js(t, groupEvent("SEC-401", "add")), func(r *http.Request) { r.URL.RawQuery = "key=" + sentKey[:10] }))
-	keep(h.post(t, "{broken", func(r *http.Request) {}))
-
-	// Broken rules files that hold the secrets; the running file is the
-	// good one to go back to.
-	good, err := os.ReadFile(h.rulesPath)
-	must(t, err)
-	for _, broken := range []struct{ from, to, want string }{
-		{`token: "` + sentWassenger + `"`, `token: "` + sentWassenger, "YAML syntax"},
-		{`token: "` + sentWassenger + `"`, `token: ` + sentWassenger + `: oops`, "YAML syntax"},
-		{`token: "` + sentWassenger + `"`, `tokn: "` + sentWassenger + `"`, `unknown key "tokn"`},
-		{`token: "` + sentWassenger + `"`, `token: ["` + sentWassenger + `"]`, "must be a string"},
-		{`password: "` + sentSMTP + `"`, `password: "` + sentSMTP + `" "`, "YAML syntax"},
-		{`    token: "` + sentSlackBot + `"`, `    token: {{ "` + sentSlackBot + `" }}`, "must be a string"},
-	} {
-		text := strings.Replace(string(good), broken.from, broken.to, 1)
-		if text == string(good) {
-			t.Fatalf("broken variant %q: %q is not in the rules file", broken.to, broken.from)
-		}
-		h.writeRules(text)
-		eventually(t, "the reload of "+broken.to+" to fail", func() bool {
-			return strings.Contains(h.rulesStatus(t).LastError, broken.want)
-		})
-		keep(h.get(t, "/api/rules", true))
-		h.writeRules(string(good))
-		eventually(t, "the good file to be back", func() bool { return h.rulesStatus(t).LastError == "" })
-
-		// The same file refused at start-up: New's error.
-		path := filepath.Join(t.TempDir(), "rules.yaml")
-		must(t, os.WriteFile(path, []byte(text), 0o600))
-		d, err := New(Config{RulesPath: path, Listen: "127.0.0.1:0", DataDir: t.TempDir(), WebhookKey: secret.New(sentKey), Logger: h.cfg.Logger})
-		if err == nil {
-			d.ln.Close()
-			d.store.Close()
-			t.Fatalf("New accepted a broken rules file")
-		}
-		seen = append(seen, err.Error())
-	}
-
-	// Everything the daemon shows.
-	for _, path := range []string{"/api/rules", "/api/events?limit=1000&body=true", "/api/jobs?limit=1000", "/healthz", "/metrics"} {
-		keep(h.get(t, path, true))
-	}
-	for _, e := range h.events(t) {
-		keep(h.get(t, "/api/events/"+url.PathEscape(e.Key), true))
-	}
-	for _, j := range h.jobs(t) {
-		keep(h.get(t, "/api/jobs/"+strconv.FormatInt(j.ID, 10), true))
-	}
-	keep(h.admin(t, http.MethodPost, "/api/dry-run", js(t, groupEvent("SEC-DRY", "add"))))
-	dead, err := h.d.store.DeadLetters(context.Background(), 0)
-	must(t, err)
-	if len(dead) < 10 {
-		t.Errorf("only %d dead letters: the failures above were not all driven", len(dead))
-	}
-	for _, j := range h.jobs(t) {
-		seen = append(seen, j.Name, j.LastError, j.LastReason, j.Response)
-	}
-	must(t, h.stop())
-	seen = append(seen, h.logs.String())
-
-	all := strings.Join(seen, "\n")
-	for _, s := range sentinels {
-		if i := strings.Index(all, s); i >= 0 {
-			t.Errorf("secret %s leaked: ...%s...", s, all[max(0, i-200):min(len(all), i+len(s)+40)])
-		}
-	}
 }

@@ -14,19 +14,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/store"
-	"github.com/hookd/hookd/store/sqlite"
 )
-
-// openStore opens the store of a stopped daemon.
-func openStore(t *testing.T, dir string) store.Store {
-	t.Helper()
-	s, err := sqlite.Open(dir, sqlite.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // activeConns records the remote addresses of the connections that began
 // a request; install its hook before Run.
@@ -65,107 +53,111 @@ func waitListenerClosed(t *testing.T, h *harness) {
 // Run returns nil, and a restart resumes them with the same references.
 func TestShutdownDrainsAndLeavesTheRestPending(t *testing.T) {
 	t.Parallel()
-	var active activeConns
-	h := start(t, options{rules: slowDelivery + deliveryRules, workers: 2, drain: time.Second, beforeRun: active.hook})
+	forEachBackend(t, func(t *testing.T, backend string) {
+		var active activeConns
+		h := start(t, options{backend: backend, rules: slowDelivery + deliveryRules, workers: 2, drain: time.Second, beforeRun: active.hook})
 
-	// G0 waits for a retry ten minutes away; G1's attempt hangs.
-	h.wa.FailNext(1, http.StatusTooManyRequests, http.Header{"Retry-After": {"600"}}, "later")
-	h.wa.HangAll()
-	h.accept(t, js(t, groupEvent("G0", "add")))
-	eventually(t, "G0's retry to be scheduled", func() bool {
-		jobs := h.jobs(t)
-		return len(jobs) == 1 && jobs[0].Attempts == 1
-	})
-	h.accept(t, js(t, groupEvent("G1", "add")))
-	eventually(t, "G1's attempt to hang", func() bool { return h.wa.Count() == 2 })
+		// G0 waits for a retry ten minutes away; G1's attempt hangs.
+		h.wa.FailNext(1, http.StatusTooManyRequests, http.Header{"Retry-After": {"600"}}, "later")
+		h.wa.HangAll()
+		h.accept(t, js(t, groupEvent("G0", "add")))
+		eventually(t, "G0's retry to be scheduled", func() bool {
+			jobs := h.jobs(t)
+			return len(jobs) == 1 && jobs[0].Attempts == 1
+		})
+		h.accept(t, js(t, groupEvent("G1", "add")))
+		eventually(t, "G1's attempt to hang", func() bool { return h.wa.Count() == 2 })
 
-	// G2 is posted by a slow client: half its body is sent now.
-	body := js(t, groupEvent("G2", "add"))
-	conn, err := net.Dial("tcp", h.d.Addr())
-	must(t, err)
-	defer conn.Close()
-	must(t, conn.SetDeadline(time.Now().Add(waitLimit)))
-	_, err = fmt.Fprintf(conn, "POST /webhooks/wassenger?key=%s HTTP/1.1\r\nHost: hookd\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		h.key, len(body), body[:len(body)/2])
-	must(t, err)
-	eventually(t, "the slow request to be in flight", func() bool { return active.has(conn.LocalAddr().String()) })
+		// G2 is posted by a slow client: half its body is sent now.
+		body := js(t, groupEvent("G2", "add"))
+		conn, err := net.Dial("tcp", h.d.Addr())
+		must(t, err)
+		defer conn.Close()
+		must(t, conn.SetDeadline(time.Now().Add(waitLimit)))
+		_, err = fmt.Fprintf(conn, "POST /webhooks/wassenger?key=%s HTTP/1.1\r\nHost: hookd\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			h.key, len(body), body[:len(body)/2])
+		must(t, err)
+		eventually(t, "the slow request to be in flight", func() bool { return active.has(conn.LocalAddr().String()) })
 
-	h.cancel()
-	waitListenerClosed(t, h)
-	_, err = io.WriteString(conn, body[len(body)/2:])
-	must(t, err)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("the request in flight got no answer: %v", err)
-	}
-	var got accepted
-	err = json.NewDecoder(resp.Body).Decode(&got)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || err != nil || got.Accepted != 1 {
-		t.Fatalf("the request in flight got %d %+v (%v), want 200 and 1 accepted", resp.StatusCode, got, err)
-	}
-	if err := h.stop(); err != nil {
-		t.Fatalf("Run = %v, want nil", err)
-	}
-	if !strings.Contains(h.logs.String(), "did not finish in time") {
-		t.Errorf("the cut action was not logged")
-	}
-	for _, r := range h.wa.Requests() {
-		if ref := refOf(t, r); ref == refFor(t, groupEvent("G2", "add"), "greet", 0) {
-			t.Errorf("G2's action started after the shutdown began")
+		h.cancel()
+		waitListenerClosed(t, h)
+		_, err = io.WriteString(conn, body[len(body)/2:])
+		must(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("the request in flight got no answer: %v", err)
 		}
-	}
-	if n := h.wa.Count(); n != 2 {
-		t.Errorf("Wassenger got %d requests, want 2 (G0's 429, G1's cut attempt)", n)
-	}
+		var got accepted
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err != nil || got.Accepted != 1 {
+			t.Fatalf("the request in flight got %d %+v (%v), want 200 and 1 accepted", resp.StatusCode, got, err)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatalf("Run = %v, want nil", err)
+		}
+		if !strings.Contains(h.logs.String(), "did not finish in time") {
+			t.Errorf("the cut action was not logged")
+		}
+		for _, r := range h.wa.Requests() {
+			if ref := refOf(t, r); ref == refFor(t, groupEvent("G2", "add"), "greet", 0) {
+				t.Errorf("G2's action started after the shutdown began")
+			}
+		}
+		if n := h.wa.Count(); n != 2 {
+			t.Errorf("Wassenger got %d requests, want 2 (G0's 429, G1's cut attempt)", n)
+		}
 
-	s := openStore(t, h.dataDir)
-	pending, err := s.PendingPage(context.Background(), 100)
-	must(t, err)
-	attempts := map[string]int{}
-	for _, j := range pending {
-		attempts[entityOf(j.EventID)] = j.Attempts
-	}
-	if want := map[string]int{"G0": 1, "G1": 0, "G2": 0}; fmt.Sprint(attempts) != fmt.Sprint(want) {
-		t.Errorf("pending jobs by event (attempts) = %v, want %v", attempts, want)
-	}
-	if st, err := s.Stats(context.Background()); err != nil || st.Events != 3 {
-		t.Errorf("store holds %+v (%v), want 3 events", st, err)
-	}
-	must(t, s.Close())
+		attempts := map[string]int{}
+		for _, j := range h.jobs(t) {
+			if j.State == store.StatePending {
+				attempts[entityOf(j.EventID)] = j.Attempts
+			}
+		}
+		if want := map[string]int{"G0": 1, "G1": 0, "G2": 0}; fmt.Sprint(attempts) != fmt.Sprint(want) {
+			t.Errorf("pending jobs by event (attempts) = %v, want %v", attempts, want)
+		}
+		s := h.otherStore(t)
+		if st, err := s.Stats(context.Background()); err != nil || st.Events != 3 {
+			t.Errorf("store holds %+v (%v), want 3 events", st, err)
+		}
+		must(t, s.Close())
 
-	// A restart resumes the jobs that are due, with their references.
-	h.wa.Heal()
-	h.restart(t)
-	eventually(t, "G1 and G2 to be sent after the restart", func() bool {
-		refs := h.wa.References()
-		return refs[refFor(t, groupEvent("G1", "add"), "greet", 0)] == 1 && refs[refFor(t, groupEvent("G2", "add"), "greet", 0)] == 1
+		// A restart resumes the jobs that are due, with their references.
+		h.wa.Heal()
+		h.restart(t)
+		eventually(t, "G1 and G2 to be sent after the restart", func() bool {
+			refs := h.wa.References()
+			return refs[refFor(t, groupEvent("G1", "add"), "greet", 0)] == 1 && refs[refFor(t, groupEvent("G2", "add"), "greet", 0)] == 1
+		})
+		if refs := h.wa.References(); len(refs) != 2 {
+			t.Errorf("Wassenger accepted %v, want G1 and G2 once (G0 is not due)", refs)
+		}
 	})
-	if refs := h.wa.References(); len(refs) != 2 {
-		t.Errorf("Wassenger accepted %v, want G1 and G2 once (G0 is not due)", refs)
-	}
 }
 
 // Shutdown 20: an action still running when Run's context ends finishes
 // within DrainTimeout and is recorded done.
 func TestShutdownLetsRunningActionFinish(t *testing.T) {
 	t.Parallel()
-	g := newGated(t)
-	h := start(t, options{drain: waitLimit, rules: strings.ReplaceAll(dedupRules, "@GATE@", g.URL())})
-	h.accept(t, js(t, groupEvent("RUN-1", "add")))
-	eventually(t, "the webhook to be held", func() bool { return g.Count() == 1 })
+	forEachBackend(t, func(t *testing.T, backend string) {
+		g := newGated(t)
+		h := start(t, options{backend: backend, drain: waitLimit, rules: strings.ReplaceAll(dedupRules, "@GATE@", g.URL())})
+		h.accept(t, js(t, groupEvent("RUN-1", "add")))
+		eventually(t, "the webhook to be held", func() bool { return g.Count() == 1 })
 
-	h.cancel()
-	waitListenerClosed(t, h)
-	g.open()
-	if err := h.stop(); err != nil {
-		t.Fatalf("Run = %v, want nil", err)
-	}
-	jobs := h.jobs(t)
-	if !allInState(jobs, 2, store.StateDone) {
-		t.Errorf("after shutdown the jobs are:%s\nwant both done", describe(jobs))
-	}
-	if r := g.Requests(); len(r) != 1 || r[0].Status != http.StatusOK {
-		t.Errorf("webhook target saw %+v, want one request answered 200", r)
-	}
+		h.cancel()
+		waitListenerClosed(t, h)
+		g.open()
+		if err := h.stop(); err != nil {
+			t.Fatalf("Run = %v, want nil", err)
+		}
+		jobs := h.jobs(t)
+		if !allInState(jobs, 2, store.StateDone) {
+			t.Errorf("after shutdown the jobs are:%s\nwant both done", describe(jobs))
+		}
+		if r := g.Requests(); len(r) != 1 || r[0].Status != http.StatusOK {
+			t.Errorf("webhook target saw %+v, want one request answered 200", r)
+		}
+	})
 }
