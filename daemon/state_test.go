@@ -86,33 +86,35 @@ const throttleRules = `rules:
 // closed.
 func TestThrottleFiresOncePerKeyPerPeriod(t *testing.T) {
 	t.Parallel()
-	h := start(t, options{rules: throttleRules})
-	now := time.Now()
-	h.accept(t, js(t, inChat("t1", "remove", "g1@g.us", now)))
-	h.accept(t, js(t, inChat("t2", "remove", "g1@g.us", now.Add(time.Minute))))
-	h.accept(t, js(t, inChat("t3", "remove", "g2@g.us", now.Add(time.Minute))))
-	got := h.waitHooks(t, 2)
-	if len(got) != 2 || got[0]["event"] != "t1" || got[1]["event"] != "t3" {
-		t.Fatalf("webhooks %v, want t1 (first of g1) and t3 (first of g2)", got)
-	}
-	if rules, _ := h.eventRules(t, "t2"); len(rules) != 0 {
-		t.Fatalf("throttled t2 lists rules %v, want none", rules)
-	}
-	if rules, _ := h.eventRules(t, "t1"); !slices.Equal(rules, []string{"removal-alert"}) {
-		t.Fatalf("t1 lists rules %v, want [removal-alert]", rules)
-	}
+	forEachBackend(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: throttleRules})
+		now := time.Now()
+		h.accept(t, js(t, inChat("t1", "remove", "g1@g.us", now)))
+		h.accept(t, js(t, inChat("t2", "remove", "g1@g.us", now.Add(time.Minute))))
+		h.accept(t, js(t, inChat("t3", "remove", "g2@g.us", now.Add(time.Minute))))
+		got := h.waitHooks(t, 2)
+		if len(got) != 2 || got[0]["event"] != "t1" || got[1]["event"] != "t3" {
+			t.Fatalf("webhooks %v, want t1 (first of g1) and t3 (first of g2)", got)
+		}
+		if rules, _ := h.eventRules(t, "t2"); len(rules) != 0 {
+			t.Fatalf("throttled t2 lists rules %v, want none", rules)
+		}
+		if rules, _ := h.eventRules(t, "t1"); !slices.Equal(rules, []string{"removal-alert"}) {
+			t.Fatalf("t1 lists rules %v, want [removal-alert]", rules)
+		}
 
-	must(t, h.stop())
-	h.restart(t)
-	h.accept(t, js(t, inChat("t4", "remove", "g1@g.us", now.Add(2*time.Minute))))
-	h.accept(t, js(t, inChat("t5", "remove", "g1@g.us", now.Add(61*time.Minute))))
-	got = h.waitHooks(t, 3)
-	if len(got) != 3 || got[2]["event"] != "t5" {
-		t.Fatalf("webhooks after restart %v, want only t5 more (t4 is still throttled)", got)
-	}
-	if n := len(jobsOfRule(h.jobs(t), "removal-alert")); n != 3 {
-		t.Fatalf("%d jobs, want 3", n)
-	}
+		must(t, h.stop())
+		h.restart(t)
+		h.accept(t, js(t, inChat("t4", "remove", "g1@g.us", now.Add(2*time.Minute))))
+		h.accept(t, js(t, inChat("t5", "remove", "g1@g.us", now.Add(61*time.Minute))))
+		got = h.waitHooks(t, 3)
+		if len(got) != 3 || got[2]["event"] != "t5" {
+			t.Fatalf("webhooks after restart %v, want only t5 more (t4 is still throttled)", got)
+		}
+		if n := len(jobsOfRule(h.jobs(t), "removal-alert")); n != 3 {
+			t.Fatalf("%d jobs, want 3", n)
+		}
+	})
 }
 
 const windowRules = `rules:
@@ -128,59 +130,63 @@ const windowRules = `rules:
 // duplicate delivery of an event does not count.
 func TestWindowFiresOnNthEventAndDuplicatesDoNotCount(t *testing.T) {
 	t.Parallel()
-	h := start(t, options{rules: windowRules})
-	now := time.Now()
-	h.accept(t, js(t, inChat("w1", "remove", "g1@g.us", now)))
-	if got := h.accept(t, js(t, inChat("w1", "remove", "g1@g.us", now))); got.Duplicates != 1 {
-		t.Fatalf("second delivery of w1: %+v, want a duplicate", got)
-	}
-	h.accept(t, js(t, inChat("w2", "remove", "g1@g.us", now.Add(time.Minute))))
-	h.accept(t, js(t, inChat("x1", "remove", "g2@g.us", now.Add(time.Minute))))
-	if n := len(h.jobs(t)); n != 0 {
-		t.Fatalf("%d jobs after 2 events of g1 (and a duplicate) and 1 of g2, want none", n)
-	}
-	h.accept(t, js(t, inChat("w3", "remove", "g1@g.us", now.Add(2*time.Minute))))
-	got := h.waitHooks(t, 1)
-	if got[0]["event"] != "w3" || fmt.Sprint(got[0]["count"]) != "3" {
-		t.Fatalf("webhook %v, want w3 with count 3", got[0])
-	}
-	if rules, _ := h.eventRules(t, "w3"); !slices.Equal(rules, []string{"mass-removal"}) {
-		t.Fatalf("w3 lists rules %v", rules)
-	}
-	// The window started again: 2 more events do not fire.
-	h.accept(t, js(t, inChat("w4", "remove", "g1@g.us", now.Add(3*time.Minute))))
-	h.accept(t, js(t, inChat("w5", "remove", "g1@g.us", now.Add(4*time.Minute))))
-	if n := len(h.jobs(t)); n != 1 {
-		t.Fatalf("%d jobs, want 1", n)
-	}
+	forEachBackend(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: windowRules})
+		now := time.Now()
+		h.accept(t, js(t, inChat("w1", "remove", "g1@g.us", now)))
+		if got := h.accept(t, js(t, inChat("w1", "remove", "g1@g.us", now))); got.Duplicates != 1 {
+			t.Fatalf("second delivery of w1: %+v, want a duplicate", got)
+		}
+		h.accept(t, js(t, inChat("w2", "remove", "g1@g.us", now.Add(time.Minute))))
+		h.accept(t, js(t, inChat("x1", "remove", "g2@g.us", now.Add(time.Minute))))
+		if n := len(h.jobs(t)); n != 0 {
+			t.Fatalf("%d jobs after 2 events of g1 (and a duplicate) and 1 of g2, want none", n)
+		}
+		h.accept(t, js(t, inChat("w3", "remove", "g1@g.us", now.Add(2*time.Minute))))
+		got := h.waitHooks(t, 1)
+		if got[0]["event"] != "w3" || fmt.Sprint(got[0]["count"]) != "3" {
+			t.Fatalf("webhook %v, want w3 with count 3", got[0])
+		}
+		if rules, _ := h.eventRules(t, "w3"); !slices.Equal(rules, []string{"mass-removal"}) {
+			t.Fatalf("w3 lists rules %v", rules)
+		}
+		// The window started again: 2 more events do not fire.
+		h.accept(t, js(t, inChat("w4", "remove", "g1@g.us", now.Add(3*time.Minute))))
+		h.accept(t, js(t, inChat("w5", "remove", "g1@g.us", now.Add(4*time.Minute))))
+		if n := len(h.jobs(t)); n != 1 {
+			t.Fatalf("%d jobs, want 1", n)
+		}
+	})
 }
 
 // A reload keeps the state of a rule whose name and key are unchanged
 // (its period may change), and starts afresh when the key changes.
 func TestReloadKeepsStateOfUnchangedKey(t *testing.T) {
 	t.Parallel()
-	h := start(t, options{rules: windowRules})
-	now := time.Now()
-	h.accept(t, js(t, inChat("r1", "remove", "g1@g.us", now)))
-	h.accept(t, js(t, inChat("r2", "remove", "g1@g.us", now)))
-	reload := func(rules string) {
-		t.Helper()
-		before := h.rulesStatus(t).Version
-		h.writeRules(h.file("", rules))
-		eventually(t, "the reload", func() bool { return h.rulesStatus(t).Version != before })
-	}
-	reload(strings.Replace(windowRules, "within: 10m", "within: 20m", 1))
-	h.accept(t, js(t, inChat("r3", "remove", "g1@g.us", now)))
-	if got := h.waitHooks(t, 1); got[0]["event"] != "r3" {
-		t.Fatalf("webhook %v, want r3: the reload kept the count", got[0])
-	}
-	h.accept(t, js(t, inChat("r4", "remove", "g1@g.us", now)))
-	h.accept(t, js(t, inChat("r5", "remove", "g1@g.us", now)))
-	reload(strings.Replace(windowRules, "{{ data.chat.id }}", "{{ data.chat.id + '/' }}", 1))
-	h.accept(t, js(t, inChat("r6", "remove", "g1@g.us", now)))
-	if n := len(h.jobs(t)); n != 1 {
-		t.Fatalf("%d jobs after a reload that changed the key, want 1: its state starts afresh", n)
-	}
+	forEachBackend(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: windowRules})
+		now := time.Now()
+		h.accept(t, js(t, inChat("r1", "remove", "g1@g.us", now)))
+		h.accept(t, js(t, inChat("r2", "remove", "g1@g.us", now)))
+		reload := func(rules string) {
+			t.Helper()
+			before := h.rulesStatus(t).Version
+			h.writeRules(h.file("", rules))
+			eventually(t, "the reload", func() bool { return h.rulesStatus(t).Version != before })
+		}
+		reload(strings.Replace(windowRules, "within: 10m", "within: 20m", 1))
+		h.accept(t, js(t, inChat("r3", "remove", "g1@g.us", now)))
+		if got := h.waitHooks(t, 1); got[0]["event"] != "r3" {
+			t.Fatalf("webhook %v, want r3: the reload kept the count", got[0])
+		}
+		h.accept(t, js(t, inChat("r4", "remove", "g1@g.us", now)))
+		h.accept(t, js(t, inChat("r5", "remove", "g1@g.us", now)))
+		reload(strings.Replace(windowRules, "{{ data.chat.id }}", "{{ data.chat.id + '/' }}", 1))
+		h.accept(t, js(t, inChat("r6", "remove", "g1@g.us", now)))
+		if n := len(h.jobs(t)); n != 1 {
+			t.Fatalf("%d jobs after a reload that changed the key, want 1: its state starts afresh", n)
+		}
+	})
 }
 
 const digestRules = `rules:
@@ -199,36 +205,38 @@ const digestRules = `rules:
 // starts the next digest.
 func TestDigestSentBySchedulerWithCollectedEvents(t *testing.T) {
 	t.Parallel()
-	t0 := time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC)
-	c := newClock(t0)
-	h := start(t, options{rules: digestRules, clock: c})
-	for i, id := range []string{"d1", "d2", "d3"} {
-		h.accept(t, js(t, inChat(id, "add", "g1@g.us", t0.Add(time.Duration(i)*time.Minute))))
-	}
-	h.accept(t, js(t, inChat("e1", "add", "g2@g.us", t0)))
-	if n := len(h.jobs(t)); n != 0 {
-		t.Fatalf("%d jobs before the hour ends, want none", n)
-	}
-	c.set(time.Date(2026, 3, 2, 11, 0, 1, 0, time.UTC))
-	got := h.waitHooks(t, 2)
-	slices.SortFunc(got, func(a, b map[string]any) int { return strings.Compare(a["chat"].(string), b["chat"].(string)) })
-	want := []map[string]string{{"count": "3", "ids": "d1,d2,d3", "chat": "g1@g.us"}, {"count": "1", "ids": "e1", "chat": "g2@g.us"}}
-	for i := range want {
-		for k, v := range want[i] {
-			if fmt.Sprint(got[i][k]) != v {
-				t.Fatalf("digest %d = %v, want %v", i, got[i], want[i])
+	forEachBackend(t, func(t *testing.T, backend string) {
+		t0 := time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC)
+		c := newClock(t0)
+		h := start(t, options{backend: backend, rules: digestRules, clock: c})
+		for i, id := range []string{"d1", "d2", "d3"} {
+			h.accept(t, js(t, inChat(id, "add", "g1@g.us", t0.Add(time.Duration(i)*time.Minute))))
+		}
+		h.accept(t, js(t, inChat("e1", "add", "g2@g.us", t0)))
+		if n := len(h.jobs(t)); n != 0 {
+			t.Fatalf("%d jobs before the hour ends, want none", n)
+		}
+		c.set(time.Date(2026, 3, 2, 11, 0, 1, 0, time.UTC))
+		got := h.waitHooks(t, 2)
+		slices.SortFunc(got, func(a, b map[string]any) int { return strings.Compare(a["chat"].(string), b["chat"].(string)) })
+		want := []map[string]string{{"count": "3", "ids": "d1,d2,d3", "chat": "g1@g.us"}, {"count": "1", "ids": "e1", "chat": "g2@g.us"}}
+		for i := range want {
+			for k, v := range want[i] {
+				if fmt.Sprint(got[i][k]) != v {
+					t.Fatalf("digest %d = %v, want %v", i, got[i], want[i])
+				}
 			}
 		}
-	}
-	h.accept(t, js(t, inChat("d4", "add", "g1@g.us", time.Date(2026, 3, 2, 11, 10, 0, 0, time.UTC))))
-	c.set(time.Date(2026, 3, 2, 12, 0, 1, 0, time.UTC))
-	got = h.waitHooks(t, 3)
-	if got[2]["ids"] != "d4" {
-		t.Fatalf("next digest %v, want d4 alone", got[2])
-	}
-	if n := h.metric(t, "hookd_digests_sent_total", "rule", "hourly-joins"); n != 3 {
-		t.Fatalf("hookd_digests_sent_total = %v, want 3", n)
-	}
+		h.accept(t, js(t, inChat("d4", "add", "g1@g.us", time.Date(2026, 3, 2, 11, 10, 0, 0, time.UTC))))
+		c.set(time.Date(2026, 3, 2, 12, 0, 1, 0, time.UTC))
+		got = h.waitHooks(t, 3)
+		if got[2]["ids"] != "d4" {
+			t.Fatalf("next digest %v, want d4 alone", got[2])
+		}
+		if n := h.metric(t, "hookd_digests_sent_total", "rule", "hourly-joins"); n != 3 {
+			t.Fatalf("hookd_digests_sent_total = %v, want 3", n)
+		}
+	})
 }
 
 const timerRules = `rules:
@@ -243,29 +251,31 @@ const timerRules = `rules:
 // once per missed tick.
 func TestTimerRuleFiresOnceAfterDowntime(t *testing.T) {
 	t.Parallel()
-	at := func(h, m int) time.Time { return time.Date(2026, 3, 2, h, m, 0, 0, time.UTC) }
-	c := newClock(at(8, 59))
-	h := start(t, options{rules: timerRules, clock: c})
-	eventually(t, "the timer's start recorded", func() bool {
-		_, ok, err := h.d.store.GetState(context.Background(), timerScope(h.d.snap.Load().rules.Rules[0]), "", c.Now())
-		return err == nil && ok
+	forEachBackend(t, func(t *testing.T, backend string) {
+		at := func(h, m int) time.Time { return time.Date(2026, 3, 2, h, m, 0, 0, time.UTC) }
+		c := newClock(at(8, 59))
+		h := start(t, options{backend: backend, rules: timerRules, clock: c})
+		eventually(t, "the timer's start recorded", func() bool {
+			_, ok, err := h.d.store.GetState(context.Background(), timerScope(h.d.snap.Load().rules.Rules[0]), "", c.Now())
+			return err == nil && ok
+		})
+		c.set(at(9, 0).Add(5 * time.Second))
+		h.waitHooks(t, 1)
+		must(t, h.stop())
+		c.set(at(12, 30)) // 10:00, 11:00 and 12:00 missed
+		h.restart(t)
+		h.waitHooks(t, 2)
+		c.set(at(13, 0).Add(time.Second))
+		got := h.waitHooks(t, 3)
+		var times []string
+		for _, b := range got {
+			times = append(times, b["at"].(string))
+		}
+		want := []string{"2026-03-02T09:00:00Z", "2026-03-02T12:00:00Z", "2026-03-02T13:00:00Z"}
+		if !slices.Equal(times, want) {
+			t.Fatalf("ticks fired %v, want %v", times, want)
+		}
 	})
-	c.set(at(9, 0).Add(5 * time.Second))
-	h.waitHooks(t, 1)
-	must(t, h.stop())
-	c.set(at(12, 30)) // 10:00, 11:00 and 12:00 missed
-	h.restart(t)
-	h.waitHooks(t, 2)
-	c.set(at(13, 0).Add(time.Second))
-	got := h.waitHooks(t, 3)
-	var times []string
-	for _, b := range got {
-		times = append(times, b["at"].(string))
-	}
-	want := []string{"2026-03-02T09:00:00Z", "2026-03-02T12:00:00Z", "2026-03-02T13:00:00Z"}
-	if !slices.Equal(times, want) {
-		t.Fatalf("ticks fired %v, want %v", times, want)
-	}
 }
 
 const muteRules = `rules:
@@ -306,89 +316,94 @@ func (h *harness) apiCall(t *testing.T, method, path, body string, v any) int {
 // unknown rule.
 func TestMutesThroughTheAPI(t *testing.T) {
 	t.Parallel()
-	t0 := time.Now().Truncate(time.Second)
-	c := newClock(t0)
-	h := start(t, options{rules: muteRules, clock: c})
-	var m MuteJSON
-	if st := h.apiCall(t, "POST", "/api/mutes", `{"rule":"welcome","for":"2h","reason":"migration","by":"ana"}`, &m); st != http.StatusCreated {
-		t.Fatalf("POST /api/mutes: %d %+v", st, m)
-	}
-	if m.ID <= 0 || m.By != "ana" || m.Reason != "migration" || !m.Until.Equal(t0.Add(2*time.Hour)) || !m.Active {
-		t.Fatalf("mute %+v", m)
-	}
-	var key MuteJSON
-	if st := h.apiCall(t, "POST", "/api/mutes", `{"rule":"removal-alert","key":"g1@g.us","for":"30m","reason":"noisy group"}`, &key); st != http.StatusCreated || key.By != "api" {
-		t.Fatalf("POST key mute: %d %+v", st, key)
-	}
-	var bad problem
-	if st := h.apiCall(t, "POST", "/api/mutes", `{"rule":"welcom","for":"2h","reason":"x"}`, &bad); st != http.StatusBadRequest || !strings.Contains(bad.Error, `"welcome"`) {
-		t.Fatalf("mute of an unknown rule: %d %q, want 400 suggesting welcome", st, bad.Error)
-	}
-	if st := h.apiCall(t, "POST", "/api/mutes", `{"rule":"welcome","key":"x","for":"2h","reason":"x"}`, &bad); st != http.StatusBadRequest {
-		t.Fatalf("key mute of a rule without keys: %d, want 400", st)
-	}
-	var list struct{ Mutes []MuteJSON }
-	h.apiCall(t, "GET", "/api/mutes", "", &list)
-	if len(list.Mutes) != 2 {
-		t.Fatalf("GET /api/mutes: %+v, want 2", list)
-	}
-
-	h.accept(t, js(t, inChat("m1", "add", "g1@g.us", t0)))
-	h.accept(t, js(t, inChat("m2", "remove", "g1@g.us", t0)))
-	h.accept(t, js(t, inChat("m3", "remove", "g2@g.us", t0)))
-	if got := h.waitHooks(t, 1); got[0]["event"] != "m3" {
-		t.Fatalf("webhook %v, want m3 only (the other chat)", got)
-	}
-	for id, want := range map[string]string{"m1": "welcome", "m2": "removal-alert"} {
-		rules, muted := h.eventRules(t, id)
-		if len(rules) != 0 || !slices.Equal(muted, []string{want}) {
-			t.Fatalf("%s: rules %v muted %v, want muted [%s]", id, rules, muted, want)
+	forEachBackend(t, func(t *testing.T, backend string) {
+		t0 := time.Now().Truncate(time.Second)
+		c := newClock(t0)
+		h := start(t, options{backend: backend, rules: muteRules, clock: c})
+		var m MuteJSON
+		if st := h.apiCall(t, "POST", "/api/mutes", `{"rule":"welcome","for":"2h","reason":"migration","by":"ana"}`, &m); st != http.StatusCreated {
+			t.Fatalf("POST /api/mutes: %d %+v", st, m)
 		}
-	}
-	if n := h.metric(t, "hookd_rule_muted_total", "rule", "welcome"); n != 1 {
-		t.Fatalf("hookd_rule_muted_total{welcome} = %v, want 1", n)
-	}
+		if m.ID <= 0 || m.By != "ana" || m.Reason != "migration" || !m.Until.Equal(t0.Add(2*time.Hour)) || !m.Active {
+			t.Fatalf("mute %+v", m)
+		}
+		var key MuteJSON
+		if st := h.apiCall(t, "POST", "/api/mutes", `{"rule":"removal-alert","key":"g1@g.us","for":"30m","reason":"noisy group"}`, &key); st != http.StatusCreated || key.By != "api" {
+			t.Fatalf("POST key mute: %d %+v", st, key)
+		}
+		var bad problem
+		if st := h.apiCall(t, "POST", "/api/mutes", `{"rule":"welcom","for":"2h","reason":"x"}`, &bad); st != http.StatusBadRequest || !strings.Contains(bad.Error, `"welcome"`) {
+			t.Fatalf("mute of an unknown rule: %d %q, want 400 suggesting welcome", st, bad.Error)
+		}
+		if st := h.apiCall(t, "POST", "/api/mutes", `{"rule":"welcome","key":"x","for":"2h","reason":"x"}`, &bad); st != http.StatusBadRequest {
+			t.Fatalf("key mute of a rule without keys: %d, want 400", st)
+		}
+		var list struct{ Mutes []MuteJSON }
+		h.apiCall(t, "GET", "/api/mutes", "", &list)
+		if len(list.Mutes) != 2 {
+			t.Fatalf("GET /api/mutes: %+v, want 2", list)
+		}
 
-	var ended MuteJSON
-	if st := h.apiCall(t, "DELETE", "/api/mutes/"+itoa(m.ID)+"?by=bo", "", &ended); st != http.StatusOK || ended.EndedBy != "bo" || ended.Active {
-		t.Fatalf("DELETE: %d %+v", st, ended)
-	}
-	if st := h.apiCall(t, "DELETE", "/api/mutes/"+itoa(m.ID), "", &bad); st != http.StatusNotFound {
-		t.Fatalf("DELETE again: %d, want 404", st)
-	}
-	h.accept(t, js(t, inChat("m4", "add", "g1@g.us", t0)))
-	c.set(t0.Add(31 * time.Minute)) // the key mute expired
-	h.accept(t, js(t, inChat("m5", "remove", "g1@g.us", t0.Add(31*time.Minute))))
-	got := h.waitHooks(t, 3)
-	if got[1]["event"] != "m4" || got[2]["event"] != "m5" {
-		t.Fatalf("webhooks %v, want m3, m4, m5", got)
-	}
-	h.apiCall(t, "GET", "/api/mutes?all=true", "", &list)
-	if len(list.Mutes) != 2 || list.Mutes[0].Active || list.Mutes[1].Active {
-		t.Fatalf("all mutes %+v, want both, inactive", list.Mutes)
-	}
-	if st := h.apiCall(t, "GET", "/api/mutes", "", nil); st != http.StatusOK {
-		t.Fatal(st)
-	}
-	req, _ := http.NewRequest("GET", h.base+"/api/mutes", nil)
-	if a := do(t, req); a.status != http.StatusUnauthorized {
-		t.Fatalf("GET /api/mutes without the key: %d, want 401", a.status)
-	}
+		h.accept(t, js(t, inChat("m1", "add", "g1@g.us", t0)))
+		h.accept(t, js(t, inChat("m2", "remove", "g1@g.us", t0)))
+		h.accept(t, js(t, inChat("m3", "remove", "g2@g.us", t0)))
+		if got := h.waitHooks(t, 1); got[0]["event"] != "m3" {
+			t.Fatalf("webhook %v, want m3 only (the other chat)", got)
+		}
+		for id, want := range map[string]string{"m1": "welcome", "m2": "removal-alert"} {
+			rules, muted := h.eventRules(t, id)
+			if len(rules) != 0 || !slices.Equal(muted, []string{want}) {
+				t.Fatalf("%s: rules %v muted %v, want muted [%s]", id, rules, muted, want)
+			}
+		}
+		if n := h.metric(t, "hookd_rule_muted_total", "rule", "welcome"); n != 1 {
+			t.Fatalf("hookd_rule_muted_total{welcome} = %v, want 1", n)
+		}
+
+		var ended MuteJSON
+		if st := h.apiCall(t, "DELETE", "/api/mutes/"+itoa(m.ID)+"?by=bo", "", &ended); st != http.StatusOK || ended.EndedBy != "bo" || ended.Active {
+			t.Fatalf("DELETE: %d %+v", st, ended)
+		}
+		if st := h.apiCall(t, "DELETE", "/api/mutes/"+itoa(m.ID), "", &bad); st != http.StatusNotFound {
+			t.Fatalf("DELETE again: %d, want 404", st)
+		}
+		h.accept(t, js(t, inChat("m4", "add", "g1@g.us", t0)))
+		c.set(t0.Add(31 * time.Minute)) // the key mute expired
+		h.accept(t, js(t, inChat("m5", "remove", "g1@g.us", t0.Add(31*time.Minute))))
+		got := h.waitHooks(t, 3)
+		if got[1]["event"] != "m4" || got[2]["event"] != "m5" {
+			t.Fatalf("webhooks %v, want m3, m4, m5", got)
+		}
+		h.apiCall(t, "GET", "/api/mutes?all=true", "", &list)
+		if len(list.Mutes) != 2 || list.Mutes[0].Active || list.Mutes[1].Active {
+			t.Fatalf("all mutes %+v, want both, inactive", list.Mutes)
+		}
+		if st := h.apiCall(t, "GET", "/api/mutes", "", nil); st != http.StatusOK {
+			t.Fatal(st)
+		}
+		req, _ := http.NewRequest("GET", h.base+"/api/mutes", nil)
+		if a := do(t, req); a.status != http.StatusUnauthorized {
+			t.Fatalf("GET /api/mutes without the key: %d, want 401", a.status)
+		}
+	})
 }
 
 // A mute made in another process (hookd mute writes to the store) is
 // picked up by the running daemon.
 func TestMuteFromAnotherProcessApplies(t *testing.T) {
 	t.Parallel()
-	h := start(t, options{rules: muteRules})
-	if _, err := h.d.store.AddMute(context.Background(), store.Mute{Rule: "welcome", Reason: "x", By: "cli", Until: time.Now().Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the daemon to read the mute", func() bool { return h.d.mutedNow().muted("welcome", "", time.Now()) })
-	h.accept(t, js(t, inChat("p1", "add", "g1@g.us", time.Now())))
-	if _, muted := h.eventRules(t, "p1"); !slices.Equal(muted, []string{"welcome"}) {
-		t.Fatalf("muted %v", muted)
-	}
+	forEachBackend(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: muteRules})
+		other := h.otherStore(t)
+		_, err := other.AddMute(context.Background(), store.Mute{Rule: "welcome", Reason: "x", By: "cli", Until: time.Now().Add(time.Hour)})
+		must(t, err)
+		must(t, other.Close())
+		eventually(t, "the daemon to read the mute", func() bool { return h.d.mutedNow().muted("welcome", "", time.Now()) })
+		h.accept(t, js(t, inChat("p1", "add", "g1@g.us", time.Now())))
+		if _, muted := h.eventRules(t, "p1"); !slices.Equal(muted, []string{"welcome"}) {
+			t.Fatalf("muted %v", muted)
+		}
+	})
 }
 
 const loopRules = `rules:
@@ -420,46 +435,50 @@ func outMessage(id, ref string) map[string]any {
 // every rule.
 func TestOwnSendFiresOnlySelfRules(t *testing.T) {
 	t.Parallel()
-	h := start(t, options{rules: loopRules})
-	h.accept(t, js(t, outMessage("own", engine.Reference("message:out:new/x", "welcome", 0))))
-	h.accept(t, js(t, outMessage("human", "")))
-	got := h.waitHooks(t, 3)
-	var seen []string
-	for _, b := range got {
-		seen = append(seen, b["rule"].(string)+"/"+b["event"].(string))
-	}
-	slices.Sort(seen)
-	want := []string{"answer-out/human", "audit-own/human", "audit-own/own"}
-	if !slices.Equal(seen, want) {
-		t.Fatalf("fired %v, want %v", seen, want)
-	}
+	forEachBackend(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: loopRules})
+		h.accept(t, js(t, outMessage("own", engine.Reference("message:out:new/x", "welcome", 0))))
+		h.accept(t, js(t, outMessage("human", "")))
+		got := h.waitHooks(t, 3)
+		var seen []string
+		for _, b := range got {
+			seen = append(seen, b["rule"].(string)+"/"+b["event"].(string))
+		}
+		slices.Sort(seen)
+		want := []string{"answer-out/human", "audit-own/human", "audit-own/own"}
+		if !slices.Equal(seen, want) {
+			t.Fatalf("fired %v, want %v", seen, want)
+		}
+	})
 }
 
 // Bounded state: a rule holding the cap of keys refuses a new key,
 // counts it in a metric and logs it; its keys held still count.
 func TestStateKeyCapRefusesNewKeys(t *testing.T) {
 	t.Parallel()
-	h := start(t, options{rules: windowRules, maxStateKeys: 2})
-	now := time.Now()
-	h.accept(t, js(t, inChat("c1", "remove", "g1@g.us", now)))
-	h.accept(t, js(t, inChat("c2", "remove", "g2@g.us", now)))
-	h.accept(t, js(t, inChat("c3", "remove", "g3@g.us", now)))
-	if n := h.metric(t, "hookd_state_keys_capped_total", "rule", "mass-removal"); n != 1 {
-		t.Fatalf("hookd_state_keys_capped_total = %v, want 1", n)
-	}
-	if !strings.Contains(h.logs.String(), "rule state is full") {
-		t.Fatal("no log line about the cap")
-	}
-	for _, e := range h.events(t) {
-		if e.ID == "c3" && (len(e.Errors) != 1 || !strings.Contains(e.Errors[0], "cap")) {
-			t.Fatalf("errors of c3: %q, want the cap", e.Errors)
+	forEachBackend(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: windowRules, maxStateKeys: 2})
+		now := time.Now()
+		h.accept(t, js(t, inChat("c1", "remove", "g1@g.us", now)))
+		h.accept(t, js(t, inChat("c2", "remove", "g2@g.us", now)))
+		h.accept(t, js(t, inChat("c3", "remove", "g3@g.us", now)))
+		if n := h.metric(t, "hookd_state_keys_capped_total", "rule", "mass-removal"); n != 1 {
+			t.Fatalf("hookd_state_keys_capped_total = %v, want 1", n)
 		}
-	}
-	h.accept(t, js(t, inChat("c4", "remove", "g1@g.us", now)))
-	h.accept(t, js(t, inChat("c5", "remove", "g1@g.us", now)))
-	if got := h.waitHooks(t, 1); got[0]["event"] != "c5" {
-		t.Fatalf("webhook %v, want c5: a held key still counts", got)
-	}
+		if !strings.Contains(h.logs.String(), "rule state is full") {
+			t.Fatal("no log line about the cap")
+		}
+		for _, e := range h.events(t) {
+			if e.ID == "c3" && (len(e.Errors) != 1 || !strings.Contains(e.Errors[0], "cap")) {
+				t.Fatalf("errors of c3: %q, want the cap", e.Errors)
+			}
+		}
+		h.accept(t, js(t, inChat("c4", "remove", "g1@g.us", now)))
+		h.accept(t, js(t, inChat("c5", "remove", "g1@g.us", now)))
+		if got := h.waitHooks(t, 1); got[0]["event"] != "c5" {
+			t.Fatalf("webhook %v, want c5: a held key still counts", got)
+		}
+	})
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
