@@ -16,6 +16,7 @@ import (
 // answers 503 with the reason and hookd_store_writable is 0; once space
 // is freed both recover without a restart, and the refused event, sent
 // again, is accepted. It skips only where mounting is not permitted.
+// SQLite only: the disk it fills is the one under the SQLite file.
 func TestFullDiskHealth(t *testing.T) {
 	dir := tmpfs.Mount(t, "2m")
 	h := start(t, options{rules: welcomeRules, dataDir: filepath.Join(dir, "data")})
