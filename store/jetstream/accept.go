@@ -46,7 +46,10 @@ func (s *Store) Accept(ctx context.Context, recs []store.Record) ([]store.Outcom
 			s.handOff(out)
 			return nil, fmt.Errorf("jetstream store: %d events met %d conflicts in a row on their rules' state: the nodes change the same keys faster than one can log; the sender should retry", len(todo), maxConflicts)
 		}
-		c := command{Kind: kindAccept, Node: s.opts.Node, At: time.Now()}
+		now := time.Now()
+		// Half the wait: a command stored later is void even where the
+		// stream's clock is behind this node's by up to as much.
+		c := command{Kind: kindAccept, Node: s.opts.Node, At: now, Void: now.Add(s.opts.Timeout / 2)}
 		var err error
 		if c.Records, err = s.compute(ctx, recs, todo); err != nil {
 			s.handOff(out)

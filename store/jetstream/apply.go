@@ -13,13 +13,18 @@ import (
 	"github.com/hookd/hookd/store"
 )
 
+// errVoid is the result of a command stored too late to be applied.
+var errVoid = errors.New("jetstream store: the command reached the log after its publisher gave up on it, and was not applied: the sender should retry")
+
 // startApplier starts applying the log to the model, from its start.
 func (s *Store) startApplier(ctx context.Context) error {
 	cons, err := s.js.OrderedConsumer(ctx, s.opts.Stream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
 	if err != nil {
 		return s.unavailable("read the log", err)
 	}
-	it, err := cons.Messages()
+	// A short heartbeat: when the server holding the consumer dies, the
+	// client notices in about two seconds and makes it again elsewhere.
+	it, err := cons.Messages(jetstream.PullExpiry(10*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return s.unavailable("read the log", err)
 	}
@@ -51,7 +56,7 @@ func (s *Store) startApplier(ctx context.Context) error {
 				s.advance(seq, command{}, result{})
 				continue
 			}
-			r, err := s.apply(ctx, seq, c)
+			r, err := s.apply(ctx, seq, meta.Timestamp, c)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -100,8 +105,13 @@ func (s *Store) advance(seq uint64, c command, r result) {
 // apply applies one command to the model. Its error is the command's
 // result (the same on every node); an error only when the model itself
 // fails (it cannot write), which stops the applier.
-func (s *Store) apply(ctx context.Context, seq uint64, c command) (result, error) {
+func (s *Store) apply(ctx context.Context, seq uint64, stored time.Time, c command) (result, error) {
 	s.clock.Store(c.At.UnixNano())
+	if !c.Void.IsZero() && stored.After(c.Void) {
+		s.log.Warn("jetstream store: a command stored after its publisher gave up was not applied (the sender was told to retry)",
+			"stream", s.opts.Stream, "seq", seq, "kind", c.Kind, "late", stored.Sub(c.Void))
+		return result{err: errVoid}, nil
+	}
 	r := s.applyKind(ctx, seq, c)
 	if r.err != nil {
 		if err := s.model.Writable(ctx); err != nil {

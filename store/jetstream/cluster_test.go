@@ -19,13 +19,19 @@ import (
 // openNode opens a store named node on the stream, connected to url.
 func openNode(t *testing.T, url, stream, node string, timeout time.Duration) *jetstream.Store {
 	t.Helper()
+	return openReplicas(t, url, stream, node, timeout, 3)
+}
+
+// openReplicas is openNode on a stream of replicas copies.
+func openReplicas(t *testing.T, url, stream, node string, timeout time.Duration, replicas int) *jetstream.Store {
+	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
 	s, err := jetstream.Open(t.Context(), jetstream.Options{
-		Conn: nc, Stream: stream, Replicas: 3, Node: node,
+		Conn: nc, Stream: stream, Replicas: replicas, Node: node,
 		Dir: filepath.Join(t.TempDir(), "model"), Timeout: timeout,
 	})
 	if err != nil {
@@ -232,8 +238,14 @@ func TestQuorumLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Stop(1)
-	if err := accept("one-down"); err != nil {
-		t.Fatalf("with one of three servers down: %v; want the event stored", err)
+	// While the stream elects a new leader (when the stopped server led
+	// it: NATS's election takes seconds) an Accept may fail, and the
+	// sender retries; then the two servers left store it.
+	deadline := time.Now().Add(natstest.Timeout)
+	for err := accept("one-down"); err != nil; err = accept("one-down") {
+		if time.Now().After(deadline) {
+			t.Fatalf("with one of three servers down: %v; want the event stored", err)
+		}
 	}
 	c.Stop(2)
 	if err := accept("no-quorum"); err == nil {
@@ -244,7 +256,7 @@ func TestQuorumLoss(t *testing.T) {
 	}
 	c.Restart(1)
 	c.Restart(2)
-	deadline := time.Now().Add(natstest.Timeout)
+	deadline = time.Now().Add(natstest.Timeout)
 	for s.Writable(ctx) != nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("not writable again after the servers returned: %v", s.Writable(ctx))
@@ -267,5 +279,38 @@ func TestQuorumLoss(t *testing.T) {
 		if _, err := s.Event(ctx, id); err != nil {
 			t.Errorf("event %s: %v", id, err)
 		}
+	}
+}
+
+// TestLateAcceptIsVoid: an Accept that failed because the server was
+// gone is not stored when its publish, buffered by the client, reaches
+// the server after it returns: its sender was told to retry, and nothing
+// may be stored of a write that failed.
+func TestLateAcceptIsVoid(t *testing.T) {
+	c := natstest.StartCluster(t, 1)
+	s := openReplicas(t, c.URL(), "LATE", "a", 2*time.Second, 1)
+	ctx := context.Background()
+	rec := store.Record{Event: store.Event{ID: "late", Name: "message:in:new", Body: []byte(`{}`)},
+		Jobs: []store.Job{{Rule: "r", Type: "log", Params: []byte(`{}`)}}}
+	c.Stop(0)
+	if _, err := s.Accept(ctx, []store.Record{rec}); err == nil {
+		t.Fatal("Accept with the server stopped succeeded")
+	}
+	c.Restart(0)
+	// A write after the restart: once it is applied, so is anything the
+	// client flushed before it.
+	if _, err := s.Accept(ctx, []store.Record{{Event: store.Event{ID: "after", Name: "message:in:new", Body: []byte(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Event(ctx, "late"); err == nil {
+		t.Error("the event of the failed Accept was stored after all")
+	}
+	if st, err := s.Stats(ctx); err != nil || st.Events != 1 || st.Pending != 0 {
+		t.Errorf("stats %+v, %v; want only the later event, no job", st, err)
+	}
+	// The sender's retry stores it, as new.
+	out, err := s.Accept(ctx, []store.Record{rec})
+	if err != nil || out[0].Duplicate || len(out[0].Jobs) != 1 {
+		t.Errorf("the retry: %+v, %v; want it stored with its job", out, err)
 	}
 }

@@ -35,6 +35,11 @@ type command struct {
 	Node string `json:"node,omitempty"`
 	// At is the publisher's clock: the model's clock while applying.
 	At time.Time `json:"at"`
+	// Void (accept only) is when the publisher stops waiting for its
+	// result; stored after it (by the stream's clock), the command is
+	// applied nowhere, so an Accept that returned an error never stores
+	// its events later (a publish buffered while disconnected, say).
+	Void time.Time `json:"void,omitzero"`
 
 	Records []recordCmd `json:"records,omitempty"`
 

@@ -55,6 +55,20 @@
 // it to return (it is in the log); Requeue keeps a job's node unless it
 // is made by a Store with a Node, which then takes the job.
 //
+// # When a write fails
+//
+// A write returns an error when its command is not in the log within
+// Options.Timeout (no quorum, no server), or is in the log but this node
+// has not applied it within three times that. An accept command carries
+// a deadline, half the timeout after it was made: stored after it (by the
+// stream's clock), it is applied nowhere. So an Accept that failed never
+// stores its events later, also when the client sends a publish it held
+// while it was disconnected once it reconnects. One case is left: a
+// command in the log whose application this node did not see within the
+// longer wait; its events are stored, and the sender's retry is then a
+// duplicate. The nodes' clocks must agree to within half the timeout
+// (run NTP).
+//
 // # What is not here yet
 //
 // The log is kept whole: Prune deletes from every node's model, not from

@@ -270,6 +270,7 @@ func (s *Store) run(ctx context.Context, c command) (result, error) {
 		delete(s.waiters, c.ID)
 		s.amu.Unlock()
 	}()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	msg := &nats.Msg{Subject: s.subject, Data: data, Header: nats.Header{}}
@@ -295,11 +296,17 @@ func (s *Store) run(ctx context.Context, c command) (result, error) {
 	if err != nil {
 		return result{}, s.unavailable("log a "+c.Kind, err)
 	}
+	// The log holds the command now, so it will be applied: wait for its
+	// result longer than for the publish (a consumer moving to another
+	// server after one died takes seconds), so that an error means it
+	// was not applied, short of this longer wait running out too.
+	wctx, wcancel := context.WithTimeout(parent, appliedWait*s.opts.Timeout)
+	defer wcancel()
 	select {
 	case r := <-ch:
 		return r, r.err
-	case <-ctx.Done():
-		return result{}, s.unavailable("apply a "+c.Kind, ctx.Err())
+	case <-wctx.Done():
+		return result{}, s.unavailable("apply a "+c.Kind, wctx.Err())
 	case <-s.stopped:
 		return result{}, s.stoppedErr()
 	}
@@ -309,9 +316,35 @@ const (
 	// attemptTimeout bounds one publish; a publish is tried again until
 	// Options.Timeout.
 	attemptTimeout = 2 * time.Second
+	// appliedWait is how many Options.Timeout a caller waits for the
+	// result of a command the log holds.
+	appliedWait = 3
 	// retryPause is the pause before publishing again.
 	retryPause = 50 * time.Millisecond
 )
+
+// quorum reports a stream without a leader, or whose leader no longer
+// reaches a majority of its replicas (it keeps its leadership for a while
+// after losing them, answering but unable to store anything).
+func quorum(info *jetstream.StreamInfo) error {
+	c := info.Cluster
+	if c == nil {
+		return nil
+	}
+	if c.Leader == "" {
+		return errors.New("no leader (no quorum of its replicas)")
+	}
+	up, all := 1, 1+len(c.Replicas)
+	for _, r := range c.Replicas {
+		if !r.Offline {
+			up++
+		}
+	}
+	if 2*up <= all {
+		return fmt.Errorf("%d of its %d replicas reachable, no quorum", up, all)
+	}
+	return nil
+}
 
 // retryable reports a publish error after which the same publish may
 // succeed: a timeout, or no answer while the stream elects a leader.
@@ -389,8 +422,8 @@ func (s *Store) Writable(ctx context.Context) error {
 	if err != nil {
 		return s.unavailable("reach the log", err)
 	}
-	if c := info.Cluster; c != nil && c.Leader == "" {
-		return fmt.Errorf("jetstream store: stream %s has no leader (no quorum of its %d replicas): start the servers that are down", s.opts.Stream, s.opts.Replicas)
+	if err := quorum(info); err != nil {
+		return fmt.Errorf("jetstream store: stream %s: %w: start the servers that are down", s.opts.Stream, err)
 	}
 	return s.model.Writable(ctx)
 }
