@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// cpuMeter measures CPU use over a scenario.
+// cpuMeter measures CPU use over a scenario: the sum over the server's
+// processes (one, or a cluster's nodes) and the harness's own.
 type cpuMeter struct {
-	c           *child
+	cs          []*child
 	at          time.Time
 	server, gen time.Duration
 	busyServer  float64
@@ -16,13 +17,26 @@ type cpuMeter struct {
 }
 
 // startCPU starts measuring before the first request.
-func startCPU(c *child) *cpuMeter {
-	m := &cpuMeter{c: c, at: time.Now(), gen: selfCPU()}
+func startCPU(cs ...*child) *cpuMeter {
+	m := &cpuMeter{cs: cs, at: time.Now(), gen: selfCPU()}
 	var err error
-	if m.server, err = c.cpuTime(); err != nil {
+	if m.server, err = m.serverTime(); err != nil {
 		m.errs = append(m.errs, err)
 	}
 	return m
+}
+
+// serverTime sums the servers' CPU time so far.
+func (m *cpuMeter) serverTime() (time.Duration, error) {
+	var sum time.Duration
+	for _, c := range m.cs {
+		t, err := c.cpuTime()
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
 }
 
 // sent marks the end of sending.
@@ -32,7 +46,7 @@ func (m *cpuMeter) sent() {
 		return
 	}
 	m.busyGen = (selfCPU() - m.gen).Seconds() / wall
-	srv, err := m.c.cpuTime()
+	srv, err := m.serverTime()
 	if err != nil {
 		m.errs = append(m.errs, err)
 		return
@@ -43,7 +57,7 @@ func (m *cpuMeter) sent() {
 // done ends the measure once the server has finished the events' work.
 func (m *cpuMeter) done(events int, notes *[]string) CPUUse {
 	u := CPUUse{ServerBusy: m.busyServer, GeneratorBusy: m.busyGen}
-	srv, err := m.c.cpuTime()
+	srv, err := m.serverTime()
 	if err != nil {
 		m.errs = append(m.errs, err)
 	} else if events > 0 {

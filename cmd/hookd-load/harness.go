@@ -82,7 +82,7 @@ func newHarness(ctx context.Context, opts *options, log io.Writer) (*harness, *R
 		return nil, nil, fmt.Errorf("temp folder: %w", err)
 	}
 	h := &harness{opts: opts, log: log, tmp: tmp, self: self, hookd: opts.Hookd, payload: pl, key: randomHex(24)}
-	for _, p := range []*string{&opts.CPUProfile, &opts.Trace} {
+	for _, p := range []*string{&opts.CPUProfile, &opts.Trace, &opts.ClusterProf} {
 		if *p != "" {
 			if *p, err = filepath.Abs(*p); err != nil {
 				h.close()
@@ -110,10 +110,11 @@ func newHarness(ctx context.Context, opts *options, log io.Writer) (*harness, *R
 	rep := &Report{
 		Hookd:   rev,
 		Machine: machine, Pinning: h.pin, Args: opts.Args, Rules: opts.RulesCount, Fire: opts.Fire, Sync: opts.Sync,
-		Warmup:  opts.Warmup.String(),
-		Payload: PayloadInfo{File: opts.Payload, Bytes: pl.Size, Event: pl.Event, Action: pl.Action},
-		Profile: opts.CPUProfile,
-		Trace:   opts.Trace,
+		Warmup:         opts.Warmup.String(),
+		Payload:        PayloadInfo{File: opts.Payload, Bytes: pl.Size, Event: pl.Event, Action: pl.Action},
+		Profile:        opts.CPUProfile,
+		ClusterProfile: opts.ClusterProf,
+		Trace:          opts.Trace,
 	}
 	return h, rep, nil
 }
@@ -157,7 +158,7 @@ func (h *harness) runAll(ctx context.Context, rep *Report) {
 		case scDecode:
 			r, err = h.floor(ctx, "floor+decode", true, closed)
 		case scFull:
-			r, err = h.hookdRun(ctx, "hookd", closed, profiling{cpu: o.CPUProfile, trace: o.Trace})
+			r, err = h.hookdRun(ctx, "hookd", 1, closed, profiling{cpu: o.CPUProfile, trace: o.Trace})
 			full = r
 		case scHalf:
 			if full == nil || full.EventsPerSec <= 0 {
@@ -165,9 +166,13 @@ func (h *harness) runAll(ctx context.Context, rep *Report) {
 				break
 			}
 			rate := full.EventsPerSec / 2
-			r, err = h.hookdRun(ctx, fmt.Sprintf("hookd@%.0f/s (half)", rate), h.openPlan(rate), profiling{})
+			r, err = h.hookdRun(ctx, fmt.Sprintf("hookd@%.0f/s (half)", rate), 1, h.openPlan(rate), profiling{})
 		case scFixed:
-			r, err = h.hookdRun(ctx, fmt.Sprintf("hookd@%.0f/s", o.Rate), h.openPlan(o.Rate), profiling{})
+			r, err = h.hookdRun(ctx, fmt.Sprintf("hookd@%.0f/s", o.Rate), 1, h.openPlan(o.Rate), profiling{})
+		case scCluster:
+			r, err = h.hookdRun(ctx, fmt.Sprintf("cluster of %d", clusterNodes), clusterNodes, closed, profiling{cpu: o.ClusterProf})
+		case scClusterFixed:
+			r, err = h.hookdRun(ctx, fmt.Sprintf("cluster of %d@%.0f/s", clusterNodes, o.Rate), clusterNodes, h.openPlan(o.Rate), profiling{})
 		case scReload:
 			rep.Reload, err = h.reload(ctx)
 		}
@@ -209,7 +214,7 @@ func (h *harness) floor(ctx context.Context, name string, decode bool, p plan) (
 	}
 	h.progress("%s: starting", name)
 	began := time.Now()
-	c, err := startChild(name, argv, nil, h.pin)
+	c, err := startChild(name, argv, nil, h.pin.serverCPUs())
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +237,7 @@ func (h *harness) floor(ctx context.Context, name string, decode bool, p plan) (
 	started := time.Since(began)
 	h.progress("%s: sending (%s)", name, describePlan(p))
 	meter := startCPU(c)
-	rn, err := generate(ctx, url+"/webhooks/wassenger", h.payload, "load"+randomHex(3), p)
+	rn, err := generate(ctx, []string{url + "/webhooks/wassenger"}, h.payload, "load"+randomHex(3), p)
 	if err != nil {
 		return nil, err
 	}

@@ -43,9 +43,11 @@ type runData struct {
 	Samples []sample
 }
 
-// generate sends events to url with plan p and returns every request's
-// sample. Event ids are eventID(prefix, seq) for seq from 0.
-func generate(ctx context.Context, url string, pl *payload, prefix string, p plan) (runData, error) {
+// generate sends events with plan p and returns every request's sample.
+// Connection c goes to urls[c % len(urls)], as a balancer spreads
+// keep-alive connections over a cluster's nodes. Event ids are
+// eventID(prefix, seq) for seq from 0.
+func generate(ctx context.Context, urls []string, pl *payload, prefix string, p plan) (runData, error) {
 	conns := max(p.Conns, 1)
 	limit := p.Count
 	if p.Rate > 0 && p.Duration > 0 {
@@ -61,7 +63,7 @@ func generate(ctx context.Context, url string, pl *payload, prefix string, p pla
 	rcs := make([]*rawConn, conns)
 	for c := range rcs {
 		var err error
-		if rcs[c], err = newRawConn(ctx, url, pl); err != nil {
+		if rcs[c], err = newRawConn(ctx, urls[c%len(urls)], pl); err != nil {
 			return runData{}, err
 		}
 	}

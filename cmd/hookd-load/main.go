@@ -16,11 +16,14 @@
 //	go run ./cmd/hookd-load --reload-rules 10000  # also measure a 10,000-rule reload under load
 //	go run ./cmd/hookd-load --cpuprofile cpu.prof # profile hookd under full load
 //	go run ./cmd/hookd-load rules --count 1000    # print a generated rules file
+//	go run ./cmd/hookd-load --scenarios full,cluster,fixed,cluster-fixed  # one SQLite node against a cluster of three
 //
 // Servers run as child processes, pinned to CPU 0 with taskset when it is
 // available and the machine has two CPUs or more; the generator and the
-// sink then run on CPU 1. Everything listens on 127.0.0.1 and stops by
-// itself.
+// sink then run on CPU 1. The cluster scenarios start three hookd nodes,
+// each with an embedded NATS server (--cluster-peers), on every CPU, and
+// spread the connections over them. Everything listens on 127.0.0.1 and
+// stops by itself.
 package main
 
 import (

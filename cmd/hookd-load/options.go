@@ -22,9 +22,13 @@ const (
 	scHalf   = "half"
 	scFixed  = "fixed"
 	scReload = "reload"
+	// scCluster and scClusterFixed are scFull and scFixed against a
+	// cluster of clusterNodes nodes.
+	scCluster      = "cluster"
+	scClusterFixed = "cluster-fixed"
 )
 
-var allScenarios = []string{scFloor, scDecode, scFull, scHalf, scFixed, scReload}
+var allScenarios = []string{scFloor, scDecode, scFull, scHalf, scFixed, scReload, scCluster, scClusterFixed}
 
 // options are the harness's flags.
 type options struct {
@@ -45,6 +49,7 @@ type options struct {
 	JSONOut     string
 	Pin         bool
 	CPUProfile  string
+	ClusterProf string
 	Trace       string
 	Drain       time.Duration
 	Sync        string
@@ -62,7 +67,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintln(stderr, "Usage: go run ./cmd/hookd-load [flags]\n       go run ./cmd/hookd-load rules [--count N] > rules.yaml\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	scenarios := fs.String("scenarios", "floor,decode,full,half,fixed", "scenarios to run, in order: "+strings.Join(allScenarios, ", ")+" (half needs full; reload is added by --reload-rules)")
+	scenarios := fs.String("scenarios", "floor,decode,full,half,fixed", "scenarios to run, in order: "+strings.Join(allScenarios, ", ")+" (half needs full; reload is added by --reload-rules; cluster and cluster-fixed are full and fixed against three nodes of a cluster)")
 	fire := fs.String("fire", strings.Join(fireTypes, ","), "action types the firing rules send to the sink, one rule each (none: intake alone)")
 	fs.BoolVar(&o.Smoke, "smoke", false, "a run of a few seconds that checks the harness works (200 events per scenario, 100 rules, 4 connections)")
 	fs.IntVar(&o.Conns, "conns", 32, "keep-alive connections (one sender each)")
@@ -79,6 +84,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.JSONOut, "json-out", "", "also write the results as JSON to this file")
 	fs.BoolVar(&o.Pin, "pin", true, "pin the server to CPU 0 and the generator to CPU 1 with taskset, when available")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of hookd during the full-speed scenario to this file (hookd then runs as `hookd-load hookd`)")
+	fs.StringVar(&o.ClusterProf, "cluster-cpuprofile", "", "write a CPU profile of the cluster's first node during the cluster scenario to this file (it then runs as `hookd-load hookd`)")
 	fs.StringVar(&o.Trace, "trace", "", "write an execution trace of hookd during the full-speed scenario to this file (go tool trace -pprof=syscall FILE: time spent waiting in syscalls such as fsync)")
 	fs.DurationVar(&o.Drain, "drain", 60*time.Second, "longest wait, after sending, for the sink to receive every action")
 	fs.StringVar(&o.Sync, "sync", "full", "hookd's store durability (--sync of hookd serve): full or normal")

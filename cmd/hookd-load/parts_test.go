@@ -279,6 +279,9 @@ func TestParseOptions(t *testing.T) {
 		{args: []string{"--smoke"}, check: func(o *options) bool { return o.Count == 200 && o.RulesCount == 100 && o.Warmup == 0 }},
 		{args: []string{"--smoke", "--count", "50"}, check: func(o *options) bool { return o.Count == 50 }},
 		{args: []string{"--reload-rules", "10000"}, check: func(o *options) bool { return slices.Contains(o.Scenarios, scReload) }},
+		{args: []string{"--scenarios", "full,cluster,fixed,cluster-fixed"}, check: func(o *options) bool {
+			return slices.Equal(o.Scenarios, []string{scFull, scCluster, scFixed, scClusterFixed})
+		}},
 		{args: []string{"--fire", "slack, webhook"}, check: func(o *options) bool { return slices.Equal(o.Fire, []string{fireSlack, fireWebhook}) }},
 		{args: []string{"--scenarios", "half,full"}, wantErr: "full must come before it"},
 		{args: []string{"--scenarios", "fast"}, wantErr: `unknown scenario "fast"`},
@@ -302,6 +305,46 @@ func TestParseOptions(t *testing.T) {
 		}
 		if !tc.check(o) {
 			t.Errorf("%q: options %+v", tc.args, *o)
+		}
+	}
+}
+
+// TestClusterArgs checks that every node of a cluster gets its own
+// folder, name and ports, and the same list of peers, its own included.
+func TestClusterArgs(t *testing.T) {
+	serve := []string{"serve", "--rules", "r.yaml"}
+	argvs, err := clusterArgs(serve, "dir", clusterNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(argvs) != clusterNodes {
+		t.Fatalf("%d nodes, want %d", len(argvs), clusterNodes)
+	}
+	flag := func(argv []string, name string) string {
+		i := slices.Index(argv, name)
+		if i < 0 || i+1 >= len(argv) {
+			t.Fatalf("%q has no %s", argv, name)
+		}
+		return argv[i+1]
+	}
+	seen := map[string]bool{}
+	peers := flag(argvs[0], "--cluster-peers")
+	for i, argv := range argvs {
+		if !slices.Equal(argv[:len(serve)], serve) {
+			t.Errorf("node %d: %q does not start with serve's arguments", i, argv)
+		}
+		if got := flag(argv, "--cluster-peers"); got != peers {
+			t.Errorf("node %d: peers %s, node 0's %s", i, got, peers)
+		}
+		if route := flag(argv, "--cluster-listen"); !slices.Contains(strings.Split(peers, ","), route) {
+			t.Errorf("node %d: route address %s is not among the peers %s", i, route, peers)
+		}
+		for _, name := range []string{"--data", "--node", "--cluster-listen", "--nats-listen"} {
+			v := flag(argv, name)
+			if seen[v] {
+				t.Errorf("node %d: %s %s is another node's too", i, name, v)
+			}
+			seen[v] = true
 		}
 	}
 }

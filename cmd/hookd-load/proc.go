@@ -50,6 +50,24 @@ func setupPinning(want bool) pinning {
 	return pinning{On: true, Server: 0, Generator: 1, Why: "taskset: server on CPU 0, generator and sink on CPU 1"}
 }
 
+// serverCPUs is the taskset CPU list of a server process, "" when
+// servers are not pinned.
+func (p pinning) serverCPUs() string {
+	if !p.On {
+		return ""
+	}
+	return strconv.Itoa(p.Server)
+}
+
+// everyCPU is the taskset CPU list that gives a child every CPU again
+// (it would inherit the generator's CPU), "" when nothing is pinned.
+func (p pinning) everyCPU() string {
+	if !p.On {
+		return ""
+	}
+	return fmt.Sprintf("0-%d", runtime.NumCPU()-1)
+}
+
 // logLine is one line a child wrote on stderr: its JSON log record when
 // it is one, and when the harness read it.
 type logLine struct {
@@ -85,11 +103,11 @@ const (
 	maxTail = 20
 )
 
-// startChild starts argv with extra environment variables, pinned to the
-// server CPU when pin.On.
-func startChild(name string, argv []string, env []string, pin pinning) (*child, error) {
-	if pin.On {
-		argv = append([]string{"taskset", "-c", strconv.Itoa(pin.Server)}, argv...)
+// startChild starts argv with extra environment variables, on the CPUs
+// of the taskset list cpus ("" for the harness's own).
+func startChild(name string, argv []string, env []string, cpus string) (*child, error) {
+	if cpus != "" {
+		argv = append([]string{"taskset", "-c", cpus}, argv...)
 	}
 	c := &child{name: name, done: make(chan struct{}), changed: make(chan struct{})}
 	c.cmd = exec.Command(argv[0], argv[1:]...)
@@ -199,6 +217,13 @@ func (c *child) warnings() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.warns
+}
+
+// forgetWarnings drops the WARN and ERROR records counted so far.
+func (c *child) forgetWarnings() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.warns, c.warnMsgs = 0, nil
 }
 
 // warningSummary describes the WARN and ERROR records by message, most

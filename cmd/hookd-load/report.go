@@ -54,6 +54,13 @@ func printReport(w io.Writer, rep *Report) {
 				}
 			}
 		}
+		if len(r.NodePeakRSS) > 0 {
+			parts := make([]string, len(r.NodePeakRSS))
+			for i, b := range r.NodePeakRSS {
+				parts[i] = mb(b)
+			}
+			fmt.Fprintf(w, "; peak RSS per node %s", strings.Join(parts, " "))
+		}
 		if r.ServerWarnings > 0 {
 			fmt.Fprintf(w, "; %d server warnings", r.ServerWarnings)
 		}
@@ -81,6 +88,9 @@ func printReport(w io.Writer, rep *Report) {
 	}
 	if rep.Profile != "" {
 		fmt.Fprintf(w, "\nCPU profile of hookd at full speed: %s (go tool pprof -top %s)\n", rep.Profile, rep.Profile)
+	}
+	if rep.ClusterProfile != "" {
+		fmt.Fprintf(w, "CPU profile of the cluster's first node: %s (go tool pprof -top %s)\n", rep.ClusterProfile, rep.ClusterProfile)
 	}
 	if rep.Trace != "" {
 		fmt.Fprintf(w, "execution trace of hookd at full speed: %s (go tool trace -pprof=syscall %s > syscall.prof)\n", rep.Trace, rep.Trace)

@@ -4,20 +4,22 @@ package main
 type Report struct {
 	Machine Machine `json:"machine"`
 	// Hookd is the revision hookd was built from.
-	Hookd    string        `json:"hookd_revision"`
-	Pinning  pinning       `json:"pinning"`
-	Payload  PayloadInfo   `json:"payload"`
-	Args     []string      `json:"args"`
-	Rules    int           `json:"rules"`
-	Fire     []string      `json:"fire"`
-	Sync     string        `json:"sync"`
-	Warmup   string        `json:"warmup"`
-	Floor    float64       `json:"floor_events_per_sec"`
-	Results  []Result      `json:"results"`
-	Reload   *ReloadResult `json:"reload,omitempty"`
-	Profile  string        `json:"cpu_profile,omitempty"`
-	Trace    string        `json:"trace,omitempty"`
-	Failures []string      `json:"failures,omitempty"`
+	Hookd   string        `json:"hookd_revision"`
+	Pinning pinning       `json:"pinning"`
+	Payload PayloadInfo   `json:"payload"`
+	Args    []string      `json:"args"`
+	Rules   int           `json:"rules"`
+	Fire    []string      `json:"fire"`
+	Sync    string        `json:"sync"`
+	Warmup  string        `json:"warmup"`
+	Floor   float64       `json:"floor_events_per_sec"`
+	Results []Result      `json:"results"`
+	Reload  *ReloadResult `json:"reload,omitempty"`
+	Profile string        `json:"cpu_profile,omitempty"`
+	// ClusterProfile is the CPU profile of the cluster's first node.
+	ClusterProfile string   `json:"cluster_cpu_profile,omitempty"`
+	Trace          string   `json:"trace,omitempty"`
+	Failures       []string `json:"failures,omitempty"`
 }
 
 // PayloadInfo describes the event sent.
@@ -46,7 +48,12 @@ type Result struct {
 	Reply        Latency `json:"reply"`
 	// Actions is what reached the sink (hookd scenarios).
 	Actions *ActionStats `json:"actions,omitempty"`
-	PeakRSS int64        `json:"peak_rss_bytes"`
+	// PeakRSS is the server's peak RSS, the largest node's for a cluster.
+	PeakRSS int64 `json:"peak_rss_bytes"`
+	// Nodes counts a cluster's hookd processes (0: one SQLite node), and
+	// NodePeakRSS is each one's peak RSS.
+	Nodes       int     `json:"nodes,omitempty"`
+	NodePeakRSS []int64 `json:"node_peak_rss_bytes,omitempty"`
 	// CPU is the server's and the generator's CPU use.
 	CPU CPUUse `json:"cpu"`
 	// StoreCommits counts hookd's store transactions (group commits) from
@@ -65,6 +72,7 @@ type Result struct {
 type CPUUse struct {
 	// ServerBusy and GeneratorBusy are the CPUs used while sending (1 is
 	// one CPU fully busy); above about 0.9 the process is the bottleneck.
+	// A cluster's figures are the sums over its nodes.
 	ServerBusy    float64 `json:"server_busy"`
 	GeneratorBusy float64 `json:"generator_busy"`
 	// ServerPerEvent is the server's CPU time per accepted event in µs,

@@ -15,20 +15,47 @@ import (
 	"github.com/hookd/hookd/internal/watch"
 )
 
-// hookdServer is a running `hookd serve` with its rules file and sink.
+// hookdServer is a running hookd, one `hookd serve` or the nodes of a
+// cluster, with its rules file and sink.
 type hookdServer struct {
-	c         *child
+	nodes     []*hookdNode
 	sink      *sink
-	url       string // the webhook URL, key included
-	base      string // http://ADDR
 	rulesPath string
-	started   time.Duration
-	fsync     float64 // the disk's fsync rate before hookd started
+	started   time.Duration // from starting the first node to the last one listening
+	fsync     float64       // the disk's fsync rate before hookd started
+	notes     []string      // what went wrong on the way, e.g. a cluster's failed start
+}
+
+// hookdNode is one `hookd serve` process.
+type hookdNode struct {
+	c    *child
+	url  string // the webhook URL, key included
+	base string // http://ADDR
 }
 
 func (s *hookdServer) close() {
-	_ = s.c.stop(30 * time.Second)
+	for _, n := range s.nodes {
+		_ = n.c.stop(30 * time.Second)
+	}
 	s.sink.Close()
+}
+
+// children are the server's processes.
+func (s *hookdServer) children() []*child {
+	cs := make([]*child, len(s.nodes))
+	for i, n := range s.nodes {
+		cs[i] = n.c
+	}
+	return cs
+}
+
+// urls are the nodes' webhook URLs.
+func (s *hookdServer) urls() []string {
+	us := make([]string, len(s.nodes))
+	for i, n := range s.nodes {
+		us[i] = n.url
+	}
+	return us
 }
 
 // profiling says what to record of hookd while it runs.
@@ -37,9 +64,12 @@ type profiling struct {
 }
 
 // startHookd writes a rules file of n rules, starts a sink and hookd
-// serve with a fresh store, and waits until hookd listens. To profile,
-// hookd runs as `hookd-load hookd --cpuprofile FILE --trace FILE`.
-func (h *harness) startHookd(ctx context.Context, name string, n int, prof profiling) (*hookdServer, error) {
+// serve with a fresh store, and waits until hookd listens. With nodes
+// above 1 it starts that many nodes of a cluster on embedded NATS
+// servers (--cluster-peers), each with its own data folder, on every
+// CPU, and records prof of the first only. To profile, hookd runs as
+// `hookd-load hookd --cpuprofile FILE --trace FILE`.
+func (h *harness) startHookd(ctx context.Context, name string, n, nodes int, prof profiling) (*hookdServer, error) {
 	dir, err := os.MkdirTemp(h.tmp, "hookd-*")
 	if err != nil {
 		return nil, fmt.Errorf("temp folder: %w", err)
@@ -49,46 +79,107 @@ func (h *harness) startHookd(ctx context.Context, name string, n int, prof profi
 	if err := os.WriteFile(rulesPath, []byte(h.rules(n)), 0o644); err != nil {
 		return nil, fmt.Errorf("write rules: %w", err)
 	}
-	var argv []string
-	switch {
-	case prof != profiling{}:
-		argv = []string{h.self, "hookd", "--cpuprofile", prof.cpu, "--trace", prof.trace}
-	case h.hookd == "self":
-		argv = []string{h.self, "hookd"}
-	default:
-		argv = []string{h.hookd}
-	}
-	argv = append(argv, "serve", "--rules", rulesPath, "--listen", "127.0.0.1:0",
-		"--data", filepath.Join(dir, "data"), "--log-format", "json", "--sync", h.opts.Sync)
 	s := newSink()
-	h.progress("%s: starting hookd with %d rules", name, n)
-	began := time.Now()
-	c, err := startChild(name, argv, append(s.env(), "HOOKD_WEBHOOK_KEY="+h.key), h.pin)
-	if err != nil {
-		s.Close()
-		return nil, err
+	srv := &hookdServer{sink: s, rulesPath: rulesPath, fsync: fsync}
+	env := append(s.env(), "HOOKD_WEBHOOK_KEY="+h.key)
+	serve := []string{"serve", "--rules", rulesPath, "--listen", "127.0.0.1:0", "--log-format", "json", "--sync", h.opts.Sync}
+	if nodes == 1 {
+		h.progress("%s: starting hookd with %d rules", name, n)
+		argvs := [][]string{append(serve, "--data", filepath.Join(dir, "data"))}
+		if err := h.launch(ctx, srv, name, argvs, env, h.pin.serverCPUs(), prof, startTimeout); err != nil {
+			s.Close()
+			return nil, err
+		}
+		return srv, nil
 	}
-	srv := &hookdServer{c: c, sink: s, rulesPath: rulesPath, fsync: fsync}
-	wctx, cancel := context.WithTimeout(ctx, startTimeout)
-	line, err := c.waitMsg(wctx, time.Time{}, "hookd listening")
-	cancel()
-	if err != nil {
-		srv.close()
-		return nil, err
+	// A fresh cluster does not always form: try again, in a new folder
+	// on new ports, and say so in the result.
+	for attempt := 1; ; attempt++ {
+		h.progress("%s: starting %d hookd nodes with %d rules (attempt %d)", name, nodes, n, attempt)
+		argvs, err := clusterArgs(serve, filepath.Join(dir, fmt.Sprintf("attempt-%d", attempt)), nodes)
+		if err == nil {
+			err = h.launch(ctx, srv, name, argvs, env, h.pin.everyCPU(), prof, clusterStartTimeout)
+		}
+		if err == nil {
+			// A forming cluster's NATS servers warn while they find
+			// each other: count what comes after.
+			for _, node := range srv.nodes {
+				node.c.forgetWarnings()
+			}
+			return srv, nil
+		}
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		if attempt == clusterAttempts || ctx.Err() != nil {
+			s.Close()
+			return nil, fmt.Errorf("the cluster did not start in %d attempts; the last: %w", attempt, err)
+		}
+		h.progress("%s: %s", name, first)
+		srv.notes = append(srv.notes, fmt.Sprintf("the cluster's start attempt %d failed: %s", attempt, first))
 	}
-	srv.started = time.Since(began)
-	addr, _ := line.Attrs["addr"].(string)
-	if addr == "" {
-		srv.close()
-		return nil, fmt.Errorf("%s: its \"hookd listening\" log line has no addr", name)
-	}
-	srv.base = "http://" + addr
-	srv.url = srv.base + "/webhooks/wassenger?key=" + h.key
-	return srv, nil
 }
 
-// metric reads an unlabelled metric from hookd's /metrics.
-func (s *hookdServer) metric(ctx context.Context, name string) (float64, error) {
+// Bounds of a cluster's start: a fresh cluster that forms at all
+// listens in about 1-12 s on the 2-core machine of BENCHMARKS.md.
+const (
+	clusterStartTimeout = 45 * time.Second
+	clusterAttempts     = 3
+)
+
+// launch starts one process per argvs on the taskset list cpus and waits
+// until every one logs "hookd listening", at most timeout; on failure it
+// stops them all. The first records prof.
+func (h *harness) launch(ctx context.Context, srv *hookdServer, name string, argvs [][]string, env []string, cpus string, prof profiling, timeout time.Duration) error {
+	began := time.Now()
+	srv.nodes = nil
+	fail := func(err error) error {
+		for _, node := range srv.nodes {
+			_ = node.c.stop(30 * time.Second)
+		}
+		srv.nodes = nil
+		return err
+	}
+	for i, args := range argvs {
+		var argv []string
+		switch {
+		case i == 0 && prof != profiling{}:
+			argv = []string{h.self, "hookd", "--cpuprofile", prof.cpu, "--trace", prof.trace}
+		case h.hookd == "self":
+			argv = []string{h.self, "hookd"}
+		default:
+			argv = []string{h.hookd}
+		}
+		cname := name
+		if len(argvs) > 1 {
+			cname = fmt.Sprintf("%s node n%d", name, i)
+		}
+		c, err := startChild(cname, append(argv, args...), env, cpus)
+		if err != nil {
+			return fail(err)
+		}
+		srv.nodes = append(srv.nodes, &hookdNode{c: c})
+	}
+	// A node of a cluster listens once a quorum of its peers runs: wait
+	// for each only after starting all.
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for _, node := range srv.nodes {
+		line, err := node.c.waitMsg(wctx, time.Time{}, "hookd listening")
+		if err != nil {
+			return fail(err)
+		}
+		addr, _ := line.Attrs["addr"].(string)
+		if addr == "" {
+			return fail(fmt.Errorf("%s: its \"hookd listening\" log line has no addr", node.c.name))
+		}
+		node.base = "http://" + addr
+		node.url = node.base + "/webhooks/wassenger?key=" + h.key
+	}
+	srv.started = time.Since(began)
+	return nil
+}
+
+// metric reads an unlabelled metric from the node's /metrics.
+func (s *hookdNode) metric(ctx context.Context, name string) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/metrics", nil)
@@ -126,18 +217,19 @@ func (h *harness) rules(n int) string {
 	return generateRules(rulesSpec{Count: n, Fire: h.opts.Fire, Event: h.payload.Event, Action: h.payload.Action})
 }
 
-// hookdRun runs one load scenario against a fresh hookd.
-func (h *harness) hookdRun(ctx context.Context, name string, p plan, prof profiling) (*Result, error) {
-	srv, err := h.startHookd(ctx, name, h.opts.RulesCount, prof)
+// hookdRun runs one load scenario against a fresh hookd of nodes
+// processes (1: one SQLite node; more: a cluster).
+func (h *harness) hookdRun(ctx context.Context, name string, nodes int, p plan, prof profiling) (*Result, error) {
+	srv, err := h.startHookd(ctx, name, h.opts.RulesCount, nodes, prof)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.close()
 	prefix := "load" + randomHex(3)
 	h.progress("%s: sending (%s)", name, describePlan(p))
-	commits0, err0 := srv.metric(ctx, "hookd_store_commits_total")
-	meter := startCPU(srv.c)
-	rn, err := generate(ctx, srv.url, h.payload, prefix, p)
+	commits0, err0 := srv.nodes[0].metric(ctx, "hookd_store_commits_total")
+	meter := startCPU(srv.children()...)
+	rn, err := generate(ctx, srv.urls(), h.payload, prefix, p)
 	if err != nil {
 		return nil, err
 	}
@@ -146,28 +238,67 @@ func (h *harness) hookdRun(ctx context.Context, name string, p plan, prof profil
 	r.Rules = h.opts.RulesCount
 	r.StartSeconds = srv.started.Seconds()
 	r.FsyncPerSec = srv.fsync
+	r.Notes = append(r.Notes, srv.notes...)
 	r.Actions = h.actions(ctx, srv, rn, prefix, int64(h.opts.Warmup), &r.Notes)
 	r.CPU = meter.done(okCount(rn.Samples), &r.Notes)
-	commits1, err1 := srv.metric(ctx, "hookd_store_commits_total")
-	if err := errors.Join(err0, err1); err != nil {
+	commits1, err1 := srv.nodes[0].metric(ctx, "hookd_store_commits_total")
+	switch err := errors.Join(err0, err1); {
+	case err != nil:
 		r.Notes = append(r.Notes, err.Error())
-	} else {
+	case nodes == 1:
 		r.StoreCommits = int(commits1 - commits0)
 	}
-	if r.PeakRSS, err = srv.c.peakRSS(); err != nil {
-		r.Notes = append(r.Notes, err.Error())
+	if nodes > 1 {
+		r.Server = "hookd cluster"
+		r.Nodes = nodes
+		r.Notes = append(r.Notes, fmt.Sprintf("%d nodes on CPUs %s, connection i to node i mod %d; CPU is the sum over the nodes", nodes, orAll(h.pin.everyCPU()), nodes))
 	}
-	r.ServerWarnings = srv.c.warnings()
-	if err := srv.c.stop(30 * time.Second); err != nil {
-		r.Notes = append(r.Notes, fmt.Sprintf("hookd exit: %v", err))
+	for _, node := range srv.nodes {
+		rss, err := node.c.peakRSS()
+		if err != nil {
+			r.Notes = append(r.Notes, err.Error())
+		}
+		r.NodePeakRSS = append(r.NodePeakRSS, rss)
+		r.PeakRSS = max(r.PeakRSS, rss)
+		r.ServerWarnings += node.c.warnings()
 	}
-	if w := srv.c.warningSummary(); w != "" {
-		r.Notes = append(r.Notes, "hookd logged "+w)
+	if nodes == 1 {
+		r.NodePeakRSS = nil
+	}
+	for _, node := range srv.nodes {
+		if err := node.c.stop(30 * time.Second); err != nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s exit: %v", node.c.name, err))
+		}
+		if w := node.c.warningSummary(); w != "" {
+			r.Notes = append(r.Notes, node.c.name+" logged "+w)
+		}
 	}
 	if prof != (profiling{}) {
-		r.Notes = append(r.Notes, "hookd ran as `hookd-load hookd` to be profiled; profiling and tracing cost some speed")
+		r.Notes = append(r.Notes, "hookd (the first node) ran as `hookd-load hookd` to be profiled; profiling and tracing cost some speed")
 	}
 	return r, nil
+}
+
+// orAll names a taskset CPU list, "" as every CPU.
+func orAll(cpus string) string {
+	if cpus == "" {
+		return "all"
+	}
+	return cpus
+}
+
+// deadLetters counts the actions the nodes dead-lettered so far, and
+// describes the first of the first node that has one.
+func (s *hookdServer) deadLetters() (int, string) {
+	sum, first := 0, ""
+	for _, n := range s.nodes {
+		d, f := n.c.deadLetters()
+		sum += d
+		if first == "" {
+			first = f
+		}
+	}
+	return sum, first
 }
 
 // drainQuiet ends the wait for actions when none arrived for this long.
@@ -191,7 +322,7 @@ func (h *harness) actions(ctx context.Context, srv *hookdServer, rn runData, pre
 	a := &ActionStats{Events: ok, Expected: ok * len(fire), ByType: map[string]Latency{}}
 	dctx, cancel := context.WithTimeout(ctx, h.opts.Drain)
 	waitProgress(dctx, func() int {
-		dead, _ := srv.c.deadLetters()
+		dead, _ := srv.deadLetters()
 		return srv.sink.count(fire) + dead
 	}, a.Expected, drainQuiet)
 	cancel()
@@ -220,10 +351,10 @@ func (h *harness) actions(ctx context.Context, srv *hookdServer, rn runData, pre
 		a.ByType[typ] = summarize(lat)
 	}
 	a.Latency = summarize(all)
-	a.DeadLettered, _ = srv.c.deadLetters()
 	a.Missing = max(a.Expected-a.Received, 0)
-	if dead, first := srv.c.deadLetters(); dead > 0 {
-		*notes = append(*notes, fmt.Sprintf("hookd dead-lettered %d actions; the first: %s", dead, first))
+	var first string
+	if a.DeadLettered, first = srv.deadLetters(); a.DeadLettered > 0 {
+		*notes = append(*notes, fmt.Sprintf("hookd dead-lettered %d actions; the first: %s", a.DeadLettered, first))
 	}
 	if a.Missing > a.DeadLettered {
 		*notes = append(*notes, fmt.Sprintf("%d actions neither reached the sink nor were dead-lettered within --drain %s", a.Missing-a.DeadLettered, h.opts.Drain))
@@ -269,11 +400,12 @@ type ReloadResult struct {
 func (h *harness) reload(ctx context.Context) (*ReloadResult, error) {
 	o := h.opts
 	name := fmt.Sprintf("reload %d->%d rules", o.RulesCount, o.ReloadRules)
-	srv, err := h.startHookd(ctx, name, o.RulesCount, profiling{})
+	srv, err := h.startHookd(ctx, name, o.RulesCount, 1, profiling{})
 	if err != nil {
 		return nil, err
 	}
 	defer srv.close()
+	node := srv.nodes[0]
 	pre, tail := 2*time.Second, 2*time.Second
 	if o.Smoke {
 		pre, tail = 300*time.Millisecond, 300*time.Millisecond
@@ -287,7 +419,7 @@ func (h *harness) reload(ctx context.Context) (*ReloadResult, error) {
 	done := make(chan result, 1)
 	h.progress("%s: sending at %.0f/s; the new file is written after %s", name, o.Rate, pre)
 	go func() {
-		rn, err := generate(ctx, srv.url, h.payload, prefix, plan{Conns: o.Conns, Rate: o.Rate, Duration: 10 * time.Minute, Stop: stop})
+		rn, err := generate(ctx, srv.urls(), h.payload, prefix, plan{Conns: o.Conns, Rate: o.Rate, Duration: 10 * time.Minute, Stop: stop})
 		done <- result{rn, err}
 	}()
 	stopped := false
@@ -310,7 +442,7 @@ func (h *harness) reload(ctx context.Context) (*ReloadResult, error) {
 		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, startTimeout)
-	line, err := srv.c.waitMsg(wctx, writeAt, "rules reloaded", "rules reload failed; the previous rules keep running")
+	line, err := node.c.waitMsg(wctx, writeAt, "rules reloaded", "rules reload failed; the previous rules keep running")
 	cancel()
 	if err != nil {
 		_, _ = finish()
@@ -344,13 +476,13 @@ func (h *harness) reload(ctx context.Context) (*ReloadResult, error) {
 		r.Notes = append(r.Notes, fmt.Sprintf("hookd reports %d rules after the reload, want %d", r.RulesAfter, o.ReloadRules))
 	}
 	r.Actions = h.actions(ctx, srv, rn, prefix, 0, &r.Notes)
-	if r.PeakRSS, err = srv.c.peakRSS(); err != nil {
+	if r.PeakRSS, err = node.c.peakRSS(); err != nil {
 		r.Notes = append(r.Notes, err.Error())
 	}
-	if err := srv.c.stop(30 * time.Second); err != nil {
+	if err := node.c.stop(30 * time.Second); err != nil {
 		r.Notes = append(r.Notes, fmt.Sprintf("hookd exit: %v", err))
 	}
-	if w := srv.c.warningSummary(); w != "" {
+	if w := node.c.warningSummary(); w != "" {
 		r.Notes = append(r.Notes, "hookd logged "+w)
 	}
 	h.progress("%s: %.0f ms, reply p99 before %.2f ms, during %.2f ms", name, r.ReloadMs, r.Before.P99, r.During.P99)
