@@ -148,8 +148,19 @@ func demo(ctx context.Context, s Streams, args []string) int {
 		return 1
 	}
 	fmt.Fprintf(s.Stdout, "posted %d recorded events (testdata/events) and %d for the rules that remember: 6 removals from one group a minute apart\n"+
-		"(mass-removal's window fires on the 5th, its throttle holds the 6th) and 3 joins (daily-joins collects them and sends\n"+
-		"one message at 09:00 Europe/Madrid; hookd dry-run shows it); waiting for their actions...\n\n", sent, burst)
+		"(mass-removal's window fires on the 5th, its throttle holds the 6th) and 3 joins dated yesterday (daily-joins collects\n"+
+		"them; its 09:00 Europe/Madrid tick has passed since, so it sends its one message now); waiting for their actions...\n\n", sent, burst)
+	// The digest is sent at the daemon's next look at what is due.
+	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
+	_ = t.wassenger.WaitFor(dctx, func(reqs []standin.Request) bool {
+		for _, r := range reqs {
+			if strings.Contains(string(r.Body), "joined since yesterday") {
+				return true
+			}
+		}
+		return false
+	})
+	dcancel()
 	waitIdle(ctx, "http://"+d.Addr()+"/healthz")
 	printTargets(s.Stdout, t)
 	printDeadLetters(s.Stdout, filepath.Join(dir, "data"))

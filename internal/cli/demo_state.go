@@ -15,7 +15,8 @@ const burstGroup = "120363099999999999@g.us"
 // postBurst posts what the example rules that remember act on: six
 // removals from one group a minute apart (by a trusted admin, so only
 // mass-removal's window counts them: the fifth fires it, its throttle
-// holds the sixth) and three joins (daily-joins' digest collects them).
+// holds the sixth) and three joins of yesterday (daily-joins' digest
+// collects them, and sends them at once: its 09:00 tick has passed).
 // Event times are the events' created fields, as Wassenger sends them.
 func postBurst(url string, now time.Time) (int, error) {
 	start := now.Add(-10 * time.Minute).Unix()
@@ -28,11 +29,14 @@ func postBurst(url string, now time.Time) (int, error) {
 			"data":    map[string]any{"chat": map[string]any{"id": burstGroup, "name": "Demo Burst Group"}},
 		})
 	}
+	// The joins are a day old: the 09:00 tick after them has passed, so
+	// the digest is due and sent at once, as it was that morning.
+	yesterday := now.Add(-25 * time.Hour).Unix()
 	for i := range 3 {
 		bodies = append(bodies, map[string]any{
 			"id": fmt.Sprintf("demo-burst-join-%d-%d", start, i), "event": "group:update", "action": "add",
 			"author": "+34600000001", "participants": []string{fmt.Sprintf("+3465550020%d", i)},
-			"created": start + int64(i)*60,
+			"created": yesterday + int64(i)*60,
 			"data":    map[string]any{"chat": map[string]any{"id": burstGroup, "name": "Demo Burst Group"}},
 		})
 	}

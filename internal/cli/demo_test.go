@@ -32,6 +32,11 @@ func TestDemoOnce(t *testing.T) {
 	if !regexp.MustCompile(`5 removals in Demo Burst Group`).MatchString(stdout) {
 		t.Errorf("mass-removal did not report 5 removals:\n%s", stdout)
 	}
+	// The digest of yesterday's joins is due: sent once, counting all
+	// three (the demo cuts the line after the first).
+	if n := len(regexp.MustCompile(`Demo Burst Group: 3 joined since yesterday: \+3465550020[0-2]`).FindAllString(stdout, -1)); n != 1 {
+		t.Errorf("daily-joins sent %d digests of the demo's three joins, want one:\n%s", n, stdout)
+	}
 	// The console's sign-in link carries a fresh admin key after #.
 	if !regexp.MustCompile(`(?m)^console: http://127\.0\.0\.1:\d+/ui/login#key=[0-9a-f]{32} `).MatchString(stdout) {
 		t.Errorf("no console sign-in link in:\n%s", stdout)
