@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine/eventschema"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // benchRules writes 1,000 rules in the load harness's style: one in five
@@ -154,6 +155,14 @@ func blast(b *testing.B, client *http.Client, url string, bodies [][]byte, conns
 	return float64(len(bodies)) / time.Since(start).Seconds()
 }
 
+// commits is how many commits d's store made since it opened.
+func commits(d *Daemon) uint64 {
+	if c, ok := d.store.(interface{ Counters() sqlite.Counters }); ok {
+		return c.Counters().Commits
+	}
+	return 0
+}
+
 // BenchmarkIntakeState measures intake (HTTP in, durable commit, 200 out)
 // with 1,000 rules of which 100 remember (windows and throttles over
 // 10,000 distinct keys) against the same rules without state, in the
@@ -191,14 +200,17 @@ func BenchmarkIntakeState(b *testing.B) {
 	b.ResetTimer()
 	for r := range rounds {
 		bodies := benchBodies(b, fmt.Sprintf("round%d", r), events, keys)
+		cp0 := commits(dp)
 		p := blast(b, client, plain, bodies, conns)
+		cs0 := commits(ds)
 		s := blast(b, client, state, bodies, conns)
+		cp, cs := float64(events)/float64(max(commits(dp)-cp0, 1)), float64(events)/float64(max(commits(ds)-cs0, 1))
 		plainRates, stateRates = append(plainRates, p), append(stateRates, s)
 		ratios = append(ratios, s/p)
 		if st, err := ds.store.Stats(context.Background()); err == nil && st.Pending > 0 {
 			b.Logf("round %d: %d jobs pending with state", r, st.Pending)
 		}
-		b.Logf("round %d: without state %.0f events/s, with state %.0f events/s, ratio %.2f", r, p, s, s/p)
+		b.Logf("round %d: without state %.0f events/s (%.1f a commit), with state %.0f events/s (%.1f a commit), ratio %.2f", r, p, cp, s, cs, s/p)
 	}
 	b.StopTimer()
 	median := func(v []float64) float64 {
