@@ -23,7 +23,8 @@ import (
 // (group chat ids, each holding a window's state as the engine encodes
 // it), 1,000 keys per Accept, then reports the file's size per key, the
 // Go heap in use (state lives in the file, not in memory: it stays flat)
-// and the cost of one more step on a key once the table is that large.
+// the cost of one more step on a key once the table is that large, and
+// what PruneState takes to walk the table (nothing expired).
 // Run it with -benchtime 1x; HOOKD_STATE_KEYS changes the number of keys.
 func BenchmarkStateMillionKeys(b *testing.B) {
 	keys := 1_000_000
@@ -59,6 +60,12 @@ func BenchmarkStateMillionKeys(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// PruneState walks every row (none has expired): what it costs hourly.
+	pruneStart := time.Now()
+	if _, _, err := s.PruneState(ctx, at, at); err != nil {
+		b.Fatal(err)
+	}
+	prune := time.Since(pruneStart)
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -75,6 +82,8 @@ func BenchmarkStateMillionKeys(b *testing.B) {
 	b.ReportMetric(float64(fi.Size())/1e6, "file-MB")
 	b.ReportMetric(float64(ms.HeapInuse)/1e6, "heap-MB")
 	b.ReportMetric(float64(keys)/fill.Seconds(), "keys-filled/s")
+	b.ReportMetric(prune.Seconds(), "prune-walk-s")
+	b.ReportMetric(float64(prune.Milliseconds())/float64((keys+pruneScan-1)/pruneScan), "prune-ms/slice")
 }
 
 // BenchmarkAcceptSteps measures Accept with 16 callers as the daemon's
