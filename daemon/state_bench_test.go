@@ -12,10 +12,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd/engine/eventschema"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // benchRules writes 1,000 rules in the load harness's style: one in five
@@ -154,6 +156,24 @@ func blast(b *testing.B, client *http.Client, url string, bodies [][]byte, conns
 	return float64(len(bodies)) / time.Since(start).Seconds()
 }
 
+// cpuTime is the processor time the process used so far (user and
+// system): what a round used is the clearest measure on a shared machine.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// commits is how many commits d's store made since it opened.
+func commits(d *Daemon) uint64 {
+	if c, ok := d.store.(interface{ Counters() sqlite.Counters }); ok {
+		return c.Counters().Commits
+	}
+	return 0
+}
+
 // BenchmarkIntakeState measures intake (HTTP in, durable commit, 200 out)
 // with 1,000 rules of which 100 remember (windows and throttles over
 // 10,000 distinct keys) against the same rules without state, in the
@@ -191,14 +211,20 @@ func BenchmarkIntakeState(b *testing.B) {
 	b.ResetTimer()
 	for r := range rounds {
 		bodies := benchBodies(b, fmt.Sprintf("round%d", r), events, keys)
+		cp0, t0 := commits(dp), cpuTime(b)
 		p := blast(b, client, plain, bodies, conns)
+		cs0, t1 := commits(ds), cpuTime(b)
 		s := blast(b, client, state, bodies, conns)
+		t2 := cpuTime(b)
+		cp, cs := float64(events)/float64(max(commits(dp)-cp0, 1)), float64(events)/float64(max(commits(ds)-cs0, 1))
+		up, us := float64((t1-t0).Microseconds())/float64(events), float64((t2-t1).Microseconds())/float64(events)
 		plainRates, stateRates = append(plainRates, p), append(stateRates, s)
 		ratios = append(ratios, s/p)
 		if st, err := ds.store.Stats(context.Background()); err == nil && st.Pending > 0 {
 			b.Logf("round %d: %d jobs pending with state", r, st.Pending)
 		}
-		b.Logf("round %d: without state %.0f events/s, with state %.0f events/s, ratio %.2f", r, p, s, s/p)
+		b.Logf("round %d: without state %.0f events/s (%.1f a commit, %.0f µs processor time each), with state %.0f events/s (%.1f a commit, %.0f µs), ratio %.2f",
+			r, p, cp, up, s, cs, us, s/p)
 	}
 	b.StopTimer()
 	median := func(v []float64) float64 {

@@ -356,11 +356,8 @@ func (s *Store) pruneAll(ctx context.Context, del *sql.Stmt, cut int64) (int, er
 	for {
 		var n int64
 		err := s.unsynced(ctx, func(w *wtx) error {
-			res, err := w.exec(del, cut, pruneChunk)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
+			var err error
+			n, err = w.execCount(del, cut, pruneChunk)
 			return err
 		})
 		if err != nil {

@@ -15,11 +15,12 @@ const applicationID = 0x686f6f6b
 // schemaVersion is the version this package writes (PRAGMA
 // user_version). Versions 1 and 2 were written by earlier hookd releases
 // (see migrate.go).
-const schemaVersion = 5
+const schemaVersion = 6
 
-// schema creates the tables of version 5 (version 3 lacked the muted
+// schema creates the tables of version 6 (version 3 lacked the muted
 // column of events and the state and mutes tables: see stateSchema;
-// version 4 the attempts table: see attemptsSchema). Job ids are never reused
+// version 4 the attempts table: see attemptsSchema; version 5 had an
+// index of state by expiry: see upgradeFrom5). Job ids are never reused
 // (AUTOINCREMENT), also once the newest jobs are pruned.
 const schema = `
 CREATE TABLE events (
@@ -89,7 +90,10 @@ END;
 // key; expires and due are Unix milliseconds, 0 for never) and the mutes.
 // State is ordered by key first, so that the rows an event changes (its
 // rules' states of one key: one group, one sender) share a page, and a
-// commit writes a page per key rather than one per rule.
+// commit writes a page per key rather than one per rule. It has no index
+// by expiry: a window moves its expiry with every event, so such an
+// index changed a page of its own per event; PruneState walks the table
+// instead (see pruneExpired).
 const stateSchema = `
 CREATE TABLE state (
 	scope   TEXT    NOT NULL,
@@ -100,7 +104,6 @@ CREATE TABLE state (
 	PRIMARY KEY (key, scope)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX state_scope   ON state (scope);
-CREATE INDEX state_expires ON state (expires) WHERE expires > 0;
 CREATE INDEX state_due     ON state (due, scope) WHERE due > 0;
 
 CREATE TABLE mutes (
@@ -116,11 +119,17 @@ CREATE TABLE mutes (
 ) STRICT;
 `
 
-// upgradeFrom3 brings a file of version 3 to version 4: it only adds.
+// upgradeFrom3 brings a file of version 3 to version 4 (it only adds),
+// then on.
 const upgradeFrom3 = `ALTER TABLE events ADD COLUMN muted TEXT NOT NULL DEFAULT '[]';` + stateSchema + upgradeFrom4
 
-// upgradeFrom4 brings a file of version 4 to version 5: it only adds.
-const upgradeFrom4 = attemptsSchema
+// upgradeFrom4 brings a file of version 4 to version 5 (it only adds),
+// then on.
+const upgradeFrom4 = attemptsSchema + upgradeFrom5
+
+// upgradeFrom5 brings a file of version 5 to version 6: it drops the
+// index of state by expiry.
+const upgradeFrom5 = `DROP INDEX IF EXISTS state_expires;`
 
 // upgrade brings the file to schemaVersion in one transaction: it creates
 // the schema in a new file and migrates the file (and event log) of an
@@ -143,12 +152,9 @@ func (s *Store) upgrade(ctx context.Context, mustExist bool) error {
 			return s.fail("open", err)
 		}
 		return s.moveLogAside()
-	case version == 3 || version == 4:
-		// Additive, so also for a hookd command (MustExist).
-		up := upgradeFrom3
-		if version == 4 {
-			up = upgradeFrom4
-		}
+	case version >= 3:
+		// In place, so also for a hookd command (MustExist).
+		up := map[int]string{3: upgradeFrom3, 4: upgradeFrom4, 5: upgradeFrom5}[version]
 		if _, err := tx.ExecContext(ctx, up); err != nil {
 			return s.fail("upgrade schema", err)
 		}

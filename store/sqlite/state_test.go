@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -37,5 +38,76 @@ func TestUpgradeFrom3(t *testing.T) {
 	}
 	if _, err := s.AddMute(context.Background(), store.Mute{Rule: "r", Until: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatalf("AddMute after the upgrade: %v", err)
+	}
+}
+
+// TestUpgradeFrom5 opens a file of schema version 5 (an index of state by
+// expiry) with MustExist, as a hookd command does: the index is dropped
+// in place, and the state is kept.
+func TestUpgradeFrom5(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	at := time.Now()
+	acceptSteps(t, s, "old", setStep("r#w", "k", at.Add(time.Hour)))
+	downgrade(t, s, dir, `CREATE INDEX state_expires ON state (expires) WHERE expires > 0`, `PRAGMA user_version = 5`)
+
+	s = open(t, dir, Options{MustExist: true})
+	defer s.Close()
+	var version, indexes int
+	if err := s.r.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil || version != schemaVersion {
+		t.Fatalf("user_version = %d, %v; want %d", version, err, schemaVersion)
+	}
+	if err := s.r.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'state_expires'`).Scan(&indexes); err != nil || indexes != 0 {
+		t.Fatalf("state_expires after the upgrade: %d, %v; want it dropped", indexes, err)
+	}
+	if st, ok, err := s.GetState(context.Background(), "r#w", "k", at); err != nil || !ok || string(st.Value) != "v" {
+		t.Fatalf("state after the upgrade: %+v %v %v", st, ok, err)
+	}
+}
+
+// TestPruneStateSlices: PruneState walks the state in slices of
+// pruneScan rows and deletes every expired row, in any slice, of any
+// scope, and no live one.
+func TestPruneStateSlices(t *testing.T) {
+	s := open(t, t.TempDir(), Options{Sync: "normal"})
+	defer s.Close()
+	now := time.Now()
+	const rows = 2*pruneScan + 1234
+	var steps []store.Step
+	for i := range rows {
+		exp := now.Add(time.Hour) // live
+		if i%3 == 0 {
+			exp = now.Add(-time.Minute) // expired
+		}
+		steps = append(steps, setStep(fmt.Sprintf("r%d#w", i%2), fmt.Sprintf("k%05d", i/2), exp))
+	}
+	for i := 0; i < rows; i += 1000 {
+		acceptSteps(t, s, fmt.Sprintf("e%d", i), steps[i:min(i+1000, rows)]...)
+	}
+	n, _, err := s.PruneState(context.Background(), now, now)
+	if want := (rows + 2) / 3; err != nil || n != want {
+		t.Fatalf("PruneState = %d, %v; want %d", n, err, want)
+	}
+	var left, expired int
+	if err := s.r.QueryRow(`SELECT count(*), count(*) FILTER (WHERE expires < ?) FROM state`, millis(now)).Scan(&left, &expired); err != nil {
+		t.Fatal(err)
+	}
+	if left != rows-n || expired != 0 {
+		t.Fatalf("after PruneState: %d rows, %d expired; want %d, 0", left, expired, rows-n)
+	}
+}
+
+// setStep is a step that sets (scope, key) to "v" until expires.
+func setStep(scope, key string, expires time.Time) store.Step {
+	return store.Step{Rule: scope, Scope: scope, Key: key, At: expires.Add(-2 * time.Minute), MaxKeys: 1 << 20,
+		Apply: func([]byte) ([]byte, bool, time.Time) { return []byte("v"), false, expires }}
+}
+
+// acceptSteps accepts an event with steps.
+func acceptSteps(t *testing.T, s *Store, id string, steps ...store.Step) {
+	t.Helper()
+	rec := store.Record{Event: store.Event{ID: id, Name: "group:update", Body: []byte(`{}`)}, Steps: steps}
+	if _, err := s.Accept(context.Background(), []store.Record{rec}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -303,6 +303,16 @@ func (w *wtx) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
 	return w.stmt(st).ExecContext(w.ctx, args...)
 }
 
+// execCount runs a prepared statement in the transaction and returns
+// how many rows it changed.
+func (w *wtx) execCount(st *sql.Stmt, args ...any) (int64, error) {
+	res, err := w.exec(st, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // query runs a prepared statement that returns rows in the transaction.
 func (w *wtx) query(st *sql.Stmt, args ...any) (*sql.Rows, error) {
 	return w.stmt(st).QueryContext(w.ctx, args...)
