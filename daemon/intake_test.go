@@ -428,9 +428,6 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 		// unwritable says the store as a whole cannot write (so /healthz
 		// must say so), not one operation of a batch.
 		unwritable bool
-		// knownBug names a broken promise of the store: the checks from
-		// it on are skipped unless HOOKD_TEST_KNOWN_BUGS is set.
-		knownBug string
 	}{
 		{
 			// Another process holds the write lock past the busy timeout.
@@ -475,10 +472,6 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 			backend:    backendJetStream,
 			name:       "NATS server down",
 			unwritable: true,
-			// The publish that timed out is buffered by the NATS client
-			// and stored once the server is back: the retry is a
-			// duplicate.
-			knownBug: "store/jetstream stores a record whose Accept failed (store.Store: \"none of those records is stored\")",
 			breakIt: func(t *testing.T, h *harness) func() {
 				h.nats.Stop(0)
 				return func() { h.nats.Restart(0) }
@@ -514,9 +507,6 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 			}
 			if strings.Contains(a.body, "accepted") {
 				t.Errorf("503 body %q claims something was accepted", a.body)
-			}
-			if tc.knownBug != "" && os.Getenv("HOOKD_TEST_KNOWN_BUGS") == "" {
-				t.Skipf("known bug: %s; set HOOKD_TEST_KNOWN_BUGS=1 to see it fail", tc.knownBug)
 			}
 			if st := h.stats(t); st.Events != 0 || st.Pending != 0 {
 				t.Fatalf("store holds %+v after a failed write, want nothing", st)
