@@ -80,6 +80,10 @@ type Store struct {
 	// keyCounts counts the state rows per scope (see doc.go); only the
 	// writer touches it.
 	keyCounts map[string]int
+	// emptyPurge is, per scope at its cap, the event time (Unix ms) of
+	// the last search for expired keys that found none; only the writer
+	// touches it (see room).
+	emptyPurge map[string]int64
 
 	maxBatch int
 	lazy     bool

@@ -64,7 +64,7 @@ func (st *stateStatements) close() {
 
 // forgetCounts drops the writer's key counts, which are read again from
 // the file when next needed (after a rollback or a prune). Writer only.
-func (s *Store) forgetCounts() { s.keyCounts = nil }
+func (s *Store) forgetCounts() { s.keyCounts, s.emptyPurge = nil, nil }
 
 // readState reads a state in the writer's transaction: nil when there is
 // none or it expired before at; exists says whether a row is there.
@@ -99,16 +99,37 @@ func (s *Store) keyCount(w *wtx, scope string) (int, error) {
 	return n, nil
 }
 
+// purgeEvery is how much event time passes between two searches for
+// expired keys of a scope at its cap that found none: each search reads
+// all of the scope's rows, so a flood of new keys at the cap (the case
+// the cap is for) would otherwise cost a scan per event.
+const purgeEvery = 10 * time.Second
+
 // room reports whether scope may take a new key: below max rows, or
-// below it once its expired rows are deleted.
+// below it once its expired rows are deleted. At the cap it looks for
+// expired rows at most once per purgeEvery of event time when the last
+// look found none; judged by event time, so every node applying one log
+// decides alike.
 func (s *Store) room(w *wtx, scope string, max int, at int64) (bool, error) {
 	n, err := s.keyCount(w, scope)
 	if err != nil || n < max {
 		return err == nil, err
 	}
-	if _, err := w.exec(s.sst.delExpired, scope, at); err != nil {
+	if last, ok := s.emptyPurge[scope]; ok && at-last < purgeEvery.Milliseconds() && last-at < purgeEvery.Milliseconds() {
+		return false, nil
+	}
+	res, err := w.exec(s.sst.delExpired, scope, at)
+	if err != nil {
 		return false, err
 	}
+	if gone, err := res.RowsAffected(); err == nil && gone == 0 {
+		if s.emptyPurge == nil {
+			s.emptyPurge = make(map[string]int64)
+		}
+		s.emptyPurge[scope] = at
+		return false, nil
+	}
+	delete(s.emptyPurge, scope)
 	delete(s.keyCounts, scope)
 	n, err = s.keyCount(w, scope)
 	return n < max, err

@@ -111,3 +111,41 @@ func acceptSteps(t *testing.T, s *Store, id string, steps ...store.Step) {
 		t.Fatal(err)
 	}
 }
+
+// TestCapPurgeOncePerPeriod: at its cap a scope looks for expired keys
+// for a new key, and after a look that found none, looks again only
+// purgeEvery of event time later (a flood of new keys costs one scan per
+// period, not one per event).
+func TestCapPurgeOncePerPeriod(t *testing.T) {
+	s := open(t, t.TempDir(), Options{Sync: "normal"})
+	defer s.Close()
+	t0 := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	n := 0
+	send := func(key string, at time.Time) store.StepOutcome {
+		t.Helper()
+		n++
+		st := store.Step{Rule: "r", Scope: "r#w", Key: key, At: at, MaxKeys: 2,
+			Apply: func([]byte) ([]byte, bool, time.Time) { return []byte("1"), false, at.Add(5 * time.Second) }}
+		out, err := s.Accept(context.Background(), []store.Record{{Event: store.Event{ID: fmt.Sprint("e", n), Name: "group:update"}, Steps: []store.Step{st}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0].Steps[0]
+	}
+	send("a", t0)
+	send("b", t0)
+	steps := []struct {
+		key    string
+		at     time.Duration
+		capped bool
+	}{
+		{"c", time.Second, true},       // a and b live: the look finds none
+		{"d", 6 * time.Second, true},   // a and b expired, but no look within purgeEvery
+		{"d", 12 * time.Second, false}, // looks again: a and b go, d is stored
+	}
+	for _, tt := range steps {
+		if got := send(tt.key, t0.Add(tt.at)); got.Capped != tt.capped {
+			t.Errorf("key %s at +%v: capped %v, want %v", tt.key, tt.at, got.Capped, tt.capped)
+		}
+	}
+}
