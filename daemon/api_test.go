@@ -3,6 +3,8 @@ package daemon
 import (
 	"net/http"
 	"testing"
+
+	"github.com/hookd/hookd/internal/testbackend"
 )
 
 // The API shows event data, so it needs the admin key (never the
@@ -10,7 +12,7 @@ import (
 // do not.
 func TestAPIAccess(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: welcomeRules, key: "api-key-for-tests", adminKey: "admin-key-for-api-tests"})
 		h.accept(t, js(t, groupEvent("API-1", "remove")))
 		for _, tc := range []struct {

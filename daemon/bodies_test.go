@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
 )
 
@@ -18,7 +19,7 @@ import (
 // and beyond the pool's size.
 func TestStoredBodiesIntactWithPooledBuffers(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: welcomeRules})
 		sizes := []int{0, 100, maxPooledBody, 3 * maxPooledBody}
 		const perSize = 16

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hookd/hookd/actions/secret"
+	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
 )
 
@@ -77,7 +78,7 @@ var adminRoutes = []struct{ method, path, body string }{
 // the admin key does. /healthz and /metrics stay open.
 func TestAdminAccess(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: consoleRules})
 		h.accept(t, js(t, messageEvent("ADM-1", "hello")))
 		for _, rt := range adminRoutes {
@@ -115,7 +116,7 @@ func TestAdminAccess(t *testing.T) {
 // saying how to turn them on, whatever key is sent.
 func TestAdminOff(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: consoleRules})
 		h.stopForReconfig(t, func(c *Config) { c.AdminKey = secret.New("") })
 		for _, rt := range append(adminRoutes, struct{ method, path, body string }{"POST", "/ui/login", `{"key":"x"}`}) {
@@ -150,7 +151,7 @@ func (h *harness) login(t *testing.T, key string, edit func(*http.Request)) answ
 // needs its CSRF token and a same-origin request; sign-out ends it.
 func TestConsoleSession(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: consoleRules})
 		if a := h.login(t, "wrong-key", nil); a.status != http.StatusUnauthorized || len(a.header.Values("Set-Cookie")) > 0 {
 			t.Errorf("login with a wrong key: %d %v", a.status, a.header)
@@ -294,7 +295,7 @@ func (h *harness) eventDetail(t *testing.T, key string) EventJSON {
 // JSON-escaped.
 func TestConsoleRetryDeadLetter(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: consoleRules})
 		h.hook.FailNext(1, http.StatusBadRequest, nil, "no such channel")
 		h.accept(t, js(t, messageEvent("CON-1", "<script>alert(1)</script>")))
@@ -367,7 +368,7 @@ const slowRetryRules = `delivery:
 // operations take ids or a state.
 func TestConsoleCancelDelete(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: slowRetryRules})
 		h.hook.FailAll(http.StatusServiceUnavailable, nil, "down")
 		for i := range 3 {
@@ -418,7 +419,7 @@ func TestConsoleCancelDelete(t *testing.T) {
 // renders without sending.
 func TestConsolePagesRulesDryRun(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: consoleRules})
 		const n = 120
 		for i := range n {
@@ -494,7 +495,7 @@ func TestConsolePagesRulesDryRun(t *testing.T) {
 // answers quickly (BenchmarkEventsPage in store/sqlite measures it).
 func TestConsoleTenThousandEvents(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: consoleRules})
 		at := time.Now().Add(-time.Hour)
 		// The jetstream store takes about four times as long to accept
@@ -502,7 +503,7 @@ func TestConsoleTenThousandEvents(t *testing.T) {
 		// walks the same cursors (storetest's EventPage pages every
 		// store alike).
 		n := 10_000
-		if backend == backendJetStream {
+		if backend == testbackend.JetStream {
 			n = 2_000
 		}
 		for i := 0; i < n; i += 1000 {

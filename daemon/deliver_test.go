@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
 )
 
@@ -65,7 +66,7 @@ func backoffFloor(attempt int) time.Duration {
 // succeeds.
 func TestServerErrorsAndTimeoutsRetried(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		for _, tc := range []struct {
 			name   string
 			fail   func(ws *standin.Wassenger)
@@ -123,7 +124,7 @@ func TestServerErrorsAndTimeoutsRetried(t *testing.T) {
 // date: the next attempt does not come before that time.
 func TestRetryAfterHonoured(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		for _, tc := range []struct {
 			name   string
 			status int
@@ -167,7 +168,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 // is within the clamp, yet no sooner than the clamp allows.
 func TestRetryAfterClamped(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		for _, value := range []string{"999999999", "99999999999999999999999", "Fri, 31 Dec 2999 23:59:59 GMT"} {
 			t.Run(value, func(t *testing.T) {
 				t.Parallel()
@@ -203,7 +204,7 @@ func TestRetryAfterClamped(t *testing.T) {
 // then a dead letter with the reason; a permanent SMTP failure likewise.
 func TestPermanentFailuresDeadLettered(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: deliveryRules})
 		codes := []int{400, 401, 403, 404, 410}
 		for _, target := range []string{"wassenger", "webhook"} {
@@ -278,7 +279,7 @@ func TestPermanentFailuresDeadLettered(t *testing.T) {
 // metric counts it.
 func TestDeadLetterListedAndReplayed(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: deliveryRules, waToken: "tok-DEADLETTER-9f8e7d"})
 		h.wa.FailAll(http.StatusInternalServerError, nil, `{"status":500,"message":"broken for token tok-DEADLETTER-9f8e7d"}`)
 		h.accept(t, js(t, groupEvent("DL-1", "add")))
@@ -338,7 +339,7 @@ func TestDeadLetterListedAndReplayed(t *testing.T) {
 // and webhook actions of other events go on.
 func TestHangingWassengerDoesNotHoldBackOthers(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: slowDelivery + deliveryRules, workers: 4})
 		h.wa.HangAll()
 		// More Wassenger actions than the lane has workers.

@@ -27,6 +27,7 @@ import (
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/smtpd"
 	"github.com/hookd/hookd/internal/syncbuf"
+	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/sqlite"
 )
@@ -78,38 +79,16 @@ func waitCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// The stores a harness runs its daemon on (options.backend).
-const (
-	// backendSQLite is the embedded store in the data folder (the
-	// default).
-	backendSQLite = "sqlite"
-	// backendJetStream is the cluster store (internal/cluster) on a NATS
-	// server the test starts, with the node's read model in the data
-	// folder.
-	backendJetStream = "jetstream"
-)
-
 // testNode names the daemon's node on the jetstream backend; a restart
 // keeps it, so that the daemon delivers the jobs it stored before.
 const testNode = "daemon-test"
 
-// forEachBackend runs body once per store backend, each as a parallel
-// subtest named after it.
-func forEachBackend(t *testing.T, body func(t *testing.T, backend string)) {
-	t.Helper()
-	for _, backend := range []string{backendSQLite, backendJetStream} {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			body(t, backend)
-		})
-	}
-}
-
 // options tune a harness.
 type options struct {
-	// backend is the daemon's store: backendSQLite ("" too) or
-	// backendJetStream; storeTimeout bounds each request of the
-	// jetstream store to NATS (0: its default).
+	// backend is the daemon's store: testbackend.SQLite ("" too) or
+	// testbackend.JetStream, on a NATS server the test starts;
+	// storeTimeout bounds each request of the jetstream store to NATS
+	// (0: its default).
 	backend      string
 	storeTimeout time.Duration
 	// rules is the rules file without its connections section: a
@@ -240,10 +219,10 @@ func start(t *testing.T, o options) *harness {
 	if o.clock != nil {
 		h.cfg.Now = o.clock.Now
 	}
-	h.backend = or(o.backend, backendSQLite)
+	h.backend = or(o.backend, testbackend.SQLite)
 	switch h.backend {
-	case backendSQLite:
-	case backendJetStream:
+	case testbackend.SQLite:
+	case testbackend.JetStream:
 		h.nats = natstest.StartCluster(t, 1)
 		// Every daemon of the test, restarts included, is the same node
 		// on the same stream.
@@ -549,7 +528,7 @@ func (h *harness) otherStore(t *testing.T) store.Store {
 		s   store.Store
 		err error
 	)
-	if h.backend == backendJetStream {
+	if h.backend == testbackend.JetStream {
 		s, err = cluster.Open(context.Background(), cluster.Config{NATS: h.nats.URL(), Command: true, DataDir: t.TempDir(), Logger: discardLogger()})
 	} else {
 		s, err = sqlite.Open(h.dataDir, sqlite.Options{Logger: discardLogger(), MustExist: true})

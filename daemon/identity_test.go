@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
 )
 
@@ -28,7 +29,7 @@ const identityRules = `rules:
 // again is a duplicate that runs nothing.
 func TestEventsOfOneMessageEachRunOnce(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: identityRules})
 		bodies := identityEvents(t)
 		for _, b := range bodies {

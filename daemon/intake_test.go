@@ -22,6 +22,7 @@ import (
 	"github.com/hookd/hookd/internal/cluster"
 	"github.com/hookd/hookd/internal/natstest"
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/sqlite"
 )
@@ -48,7 +49,7 @@ const welcomeRules = `rules:
 // target hangs.
 func TestValidEventAnsweredWhileEveryTargetHangs(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: slowDelivery + welcomeRules})
 		h.wa.HangAll()
 		h.hook.HangAll()
@@ -87,7 +88,7 @@ func TestValidEventAnsweredWhileEveryTargetHangs(t *testing.T) {
 // nothing is stored.
 func TestBadBodiesRefused(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: welcomeRules})
 		for _, tc := range []struct {
 			name, body, want string
@@ -135,7 +136,7 @@ func TestBadBodiesRefused(t *testing.T) {
 // it: the client can send only a small part of it.
 func TestOversizedBodyCutOff(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		const limit = 64 << 10
 		h := start(t, options{backend: backend, rules: welcomeRules, maxBody: limit})
 
@@ -225,7 +226,7 @@ func sendHuge(t *testing.T, h *harness, total int64, chunked bool) (int, int64) 
 // Ingress 4: a wrong content type gets 415 and a wrong method 405.
 func TestWrongContentTypeAndMethod(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: welcomeRules})
 		body := js(t, groupEvent("CT-1", "remove"))
 		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx", "json"} {
@@ -277,7 +278,7 @@ func TestWrongContentTypeAndMethod(t *testing.T) {
 // way; the right key is accepted wherever Wassenger or a proxy puts it.
 func TestWebhookKey(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: welcomeRules, key: "correct-horse-battery-staple"})
 		url := h.base + "/webhooks/wassenger"
 		var bodies []string
@@ -342,7 +343,7 @@ func TestWebhookKey(t *testing.T) {
 // finishes its headers is cut off.
 func TestSlowClientsCutOff(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: welcomeRules})
 		srv := h.d.server
 		// Wassenger gives up after 30 s: a request held longer helps no one.
@@ -387,7 +388,7 @@ func TestSlowClientsCutOff(t *testing.T) {
 // and runs nothing.
 func TestUnknownEventStoredAndIgnored(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: welcomeRules})
 		for _, ev := range []map[string]any{
 			{"id": "UNK-1", "event": "made:up:event", "data": map[string]any{"x": 1}},
@@ -431,7 +432,7 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 	}{
 		{
 			// Another process holds the write lock past the busy timeout.
-			backend:    backendSQLite,
+			backend:    testbackend.SQLite,
 			name:       "lock held by another process",
 			unwritable: true,
 			breakIt: func(t *testing.T, h *harness) func() {
@@ -452,7 +453,7 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 		},
 		{
 			// Every insert of a job fails as on a full disk.
-			backend: backendSQLite,
+			backend: testbackend.SQLite,
 			name:    "inserts refused",
 			breakIt: func(t *testing.T, h *harness) func() {
 				db := sqliteConn(t, h)
@@ -469,7 +470,7 @@ func TestStoreWriteFailureAnswers503(t *testing.T) {
 		},
 		{
 			// The NATS server holding the log stops: no quorum.
-			backend:    backendJetStream,
+			backend:    testbackend.JetStream,
 			name:       "NATS server down",
 			unwritable: true,
 			breakIt: func(t *testing.T, h *harness) func() {
@@ -654,7 +655,7 @@ const dedupRules = `rules:
 // handled, and 50 deliveries at once: one stored event, actions once.
 func TestDuplicatesRunOnce(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		for _, tc := range []struct {
 			name string
 			run  func(t *testing.T, h *harness, g *gated, body string) []accepted
@@ -778,7 +779,7 @@ func postWith(client *http.Client, h *harness, body string) (accepted, error) {
 // looks like URLs or templates reaches the configured target as text.
 func TestTargetsNeverComeFromEventData(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		evil := standin.NewRecorder()
 		t.Cleanup(evil.Close)
 		h := start(t, options{backend: backend, rules: `rules:

@@ -3,6 +3,8 @@ package daemon
 import (
 	"fmt"
 	"testing"
+
+	"github.com/hookd/hookd/internal/testbackend"
 )
 
 // TestQueueBoundedWhileTargetIsDown checks that while Wassenger is down
@@ -10,7 +12,7 @@ import (
 // the store, and that once it is back every action runs exactly once.
 func TestQueueBoundedWhileTargetIsDown(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		const maxQueued, events = 5, 40
 		const patient = "delivery:\n  attempts: 1000\n  backoff: {min: 10ms, max: 40ms}\n  timeout: 2s\n"
 		h := start(t, options{backend: backend, rules: patient + deliveryRules, maxQueued: maxQueued})

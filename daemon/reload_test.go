@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/internal/testbackend"
 )
 
 // waitForHook waits until the webhook stand-in got a request at path
@@ -35,7 +36,7 @@ func waitForHook(t *testing.T, h *harness, path, id string) {
 // good file recovers.
 func TestBrokenReloadKeepsOldRules(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		for _, tc := range []struct {
 			file, pos, msg string
 		}{
@@ -113,7 +114,7 @@ func TestBrokenReloadKeepsOldRules(t *testing.T) {
 // writes each cause exactly one reload.
 func TestEachSaveReloadsOnce(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		for _, tc := range []struct {
 			name      string
 			symlinked bool
@@ -199,7 +200,7 @@ func must(t *testing.T, err error) {
 // other rules fire for it, and the rule fires for later events.
 func TestConditionErrorSkipsOnlyThatRule(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: `rules:
   - name: picky
     on: group:update

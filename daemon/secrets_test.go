@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/internal/standin/slackd"
+	"github.com/hookd/hookd/internal/testbackend"
 )
 
 // Sentinel secrets: none of them may appear in any log line, error, dead
@@ -58,7 +59,7 @@ const secretRules = `rules:
 // everywhere the daemon writes.
 func TestSentinelSecretsNeverLeak(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		slack := slackd.New(slackd.Options{Token: sentSlackBot, WebhookSecret: sentSlackURL, Channels: []string{"C0123456789"}})
 		t.Cleanup(slack.Close)
 		slackConn := `  slack:

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
 )
 
@@ -53,7 +54,7 @@ func waitListenerClosed(t *testing.T, h *harness) {
 // Run returns nil, and a restart resumes them with the same references.
 func TestShutdownDrainsAndLeavesTheRestPending(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		var active activeConns
 		h := start(t, options{backend: backend, rules: slowDelivery + deliveryRules, workers: 2, drain: time.Second, beforeRun: active.hook})
 
@@ -140,7 +141,7 @@ func TestShutdownDrainsAndLeavesTheRestPending(t *testing.T) {
 // within DrainTimeout and is recorded done.
 func TestShutdownLetsRunningActionFinish(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		g := newGated(t)
 		h := start(t, options{backend: backend, drain: waitLimit, rules: strings.ReplaceAll(dedupRules, "@GATE@", g.URL())})
 		h.accept(t, js(t, groupEvent("RUN-1", "add")))

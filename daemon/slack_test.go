@@ -13,6 +13,7 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/slackd"
+	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
 )
 
@@ -78,7 +79,7 @@ func startSlack(t *testing.T, backend, delivery string) (*harness, *slackd.Serve
 // actions of other events.
 func TestHangingSlackDoesNotHoldBackOthers(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h, sl := startSlack(t, backend, slowDelivery)
 		sl.HangAll()
 		for i := range 6 {
@@ -104,7 +105,7 @@ func TestHangingSlackDoesNotHoldBackOthers(t *testing.T) {
 // chat.postMessage errors) are not retried and are dead-lettered.
 func TestSlackPermanentFailuresDeadLettered(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h, sl := startSlack(t, backend, fastDelivery)
 		for _, tc := range []struct {
 			name   string
@@ -144,7 +145,7 @@ func TestSlackPermanentFailuresDeadLettered(t *testing.T) {
 // Delivery 13: Slack's 429 with Retry-After delays the next attempt.
 func TestSlackRateLimitHonoured(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h, sl := startSlack(t, backend, fastDelivery)
 		sl.RateLimitNext(1, "1")
 		h.accept(t, js(t, groupEvent("SLR-1", "add")))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
 )
 
@@ -86,7 +87,7 @@ const throttleRules = `rules:
 // closed.
 func TestThrottleFiresOncePerKeyPerPeriod(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: throttleRules})
 		now := time.Now()
 		h.accept(t, js(t, inChat("t1", "remove", "g1@g.us", now)))
@@ -130,7 +131,7 @@ const windowRules = `rules:
 // duplicate delivery of an event does not count.
 func TestWindowFiresOnNthEventAndDuplicatesDoNotCount(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: windowRules})
 		now := time.Now()
 		h.accept(t, js(t, inChat("w1", "remove", "g1@g.us", now)))
@@ -163,7 +164,7 @@ func TestWindowFiresOnNthEventAndDuplicatesDoNotCount(t *testing.T) {
 // (its period may change), and starts afresh when the key changes.
 func TestReloadKeepsStateOfUnchangedKey(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: windowRules})
 		now := time.Now()
 		h.accept(t, js(t, inChat("r1", "remove", "g1@g.us", now)))
@@ -205,7 +206,7 @@ const digestRules = `rules:
 // starts the next digest.
 func TestDigestSentBySchedulerWithCollectedEvents(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		t0 := time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC)
 		c := newClock(t0)
 		h := start(t, options{backend: backend, rules: digestRules, clock: c})
@@ -251,7 +252,7 @@ const timerRules = `rules:
 // once per missed tick.
 func TestTimerRuleFiresOnceAfterDowntime(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		at := func(h, m int) time.Time { return time.Date(2026, 3, 2, h, m, 0, 0, time.UTC) }
 		c := newClock(at(8, 59))
 		h := start(t, options{backend: backend, rules: timerRules, clock: c})
@@ -316,7 +317,7 @@ func (h *harness) apiCall(t *testing.T, method, path, body string, v any) int {
 // unknown rule.
 func TestMutesThroughTheAPI(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		t0 := time.Now().Truncate(time.Second)
 		c := newClock(t0)
 		h := start(t, options{backend: backend, rules: muteRules, clock: c})
@@ -392,7 +393,7 @@ func TestMutesThroughTheAPI(t *testing.T) {
 // picked up by the running daemon.
 func TestMuteFromAnotherProcessApplies(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: muteRules})
 		other := h.otherStore(t)
 		_, err := other.AddMute(context.Background(), store.Mute{Rule: "welcome", Reason: "x", By: "cli", Until: time.Now().Add(time.Hour)})
@@ -435,7 +436,7 @@ func outMessage(id, ref string) map[string]any {
 // every rule.
 func TestOwnSendFiresOnlySelfRules(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: loopRules})
 		h.accept(t, js(t, outMessage("own", engine.Reference("message:out:new/x", "welcome", 0))))
 		h.accept(t, js(t, outMessage("human", "")))
@@ -456,7 +457,7 @@ func TestOwnSendFiresOnlySelfRules(t *testing.T) {
 // counts it in a metric and logs it; its keys held still count.
 func TestStateKeyCapRefusesNewKeys(t *testing.T) {
 	t.Parallel()
-	forEachBackend(t, func(t *testing.T, backend string) {
+	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: windowRules, maxStateKeys: 2})
 		now := time.Now()
 		h.accept(t, js(t, inChat("c1", "remove", "g1@g.us", now)))
