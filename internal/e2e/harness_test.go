@@ -19,7 +19,10 @@ import (
 
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/internal/cluster"
+	"github.com/hookd/hookd/internal/natstest"
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/sqlite"
 )
@@ -45,19 +48,35 @@ var httpClient = &http.Client{
 	Transport: &http.Transport{DisableKeepAlives: true},
 }
 
-// world is one test's set-up: a folder with a rules file, a data folder
-// and a Wassenger stand-in. Every hookd process of the test runs in it.
+// e2eNode is hookd's node name on the jetstream backend; every restart
+// keeps it, so that hookd delivers the jobs it stored before.
+const e2eNode = "e2e"
+
+// world is one test's set-up: a folder with a rules file, a data folder,
+// a Wassenger stand-in, and on the jetstream backend a NATS server.
+// Every hookd process of the test runs in it, on the same store.
 type world struct {
-	t     *testing.T
-	dir   string
-	rules string
-	data  string
-	ws    *standin.Wassenger
+	t       *testing.T
+	dir     string
+	rules   string
+	data    string
+	ws      *standin.Wassenger
+	backend string
+	nats    *natstest.Cluster // nil on sqlite
 }
 
-// newWorld copies testdata/rulesFile into a fresh folder and starts a
-// Wassenger stand-in. It skips the test when the binary was not built.
+// newWorld is newWorldOn the SQLite backend.
 func newWorld(t *testing.T, rulesFile string) *world {
+	t.Helper()
+	return newWorldOn(t, testbackend.SQLite, rulesFile)
+}
+
+// newWorldOn copies testdata/rulesFile into a fresh folder and starts a
+// Wassenger stand-in and, for testbackend.JetStream, a NATS server in
+// the test process, which hookd reaches with --nats: kill -9 of hookd
+// leaves it running, as it leaves a cluster of NATS servers of one's
+// own. It skips the test when the binary was not built.
+func newWorldOn(t *testing.T, backend, rulesFile string) *world {
 	t.Helper()
 	if hookdBin == "" {
 		t.Skip(skipReason)
@@ -65,7 +84,14 @@ func newWorld(t *testing.T, rulesFile string) *world {
 	dir := t.TempDir()
 	ws := standin.NewWassenger(apiToken)
 	t.Cleanup(ws.Close)
-	w := &world{t: t, dir: dir, rules: filepath.Join(dir, "rules.yaml"), data: filepath.Join(dir, "data"), ws: ws}
+	w := &world{t: t, dir: dir, rules: filepath.Join(dir, "rules.yaml"), data: filepath.Join(dir, "data"), ws: ws, backend: backend}
+	switch backend {
+	case testbackend.SQLite:
+	case testbackend.JetStream:
+		w.nats = natstest.StartCluster(t, 1)
+	default:
+		t.Fatalf("unknown store backend %q", backend)
+	}
 	copyFile(t, filepath.Join("testdata", rulesFile), w.rules)
 	return w
 }
@@ -87,7 +113,11 @@ func (w *world) env() []string {
 // listens.
 func (w *world) start(extra ...string) *proc {
 	w.t.Helper()
-	args := append([]string{"serve", "--rules", w.rules, "--data", w.data, "--listen", "127.0.0.1:0", "--log-format", "json"}, extra...)
+	args := []string{"serve", "--rules", w.rules, "--data", w.data, "--listen", "127.0.0.1:0", "--log-format", "json"}
+	if w.backend == testbackend.JetStream {
+		args = append(args, "--nats", w.nats.URL(), "--node", e2eNode, "--replicas", "1")
+	}
+	args = append(args, extra...)
 	p := run(w.t, w.dir, w.env(), args...)
 	p.waitListening()
 	return p
@@ -523,14 +553,32 @@ func poll(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// storeStats opens the data folder's store, as any hookd command does,
-// and counts what it holds. Call it only while no hookd runs on data.
-func storeStats(t *testing.T, data string) store.Stats {
+// openStore opens w's store as a hookd command does: the SQLite file of
+// the data folder, or the cluster's stream with no node name (its read
+// model in a folder of its own). The caller closes it.
+func (w *world) openStore(t *testing.T) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(data, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	var (
+		st  store.Store
+		err error
+	)
+	quiet := slog.New(slog.DiscardHandler)
+	if w.backend == testbackend.JetStream {
+		st, err = cluster.Open(context.Background(), cluster.Config{NATS: w.nats.URL(), Command: true, DataDir: t.TempDir(), Logger: quiet})
+	} else {
+		st, err = sqlite.Open(w.data, sqlite.Options{Logger: quiet})
+	}
 	if err != nil {
 		t.Fatalf("open the store: %v", err)
 	}
+	return st
+}
+
+// storeStats opens w's store, as any hookd command does, and counts what
+// it holds. Call it only while no hookd runs on w.
+func (w *world) storeStats(t *testing.T) store.Stats {
+	t.Helper()
+	st := w.openStore(t)
 	defer func() {
 		if err := st.Close(); err != nil {
 			t.Errorf("close the store: %v", err)

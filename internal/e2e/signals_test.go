@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/hookd/hookd/internal/testbackend"
 )
 
 // Log messages of hookd the tests wait for.
@@ -36,77 +37,79 @@ const (
 // runs each of them once.
 func TestSIGTERMDrainsAndRestartResumes(t *testing.T) {
 	t.Parallel()
-	const (
-		n     = 20
-		drain = 4 * time.Second
-	)
-	w := newWorld(t, "rules.yaml")
-	w.ws.HangAll() // actions in flight stay in flight
-	p := w.start("--drain-timeout", drain.String())
+	testbackend.Each(t, func(t *testing.T, backend string) {
+		const (
+			n     = 20
+			drain = 4 * time.Second
+		)
+		w := newWorldOn(t, backend, "rules.yaml")
+		w.ws.HangAll() // actions in flight stay in flight
+		p := w.start("--drain-timeout", drain.String())
 
-	ids := make([]string, n, n+1)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("sigterm-%02d", i)
-	}
-	postAll(t, p.Addr, ids)
-	waitStandin(t, w.ws, fmt.Sprintf("%d actions in flight", concurrency), func(r []standin.Request) bool {
-		return len(r) >= concurrency
-	})
-
-	// A request in flight at SIGTERM: hookd is reading its body, which the
-	// test sends only once shutdown has begun.
-	const lateID = "sigterm-in-flight"
-	ids = append(ids, lateID)
-	slow := startSlowPost(t, p.Addr, message(lateID))
-	slow.waitReading(t)
-	p.Term()
-	p.waitLog("the shutdown log line", countMsg(msgShutdown, 1))
-	poll(t, "refused connection after SIGTERM", func() bool {
-		c, err := net.DialTimeout("tcp", p.Addr, time.Second)
-		if err != nil {
-			return true
+		ids := make([]string, n, n+1)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("sigterm-%02d", i)
 		}
-		c.Close()
-		return false
-	})
-	a := slow.finish(t)
-	if a.Status != http.StatusOK || !strings.Contains(string(a.Body), `"accepted":1`) {
-		t.Fatalf("request in flight at SIGTERM got %d %s, want 200 with accepted 1", a.Status, a.Body)
-	}
-	if code := p.Wait(drain + patience); code != 0 {
-		t.Fatalf("hookd exited with %d after SIGTERM, want 0", code)
-	}
-	held := w.ws.Count()
-	if got := p.Logs.count(msgInterrupted); got != held {
-		t.Errorf("%d actions logged as interrupted, want %d (every request the stand-in held)", got, held)
-	}
-	if p.Logs.count(msgDrainCut) != 1 {
-		t.Errorf("no log line %q", msgDrainCut)
-	}
-	if p.Logs.count("hookd stopped") != 1 {
-		t.Error("no log line \"hookd stopped\"")
-	}
-	if got := w.ws.References(); len(got) != 0 {
-		t.Fatalf("stand-in accepted %s while hanging every request", describeCounts(got))
-	}
-	if st := storeStats(t, w.data); st.Events != n+1 || st.Pending != n+1 || st.Dead != 0 {
-		t.Fatalf("store after SIGTERM: %+v, want %d events and %d pending jobs", st, n+1, n+1)
-	}
+		postAll(t, p.Addr, ids)
+		waitStandin(t, w.ws, fmt.Sprintf("%d actions in flight", concurrency), func(r []standin.Request) bool {
+			return len(r) >= concurrency
+		})
 
-	w.ws.Heal()
-	p2 := w.start()
-	p2.waitIdle()
-	want := map[string]int{}
-	for _, id := range ids {
-		want[ref(id, "echo")] = 1
-	}
-	if got := w.ws.References(); !maps.Equal(got, want) {
-		t.Errorf("after the restart the stand-in accepted %s, want each of the %d references once", describeCounts(got), n+1)
-	}
-	if after := w.ws.Requests()[held:]; len(after) != n+1 {
-		t.Errorf("after the restart hookd sent %d requests, want %d", len(after), n+1)
-	}
-	p2.stop()
+		// A request in flight at SIGTERM: hookd is reading its body, which the
+		// test sends only once shutdown has begun.
+		const lateID = "sigterm-in-flight"
+		ids = append(ids, lateID)
+		slow := startSlowPost(t, p.Addr, message(lateID))
+		slow.waitReading(t)
+		p.Term()
+		p.waitLog("the shutdown log line", countMsg(msgShutdown, 1))
+		poll(t, "refused connection after SIGTERM", func() bool {
+			c, err := net.DialTimeout("tcp", p.Addr, time.Second)
+			if err != nil {
+				return true
+			}
+			c.Close()
+			return false
+		})
+		a := slow.finish(t)
+		if a.Status != http.StatusOK || !strings.Contains(string(a.Body), `"accepted":1`) {
+			t.Fatalf("request in flight at SIGTERM got %d %s, want 200 with accepted 1", a.Status, a.Body)
+		}
+		if code := p.Wait(drain + patience); code != 0 {
+			t.Fatalf("hookd exited with %d after SIGTERM, want 0", code)
+		}
+		held := w.ws.Count()
+		if got := p.Logs.count(msgInterrupted); got != held {
+			t.Errorf("%d actions logged as interrupted, want %d (every request the stand-in held)", got, held)
+		}
+		if p.Logs.count(msgDrainCut) != 1 {
+			t.Errorf("no log line %q", msgDrainCut)
+		}
+		if p.Logs.count("hookd stopped") != 1 {
+			t.Error("no log line \"hookd stopped\"")
+		}
+		if got := w.ws.References(); len(got) != 0 {
+			t.Fatalf("stand-in accepted %s while hanging every request", describeCounts(got))
+		}
+		if st := w.storeStats(t); st.Events != n+1 || st.Pending != n+1 || st.Dead != 0 {
+			t.Fatalf("store after SIGTERM: %+v, want %d events and %d pending jobs", st, n+1, n+1)
+		}
+
+		w.ws.Heal()
+		p2 := w.start()
+		p2.waitIdle()
+		want := map[string]int{}
+		for _, id := range ids {
+			want[ref(id, "echo")] = 1
+		}
+		if got := w.ws.References(); !maps.Equal(got, want) {
+			t.Errorf("after the restart the stand-in accepted %s, want each of the %d references once", describeCounts(got), n+1)
+		}
+		if after := w.ws.Requests()[held:]; len(after) != n+1 {
+			t.Errorf("after the restart hookd sent %d requests, want %d", len(after), n+1)
+		}
+		p2.stop()
+	})
 }
 
 // SIGHUP reloads the rules file even when nothing in its folder changed:

@@ -19,6 +19,7 @@ import (
 // docs/reliability.md item 10, first half: a store that cannot be opened stops
 // hookd at start with an error that names the file and says what to do,
 // and leaves the file as it was.
+// SQLite only: each case breaks the data folder's SQLite file.
 func TestStoreThatCannotBeOpenedStopsServe(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -98,6 +99,8 @@ func TestStoreThatCannotBeOpenedStopsServe(t *testing.T) {
 // than hookd's busy timeout), the webhook answers 503 with Retry-After so
 // that Wassenger retries, stores nothing, and accepts the event normally
 // once the store is writable again.
+// SQLite only: the lock is the SQLite file's (the daemon's
+// TestStoreWriteFailureAnswers503 stops the jetstream store's server).
 func TestStoreThatCannotBeWrittenAnswers503(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "rules.yaml")
@@ -203,6 +206,7 @@ func readFile(t *testing.T, path string) []byte {
 // One hookd writes a data folder: a second `hookd serve` on it stops at
 // start and says why, while `hookd events export` reads the events of the
 // running one.
+// SQLite only: the export reads the data folder (--data).
 func TestSecondServeOnSameDataFolderRefused(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "rules.yaml")
