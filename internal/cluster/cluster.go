@@ -136,15 +136,29 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.Store, err = openRetrying(sctx, jsstore.Options{
 		Conn: s.nc, Stream: cfg.Stream, Replicas: cfg.Replicas, Node: cfg.Node,
 		Dir: filepath.Join(cfg.DataDir, "model"), Timeout: cfg.Timeout, Logger: cfg.Logger,
+		// A node's delivery moves on at once; a command's job outcomes
+		// are shared, as they are with the SQLite store.
+		LazyJobUpdates: !cfg.Command,
 	}, cfg.Logger)
 	if err != nil {
 		s.closeAll()
 		return nil, err
 	}
-	s.nodes, err = s.nodesBucket(sctx, cfg.Replicas)
-	if err != nil {
-		s.closeAll()
-		return nil, err
+	cfg.Logger.Info("the store's log is open", "stream", s.Store.Stream(), "node", cfg.Node)
+	for {
+		// One request at a time, each bounded: while a new cluster
+		// settles, a request may go unanswered.
+		actx, cancel := context.WithTimeout(sctx, 5*time.Second)
+		s.nodes, err = s.nodesBucket(actx, cfg.Replicas)
+		cancel()
+		if err == nil {
+			break
+		}
+		if sctx.Err() != nil {
+			s.Close()
+			return nil, err
+		}
+		cfg.Logger.Warn("open the nodes' bucket on NATS; trying again", "err", err)
 	}
 	return s, nil
 }
@@ -170,10 +184,20 @@ func (s *Store) startNode(ctx context.Context, cfg Config) error {
 	wctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
 	cfg.Logger.Info("waiting for a quorum of the cluster's nodes", "node", cfg.Node, "peers", strings.Join(cfg.Peers, ","))
-	if err := s.node.WaitJetStream(wctx); err != nil {
-		s.node.Shutdown()
-		return fmt.Errorf("cluster: %w", err)
+	for {
+		actx, acancel := context.WithTimeout(wctx, 10*time.Second)
+		err = s.node.WaitJetStream(actx)
+		acancel()
+		if err == nil {
+			break
+		}
+		if wctx.Err() != nil {
+			s.node.Shutdown()
+			return fmt.Errorf("cluster: %w", err)
+		}
+		cfg.Logger.Warn("still waiting for a quorum of the cluster's nodes", "node", cfg.Node, "err", err)
 	}
+	cfg.Logger.Info("JetStream is ready", "node", cfg.Node)
 	return nil
 }
 

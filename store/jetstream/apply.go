@@ -18,59 +18,117 @@ var errVoid = errors.New("jetstream store: the command reached the log after its
 
 // startApplier starts applying the log to the model, from its start.
 func (s *Store) startApplier(ctx context.Context) error {
-	cons, err := s.js.OrderedConsumer(ctx, s.opts.Stream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	it, err := s.messages(ctx, 1)
 	if err != nil {
-		return s.unavailable("read the log", err)
+		return err
+	}
+	go func() {
+		defer close(s.stopped)
+		for {
+			if s.consume(ctx, it) {
+				return
+			}
+			// Kicked: read again from the first command not applied.
+			for {
+				s.amu.Lock()
+				next := s.applied + 1
+				s.amu.Unlock()
+				if it, err = s.messages(ctx, next); err == nil {
+					break
+				}
+				s.log.Warn("jetstream store: read the log again", "stream", s.opts.Stream, "from", next, "err", err)
+				t := time.NewTimer(time.Second)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// messages reads the log from seq on, in order (an ordered consumer: the
+// client makes it again on another server when its server goes away).
+func (s *Store) messages(ctx context.Context, seq uint64) (jetstream.MessagesContext, error) {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if seq > 1 {
+		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: seq}
+	}
+	cons, err := s.js.OrderedConsumer(ctx, s.opts.Stream, cfg)
+	if err != nil {
+		return nil, s.unavailable("read the log", err)
 	}
 	// A short heartbeat: when the server holding the consumer dies, the
 	// client notices in about two seconds and makes it again elsewhere.
 	it, err := cons.Messages(jetstream.PullExpiry(10*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
-		return s.unavailable("read the log", err)
+		return nil, s.unavailable("read the log", err)
 	}
+	return it, nil
+}
+
+// consume applies what it delivers until the store closes or the model
+// fails (true), or until a reader waiting for the log to advance kicks
+// it (false): a consumer made while a new cluster settled may deliver
+// nothing, and is then made again.
+func (s *Store) consume(ctx context.Context, it jetstream.MessagesContext) (stop bool) {
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-s.kick:
+		case <-done:
+		}
 		it.Stop()
 	}()
-	go func() {
-		defer close(s.stopped)
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					return
-				}
-				s.log.Warn("jetstream store: read the log", "stream", s.opts.Stream, "err", err)
-				continue
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return true
 			}
-			meta, err := msg.Metadata()
-			if err != nil {
-				s.log.Warn("jetstream store: a log entry without metadata", "stream", s.opts.Stream, "err", err)
-				continue
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return false
 			}
-			seq := meta.Sequence.Stream
-			var c command
-			if err := json.Unmarshal(msg.Data(), &c); err != nil {
-				// Every node skips it alike.
-				s.log.Error("jetstream store: a log entry that is no hookd command was skipped", "stream", s.opts.Stream, "seq", seq, "err", err)
-				s.advance(seq, command{}, result{})
-				continue
-			}
-			r, err := s.apply(ctx, seq, meta.Timestamp, c)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				s.amu.Lock()
-				s.failed = fmt.Errorf("jetstream store: apply log entry %d (%s) to the read model: %w: the node stopped applying the log; fix the read model's folder and restart hookd (the log keeps everything)", seq, c.Kind, err)
-				s.amu.Unlock()
-				s.log.Error("jetstream store: stopped applying the log", "stream", s.opts.Stream, "seq", seq, "err", err)
-				return
-			}
-			s.advance(seq, c, r)
+			s.log.Warn("jetstream store: read the log", "stream", s.opts.Stream, "err", err)
+			continue
 		}
-	}()
-	return nil
+		meta, err := msg.Metadata()
+		if err != nil {
+			s.log.Warn("jetstream store: a log entry without metadata", "stream", s.opts.Stream, "err", err)
+			continue
+		}
+		seq := meta.Sequence.Stream
+		s.amu.Lock()
+		old := seq <= s.applied
+		s.amu.Unlock()
+		if old {
+			continue // delivered again after a kick
+		}
+		var c command
+		if err := json.Unmarshal(msg.Data(), &c); err != nil {
+			// Every node skips it alike.
+			s.log.Error("jetstream store: a log entry that is no hookd command was skipped", "stream", s.opts.Stream, "seq", seq, "err", err)
+			s.advance(seq, command{}, result{})
+			continue
+		}
+		r, err := s.apply(ctx, seq, meta.Timestamp, c)
+		if err != nil {
+			if ctx.Err() != nil {
+				return true
+			}
+			s.amu.Lock()
+			s.failed = fmt.Errorf("jetstream store: apply log entry %d (%s) to the read model: %w: the node stopped applying the log; fix the read model's folder and restart hookd (the log keeps everything)", seq, c.Kind, err)
+			s.amu.Unlock()
+			s.log.Error("jetstream store: stopped applying the log", "stream", s.opts.Stream, "seq", seq, "err", err)
+			return true
+		}
+		s.advance(seq, c, r)
+	}
 }
 
 // advance records that the command at seq is applied and hands its
@@ -127,6 +185,8 @@ func (s *Store) applyKind(ctx context.Context, seq uint64, c command) result {
 	switch c.Kind {
 	case kindAccept:
 		return s.applyAccept(ctx, seq, c)
+	case kindJobs:
+		return s.applyJobs(ctx, c)
 	case kindDone:
 		r.err = s.model.Done(ctx, c.JobID, c.Attempts, c.Detail)
 		if r.err == nil {
@@ -230,12 +290,34 @@ func (s *Store) applyRequeue(ctx context.Context, c command) result {
 	return r
 }
 
-// applyAccept stores the records whose state is still what their node
-// read; the others are conflicts, stored nowhere.
+// applyAccept stores the records of an accept command, in one
+// transaction of the model: those whose event is new and whose state is
+// still what their node read. A record whose event the model holds, or
+// an earlier record of the command, is a duplicate; one whose state
+// changed is a conflict, stored nowhere.
 func (s *Store) applyAccept(ctx context.Context, seq uint64, c command) result {
 	r := result{outcomes: make([]store.Outcome, len(c.Records)), conflict: make([]bool, len(c.Records))}
+	v := newView(s.model, seq)
+	seen := make(map[string]bool, len(c.Records))
+	var recs []store.Record
+	var at []int
 	for i, rc := range c.Records {
-		steps, ok, err := s.checkSteps(ctx, seq, rc.Steps)
+		id := rc.Event.ID
+		if seen[id] {
+			r.outcomes[i] = store.Outcome{Duplicate: true}
+			continue
+		}
+		seen[id] = true
+		_, err := s.model.Event(ctx, id)
+		if err == nil {
+			r.outcomes[i] = store.Outcome{Duplicate: true}
+			continue
+		}
+		if !errors.Is(err, store.ErrNoEvent) {
+			r.err = err
+			return r
+		}
+		steps, ok, err := s.checkSteps(ctx, v, seq, rc.Steps)
 		if err != nil {
 			r.err = err
 			return r
@@ -244,13 +326,20 @@ func (s *Store) applyAccept(ctx context.Context, seq uint64, c command) result {
 			r.conflict[i] = true
 			continue
 		}
-		outs, err := s.model.Accept(ctx, []store.Record{{Event: rc.Event, Jobs: rc.Jobs, Steps: steps}})
-		if err != nil {
-			r.err = err
-			return r
-		}
-		r.outcomes[i] = outs[0]
-		for _, j := range outs[0].Jobs {
+		recs = append(recs, store.Record{Event: rc.Event, Jobs: rc.Jobs, Steps: steps})
+		at = append(at, i)
+	}
+	if len(recs) == 0 {
+		return r
+	}
+	outs, err := s.model.Accept(ctx, recs)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	for k, i := range at {
+		r.outcomes[i] = outs[k]
+		for _, j := range outs[k].Jobs {
 			s.setOwner(j.ID, c.Node)
 		}
 	}
@@ -259,25 +348,26 @@ func (s *Store) applyAccept(ctx context.Context, seq uint64, c command) result {
 
 // checkSteps compares the version of each step's state with the one its
 // node read, and turns the steps into store.Steps that write what the
-// node computed. ok is false on a conflict.
-func (s *Store) checkSteps(ctx context.Context, seq uint64, cmds []stepCmd) ([]store.Step, bool, error) {
+// node computed. ok is false on a conflict; otherwise the steps' writes
+// are added to v, for the records after it.
+func (s *Store) checkSteps(ctx context.Context, v *view, seq uint64, cmds []stepCmd) ([]store.Step, bool, error) {
 	if len(cmds) == 0 {
 		return nil, true, nil
 	}
-	v := newView(s.model, seq)
+	rv := v.child()
 	steps := make([]store.Step, len(cmds))
 	for i, sc := range cmds {
-		cur, err := v.get(ctx, sc.Scope, sc.Key, sc.At)
+		cur, err := rv.get(ctx, sc.Scope, sc.Key, sc.At)
 		if err != nil {
 			return nil, false, err
 		}
-		want, wantSelf := sc.Expect, sc.Self
-		if cur.self != wantSelf || (!wantSelf && cur.version != want) {
+		if cur.self != sc.Self || (!sc.Self && cur.version != sc.Expect) {
 			return nil, false, nil
 		}
-		v.put(sc, cur)
+		rv.put(sc, cur)
 		steps[i] = s.step(seq, sc)
 	}
+	rv.commit()
 	return steps, true, nil
 }
 

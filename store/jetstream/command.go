@@ -55,6 +55,8 @@ type command struct {
 
 	Before time.Time `json:"before,omitzero"` // Prune's olderThan
 
+	Jobs []jobUpdate `json:"jobs,omitempty"`
+
 	Swap *store.Swap `json:"swap,omitempty"`
 	Mute *store.Mute `json:"mute,omitempty"`
 	By   string      `json:"by,omitempty"`

@@ -24,6 +24,15 @@
 // command the stream held when the read began, so it sees every write
 // that returned before it, on any node.
 //
+// # Sharing commands
+//
+// A command costs the same whether it holds one event or many: a publish
+// that three servers store, and one transaction of each node's model. So
+// the Accept calls that arrive on a node while its commands are in
+// flight share the next command (group commit, as the SQLite store's
+// writer does), and with LazyJobUpdates the outcomes of jobs (Done,
+// Retry, Dead) are queued and logged together.
+//
 // # Dedupe
 //
 // An event is stored once per identity key because the model's unique

@@ -56,6 +56,11 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives the store's messages (default slog.Default()).
 	Logger *slog.Logger
+	// LazyJobUpdates makes Done, Retry and Dead return once the update
+	// is queued: the updates queued meanwhile share one command. An
+	// update lost to a crash makes its job run again (at least once);
+	// its errors are logged, not returned. Close waits for the queue.
+	LazyJobUpdates bool
 }
 
 // Store is a store.Store on a JetStream stream (see the package
@@ -69,6 +74,12 @@ type Store struct {
 
 	model *sqlite.Store
 	clock atomic.Int64 // the model's clock (UnixNano), set per command
+
+	acceptQ chan *acceptCall // Accept calls waiting for a command
+	kick    chan struct{}    // makes the applier read the log again
+	jobQ    chan jobUpdate   // lazy job outcomes waiting for a command
+	jobStop chan struct{}    // closed by Close: the job worker drains and stops
+	jobDone chan struct{}    // closed when the job worker stopped
 
 	mu      sync.RWMutex // guards closed
 	closed  bool
@@ -127,6 +138,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		subject:  "hookd." + opts.Stream + ".log",
 		advanced: make(chan struct{}),
 		waiters:  make(map[string]chan result),
+		acceptQ:  make(chan *acceptCall),
+		kick:     make(chan struct{}, 1),
+		jobQ:     make(chan jobUpdate, maxBatchUpdates),
+		jobStop:  make(chan struct{}),
+		jobDone:  make(chan struct{}),
 		owners:   make(map[int64]string),
 		stopped:  make(chan struct{}),
 	}
@@ -150,6 +166,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.model.Close()
 		return nil, err
 	}
+	for range acceptWorkers {
+		go s.acceptWorker(actx)
+	}
+	go s.jobWorker(s.jobStop, s.jobDone)
 	if err := s.catchUp(cctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("jetstream store: replay the log: %w", err)
@@ -231,6 +251,15 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	// Queued job outcomes are logged before the applier stops.
+	close(s.jobStop)
+	t := time.NewTimer(flushTimeout)
+	select {
+	case <-s.jobDone:
+	case <-t.C:
+		s.log.Warn("jetstream store: closed before every queued job outcome was logged; those jobs run again", "stream", s.opts.Stream)
+	}
+	t.Stop()
 	s.cancel()
 	<-s.stopped
 	return s.model.Close()
@@ -245,6 +274,11 @@ func (s *Store) run(ctx context.Context, c command) (result, error) {
 	if err := s.guard(); err != nil {
 		return result{}, err
 	}
+	return s.send(ctx, c)
+}
+
+// send is run without the check for Close (for Close's own flush).
+func (s *Store) send(ctx context.Context, c command) (result, error) {
 	c.ID = nuid.Next()
 	if c.At.IsZero() {
 		c.At = time.Now()
@@ -302,13 +336,23 @@ func (s *Store) run(ctx context.Context, c command) (result, error) {
 	// was not applied, short of this longer wait running out too.
 	wctx, wcancel := context.WithTimeout(parent, appliedWait*s.opts.Timeout)
 	defer wcancel()
-	select {
-	case r := <-ch:
-		return r, r.err
-	case <-wctx.Done():
-		return result{}, s.unavailable("apply a "+c.Kind, wctx.Err())
-	case <-s.stopped:
-		return result{}, s.stoppedErr()
+	stall := time.NewTimer(stallAfter)
+	defer stall.Stop()
+	for {
+		select {
+		case r := <-ch:
+			return r, r.err
+		case <-stall.C:
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
+			stall.Reset(stallAfter)
+		case <-wctx.Done():
+			return result{}, s.unavailable("apply a "+c.Kind, wctx.Err())
+		case <-s.stopped:
+			return result{}, s.stoppedErr()
+		}
 	}
 }
 
@@ -382,8 +426,15 @@ func (s *Store) catchUp(ctx context.Context) error {
 	return s.waitApplied(ctx, info.State.LastSeq)
 }
 
-// waitApplied waits until the model applied the command at seq.
+// stallAfter is how long a reader waits for the log to advance before
+// it has the applier read the log again.
+const stallAfter = 3 * time.Second
+
+// waitApplied waits until the model applied the command at seq. When
+// the applier makes no progress for stallAfter, it reads the log again.
 func (s *Store) waitApplied(ctx context.Context, seq uint64) error {
+	stall := time.NewTimer(stallAfter)
+	defer stall.Stop()
 	for {
 		s.amu.Lock()
 		applied, next, failed := s.applied, s.advanced, s.failed
@@ -396,6 +447,14 @@ func (s *Store) waitApplied(ctx context.Context, seq uint64) error {
 		}
 		select {
 		case <-next:
+			stall.Reset(stallAfter)
+		case <-stall.C:
+			s.log.Warn("jetstream store: the log's reader made no progress; reading it again", "stream", s.opts.Stream, "applied", applied, "want", seq)
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
+			stall.Reset(stallAfter)
 		case <-ctx.Done():
 			return s.unavailable(fmt.Sprintf("apply the log up to %d (applied %d)", seq, applied), ctx.Err())
 		case <-s.stopped:

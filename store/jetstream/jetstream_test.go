@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -50,4 +52,62 @@ func TestConformanceCluster(t *testing.T) {
 		t.Skip("a three-node cluster: not in -short")
 	}
 	storetest.Run(t, opener(natstest.StartCluster(t, 3).URL(), 3))
+}
+
+// TestLazyJobUpdates: with LazyJobUpdates (a node's daemon uses it),
+// Done, Retry and Dead return once queued, share commands, and Close
+// logs what is queued before it returns.
+func TestLazyJobUpdates(t *testing.T) {
+	url := natstest.StartCluster(t, 1).URL()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	dir := t.TempDir()
+	open := func() *jetstream.Store {
+		s, err := jetstream.Open(context.Background(), jetstream.Options{Conn: nc, Stream: "LAZY", Node: "n1", Dir: filepath.Join(dir, "model"), LazyJobUpdates: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	ctx := context.Background()
+	var recs []store.Record
+	for i := range 50 {
+		recs = append(recs, store.Record{Event: store.Event{ID: fmt.Sprint("lazy-", i), Name: "message:in:new", Body: []byte(`{}`)},
+			Jobs: []store.Job{{Rule: "r", Type: "log", Params: []byte(`{}`)}}})
+	}
+	out, err := s.Accept(ctx, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range out {
+		id := o.Jobs[0].ID
+		switch i % 3 {
+		case 0:
+			err = s.Done(ctx, id, 1, "ok")
+		case 1:
+			err = s.Dead(ctx, id, 1, "invalid", "bad")
+		case 2:
+			err = s.Retry(ctx, id, 1, time.Now().Add(time.Hour), "server", "503")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Close logs what is queued: a store opened again sees all of it.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open()
+	defer s.Close()
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (store.Stats{Events: 50, Pending: 16, Dead: 17}); st != want {
+		t.Errorf("after Close and Open: %+v, want %+v (17 done, 17 dead, 16 retried)", st, want)
+	}
 }

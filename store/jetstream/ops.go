@@ -11,20 +11,17 @@ import (
 
 // Done records that a job's target accepted it.
 func (s *Store) Done(ctx context.Context, jobID int64, attempts int, response string) error {
-	_, err := s.run(ctx, command{Kind: kindDone, JobID: jobID, Attempts: attempts, Detail: response})
-	return err
+	return s.update(ctx, jobUpdate{Kind: kindDone, JobID: jobID, Attempts: attempts, Detail: response})
 }
 
 // Retry records a failed attempt of a job that is tried again at next.
 func (s *Store) Retry(ctx context.Context, jobID int64, attempts int, next time.Time, reason, lastErr string) error {
-	_, err := s.run(ctx, command{Kind: kindRetry, JobID: jobID, Attempts: attempts, Next: next, Reason: reason, Detail: lastErr})
-	return err
+	return s.update(ctx, jobUpdate{Kind: kindRetry, JobID: jobID, Attempts: attempts, Next: next, Reason: reason, Detail: lastErr})
 }
 
 // Dead turns a job into a dead letter.
 func (s *Store) Dead(ctx context.Context, jobID int64, attempts int, reason, lastErr string) error {
-	_, err := s.run(ctx, command{Kind: kindDead, JobID: jobID, Attempts: attempts, Reason: reason, Detail: lastErr})
-	return err
+	return s.update(ctx, jobUpdate{Kind: kindDead, JobID: jobID, Attempts: attempts, Reason: reason, Detail: lastErr})
 }
 
 // Requeue turns dead letters back into pending jobs (nil: all of them).

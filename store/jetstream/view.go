@@ -23,7 +23,8 @@ type entry struct {
 // view reads states from the model with the writes of the command at
 // hand on top, judging expiry as the model does.
 type view struct {
-	model *sqlite.Store
+	model  *sqlite.Store
+	parent *view // a record's view over its command's
 	// seq is the position of the command being applied (0 while
 	// computing one): a state of that version is the command's own.
 	seq  uint64
@@ -41,13 +42,28 @@ func expired(exp, at time.Time) bool {
 	return !exp.IsZero() && exp.UnixMilli() < at.UnixMilli()
 }
 
+// child returns a view over v for one record: its writes reach v only
+// by commit.
+func (v *view) child() *view {
+	return &view{model: v.model, parent: v, seq: v.seq, over: make(map[stateKey]entry)}
+}
+
+// commit adds the writes of a child view to its parent.
+func (v *view) commit() {
+	for k, e := range v.over {
+		v.parent.over[k] = e
+	}
+}
+
 // get returns the state of (scope, key) at at.
 func (v *view) get(ctx context.Context, scope, key string, at time.Time) (entry, error) {
-	if e, ok := v.over[stateKey{scope, key}]; ok {
-		if e.present && expired(e.expires, at) {
-			return entry{}, nil
+	for w := v; w != nil; w = w.parent {
+		if e, ok := w.over[stateKey{scope, key}]; ok {
+			if e.present && expired(e.expires, at) {
+				return entry{}, nil
+			}
+			return e, nil
 		}
-		return e, nil
 	}
 	st, ok, err := v.model.GetState(ctx, scope, key, at)
 	if err != nil || !ok {

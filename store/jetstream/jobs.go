@@ -1,0 +1,116 @@
+package jetstream
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+const (
+	// kindJobs records outcomes of jobs in one command (LazyJobUpdates).
+	kindJobs = "jobs"
+	// maxBatchUpdates bounds the job outcomes of one command.
+	maxBatchUpdates = 512
+	// flushTimeout bounds how long Close waits for queued outcomes.
+	flushTimeout = 5 * time.Second
+)
+
+// jobUpdate is one Done, Retry or Dead.
+type jobUpdate struct {
+	Kind     string    `json:"kind"`
+	JobID    int64     `json:"job"`
+	Attempts int       `json:"attempts"`
+	Next     time.Time `json:"next,omitzero"`
+	Reason   string    `json:"reason,omitempty"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// update records a job's outcome: at once, or with LazyJobUpdates queued
+// for a command shared with the outcomes queued meanwhile.
+func (s *Store) update(ctx context.Context, u jobUpdate) error {
+	if !s.opts.LazyJobUpdates {
+		_, err := s.run(ctx, command{Kind: u.Kind, JobID: u.JobID, Attempts: u.Attempts, Next: u.Next, Reason: u.Reason, Detail: u.Detail})
+		return err
+	}
+	if err := s.guard(); err != nil {
+		return err
+	}
+	select {
+	case s.jobQ <- u:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stopped:
+		return s.stoppedErr()
+	}
+}
+
+// jobWorker logs queued job outcomes, as many in one command as are
+// queued, until stop is closed and the queue is empty.
+func (s *Store) jobWorker(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		var batch []jobUpdate
+		select {
+		case u := <-s.jobQ:
+			batch = append(batch, u)
+		case <-stop:
+			select {
+			case u := <-s.jobQ:
+				batch = append(batch, u)
+			default:
+				return
+			}
+		}
+	gather:
+		for len(batch) < maxBatchUpdates {
+			select {
+			case u := <-s.jobQ:
+				batch = append(batch, u)
+			default:
+				break gather
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+		if _, err := s.send(ctx, command{Kind: kindJobs, Jobs: batch}); err != nil {
+			// At least once: a job whose outcome is lost runs again.
+			s.log.Warn("jetstream store: record the outcomes of jobs", "jobs", len(batch), "err", err)
+		}
+		cancel()
+	}
+}
+
+// applyJobs applies job outcomes: each job's in order, different jobs'
+// at once, so that the model commits them together.
+func (s *Store) applyJobs(ctx context.Context, c command) result {
+	byJob := make(map[int64][]jobUpdate)
+	var order []int64
+	for _, u := range c.Jobs {
+		if _, ok := byJob[u.JobID]; !ok {
+			order = append(order, u.JobID)
+		}
+		byJob[u.JobID] = append(byJob[u.JobID], u)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, id := range order {
+		wg.Go(func() {
+			for _, u := range byJob[id] {
+				r := s.applyKind(ctx, 0, command{Kind: u.Kind, JobID: u.JobID, Attempts: u.Attempts, Next: u.Next, Reason: u.Reason, Detail: u.Detail})
+				if r.err != nil {
+					// Not pending any more (done elsewhere, cancelled):
+					// logged, as a lazy update's error is.
+					s.log.Debug("jetstream store: a job's outcome was not recorded", "job", u.JobID, "kind", u.Kind, "err", r.err)
+					mu.Lock()
+					if first == nil {
+						first = r.err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return result{err: first}
+}
