@@ -19,7 +19,10 @@ type clusterNode struct {
 	w     *world
 	rules string
 	args  []string
-	p     *proc
+	// mu guards p while restart runs beside the test's goroutine; the
+	// test reads p directly once it waited for restart.
+	mu sync.Mutex
+	p  *proc
 }
 
 // startCluster starts three hookd nodes with --cluster-peers, each with
@@ -51,11 +54,22 @@ func startCluster(t *testing.T, w *world) []*clusterNode {
 	return nodes
 }
 
-// restart starts the node again, with its name, folder and ports.
+// restart starts the node again, with its name, folder and ports, and
+// makes it the node's process once it listens.
 func (n *clusterNode) restart() {
 	n.w.t.Helper()
-	n.p = run(n.w.t, n.w.dir, n.w.env(), n.args...)
-	n.p.waitListening()
+	p := run(n.w.t, n.w.dir, n.w.env(), n.args...)
+	p.waitListening()
+	n.mu.Lock()
+	n.p = p
+	n.mu.Unlock()
+}
+
+// proc is the node's process, also while restart runs.
+func (n *clusterNode) proc() *proc {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.p
 }
 
 // TestClusterKill9 runs three hookd processes on one JetStream cluster
@@ -84,14 +98,14 @@ func TestClusterKill9(t *testing.T) {
 			restarted.Go(nodes[0].restart)
 		}
 		for k := 0; ; k++ {
-			node := nodes[(i+k)%3]
+			p := nodes[(i+k)%3].proc()
 			if k == 30 {
 				t.Fatalf("event %s: no node accepted it in 30 tries", id)
 			}
-			if node.p.exited() || node.p.Addr == "" {
+			if p.exited() {
 				continue
 			}
-			a, err := tryPost(node.p.Addr, webhookKey, message(id))
+			a, err := tryPost(p.Addr, webhookKey, message(id))
 			if err == nil && a.Status == http.StatusOK {
 				break
 			}
