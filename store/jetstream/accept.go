@@ -3,7 +3,6 @@ package jetstream
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -16,7 +15,7 @@ const (
 	maxConflicts = 100
 	// acceptWorkers is how many accept commands a node has in flight at
 	// once; calls that arrive meanwhile share the next command.
-	acceptWorkers = 4
+	acceptWorkers = 2
 	// maxBatchRecords bounds the records of one accept command.
 	maxBatchRecords = 256
 )
@@ -53,14 +52,14 @@ func (s *Store) Accept(ctx context.Context, recs []store.Record) ([]store.Outcom
 	todo := make([]int, 0, len(recs))
 	for i := range recs {
 		// An event the model holds is a duplicate: nothing to log.
-		_, err := s.model.Event(ctx, recs[i].Event.ID)
+		held, err := s.model.HasEvent(ctx, recs[i].Event.ID)
 		switch {
-		case err == nil:
-			out[i] = store.Outcome{Duplicate: true}
-		case errors.Is(err, store.ErrNoEvent):
-			todo = append(todo, i)
-		default:
+		case err != nil:
 			return nil, err
+		case held:
+			out[i] = store.Outcome{Duplicate: true}
+		default:
+			todo = append(todo, i)
 		}
 	}
 	for try := 0; len(todo) > 0; try++ {

@@ -308,14 +308,18 @@ func (s *Store) applyAccept(ctx context.Context, seq uint64, c command) result {
 			continue
 		}
 		seen[id] = true
-		_, err := s.model.Event(ctx, id)
-		if err == nil {
-			r.outcomes[i] = store.Outcome{Duplicate: true}
-			continue
-		}
-		if !errors.Is(err, store.ErrNoEvent) {
-			r.err = err
-			return r
+		// The model tells a duplicate too, but a record with steps must
+		// be known as one before its writes join the view.
+		if len(rc.Steps) > 0 {
+			held, err := s.model.HasEvent(ctx, id)
+			if err != nil {
+				r.err = err
+				return r
+			}
+			if held {
+				r.outcomes[i] = store.Outcome{Duplicate: true}
+				continue
+			}
 		}
 		steps, ok, err := s.checkSteps(ctx, v, seq, rc.Steps)
 		if err != nil {

@@ -136,6 +136,23 @@ func (s *Store) Event(ctx context.Context, key string) (store.Event, error) {
 	return page[0].ev, nil
 }
 
+// HasEvent reports whether the store holds the event with key: a point
+// read of the key index, for a replicated store's duplicate checks.
+func (s *Store) HasEvent(ctx context.Context, key string) (bool, error) {
+	if err := s.readable(); err != nil {
+		return false, err
+	}
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM events WHERE key = ?`, key).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, s.fail("read an event's key", err)
+	}
+	return true, nil
+}
+
 // Jobs returns one page of the jobs q selects, highest id first.
 func (s *Store) Jobs(ctx context.Context, q store.JobQuery) ([]store.Job, error) {
 	if err := s.readable(); err != nil {
