@@ -148,9 +148,19 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	s.stream, err = s.openStream(cctx)
-	if err != nil {
-		return nil, err
+	// Each try is bounded on its own: while a new cluster settles, a
+	// request may go unanswered.
+	for {
+		tctx, tcancel := context.WithTimeout(cctx, attemptTimeout)
+		s.stream, err = s.openStream(tctx)
+		tcancel()
+		if err == nil {
+			break
+		}
+		if cctx.Err() != nil {
+			return nil, err
+		}
+		opts.Logger.Debug("jetstream store: open the stream; trying again", "stream", opts.Stream, "err", err)
 	}
 	if err := resetDir(opts.Dir); err != nil {
 		return nil, err
