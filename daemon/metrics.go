@@ -114,7 +114,8 @@ func newMetrics(d *Daemon) *metrics {
 	disagree := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hookd_cluster_nodes_other_rules", Help: "Nodes of the cluster that run another version of the rules than this node (0 when all agree, and for one node; -1 when the cluster cannot be asked).",
 	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Short: a cluster that cannot answer must not hold up a scrape.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		n, err := d.disagreeing(ctx)
 		if err != nil {

@@ -73,3 +73,18 @@ func TestCommandsOnCluster(t *testing.T) {
 		t.Errorf("mute list --nats: exit %d, stdout:\n%s", code, stdout)
 	}
 }
+
+// TestClusterReplicasOnOneServer: three replicas asked of one NATS
+// server that is not clustered fail at once, saying to pass --replicas 1,
+// instead of retrying for minutes.
+func TestClusterReplicasOnOneServer(t *testing.T) {
+	nats := natstest.StartCluster(t, 1).URL()
+	start := time.Now()
+	_, err := cluster.Open(context.Background(), cluster.Config{NATS: nats, Node: "n1", DataDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "--replicas 1") {
+		t.Fatalf("open with 3 replicas on one server: %v; want an error saying --replicas 1", err)
+	}
+	if d := time.Since(start); d > 30*time.Second { // the retries would last two minutes
+		t.Errorf("the error took %v; want it at once", d)
+	}
+}

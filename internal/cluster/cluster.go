@@ -201,6 +201,10 @@ func (s *Store) startNode(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+// errReplicasNotClustered is JetStream's error code for a stream of more
+// than one replica on a server that is not clustered.
+const errReplicasNotClustered jetstream.ErrorCode = 10074
+
 // openRetrying opens the store, trying again while the cluster elects
 // its leaders after a start.
 func openRetrying(ctx context.Context, opts jsstore.Options, log *slog.Logger) (*jsstore.Store, error) {
@@ -208,6 +212,11 @@ func openRetrying(ctx context.Context, opts jsstore.Options, log *slog.Logger) (
 		st, err := jsstore.Open(ctx, opts)
 		if err == nil || ctx.Err() != nil {
 			return st, err
+		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == errReplicasNotClustered {
+			// Trying again cannot help: the servers are one, not a cluster.
+			return nil, fmt.Errorf("cluster: %w: the NATS server is not clustered; pass --replicas 1 to keep one copy of the log on it", err)
 		}
 		log.Warn("open the store on NATS; trying again", "err", err)
 		t := time.NewTimer(time.Second)

@@ -157,7 +157,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		if err == nil {
 			break
 		}
-		if cctx.Err() != nil {
+		var apiErr *jetstream.APIError
+		if cctx.Err() != nil || errors.As(err, &apiErr) {
+			// An answer of the servers is final; only silence is retried.
 			return nil, err
 		}
 		opts.Logger.Debug("jetstream store: open the stream; trying again", "stream", opts.Stream, "err", err)
