@@ -19,10 +19,7 @@ type clusterNode struct {
 	w     *world
 	rules string
 	args  []string
-	// mu guards p while restart runs beside the test's goroutine; the
-	// test reads p directly once it waited for restart.
-	mu sync.Mutex
-	p  *proc
+	p     *proc
 }
 
 // startCluster starts three hookd nodes with --cluster-peers, each with
@@ -55,21 +52,11 @@ func startCluster(t *testing.T, w *world) []*clusterNode {
 }
 
 // restart starts the node again, with its name, folder and ports, and
-// makes it the node's process once it listens.
+// makes it the node's process; it does not wait for it to listen (the
+// test's goroutine does, with waitListening: a wait that fails must
+// fail the test from its own goroutine).
 func (n *clusterNode) restart() {
-	n.w.t.Helper()
-	p := run(n.w.t, n.w.dir, n.w.env(), n.args...)
-	p.waitListening()
-	n.mu.Lock()
-	n.p = p
-	n.mu.Unlock()
-}
-
-// proc is the node's process, also while restart runs.
-func (n *clusterNode) proc() *proc {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.p
+	n.p = run(n.w.t, n.w.dir, n.w.env(), n.args...)
 }
 
 // TestClusterKill9 runs three hookd processes on one JetStream cluster
@@ -88,21 +75,20 @@ func TestClusterKill9(t *testing.T) {
 	// retries would.
 	const n = 150
 	want := map[string]int{}
-	var restarted sync.WaitGroup
 	for i := range n {
 		id := fmt.Sprintf("rr-%03d", i)
 		switch i {
 		case n / 3:
 			nodes[0].p.Kill9()
 		case 2 * n / 3:
-			restarted.Go(nodes[0].restart)
+			nodes[0].restart() // posting goes on while it starts
 		}
 		for k := 0; ; k++ {
-			p := nodes[(i+k)%3].proc()
+			p := nodes[(i+k)%3].p
 			if k == 30 {
 				t.Fatalf("event %s: no node accepted it in 30 tries", id)
 			}
-			if p.exited() {
+			if p.exited() || p.Addr == "" { // killed, or not yet listening
 				continue
 			}
 			a, err := tryPost(p.Addr, webhookKey, message(id))
@@ -112,7 +98,7 @@ func TestClusterKill9(t *testing.T) {
 		}
 		want[ref(id, "echo")] = 1
 	}
-	restarted.Wait()
+	nodes[0].p.waitListening()
 	waitStandin(t, w.ws, fmt.Sprintf("the %d echoes", n), func([]standin.Request) bool {
 		got := w.ws.References()
 		for r := range want {
@@ -233,11 +219,12 @@ func TestClusterKill9(t *testing.T) {
 		if a.Status != http.StatusServiceUnavailable {
 			t.Fatalf("without a quorum: %d %s; want 503", a.Status, a.Body)
 		}
-		var wg sync.WaitGroup
 		for _, node := range nodes[1:] {
-			wg.Go(node.restart)
+			node.restart()
 		}
-		wg.Wait()
+		for _, node := range nodes[1:] {
+			node.p.waitListening()
+		}
 		poll(t, "the event accepted once the quorum is back", func() bool {
 			a, err := tryPost(nodes[0].p.Addr, webhookKey, message("no-quorum"))
 			return err == nil && a.Status == http.StatusOK
