@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/actions/secret"
-	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/storetest"
 )
 
 // bareDaemon is a daemon that is not run (nothing is delivered), with
@@ -61,23 +60,7 @@ func TestConsoleOff(t *testing.T) {
 func BenchmarkConsoleEventsPage(b *testing.B) {
 	const adminKey = "admin-key-for-the-benchmark"
 	d := bareDaemon(b, adminKey)
-	at := time.Now().Add(-time.Hour)
-	const n = 10_000
-	for i := 0; i < n; i += 500 {
-		recs := make([]store.Record, 500)
-		for j := range recs {
-			k := i + j
-			recs[j] = store.Record{
-				Event: store.Event{ID: fmt.Sprintf("message:in:new/B-%05d", k), Name: "message:in:new",
-					Body:       []byte(fmt.Sprintf(`{"event":"message:in:new","data":{"id":"B-%05d","body":"hello %d"}}`, k, k)),
-					ReceivedAt: at.Add(time.Duration(k) * time.Millisecond), Rules: []string{"forward"}},
-				Jobs: []store.Job{{Rule: "forward", Type: "webhook", Name: "forward/webhook[0]", Reference: fmt.Sprint(k)}},
-			}
-		}
-		if _, err := d.store.Accept(b.Context(), recs); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.FillMessages(b, d.store, 10_000, "B", "forward", time.Now().Add(-time.Hour))
 	h := d.server.Handler
 	login := httptest.NewRequest(http.MethodPost, "/ui/signin", strings.NewReader("key="+adminKey))
 	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/storetest"
 )
 
 // admin sends an admin API request with the admin key.
@@ -496,19 +497,8 @@ func TestConsoleTenThousandEvents(t *testing.T) {
 	t.Parallel()
 	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: consoleRules})
-		at := time.Now().Add(-time.Hour)
 		const n = 10_000
-		for i := 0; i < n; i += 1000 {
-			recs := make([]store.Record, 1000)
-			for j := range recs {
-				k := i + j
-				recs[j] = store.Record{Event: store.Event{ID: fmt.Sprintf("message:in:new/TEN-%05d", k), Name: "message:in:new",
-					Body: []byte(fmt.Sprintf(`{"event":"message:in:new","data":{"id":"TEN-%05d","body":"hi"}}`, k)), ReceivedAt: at.Add(time.Duration(k) * time.Millisecond)}}
-			}
-			if _, err := h.d.store.Accept(t.Context(), recs); err != nil {
-				t.Fatal(err)
-			}
-		}
+		storetest.FillMessages(t, h.d.store, n, "TEN", "", time.Now().Add(-time.Hour))
 		seen := map[string]bool{}
 		cursor := ""
 		for pages := 1; ; pages++ {

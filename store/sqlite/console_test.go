@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/storetest"
 )
 
 // TestUpgradeFrom4 opens a file of schema version 4 (no attempts table)
@@ -61,23 +61,7 @@ func BenchmarkEventsPage(b *testing.B) {
 	s := open(b, b.TempDir(), Options{Sync: "normal"})
 	defer s.Close()
 	ctx := context.Background()
-	at := time.Now().Add(-time.Hour)
-	const n = 10_000
-	for i := 0; i < n; i += 500 {
-		recs := make([]store.Record, 500)
-		for j := range recs {
-			k := i + j
-			recs[j] = store.Record{
-				Event: store.Event{ID: fmt.Sprintf("message:in:new/%d", k), Name: "message:in:new",
-					Body:       []byte(fmt.Sprintf(`{"event":"message:in:new","data":{"id":"%d","body":"hello %d"}}`, k, k)),
-					ReceivedAt: at.Add(time.Duration(k) * time.Millisecond), Rules: []string{"welcome"}},
-				Jobs: []store.Job{{Rule: "welcome", Type: "log", Name: "welcome/log[0]", Reference: fmt.Sprint(k)}},
-			}
-		}
-		if _, err := s.Accept(ctx, recs); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.FillMessages(b, s, 10_000, "B", "welcome", time.Now().Add(-time.Hour))
 	// The cursor of page 100 (events 5,000 to 5,049).
 	var deep string
 	q := store.EventPageQuery{Limit: 50}
