@@ -187,15 +187,6 @@ func (s *Store) applyKind(ctx context.Context, seq uint64, c command) result {
 		return s.applyAccept(ctx, seq, c)
 	case kindJobs:
 		return s.applyJobs(ctx, c)
-	case kindDone:
-		r.err = s.model.Done(ctx, c.JobID, c.Attempts, c.Detail)
-		if r.err == nil {
-			s.setOwner(c.JobID, "")
-		}
-	case kindRetry:
-		r.err = s.model.Retry(ctx, c.JobID, c.Attempts, c.Next, c.Reason, c.Detail)
-	case kindDead:
-		r.err = s.model.Dead(ctx, c.JobID, c.Attempts, c.Reason, c.Detail)
 	case kindRequeue:
 		return s.applyRequeue(ctx, c)
 	case kindCancel:
@@ -208,15 +199,15 @@ func (s *Store) applyKind(ctx context.Context, seq uint64, c command) result {
 			}
 		}
 	case kindPrune:
-		r.events, r.jobs, r.err = s.model.Prune(ctx, c.Before)
+		r.pruned[0], r.pruned[1], r.err = s.model.Prune(ctx, c.Before)
 	case kindSwap:
 		return s.applySwap(ctx, seq, c)
 	case kindPruneState:
-		r.events, r.jobs, r.err = s.model.PruneState(ctx, c.Next, c.Before)
+		r.pruned[0], r.pruned[1], r.err = s.model.PruneState(ctx, c.At, c.Before)
 	case kindAddMute:
 		r.mute, r.err = s.model.AddMute(ctx, *c.Mute)
 	case kindEndMute:
-		r.mute, r.err = s.model.EndMute(ctx, c.JobID, c.By, c.At)
+		r.mute, r.err = s.model.EndMute(ctx, c.MuteID, c.By, c.At)
 	default:
 		s.log.Error("jetstream store: a command of an unknown kind was skipped: is a newer hookd writing to this stream?", "stream", s.opts.Stream, "seq", seq, "kind", c.Kind)
 	}

@@ -7,12 +7,10 @@ import (
 	"github.com/hookd/hookd/store"
 )
 
-// Command kinds: one per writing method of store.Store.
+// Command kinds: one per writing method of store.Store (Done, Retry and
+// Dead are updates of a kindJobs command).
 const (
 	kindAccept     = "accept"
-	kindDone       = "done"
-	kindRetry      = "retry"
-	kindDead       = "dead"
 	kindRequeue    = "requeue"
 	kindCancel     = "cancel"
 	kindDelete     = "delete"
@@ -43,11 +41,8 @@ type command struct {
 
 	Records []recordCmd `json:"records,omitempty"`
 
-	JobID    int64     `json:"job,omitempty"`
-	Attempts int       `json:"attempts,omitempty"`
-	Next     time.Time `json:"next,omitzero"`
-	Reason   string    `json:"reason,omitempty"`
-	Detail   string    `json:"detail,omitempty"` // last error, or the response of a done job
+	MuteID int64  `json:"mute_id,omitempty"`
+	Detail string `json:"detail,omitempty"` // the error Cancel records
 	// IDs are the jobs of a requeue, cancel or delete; All applies it to
 	// every eligible job (IDs nil).
 	IDs []int64 `json:"ids,omitempty"`
@@ -108,8 +103,9 @@ type result struct {
 	ids      []int64
 	swap     store.SwapOutcome
 	mute     store.Mute
-	events   int
-	jobs     int
+	// pruned counts what Prune (events, jobs) or PruneState (states,
+	// mutes) deleted.
+	pruned [2]int
 }
 
 // versionLen is the size of the version in front of a stored state.

@@ -7,8 +7,13 @@ import (
 )
 
 const (
-	// kindJobs records outcomes of jobs in one command (LazyJobUpdates).
+	// kindJobs records outcomes of jobs (Done, Retry, Dead) in one
+	// command: one, or those queued with LazyJobUpdates.
 	kindJobs = "jobs"
+	// The kinds of a job's outcome.
+	kindDone  = "done"
+	kindRetry = "retry"
+	kindDead  = "dead"
 	// maxBatchUpdates bounds the job outcomes of one command.
 	maxBatchUpdates = 512
 	// flushTimeout bounds how long Close waits for queued outcomes.
@@ -29,7 +34,7 @@ type jobUpdate struct {
 // for a command shared with the outcomes queued meanwhile.
 func (s *Store) update(ctx context.Context, u jobUpdate) error {
 	if !s.opts.LazyJobUpdates {
-		_, err := s.run(ctx, command{Kind: u.Kind, JobID: u.JobID, Attempts: u.Attempts, Next: u.Next, Reason: u.Reason, Detail: u.Detail})
+		_, err := s.run(ctx, command{Kind: kindJobs, Jobs: []jobUpdate{u}})
 		return err
 	}
 	if err := s.guard(); err != nil {
@@ -97,14 +102,14 @@ func (s *Store) applyJobs(ctx context.Context, c command) result {
 	for _, id := range order {
 		wg.Go(func() {
 			for _, u := range byJob[id] {
-				r := s.applyKind(ctx, 0, command{Kind: u.Kind, JobID: u.JobID, Attempts: u.Attempts, Next: u.Next, Reason: u.Reason, Detail: u.Detail})
-				if r.err != nil {
+				if err := s.applyUpdate(ctx, u); err != nil {
 					// Not pending any more (done elsewhere, cancelled):
-					// logged, as a lazy update's error is.
-					s.log.Debug("jetstream store: a job's outcome was not recorded", "job", u.JobID, "kind", u.Kind, "err", r.err)
+					// the caller of a single update gets it; a lazy
+					// update's error is logged.
+					s.log.Debug("jetstream store: a job's outcome was not recorded", "job", u.JobID, "kind", u.Kind, "err", err)
 					mu.Lock()
 					if first == nil {
-						first = r.err
+						first = err
 					}
 					mu.Unlock()
 				}
@@ -113,4 +118,22 @@ func (s *Store) applyJobs(ctx context.Context, c command) result {
 	}
 	wg.Wait()
 	return result{err: first}
+}
+
+// applyUpdate records one job's outcome in the model.
+func (s *Store) applyUpdate(ctx context.Context, u jobUpdate) error {
+	switch u.Kind {
+	case kindDone:
+		err := s.model.Done(ctx, u.JobID, u.Attempts, u.Detail)
+		if err == nil {
+			s.setOwner(u.JobID, "") // done: nobody delivers it again
+		}
+		return err
+	case kindRetry:
+		return s.model.Retry(ctx, u.JobID, u.Attempts, u.Next, u.Reason, u.Detail)
+	case kindDead:
+		return s.model.Dead(ctx, u.JobID, u.Attempts, u.Reason, u.Detail)
+	}
+	s.log.Error("jetstream store: a job outcome of an unknown kind was skipped: is a newer hookd writing to this stream?", "kind", u.Kind)
+	return nil
 }

@@ -124,7 +124,7 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 // Prune deletes old events and finished jobs on every node.
 func (s *Store) Prune(ctx context.Context, olderThan time.Time) (events, jobs int, err error) {
 	r, err := s.run(ctx, command{Kind: kindPrune, Before: olderThan})
-	return r.events, r.jobs, err
+	return r.pruned[0], r.pruned[1], err
 }
 
 // DueStates returns the states due at or before now.
@@ -157,8 +157,8 @@ func (s *Store) Swap(ctx context.Context, sw store.Swap) (store.SwapOutcome, err
 
 // PruneState deletes expired states and old mutes on every node.
 func (s *Store) PruneState(ctx context.Context, now, olderThan time.Time) (states, mutes int, err error) {
-	r, err := s.run(ctx, command{Kind: kindPruneState, Next: now, Before: olderThan})
-	return r.events, r.jobs, err
+	r, err := s.run(ctx, command{Kind: kindPruneState, At: now, Before: olderThan})
+	return r.pruned[0], r.pruned[1], err
 }
 
 // AddMute records a mute.
@@ -177,7 +177,7 @@ func (s *Store) Mutes(ctx context.Context, now time.Time, all bool) ([]store.Mut
 
 // EndMute ends a mute at now.
 func (s *Store) EndMute(ctx context.Context, id int64, by string, now time.Time) (store.Mute, error) {
-	r, err := s.run(ctx, command{Kind: kindEndMute, JobID: id, By: by, At: now})
+	r, err := s.run(ctx, command{Kind: kindEndMute, MuteID: id, By: by, At: now})
 	return r.mute, err
 }
 
