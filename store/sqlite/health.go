@@ -54,8 +54,8 @@ func (h *health) check(now time.Time) (err error, probe bool) {
 }
 
 // Writable reports nil when the store can take writes, or why not: the
-// error of a write that failed within the last failureHold with none
-// succeeding since. When it cannot tell from recent writes it writes a
+// error of a write that failed within the last failureHold with no
+// synced write (events, a requeue, the probe) succeeding since. When it cannot tell from recent writes it writes a
 // probe (one row, committed and synced), so it reports nil again once
 // the disk takes writes again, also when no event comes in.
 func (s *Store) Writable(ctx context.Context) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync/atomic"
 
 	"github.com/hookd/hookd/store"
@@ -173,7 +174,12 @@ func (s *Store) runBatch(batch []*op) {
 			storageErr = err
 		}
 	}
-	s.health.record(s.now(), storageErr)
+	// A commit of job updates alone is small and unsynced: it can succeed
+	// on a disk that refuses events, so only a synced commit (events, a
+	// requeue, the probe) counts as the store taking writes again.
+	if storageErr != nil || slices.ContainsFunc(live, func(o *op) bool { return o.durable }) {
+		s.health.record(s.now(), storageErr)
+	}
 	var ok uint64
 	for i, o := range live {
 		if errs[i] == nil {
