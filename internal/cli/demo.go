@@ -227,6 +227,12 @@ func postRecorded(url string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return postEvents(url, bodies)
+}
+
+// postEvents posts each body to the webhook url and returns how many it
+// posted; an answer other than 200 is an error.
+func postEvents(url string, bodies [][]byte) (int, error) {
 	for _, b := range bodies {
 		resp, err := http.Post(url, "application/json", bytes.NewReader(b))
 		if err != nil {

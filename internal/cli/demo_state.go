@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 )
 
@@ -40,20 +37,12 @@ func postBurst(url string, now time.Time) (int, error) {
 			"data":    map[string]any{"chat": map[string]any{"id": burstGroup, "name": "Demo Burst Group"}},
 		})
 	}
-	for _, b := range bodies {
-		data, err := json.Marshal(b)
-		if err != nil {
+	data := make([][]byte, len(bodies))
+	for i, b := range bodies {
+		var err error
+		if data[i], err = json.Marshal(b); err != nil {
 			return 0, err
 		}
-		resp, err := http.Post(url, "application/json", bytes.NewReader(data))
-		if err != nil {
-			return 0, fmt.Errorf("post an event: %w", err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return 0, fmt.Errorf("post an event: %s", resp.Status)
-		}
 	}
-	return len(bodies), nil
+	return postEvents(url, data)
 }
