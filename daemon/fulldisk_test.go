@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/internal/tmpfs"
+	"github.com/hookd/hookd/store/storetest"
 )
 
 // Health 24 on a real full disk: the data folder on a 2 MB tmpfs filled
@@ -38,7 +39,7 @@ func TestFullDiskHealth(t *testing.T) {
 	var refused string
 	for i := 0; i < 200 && refused == ""; i++ {
 		ev := groupEvent("FULL-"+strings.Repeat("x", 4)+string(rune('a'+i%26))+string(rune('a'+i/26)), "add")
-		ev["padding"] = strings.Repeat("p", 8<<10)
+		ev["padding"] = storetest.Incompressible(8 << 10)
 		body := js(t, ev)
 		if a := h.post(t, body); a.status == http.StatusServiceUnavailable {
 			refused = body

@@ -25,7 +25,7 @@ func (s *Store) attempted(w *wtx, res sql.Result, err error, id int64, n int, at
 }
 
 // eventColumns are the columns eventPage reads, in order.
-const eventColumns = `seq, key, name, action, body, received_at, rules, errors, muted`
+const eventColumns = `seq, key, name, action, body, body_encoding, received_at, rules, errors, muted`
 
 // pageQuery selects events before a position, with the filters of an
 // EventPageQuery that SQL can apply (the name glob is matched in Go).

@@ -22,7 +22,7 @@ func TestUpgradeFrom4(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	downgrade(t, s, dir, `DROP TRIGGER jobs_attempts`, `DROP TABLE attempts`, `PRAGMA user_version = 4`)
+	downgrade(t, s, dir, `DROP TRIGGER jobs_attempts`, `DROP TABLE attempts`, `ALTER TABLE events DROP COLUMN body_encoding`, `PRAGMA user_version = 4`)
 	s = open(t, dir, Options{MustExist: true})
 	defer s.Close()
 	id := out[0].Jobs[0].ID

@@ -72,13 +72,15 @@
 //
 // # Schema and migration
 //
-// The schema version is kept in PRAGMA user_version (6); Open refuses a
-// file written by a newer hookd. A file of version 3, 4 or 5 is upgraded
+// The schema version is kept in PRAGMA user_version (7); Open refuses a
+// file written by a newer hookd. A file of version 3 to 6 is upgraded
 // in place by any Open (a hookd command's too): version 4 only adds the
 // state and mutes tables and the muted column of events, version 5 the
 // attempts table (each attempt of a job: time, outcome, reason, redacted
 // error), version 6 drops the index of state by expiry (PruneState walks
-// the table instead). A data folder of an earlier hookd
+// the table instead), version 7 adds body_encoding: bodies are stored
+// compressed with S2 from then on, those stored before stay as they
+// were. A data folder of an earlier hookd
 // (schema 1 or 2: jobs in hookd.db, events in the event log folder
 // events/ and, for schema 1, in hookd.db) is migrated by the first Open
 // that may create a store (not with MustExist), in one transaction: the

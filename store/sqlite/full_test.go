@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/internal/tmpfs"
 	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/storetest"
 )
 
 // TestFullDisk runs the store on a small tmpfs until the disk is full:
@@ -27,7 +28,7 @@ func TestFullDisk(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, dir, Options{})
 	defer s.Close()
-	body := []byte(`"` + strings.Repeat("x", 16<<10) + `"`)
+	body := []byte(`"` + storetest.Incompressible(16<<10) + `"`)
 	var failed error
 	stored := 0
 	for i := 0; i < 1000 && failed == nil; i++ {

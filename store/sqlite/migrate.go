@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/klauspost/compress/s2"
 )
 
 // Earlier hookd releases wrote schema version 1 (events and jobs in
@@ -143,7 +141,8 @@ func (s *Store) copyTableEvents(ctx context.Context, tx *sql.Tx, ins *sql.Stmt) 
 		if err != nil {
 			return n, fmt.Errorf("event %q: %w", r.key, err)
 		}
-		res, err := ins.ExecContext(ctx, r.key, r.name, r.action, body, r.at, r.rules, r.errs)
+		stored, enc := encodeBody(body)
+		res, err := ins.ExecContext(ctx, r.key, r.name, r.action, stored, enc, r.at, r.rules, r.errs)
 		if err != nil {
 			return n, fmt.Errorf("event %q: %w", r.key, err)
 		}
@@ -168,7 +167,8 @@ func (s *Store) copyLogEvents(ctx context.Context, ins *sql.Stmt) (int, error) {
 			return n, err
 		}
 		end, cut, damage := readSegment(data, func(ev legacyEvent) error {
-			res, err := ins.ExecContext(ctx, ev.key, ev.name, ev.action, ev.body, ev.at, jsonList(ev.rules), jsonList(ev.errors))
+			stored, enc := encodeBody(ev.body)
+			res, err := ins.ExecContext(ctx, ev.key, ev.name, ev.action, stored, enc, ev.at, jsonList(ev.rules), jsonList(ev.errors))
 			if err != nil {
 				return fmt.Errorf("event %q: %w", ev.key, err)
 			}
@@ -213,20 +213,11 @@ func jsonList(l []string) string {
 }
 
 // decompressBody reads an event body as schema version 1 stored it: a
-// first byte saying how the rest is encoded (0 as is, 1 S2).
+// first byte saying how the rest is encoded (the values of
+// body_encoding).
 func decompressBody(b []byte) ([]byte, error) {
 	if len(b) == 0 {
 		return []byte{}, nil
 	}
-	switch b[0] {
-	case 0:
-		return b[1:], nil
-	case 1:
-		out, err := s2.Decode(nil, b[1:])
-		if err != nil {
-			return nil, fmt.Errorf("stored event body is damaged: %w", err)
-		}
-		return out, nil
-	}
-	return nil, errors.New("stored event body has an unknown encoding")
+	return decodeBody(b[1:], int64(b[0]))
 }

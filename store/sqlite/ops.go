@@ -33,6 +33,7 @@ func (s *Store) Accept(ctx context.Context, recs []store.Record) ([]store.Outcom
 		at            int64
 		rules, errors string
 		body          []byte
+		encoding      int
 	}
 	rows := make([]row, len(recs))
 	for i := range recs {
@@ -41,17 +42,15 @@ func (s *Store) Accept(ctx context.Context, recs []store.Record) ([]store.Outcom
 		if at.IsZero() {
 			at = now
 		}
-		rows[i] = row{at: millis(at), rules: jsonList(ev.Rules), errors: jsonList(ev.Errors), body: ev.Body}
-		if rows[i].body == nil {
-			rows[i].body = []byte{}
-		}
+		rows[i] = row{at: millis(at), rules: jsonList(ev.Rules), errors: jsonList(ev.Errors)}
+		rows[i].body, rows[i].encoding = encodeBody(ev.Body)
 	}
 	out := make([]store.Outcome, len(recs))
 	err := s.write(ctx, func(w *wtx) error {
 		for i := range recs {
 			ev := &recs[i].Event
 			res, err := w.exec(s.st.insertEvent, ev.ID, ev.Name, ev.Action,
-				rows[i].body, rows[i].at, rows[i].rules, rows[i].errors)
+				rows[i].body, rows[i].encoding, rows[i].at, rows[i].rules, rows[i].errors)
 			if err != nil {
 				return fmt.Errorf("accept event %q: %w", ev.ID, err)
 			}

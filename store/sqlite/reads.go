@@ -29,11 +29,11 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery, fn func(store.Ev
 	if !q.Since.IsZero() {
 		since = millis(q.Since)
 	}
-	query := `SELECT seq, key, name, action, body, received_at, rules, errors, muted FROM events
+	query := `SELECT ` + eventColumns + ` FROM events
 		WHERE received_at >= ?1 AND (received_at, seq) < (?2, ?3) ORDER BY received_at DESC, seq DESC LIMIT ?4`
 	at, seq := int64(math.MaxInt64), int64(math.MaxInt64)
 	if q.OldestFirst {
-		query = `SELECT seq, key, name, action, body, received_at, rules, errors, muted FROM events
+		query = `SELECT ` + eventColumns + ` FROM events
 			WHERE received_at >= ?1 AND (received_at, seq) > (?2, ?3) ORDER BY received_at, seq LIMIT ?4`
 		at, seq = since, math.MinInt64
 	}
@@ -84,14 +84,17 @@ func (s *Store) eventPage(ctx context.Context, query string, args ...any) ([]pag
 	for rows.Next() {
 		var (
 			p           pagedEvent
-			ms          int64
+			ms, enc     int64
 			rules, errs string
 			muted       string
 		)
-		if err := rows.Scan(&p.seq, &p.ev.ID, &p.ev.Name, &p.ev.Action, &p.ev.Body, &ms, &rules, &errs, &muted); err != nil {
+		if err := rows.Scan(&p.seq, &p.ev.ID, &p.ev.Name, &p.ev.Action, &p.ev.Body, &enc, &ms, &rules, &errs, &muted); err != nil {
 			return nil, s.fail("read events", err)
 		}
 		p.ev.ReceivedAt = fromMillis(ms)
+		if p.ev.Body, err = decodeBody(p.ev.Body, enc); err != nil {
+			return nil, fmt.Errorf("store %s: event %q: %w", s.path, p.ev.ID, err)
+		}
 		if p.ev.Rules, err = decodeList(rules); err != nil {
 			return nil, fmt.Errorf("store %s: event %q: rules: %w", s.path, p.ev.ID, err)
 		}

@@ -15,12 +15,14 @@ const applicationID = 0x686f6f6b
 // schemaVersion is the version this package writes (PRAGMA
 // user_version). Versions 1 and 2 were written by earlier hookd releases
 // (see migrate.go).
-const schemaVersion = 6
+const schemaVersion = 7
 
-// schema creates the tables of version 6 (version 3 lacked the muted
+// schema creates the tables of version 7 (version 3 lacked the muted
 // column of events and the state and mutes tables: see stateSchema;
 // version 4 the attempts table: see attemptsSchema; version 5 had an
-// index of state by expiry: see upgradeFrom5). Job ids are never reused
+// index of state by expiry: see upgradeFrom5; version 6 stored every
+// body as received: see upgradeFrom6). An event's body_encoding says how
+// its body is stored (see body.go). Job ids are never reused
 // (AUTOINCREMENT), also once the newest jobs are pruned.
 const schema = `
 CREATE TABLE events (
@@ -29,6 +31,7 @@ CREATE TABLE events (
 	name        TEXT    NOT NULL,
 	action      TEXT    NOT NULL,
 	body        BLOB    NOT NULL,
+	body_encoding INTEGER NOT NULL DEFAULT 0,
 	received_at INTEGER NOT NULL,
 	rules       TEXT    NOT NULL,
 	errors      TEXT    NOT NULL,
@@ -128,8 +131,13 @@ const upgradeFrom3 = `ALTER TABLE events ADD COLUMN muted TEXT NOT NULL DEFAULT 
 const upgradeFrom4 = attemptsSchema + upgradeFrom5
 
 // upgradeFrom5 brings a file of version 5 to version 6: it drops the
-// index of state by expiry.
-const upgradeFrom5 = `DROP INDEX IF EXISTS state_expires;`
+// index of state by expiry; then on.
+const upgradeFrom5 = `DROP INDEX IF EXISTS state_expires;` + upgradeFrom6
+
+// upgradeFrom6 brings a file of version 6 to version 7: event bodies may
+// be stored compressed (body_encoding); those stored before stay as they
+// are.
+const upgradeFrom6 = `ALTER TABLE events ADD COLUMN body_encoding INTEGER NOT NULL DEFAULT 0;`
 
 // upgrade brings the file to schemaVersion in one transaction: it creates
 // the schema in a new file and migrates the file (and event log) of an
@@ -154,7 +162,7 @@ func (s *Store) upgrade(ctx context.Context, mustExist bool) error {
 		return s.moveLogAside()
 	case version >= 3:
 		// In place, so also for a hookd command (MustExist).
-		up := map[int]string{3: upgradeFrom3, 4: upgradeFrom4, 5: upgradeFrom5}[version]
+		up := map[int]string{3: upgradeFrom3, 4: upgradeFrom4, 5: upgradeFrom5, 6: upgradeFrom6}[version]
 		if _, err := tx.ExecContext(ctx, up); err != nil {
 			return s.fail("upgrade schema", err)
 		}

@@ -183,7 +183,7 @@ func TestHealth(t *testing.T) {
 	if err := s.Writable(ctx); err != nil {
 		t.Fatalf("Writable on a new store: %v", err)
 	}
-	big := []byte(`"` + strings.Repeat("x", 64<<10) + `"`)
+	big := []byte(`"` + storetest.Incompressible(64<<10) + `"`)
 	rec := func(id string) []store.Record {
 		return []store.Record{{Event: store.Event{ID: id, Name: "message:in:new", Body: big}}}
 	}

@@ -19,7 +19,7 @@ func TestUpgradeFrom3(t *testing.T) {
 	if _, err := s.Accept(context.Background(), []store.Record{{Event: store.Event{ID: "old", Name: "message:in:new", Body: []byte(`{}`)}}}); err != nil {
 		t.Fatal(err)
 	}
-	downgrade(t, s, dir, `DROP TRIGGER jobs_attempts`, `DROP TABLE attempts`, `DROP TABLE state`, `DROP TABLE mutes`, `ALTER TABLE events DROP COLUMN muted`, `PRAGMA user_version = 3`)
+	downgrade(t, s, dir, `DROP TRIGGER jobs_attempts`, `DROP TABLE attempts`, `DROP TABLE state`, `DROP TABLE mutes`, `ALTER TABLE events DROP COLUMN muted`, `ALTER TABLE events DROP COLUMN body_encoding`, `PRAGMA user_version = 3`)
 
 	s = open(t, dir, Options{MustExist: true})
 	defer s.Close()
@@ -49,7 +49,7 @@ func TestUpgradeFrom5(t *testing.T) {
 	s := open(t, dir, Options{})
 	at := time.Now()
 	acceptSteps(t, s, "old", setStep("r#w", "k", at.Add(time.Hour)))
-	downgrade(t, s, dir, `CREATE INDEX state_expires ON state (expires) WHERE expires > 0`, `PRAGMA user_version = 5`)
+	downgrade(t, s, dir, `CREATE INDEX state_expires ON state (expires) WHERE expires > 0`, `ALTER TABLE events DROP COLUMN body_encoding`, `PRAGMA user_version = 5`)
 
 	s = open(t, dir, Options{MustExist: true})
 	defer s.Close()

@@ -14,8 +14,8 @@ const jobColumns = `id, event_id, rule, idx, type, name, params, reference, stat
 
 // insertEventSQL stores an event unless its key is stored already (then
 // it changes no row).
-const insertEventSQL = `INSERT INTO events (key, name, action, body, received_at, rules, errors)
-	VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`
+const insertEventSQL = `INSERT INTO events (key, name, action, body, body_encoding, received_at, rules, errors)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`
 
 // statements are the writer's prepared statements.
 type statements struct {

@@ -15,7 +15,7 @@ func TestCommitRollsBackOnlyTheFailingOperation(t *testing.T) {
 	refused := errors.New("refused by the operation")
 	insert := func(key string, fail bool) *op {
 		return &op{done: make(chan error, 1), durable: true, apply: func(w *wtx) error {
-			if _, err := w.exec(s.st.insertEvent, key, "e", "", []byte("{}"), int64(1), "[]", "[]"); err != nil {
+			if _, err := w.exec(s.st.insertEvent, key, "e", "", []byte("{}"), bodyAsReceived, int64(1), "[]", "[]"); err != nil {
 				return err
 			}
 			if fail {

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"encoding/base64"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -33,4 +35,14 @@ func FillMessages(tb testing.TB, s store.Store, n int, prefix, rule string, at t
 			tb.Fatalf("fill the store: %v", err)
 		}
 	}
+}
+
+// Incompressible is n bytes of text that compression cannot shrink
+// (base64 of a fixed pseudo-random stream), for event bodies that must
+// take their size in a store that compresses them, such as tests that
+// fill a disk.
+func Incompressible(n int) string {
+	raw := make([]byte, base64.StdEncoding.DecodedLen(n)+3)
+	_, _ = rand.NewChaCha8([32]byte{'h', 'o', 'o', 'k', 'd'}).Read(raw)
+	return base64.StdEncoding.EncodeToString(raw)[:n]
 }

@@ -1,0 +1,87 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hookd/hookd/store"
+)
+
+// TestBodyEncoding stores a recorded Wassenger event compressed and a
+// body too small to gain as received, and reads both back as received.
+func TestBodyEncoding(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "events", "group-update", "remove.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	recs := []store.Record{
+		{Event: store.Event{ID: "big", Name: "group:update", Body: raw}},
+		{Event: store.Event{ID: "small", Name: "group:update", Body: []byte(`{}`)}},
+	}
+	if _, err := s.Accept(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id       string
+		body     []byte
+		encoding int64
+	}{{"big", raw, bodyS2}, {"small", []byte(`{}`), bodyAsReceived}} {
+		var enc, size int64
+		if err := s.r.QueryRow(`SELECT body_encoding, length(body) FROM events WHERE key = ?`, c.id).Scan(&enc, &size); err != nil {
+			t.Fatal(err)
+		}
+		if enc != c.encoding {
+			t.Errorf("%s: body_encoding %d, want %d", c.id, enc, c.encoding)
+		}
+		if enc == bodyS2 && size >= int64(len(c.body))*3/4 {
+			t.Errorf("%s: %d bytes stored for a body of %d: not compressed", c.id, size, len(c.body))
+		}
+		ev, err := s.Event(context.Background(), c.id)
+		if err != nil || !bytes.Equal(ev.Body, c.body) {
+			t.Errorf("%s: read back %q, %v; want the body as received", c.id, ev.Body, err)
+		}
+	}
+}
+
+// TestUpgradeFrom6 opens a file of schema version 6, whose bodies are
+// stored as received, with MustExist as a hookd command does: the old
+// body reads as it was, and a new one is stored compressed.
+func TestUpgradeFrom6(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "events", "group-update", "add.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	downgrade(t, open(t, dir, Options{}), dir, `ALTER TABLE events DROP COLUMN body_encoding`, `PRAGMA user_version = 6`)
+	db, err := sql.Open("sqlite", filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO events (key, name, action, body, received_at, rules, errors)
+		VALUES ('old', 'group:update', 'add', ?, 1, '[]', '[]')`, raw)
+	if cerr := db.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+
+	s := open(t, dir, Options{MustExist: true})
+	defer s.Close()
+	if _, err := s.Accept(context.Background(), []store.Record{{Event: store.Event{ID: "new", Name: "group:update", Body: raw}}}); err != nil {
+		t.Fatalf("Accept after the upgrade: %v", err)
+	}
+	for id, want := range map[string]int64{"old": bodyAsReceived, "new": bodyS2} {
+		var enc int64
+		if err := s.r.QueryRow(`SELECT body_encoding FROM events WHERE key = ?`, id).Scan(&enc); err != nil || enc != want {
+			t.Errorf("%s: body_encoding %d, %v; want %d", id, enc, err, want)
+		}
+		ev, err := s.Event(context.Background(), id)
+		if err != nil || !bytes.Equal(ev.Body, raw) {
+			t.Errorf("%s: read back %d bytes, %v; want the %d bytes as received", id, len(ev.Body), err, len(raw))
+		}
+	}
+}
