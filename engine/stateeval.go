@@ -47,13 +47,7 @@ type StateStep struct {
 	// Render renders the rule's actions with the state Apply returned.
 	Render func(state []byte) ([]Rendered, []RuleError)
 
-	raw []byte
-}
-
-// Info runs the step again on old and says what it did and why.
-func (s *StateStep) Info(old []byte) StepInfo {
-	_, _, info, _ := Advance(s.Rule, old, s.At, s.raw)
-	return info
+	raw []byte // the event, for Advance
 }
 
 // EvaluateAt is Evaluate for an event that arrived at arrival: stateful

@@ -39,16 +39,6 @@ type StepOutcome struct {
 	Info StepInfo
 }
 
-// Get returns the state of a rule's key as of at (nil when there is
-// none or it expired).
-func (m *MemoryState) Get(rule *Rule, key string, at time.Time) []byte {
-	e, ok := m.states[rule][key]
-	if !ok || !e.live(at) {
-		return nil
-	}
-	return e.state
-}
-
 // Apply applies res.Steps in order: each rule that fires joins
 // res.Fired (in file order) with its actions rendered, and its template
 // errors join res.Errors. It returns what each step did, and clears

@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"dry-run": {"run rules over recorded events and print what would fire; sends nothing", runDryRun},
 		"events":  {"recorded events: `hookd events export` writes them as JSONL for dry-run", runEvents},
 		"explain": {"show every rule and why it did or did not fire for an event", runExplain},
+		"funcs":   {"list the helper functions conditions and templates can call, with an example each", runFuncs},
 		"fire":    {"send one rule's actions for real, for one event, and print what each target answered", runFire},
 		"mute":    {"silence a rule (or one key of it) for a while: `hookd mute RULE --for 2h --reason ...`, `hookd mute list`, `hookd mute end ID`", runMute},
 		"schema":  {"print the JSON Schema of rules files, for editors (yaml-language-server)", runSchema},

@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hookd/hookd/engine/funcs"
+)
+
+// runFuncs prints the helper functions that conditions and templates can
+// call, each with its signature, what it does and an example: the table
+// of docs/rules.md, offline.
+func runFuncs(s Streams, args []string) int {
+	fs := newFlags(s, "funcs", "[NAME...]")
+	names, err := parse(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	docs := funcs.Docs()
+	byName := make(map[string]funcs.Doc, len(docs))
+	for _, d := range docs {
+		byName[d.Name] = d
+	}
+	if len(names) > 0 {
+		docs = docs[:0]
+		for _, n := range names {
+			d, ok := byName[n]
+			if !ok {
+				fmt.Fprintf(s.Stderr, "hookd funcs: there is no helper %q; run `hookd funcs` for the list\n", n)
+				return 1
+			}
+			docs = append(docs, d)
+		}
+	}
+	for i, d := range docs {
+		if i > 0 {
+			fmt.Fprintln(s.Stdout)
+		}
+		fmt.Fprintf(s.Stdout, "%s\n    %s\n    %s  =>  %s\n", d.Signature, strings.ReplaceAll(d.Doc, "`", ""), d.Example, d.Result)
+	}
+	return 0
+}
