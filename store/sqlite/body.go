@@ -14,15 +14,21 @@ const (
 	bodyS2         = 1 // compressed with S2, a faster Snappy
 )
 
-// encodeBody compresses an event body with S2 for storing, or keeps it as
-// received when that is no shorter. A 3.5 KB Wassenger event takes about
-// 1.6 KB: the commit writes half the pages, for a few µs of the caller's
-// processor (see BENCHMARKS.md, "Figures behind the code").
-func encodeBody(raw []byte) (stored []byte, encoding int) {
+// encodeBody compresses an event body with S2 for storing, into dst when
+// it is large enough, or keeps it as received when that is no shorter. A
+// 3.5 KB Wassenger event takes about 1.6 KB: a commit writes a third of
+// the pages, for a few µs of the caller's processor (see BENCHMARKS.md,
+// "Figures behind the code").
+func encodeBody(dst, raw []byte) (stored []byte, encoding int) {
 	if raw == nil {
 		return []byte{}, bodyAsReceived
 	}
-	enc := s2.Encode(make([]byte, s2.MaxEncodedLen(len(raw))), raw)
+	if n := s2.MaxEncodedLen(len(raw)); n < 0 {
+		return raw, bodyAsReceived // too large for S2's blocks
+	} else if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	enc := s2.Encode(dst[:cap(dst)], raw)
 	if len(enc) >= len(raw) {
 		return raw, bodyAsReceived
 	}
@@ -42,4 +48,14 @@ func decodeBody(stored []byte, encoding int64) ([]byte, error) {
 		return out, nil
 	}
 	return nil, errors.New("stored event body has an unknown encoding")
+}
+
+// bodyBuf returns a buffer for encodeBody, to be put back into
+// s.bodyBufs once the commit that stores it is done.
+func (s *Store) bodyBuf() *[]byte {
+	if b, ok := s.bodyBufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 4<<10)
+	return &b
 }

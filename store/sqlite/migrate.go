@@ -141,7 +141,7 @@ func (s *Store) copyTableEvents(ctx context.Context, tx *sql.Tx, ins *sql.Stmt) 
 		if err != nil {
 			return n, fmt.Errorf("event %q: %w", r.key, err)
 		}
-		stored, enc := encodeBody(body)
+		stored, enc := encodeBody(nil, body)
 		res, err := ins.ExecContext(ctx, r.key, r.name, r.action, stored, enc, r.at, r.rules, r.errs)
 		if err != nil {
 			return n, fmt.Errorf("event %q: %w", r.key, err)
@@ -167,7 +167,7 @@ func (s *Store) copyLogEvents(ctx context.Context, ins *sql.Stmt) (int, error) {
 			return n, err
 		}
 		end, cut, damage := readSegment(data, func(ev legacyEvent) error {
-			stored, enc := encodeBody(ev.body)
+			stored, enc := encodeBody(nil, ev.body)
 			res, err := ins.ExecContext(ctx, ev.key, ev.name, ev.action, stored, enc, ev.at, jsonList(ev.rules), jsonList(ev.errors))
 			if err != nil {
 				return fmt.Errorf("event %q: %w", ev.key, err)

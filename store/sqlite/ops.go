@@ -36,6 +36,12 @@ func (s *Store) Accept(ctx context.Context, recs []store.Record) ([]store.Outcom
 		encoding      int
 	}
 	rows := make([]row, len(recs))
+	bufs := make([]*[]byte, len(recs))
+	defer func() {
+		for _, b := range bufs {
+			s.bodyBufs.Put(b)
+		}
+	}()
 	for i := range recs {
 		ev := &recs[i].Event
 		at := ev.ReceivedAt
@@ -43,7 +49,11 @@ func (s *Store) Accept(ctx context.Context, recs []store.Record) ([]store.Outcom
 			at = now
 		}
 		rows[i] = row{at: millis(at), rules: jsonList(ev.Rules), errors: jsonList(ev.Errors)}
-		rows[i].body, rows[i].encoding = encodeBody(ev.Body)
+		bufs[i] = s.bodyBuf()
+		rows[i].body, rows[i].encoding = encodeBody(*bufs[i], ev.Body)
+		if rows[i].encoding == bodyS2 && cap(rows[i].body) > cap(*bufs[i]) {
+			*bufs[i] = rows[i].body[:0] // grown: keep the larger one
+		}
 	}
 	out := make([]store.Outcome, len(recs))
 	err := s.write(ctx, func(w *wtx) error {
