@@ -111,3 +111,31 @@ func TestLazyJobUpdates(t *testing.T) {
 		t.Errorf("after Close and Open: %+v, want %+v (17 done, 17 dead, 16 retried)", st, want)
 	}
 }
+
+// TestStreamCompressed: a stream the store creates is stored compressed
+// with S2 on the servers, and holds the log's commands.
+func TestStreamCompressed(t *testing.T) {
+	url := natstest.StartCluster(t, 1).URL()
+	s := opener(url, 1)(t, t.TempDir())
+	defer s.Close()
+	storetest.FillMessages(t, s, 10, "C", "", time.Now())
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for info := range js.StreamsInfo() {
+		if info.Config.Compression != nats.S2Compression {
+			t.Errorf("stream %s: compression %v, want S2", info.Config.Name, info.Config.Compression)
+		}
+		if info.State.Msgs == 0 {
+			t.Errorf("stream %s holds no command", info.Config.Name)
+		}
+		return
+	}
+	t.Fatal("no stream")
+}
