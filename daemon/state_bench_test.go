@@ -24,9 +24,10 @@ import (
 // cmd/hookd-load): one in five listens to other events, the others to
 // group:update, rule i to its action i mod 32, with a conjunct that never
 // holds. With stateful, the first 100 remember over the key
-// participants[0] (windows and throttles in turn) and have no such
-// conjunct, so those that listen to remove hold for every event sent: 2
-// in this layout. matching > 0 puts that many of the 100 on remove
+// participants[0] and have no such conjunct, so those that listen to
+// remove hold for every event sent: 2 in this layout, a window and a
+// throttle (each action's remembering rules are a window, a throttle, a
+// window and so on, as in hookd-load's state scenario). matching > 0 puts that many of the 100 on remove
 // instead, and the others on other actions, for a heavier mix. Without
 // stateful, those 100 are like the rest. It returns the rules and how
 // many remembering rules hold for each event. Nothing fires in the
@@ -38,6 +39,7 @@ func benchRules(stateful bool, matching int) (string, int) {
 	all := eventschema.GroupActions()
 	others := slices.DeleteFunc(slices.Clone(all), func(a string) bool { return a == "remove" })
 	holding := 0
+	remembering := map[string]int{} // per action: the remembering rules so far
 	for i := range 1000 {
 		fmt.Fprintf(&b, "  - name: r%04d\n", i)
 		act := all[i%len(all)]
@@ -52,8 +54,13 @@ func benchRules(stateful bool, matching int) (string, int) {
 			if act == "remove" {
 				holding++
 			}
+			kind := i
+			if matching == 0 {
+				kind = remembering[act]
+				remembering[act]++
+			}
 			fmt.Fprintf(&b, "    on: group:update\n    if: action == %q\n", act)
-			if i%2 == 0 {
+			if kind%2 == 0 {
 				b.WriteString("    window: { key: \"{{ participants[0] }}\", within: 10m, at_least: 1000000 }\n")
 			} else {
 				b.WriteString("    throttle: { key: \"{{ participants[0] }}\", per: 1h }\n")

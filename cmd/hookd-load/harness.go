@@ -167,6 +167,11 @@ func (h *harness) runAll(ctx context.Context, rep *Report) {
 			}
 			rate := full.EventsPerSec / 2
 			r, err = h.hookdRun(ctx, fmt.Sprintf("hookd@%.0f/s (half)", rate), 1, h.openPlan(rate), profiling{})
+		case scState:
+			r, err = h.hookdRunState(ctx, fmt.Sprintf("hookd, %d rules remember", o.StateRules), 1, o.StateRules, closed, profiling{})
+			if r != nil && full != nil && full.EventsPerSec > 0 {
+				r.Notes = append(r.Notes, fmt.Sprintf("%.2fx the events/s of the hookd scenario of this run (the same rules without state)", r.EventsPerSec/full.EventsPerSec))
+			}
 		case scFixed:
 			r, err = h.hookdRun(ctx, fmt.Sprintf("hookd@%.0f/s", o.Rate), 1, h.openPlan(o.Rate), profiling{})
 		case scCluster:

@@ -22,13 +22,15 @@ const (
 	scHalf   = "half"
 	scFixed  = "fixed"
 	scReload = "reload"
+	// scState is scFull with --state-rules of the rules remembering.
+	scState = "state"
 	// scCluster and scClusterFixed are scFull and scFixed against a
 	// cluster of clusterNodes nodes.
 	scCluster      = "cluster"
 	scClusterFixed = "cluster-fixed"
 )
 
-var allScenarios = []string{scFloor, scDecode, scFull, scHalf, scFixed, scReload, scCluster, scClusterFixed}
+var allScenarios = []string{scFloor, scDecode, scFull, scHalf, scFixed, scReload, scState, scCluster, scClusterFixed}
 
 // options are the harness's flags.
 type options struct {
@@ -40,6 +42,7 @@ type options struct {
 	Duration    time.Duration
 	Warmup      time.Duration
 	RulesCount  int
+	StateRules  int
 	ReloadRules int
 	Hookd       string
 	Payload     string
@@ -76,6 +79,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.Duration, "duration", 8*time.Second, "sending time per scenario")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "first part of each scenario left out of the figures")
 	fs.IntVar(&o.RulesCount, "rules-count", 1000, "rules in the generated rules file")
+	fs.IntVar(&o.StateRules, "state-rules", 0, "in the state scenario, how many of the rules remember, windows and throttles in turn, over 10,000 keys: the last four digits of the event id (0: a tenth of --rules-count)")
 	fs.IntVar(&o.ReloadRules, "reload-rules", 0, "also measure a reload to a file of this many rules while sending at --rate (0: no)")
 	fs.StringVar(&o.Hookd, "hookd", "", `hookd binary (default: go build ./cmd/hookd into a temp folder; "self": hookd's code linked into hookd-load)`)
 	fs.StringVar(&o.Payload, "payload", defaultPayload, "recorded event to send (one JSON object); its id is rewritten per request")
@@ -117,6 +121,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 			o.Drain = 30 * time.Second
 		}
 	}
+	if !set["state-rules"] {
+		o.StateRules = o.RulesCount / 10
+	}
 	var err error
 	if o.Fire, err = parseFire(*fire); err != nil {
 		return nil, err
@@ -149,6 +156,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("give --count or --duration, or the scenarios never end")
 	case o.RulesCount < len(o.Fire):
 		return nil, fmt.Errorf("--rules-count %d is less than the %d firing rules (--fire)", o.RulesCount, len(o.Fire))
+	case o.StateRules < 0 || o.StateRules > o.RulesCount-len(o.Fire):
+		return nil, fmt.Errorf("--state-rules %d: give 0 to %d (the rules that do not fire)", o.StateRules, o.RulesCount-len(o.Fire))
 	case o.ReloadRules > 0 && o.ReloadRules < len(o.Fire):
 		return nil, fmt.Errorf("--reload-rules %d is less than the %d firing rules (--fire)", o.ReloadRules, len(o.Fire))
 	case o.Sync != "full" && o.Sync != "normal":

@@ -288,6 +288,9 @@ func TestParseOptions(t *testing.T) {
 		{args: []string{"--scenarios", "reload"}, wantErr: "needs --reload-rules"},
 		{args: []string{"--fire", "email"}, wantErr: `--fire "email"`},
 		{args: []string{"--rules-count", "2"}, wantErr: "less than the 3 firing rules"},
+		{args: []string{"--scenarios", "full,state"}, check: func(o *options) bool { return o.StateRules == 100 }},
+		{args: []string{"--rules-count", "300", "--state-rules", "20"}, check: func(o *options) bool { return o.StateRules == 20 }},
+		{args: []string{"--rules-count", "100", "--state-rules", "98"}, wantErr: "--state-rules 98: give 0 to 97"},
 		{args: []string{"--sync", "off"}, wantErr: "use full or normal"},
 		{args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
 	}
@@ -492,5 +495,49 @@ func TestRawConn(t *testing.T) {
 	}
 	if status := dead.post(eventID("load0a1b2c", 9)); status != 0 {
 		t.Errorf("post to a closed port: status %d, want 0 (transport error)", status)
+	}
+}
+
+// TestGenerateRulesState: with State, that many rules remember, the
+// rules file loads cleanly, and the recorded remove event makes exactly
+// a window and a throttle step, keyed by the last four digits of its id.
+func TestGenerateRulesState(t *testing.T) {
+	p, err := readPayload(removeJSON, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := generateRules(rulesSpec{Count: 1000, Fire: fireTypes, Event: p.Event, Action: p.Action, State: 100})
+	rs, problems := engine.Load("load.yaml", []byte(src), engine.LoadOptions{LookupEnv: sinkEnv})
+	if rs == nil || len(problems) > 0 {
+		t.Fatalf("generated rules do not load cleanly: %v", problems)
+	}
+	remembering := 0
+	for _, r := range rs.Rules {
+		if r.Window != nil || r.Throttle != nil {
+			remembering++
+		}
+	}
+	if remembering != 100 {
+		t.Errorf("%d rules remember, want 100", remembering)
+	}
+	evs, err := event.Parse(p.with(eventID("load0a1b2c", 12345)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rs.EvaluateAt(evs[0], time.Now())
+	var kinds []string
+	for _, st := range res.Steps {
+		if st.Key != "2345" {
+			t.Errorf("%s: key %q, want the id's last four digits 2345", st.Rule.Name, st.Key)
+		}
+		switch {
+		case st.Rule.Window != nil:
+			kinds = append(kinds, "window")
+		case st.Rule.Throttle != nil:
+			kinds = append(kinds, "throttle")
+		}
+	}
+	if !slices.Equal(kinds, []string{"window", "throttle"}) {
+		t.Errorf("steps of the remove event: %v, want a window and a throttle", kinds)
 	}
 }

@@ -69,14 +69,14 @@ type profiling struct {
 // servers (--cluster-peers), each with its own data folder, on every
 // CPU, and records prof of the first only. To profile, hookd runs as
 // `hookd-load hookd --cpuprofile FILE --trace FILE`.
-func (h *harness) startHookd(ctx context.Context, name string, n, nodes int, prof profiling) (*hookdServer, error) {
+func (h *harness) startHookd(ctx context.Context, name string, n, state, nodes int, prof profiling) (*hookdServer, error) {
 	dir, err := os.MkdirTemp(h.tmp, "hookd-*")
 	if err != nil {
 		return nil, fmt.Errorf("temp folder: %w", err)
 	}
 	fsync := fsyncRate(dir, fsyncRounds(h.opts.Smoke))
 	rulesPath := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rulesPath, []byte(h.rules(n)), 0o644); err != nil {
+	if err := os.WriteFile(rulesPath, []byte(h.rules(n, state)), 0o644); err != nil {
 		return nil, fmt.Errorf("write rules: %w", err)
 	}
 	s := newSink()
@@ -212,15 +212,21 @@ func parseMetric(text []byte, name string) (float64, error) {
 	return 0, fmt.Errorf("hookd's /metrics has no %s", name)
 }
 
-// rules is the generated rules file of n rules for the payload.
-func (h *harness) rules(n int) string {
-	return generateRules(rulesSpec{Count: n, Fire: h.opts.Fire, Event: h.payload.Event, Action: h.payload.Action})
+// rules is the generated rules file of n rules for the payload, the
+// first state of them remembering.
+func (h *harness) rules(n, state int) string {
+	return generateRules(rulesSpec{Count: n, Fire: h.opts.Fire, Event: h.payload.Event, Action: h.payload.Action, State: state})
 }
 
 // hookdRun runs one load scenario against a fresh hookd of nodes
 // processes (1: one SQLite node; more: a cluster).
 func (h *harness) hookdRun(ctx context.Context, name string, nodes int, p plan, prof profiling) (*Result, error) {
-	srv, err := h.startHookd(ctx, name, h.opts.RulesCount, nodes, prof)
+	return h.hookdRunState(ctx, name, nodes, 0, p, prof)
+}
+
+// hookdRunState is hookdRun with the first state rules remembering.
+func (h *harness) hookdRunState(ctx context.Context, name string, nodes, state int, p plan, prof profiling) (*Result, error) {
+	srv, err := h.startHookd(ctx, name, h.opts.RulesCount, state, nodes, prof)
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +406,7 @@ type ReloadResult struct {
 func (h *harness) reload(ctx context.Context) (*ReloadResult, error) {
 	o := h.opts
 	name := fmt.Sprintf("reload %d->%d rules", o.RulesCount, o.ReloadRules)
-	srv, err := h.startHookd(ctx, name, o.RulesCount, 1, profiling{})
+	srv, err := h.startHookd(ctx, name, o.RulesCount, 0, 1, profiling{})
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +441,7 @@ func (h *harness) reload(ctx context.Context) (*ReloadResult, error) {
 		_, _ = finish()
 		return nil, ctx.Err()
 	}
-	data := h.rules(o.ReloadRules)
+	data := h.rules(o.ReloadRules, 0)
 	writeAt := time.Now()
 	if err := writeAtomic(srv.rulesPath, []byte(data)); err != nil {
 		_, _ = finish()
