@@ -14,21 +14,26 @@ const (
 	bodyS2         = 1 // compressed with S2, a faster Snappy
 )
 
-// encodeBody compresses an event body with S2 for storing, into dst when
-// it is large enough, or keeps it as received when that is no shorter. A
-// 3.5 KB Wassenger event takes about 1.6 KB: a commit writes a third of
-// the pages, for a few µs of the caller's processor (see BENCHMARKS.md,
-// "Figures behind the code").
-func encodeBody(dst, raw []byte) (stored []byte, encoding int) {
+// encodeBody compresses an event body with S2 for storing, into *buf
+// (grown when too small, nil for a new buffer), or keeps it as received
+// when that is no shorter. A 3.5 KB Wassenger event takes about 1.6 KB:
+// a commit writes a third of the pages, for a few µs of the caller's
+// processor (see BENCHMARKS.md, "Figures behind the code").
+func encodeBody(buf *[]byte, raw []byte) (stored []byte, encoding int) {
 	if raw == nil {
 		return []byte{}, bodyAsReceived
 	}
-	if n := s2.MaxEncodedLen(len(raw)); n < 0 {
+	n := s2.MaxEncodedLen(len(raw))
+	if n < 0 {
 		return raw, bodyAsReceived // too large for S2's blocks
-	} else if cap(dst) < n {
-		dst = make([]byte, n)
 	}
-	enc := s2.Encode(dst[:cap(dst)], raw)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	if cap(*buf) < n {
+		*buf = make([]byte, 0, n)
+	}
+	enc := s2.Encode((*buf)[:n], raw)
 	if len(enc) >= len(raw) {
 		return raw, bodyAsReceived
 	}

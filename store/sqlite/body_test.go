@@ -87,7 +87,7 @@ func TestUpgradeFrom6(t *testing.T) {
 }
 
 // FuzzBody: any body is read back as it came after encodeBody, into a
-// reused buffer of any size; and stored bytes that are not what
+// reused buffer of any size (grown when too small); and stored bytes that are not what
 // encodeBody wrote (a damaged file) give an error, never a panic.
 func FuzzBody(f *testing.F) {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "events", "group-update", "remove.json"))
@@ -99,8 +99,8 @@ func FuzzBody(f *testing.F) {
 	f.Add([]byte{}, 1)
 	f.Add(bytes.Repeat([]byte("x"), 10000), 16)
 	f.Fuzz(func(t *testing.T, body []byte, bufCap int) {
-		dst := make([]byte, 0, bufCap&0xffff)
-		stored, enc := encodeBody(dst, body)
+		buf := make([]byte, 0, bufCap&0xffff)
+		stored, enc := encodeBody(&buf, body)
 		got, err := decodeBody(stored, int64(enc))
 		if err != nil || !bytes.Equal(got, body) {
 			t.Fatalf("encoding %d: read back %q, %v; want %q", enc, got, err, body)

@@ -50,10 +50,7 @@ func (s *Store) Accept(ctx context.Context, recs []store.Record) ([]store.Outcom
 		}
 		rows[i] = row{at: millis(at), rules: jsonList(ev.Rules), errors: jsonList(ev.Errors)}
 		bufs[i] = s.bodyBuf()
-		rows[i].body, rows[i].encoding = encodeBody(*bufs[i], ev.Body)
-		if rows[i].encoding == bodyS2 && cap(rows[i].body) > cap(*bufs[i]) {
-			*bufs[i] = rows[i].body[:0] // grown: keep the larger one
-		}
+		rows[i].body, rows[i].encoding = encodeBody(bufs[i], ev.Body)
 	}
 	out := make([]store.Outcome, len(recs))
 	err := s.write(ctx, func(w *wtx) error {
