@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hookd/hookd/engine/funcs"
@@ -17,19 +18,16 @@ func runFuncs(s Streams, args []string) int {
 		return flagErr(err)
 	}
 	docs := funcs.Docs()
-	byName := make(map[string]funcs.Doc, len(docs))
-	for _, d := range docs {
-		byName[d.Name] = d
-	}
 	if len(names) > 0 {
-		docs = docs[:0]
+		all := docs
+		docs = nil
 		for _, n := range names {
-			d, ok := byName[n]
-			if !ok {
+			i := slices.IndexFunc(all, func(d funcs.Doc) bool { return d.Name == n })
+			if i < 0 {
 				fmt.Fprintf(s.Stderr, "hookd funcs: there is no helper %q; run `hookd funcs` for the list\n", n)
 				return 1
 			}
-			docs = append(docs, d)
+			docs = append(docs, all[i])
 		}
 	}
 	for i, d := range docs {
