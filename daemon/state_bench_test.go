@@ -20,61 +20,40 @@ import (
 	"github.com/hookd/hookd/store/sqlite"
 )
 
-// benchRules writes 1,000 rules in the load harness's layout (see
-// cmd/hookd-load): one in five listens to other events, the others to
-// group:update, rule i to its action i mod 32, with a conjunct that never
-// holds. With stateful, the first 100 remember over the key
-// participants[0] and have no such conjunct, so those that listen to
-// remove hold for every event sent: 2 in this layout, a window and a
-// throttle (each action's remembering rules are a window, a throttle, a
-// window and so on, as in hookd-load's state scenario). matching > 0 puts that many of the 100 on remove
-// instead, and the others on other actions, for a heavier mix. Without
-// stateful, those 100 are like the rest. It returns the rules and how
-// many remembering rules hold for each event. Nothing fires in the
-// measured rounds: the windows need 1,000,000 events and the throttles
-// fired once per key in the warm-up round.
-func benchRules(stateful bool, matching int) (string, int) {
+// benchRules writes 1,000 rules in the load harness's style: one in five
+// listens to other events, the others to group:update, spread over its
+// actions with a conjunct that never holds. With stateful, 100 of them
+// remember over the key participants[0]: matching of them hold for a
+// remove event (windows and throttles in turn), the others are spread
+// over the other actions; without, those 100 are like the rest. Nothing
+// fires in the measured rounds: the windows need 1,000,000 events and
+// the throttles fired once per key in the warm-up round.
+func benchRules(stateful bool, matching int) string {
 	var b strings.Builder
 	b.WriteString("version: 1\nrules:\n")
-	all := eventschema.GroupActions()
-	others := slices.DeleteFunc(slices.Clone(all), func(a string) bool { return a == "remove" })
-	holding := 0
-	remembering := map[string]int{} // per action: the remembering rules so far
+	actions := slices.DeleteFunc(eventschema.GroupActions(), func(a string) bool { return a == "remove" })
 	for i := range 1000 {
 		fmt.Fprintf(&b, "  - name: r%04d\n", i)
-		act := all[i%len(all)]
 		switch {
-		case stateful && i < 100 && (matching > 0 || i%5 != 4):
-			if matching > 0 {
-				act = others[i%len(others)]
-				if i < matching {
-					act = "remove"
-				}
-			}
-			if act == "remove" {
-				holding++
-			}
-			kind := i
-			if matching == 0 {
-				kind = remembering[act]
-				remembering[act]++
+		case stateful && i < 100:
+			act := "remove"
+			if i >= matching {
+				act = actions[i%len(actions)]
 			}
 			fmt.Fprintf(&b, "    on: group:update\n    if: action == %q\n", act)
-			if kind%2 == 0 {
+			if i%2 == 0 {
 				b.WriteString("    window: { key: \"{{ participants[0] }}\", within: 10m, at_least: 1000000 }\n")
 			} else {
 				b.WriteString("    throttle: { key: \"{{ participants[0] }}\", per: 1h }\n")
 			}
-		case stateful && i < 100:
-			fmt.Fprintf(&b, "    on: message:in:new\n    throttle: { key: \"{{ data.fromNumber }}\", per: 1h }\n")
 		case i%5 == 4:
 			fmt.Fprintf(&b, "    on: message:in:new\n    if: data?.body == \"load %d\"\n", i)
 		default:
-			fmt.Fprintf(&b, "    on: group:update\n    if: action == %q && author == \"+1555%07d\"\n", act, i)
+			fmt.Fprintf(&b, "    on: group:update\n    if: action == %q && author == \"+1555%07d\"\n", eventschema.GroupActions()[i%len(eventschema.GroupActions())], i)
 		}
 		b.WriteString("    do:\n      - log: { message: \"{{ id }}\" }\n")
 	}
-	return b.String(), holding
+	return b.String()
 }
 
 // benchDaemon runs a daemon on rules in dir until the benchmark ends.
@@ -202,11 +181,10 @@ func commits(d *Daemon) uint64 {
 // ratio is the median of the rounds' ratios (stateful events/s over
 // stateless). Run it with -benchtime 1x; HOOKD_BENCH_ROUNDS (5) and
 // HOOKD_BENCH_EVENTS (4,000 per round and daemon) change the size,
-// HOOKD_BENCH_MATCHING (0: as the harness lays them out, 2 hold) how
-// many of the 100 hold for each event (see benchRules), and
+// HOOKD_BENCH_MATCHING (10) how many of the 100 count each event, and
 // HOOKD_BENCH_SYNC (full) the store's mode.
 func BenchmarkIntakeState(b *testing.B) {
-	rounds, events, matching, sync := 5, 4000, 0, "full"
+	rounds, events, matching, sync := 5, 4000, 10, "full"
 	if v := os.Getenv("HOOKD_BENCH_MATCHING"); v != "" {
 		fmt.Sscan(v, &matching)
 	}
@@ -220,11 +198,8 @@ func BenchmarkIntakeState(b *testing.B) {
 		sync = v
 	}
 	const keys, conns = 10_000, 32
-	plainRules, _ := benchRules(false, 0)
-	stateRules, holding := benchRules(true, matching)
-	dp, plain := benchDaemon(b, b.TempDir(), plainRules, sync)
-	ds, state := benchDaemon(b, b.TempDir(), stateRules, sync)
-	b.Logf("%d remembering rules hold for each event", holding)
+	dp, plain := benchDaemon(b, b.TempDir(), benchRules(false, 0), sync)
+	ds, state := benchDaemon(b, b.TempDir(), benchRules(true, matching), sync)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
 	// Warm-up: every key's throttles fire once, and both stores and
 	// connections are warm.
@@ -260,5 +235,4 @@ func BenchmarkIntakeState(b *testing.B) {
 	b.ReportMetric(median(plainRates), "stateless-events/s")
 	b.ReportMetric(median(stateRates), "stateful-events/s")
 	b.ReportMetric(median(ratios), "ratio")
-	b.ReportMetric(float64(holding), "steps/event")
 }
