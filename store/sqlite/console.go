@@ -226,7 +226,7 @@ func (s *Store) Cancel(ctx context.Context, ids []int64, lastErr string) ([]int6
 		if err != nil {
 			return err
 		}
-		rows, err := w.tx.QueryContext(w.ctx, `UPDATE jobs SET state = 'dead', last_reason = ?1, last_error = ?2,
+		rows, err := w.conn.QueryContext(w.ctx, `UPDATE jobs SET state = 'dead', last_reason = ?1, last_error = ?2,
 			requeued = 0, updated_at = ?3 WHERE state = 'pending' AND (?4 IS NULL OR id IN (SELECT value FROM json_each(?4)))
 			RETURNING id`, store.ReasonCancelled, lastErr, millis(s.now()), list)
 		if err != nil {
@@ -262,7 +262,7 @@ func (s *Store) Delete(ctx context.Context, ids []int64) (int, error) {
 		if err != nil {
 			return err
 		}
-		res, err := w.tx.ExecContext(w.ctx, `DELETE FROM jobs WHERE
+		res, err := w.conn.ExecContext(w.ctx, `DELETE FROM jobs WHERE
 			CASE WHEN ?1 IS NULL THEN state = 'dead' ELSE state <> 'pending' AND id IN (SELECT value FROM json_each(?1)) END`, list)
 		if err != nil {
 			return err
@@ -283,7 +283,7 @@ func (s *Store) eligible(w *wtx, ids []int64, op, want, cond string) (any, error
 	if err != nil {
 		return nil, err
 	}
-	rows, err := w.tx.QueryContext(w.ctx, `SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND `+cond, string(b))
+	rows, err := w.conn.QueryContext(w.ctx, `SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND `+cond, string(b))
 	if err != nil {
 		return nil, err
 	}

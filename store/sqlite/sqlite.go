@@ -71,12 +71,18 @@ type Options struct {
 type Store struct {
 	path string // dir/hookd.db, as given: for messages
 	dir  string
-	w    *sql.DB // the one write connection, used by the writer only
-	r    *sql.DB // read-only pool
-	log  *slog.Logger
-	now  func() time.Time
-	st   statements
-	sst  stateStatements
+	w    *sql.DB // the one write connection: the schema upgrade, then wc
+	// wc is w's connection, held from setup to Close; the writer's
+	// statements are prepared on it, and the writer runs BEGIN
+	// IMMEDIATE and COMMIT on it itself. An sql.Tx would start a
+	// goroutine per transaction and per query (to watch its context)
+	// and bind each statement to each transaction anew.
+	wc  *sql.Conn
+	r   *sql.DB // read-only pool
+	log *slog.Logger
+	now func() time.Time
+	st  statements
+	sst stateStatements
 	// keyCounts counts the state rows per scope (see doc.go); only the
 	// writer touches it.
 	keyCounts map[string]int
@@ -187,6 +193,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
 	if err := s.setup(context.Background(), abs, busy, opts.MustExist); err != nil {
+		if s.wc != nil {
+			s.wc.Close()
+		}
 		s.w.Close()
 		if s.r != nil {
 			s.r.Close()
@@ -254,6 +263,9 @@ func (s *Store) setup(ctx context.Context, abs, busy string, mustExist bool) err
 	if err := s.r.PingContext(ctx); err != nil {
 		return s.fail("open for reading", err)
 	}
+	if s.wc, err = s.w.Conn(ctx); err != nil {
+		return s.fail("open", err)
+	}
 	if err := s.prepare(ctx); err != nil {
 		return err
 	}
@@ -303,8 +315,9 @@ func (s *Store) Close() error {
 	s.st.close()
 	s.sst.close()
 	errR := s.r.Close()
+	errC := s.wc.Close()
 	errW := s.w.Close()
-	if err := errors.Join(errW, errR); err != nil {
+	if err := errors.Join(errC, errW, errR); err != nil {
 		return fmt.Errorf("store %s: close: %w", s.path, err)
 	}
 	return nil

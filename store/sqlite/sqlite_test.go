@@ -189,14 +189,13 @@ func TestHealth(t *testing.T) {
 	}
 	full := func(limit string) {
 		t.Helper()
-		// The write connection is the writer's only one: the test takes
-		// it between batches.
-		if _, err := s.w.ExecContext(ctx, "PRAGMA max_page_count = "+limit); err != nil {
+		// The writer's connection: the test uses it between batches.
+		if _, err := s.wc.ExecContext(ctx, "PRAGMA max_page_count = "+limit); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var pages int64
-	if err := s.w.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+	if err := s.wc.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {

@@ -53,7 +53,7 @@ func BenchmarkStateMillionKeys(b *testing.B) {
 		}
 	}
 	fill := time.Since(start)
-	if _, err := s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+	if _, err := s.wc.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		b.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, FileName))
@@ -130,7 +130,7 @@ func BenchmarkAcceptSteps(b *testing.B) {
 			}
 			wg.Wait()
 			before := s.Counters()
-			miss0, write0 := cacheStatus(b, s.w)
+			miss0, write0 := cacheStatus(b, s.wc)
 			cpu0 := cpuTime(b)
 			b.SetParallelism(8) // 16 callers on 2 processors
 			b.ResetTimer()
@@ -144,7 +144,7 @@ func BenchmarkAcceptSteps(b *testing.B) {
 			})
 			b.StopTimer()
 			cpu := cpuTime(b) - cpu0
-			miss, write := cacheStatus(b, s.w)
+			miss, write := cacheStatus(b, s.wc)
 			c := s.Counters()
 			commits := float64(max(c.Commits-before.Commits, 1))
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
@@ -194,14 +194,9 @@ func cpuTime(b *testing.B) time.Duration {
 
 // cacheStatus reads the write connection's page cache counters since
 // Open: misses (pages read from the file or the WAL) and pages written.
-func cacheStatus(b *testing.B, db *sql.DB) (miss, write int) {
+func cacheStatus(b *testing.B, c *sql.Conn) (miss, write int) {
 	b.Helper()
-	c, err := db.Conn(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	err = c.Raw(func(dc any) error {
+	err := c.Raw(func(dc any) error {
 		st := dc.(sqlite.DBStatus)
 		var err error
 		for _, v := range []struct {

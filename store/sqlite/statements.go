@@ -19,6 +19,7 @@ const insertEventSQL = `INSERT INTO events (key, name, action, body, body_encodi
 
 // statements are the writer's prepared statements.
 type statements struct {
+	begin, commit, rollback        *sql.Stmt
 	savepoint, release, rollbackTo *sql.Stmt
 
 	insertEvent            *sql.Stmt
@@ -39,6 +40,9 @@ type statements struct {
 func (s *Store) prepare(ctx context.Context) error {
 	st := &s.st
 	return s.prepareList(ctx, &st.all, []stmtSpec{
+		{&st.begin, `BEGIN IMMEDIATE`},
+		{&st.commit, `COMMIT`},
+		{&st.rollback, `ROLLBACK`},
 		{&st.savepoint, `SAVEPOINT op`},
 		{&st.release, `RELEASE op`},
 		{&st.rollbackTo, `ROLLBACK TO op`},
@@ -83,7 +87,7 @@ type stmtSpec struct {
 // all; on failure it closes those of all.
 func (s *Store) prepareList(ctx context.Context, all *[]*sql.Stmt, specs []stmtSpec) error {
 	for _, p := range specs {
-		stmt, err := s.w.PrepareContext(ctx, p.sql)
+		stmt, err := s.wc.PrepareContext(ctx, p.sql)
 		if err != nil {
 			for _, st := range *all {
 				_ = st.Close()

@@ -225,21 +225,17 @@ func (s *Store) commit(ops []*op) ([]error, error) {
 // operation fails it rolls back and reports failed; err is an error of
 // the transaction itself (nothing was stored).
 func (s *Store) commitAll(ctx context.Context, ops []*op) (failed bool, err error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	w, err := s.begin(ctx)
 	if err != nil {
 		return false, s.fail("write", err)
 	}
-	w := &wtx{ctx: ctx, tx: tx, stmts: make(map[*sql.Stmt]*sql.Stmt)}
 	for _, o := range ops {
 		if err := o.apply(w); err != nil {
-			_ = tx.Rollback()
-			s.forgetCounts()
+			s.rollback(w)
 			return true, nil
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		_ = tx.Rollback()
-		s.forgetCounts()
+	if err := s.commitTx(w); err != nil {
 		return false, s.fail("commit", err)
 	}
 	return false, nil
@@ -247,14 +243,12 @@ func (s *Store) commitAll(ctx context.Context, ops []*op) (failed bool, err erro
 
 // commitEach runs ops in one transaction, each inside its own savepoint.
 func (s *Store) commitEach(ctx context.Context, ops []*op) ([]error, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
+	w, err := s.begin(ctx)
 	if err != nil {
 		return nil, s.fail("write", err)
 	}
-	w := &wtx{ctx: ctx, tx: tx, stmts: make(map[*sql.Stmt]*sql.Stmt)}
 	abort := func(err error) ([]error, error) {
-		_ = tx.Rollback()
-		s.forgetCounts()
+		s.rollback(w)
 		return nil, s.fail("write", err)
 	}
 	errs := make([]error, len(ops))
@@ -279,9 +273,7 @@ func (s *Store) commitEach(ctx context.Context, ops []*op) ([]error, error) {
 			return abort(err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		_ = tx.Rollback()
-		s.forgetCounts()
+	if err := s.commitTx(w); err != nil {
 		return nil, s.fail("commit", err)
 	}
 	return errs, nil
@@ -289,24 +281,38 @@ func (s *Store) commitEach(ctx context.Context, ops []*op) ([]error, error) {
 
 // wtx is the writer's transaction, handed to each operation.
 type wtx struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	stmts map[*sql.Stmt]*sql.Stmt
+	ctx  context.Context
+	conn *sql.Conn // the writer's connection, in the transaction
 }
 
-// stmt returns the prepared statement bound to the transaction.
-func (w *wtx) stmt(st *sql.Stmt) *sql.Stmt {
-	if t, ok := w.stmts[st]; ok {
-		return t
+// begin starts a write transaction on the writer's connection.
+func (s *Store) begin(ctx context.Context) (*wtx, error) {
+	if _, err := s.st.begin.ExecContext(ctx); err != nil {
+		return nil, err
 	}
-	t := w.tx.StmtContext(w.ctx, st)
-	w.stmts[st] = t
-	return t
+	return &wtx{ctx: ctx, conn: s.wc}, nil
+}
+
+// commitTx commits w, or rolls it back when the commit fails.
+func (s *Store) commitTx(w *wtx) error {
+	if _, err := s.st.commit.ExecContext(w.ctx); err != nil {
+		s.rollback(w)
+		return err
+	}
+	return nil
+}
+
+// rollback ends w storing nothing, and drops the key counts it may have
+// changed. SQLite rolls a transaction back itself on some I/O errors,
+// so a ROLLBACK that finds none is not an error.
+func (s *Store) rollback(w *wtx) {
+	_, _ = s.st.rollback.ExecContext(w.ctx)
+	s.forgetCounts()
 }
 
 // exec runs a prepared statement in the transaction.
 func (w *wtx) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
-	return w.stmt(st).ExecContext(w.ctx, args...)
+	return st.ExecContext(w.ctx, args...)
 }
 
 // execCount runs a prepared statement in the transaction and returns
@@ -321,7 +327,7 @@ func (w *wtx) execCount(st *sql.Stmt, args ...any) (int64, error) {
 
 // query runs a prepared statement that returns rows in the transaction.
 func (w *wtx) query(st *sql.Stmt, args ...any) (*sql.Rows, error) {
-	return w.stmt(st).QueryContext(w.ctx, args...)
+	return st.QueryContext(w.ctx, args...)
 }
 
 // setSync switches the write connection between synchronous FULL (the
@@ -335,7 +341,7 @@ func (s *Store) setSync(ctx context.Context, full bool) error {
 	if full {
 		mode = "FULL"
 	}
-	if _, err := s.w.ExecContext(ctx, "PRAGMA synchronous = "+mode); err != nil {
+	if _, err := s.wc.ExecContext(ctx, "PRAGMA synchronous = "+mode); err != nil {
 		return err
 	}
 	s.syncedNow = full
