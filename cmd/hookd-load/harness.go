@@ -140,15 +140,52 @@ func (h *harness) progress(format string, args ...any) {
 	fmt.Fprintf(h.log, "hookd-load: "+format+"\n", args...)
 }
 
-// runAll runs the scenarios in order and fills rep.
+// runAll runs the scenarios in order, --rounds times, and fills rep.
+// Each result's ratio is to the floor of its own round; with several
+// rounds rep.Medians summarises them.
 func (h *harness) runAll(ctx context.Context, rep *Report) {
+	var floors []float64
+	for round := 1; round <= h.opts.Rounds; round++ {
+		if h.opts.Rounds > 1 {
+			h.progress("round %d of %d", round, h.opts.Rounds)
+		}
+		results := h.runRound(ctx, rep)
+		for i := range results {
+			if results[i].Scenario == "floor" {
+				floors = append(floors, results[i].EventsPerSec)
+				for j := range results {
+					results[j].Ratio = results[j].EventsPerSec / results[i].EventsPerSec
+				}
+			}
+			if h.opts.Rounds > 1 {
+				results[i].Round = round
+			}
+		}
+		rep.Results = append(rep.Results, results...)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(floors) > 0 {
+		rep.Floor = median(floors)
+	}
+	if h.opts.Rounds > 1 {
+		rep.Medians = medians(rep.Results)
+	}
+}
+
+// runRound runs the scenarios once, adding failures to rep.
+func (h *harness) runRound(ctx context.Context, rep *Report) []Result {
 	o := h.opts
 	closed := plan{Conns: o.Conns, Count: o.Count, Duration: o.Duration}
-	var full *Result
+	var (
+		full    *Result
+		results []Result
+	)
 	for _, sc := range o.Scenarios {
 		if ctx.Err() != nil {
 			rep.Failures = append(rep.Failures, "interrupted")
-			return
+			return results
 		}
 		var r *Result
 		var err error
@@ -170,7 +207,8 @@ func (h *harness) runAll(ctx context.Context, rep *Report) {
 		case scState:
 			r, err = h.hookdRunState(ctx, fmt.Sprintf("hookd, %d rules remember", o.StateRules), 1, o.StateRules, closed, profiling{})
 			if r != nil && full != nil && full.EventsPerSec > 0 {
-				r.Notes = append(r.Notes, fmt.Sprintf("%.2fx the events/s of the hookd scenario of this run (the same rules without state)", r.EventsPerSec/full.EventsPerSec))
+				r.OverHookd = r.EventsPerSec / full.EventsPerSec
+				r.Notes = append(r.Notes, fmt.Sprintf("%.2fx the events/s of the hookd scenario of the same round (the same rules without state)", r.OverHookd))
 			}
 		case scFixed:
 			r, err = h.hookdRun(ctx, fmt.Sprintf("hookd@%.0f/s", o.Rate), 1, h.openPlan(o.Rate), profiling{})
@@ -188,19 +226,10 @@ func (h *harness) runAll(ctx context.Context, rep *Report) {
 		}
 		if r != nil {
 			h.progress("%s: %.0f events/s, reply p99 %.2f ms, errors %d", r.Scenario, r.EventsPerSec, r.Reply.P99, r.Errors())
-			rep.Results = append(rep.Results, *r)
+			results = append(results, *r)
 		}
 	}
-	for i := range rep.Results {
-		if rep.Results[i].Scenario == "floor" {
-			rep.Floor = rep.Results[i].EventsPerSec
-		}
-	}
-	if rep.Floor > 0 {
-		for i := range rep.Results {
-			rep.Results[i].Ratio = rep.Results[i].EventsPerSec / rep.Floor
-		}
-	}
+	return results
 }
 
 // openPlan sends at rate, for --count events or --duration.

@@ -15,6 +15,7 @@
 //	go run ./cmd/hookd-load --smoke               # a few seconds: does the harness work?
 //	go run ./cmd/hookd-load --reload-rules 10000  # also measure a 10,000-rule reload under load
 //	go run ./cmd/hookd-load --cpuprofile cpu.prof # profile hookd under full load
+//	go run ./cmd/hookd-load --scenarios floor,full,state --fire none --rounds 5  # the medians of five rounds in turn
 //	go run ./cmd/hookd-load rules --count 1000    # print a generated rules file
 //	go run ./cmd/hookd-load --scenarios full,cluster,fixed,cluster-fixed  # one SQLite node against a cluster of three
 //

@@ -36,17 +36,7 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers; skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	args := []string{"--smoke", "--json", "--hookd", "self", "--pin=false", "--reload-rules", "150", "--payload", removeJSON}
-	if code := run(ctx, args, &stdout, &stderr); code != 0 {
-		t.Fatalf("hookd-load %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, &stdout, &stderr)
-	}
-	var rep Report
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("output is not the JSON report: %v\n%s", err, &stdout)
-	}
+	rep := runJSON(t, "--smoke", "--hookd", "self", "--pin=false", "--reload-rules", "150", "--payload", removeJSON)
 	if len(rep.Failures) > 0 {
 		t.Errorf("failures: %v", rep.Failures)
 	}
@@ -132,4 +122,60 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, &table)
 		}
 	}
+}
+
+// TestSmokeRounds runs the scenarios twice and checks that each ratio is
+// taken within its round and that the medians summarise them.
+func TestSmokeRounds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers; skipped with -short")
+	}
+	rep := runJSON(t, "--smoke", "--hookd", "self", "--pin=false", "--rounds", "2",
+		"--scenarios", "floor,full,state", "--fire", "none", "--payload", removeJSON)
+	if len(rep.Results) != 6 {
+		t.Fatalf("%d results, want 3 scenarios x 2 rounds: %+v", len(rep.Results), rep.Results)
+	}
+	var floors []float64
+	for i, r := range rep.Results {
+		round := i/3 + 1
+		if r.Round != round {
+			t.Errorf("result %d (%s) is of round %d, want %d", i, r.Scenario, r.Round, round)
+		}
+		floor := rep.Results[(round-1)*3]
+		if i%3 == 0 {
+			floors = append(floors, r.EventsPerSec)
+		}
+		if want := r.EventsPerSec / floor.EventsPerSec; math.Abs(r.Ratio-want) > 1e-9 {
+			t.Errorf("%s, round %d: ratio %v, want %v (to its round's floor)", r.Scenario, round, r.Ratio, want)
+		}
+		if i%3 == 2 {
+			full := rep.Results[i-1]
+			if want := r.EventsPerSec / full.EventsPerSec; math.Abs(r.OverHookd-want) > 1e-9 {
+				t.Errorf("state, round %d: over hookd %v, want %v", round, r.OverHookd, want)
+			}
+		}
+	}
+	if want := median(floors); rep.Floor != want {
+		t.Errorf("floor %v, want the median of the rounds' floors %v", rep.Floor, want)
+	}
+	if len(rep.Medians) != 3 || rep.Medians[2].Rounds != 2 || rep.Medians[2].OverHookd <= 0 {
+		t.Errorf("medians %+v, want three scenarios over 2 rounds, the state one over hookd", rep.Medians)
+	}
+}
+
+// runJSON runs hookd-load with args and --json, and returns its report.
+func runJSON(t *testing.T, args ...string) Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	args = append(args, "--json")
+	if code := run(ctx, args, &stdout, &stderr); code != 0 {
+		t.Fatalf("hookd-load %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, &stdout, &stderr)
+	}
+	var rep Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not the JSON report: %v\n%s", err, &stdout)
+	}
+	return rep
 }

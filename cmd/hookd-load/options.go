@@ -36,6 +36,7 @@ var allScenarios = []string{scFloor, scDecode, scFull, scHalf, scFixed, scReload
 type options struct {
 	Smoke       bool
 	Scenarios   []string
+	Rounds      int
 	Conns       int
 	Rate        float64
 	Count       int64
@@ -92,6 +93,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.Trace, "trace", "", "write an execution trace of hookd during the full-speed scenario to this file (go tool trace -pprof=syscall FILE: time spent waiting in syscalls such as fsync)")
 	fs.DurationVar(&o.Drain, "drain", 60*time.Second, "longest wait, after sending, for the sink to receive every action")
 	fs.StringVar(&o.Sync, "sync", "full", "hookd's store durability (--sync of hookd serve): full or normal")
+	fs.IntVar(&o.Rounds, "rounds", 1, "run the scenarios this many times in turn and add the median of each over the rounds (each ratio is taken within its round)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temp folder (rules, store, logs) and print its path")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -162,6 +164,10 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--reload-rules %d is less than the %d firing rules (--fire)", o.ReloadRules, len(o.Fire))
 	case o.Sync != "full" && o.Sync != "normal":
 		return nil, fmt.Errorf("--sync %q: use full or normal", o.Sync)
+	case o.Rounds < 1:
+		return nil, errors.New("--rounds must be at least 1")
+	case o.Rounds > 1 && (o.CPUProfile != "" || o.Trace != "" || o.ClusterProf != ""):
+		return nil, errors.New("--rounds: profile or trace one round only (leave out --rounds, or the profile and trace flags)")
 	}
 	return o, nil
 }

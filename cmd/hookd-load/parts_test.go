@@ -293,6 +293,10 @@ func TestParseOptions(t *testing.T) {
 		{args: []string{"--rules-count", "100", "--state-rules", "98"}, wantErr: "--state-rules 98: give 0 to 97"},
 		{args: []string{"--sync", "off"}, wantErr: "use full or normal"},
 		{args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
+		{args: nil, check: func(o *options) bool { return o.Rounds == 1 }},
+		{args: []string{"--rounds", "5"}, check: func(o *options) bool { return o.Rounds == 5 }},
+		{args: []string{"--rounds", "0"}, wantErr: "--rounds must be at least 1"},
+		{args: []string{"--rounds", "2", "--cpuprofile", "cpu.prof"}, wantErr: "profile or trace one round only"},
 	}
 	for _, tc := range tests {
 		o, err := parseOptions(tc.args, io.Discard)
@@ -539,5 +543,40 @@ func TestGenerateRulesState(t *testing.T) {
 	}
 	if !slices.Equal(kinds, []string{"window", "throttle"}) {
 		t.Errorf("steps of the remove event: %v, want a window and a throttle", kinds)
+	}
+}
+
+func TestMedians(t *testing.T) {
+	res := func(round int, scenario string, rate, ratio, over float64) Result {
+		r := Result{Scenario: scenario, Round: round, EventsPerSec: rate, Ratio: ratio, OverHookd: over}
+		r.Reply.P99 = float64(round)
+		r.CPU.ServerPerEvent = 10 * float64(round)
+		return r
+	}
+	results := []Result{
+		res(1, "floor", 100, 1, 0), res(1, "hookd", 30, 0.30, 0), res(1, "state", 24, 0.24, 0.80),
+		res(2, "floor", 200, 1, 0), res(2, "hookd", 70, 0.35, 0), res(2, "state", 63, 0.315, 0.90),
+		res(3, "floor", 150, 1, 0), res(3, "hookd", 48, 0.32, 0), res(3, "state", 36, 0.24, 0.75),
+	}
+	want := []Median{
+		{Scenario: "floor", Rounds: 3, EventsPerSec: 150, Ratio: 1, RatioMin: 1, RatioMax: 1, ReplyP99: 2, CPUPerEvent: 20},
+		{Scenario: "hookd", Rounds: 3, EventsPerSec: 48, Ratio: 0.32, RatioMin: 0.30, RatioMax: 0.35, ReplyP99: 2, CPUPerEvent: 20},
+		{Scenario: "state", Rounds: 3, EventsPerSec: 36, Ratio: 0.24, RatioMin: 0.24, RatioMax: 0.315, OverHookd: 0.80, ReplyP99: 2, CPUPerEvent: 20},
+	}
+	if got := medians(results); !slices.Equal(got, want) {
+		t.Errorf("medians:\n got %+v\nwant %+v", got, want)
+	}
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }

@@ -20,6 +20,9 @@ func printReport(w io.Writer, rep *Report) {
 		rep.Payload.File, rep.Payload.Bytes, rep.Payload.Event, act, rep.Rules, strings.Join(rep.Fire, ","), rep.Sync, rep.Warmup)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if len(rep.Medians) > 0 {
+		fmt.Fprint(tw, "round\t")
+	}
 	fmt.Fprintln(tw, "scenario\tevents/s\tx floor\treply p50\tp99\tp99.9\te2a p50\te2a p99\terrors\tpeak RSS\tCPU µs/event\t")
 	for _, r := range rep.Results {
 		ratio := "-"
@@ -30,13 +33,20 @@ func printReport(w io.Writer, rep *Report) {
 		if a := r.Actions; a != nil && a.Latency.N > 0 {
 			e50, e99 = ms(a.Latency.P50), ms(a.Latency.P99)
 		}
+		if len(rep.Medians) > 0 {
+			fmt.Fprintf(tw, "%d\t", r.Round)
+		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t\n", r.Scenario, r.EventsPerSec, ratio,
 			ms(r.Reply.P50), ms(r.Reply.P99), ms(r.Reply.P999), e50, e99, errorsCell(&r), mb(r.PeakRSS), r.CPU.ServerPerEvent)
 	}
 	tw.Flush()
+	printMedians(w, rep.Medians)
 
 	fmt.Fprintln(w)
 	for _, r := range rep.Results {
+		if r.Round > 0 {
+			fmt.Fprintf(w, "round %d, ", r.Round)
+		}
 		fmt.Fprintf(w, "%s: %s, %d conns, %d sent, %d 2xx, %d non-2xx, %d transport errors; server up in %.2fs; CPUs busy while sending: server %.2f, generator %.2f",
 			r.Scenario, r.Mode, r.Conns, r.Sent, r.OK, r.Non2xx, r.Transport, r.StartSeconds, r.CPU.ServerBusy, r.CPU.GeneratorBusy)
 		if r.FsyncPerSec > 0 {
@@ -136,4 +146,26 @@ func errorsCell(r *Result) string {
 		parts = append(parts, fmt.Sprintf("%d refused by the sink", a.SinkFailed))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// printMedians writes the table of medians over the rounds, if any.
+func printMedians(w io.Writer, meds []Median) {
+	if len(meds) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nmedians over %d rounds (each ratio within its round):\n", meds[0].Rounds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tevents/s\tx floor\t(range)\tx hookd\treply p99\tCPU µs/event\t")
+	for _, m := range meds {
+		over := "-"
+		if m.OverHookd > 0 {
+			over = fmt.Sprintf("%.2f", m.OverHookd)
+		}
+		ratio, rng := "-", "-"
+		if m.RatioMax > 0 {
+			ratio, rng = fmt.Sprintf("%.2f", m.Ratio), fmt.Sprintf("%.2f-%.2f", m.RatioMin, m.RatioMax)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t\n", m.Scenario, m.EventsPerSec, ratio, rng, over, ms(m.ReplyP99), m.CPUPerEvent)
+	}
+	tw.Flush()
 }

@@ -1,19 +1,23 @@
 package main
 
+import "slices"
+
 // Report is everything one run measured; --json prints it.
 type Report struct {
 	Machine Machine `json:"machine"`
 	// Hookd is the revision hookd was built from.
-	Hookd   string        `json:"hookd_revision"`
-	Pinning pinning       `json:"pinning"`
-	Payload PayloadInfo   `json:"payload"`
-	Args    []string      `json:"args"`
-	Rules   int           `json:"rules"`
-	Fire    []string      `json:"fire"`
-	Sync    string        `json:"sync"`
-	Warmup  string        `json:"warmup"`
-	Floor   float64       `json:"floor_events_per_sec"`
-	Results []Result      `json:"results"`
+	Hookd   string      `json:"hookd_revision"`
+	Pinning pinning     `json:"pinning"`
+	Payload PayloadInfo `json:"payload"`
+	Args    []string    `json:"args"`
+	Rules   int         `json:"rules"`
+	Fire    []string    `json:"fire"`
+	Sync    string      `json:"sync"`
+	Warmup  string      `json:"warmup"`
+	Floor   float64     `json:"floor_events_per_sec"`
+	Results []Result    `json:"results"`
+	// Medians summarise each scenario over the rounds (--rounds above 1).
+	Medians []Median      `json:"medians,omitempty"`
 	Reload  *ReloadResult `json:"reload,omitempty"`
 	Profile string        `json:"cpu_profile,omitempty"`
 	// ClusterProfile is the CPU profile of the cluster's first node.
@@ -44,8 +48,14 @@ type Result struct {
 	Non2xx       int     `json:"non_2xx"`
 	Transport    int     `json:"transport_errors"`
 	EventsPerSec float64 `json:"events_per_sec"`
-	Ratio        float64 `json:"ratio_to_floor"`
-	Reply        Latency `json:"reply"`
+	// Ratio is to the floor of the same round.
+	Ratio float64 `json:"ratio_to_floor"`
+	// Round numbers the round when there are several (--rounds).
+	Round int `json:"round,omitempty"`
+	// OverHookd is the state scenario's events/s over the hookd
+	// scenario's of the same round (the same rules without state).
+	OverHookd float64 `json:"over_hookd,omitempty"`
+	Reply     Latency `json:"reply"`
 	// Actions is what reached the sink (hookd scenarios).
 	Actions *ActionStats `json:"actions,omitempty"`
 	// PeakRSS is the server's peak RSS, the largest node's for a cluster.
@@ -119,4 +129,62 @@ func okCount(samples []sample) int {
 		}
 	}
 	return n
+}
+
+// Median is one scenario's figures over the rounds: the median of each,
+// and the range of its ratio to the floor.
+type Median struct {
+	Scenario     string  `json:"scenario"`
+	Rounds       int     `json:"rounds"`
+	EventsPerSec float64 `json:"events_per_sec"`
+	Ratio        float64 `json:"ratio_to_floor"`
+	RatioMin     float64 `json:"ratio_min"`
+	RatioMax     float64 `json:"ratio_max"`
+	OverHookd    float64 `json:"over_hookd,omitempty"`
+	ReplyP99     float64 `json:"reply_p99_ms"`
+	CPUPerEvent  float64 `json:"server_us_per_event"`
+}
+
+// medians summarises results by scenario, in the order they first ran.
+func medians(results []Result) []Median {
+	var out []Median
+	for _, r := range results {
+		if slices.ContainsFunc(out, func(m Median) bool { return m.Scenario == r.Scenario }) {
+			continue
+		}
+		var rate, ratio, over, p99, cpu []float64
+		for _, x := range results {
+			if x.Scenario != r.Scenario {
+				continue
+			}
+			rate = append(rate, x.EventsPerSec)
+			ratio = append(ratio, x.Ratio)
+			p99 = append(p99, x.Reply.P99)
+			cpu = append(cpu, x.CPU.ServerPerEvent)
+			if x.OverHookd > 0 {
+				over = append(over, x.OverHookd)
+			}
+		}
+		out = append(out, Median{
+			Scenario: r.Scenario, Rounds: len(rate),
+			EventsPerSec: median(rate), Ratio: median(ratio),
+			RatioMin: slices.Min(ratio), RatioMax: slices.Max(ratio),
+			OverHookd: median(over), ReplyP99: median(p99), CPUPerEvent: median(cpu),
+		})
+	}
+	return out
+}
+
+// median returns the median of vs (the mean of the middle two for an
+// even count), or 0 for none.
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(vs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
