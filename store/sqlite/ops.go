@@ -141,7 +141,7 @@ func (s *Store) insertJobList(w *wtx, eventID string, list []store.Job, now time
 			if err != nil {
 				return nil, fmt.Errorf("job %s: %w", j.Name, err)
 			}
-			old, err := scanJob(s.st.jobByKey.QueryRowContext(w.ctx, j.EventID, j.Rule, j.Index))
+			old, err := scanJob(w.queryRow(s.st.jobByKey, j.EventID, j.Rule, j.Index))
 			if err != nil {
 				return nil, fmt.Errorf("job %s: %w", j.Name, err)
 			}
@@ -198,7 +198,7 @@ func (s *Store) changed(w *wtx, res sql.Result, err error, id int64) error {
 		return err
 	}
 	var state string
-	err = s.st.jobState.QueryRowContext(w.ctx, id).Scan(&state)
+	err = w.queryRow(s.st.jobState, id).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w %d: it was pruned, or belongs to another store", store.ErrNotFound, id)
 	}

@@ -70,7 +70,7 @@ func (s *Store) forgetCounts() { s.keyCounts, s.emptyPurge = nil, nil }
 // none or it expired before at; exists says whether a row is there.
 func (s *Store) readState(w *wtx, scope, key string, at int64) (value []byte, exists bool, err error) {
 	var exp int64
-	err = s.sst.get.QueryRowContext(w.ctx, scope, key).Scan(&value, &exp)
+	err = w.queryRow(s.sst.get, scope, key).Scan(&value, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -89,7 +89,7 @@ func (s *Store) keyCount(w *wtx, scope string) (int, error) {
 		return n, nil
 	}
 	var n int
-	if err := s.sst.count.QueryRowContext(w.ctx, scope).Scan(&n); err != nil {
+	if err := w.queryRow(s.sst.count, scope).Scan(&n); err != nil {
 		return 0, err
 	}
 	if s.keyCounts == nil {
@@ -438,7 +438,7 @@ func (s *Store) pruneExpired(ctx context.Context, cut int64) (int, error) {
 			last bool
 		)
 		err := s.unsynced(ctx, func(w *wtx) error {
-			err := s.sst.sliceEnd.QueryRowContext(w.ctx, from.key, from.scope, pruneScan).Scan(&next.key, &next.scope)
+			err := w.queryRow(s.sst.sliceEnd, from.key, from.scope, pruneScan).Scan(&next.key, &next.scope)
 			last = errors.Is(err, sql.ErrNoRows)
 			if err != nil && !last {
 				return err
@@ -521,7 +521,7 @@ func (s *Store) EndMute(ctx context.Context, id int64, by string, now time.Time)
 			}
 			return fmt.Errorf("%w: no active mute with id %d (hookd mute list shows them)", store.ErrNoMute, id)
 		}
-		m, err = scanMute(s.sst.muteByID.QueryRowContext(w.ctx, id))
+		m, err = scanMute(w.queryRow(s.sst.muteByID, id))
 		return err
 	})
 	if err != nil {

@@ -325,6 +325,12 @@ func (w *wtx) execCount(st *sql.Stmt, args ...any) (int64, error) {
 	return res.RowsAffected()
 }
 
+// queryRow runs a prepared statement that returns one row in the
+// transaction.
+func (w *wtx) queryRow(st *sql.Stmt, args ...any) *sql.Row {
+	return st.QueryRowContext(w.ctx, args...)
+}
+
 // query runs a prepared statement that returns rows in the transaction.
 func (w *wtx) query(st *sql.Stmt, args ...any) (*sql.Rows, error) {
 	return st.QueryContext(w.ctx, args...)
