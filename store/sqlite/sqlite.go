@@ -71,7 +71,10 @@ type Options struct {
 type Store struct {
 	path string // dir/hookd.db, as given: for messages
 	dir  string
-	w    *sql.DB // the one write connection: the schema upgrade, then wc
+	// w holds the one write connection: the schema upgrade uses w, and
+	// from then on wc holds its connection, so any other call on w
+	// would wait for it forever.
+	w *sql.DB
 	// wc is w's connection, held from setup to Close; the writer's
 	// statements are prepared on it, and the writer runs BEGIN
 	// IMMEDIATE and COMMIT on it itself. An sql.Tx would start a
