@@ -14,8 +14,9 @@ type Report struct {
 	Fire    []string    `json:"fire"`
 	Sync    string      `json:"sync"`
 	Warmup  string      `json:"warmup"`
-	Floor   float64     `json:"floor_events_per_sec"`
-	Results []Result    `json:"results"`
+	// Floor is the floor scenario's events/s, the median over the rounds.
+	Floor   float64  `json:"floor_events_per_sec"`
+	Results []Result `json:"results"`
 	// Medians summarise each scenario over the rounds (--rounds above 1).
 	Medians []Median      `json:"medians,omitempty"`
 	Reload  *ReloadResult `json:"reload,omitempty"`
