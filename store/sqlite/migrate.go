@@ -136,12 +136,13 @@ func (s *Store) copyTableEvents(ctx context.Context, tx *sql.Tx, ins *sql.Stmt) 
 		return 0, err
 	}
 	n := 0
+	var buf []byte // reused: the insert copies its arguments
 	for _, r := range all {
 		body, err := decompressBody(r.body)
 		if err != nil {
 			return n, fmt.Errorf("event %q: %w", r.key, err)
 		}
-		stored, enc := encodeBody(nil, body)
+		stored, enc := encodeBody(&buf, body)
 		res, err := ins.ExecContext(ctx, r.key, r.name, r.action, stored, enc, r.at, r.rules, r.errs)
 		if err != nil {
 			return n, fmt.Errorf("event %q: %w", r.key, err)
@@ -161,13 +162,14 @@ func (s *Store) copyLogEvents(ctx context.Context, ins *sql.Stmt) (int, error) {
 		return 0, err
 	}
 	n := 0
+	var buf []byte // reused: the insert copies its arguments
 	for i, seg := range segs {
 		data, err := os.ReadFile(seg.path)
 		if err != nil {
 			return n, err
 		}
 		end, cut, damage := readSegment(data, func(ev legacyEvent) error {
-			stored, enc := encodeBody(nil, ev.body)
+			stored, enc := encodeBody(&buf, ev.body)
 			res, err := ins.ExecContext(ctx, ev.key, ev.name, ev.action, stored, enc, ev.at, jsonList(ev.rules), jsonList(ev.errors))
 			if err != nil {
 				return fmt.Errorf("event %q: %w", ev.key, err)
