@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/s2"
@@ -81,13 +82,25 @@ func TestMigrateEventsInFile(t *testing.T) {
 	t.Run("version 1", func(t *testing.T) {
 		dir := t.TempDir()
 		execSQL(t, dir, v1Schema)
-		insertV1Event(t, dir, "old-raw", 1000, body, false)
-		insertV1Event(t, dir, "old-s2", 2000, body, true)
+		// Bodies that compress, each different: the migration stores
+		// them compressed through one reused buffer (same length, so it is
+		// not grown between them).
+		long := func(word string) []byte {
+			return []byte(`{"event":"message:in:new","data":{"body":"` + strings.Repeat(word+" ", 200) + `"}}`)
+		}
+		bodies := map[string][]byte{"old-raw": body, "old-s2": long("alpha"), "old-big": long("omega")}
+		insertV1Event(t, dir, "old-raw", 1000, bodies["old-raw"], false)
+		insertV1Event(t, dir, "old-s2", 2000, bodies["old-s2"], true)
+		insertV1Event(t, dir, "old-big", 2500, bodies["old-big"], false)
 		execSQL(t, dir, `INSERT INTO jobs (id, event_id, rule, idx, type, name, params, reference, state, attempts, next_at, created_at, updated_at)
 			VALUES (7, 'old-s2', 'r', 0, 'slack', 'r/slack[0]', '{}', 'ref', 'pending', 1, 3000, 2000, 2500)`)
 		s := open(t, dir, Options{})
 		defer s.Close()
-		checkEvents(t, s, []string{"old-raw", "old-s2"}, body)
+		checkEvents(t, s, []string{"old-raw", "old-s2", "old-big"}, bodies)
+		var compressed int
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE body_encoding = ?`, bodyS2).Scan(&compressed); err != nil || compressed != 2 {
+			t.Errorf("%d bodies stored compressed (%v), want the 2 long ones", compressed, err)
+		}
 		j, err := s.Job(ctx, 7)
 		if err != nil || j.EventID != "old-s2" || j.State != store.StatePending || j.Attempts != 1 || j.UpdatedAt.UnixMilli() != 2500 {
 			t.Errorf("job 7: %+v, %v; want it as the earlier hookd stored it", j, err)
@@ -123,14 +136,14 @@ func TestMigrateEventsInFile(t *testing.T) {
 }
 
 // checkEvents checks the keys of the stored events, oldest first, and
-// that each has body.
-func checkEvents(t *testing.T, s *Store, keys []string, body []byte) {
+// that each has its body of bodies.
+func checkEvents(t *testing.T, s *Store, keys []string, bodies map[string][]byte) {
 	t.Helper()
 	var got []string
 	if err := s.Events(context.Background(), store.EventQuery{OldestFirst: true}, func(e store.Event) error {
 		got = append(got, e.ID)
-		if string(e.Body) != string(body) || !slices.Equal(e.Rules, []string{"r"}) {
-			t.Errorf("event %s: body %q, rules %v; want %q, [r]", e.ID, e.Body, e.Rules, body)
+		if string(e.Body) != string(bodies[e.ID]) || !slices.Equal(e.Rules, []string{"r"}) {
+			t.Errorf("event %s: body %q, rules %v; want %q, [r]", e.ID, e.Body, e.Rules, bodies[e.ID])
 		}
 		return nil
 	}); err != nil {
