@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hookd/hookd/store"
@@ -110,4 +113,43 @@ func FuzzBody(f *testing.F) {
 		}
 		_, _ = decodeBody(body, bodyS2) // damaged: an error or a body, no panic
 	})
+}
+
+// TestBodyBuffersShared accepts events with different compressible bodies
+// of one length from many callers at once, so that commits share the
+// store's pool of compression buffers, and reads every body back as
+// sent: a buffer must not be reused before the commit holding it is done.
+func TestBodyBuffersShared(t *testing.T) {
+	s := open(t, t.TempDir(), Options{})
+	defer s.Close()
+	body := func(id string) []byte {
+		return []byte(`{"event":"message:in:new","id":"` + id + `","data":{"body":"` + strings.Repeat(id+" ", 100) + `"}}`)
+	}
+	const callers, each = 16, 40
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				id := fmt.Sprintf("c%02d-e%03d", c, i)
+				if _, err := s.Accept(context.Background(), []store.Record{{Event: store.Event{ID: id, Name: "message:in:new", Body: body(id)}}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	if err := s.Events(context.Background(), store.EventQuery{}, func(e store.Event) error {
+		n++
+		if !bytes.Equal(e.Body, body(e.ID)) {
+			t.Errorf("%s: read back %.60q..., want its own body", e.ID, e.Body)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != callers*each {
+		t.Errorf("%d events stored, want %d", n, callers*each)
+	}
 }
