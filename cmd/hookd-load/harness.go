@@ -82,7 +82,7 @@ func newHarness(ctx context.Context, opts *options, log io.Writer) (*harness, *R
 		return nil, nil, fmt.Errorf("temp folder: %w", err)
 	}
 	h := &harness{opts: opts, log: log, tmp: tmp, self: self, hookd: opts.Hookd, payload: pl, key: randomHex(24)}
-	for _, p := range []*string{&opts.CPUProfile, &opts.Trace, &opts.ClusterProf} {
+	for _, p := range []*string{&opts.CPUProfile, &opts.Trace, &opts.ClusterProf, &opts.StateProf} {
 		if *p != "" {
 			if *p, err = filepath.Abs(*p); err != nil {
 				h.close()
@@ -114,6 +114,7 @@ func newHarness(ctx context.Context, opts *options, log io.Writer) (*harness, *R
 		Payload:        PayloadInfo{File: opts.Payload, Bytes: pl.Size, Event: pl.Event, Action: pl.Action},
 		Profile:        opts.CPUProfile,
 		ClusterProfile: opts.ClusterProf,
+		StateProfile:   opts.StateProf,
 		Trace:          opts.Trace,
 	}
 	return h, rep, nil
@@ -205,7 +206,7 @@ func (h *harness) runRound(ctx context.Context, rep *Report) []Result {
 			rate := full.EventsPerSec / 2
 			r, err = h.hookdRun(ctx, fmt.Sprintf("hookd@%.0f/s (half)", rate), 1, h.openPlan(rate), profiling{})
 		case scState:
-			r, err = h.hookdRunState(ctx, fmt.Sprintf("hookd, %d rules remember", o.StateRules), 1, o.StateRules, closed, profiling{})
+			r, err = h.hookdRunState(ctx, fmt.Sprintf("hookd, %d rules remember", o.StateRules), 1, o.StateRules, closed, profiling{cpu: o.StateProf})
 			if r != nil && full != nil && full.EventsPerSec > 0 {
 				r.OverHookd = r.EventsPerSec / full.EventsPerSec
 				r.Notes = append(r.Notes, fmt.Sprintf("%.2fx the events/s of the hookd scenario of the same round (the same rules without state)", r.OverHookd))

@@ -54,6 +54,7 @@ type options struct {
 	Pin         bool
 	CPUProfile  string
 	ClusterProf string
+	StateProf   string
 	Trace       string
 	Drain       time.Duration
 	Sync        string
@@ -90,6 +91,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.Pin, "pin", true, "pin the server to CPU 0 and the generator to CPU 1 with taskset, when available")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of hookd during the full-speed scenario to this file (hookd then runs as `hookd-load hookd`)")
 	fs.StringVar(&o.ClusterProf, "cluster-cpuprofile", "", "write a CPU profile of the cluster's first node during the cluster scenario to this file (it then runs as `hookd-load hookd`)")
+	fs.StringVar(&o.StateProf, "state-cpuprofile", "", "write a CPU profile of hookd during the state scenario to this file (hookd then runs as `hookd-load hookd`)")
 	fs.StringVar(&o.Trace, "trace", "", "write an execution trace of hookd during the full-speed scenario to this file (go tool trace -pprof=syscall FILE: time spent waiting in syscalls such as fsync)")
 	fs.DurationVar(&o.Drain, "drain", 60*time.Second, "longest wait, after sending, for the sink to receive every action")
 	fs.StringVar(&o.Sync, "sync", "full", "hookd's store durability (--sync of hookd serve): full or normal")
@@ -166,8 +168,18 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--sync %q: use full or normal", o.Sync)
 	case o.Rounds < 1:
 		return nil, errors.New("--rounds must be at least 1")
-	case o.Rounds > 1 && (o.CPUProfile != "" || o.Trace != "" || o.ClusterProf != ""):
+	case o.Rounds > 1 && (o.CPUProfile != "" || o.Trace != "" || o.ClusterProf != "" || o.StateProf != ""):
 		return nil, errors.New("--rounds: profile or trace one round only (leave out --rounds, or the profile and trace flags)")
+	}
+	for _, p := range []struct{ flag, file, scenario string }{
+		{"cpuprofile", o.CPUProfile, scFull},
+		{"trace", o.Trace, scFull},
+		{"cluster-cpuprofile", o.ClusterProf, scCluster},
+		{"state-cpuprofile", o.StateProf, scState},
+	} {
+		if p.file != "" && !slices.Contains(o.Scenarios, p.scenario) {
+			return nil, fmt.Errorf("--%s profiles the %s scenario, which --scenarios leaves out: add %s to --scenarios", p.flag, p.scenario, p.scenario)
+		}
 	}
 	return o, nil
 }

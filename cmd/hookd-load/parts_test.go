@@ -297,6 +297,12 @@ func TestParseOptions(t *testing.T) {
 		{args: []string{"--rounds", "5"}, check: func(o *options) bool { return o.Rounds == 5 }},
 		{args: []string{"--rounds", "0"}, wantErr: "--rounds must be at least 1"},
 		{args: []string{"--rounds", "2", "--cpuprofile", "cpu.prof"}, wantErr: "profile or trace one round only"},
+		{args: []string{"--rounds", "2", "--scenarios", "state", "--state-cpuprofile", "cpu.prof"}, wantErr: "profile or trace one round only"},
+		{args: []string{"--scenarios", "state", "--cpuprofile", "cpu.prof"}, wantErr: "--cpuprofile profiles the full scenario, which --scenarios leaves out: add full"},
+		{args: []string{"--scenarios", "full", "--trace", "t.out"}, check: func(o *options) bool { return o.Trace == "t.out" }},
+		{args: []string{"--scenarios", "full", "--state-cpuprofile", "cpu.prof"}, wantErr: "--state-cpuprofile profiles the state scenario"},
+		{args: []string{"--scenarios", "floor,state", "--state-cpuprofile", "cpu.prof"}, check: func(o *options) bool { return o.StateProf == "cpu.prof" }},
+		{args: []string{"--scenarios", "full", "--cluster-cpuprofile", "cpu.prof"}, wantErr: "--cluster-cpuprofile profiles the cluster scenario"},
 	}
 	for _, tc := range tests {
 		o, err := parseOptions(tc.args, io.Discard)

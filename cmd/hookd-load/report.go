@@ -102,6 +102,9 @@ func printReport(w io.Writer, rep *Report) {
 	if rep.ClusterProfile != "" {
 		fmt.Fprintf(w, "CPU profile of the cluster's first node: %s (go tool pprof -top %s)\n", rep.ClusterProfile, rep.ClusterProfile)
 	}
+	if rep.StateProfile != "" {
+		fmt.Fprintf(w, "CPU profile of hookd with rules that remember: %s (go tool pprof -top %s)\n", rep.StateProfile, rep.StateProfile)
+	}
 	if rep.Trace != "" {
 		fmt.Fprintf(w, "execution trace of hookd at full speed: %s (go tool trace -pprof=syscall %s > syscall.prof)\n", rep.Trace, rep.Trace)
 	}

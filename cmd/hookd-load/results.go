@@ -22,9 +22,11 @@ type Report struct {
 	Reload  *ReloadResult `json:"reload,omitempty"`
 	Profile string        `json:"cpu_profile,omitempty"`
 	// ClusterProfile is the CPU profile of the cluster's first node.
-	ClusterProfile string   `json:"cluster_cpu_profile,omitempty"`
-	Trace          string   `json:"trace,omitempty"`
-	Failures       []string `json:"failures,omitempty"`
+	ClusterProfile string `json:"cluster_cpu_profile,omitempty"`
+	// StateProfile is the CPU profile of hookd in the state scenario.
+	StateProfile string   `json:"state_cpu_profile,omitempty"`
+	Trace        string   `json:"trace,omitempty"`
+	Failures     []string `json:"failures,omitempty"`
 }
 
 // PayloadInfo describes the event sent.
