@@ -91,12 +91,11 @@ func readsEnv(prog *vm.Program) bool {
 }
 
 // exprCheck walks an expression's syntax tree while it compiles: it
-// reports calls of unknown functions and unknown vars, and collects the
-// event fields the expression reads.
+// reports calls of unknown functions and unknown vars (fieldRefs collects
+// the event fields it reads, from the compiled program).
 type exprCheck struct {
 	vars     map[string]any
 	problems []exprProblem
-	fields   []fieldRef
 }
 
 type exprProblem struct {

@@ -170,8 +170,7 @@ func TestRedirects(t *testing.T) {
 	other := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("the other host got %s %s", r.Method, r.URL)
 	})
-	var target *httptest.Server
-	target = newServer(t, func(w http.ResponseWriter, r *http.Request) {
+	target := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/away":
 			http.Redirect(w, r, other.URL+"/x?token=SENTINEL", http.StatusTemporaryRedirect)

@@ -228,7 +228,7 @@ func requestParts(p map[string]any) (method, path string, query url.Values, body
 // path to append to base_url.
 func CheckPath(p string) (string, error) {
 	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("path %q %s; give a path relative to base_url like /devices/ID/groups/ID@g.us/members, with query parameters under query:", p, why)
+		return "", fmt.Errorf("path %q %s; give a path relative to base_url like /devices/ID/groups/ID@g.us/members, with query parameters in the action's query field", p, why)
 	}
 	switch {
 	case p == "":

@@ -79,7 +79,7 @@ func TestDemoSuggestedEvent(t *testing.T) {
 			// so that the second run is a new event too.
 			next := time.Now().Truncate(time.Second).Add(time.Second)
 			for time.Now().Before(next) {
-				time.Sleep(next.Sub(time.Now()))
+				time.Sleep(time.Until(next))
 			}
 		}
 	}

@@ -34,9 +34,6 @@ const (
 	fireSentinel       = "sentinel"
 )
 
-// fireEventID is the id of fireEvent; references are built from it.
-const fireEventID = "3EB0F12E5A7C9D1B3E4F"
-
 // fireEvent is a group:update "add" event, as Wassenger sends it.
 const fireEvent = `{
   "id": "3EB0F12E5A7C9D1B3E4F",
