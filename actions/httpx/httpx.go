@@ -96,15 +96,6 @@ func statusText(resp *http.Response) string {
 // OK reports whether the status is 2xx.
 func (a *Answer) OK() bool { return a.Status >= 200 && a.Status <= 299 }
 
-// Result is the Result of the answer: ok with Summary for a 2xx, else
-// Failure with Snippet as the detail.
-func (a *Answer) Result(op string) actions.Result {
-	if a.OK() {
-		return a.Success(a.Summary())
-	}
-	return a.Failure(op, a.Snippet(), "")
-}
-
 // Success is an ok Result whose Response is summary.
 func (a *Answer) Success(summary string) actions.Result {
 	return actions.Result{Response: summary, Reason: ReasonOK}

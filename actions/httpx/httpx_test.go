@@ -30,14 +30,19 @@ func post(t *testing.T, url, body string) *http.Request {
 	return req
 }
 
-// send is how the actions use this package: Do, then the answer's Result
-// or, when there is no answer, ErrorResult. op prefixes every error.
+// send is how the actions use this package: Do, then Success with the
+// answer's Summary for a 2xx, else Failure with its Snippet, or, when
+// there is no answer, ErrorResult. op prefixes every error. (The actions
+// also scrub their secrets from the summary and the snippet.)
 func send(ctx context.Context, client *http.Client, req *http.Request, op string) actions.Result {
 	a, err := Do(ctx, client, req)
 	if err != nil {
 		return ErrorResult(op, err)
 	}
-	return a.Result(op)
+	if a.OK() {
+		return a.Success(a.Summary())
+	}
+	return a.Failure(op, a.Snippet(), "")
 }
 
 func TestSend(t *testing.T) {
