@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/hookd/hookd/engine/funcs"
 )
 
 // RuleState is what a rule remembers about one key, stored as JSON. A
@@ -167,7 +169,7 @@ func digestStep(d *Digest, s RuleState, at time.Time, raw []byte) ([]byte, bool,
 	if d.Schedule != nil {
 		local = due.In(d.Schedule.spec.Location)
 	}
-	info := StepInfo{Count: s.Count, Due: due, Reason: fmt.Sprintf("collected, %s for this key so far, sent at %s", plural(s.Count, "event"), local.Format(time.RFC3339))}
+	info := StepInfo{Count: s.Count, Due: due, Reason: fmt.Sprintf("collected, %s for this key so far, sent at %s", funcs.Plural(s.Count, "event", "events"), local.Format(time.RFC3339))}
 	return encodeState(s), false, info, due.Add(d.Keep)
 }
 
@@ -225,11 +227,4 @@ func FormatPeriod(d time.Duration) string {
 		return fmt.Sprintf("%dm", d/time.Minute)
 	}
 	return d.String()
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -6,6 +6,7 @@ package funcs
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -49,6 +50,8 @@ var docs = []Doc{
 		`senderPhone({from: "120363041234567890@g.us", author: "34655443322@c.us"})`, `"+34655443322"`},
 	{"truncate", "truncate(s string, n int) string", "s cut to at most n characters, ending in … when cut.",
 		`truncate("Welcome to the group", 10)`, `"Welcome t…"`},
+	{"plural", "plural(n int, one string, many string) string", "n and the word that goes with it: one for 1, else many.",
+		`plural(3, "member", "members")`, `"3 members"`},
 	{"unixTime", "unixTime(seconds int) string", "A Unix time in seconds (e.g. created) as RFC 3339 UTC.",
 		`unixTime(1721661487)`, `"2024-07-22T15:18:07Z"`},
 }
@@ -77,6 +80,21 @@ func Options() []expr.Option {
 			}
 			return Truncate(s, n), nil
 		}, new(func(string, int) string)),
+		expr.Function("plural", func(p ...any) (any, error) {
+			n, err := intArg(p, 0, "plural")
+			if err != nil {
+				return nil, err
+			}
+			one, err := arg[string](p, 1, "plural")
+			if err != nil {
+				return nil, err
+			}
+			many, err := arg[string](p, 2, "plural")
+			if err != nil {
+				return nil, err
+			}
+			return Plural(n, one, many), nil
+		}, new(func(int, string, string) string)),
 		expr.Function("unixTime", func(p ...any) (any, error) {
 			n, err := intArg(p, 0, "unixTime")
 			if err != nil {
@@ -106,6 +124,15 @@ func Truncate(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// Plural is n followed by one when n is 1, else by many: "1 member",
+// "3 members", "2 people".
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // UnixTime formats Unix seconds as RFC 3339 in UTC.

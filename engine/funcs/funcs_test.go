@@ -243,6 +243,40 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
+// TestPlural runs plural as rules call it: on the length of a list of
+// the event, with a missing list given a default.
+func TestPlural(t *testing.T) {
+	tests := []struct {
+		participants any
+		want         string
+	}{
+		{[]any{}, "0 members"},
+		{[]any{"+34600000001"}, "1 member"},
+		{[]any{"+34600000001", "+34600000002"}, "2 members"},
+		{nil, "0 members"},
+	}
+	prog, err := expr.Compile(`plural(len(participants ?? []), "member", "members")`, append(funcs.Options(), expr.AllowUndefinedVariables())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		out, err := expr.Run(prog, map[string]any{"participants": tt.participants})
+		if err != nil {
+			t.Fatalf("participants %v: %v", tt.participants, err)
+		}
+		if out != tt.want {
+			t.Errorf("participants %v: %q, want %q", tt.participants, out, tt.want)
+		}
+	}
+	bad, err := expr.Compile(`plural(size, "member", "members")`, append(funcs.Options(), expr.AllowUndefinedVariables())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := expr.Run(bad, map[string]any{}); err == nil || !strings.Contains(err.Error(), "plural: argument 1 is nil") {
+		t.Errorf("plural of a missing field: err = %v, want it to name the nil argument", err)
+	}
+}
+
 func TestNilArgumentIsAnError(t *testing.T) {
 	prog, err := expr.Compile(`phone(author)`, append(funcs.Options(), expr.AllowUndefinedVariables())...)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/event"
 )
 
@@ -166,7 +167,7 @@ func (r *run) replay() *engine.Result {
 		switch {
 		case it.Flushed != nil:
 			pending = append(pending, engine.Fired{Rule: it.Flushed.Rule, Actions: it.Flushed.Actions})
-			r.reasons[it.Flushed.Rule.Name] = fmt.Sprintf("its digest for %q was sent with %s", it.Flushed.Key, plural(it.Flushed.Count, "event"))
+			r.reasons[it.Flushed.Rule.Name] = fmt.Sprintf("its digest for %q was sent with %s", it.Flushed.Key, funcs.Plural(it.Flushed.Count, "event", "events"))
 			errs = append(errs, it.Flushed.Errors...)
 		case it.Tick != nil:
 			pending = append(pending, engine.Fired{Rule: it.Tick.Rule, Actions: it.Tick.Actions})
@@ -222,13 +223,6 @@ func (r *run) stateWhy(name string) string {
 		return why
 	}
 	return fmt.Sprintf("rule %q did not match this event", name)
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // stepChecks reports whether a step of the sequence checks something.

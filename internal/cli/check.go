@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/engine/ruletest"
 )
 
@@ -25,9 +26,9 @@ func runCheck(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "%s: %s\n", pos[0], countProblems(problems))
 		return 1
 	}
-	fmt.Fprintf(s.Stdout, "%s: OK, %s", pos[0], plural(len(rs.Rules), "rule"))
+	fmt.Fprintf(s.Stdout, "%s: OK, %s", pos[0], funcs.Plural(len(rs.Rules), "rule", "rules"))
 	if w := problems.Warnings(); w > 0 {
-		fmt.Fprintf(s.Stdout, ", %s", plural(w, "warning"))
+		fmt.Fprintf(s.Stdout, ", %s", funcs.Plural(w, "warning", "warnings"))
 	}
 	fmt.Fprintln(s.Stdout)
 	fmt.Fprintln(s.Stdout, "listening to:")
@@ -46,16 +47,9 @@ func runCheck(s Streams, args []string) int {
 }
 
 func countProblems(ps engine.Problems) string {
-	out := plural(ps.Errors(), "error")
+	out := funcs.Plural(ps.Errors(), "error", "errors")
 	if w := ps.Warnings(); w > 0 {
-		out += ", " + plural(w, "warning")
+		out += ", " + funcs.Plural(w, "warning", "warnings")
 	}
 	return out
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, word)
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

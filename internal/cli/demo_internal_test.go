@@ -53,7 +53,7 @@ func TestDemoSuggestedEvent(t *testing.T) {
 	if !strings.Contains(cmd, "/webhooks/wassenger?key=") {
 		t.Fatalf("the suggested line posts elsewhere: %s", cmd)
 	}
-	slackLine := regexp.MustCompile(`(?m)^  \[webhook\] :warning: \+34655500001 removed 1 member\(s\) from Marketing Team$`)
+	slackLine := regexp.MustCompile(`(?m)^  \[webhook\] :warning: \+34655500001 removed 1 member from Marketing Team$`)
 	mailLine := regexp.MustCompile(`(?m)^  to ops@example.com, groups@example.com: Members removed from Marketing Team$`)
 	before := stdout.String()
 	if slackLine.MatchString(before) {

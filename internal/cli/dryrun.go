@@ -9,6 +9,7 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/event"
 )
 
@@ -202,7 +203,7 @@ func (s *summary) add(res *engine.Result) {
 }
 
 func (s *summary) write(w io.Writer) {
-	fmt.Fprintf(w, "%s, %d matched at least one rule, %s\n", plural(s.events, "event"), s.matched, plural(s.errors, "error"))
+	fmt.Fprintf(w, "%s, %d matched at least one rule, %s\n", funcs.Plural(s.events, "event", "events"), s.matched, funcs.Plural(s.errors, "error", "errors"))
 	width := 4
 	for _, r := range s.rs.Rules {
 		width = max(width, len(r.Name))
@@ -214,7 +215,7 @@ func (s *summary) write(w io.Writer) {
 	for _, n := range names {
 		line := fmt.Sprintf("  %-*s  fired %d", width, n, s.fired[n])
 		if s.failed[n] > 0 {
-			line += ", " + plural(s.failed[n], "error")
+			line += ", " + funcs.Plural(s.failed[n], "error", "errors")
 		}
 		fmt.Fprintln(w, line)
 	}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/engine/ruletest"
 	"github.com/hookd/hookd/event"
 )
@@ -93,7 +94,7 @@ func runExplain(s Streams, args []string) int {
 	}
 	writeExplanation(s.Stdout, rs, ev, xs)
 	if before > 0 {
-		fmt.Fprintf(s.Stdout, "\n(the throttles, windows and digests count the %s before it in event time, replayed from %s)\n", plural(before, "event"), pos[0])
+		fmt.Fprintf(s.Stdout, "\n(the throttles, windows and digests count the %s before it in event time, replayed from %s)\n", funcs.Plural(before, "event", "events"), pos[0])
 	}
 	if len(events) > 1 && *id == "" {
 		fmt.Fprintf(s.Stdout, "\n(%s holds %d events; this is the first: pick another with --id)\n", pos[0], len(events))
@@ -152,7 +153,7 @@ func writeExplanation(w io.Writer, rs *engine.RuleSet, ev *event.Event, xs []eng
 			fired++
 		}
 	}
-	fmt.Fprintf(w, "%s: %s, %d fired\n", rs.File, plural(len(xs), "rule"), fired)
+	fmt.Fprintf(w, "%s: %s, %d fired\n", rs.File, funcs.Plural(len(xs), "rule", "rules"), fired)
 	for _, x := range xs {
 		mark := "✗"
 		if x.Outcome == engine.OutcomeFired {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/event"
 )
 
@@ -208,7 +209,7 @@ func compactJSON(v any) string {
 // writeImpact prints each changed event, then the counts per rule.
 func writeImpact(w io.Writer, old, cur *engine.RuleSet, total int, changes []impactJSON) {
 	if len(changes) == 0 {
-		fmt.Fprintf(w, "no changes over %s\n", plural(total, "event"))
+		fmt.Fprintf(w, "no changes over %s\n", funcs.Plural(total, "event", "events"))
 		return
 	}
 	per := map[string]*ruleImpact{}
@@ -266,7 +267,7 @@ func writeImpact(w io.Writer, old, cur *engine.RuleSet, total int, changes []imp
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "%d of %s change (baseline %s)\n", len(changes), plural(total, "event"), old.File)
+	fmt.Fprintf(w, "%d of %s change (baseline %s)\n", len(changes), funcs.Plural(total, "event", "events"), old.File)
 	var order []string
 	for _, r := range cur.Rules {
 		order = append(order, r.Name)
@@ -283,19 +284,19 @@ func writeImpact(w io.Writer, old, cur *engine.RuleSet, total int, changes []imp
 		}
 		var parts []string
 		if n.started > 0 {
-			parts = append(parts, "+"+plural(n.started, "event"))
+			parts = append(parts, "+"+funcs.Plural(n.started, "event", "events"))
 		}
 		if n.stopped > 0 {
-			parts = append(parts, "-"+plural(n.stopped, "event"))
+			parts = append(parts, "-"+funcs.Plural(n.stopped, "event", "events"))
 		}
 		if n.changed > 0 {
-			parts = append(parts, plural(n.changed, "changed action"))
+			parts = append(parts, funcs.Plural(n.changed, "changed action", "changed actions"))
 		}
 		if n.newErrors > 0 {
-			parts = append(parts, plural(n.newErrors, "new error"))
+			parts = append(parts, funcs.Plural(n.newErrors, "new error", "new errors"))
 		}
 		if n.fixedErrors > 0 {
-			parts = append(parts, plural(n.fixedErrors, "fixed error"))
+			parts = append(parts, funcs.Plural(n.fixedErrors, "fixed error", "fixed errors"))
 		}
 		fmt.Fprintf(w, "rule %s: %s\n", name, strings.Join(parts, ", "))
 	}

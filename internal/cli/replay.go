@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/event"
 )
 
@@ -101,7 +102,7 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 		if atEnd == 1 {
 			verb = "was"
 		}
-		fmt.Fprintf(s.Stdout, "%s still collecting when the events ran out %s sent at the end\n", plural(atEnd, "digest"), verb)
+		fmt.Fprintf(s.Stdout, "%s still collecting when the events ran out %s sent at the end\n", funcs.Plural(atEnd, "digest", "digests"), verb)
 	}
 	sum.write(s.Stdout)
 	return 0
@@ -150,7 +151,7 @@ func writeDigest(w io.Writer, it engine.ReplayItem, describe func(*event.Event, 
 	if sc := f.Rule.Digest.Schedule; sc != nil {
 		due = due.In(sc.Location())
 	}
-	fmt.Fprintf(w, "== digest of %s%s due %s: %s, sent %s\n", f.Rule.Name, keyNote(f.Key), due.Format(time.RFC3339), plural(f.Count, "event"), when)
+	fmt.Fprintf(w, "== digest of %s%s due %s: %s, sent %s\n", f.Rule.Name, keyNote(f.Key), due.Format(time.RFC3339), funcs.Plural(f.Count, "event", "events"), when)
 	if f.Events < f.Count {
 		fmt.Fprintf(w, "   (digest.events keeps the first %d: max_events)\n", f.Events)
 	}
@@ -277,7 +278,7 @@ func writeState(w io.Writer, x engine.RuleExplanation) {
 	case r.Window != nil:
 		fmt.Fprintf(w, "    window: %d of %d events within %s\n", st.Count, st.AtLeast, engine.FormatPeriod(r.Window.Within))
 	case r.Digest != nil:
-		fmt.Fprintf(w, "    digest: %s collected, sent at %s\n", plural(st.Count, "event"), st.Due.Format(time.RFC3339))
+		fmt.Fprintf(w, "    digest: %s collected, sent at %s\n", funcs.Plural(st.Count, "event", "events"), st.Due.Format(time.RFC3339))
 	}
 	if x.Rule.Throttle != nil {
 		if st.NextAllowed.IsZero() {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/daemon"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/sqlite"
 )
@@ -81,7 +82,7 @@ func runEvents(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd events export: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(s.Stderr, "exported %s\n", plural(n, "event"))
+	fmt.Fprintf(s.Stderr, "exported %s\n", funcs.Plural(n, "event", "events"))
 	return 0
 }
 
@@ -149,7 +150,7 @@ func runDLQ(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd dlq retry: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(s.Stdout, "queued %s again; a running hookd serve picks them up within a second, or at its next start\n", plural(n, "dead letter"))
+	fmt.Fprintf(s.Stdout, "queued %s again; a running hookd serve picks them up within a second, or at its next start\n", funcs.Plural(n, "dead letter", "dead letters"))
 	return 0
 }
 

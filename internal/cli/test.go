@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/engine/ruletest"
 )
 
@@ -36,7 +37,7 @@ func runTest(s Streams, args []string) int {
 			for _, p := range problems {
 				fmt.Fprintln(s.Stderr, p)
 			}
-			fmt.Fprintf(s.Stderr, "%s: %s; fix the test file and run again\n", file, plural(problems.Errors(), "error"))
+			fmt.Fprintf(s.Stderr, "%s: %s; fix the test file and run again\n", file, funcs.Plural(problems.Errors(), "error", "errors"))
 			invalid = true
 			continue
 		}
