@@ -52,7 +52,7 @@ type rulesSpec struct {
 const stateKey = `{{ id[17:] }}`
 
 // fireRuleName names the rule that fires an action of type typ. Names
-// are short so that hookd's reference hookd:<id>:<rule>:<index> stays
+// are short so that hookd's reference hookd:<event key>:<rule>:<index> stays
 // within 64 bytes and keeps the event id readable.
 func fireRuleName(typ string) string {
 	return "fire-" + strings.TrimPrefix(typ, "wassenger.")
