@@ -5,11 +5,13 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/ruletest"
 )
 
 // TestDocsStateRules loads every rule of the YAML blocks of docs/rules.md
-// from "Rules that remember" to the loop guard: the examples of the state
-// keys and timer rules must load without a problem.
+// from "Rules that remember" to the loop guard, running their inline
+// examples: the examples of the state keys and timer rules must load
+// without a problem, and do what their examples say.
 func TestDocsStateRules(t *testing.T) {
 	page := readDoc(t, "rules.md")
 	start := strings.Index(page, "\n## Rules that remember\n")
@@ -22,7 +24,7 @@ func TestDocsStateRules(t *testing.T) {
 		block, _, _ := strings.Cut(part, "```")
 		blocks++
 		src := "version: 1\nrules:\n" + block
-		rs, problems := engine.Load("docs/rules.md", []byte(src), engine.LoadOptions{})
+		rs, problems := ruletest.Load("docs/rules.md", []byte(src), engine.LoadOptions{})
 		if rs == nil || len(problems) > 0 {
 			t.Errorf("docs/rules.md: a rule example does not load cleanly:\n%s\n%v", block, problems)
 			continue

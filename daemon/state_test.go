@@ -160,6 +160,40 @@ func TestWindowFiresOnNthEventAndDuplicatesDoNotCount(t *testing.T) {
 	})
 }
 
+// A window with weight: counts the members each removal names (the
+// field is read only by the weight, so intake's projection must keep
+// it), and a duplicate delivery does not count them twice.
+func TestWindowWeightCountsRemovedMembers(t *testing.T) {
+	t.Parallel()
+	rules := strings.Replace(windowRules, "at_least: 3 }", `at_least: 5, weight: "len(participants ?? [])" }`, 1)
+	testbackend.Each(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: rules})
+		now := time.Now()
+		removal := func(id string, members int, at time.Time) string {
+			ev := inChat(id, "remove", "g1@g.us", at)
+			ps := make([]any, members)
+			for i := range ps {
+				ps[i] = fmt.Sprintf("+3460000%04d", i)
+			}
+			ev["participants"] = ps
+			return js(t, ev)
+		}
+		h.accept(t, removal("m1", 3, now))
+		if got := h.accept(t, removal("m1", 3, now)); got.Duplicates != 1 {
+			t.Fatalf("second delivery of m1: %+v, want a duplicate", got)
+		}
+		h.accept(t, removal("m2", 1, now.Add(time.Minute)))
+		if n := len(h.jobs(t)); n != 0 {
+			t.Fatalf("%d jobs after 4 members removed (and a duplicate of 3), want none", n)
+		}
+		h.accept(t, removal("m3", 2, now.Add(2*time.Minute)))
+		got := h.waitHooks(t, 1)
+		if got[0]["event"] != "m3" || fmt.Sprint(got[0]["count"]) != "6" {
+			t.Fatalf("webhook %v, want m3 with count 6 (3 + 1 + 2 members)", got[0])
+		}
+	})
+}
+
 // A reload keeps the state of a rule whose name and key are unchanged
 // (its period may change), and starts afresh when the key changes.
 func TestReloadKeepsStateOfUnchangedKey(t *testing.T) {

@@ -45,7 +45,10 @@ type RuleError struct {
 	Rule string
 	// Action is the failing action's name ("" for the condition).
 	Action string
-	Err    error
+	// Part names what failed when it is neither the condition nor an
+	// action: the state's key, or the window's weight.
+	Part string
+	Err  error
 }
 
 // Error formats the error with the rule and the action, on one line.
@@ -53,8 +56,11 @@ func (e RuleError) Error() string {
 	if e.Rule == "" {
 		return oneLineError(e.Err)
 	}
-	if e.Action != "" {
+	switch {
+	case e.Action != "":
 		return fmt.Sprintf("rule %q: action %s: %s", e.Rule, e.Action, oneLineError(e.Err))
+	case e.Part != "":
+		return fmt.Sprintf("rule %q: %s: %s", e.Rule, e.Part, oneLineError(e.Err))
 	}
 	return fmt.Sprintf("rule %q: condition: %s", e.Rule, oneLineError(e.Err))
 }

@@ -41,6 +41,8 @@ type Throttle struct {
 
 // Window makes a rule fire when the AtLeast-th matching event for a key
 // arrives within Within: `window: { key: ..., within: 10m, at_least: 5 }`.
+// With `weight:` an event counts as many as its expression says (the
+// members a group:update removes: `weight: len(participants ?? [])`).
 type Window struct {
 	Within  time.Duration
 	AtLeast int
@@ -48,7 +50,13 @@ type Window struct {
 	// so every further event within the period fires too; by default the
 	// window starts again from zero.
 	Continue bool
+	// weight is the `weight:` expression; nil counts each event once.
+	weight *compiled
 }
+
+// Weighted reports whether the window counts events by a weight:
+// expression rather than once each.
+func (w *Window) Weighted() bool { return w.weight != nil }
 
 // Digest collects a rule's matching events per key; the actions run once
 // per period (Every) or schedule tick (Schedule) with the collected
@@ -123,7 +131,7 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 	keyNodes := map[string]*yaml.Node{}
 	if e, has := f["window"]; has {
 		w := &Window{}
-		body := l.fields(e.Value, what+": window", "key", "within", "at_least", "then")
+		body := l.fields(e.Value, what+": window", "key", "within", "at_least", "then", "weight")
 		keyNodes["window"] = l.keyNode(body)
 		w.Within = l.period(e.Value, body, "within", what+": window", true)
 		if v, has := body["at_least"]; !has {
@@ -144,6 +152,10 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 				l.errorf(v.Value, "%s: window.then must be reset (count again from zero after firing, the default) or continue (every further event within the period fires too), found %s", what, describe(v.Value))
 				ok = false
 			}
+		}
+		if v, has := body["weight"]; has {
+			w.weight = l.windowWeight(v.Value, what)
+			ok = ok && w.weight != nil
 		}
 		ok = ok && w.Within > 0 && w.AtLeast > 0
 		r.Window = w
@@ -243,6 +255,31 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 		r.scope = r.makeScope()
 	}
 	return ok
+}
+
+// windowWeight compiles a window's weight: expression, which must give a
+// number (it may read the event, not the window's own state).
+func (l *loader) windowWeight(n *yaml.Node, what string) *compiled {
+	src, ok := l.str(n, what+": window.weight")
+	if !ok {
+		return nil
+	}
+	if strings.Contains(src, "{{") {
+		l.errorf(n, "%s: window.weight is an expression, as in if:, not a template: write weight: len(participants ?? []) without {{ }}", what)
+		return nil
+	}
+	c := l.compileExpr(src, n, 0, false, what+": window.weight")
+	if c == nil {
+		return nil
+	}
+	switch k := c.Prog.Node().Type(); {
+	case k == nil, k.Kind() == reflect.Interface:
+	case k.Kind() >= reflect.Int && k.Kind() <= reflect.Float64:
+	default:
+		l.errorf(n, "%s: window.weight must give a number (how many this event counts for), but %q gives a %s; e.g. weight: len(participants ?? [])", what, src, k)
+		return nil
+	}
+	return c
 }
 
 // stateCombinations refuses the keys that make no sense together.

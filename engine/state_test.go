@@ -127,6 +127,75 @@ func TestReplayWindowThrottle(t *testing.T) {
 	}
 }
 
+// TestReplayWindowWeight: a window with weight: counts the members each
+// removal names, so that one event removing three and one removing two
+// make the five of at_least: 5; an event that names none counts 0 and
+// never fires the rule; a weight that is not a whole number is the
+// rule's error for that event, which then does not count.
+func TestReplayWindowWeight(t *testing.T) {
+	rs := loadState(t, `version: 1
+rules:
+  - name: mass-removal
+    on: group:update
+    if: action == "remove"
+    window: { key: "{{ data.chat.id }}", within: 10m, at_least: 5, weight: "len(participants ?? []) * (data.chat.scale ?? 1)" }
+    do: [log: {message: "{{ window.count }} members removed from {{ key }} since {{ window.times[0] }}"}]
+`)
+	removal := func(created int64, chat string, participants int, extra string) *event.Event {
+		ps := make([]string, participants)
+		for i := range ps {
+			ps[i] = fmt.Sprintf("%q", fmt.Sprintf("+3460000%04d", i))
+		}
+		return mustEvent(t, fmt.Sprintf(`{"id":"w%d","event":"group:update","action":"remove","created":%d,"participants":[%s],"data":{"chat":{"id":%q%s}}}`,
+			created, created, strings.Join(ps, ","), chat, extra))
+	}
+	events := []*event.Event{
+		removal(at("10:00:00"), "a@g.us", 3, ""),
+		removal(at("10:01:00"), "a@g.us", 0, ""),             // counts 0
+		removal(at("10:02:00"), "a@g.us", 1, `,"scale":0.5`), // 0.5: an error, not counted
+		removal(at("10:03:00"), "b@g.us", 4, ""),             // another group
+		removal(at("10:04:00"), "a@g.us", 2, ""),             // 3 + 2 = 5: fires
+		removal(at("10:05:00"), "a@g.us", 0, ""),             // the window started again; 0
+		removal(at("10:06:00"), "b@g.us", 1, `,"scale":"x"`), // not a number
+		removal(at("10:20:00"), "b@g.us", 1, ""),             // the 4 of 10:03 are out of the window
+		removal(at("10:21:00"), "b@g.us", 2, `,"scale":2`),   // 1 + 4 = 5: fires
+	}
+	var got, reasons, errs []string
+	rs.Replay(events, engine.NewMemoryState(), func(it engine.ReplayItem) {
+		if it.Result == nil {
+			return
+		}
+		got = append(got, logMessages(it.Result, "mass-removal")...)
+		for _, o := range it.Outcomes {
+			reasons = append(reasons, fmt.Sprintf("%s %s: %s", o.At.Format("15:04"), o.Key, o.Info.Reason))
+		}
+		for _, e := range it.Result.Errors {
+			errs = append(errs, e.Error())
+		}
+	})
+	want := []string{
+		"5 members removed from a@g.us since 2026-03-02T10:00:00Z",
+		"5 members removed from b@g.us since 2026-03-02T10:20:00Z",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("fired:\n%s\nwant:\n%s\nsteps:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), strings.Join(reasons, "\n"))
+	}
+	wantReasons := []string{
+		"10:00 a@g.us: 3 counted within 10m of this key (this event counts 3), needs 5: waits",
+		"10:01 a@g.us: 3 counted within 10m of this key (this event counts 0), needs 5: waits",
+		"10:03 b@g.us: 4 counted within 10m of this key (this event counts 4), needs 5: waits",
+		"10:04 a@g.us: 5 counted within 10m of this key (this event counts 2) reaches at_least 5 (the window starts again): fires",
+		"10:05 a@g.us: this event counts 0 (window.weight): nothing within 10m of this key, needs 5: waits",
+		"10:20 b@g.us: 1 counted within 10m of this key (this event counts 1), needs 5: waits",
+		"10:21 b@g.us: 5 counted within 10m of this key (this event counts 4) reaches at_least 5 (the window starts again): fires",
+	}
+	sameLines(t, "steps", reasons, wantReasons)
+	wantErrs := []string{"gave 0.5; it must be a whole number from 0 to 1000000; the rule did not count this event", "invalid operation: int * string"}
+	if len(errs) != 2 || !strings.Contains(errs[0], wantErrs[0]) || !strings.Contains(errs[1], wantErrs[1]) || !strings.Contains(errs[0], "window.weight len(participants ?? []) * (data.chat.scale ?? 1)") {
+		t.Errorf("errors:\n%s\nwant two, the first containing %q", strings.Join(errs, "\n"), wantErrs[0])
+	}
+}
+
 // TestReplayContinueAndOnce: a window with then: continue fires on every
 // further event; per: once fires once per key.
 func TestReplayContinueAndOnce(t *testing.T) {
@@ -189,8 +258,14 @@ func TestReplayDigestAndTimer(t *testing.T) {
 		"09:00 end=false 1 joined Ventas a: 5",
 		"10:00 end=true 1 joined Ventas b: 7",
 	}
+	sameLines(t, "got", got, want)
+}
+
+// sameLines reports got and want, one item a line, when they differ.
+func sameLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		t.Errorf("%s:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -287,6 +362,10 @@ func TestStateCheck(t *testing.T) {
 		{"two keys", "    window: { key: \"{{ data.chat.id }}\", within: 5m, at_least: 2 }\n    throttle: { key: \"{{ author }}\", per: 1h }\n", "rules.yaml:6:22: rule \"r\": throttle.key differs from the window's key"},
 		{"stop", "    stop: true\n    throttle: { per: 1h }\n", "rules.yaml:5:5: rule \"r\": stop: true cannot go with throttle"},
 		{"every and schedule", "    digest: { every: 1h, schedule: \"0 9 * * *\" }\n", "rules.yaml:5:26: rule \"r\": digest: set every: or schedule:, not both"},
+		{"weight a template", "    window: { within: 5m, at_least: 2, weight: \"{{ len(participants) }}\" }\n", "rules.yaml:5:48: rule \"r\": window.weight is an expression, as in if:, not a template"},
+		{"weight a string", "    window: { within: 5m, at_least: 2, weight: upper(author) }\n", "rules.yaml:5:48: rule \"r\": window.weight must give a number (how many this event counts for), but \"upper(author)\" gives a string"},
+		{"weight a bool", "    window: { within: 5m, at_least: 2, weight: len(participants) > 2 }\n", "rules.yaml:5:48: rule \"r\": window.weight must give a number"},
+		{"weight unknown function", "    window: { within: 5m, at_least: 2, weight: size(participants) }\n", "rules.yaml:5:48: rule \"r\": window.weight: unknown function size"},
 		{"unknown key", "    window: { within: 5m, at_least: 2, count: 3 }\n", "rules.yaml:5:40: rule \"r\": window: unknown key \"count\""},
 		{"schedule on event rule", "    schedule: { cron: \"0 9 * * *\" }\n", "rules.yaml:5:5: rule \"r\": schedule: belongs to timer rules (on: schedule)"},
 	} {

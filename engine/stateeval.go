@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -41,6 +43,9 @@ type StateStep struct {
 	Key string
 	// At is the event's time (see EventTime).
 	At time.Time
+	// Weight is how many the event counts for in the rule's window: 1,
+	// or what the window's weight: expression gave.
+	Weight int
 	// Apply computes the new state from the old, whether the rule
 	// fires, and when the new state expires.
 	Apply func(old []byte) (next []byte, fire bool, expires time.Time)
@@ -120,12 +125,23 @@ func (rs *RuleSet) addStep(r *runner, rule *Rule, res *Result) {
 	if rule.key != nil {
 		v, err := rule.key.render(r)
 		if err != nil {
-			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: fmt.Errorf("key: %w", err)})
+			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Part: "key", Err: err})
 			return
 		}
 		key, _ = v.(string)
 		if key == "" {
-			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Err: fmt.Errorf("key: %s is empty for this event; the rule did not count it", rule.keySrc)})
+			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Part: "key", Err: fmt.Errorf("%s is empty for this event; the rule did not count it", rule.keySrc)})
+			return
+		}
+	}
+	weight := 1
+	if rule.Window != nil && rule.Window.weight != nil {
+		v, err := r.run(rule.Window.weight)
+		if err == nil {
+			weight, err = weightOf(v)
+		}
+		if err != nil {
+			res.Errors = append(res.Errors, RuleError{Rule: rule.Name, Part: "window.weight " + rule.Window.weight.Source, Err: fmt.Errorf("%w; the rule did not count this event", err)})
 			return
 		}
 	}
@@ -135,15 +151,41 @@ func (rs *RuleSet) addStep(r *runner, rule *Rule, res *Result) {
 	// then, with the state's names added to a copy.
 	env := r.env
 	raw := ev.Raw
-	step := StateStep{Rule: rule, Key: key, At: at, raw: raw}
+	step := StateStep{Rule: rule, Key: key, At: at, Weight: weight, raw: raw}
 	step.Apply = func(old []byte) ([]byte, bool, time.Time) {
-		next, fire, _, expires := Advance(rule, old, at, raw)
+		next, fire, _, expires := Advance(rule, old, at, weight, raw)
 		return next, fire, expires
 	}
 	step.Render = func(state []byte) ([]Rendered, []RuleError) {
 		return rs.renderWith(rule, stateEnv(env, rs.Vars, rule, key, state))
 	}
 	res.Steps = append(res.Steps, step)
+}
+
+// maxWeight bounds what one event may count for: more than a window can
+// hold is a mistake in the expression.
+const maxWeight = 1_000_000
+
+// weightOf reads the value of a window's weight: expression, a whole
+// number from 0 (the event does not count) to maxWeight.
+func weightOf(v any) (int, error) {
+	var f float64
+	switch x := v.(type) {
+	case int:
+		f = float64(x)
+	case int64:
+		f = float64(x)
+	case float64:
+		f = x
+	case nil:
+		return 0, errors.New("gave nil (a missing field?); give a default with ??, e.g. len(participants ?? [])")
+	default:
+		return 0, fmt.Errorf("gave %s, not a number", event.Format(v))
+	}
+	if f != math.Trunc(f) || f < 0 || f > maxWeight {
+		return 0, fmt.Errorf("gave %s; it must be a whole number from 0 to %d", event.Format(v), maxWeight)
+	}
+	return int(f), nil
 }
 
 // stateEnv adds window, throttle and key to a copy of an event's

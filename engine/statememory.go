@@ -60,7 +60,7 @@ func (m *MemoryState) Apply(res *Result) []StepOutcome {
 			old = e.state
 		}
 		// Advance is what st.Apply runs; it also says why.
-		next, fire, info, expires := Advance(st.Rule, old, st.At, st.raw)
+		next, fire, info, expires := Advance(st.Rule, old, st.At, st.Weight, st.raw)
 		info.Key = st.Key
 		if next == nil {
 			delete(keys, st.Key)

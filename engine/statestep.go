@@ -58,12 +58,13 @@ func ms(t time.Time) int64     { return t.UnixMilli() }
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 // Advance is the semantics of a stateful rule: given the state of one key
-// (nil for none) and a matching event at time at (raw is the event's
-// JSON, kept by digests), it returns the new state (nil to delete it),
-// whether the rule fires, what happened, and when the new state expires
-// (the store may forget it then). It is pure and deterministic: the same
+// (nil for none) and a matching event at time at that counts weight
+// times in a window (1 without window.weight; raw is the event's JSON,
+// kept by digests), it returns the new state (nil to delete it), whether
+// the rule fires, what happened, and when the new state expires (the
+// store may forget it then). It is pure and deterministic: the same
 // arguments give the same results, so the store can retry it.
-func Advance(r *Rule, old []byte, at time.Time, raw []byte) (next []byte, fire bool, info StepInfo, expires time.Time) {
+func Advance(r *Rule, old []byte, at time.Time, weight int, raw []byte) (next []byte, fire bool, info StepInfo, expires time.Time) {
 	s := decodeState(old)
 	now := ms(at)
 	switch {
@@ -71,8 +72,14 @@ func Advance(r *Rule, old []byte, at time.Time, raw []byte) (next []byte, fire b
 		return digestStep(r.Digest, s, at, raw)
 	case r.Window != nil:
 		w := r.Window
+		keep := max(maxWindowTimes, w.AtLeast)
 		s.Fired = nil
-		s.Times = insertSorted(s.Times, now)
+		s.Times = insertSorted(s.Times, now, min(weight, keep))
+		if len(s.Times) == 0 { // an event of weight 0, and nothing before
+			info.AtLeast = w.AtLeast
+			info.Reason = fmt.Sprintf("this event counts 0 (window.weight): nothing within %s of this key, needs %d: waits", FormatPeriod(w.Within), w.AtLeast)
+			return nil, false, info, at
+		}
 		latest := s.Times[len(s.Times)-1]
 		cut := latest - w.Within.Milliseconds()
 		i := 0
@@ -80,15 +87,22 @@ func Advance(r *Rule, old []byte, at time.Time, raw []byte) (next []byte, fire b
 			i++
 		}
 		s.Times = s.Times[i:]
-		if len(s.Times) > max(maxWindowTimes, w.AtLeast) {
-			s.Times = s.Times[len(s.Times)-max(maxWindowTimes, w.AtLeast):]
+		if len(s.Times) > keep {
+			s.Times = s.Times[len(s.Times)-keep:]
 		}
 		info.Count, info.AtLeast = len(s.Times), w.AtLeast
-		if info.Count < w.AtLeast {
-			info.Reason = fmt.Sprintf("%s event within %s of this key, needs %d: waits", ordinal(info.Count), FormatPeriod(w.Within), w.AtLeast)
+		counted := fmt.Sprintf("%s event within %s of this key", ordinal(info.Count), FormatPeriod(w.Within))
+		if w.Weighted() {
+			counted = fmt.Sprintf("%d counted within %s of this key (this event counts %d)", info.Count, FormatPeriod(w.Within), weight)
+		}
+		if info.Count < w.AtLeast || weight == 0 {
+			info.Reason = fmt.Sprintf("%s, needs %d: waits", counted, w.AtLeast)
+			if weight == 0 && info.Count >= w.AtLeast {
+				info.Reason = counted + ": an event that counts 0 does not fire the rule"
+			}
 		} else {
 			fire = true
-			info.Reason = fmt.Sprintf("%s event within %s of this key reaches at_least %d", ordinal(info.Count), FormatPeriod(w.Within), w.AtLeast)
+			info.Reason = fmt.Sprintf("%s reaches at_least %d", counted, w.AtLeast)
 			if !w.Continue {
 				s.Fired, s.Times = s.Times, nil
 				info.Reason += " (the window starts again)"
@@ -193,12 +207,17 @@ func DigestDue(state []byte) (time.Time, bool) {
 	return fromMS(s.Due), true
 }
 
-func insertSorted(ts []int64, v int64) []int64 {
+// insertSorted inserts n copies of v into the sorted ts, after those
+// equal to it.
+func insertSorted(ts []int64, v int64, n int) []int64 {
+	if n <= 0 {
+		return ts
+	}
 	i, _ := slices.BinarySearch(ts, v)
 	for i < len(ts) && ts[i] == v {
 		i++
 	}
-	return slices.Insert(ts, i, v)
+	return slices.Insert(ts, i, slices.Repeat([]int64{v}, n)...)
 }
 
 // ordinal is 1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st.

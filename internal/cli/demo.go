@@ -147,8 +147,9 @@ func demo(ctx context.Context, s Streams, args []string) int {
 		<-runErr
 		return 1
 	}
-	fmt.Fprintf(s.Stdout, "posted %d recorded events (testdata/events) and %d for the rules that remember: 6 removals from one group a minute apart\n"+
-		"(mass-removal's window fires on the 5th, its throttle holds the 6th) and 3 joins dated yesterday (daily-joins collects\n"+
+	fmt.Fprintf(s.Stdout, "posted %d recorded events (testdata/events) and %d for the rules that remember: 4 removals from one group a minute apart,\n"+
+		"of 1, 1, 3 and 2 members (mass-removal's window counts members: the 3rd removal makes 5 and fires it, its throttle\n"+
+		"holds the 4th) and 3 joins dated yesterday (daily-joins collects\n"+
 		"them; its 09:00 Europe/Madrid tick has passed since, so it sends its one message now); waiting for their actions...\n\n", sent, burst)
 	// The digest is sent at the daemon's next look at what is due.
 	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)

@@ -9,19 +9,26 @@ import (
 // burstGroup is the group of the demo's burst of removals.
 const burstGroup = "120363099999999999@g.us"
 
-// postBurst posts what the example rules that remember act on: six
-// removals from one group a minute apart (by a trusted admin, so only
-// mass-removal's window counts them: the fifth fires it, its throttle
-// holds the sixth) and three joins of yesterday (daily-joins' digest
-// collects them, and sends them at once: its 09:00 tick has passed).
-// Event times are the events' created fields, as Wassenger sends them.
+// postBurst posts what the example rules that remember act on: four
+// removals from one group a minute apart, of 1, 1, 3 and 2 members (by a
+// trusted admin, so only mass-removal's window counts them: it counts
+// members, so the third removal fires it at 5, and its throttle holds
+// the fourth) and three joins of yesterday (daily-joins' digest collects
+// them, and sends them at once: its 09:00 tick has passed). Event times
+// are the events' created fields, as Wassenger sends them.
 func postBurst(url string, now time.Time) (int, error) {
 	start := now.Add(-10 * time.Minute).Unix()
 	var bodies []map[string]any
-	for i := range 6 {
+	member := 0
+	for i, n := range []int{1, 1, 3, 2} { // the members each removal names
+		var removed []string
+		for range n {
+			removed = append(removed, fmt.Sprintf("+3465550010%d", member))
+			member++
+		}
 		bodies = append(bodies, map[string]any{
 			"id": fmt.Sprintf("demo-burst-remove-%d-%d", start, i), "event": "group:update", "action": "remove",
-			"author": "+34600000001", "participants": []string{fmt.Sprintf("+3465550010%d", i)},
+			"author": "+34600000001", "participants": removed,
 			"created": start + int64(i)*60,
 			"data":    map[string]any{"chat": map[string]any{"id": burstGroup, "name": "Demo Burst Group"}},
 		})

@@ -59,7 +59,7 @@ func RuleDocs() map[string]string {
 		"do":          "Actions to run when the rule fires, in order; each item is one action type with its fields.",
 		"examples":    "Events with what the rule should do; `hookd check` runs them (see docs/testing.md).",
 		"throttle":    "Fire at most once per key per period (per: 1h), or once per key (per: once, remembered for keep:, default 90d). See docs/rules.md, \"Rules that remember\".",
-		"window":      "Fire when the at_least-th matching event for a key arrives within a period; then: reset (default) or continue. window.count and window.times are visible to templates.",
+		"window":      "Fire when the at_least-th matching event for a key arrives within a period (each event counting as weight: says, default 1); then: reset (default) or continue. window.count and window.times are visible to templates.",
 		"digest":      "Collect the matching events per key; the actions run once per period (every:) or schedule tick (schedule:, timezone:) with digest.events and digest.count.",
 		"schedule":    "For timer rules (on: schedule): when the rule fires, as a cron expression and a time zone.",
 		"self":        "Let events that hookd's own sends caused (a message:out:new whose data.reference starts with hookd:) fire the rule; they do not by default.",
@@ -219,6 +219,7 @@ func ruleSchema() obj {
 			"within":   obj{"$ref": "#/definitions/period", "description": "The sliding period the events must arrive within."},
 			"at_least": obj{"type": "integer", "minimum": 1, "description": "The number of events within the period that fires the rule."},
 			"then":     obj{"enum": []string{"reset", "continue"}, "description": "After firing: count again from zero (reset, the default), or let every further event within the period fire (continue)."},
+			"weight":   obj{"type": "string", "description": "An expression for how many each event counts for (default 1), e.g. len(participants ?? []) to count the members a group:update removes; a whole number from 0."},
 		}},
 		"digest": {"type": "object", "additionalProperties": false, "properties": obj{
 			"key":        keySchema(),
