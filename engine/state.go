@@ -58,6 +58,14 @@ type Window struct {
 // expression rather than once each.
 func (w *Window) Weighted() bool { return w.weight != nil }
 
+// WeightSource is the weight: expression as written ("" for none).
+func (w *Window) WeightSource() string {
+	if w.weight == nil {
+		return ""
+	}
+	return w.weight.Source
+}
+
 // Digest collects a rule's matching events per key; the actions run once
 // per period (Every) or schedule tick (Schedule) with the collected
 // events.

@@ -276,7 +276,11 @@ func writeState(w io.Writer, x engine.RuleExplanation) {
 	}
 	switch r := x.Rule; {
 	case r.Window != nil:
-		fmt.Fprintf(w, "    window: %d of %d events within %s\n", st.Count, st.AtLeast, engine.FormatPeriod(r.Window.Within))
+		counted := "events"
+		if r.Window.Weighted() {
+			counted = "counted (weight: " + r.Window.WeightSource() + ")"
+		}
+		fmt.Fprintf(w, "    window: %d of %d %s within %s\n", st.Count, st.AtLeast, counted, engine.FormatPeriod(r.Window.Within))
 	case r.Digest != nil:
 		fmt.Fprintf(w, "    digest: %s collected, sent at %s\n", funcs.Plural(st.Count, "event", "events"), st.Due.Format(time.RFC3339))
 	}
