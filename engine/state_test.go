@@ -185,7 +185,7 @@ rules:
 		"10:01 a@g.us: 3 counted within 10m of this key (this event counts 0), needs 5: waits",
 		"10:03 b@g.us: 4 counted within 10m of this key (this event counts 4), needs 5: waits",
 		"10:04 a@g.us: 5 counted within 10m of this key (this event counts 2) reaches at_least 5 (the window starts again): fires",
-		"10:05 a@g.us: this event counts 0 (window.weight): nothing within 10m of this key, needs 5: waits",
+		"10:05 a@g.us: 0 counted within 10m of this key (this event counts 0), needs 5: waits",
 		"10:20 b@g.us: 1 counted within 10m of this key (this event counts 1), needs 5: waits",
 		"10:21 b@g.us: 5 counted within 10m of this key (this event counts 4) reaches at_least 5 (the window starts again): fires",
 	}
@@ -194,6 +194,37 @@ rules:
 	if len(errs) != 2 || !strings.Contains(errs[0], wantErrs[0]) || !strings.Contains(errs[1], wantErrs[1]) || !strings.Contains(errs[0], "window.weight len(participants ?? []) * (data.chat.scale ?? 1)") {
 		t.Errorf("errors:\n%s\nwant two, the first containing %q", strings.Join(errs, "\n"), wantErrs[0])
 	}
+}
+
+// TestWindowWeightZeroKeepsThrottle: an event that counts 0, after the
+// window fired and started again, leaves the throttle closed (window
+// and throttle share one state).
+func TestWindowWeightZeroKeepsThrottle(t *testing.T) {
+	rs := loadState(t, `version: 1
+rules:
+  - name: members
+    on: group:update
+    if: action == "remove"
+    window: { key: "{{ data.chat.id }}", within: 10m, at_least: 2, weight: "len(participants ?? [])" }
+    throttle: { per: 1h }
+    do: [log: {message: "{{ window.count }} removed"}]
+`)
+	removal := func(created int64, members string) *event.Event {
+		return mustEvent(t, fmt.Sprintf(`{"id":"z%d","event":"group:update","action":"remove","created":%d,"participants":[%s],"data":{"chat":{"id":"a@g.us"}}}`, created, created, members))
+	}
+	var fired []string
+	rs.Replay([]*event.Event{
+		removal(at("10:00:00"), `"+1","+2"`), // fires, closes the throttle until 11:00
+		removal(at("10:01:00"), ``),          // counts 0
+		removal(at("10:02:00"), `"+3","+4"`), // 2 again, but throttled
+	}, engine.NewMemoryState(), func(it engine.ReplayItem) {
+		if it.Result != nil {
+			for _, m := range logMessages(it.Result, "members") {
+				fired = append(fired, it.At.Format("15:04")+": "+m)
+			}
+		}
+	})
+	sameLines(t, "fired", fired, []string{"10:00: 2 removed"})
 }
 
 // TestReplayContinueAndOnce: a window with then: continue fires on every

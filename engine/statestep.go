@@ -75,20 +75,18 @@ func Advance(r *Rule, old []byte, at time.Time, weight int, raw []byte) (next []
 		keep := max(maxWindowTimes, w.AtLeast)
 		s.Fired = nil
 		s.Times = insertSorted(s.Times, now, min(weight, keep))
-		if len(s.Times) == 0 { // an event of weight 0, and nothing before
-			info.AtLeast = w.AtLeast
-			info.Reason = fmt.Sprintf("this event counts 0 (window.weight): nothing within %s of this key, needs %d: waits", FormatPeriod(w.Within), w.AtLeast)
-			return nil, false, info, at
-		}
-		latest := s.Times[len(s.Times)-1]
-		cut := latest - w.Within.Milliseconds()
-		i := 0
-		for i < len(s.Times) && s.Times[i] <= cut {
-			i++
-		}
-		s.Times = s.Times[i:]
-		if len(s.Times) > keep {
-			s.Times = s.Times[len(s.Times)-keep:]
+		latest := now // with nothing counted: an event of weight 0 alone
+		if len(s.Times) > 0 {
+			latest = s.Times[len(s.Times)-1]
+			cut := latest - w.Within.Milliseconds()
+			i := 0
+			for i < len(s.Times) && s.Times[i] <= cut {
+				i++
+			}
+			s.Times = s.Times[i:]
+			if len(s.Times) > keep {
+				s.Times = s.Times[len(s.Times)-keep:]
+			}
 		}
 		info.Count, info.AtLeast = len(s.Times), w.AtLeast
 		counted := fmt.Sprintf("%s event within %s of this key", ordinal(info.Count), FormatPeriod(w.Within))
