@@ -109,7 +109,7 @@ func newHarness(ctx context.Context, opts *options, log io.Writer) (*harness, *R
 	h.progress("pinning: %s", h.pin.Why)
 	rep := &Report{
 		Hookd:   rev,
-		Machine: machine, Pinning: h.pin, Args: opts.Args, Rules: opts.RulesCount, Fire: opts.Fire, Sync: opts.Sync,
+		Machine: machine, Pinning: h.pin, Args: opts.Args, Rules: opts.RulesCount, Fire: opts.Fire, Sync: opts.Sync, IDs: idsName(opts.ScatterIDs),
 		Warmup:         opts.Warmup.String(),
 		Payload:        PayloadInfo{File: opts.Payload, Bytes: pl.Size, Event: pl.Event, Action: pl.Action},
 		Profile:        opts.CPUProfile,
@@ -233,6 +233,20 @@ func (h *harness) runRound(ctx context.Context, rep *Report) []Result {
 	return results
 }
 
+// idsName is the --ids value of scatter.
+func idsName(scatter bool) string {
+	if scatter {
+		return "scattered"
+	}
+	return "sequential"
+}
+
+// eventIDs names the events of a new scenario: a fresh prefix, and the
+// digits in order or scattered (--ids).
+func (h *harness) eventIDs() eventIDs {
+	return eventIDs{prefix: "load" + randomHex(3), scatter: h.opts.ScatterIDs}
+}
+
 // openPlan sends at rate, for --count events or --duration.
 func (h *harness) openPlan(rate float64) plan {
 	return plan{Conns: h.opts.Conns, Rate: rate, Count: h.opts.Count, Duration: h.opts.Duration}
@@ -272,7 +286,7 @@ func (h *harness) floor(ctx context.Context, name string, decode bool, p plan) (
 	started := time.Since(began)
 	h.progress("%s: sending (%s)", name, describePlan(p))
 	meter := startCPU(c)
-	rn, err := generate(ctx, []string{url + "/webhooks/wassenger"}, h.payload, "load"+randomHex(3), p)
+	rn, err := generate(ctx, []string{url + "/webhooks/wassenger"}, h.payload, h.eventIDs(), p)
 	if err != nil {
 		return nil, err
 	}

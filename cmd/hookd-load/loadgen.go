@@ -46,8 +46,8 @@ type runData struct {
 // generate sends events with plan p and returns every request's sample.
 // Connection c goes to urls[c % len(urls)], as a balancer spreads
 // keep-alive connections over a cluster's nodes. Event ids are
-// eventID(prefix, seq) for seq from 0.
-func generate(ctx context.Context, urls []string, pl *payload, prefix string, p plan) (runData, error) {
+// ids.id(seq) for seq from 0.
+func generate(ctx context.Context, urls []string, pl *payload, ids eventIDs, p plan) (runData, error) {
 	conns := max(p.Conns, 1)
 	limit := p.Count
 	if p.Rate > 0 && p.Duration > 0 {
@@ -79,7 +79,7 @@ func generate(ctx context.Context, urls []string, pl *payload, prefix string, p 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			parts[c] = sender(ctx, stop, rcs[c], prefix, p.Rate, limit, t0, deadline, &next)
+			parts[c] = sender(ctx, stop, rcs[c], ids, p.Rate, limit, t0, deadline, &next)
 		}()
 	}
 	wg.Wait()
@@ -95,7 +95,7 @@ func generate(ctx context.Context, urls []string, pl *payload, prefix string, p 
 // so a stalled server is charged for the requests it held back
 // (no coordinated omission). Closing stop ends the loop before the next
 // request; the one in flight is answered and recorded.
-func sender(ctx context.Context, stop <-chan struct{}, rc *rawConn, prefix string, rate float64, limit int64, t0, deadline time.Time, next *atomic.Int64) []sample {
+func sender(ctx context.Context, stop <-chan struct{}, rc *rawConn, ids eventIDs, rate float64, limit int64, t0, deadline time.Time, next *atomic.Int64) []sample {
 	defer rc.close()
 	var out []sample
 	var timer *time.Timer
@@ -132,7 +132,7 @@ func sender(ctx context.Context, stop <-chan struct{}, rc *rawConn, prefix strin
 		if !deadline.IsZero() && start.After(deadline) {
 			break
 		}
-		status := rc.post(eventID(prefix, seq))
+		status := rc.post(ids.id(seq))
 		if status == 0 && ctx.Err() != nil {
 			break // cut short by the end of the run, not the server's fault
 		}

@@ -163,6 +163,23 @@ func TestSmokeRounds(t *testing.T) {
 	}
 }
 
+// TestSmokeScatteredIDs: with --ids scattered every action is still
+// matched to the event that caused it (the sink reads the sequence
+// number back from the scattered id), so each has its latency.
+func TestSmokeScatteredIDs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers; skipped with -short")
+	}
+	rep := runJSON(t, "--smoke", "--hookd", "self", "--pin=false", "--scenarios", "full", "--ids", "scattered", "--payload", removeJSON)
+	if rep.IDs != "scattered" || len(rep.Results) != 1 {
+		t.Fatalf("ids %q, %d results; want scattered ids and one result", rep.IDs, len(rep.Results))
+	}
+	a := rep.Results[0].Actions
+	if a == nil || a.Expected != 200*len(fireTypes) || a.Received != a.Expected || a.Stray != 0 || a.Latency.N != a.Expected {
+		t.Errorf("actions %+v; want every action received and matched to its event", a)
+	}
+}
+
 // runJSON runs hookd-load with args and --json, and returns its report.
 func runJSON(t *testing.T, args ...string) Report {
 	t.Helper()

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,7 +53,7 @@ func TestParsePayload(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			id := eventID("load0a1b2c", 42)
+			id := eventIDs{prefix: "load0a1b2c"}.id(42)
 			got := p.with(id)
 			if len(got) != p.Size {
 				t.Errorf("size %d, Size says %d", len(got), p.Size)
@@ -185,7 +186,7 @@ func TestGenerateRules(t *testing.T) {
 			if len(rs.Rules) != tc.count {
 				t.Errorf("%d rules, want %d", len(rs.Rules), tc.count)
 			}
-			evs, err := event.Parse(p.with(eventID("load0a1b2c", 7)))
+			evs, err := event.Parse(p.with(eventIDs{prefix: "load0a1b2c"}.id(7)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,6 +233,45 @@ func TestFindSeq(t *testing.T) {
 		if got != tc.want || ok != tc.wantOK {
 			t.Errorf("findSeq(%s, %s) = %d, %v; want %d, %v", tc.typ, tc.body, got, ok, tc.want, tc.wantOK)
 		}
+	}
+}
+
+// TestEventIDs: scattered ids are distinct, not in order, of the same
+// length, and name their sequence number; their last four digits (the
+// state scenario's key) take each of the 10,000 values once in 10,000
+// events, as sequential ids do.
+func TestEventIDs(t *testing.T) {
+	for _, scatter := range []bool{false, true} {
+		ids := eventIDs{prefix: "load0a1b2c", scatter: scatter}
+		seen := map[string]bool{}
+		keys := map[string]bool{}
+		inOrder := true
+		prev := ""
+		for seq := int64(5_000_000); seq < 5_010_000; seq++ {
+			id := ids.id(seq)
+			if len(id) != idLen {
+				t.Fatalf("scatter %v: id %q is %d bytes, want %d", scatter, id, len(id), idLen)
+			}
+			n, err := strconv.ParseInt(id[len("load0a1b2c-"):], 10, 64)
+			if err != nil || ids.seq(n) != seq {
+				t.Fatalf("scatter %v: id %q names sequence number %d (%v), want %d", scatter, id, ids.seq(n), err, seq)
+			}
+			seen[id] = true
+			keys[id[17:]] = true
+			inOrder = inOrder && id > prev
+			prev = id
+		}
+		if len(seen) != 10_000 || len(keys) != 10_000 {
+			t.Errorf("scatter %v: %d distinct ids and %d distinct last four digits in 10,000 events, want 10,000 each", scatter, len(seen), len(keys))
+		}
+		if inOrder == scatter {
+			t.Errorf("scatter %v: ids in order: %v", scatter, inOrder)
+		}
+	}
+	// The largest sequence number still round-trips (no overflow).
+	ids := eventIDs{prefix: "p", scatter: true}
+	if n := mulMod(idSpace-1, scatterMul); ids.seq(n) != idSpace-1 {
+		t.Errorf("sequence number %d comes back as %d", int64(idSpace-1), ids.seq(n))
 	}
 }
 
@@ -292,6 +332,9 @@ func TestParseOptions(t *testing.T) {
 		{args: []string{"--rules-count", "300", "--state-rules", "20"}, check: func(o *options) bool { return o.StateRules == 20 }},
 		{args: []string{"--rules-count", "100", "--state-rules", "98"}, wantErr: "--state-rules 98: give 0 to 97"},
 		{args: []string{"--sync", "off"}, wantErr: "use full or normal"},
+		{args: nil, check: func(o *options) bool { return !o.ScatterIDs }},
+		{args: []string{"--ids", "scattered"}, check: func(o *options) bool { return o.ScatterIDs }},
+		{args: []string{"--ids", "random"}, wantErr: `--ids "random": use sequential or scattered`},
 		{args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
 		{args: nil, check: func(o *options) bool { return o.Rounds == 1 }},
 		{args: []string{"--rounds", "5"}, check: func(o *options) bool { return o.Rounds == 5 }},
@@ -481,7 +524,7 @@ func TestRawConn(t *testing.T) {
 	defer rc.close()
 	var want []string
 	for seq := range int64(4) {
-		id := eventID("load0a1b2c", seq)
+		id := eventIDs{prefix: "load0a1b2c"}.id(seq)
 		want = append(want, id)
 		if status := rc.post(id); status != http.StatusAccepted {
 			t.Fatalf("post %d: status %d, want 202", seq, status)
@@ -503,7 +546,7 @@ func TestRawConn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status := dead.post(eventID("load0a1b2c", 9)); status != 0 {
+	if status := dead.post(eventIDs{prefix: "load0a1b2c"}.id(9)); status != 0 {
 		t.Errorf("post to a closed port: status %d, want 0 (transport error)", status)
 	}
 }
@@ -530,7 +573,7 @@ func TestGenerateRulesState(t *testing.T) {
 	if remembering != 100 {
 		t.Errorf("%d rules remember, want 100", remembering)
 	}
-	evs, err := event.Parse(p.with(eventID("load0a1b2c", 12345)))
+	evs, err := event.Parse(p.with(eventIDs{prefix: "load0a1b2c"}.id(12345)))
 	if err != nil {
 		t.Fatal(err)
 	}

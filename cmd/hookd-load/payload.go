@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"strings"
 )
@@ -20,13 +21,53 @@ type payload struct {
 	Size int
 }
 
-// idLen is the length of the ids eventID makes.
+// idLen is the length of the ids eventIDs makes.
 const idLen = len("load0a1b2c-0000000001")
 
-// eventID is the id of the seq-th event of a scenario whose ids start
-// with prefix ("load" and 6 hex digits).
-func eventID(prefix string, seq int64) string {
-	return fmt.Sprintf("%s-%010d", prefix, seq)
+// eventIDs names the events of one scenario: prefix ("load" and 6 hex
+// digits), a dash and ten digits made from the event's sequence number,
+// in order or, with scatter (--ids scattered), spread over the ten-digit
+// space as Wassenger's random ids spread over the store's index of event
+// ids.
+type eventIDs struct {
+	prefix  string
+	scatter bool
+}
+
+// Scattering multiplies the sequence number by scatterMul modulo
+// idSpace. scatterMul is odd and not a multiple of 5, so it has an
+// inverse (scatterInv): ids stay distinct and name their sequence
+// number, and the last four digits (the state scenario's key) take the
+// 10,000 values once every 10,000 events, in scattered order.
+const (
+	idSpace    = 10_000_000_000
+	scatterMul = 6_364_136_223
+	scatterInv = 3_455_448_287
+)
+
+// id is the id of the seq-th event (seq below idSpace).
+func (e eventIDs) id(seq int64) string {
+	n := seq
+	if e.scatter {
+		n = mulMod(seq, scatterMul)
+	}
+	return fmt.Sprintf("%s-%010d", e.prefix, n)
+}
+
+// seq is the sequence number of the event whose id ends in the ten
+// digits n.
+func (e eventIDs) seq(n int64) int64 {
+	if e.scatter {
+		return mulMod(n, scatterInv)
+	}
+	return n
+}
+
+// mulMod is a*b modulo idSpace, for a and b below it.
+func mulMod(a, b int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	_, rem := bits.Div64(hi, lo, idSpace)
+	return int64(rem)
 }
 
 // padKey is the field the payload's padding goes into.

@@ -16,8 +16,8 @@ func printReport(w io.Writer, rep *Report) {
 	if rep.Payload.Action != "" {
 		act = "/" + rep.Payload.Action
 	}
-	fmt.Fprintf(w, "payload: %s (%d bytes, %s%s); %d rules, fire %s, --sync %s; warm-up %s left out\n\n",
-		rep.Payload.File, rep.Payload.Bytes, rep.Payload.Event, act, rep.Rules, strings.Join(rep.Fire, ","), rep.Sync, rep.Warmup)
+	fmt.Fprintf(w, "payload: %s (%d bytes, %s%s), ids %s; %d rules, fire %s, --sync %s; warm-up %s left out\n\n",
+		rep.Payload.File, rep.Payload.Bytes, rep.Payload.Event, act, rep.IDs, rep.Rules, strings.Join(rep.Fire, ","), rep.Sync, rep.Warmup)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if len(rep.Medians) > 0 {

@@ -13,7 +13,9 @@ type Report struct {
 	Rules   int         `json:"rules"`
 	Fire    []string    `json:"fire"`
 	Sync    string      `json:"sync"`
-	Warmup  string      `json:"warmup"`
+	// IDs is how the event ids were made: sequential or scattered.
+	IDs    string `json:"ids"`
+	Warmup string `json:"warmup"`
 	// Floor is the floor scenario's events/s, the median over the rounds.
 	Floor   float64  `json:"floor_events_per_sec"`
 	Results []Result `json:"results"`

@@ -231,11 +231,11 @@ func (h *harness) hookdRunState(ctx context.Context, name string, nodes, state i
 		return nil, err
 	}
 	defer srv.close()
-	prefix := "load" + randomHex(3)
+	ids := h.eventIDs()
 	h.progress("%s: sending (%s)", name, describePlan(p))
 	commits0, err0 := srv.nodes[0].metric(ctx, "hookd_store_commits_total")
 	meter := startCPU(srv.children()...)
-	rn, err := generate(ctx, srv.urls(), h.payload, prefix, p)
+	rn, err := generate(ctx, srv.urls(), h.payload, ids, p)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func (h *harness) hookdRunState(ctx context.Context, name string, nodes, state i
 	r.StartSeconds = srv.started.Seconds()
 	r.FsyncPerSec = srv.fsync
 	r.Notes = append(r.Notes, srv.notes...)
-	r.Actions = h.actions(ctx, srv, rn, prefix, int64(h.opts.Warmup), &r.Notes)
+	r.Actions = h.actions(ctx, srv, rn, ids, int64(h.opts.Warmup), &r.Notes)
 	r.CPU = meter.done(okCount(rn.Samples), &r.Notes)
 	commits1, err1 := srv.nodes[0].metric(ctx, "hookd_store_commits_total")
 	switch err := errors.Join(err0, err1); {
@@ -313,7 +313,7 @@ const drainQuiet = 10 * time.Second
 // actions waits for the sink to receive every action of the run's
 // accepted events (or hookd to dead-letter it), then computes the
 // event-to-action latency of the events sent after warm (ns since T0).
-func (h *harness) actions(ctx context.Context, srv *hookdServer, rn runData, prefix string, warm int64, notes *[]string) *ActionStats {
+func (h *harness) actions(ctx context.Context, srv *hookdServer, rn runData, ids eventIDs, warm int64, notes *[]string) *ActionStats {
 	fire := h.opts.Fire
 	ends := map[int64]int64{}
 	ok := 0
@@ -332,7 +332,7 @@ func (h *harness) actions(ctx context.Context, srv *hookdServer, rn runData, pre
 		return srv.sink.count(fire) + dead
 	}, a.Expected, drainQuiet)
 	cancel()
-	arr, stray := srv.sink.arrivals(fire, prefix)
+	arr, stray := srv.sink.arrivals(fire, ids)
 	a.Stray = stray
 	var all []int64
 	for _, typ := range fire {
@@ -416,7 +416,7 @@ func (h *harness) reload(ctx context.Context) (*ReloadResult, error) {
 	if o.Smoke {
 		pre, tail = 300*time.Millisecond, 300*time.Millisecond
 	}
-	prefix := "load" + randomHex(3)
+	ids := h.eventIDs()
 	stop := make(chan struct{})
 	type result struct {
 		rn  runData
@@ -425,7 +425,7 @@ func (h *harness) reload(ctx context.Context) (*ReloadResult, error) {
 	done := make(chan result, 1)
 	h.progress("%s: sending at %.0f/s; the new file is written after %s", name, o.Rate, pre)
 	go func() {
-		rn, err := generate(ctx, srv.urls(), h.payload, prefix, plan{Conns: o.Conns, Rate: o.Rate, Duration: 10 * time.Minute, Stop: stop})
+		rn, err := generate(ctx, srv.urls(), h.payload, ids, plan{Conns: o.Conns, Rate: o.Rate, Duration: 10 * time.Minute, Stop: stop})
 		done <- result{rn, err}
 	}()
 	stopped := false
@@ -481,7 +481,7 @@ func (h *harness) reload(ctx context.Context) (*ReloadResult, error) {
 	if r.RulesAfter != o.ReloadRules {
 		r.Notes = append(r.Notes, fmt.Sprintf("hookd reports %d rules after the reload, want %d", r.RulesAfter, o.ReloadRules))
 	}
-	r.Actions = h.actions(ctx, srv, rn, prefix, 0, &r.Notes)
+	r.Actions = h.actions(ctx, srv, rn, ids, 0, &r.Notes)
 	if r.PeakRSS, err = node.c.peakRSS(); err != nil {
 		r.Notes = append(r.Notes, err.Error())
 	}

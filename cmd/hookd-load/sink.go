@@ -111,28 +111,28 @@ type arrival struct {
 }
 
 // arrivals returns, per action type, the requests that carry an event
-// id of the run (ids start with prefix), and how many requests carried
-// none.
-func (s *sink) arrivals(types []string, prefix string) (map[string][]arrival, int) {
-	re := regexp.MustCompile(regexp.QuoteMeta(prefix) + `-([0-9]{10})`)
+// id of the run, and how many requests carried none.
+func (s *sink) arrivals(types []string, ids eventIDs) (map[string][]arrival, int) {
+	re := regexp.MustCompile(regexp.QuoteMeta(ids.prefix) + `-([0-9]{10})`)
 	out := map[string][]arrival{}
 	stray := 0
 	for _, typ := range types {
 		for _, r := range s.server(typ).Requests() {
-			seq, ok := findSeq(re, typ, r.Body)
+			n, ok := findSeq(re, typ, r.Body)
 			if !ok {
 				stray++
 				continue
 			}
-			out[typ] = append(out[typ], arrival{Seq: seq, At: r.Time, Fail: r.Failed})
+			out[typ] = append(out[typ], arrival{Seq: ids.seq(n), At: r.Time, Fail: r.Failed})
 		}
 	}
 	return out, stray
 }
 
-// findSeq reads the event's sequence number from an action's body: for
-// Wassenger from hookd's reference hookd:<event key>:<rule>:<index> when
-// it is not hashed, else from the text the rules put the id in.
+// findSeq reads the ten digits of the event's id from an action's body
+// (see eventIDs.seq): for Wassenger from hookd's reference
+// hookd:<event key>:<rule>:<index> when it is not hashed, else from the
+// text the rules put the id in.
 func findSeq(re *regexp.Regexp, typ string, body []byte) (int64, bool) {
 	if typ == fireWassenger {
 		var m struct {
