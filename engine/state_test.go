@@ -196,35 +196,56 @@ rules:
 	}
 }
 
-// TestWindowWeightZeroKeepsThrottle: an event that counts 0, after the
-// window fired and started again, leaves the throttle closed (window
-// and throttle share one state).
-func TestWindowWeightZeroKeepsThrottle(t *testing.T) {
-	rs := loadState(t, `version: 1
-rules:
-  - name: members
-    on: group:update
-    if: action == "remove"
-    window: { key: "{{ data.chat.id }}", within: 10m, at_least: 2, weight: "len(participants ?? [])" }
-    throttle: { per: 1h }
-    do: [log: {message: "{{ window.count }} removed"}]
-`)
-	removal := func(created int64, members string) *event.Event {
-		return mustEvent(t, fmt.Sprintf(`{"id":"z%d","event":"group:update","action":"remove","created":%d,"participants":[%s],"data":{"chat":{"id":"a@g.us"}}}`, created, created, members))
+// TestWindowWeightZero: an event that counts 0 neither fires a window
+// with then: continue, nor (right after the window fired and started
+// again) deletes the state it shares with the throttle, which would
+// open the throttle again.
+func TestWindowWeightZero(t *testing.T) {
+	for _, tc := range []struct {
+		name, keys string
+		events     []*event.Event
+		want       []string
+	}{
+		{"keeps the throttle", "window: { key: \"{{ data.chat.id }}\", within: 10m, at_least: 2, weight: \"len(participants ?? [])\" }\n    throttle: { per: 1h }",
+			[]*event.Event{
+				removalOf(t, at("10:00:00"), `"+1","+2"`), // fires, closes the throttle until 11:00
+				removalOf(t, at("10:01:00"), ``),          // counts 0
+				removalOf(t, at("10:02:00"), `"+3","+4"`), // 2 again, but throttled
+			},
+			[]string{"10:00: 2 removed"}},
+		{"does not fire with then: continue", "window: { key: \"{{ data.chat.id }}\", within: 10m, at_least: 2, then: continue, weight: \"len(participants ?? [])\" }",
+			[]*event.Event{
+				removalOf(t, at("10:00:00"), `"+1"`),
+				removalOf(t, at("10:01:00"), `"+2"`), // 2: fires
+				removalOf(t, at("10:02:00"), ``),     // counts 0: does not fire
+				removalOf(t, at("10:03:00"), `"+3"`), // 3: fires again
+			},
+			[]string{"10:01: 2 removed", "10:03: 3 removed"}},
+	} {
+		rs := loadState(t, "version: 1\nrules:\n  - name: members\n    on: group:update\n    if: action == \"remove\"\n    "+tc.keys+"\n    do: [log: {message: \"{{ window.count }} removed\"}]\n")
+		sameLines(t, tc.name, replayFired(rs, "members", tc.events...), tc.want)
 	}
+}
+
+// removalOf is a removal of members (JSON strings, comma-separated) from
+// the group a@g.us, created at.
+func removalOf(t *testing.T, created int64, members string) *event.Event {
+	t.Helper()
+	return mustEvent(t, fmt.Sprintf(`{"id":"r%d","event":"group:update","action":"remove","created":%d,"participants":[%s],"data":{"chat":{"id":"a@g.us"}}}`, created, created, members))
+}
+
+// replayFired replays events and returns what rule logged, each line
+// prefixed with the event's time (15:04).
+func replayFired(rs *engine.RuleSet, rule string, events ...*event.Event) []string {
 	var fired []string
-	rs.Replay([]*event.Event{
-		removal(at("10:00:00"), `"+1","+2"`), // fires, closes the throttle until 11:00
-		removal(at("10:01:00"), ``),          // counts 0
-		removal(at("10:02:00"), `"+3","+4"`), // 2 again, but throttled
-	}, engine.NewMemoryState(), func(it engine.ReplayItem) {
+	rs.Replay(events, engine.NewMemoryState(), func(it engine.ReplayItem) {
 		if it.Result != nil {
-			for _, m := range logMessages(it.Result, "members") {
+			for _, m := range logMessages(it.Result, rule) {
 				fired = append(fired, it.At.Format("15:04")+": "+m)
 			}
 		}
 	})
-	sameLines(t, "fired", fired, []string{"10:00: 2 removed"})
+	return fired
 }
 
 // TestReplayContinueAndOnce: a window with then: continue fires on every
