@@ -219,7 +219,7 @@ func ruleSchema() obj {
 			"within":   obj{"$ref": "#/definitions/period", "description": "The sliding period the events must arrive within."},
 			"at_least": obj{"type": "integer", "minimum": 1, "description": "The number of events within the period that fires the rule."},
 			"then":     obj{"enum": []string{"reset", "continue"}, "description": "After firing: count again from zero (reset, the default), or let every further event within the period fire (continue)."},
-			"weight":   obj{"type": "string", "description": "An expression for how many each event counts for (default 1), e.g. len(participants ?? []) to count the members a group:update removes; a whole number from 0."},
+			"weight":   obj{"type": []string{"string", "integer"}, "description": "An expression for how many each event counts for (default 1), e.g. len(participants ?? []) to count the members a group:update removes; a whole number from 0."},
 		}},
 		"digest": {"type": "object", "additionalProperties": false, "properties": obj{
 			"key":        keySchema(),
