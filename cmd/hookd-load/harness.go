@@ -151,14 +151,11 @@ func (h *harness) runAll(ctx context.Context, rep *Report) {
 			h.progress("round %d of %d", round, h.opts.Rounds)
 		}
 		results := h.runRound(ctx, rep)
-		for i := range results {
-			if results[i].Scenario == "floor" {
-				floors = append(floors, results[i].EventsPerSec)
-				for j := range results {
-					results[j].Ratio = results[j].EventsPerSec / results[i].EventsPerSec
-				}
-			}
-			if h.opts.Rounds > 1 {
+		if floor := roundRatios(results); floor > 0 {
+			floors = append(floors, floor)
+		}
+		if h.opts.Rounds > 1 {
+			for i := range results {
 				results[i].Round = round
 			}
 		}
@@ -173,6 +170,33 @@ func (h *harness) runAll(ctx context.Context, rep *Report) {
 	if h.opts.Rounds > 1 {
 		rep.Medians = medians(rep.Results)
 	}
+}
+
+// roundRatios sets the ratios within one round's results: each one's to
+// the floor, and the state scenario's over the hookd scenario (the same
+// rules without state), whichever ran first. It returns the floor's
+// events/s, 0 without one.
+func roundRatios(results []Result) float64 {
+	var floor, full float64
+	for _, r := range results {
+		switch r.kind {
+		case scFloor:
+			floor = r.EventsPerSec
+		case scFull:
+			full = r.EventsPerSec
+		}
+	}
+	for i := range results {
+		r := &results[i]
+		if floor > 0 {
+			r.Ratio = r.EventsPerSec / floor
+		}
+		if r.kind == scState && full > 0 {
+			r.OverHookd = r.EventsPerSec / full
+			r.Notes = append(r.Notes, fmt.Sprintf("%.2fx the events/s of the hookd scenario of the same round (the same rules without state)", r.OverHookd))
+		}
+	}
+	return floor
 }
 
 // runRound runs the scenarios once, adding failures to rep.
@@ -207,10 +231,6 @@ func (h *harness) runRound(ctx context.Context, rep *Report) []Result {
 			r, err = h.hookdRun(ctx, fmt.Sprintf("hookd@%.0f/s (half)", rate), 1, h.openPlan(rate), profiling{})
 		case scState:
 			r, err = h.hookdRunState(ctx, fmt.Sprintf("hookd, %d rules remember", o.StateRules), 1, o.StateRules, closed, profiling{cpu: o.StateProf})
-			if r != nil && full != nil && full.EventsPerSec > 0 {
-				r.OverHookd = r.EventsPerSec / full.EventsPerSec
-				r.Notes = append(r.Notes, fmt.Sprintf("%.2fx the events/s of the hookd scenario of the same round (the same rules without state)", r.OverHookd))
-			}
 		case scFixed:
 			r, err = h.hookdRun(ctx, fmt.Sprintf("hookd@%.0f/s", o.Rate), 1, h.openPlan(o.Rate), profiling{})
 		case scCluster:
@@ -227,6 +247,7 @@ func (h *harness) runRound(ctx context.Context, rep *Report) []Result {
 		}
 		if r != nil {
 			h.progress("%s: %.0f events/s, reply p99 %.2f ms, errors %d", r.Scenario, r.EventsPerSec, r.Reply.P99, r.Errors())
+			r.kind = sc
 			results = append(results, *r)
 		}
 	}

@@ -595,6 +595,38 @@ func TestGenerateRulesState(t *testing.T) {
 	}
 }
 
+// TestRoundRatios: within a round each result's ratio is to the floor,
+// and the state scenario's rate is over the hookd scenario's whichever
+// ran first; without a floor or a hookd scenario, there is no ratio.
+func TestRoundRatios(t *testing.T) {
+	res := func(kind string, rate float64) Result { return Result{kind: kind, Scenario: kind, EventsPerSec: rate} }
+	for _, tc := range []struct {
+		name      string
+		in        []Result
+		floor     float64
+		ratios    []float64
+		overHookd float64
+	}{
+		{"hookd first", []Result{res(scFloor, 200), res(scFull, 60), res(scState, 48)}, 200, []float64{1, 0.3, 0.24}, 0.8},
+		{"state first", []Result{res(scFloor, 200), res(scState, 48), res(scFull, 60)}, 200, []float64{1, 0.24, 0.3}, 0.8},
+		{"no hookd", []Result{res(scFloor, 200), res(scState, 48)}, 200, []float64{1, 0.24}, 0},
+		{"no floor", []Result{res(scFull, 60), res(scState, 48)}, 0, []float64{0, 0}, 0.8},
+	} {
+		floor := roundRatios(tc.in)
+		var ratios []float64
+		over := 0.0
+		for _, r := range tc.in {
+			ratios = append(ratios, r.Ratio)
+			if r.kind == scState {
+				over = r.OverHookd
+			}
+		}
+		if floor != tc.floor || !slices.Equal(ratios, tc.ratios) || over != tc.overHookd {
+			t.Errorf("%s: floor %v, ratios %v, state over hookd %v; want %v, %v, %v", tc.name, floor, ratios, over, tc.floor, tc.ratios, tc.overHookd)
+		}
+	}
+}
+
 func TestMedians(t *testing.T) {
 	res := func(round int, scenario string, rate, ratio, over float64) Result {
 		r := Result{Scenario: scenario, Round: round, EventsPerSec: rate, Ratio: ratio, OverHookd: over}

@@ -41,7 +41,9 @@ type PayloadInfo struct {
 
 // Result is one scenario's row.
 type Result struct {
-	Scenario   string  `json:"scenario"`
+	Scenario string `json:"scenario"`
+	// kind is the --scenarios name the result is of.
+	kind       string
 	Server     string  `json:"server"`
 	Mode       string  `json:"mode"`
 	Conns      int     `json:"conns"`
