@@ -109,7 +109,7 @@ func newHarness(ctx context.Context, opts *options, log io.Writer) (*harness, *R
 	h.progress("pinning: %s", h.pin.Why)
 	rep := &Report{
 		Hookd:   rev,
-		Machine: machine, Pinning: h.pin, Args: opts.Args, Rules: opts.RulesCount, Fire: opts.Fire, Sync: opts.Sync, IDs: idsName(opts.ScatterIDs),
+		Machine: machine, Pinning: h.pin, Args: opts.Args, Rules: opts.RulesCount, Fire: opts.Fire, Sync: opts.Sync, IDs: opts.IDs,
 		Warmup:         opts.Warmup.String(),
 		Payload:        PayloadInfo{File: opts.Payload, Bytes: pl.Size, Event: pl.Event, Action: pl.Action},
 		Profile:        opts.CPUProfile,
@@ -254,18 +254,10 @@ func (h *harness) runRound(ctx context.Context, rep *Report) []Result {
 	return results
 }
 
-// idsName is the --ids value of scatter.
-func idsName(scatter bool) string {
-	if scatter {
-		return "scattered"
-	}
-	return "sequential"
-}
-
 // eventIDs names the events of a new scenario: a fresh prefix, and the
 // digits in order or scattered (--ids).
 func (h *harness) eventIDs() eventIDs {
-	return eventIDs{prefix: "load" + randomHex(3), scatter: h.opts.ScatterIDs}
+	return eventIDs{prefix: "load" + randomHex(3), scatter: h.opts.IDs == idsScattered}
 }
 
 // openPlan sends at rate, for --count events or --duration.

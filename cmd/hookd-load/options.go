@@ -30,6 +30,12 @@ const (
 	scClusterFixed = "cluster-fixed"
 )
 
+// The values of --ids (see eventIDs).
+const (
+	idsSequential = "sequential"
+	idsScattered  = "scattered"
+)
+
 var allScenarios = []string{scFloor, scDecode, scFull, scHalf, scFixed, scReload, scState, scCluster, scClusterFixed}
 
 // options are the harness's flags.
@@ -58,9 +64,10 @@ type options struct {
 	Trace       string
 	Drain       time.Duration
 	Sync        string
-	ScatterIDs  bool
-	Keep        bool
-	Args        []string
+	// IDs is --ids: idsSequential or idsScattered.
+	IDs  string
+	Keep bool
+	Args []string
 }
 
 // parseOptions reads the harness's flags; --smoke changes the defaults
@@ -96,7 +103,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.Trace, "trace", "", "write an execution trace of hookd during the full-speed scenario to this file (go tool trace -pprof=syscall FILE: time spent waiting in syscalls such as fsync)")
 	fs.DurationVar(&o.Drain, "drain", 60*time.Second, "longest wait, after sending, for the sink to receive every action")
 	fs.StringVar(&o.Sync, "sync", "full", "hookd's store durability (--sync of hookd serve): full or normal")
-	ids := fs.String("ids", "sequential", "event ids: sequential (each id's ten digits one above the last), or scattered over the ten-digit space, as Wassenger's random message ids are (the store's index of ids then changes a page an event)")
+	fs.StringVar(&o.IDs, "ids", idsSequential, "event ids: sequential (each id's ten digits one above the last), or scattered over the ten-digit space, as Wassenger's random message ids are (the store's index of ids then changes a page an event)")
 	fs.IntVar(&o.Rounds, "rounds", 1, "run the scenarios this many times in turn and add the median of each over the rounds (each ratio is taken within its round)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temp folder (rules, store, logs) and print its path")
 	if err := fs.Parse(args); err != nil {
@@ -168,8 +175,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--reload-rules %d is less than the %d firing rules (--fire)", o.ReloadRules, len(o.Fire))
 	case o.Sync != "full" && o.Sync != "normal":
 		return nil, fmt.Errorf("--sync %q: use full or normal", o.Sync)
-	case *ids != "sequential" && *ids != "scattered":
-		return nil, fmt.Errorf("--ids %q: use sequential or scattered", *ids)
+	case o.IDs != idsSequential && o.IDs != idsScattered:
+		return nil, fmt.Errorf("--ids %q: use %s or %s", o.IDs, idsSequential, idsScattered)
 	case o.Rounds < 1:
 		return nil, errors.New("--rounds must be at least 1")
 	case o.Rounds > 1 && (o.CPUProfile != "" || o.Trace != "" || o.ClusterProf != "" || o.StateProf != ""):
@@ -185,6 +192,5 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 			return nil, fmt.Errorf("--%s profiles the %s scenario, which --scenarios leaves out: add %s to --scenarios", p.flag, p.scenario, p.scenario)
 		}
 	}
-	o.ScatterIDs = *ids == "scattered"
 	return o, nil
 }
