@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/hookd/hookd/engine/funcs"
@@ -89,18 +90,15 @@ func Advance(r *Rule, old []byte, at time.Time, weight int, raw []byte) (next []
 			}
 		}
 		info.Count, info.AtLeast = len(s.Times), w.AtLeast
-		counted := fmt.Sprintf("%s event within %s of this key", ordinal(info.Count), FormatPeriod(w.Within))
-		if w.Weighted() {
-			counted = fmt.Sprintf("%d counted within %s of this key (this event counts %d)", info.Count, FormatPeriod(w.Within), weight)
-		}
-		if info.Count < w.AtLeast || weight == 0 {
-			info.Reason = fmt.Sprintf("%s, needs %d: waits", counted, w.AtLeast)
-			if weight == 0 && info.Count >= w.AtLeast {
-				info.Reason = counted + ": an event that counts 0 does not fire the rule"
-			}
-		} else {
+		counted := windowCounted(w, info.Count, weight)
+		switch {
+		case weight == 0 && info.Count >= w.AtLeast:
+			info.Reason = counted + ": an event that counts 0 does not fire the rule"
+		case info.Count < w.AtLeast || weight == 0:
+			info.Reason = counted + ", needs " + strconv.Itoa(w.AtLeast) + ": waits"
+		default:
 			fire = true
-			info.Reason = fmt.Sprintf("%s reaches at_least %d", counted, w.AtLeast)
+			info.Reason = counted + " reaches at_least " + strconv.Itoa(w.AtLeast)
 			if !w.Continue {
 				s.Fired, s.Times = s.Times, nil
 				info.Reason += " (the window starts again)"
@@ -135,6 +133,17 @@ func Advance(r *Rule, old []byte, at time.Time, weight int, raw []byte) (next []
 		return encodeState(RuleState{Next: s.Next}), fire, info, fromMS(s.Next)
 	}
 	return old, true, info, time.Time{}
+}
+
+// windowCounted says how many a window holds after an event that
+// counted weight, for StepInfo.Reason: "3rd event within 10m of this
+// key", or with window.weight "5 counted within 10m of this key (this
+// event counts 2)".
+func windowCounted(w *Window, count, weight int) string {
+	if w.Weighted() {
+		return fmt.Sprintf("%d counted within %s of this key (this event counts %d)", count, FormatPeriod(w.Within), weight)
+	}
+	return fmt.Sprintf("%s event within %s of this key", ordinal(count), FormatPeriod(w.Within))
 }
 
 // throttleStep lets a firing through when the throttle allows it at now,
