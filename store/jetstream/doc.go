@@ -8,10 +8,10 @@
 // Every change to the store is a command appended to one JetStream
 // stream (file storage compressed with S2, Replicas copies, see
 // Options): an accepted event with its jobs and state changes, a job's
-// outcome, a requeue, a swap, a mute. The stream orders all commands of all nodes, and
-// JetStream acknowledges a publish only once a majority of the replicas
-// stored it, so an acknowledged command survives the loss of a minority
-// of the servers.
+// outcome, a requeue, a swap, a mute. The stream orders all commands of
+// all nodes, and JetStream acknowledges a publish only once a majority
+// of the replicas stored it, so an acknowledged command survives the
+// loss of a minority of the servers.
 //
 // Each Store applies the log, in order and from its start, to a read
 // model of its own: a store/sqlite store in Options.Dir, rebuilt at each

@@ -16,9 +16,10 @@ const (
 
 // encodeBody compresses an event body with S2 for storing, into *buf
 // (grown when too small; the result is valid until the next call with
-// buf), or keeps it as received when that is no shorter. A 3.5 KB Wassenger event takes about 1.6 KB:
-// a commit writes a third of the pages, for a few µs of the caller's
-// processor (see BENCHMARKS.md, "Figures behind the code").
+// buf), or keeps it as received when that is no shorter. A 3.5 KB
+// Wassenger event takes about 1.6 KB: a commit writes a third of the
+// pages, for a few µs of the caller's processor (see BENCHMARKS.md,
+// "Figures behind the code").
 func encodeBody(buf *[]byte, raw []byte) (stored []byte, encoding int) {
 	if raw == nil {
 		return []byte{}, bodyAsReceived
