@@ -156,6 +156,9 @@ type Daemon struct {
 	adminAuth *adminAuth
 	// held counts the matches that rules that remember held back.
 	held heldCounts
+	// own remembers the group changes delivery asked Wassenger for, so
+	// that intake knows their group:update as hookd's own.
+	own *engine.OwnChanges
 }
 
 // now is the daemon's clock.
@@ -211,7 +214,7 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger, initial: data}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, initial: data, own: engine.NewOwnChanges()}
 	if d.adminAuth, err = newAdminAuth(cfg.AdminKey, cfg.AdminKeyHash, cfg.SessionTTL, cfg.Now); err != nil {
 		return nil, err
 	}
@@ -245,7 +248,7 @@ func New(cfg Config) (*Daemon, error) {
 		Metrics: delivery.Metrics{Attempts: d.metrics.attempts, ActionSeconds: d.metrics.actionSeconds, DeadLetters: d.metrics.deadLetters},
 		Policy: func() delivery.Policy {
 			snap := d.snap.Load()
-			return delivery.Policy{Delivery: snap.rules.Delivery, Action: snap.router, Secrets: snap.secrets}
+			return delivery.Policy{Delivery: snap.rules.Delivery, Action: ownChangeRecorder{snap.router, d}, Secrets: snap.secrets}
 		},
 	})
 	d.install(rs)

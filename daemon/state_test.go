@@ -487,6 +487,70 @@ func TestOwnSendFiresOnlySelfRules(t *testing.T) {
 	})
 }
 
+const groupLoopRules = `rules:
+  - name: kick-links
+    on: message:in:new
+    if: data.body contains "http"
+    do:
+      - wassenger.group.remove: { device: "{{ device.id }}", group: "{{ data.chat.id }}", participants: ["{{ data.fromNumber }}"] }
+  - name: removal-alert
+    on: group:update
+    if: action == "remove"
+    do:
+      - webhook: { url: "@HOOK@/hook", body: { rule: "removal-alert", event: "{{ id }}" } }
+  - name: removal-audit
+    on: group:update
+    if: action == "remove"
+    self: true
+    do:
+      - webhook: { url: "@HOOK@/hook", body: { rule: "removal-audit", event: "{{ id }}" } }
+`
+
+// The loop guard knows the group:update of a participant change hookd
+// asked Wassenger for: after kick-links removes the sender of a link,
+// Wassenger's removal event, made by the number itself, fires only the
+// rule with self: true. Another admin's removal fires both, and so does
+// the number's removal of someone hookd did not remove.
+func TestOwnGroupChangeFiresOnlySelfRules(t *testing.T) {
+	t.Parallel()
+	testbackend.Each(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: groupLoopRules})
+		link := messageEvent("link", "cheap http://spam.example")
+		link["data"].(map[string]any)["chat"] = map[string]any{"id": groupID, "name": "Ops", "type": "group"}
+		h.accept(t, js(t, link))
+		err := h.wa.WaitFor(waitCtx(t), func(reqs []standin.Request) bool {
+			for _, r := range reqs {
+				if r.Method == http.MethodDelete && strings.HasSuffix(r.Path, "/groups/"+groupID+"/participants") {
+					return true
+				}
+			}
+			return false
+		})
+		if err != nil {
+			t.Fatalf("Wassenger got no removal of the sender: %v", err)
+		}
+		removal := func(id, author string, who ...any) string {
+			ev := groupEvent(id, "remove")
+			ev["author"], ev["participants"] = author, who
+			return js(t, ev)
+		}
+		const number = "+4412345678" // device.phone of groupEvent
+		h.accept(t, removal("echo", number, "+34600000002"))
+		h.accept(t, removal("admin", "+34600000001", "+34600000002"))
+		h.accept(t, removal("other", number, "+34600000003"))
+		var fired []string
+		for _, j := range h.jobs(t) {
+			fired = append(fired, j.Rule+"/"+strings.Split(j.EventID, "/")[1]) // the key: event/id/...
+		}
+		slices.Sort(fired)
+		want := []string{"kick-links/link", "removal-alert/admin", "removal-alert/other", "removal-audit/admin", "removal-audit/echo", "removal-audit/other"}
+		if !slices.Equal(fired, want) {
+			t.Fatalf("jobs %v, want %v", fired, want)
+		}
+		h.waitHooks(t, 5)
+	})
+}
+
 // Bounded state: a rule holding the cap of keys refuses a new key,
 // counts it in a metric and logs it; its keys held still count.
 func TestStateKeyCapRefusesNewKeys(t *testing.T) {

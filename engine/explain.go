@@ -127,9 +127,9 @@ func (rs *RuleSet) Explain(ev *event.Event) []RuleExplanation {
 // MemoryState.Apply does), for an event that arrived at arrival: a rule
 // with a throttle, window or digest says what its state did.
 func (rs *RuleSet) ExplainIn(ev *event.Event, m *MemoryState, arrival time.Time) []RuleExplanation {
-	res := rs.EvaluateAt(ev, arrival)
+	res, outs := m.step(rs, ev, arrival)
 	states := map[*Rule]*StepInfo{}
-	for _, o := range m.Apply(res) {
+	for _, o := range outs {
 		states[o.Rule] = &o.Info
 	}
 	own := OwnSend(ev)
@@ -177,7 +177,7 @@ func (rs *RuleSet) ExplainIn(ev *event.Event, m *MemoryState, arrival time.Time)
 			x.Reason = "the condition was true; " + x.State.Reason
 		case own && !r.Self:
 			x.Outcome = OutcomeOwnSend
-			x.Reason = "skipped: the event is the message:out:new of a message hookd sent (its data.reference starts with " + OwnSendPrefix + "); add self: true to let such events fire the rule"
+			x.Reason = "skipped: the event is " + ownReason(ev) + "; add self: true to let such events fire the rule"
 		case stoppedBy != "":
 			x.Outcome = OutcomeStopped
 			x.StoppedBy = stoppedBy

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd/actions/wassenger"
 	"github.com/hookd/hookd/event"
 )
 
@@ -98,17 +99,31 @@ func unixField(v any) (time.Time, bool) {
 // (see Reference); Wassenger echoes it in the message's data.reference.
 const OwnSendPrefix = "hookd:"
 
-// OwnSend reports whether ev is the message:out:new of a message hookd
-// sent: its data.reference, which Wassenger keeps from the send request,
-// starts with "hookd:". Such events fire only rules with self: true, so
-// that a rule answering outgoing messages does not answer its own.
+// OwnSend reports whether ev is hookd's own doing: the message:out:new
+// of a message hookd sent (its data.reference, which Wassenger keeps
+// from the send request, starts with "hookd:"), or an event whose Own
+// says why (the group:update of a participant change hookd asked for,
+// see OwnChanges). Such events fire only rules with self: true, so that
+// a rule answering outgoing messages does not answer its own, and one
+// alerting on removals does not alert on hookd's.
 func OwnSend(ev *event.Event) bool {
+	if ev.Own != "" {
+		return true
+	}
 	if ev.Name != "message:out:new" {
 		return false
 	}
 	data, _ := ev.Fields["data"].(map[string]any)
 	ref, _ := data["reference"].(string)
 	return strings.HasPrefix(ref, OwnSendPrefix)
+}
+
+// ownReason says why OwnSend holds for ev.
+func ownReason(ev *event.Event) string {
+	if ev.Own != "" {
+		return ev.Own
+	}
+	return "the message:out:new of a message hookd sent (its data.reference starts with " + OwnSendPrefix + ")"
 }
 
 // skipRule reports whether Evaluate skips a rule without evaluating it:
@@ -322,12 +337,19 @@ func (rs *RuleSet) TimerRules() []*Rule {
 }
 
 // Remembers reports whether a rule of the set has a throttle, a window
-// or a digest, or fires on a schedule: dry-runs then replay events in
-// event-time order with state.
+// or a digest, fires on a schedule, or changes a group's participants
+// (the loop guard then knows the group:update about the change, see
+// OwnChanges): dry-runs then replay events in event-time order with
+// state.
 func (rs *RuleSet) Remembers() bool {
 	for _, r := range rs.Rules {
 		if r.Stateful() || r.Schedule != nil {
 			return true
+		}
+		for _, a := range r.Do {
+			if wassenger.ChangesGroup(a.Type) {
+				return true
+			}
 		}
 	}
 	return false

@@ -15,6 +15,9 @@ type MemoryState struct {
 	// states holds the state of each rule by key; one MemoryState serves
 	// one rule set, so a rule stands for its scope.
 	states map[*Rule]map[string]memEntry
+	// own remembers the group changes the replayed actions asked for,
+	// as the daemon does for the actions it sends.
+	own *OwnChanges
 }
 
 // memEntry is a key's state and when it expires (Unix milliseconds, 0
@@ -28,7 +31,21 @@ type memEntry struct {
 func (e memEntry) live(at time.Time) bool { return e.expires == 0 || e.expires >= ms(at) }
 
 // NewMemoryState returns an empty MemoryState.
-func NewMemoryState() *MemoryState { return &MemoryState{states: map[*Rule]map[string]memEntry{}} }
+func NewMemoryState() *MemoryState {
+	return &MemoryState{states: map[*Rule]map[string]memEntry{}, own: NewOwnChanges()}
+}
+
+// step replays one event at at, as the daemon takes it in: it marks the
+// event as hookd's own when it is the group:update of a change an
+// earlier event's actions asked for, evaluates it, applies its steps,
+// and records the changes its own actions ask for.
+func (m *MemoryState) step(rs *RuleSet, ev *event.Event, at time.Time) (*Result, []StepOutcome) {
+	ev.Own = m.own.Recognise(ev, at)
+	res := rs.EvaluateAt(ev, at)
+	outs := m.Apply(res)
+	m.own.ExpectFired(res, at)
+	return res, outs
+}
 
 // StepOutcome is what applying one step did.
 type StepOutcome struct {
@@ -197,6 +214,7 @@ func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(Repla
 	ticks := 0
 	advance := func(now time.Time) {
 		for _, f := range m.FlushDue(rs, now, false) {
+			m.own.ExpectAll(f.Actions, f.Due)
 			emit(ReplayItem{Flushed: &f})
 		}
 		for ticks < maxReplayTicks {
@@ -210,6 +228,7 @@ func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(Repla
 				return
 			}
 			acts, errs := rs.Tick(timers[i], nextTick[i])
+			m.own.ExpectAll(acts, nextTick[i])
 			emit(ReplayItem{Tick: &Tick{Rule: timers[i], At: nextTick[i], Actions: acts, Errors: errs}})
 			nextTick[i] = timers[i].Schedule.Next(nextTick[i])
 			ticks++
@@ -217,8 +236,7 @@ func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(Repla
 	}
 	for i, ev := range events {
 		advance(times[i])
-		res := rs.EvaluateAt(ev, times[i])
-		outs := m.Apply(res)
+		res, outs := m.step(rs, ev, times[i])
 		emit(ReplayItem{Result: res, Outcomes: outs, At: times[i]})
 	}
 	for _, f := range m.FlushDue(rs, time.Time{}, true) {
@@ -241,7 +259,7 @@ func (rs *RuleSet) ExplainReplayed(events []*event.Event, ev *event.Event) ([]Ru
 		if e == ev {
 			return rs.ExplainIn(ev, m, times[i]), i
 		}
-		m.Apply(rs.EvaluateAt(e, times[i]))
+		m.step(rs, e, times[i])
 	}
 	return rs.ExplainIn(ev, m, time.Time{}), 0
 }

@@ -57,6 +57,11 @@ type Event struct {
 	// Source says where the event was read from, e.g. "events.jsonl:3"
 	// ("" for events received over HTTP).
 	Source string
+	// Own says why the event is hookd's own doing when the event alone
+	// does not tell: the engine sets it for the group:update of a
+	// participant change that hookd asked Wassenger for (see
+	// engine.OwnChanges); "" otherwise.
+	Own string
 }
 
 // ErrNoEvent is wrapped by errors for an object without an event field.

@@ -227,3 +227,76 @@ func boolField(p map[string]any, name string, def bool) (bool, error) {
 		return false, fmt.Errorf("%s must be true or false, got %T", name, v)
 	}
 }
+
+// GroupChange is the change to a group's participants that an action
+// asks Wassenger for: the group:update event Wassenger sends once the
+// change is made has the same group, action and participants.
+type GroupChange struct {
+	// Group is the group chat id, e.g. 120363012345678901@g.us.
+	Group string
+	// Action is the group:update action the change causes: add,
+	// remove, promote or demote.
+	Action string
+	// Participants are the members' phone numbers, digits only (no +,
+	// no @c.us), as PhoneDigits gives them.
+	Participants []string
+}
+
+// groupUpdateAction returns the group:update action of the change a
+// participant action makes. Approving and rejecting membership requests
+// are left out: the spec does not say which group:update Wassenger sends
+// for them.
+func groupUpdateAction(typ string) (string, bool) {
+	switch typ {
+	case TypeGroupAdd:
+		return "add", true
+	case TypeGroupRemove:
+		return "remove", true
+	case TypeGroupPromote:
+		return "promote", true
+	case TypeGroupDemote:
+		return "demote", true
+	}
+	return "", false
+}
+
+// ChangesGroup reports whether actions of type typ change a group's
+// participants (see ChangeOf).
+func ChangesGroup(typ string) bool {
+	_, ok := groupUpdateAction(typ)
+	return ok
+}
+
+// ChangeOf returns the group change an action of type typ with the
+// rendered params asks for, and false when it asks for none (another
+// type, or params that would not make a request).
+func ChangeOf(typ string, params map[string]any) (GroupChange, bool) {
+	action, ok := groupUpdateAction(typ)
+	if !ok {
+		return GroupChange{}, false
+	}
+	g, err := idField(params, "group", groupRe, "a group chat id")
+	if err != nil {
+		return GroupChange{}, false
+	}
+	phones, err := participantList(params)
+	if err != nil {
+		return GroupChange{}, false
+	}
+	for i, ph := range phones {
+		phones[i] = PhoneDigits(ph)
+	}
+	return GroupChange{Group: g, Action: action, Participants: phones}, true
+}
+
+// PhoneDigits returns a phone number or user chat id as its digits:
+// "+34 600 000 001" and "34600000001@c.us" both give "34600000001".
+func PhoneDigits(s string) string {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "@c.us")
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}

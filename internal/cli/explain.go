@@ -94,7 +94,7 @@ func runExplain(s Streams, args []string) int {
 	}
 	writeExplanation(s.Stdout, rs, ev, xs)
 	if before > 0 {
-		fmt.Fprintf(s.Stdout, "\n(the throttles, windows and digests count the %s before it in event time, replayed from %s)\n", funcs.Plural(before, "event", "events"), pos[0])
+		fmt.Fprintf(s.Stdout, "\n(replayed first, in event time: the %s before it, from %s, for the throttles, windows, digests and loop guard)\n", funcs.Plural(before, "event", "events"), pos[0])
 	}
 	if len(events) > 1 && *id == "" {
 		fmt.Fprintf(s.Stdout, "\n(%s holds %d events; this is the first: pick another with --id)\n", pos[0], len(events))

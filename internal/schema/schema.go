@@ -62,7 +62,7 @@ func RuleDocs() map[string]string {
 		"window":      "Fire when the at_least-th matching event for a key arrives within a period (each event counting as weight: says, default 1); then: reset (default) or continue. window.count and window.times are visible to templates.",
 		"digest":      "Collect the matching events per key; the actions run once per period (every:) or schedule tick (schedule:, timezone:) with digest.events and digest.count.",
 		"schedule":    "For timer rules (on: schedule): when the rule fires, as a cron expression and a time zone.",
-		"self":        "Let events that hookd's own sends caused (a message:out:new whose data.reference starts with hookd:) fire the rule; they do not by default.",
+		"self":        "Let events that hookd's own actions caused (a message:out:new whose data.reference starts with hookd:, the group:update of a participant change a wassenger.group action asked for) fire the rule; they do not by default.",
 	}
 }
 
