@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -150,7 +151,12 @@ func (d *Daemon) flushDigests(ctx context.Context, now time.Time) {
 			continue // muted: sent once the mute ends
 		}
 		f := snap.rules.Flush(rule, st.Key, st.Value)
-		id := fmt.Sprintf("digest:%s:%s:%d", st.Scope, st.Key, f.Due.UnixMilli())
+		// The id names what was collected, not only the period: an
+		// event of a period whose digest was sent (it came late) makes a
+		// second digest with the same due time, which must not be taken
+		// for a repeat of the first.
+		sum := sha256.Sum256(st.Value)
+		id := fmt.Sprintf("digest:%s:%s:%d:%x", st.Scope, st.Key, f.Due.UnixMilli(), sum[:4])
 		jobs, probs := jobsFor(id, rule.Name, f.Actions, f.Errors)
 		out, err := d.store.Swap(ctx, store.Swap{Scope: st.Scope, Key: st.Key, At: now, Old: st.Value, Jobs: jobs})
 		if err != nil {

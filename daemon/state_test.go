@@ -274,6 +274,44 @@ func TestDigestSentBySchedulerWithCollectedEvents(t *testing.T) {
 	})
 }
 
+// An event of a period whose digest was already sent (it arrived late:
+// a Wassenger retry, or created just before the hour) is sent in a
+// digest of its own, not dropped as a repeat of the first.
+func TestDigestOfLateEventIsSent(t *testing.T) {
+	t.Parallel()
+	testbackend.Each(t, func(t *testing.T, backend string) {
+		t0 := time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC)
+		c := newClock(t0)
+		h := start(t, options{backend: backend, rules: digestRules, clock: c})
+		h.accept(t, js(t, inChat("d1", "add", "g1@g.us", t0)))
+		c.set(time.Date(2026, 3, 2, 11, 0, 1, 0, time.UTC))
+		h.waitHooks(t, 1)
+		h.accept(t, js(t, inChat("late", "add", "g1@g.us", t0.Add(time.Minute))))
+		got := h.waitHooks(t, 2)
+		if got[1]["ids"] != "late" {
+			t.Fatalf("second digest %v, want the late event", got[1])
+		}
+		if n := len(jobsOfRule(h.jobs(t), "hourly-joins")); n != 2 {
+			t.Fatalf("%d digest jobs, want 2", n)
+		}
+	})
+}
+
+// The digest of an event whose period ended longer ago than keep (90
+// days by default: a replayed recording) is sent at the next tick, not
+// forgotten on arrival.
+func TestDigestOfOldEventIsSent(t *testing.T) {
+	t.Parallel()
+	testbackend.Each(t, func(t *testing.T, backend string) {
+		now := time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC)
+		h := start(t, options{backend: backend, rules: digestRules, clock: newClock(now)})
+		h.accept(t, js(t, inChat("old", "add", "g1@g.us", now.AddDate(0, 0, -100))))
+		if got := h.waitHooks(t, 1); got[0]["ids"] != "old" {
+			t.Fatalf("digest %v, want the old event", got[0])
+		}
+	})
+}
+
 const timerRules = `rules:
   - name: hourly-report
     on: schedule

@@ -167,8 +167,15 @@ func (rs *RuleSet) addStep(r *runner, rule *Rule, res *Result) {
 	env := r.env
 	raw := ev.Raw
 	step := StateStep{Rule: rule, Key: key, At: at, Weight: weight, raw: raw}
+	arrival := r.arrival
 	step.Apply = func(old []byte) ([]byte, bool, time.Time) {
 		next, fire, _, expires := Advance(rule, old, at, weight, raw)
+		if rule.Digest != nil && expires.Before(arrival.Add(rule.Digest.Keep)) {
+			// Kept for keep after hookd could first send it: the digest
+			// of an event whose period is long past (a late or replayed
+			// event) is sent at the next tick, not forgotten at once.
+			expires = arrival.Add(rule.Digest.Keep)
+		}
 		return next, fire, expires
 	}
 	step.Render = func(state []byte) ([]Rendered, []RuleError) {
