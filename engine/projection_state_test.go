@@ -39,3 +39,28 @@ rules:
 		t.Errorf("EventTime without created = %v, want data.timestamp", got)
 	}
 }
+
+// TestEventTimeOfBatchedItems: the items of message:out:failed (and
+// :sent, :removed, :expired) have no created; their date is the event
+// time, also when the projection is all the daemon decodes.
+func TestEventTimeOfBatchedItems(t *testing.T) {
+	rs := loadRules(t, `version: 1
+rules:
+  - name: r
+    on: message:out:failed
+    if: data.status == "failed"
+    do:
+      - log: { message: "x" }
+`)
+	raw := []byte(`{"event":"message:out:failed","date":"2024-07-22T15:41:10.503Z","entityId":"66a1","data":{"id":"66a1","status":"failed"}}`)
+	for name, proj := range map[string]*event.Projection{"projected": rs.Projection(), "whole": nil} {
+		evs, err := event.ParseProjected(raw, proj)
+		if err != nil || len(evs) != 1 {
+			t.Fatal(evs, err)
+		}
+		want := time.Date(2024, 7, 22, 15, 41, 10, 503e6, time.UTC)
+		if got := engine.EventTime(evs[0], time.Unix(1, 0)); !got.Equal(want) {
+			t.Errorf("%s: EventTime = %v, want its date %v", name, got, want)
+		}
+	}
+}

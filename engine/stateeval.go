@@ -65,7 +65,8 @@ func (rs *RuleSet) EvaluateAt(ev *event.Event, arrival time.Time) *Result {
 
 // EventTime is the time of an event for windows, throttles and digests:
 // its created field (Unix seconds, as Wassenger sends it), else the
-// message's data.timestamp (Unix seconds), else arrival (else now).
+// message's data.timestamp (Unix seconds), else its date (RFC 3339, as
+// the items of message:out:failed carry it), else arrival (else now).
 func EventTime(ev *event.Event, arrival time.Time) time.Time {
 	if t, ok := unixField(ev.Fields["created"]); ok {
 		return t
@@ -73,6 +74,13 @@ func EventTime(ev *event.Event, arrival time.Time) time.Time {
 	if data, ok := ev.Fields["data"].(map[string]any); ok {
 		if t, ok := unixField(data["timestamp"]); ok {
 			return t
+		}
+	}
+	// The items of message:out:sent, :failed, :removed and :expired have
+	// no created: their date is an RFC 3339 time.
+	if s, ok := ev.Fields["date"].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil && t.Unix() > 0 {
+			return t.UTC()
 		}
 	}
 	if arrival.IsZero() {
