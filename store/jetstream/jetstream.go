@@ -427,13 +427,17 @@ func (s *Store) stoppedErr() error {
 }
 
 // catchUp waits until the model applied every command the stream holds
-// now: a read that follows sees every write that returned before it.
+// now and the job outcomes queued before it: a read that follows sees
+// every write that returned before it.
 func (s *Store) catchUp(ctx context.Context) error {
 	if err := s.guard(); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
+	if err := s.flushJobs(ctx); err != nil {
+		return err
+	}
 	info, err := s.stream.Info(ctx)
 	if err != nil {
 		return s.unavailable("read the log's end", err)

@@ -112,6 +112,47 @@ func TestLazyJobUpdates(t *testing.T) {
 	}
 }
 
+// TestLazyJobUpdatesReadAfterDone: with LazyJobUpdates, a read that
+// follows Done does not return the job as pending: delivery's refill
+// would run it a second time (a duplicate without a crash).
+func TestLazyJobUpdatesReadAfterDone(t *testing.T) {
+	url := natstest.StartCluster(t, 1).URL()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	s, err := jetstream.Open(context.Background(), jetstream.Options{Conn: nc, Stream: "LAZYREAD", Node: "n1", Dir: filepath.Join(t.TempDir(), "model"), LazyJobUpdates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for round := range 20 {
+		var recs []store.Record
+		for i := range 10 {
+			recs = append(recs, store.Record{Event: store.Event{ID: fmt.Sprint("read-", round, "-", i), Name: "message:in:new", Body: []byte(`{}`)},
+				Jobs: []store.Job{{Rule: "r", Type: "log", Params: []byte(`{}`)}}})
+		}
+		out, err := s.Accept(ctx, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out {
+			if err := s.Done(ctx, o.Jobs[0].ID, 1, "ok"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pending, err := s.PendingPage(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) != 0 {
+			t.Fatalf("round %d: PendingPage right after Done returned %d jobs done (first %d), want none", round, len(pending), pending[0].ID)
+		}
+	}
+}
+
 // TestStreamCompressed: a stream the store creates is stored compressed
 // with S2 on the servers, and holds the log's commands.
 func TestStreamCompressed(t *testing.T) {

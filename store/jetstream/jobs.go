@@ -28,6 +28,9 @@ type jobUpdate struct {
 	Next     time.Time `json:"next,omitzero"`
 	Reason   string    `json:"reason,omitempty"`
 	Detail   string    `json:"detail,omitempty"`
+	// flushed, set on a marker that is no update, is closed once the
+	// outcomes queued before the marker are applied (or failed).
+	flushed chan struct{}
 }
 
 // update records a job's outcome: at once, or with LazyJobUpdates queued
@@ -76,12 +79,51 @@ func (s *Store) jobWorker(stop <-chan struct{}, done chan<- struct{}) {
 				break gather
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
-		if _, err := s.send(ctx, command{Kind: kindJobs, Jobs: batch}); err != nil {
-			// At least once: a job whose outcome is lost runs again.
-			s.log.Warn("jetstream store: record the outcomes of jobs", "jobs", len(batch), "err", err)
+		updates, flushes := batch[:0:0], []chan struct{}(nil)
+		for _, u := range batch {
+			if u.flushed != nil {
+				flushes = append(flushes, u.flushed)
+			} else {
+				updates = append(updates, u)
+			}
 		}
-		cancel()
+		if len(updates) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+			if _, err := s.send(ctx, command{Kind: kindJobs, Jobs: updates}); err != nil {
+				// At least once: a job whose outcome is lost runs again.
+				s.log.Warn("jetstream store: record the outcomes of jobs", "jobs", len(updates), "err", err)
+			}
+			cancel()
+		}
+		for _, f := range flushes {
+			close(f)
+		}
+	}
+}
+
+// flushJobs waits until the job outcomes queued (LazyJobUpdates) before
+// it was called are applied to the model, so that a read that follows
+// sees them: without it, delivery's refill could read a job that it
+// has just recorded done as still pending, and run it again.
+func (s *Store) flushJobs(ctx context.Context) error {
+	if !s.opts.LazyJobUpdates {
+		return nil
+	}
+	flushed := make(chan struct{})
+	select {
+	case s.jobQ <- jobUpdate{flushed: flushed}:
+	case <-ctx.Done():
+		return s.unavailable("log the queued job outcomes", ctx.Err())
+	case <-s.jobDone:
+		return s.stoppedErr()
+	}
+	select {
+	case <-flushed:
+		return nil
+	case <-ctx.Done():
+		return s.unavailable("log the queued job outcomes", ctx.Err())
+	case <-s.jobDone:
+		return s.stoppedErr()
 	}
 }
 
