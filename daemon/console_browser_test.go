@@ -214,7 +214,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// A new event appears without a reload: the list polls.
 	jsTrue(t, ctx, "mark the page", `(window.samePage = true)`)
 	h.accept(t, js(t, messageEvent("WEB-4", "hello")))
-	run(t, ctx, "the new event shows", chromedp.WaitVisible(chromedp.CSS(`#rows tr[data-key$="/WEB-4"]`)))
+	run(t, ctx, "the new event shows", chromedp.WaitVisible(chromedp.CSS(`#rows tr[data-key^="message:in:new/WEB-4/"]`)))
 	jsTrue(t, ctx, "the page was not reloaded", `window.samePage === true`)
 
 	// Find an event: filter on the rule that failed.

@@ -151,6 +151,14 @@ func TestKeys(t *testing.T) {
 		{"group setting", `{"id":"G1","event":"group:update","action":"announce","value":true}`, "group:update/G1/announce//true"},
 		{"group without participants", `{"id":"G1","event":"group:update","action":"subject"}`, "group:update/G1/subject"},
 		{"numeric id", `{"id":42,"event":"message:in:new"}`, "message:in:new/42"},
+		// Each number of an account in a group gets the group's events
+		// with the same WhatsApp id: the number is part of the key.
+		{"message through a number", `{"id":"M1","event":"message:in:new","device":{"id":"61b37a069cba0c15d6c89757","phone":"+44"}}`, "message:in:new/M1/on:61b37a069cba0c15d6c89757"},
+		{"same message through another", `{"id":"M1","event":"message:in:new","device":{"id":"64f1c2a9b3e4d5f6a7b8c9d0"}}`, "message:in:new/M1/on:64f1c2a9b3e4d5f6a7b8c9d0"},
+		{"device as a bare id", `{"id":"M1","event":"message:in:new","device":"61b37a069cba0c15d6c89757"}`, "message:in:new/M1/on:61b37a069cba0c15d6c89757"},
+		{"ack through a number", `{"id":"M1","event":"message:out:ack","ack":"read","device":{"id":"D1"}}`, "message:out:ack/M1/read/on:D1"},
+		{"group add through a number", `{"id":"G1","event":"group:update","action":"add","participants":["+1"],"device":{"id":"D1"}}`, "group:update/G1/add/+1/on:D1"},
+		{"failed item keeps Wassenger's id", `[{"event":"message:out:failed","entityId":"E1","data":{"device":{"id":"D1"}}}]`, "message:out:failed/E1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

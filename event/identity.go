@@ -21,13 +21,17 @@ import (
 // between successive events about that entity (see docs/daemon.md, "Event
 // identity"):
 //
-//	message:in:new, message:out:new      name/id
-//	message:out:ack                      name/id/ack
+//	message:in:new, message:out:new      name/id/on:device
+//	message:out:ack                      name/id/ack/on:device
 //	message:out:sent, :failed, :removed,
 //	:expired (array items)               name/entityId
 //	message:out:retry                    name/entityId/retry count
-//	group:update                         name/id/action/participants/value
-//	every other event                    name/id/digest of the whole event
+//	group:update                         name/id/action/participants/value/on:device
+//	every other event                    name/id/digest of the whole event/on:device
+//
+// The device part (see deviceOf) is there when the event has a device
+// id: two numbers of one account in a group each get its events, with
+// the same WhatsApp id.
 //
 // A redelivery of one event carries the same key, so it is a duplicate;
 // the next event about the same message has another key. An event
@@ -42,7 +46,10 @@ const maxState = 48
 // keyOf returns the identity key of the event object v, named name.
 func keyOf(v *fastjson.Value, name string) string {
 	entity := stringField(v, "id")
-	if entity == "" {
+	on := "" // the number's part: see deviceOf
+	if entity != "" {
+		on = deviceOf(v)
+	} else {
 		entity = stringField(v, "entityId")
 	}
 	if entity == "" {
@@ -52,7 +59,7 @@ func keyOf(v *fastjson.Value, name string) string {
 	switch name {
 	case "message:in:new", "message:out:new", "message:out:sent", "message:out:failed",
 		"message:out:removed", "message:out:expired":
-		return name + "/" + entity
+		return name + "/" + entity + on
 	case "message:out:ack":
 		state = stringField(v, "ack")
 		if state == "" {
@@ -73,7 +80,25 @@ func keyOf(v *fastjson.Value, name string) string {
 	} else if len(state) > maxState {
 		state = digestOf([]byte(state))
 	}
-	return name + "/" + entity + "/" + state
+	return name + "/" + entity + "/" + state + on
+}
+
+// deviceOf is the key's last part for an event keyed by its WhatsApp id:
+// "/on:" and the id of the number (device) it came through. Every number
+// of an account in a group gets the group's messages and updates with
+// the same WhatsApp id, each in a webhook of its own, so the id alone
+// would take the second number's event for a redelivery of the first's.
+// Wassenger's own ids (entityId) are unique per account and need none.
+// It is "" for an event without a device id.
+func deviceOf(v *fastjson.Value) string {
+	dev := stringField(v, "device", "id")
+	if dev == "" {
+		dev = stringField(v, "device") // a bare id, as some material shows it
+	}
+	if dev == "" {
+		return ""
+	}
+	return "/on:" + dev
 }
 
 // groupState is the state of a group:update: the action, the
