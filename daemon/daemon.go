@@ -316,6 +316,10 @@ func (d *Daemon) reload(data []byte) {
 		first, _ := problems.First()
 		d.log.Error("rules reload failed; the previous rules keep running", "file", d.cfg.RulesPath, "errors", problems.Errors(), "first", problemLine(first), "hint", "hookd check shows each problem in its line")
 		for _, p := range problems {
+			if p.Severity == engine.Warning {
+				d.log.Warn("rules warning", "problem", problemLine(p))
+				continue
+			}
 			d.log.Error("rules problem", "problem", problemLine(p))
 		}
 		return

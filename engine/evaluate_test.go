@@ -453,7 +453,7 @@ func TestParseEvents(t *testing.T) {
 		{"bad JSON in an array", "[\n{\"event\":\"e\"},\n{\"event\" \"e\"}\n]", "", "", "invalid JSON at line 3, column 10"},
 		{"element without event", `[{"event":"e"},{"id":"2"}]`, "", "", `element 1: missing "event" field`},
 		{"element not an object", `[{"event":"e"},"x"]`, "", "", "element 1: not a JSON object"},
-		{"event not a string", `{"event":5}`, "", "", `missing "event" field`},
+		{"event not a string", `{"event":5}`, "", "", `the "event" field holds 5, not the event's type as text`},
 		{"empty array", `[]`, "", "", "empty array"},
 		{"empty body", ` `, "", "", "empty body"},
 		{"not an object", `"group:update"`, "", "", "send one JSON object or an array of objects"},

@@ -64,8 +64,18 @@ type Event struct {
 	Own string
 }
 
-// ErrNoEvent is wrapped by errors for an object without an event field.
+// ErrNoEvent is wrapped by errors for an object without an event field,
+// or whose event field is not text.
 var ErrNoEvent = errors.New(`missing "event" field`)
+
+// badEventField is the error of an event field that is not text.
+type badEventField struct{ held string }
+
+func (e badEventField) Error() string {
+	return `the "event" field holds ` + e.held + `, not the event's type as text, e.g. "event": "group:update"`
+}
+
+func (e badEventField) Unwrap() error { return ErrNoEvent }
 
 // parsers reuses fastjson parsers, whose arenas make decoding cheap.
 var parsers fastjson.ParserPool
@@ -82,6 +92,9 @@ func Parse(body []byte) ([]*Event, error) { return ParseProjected(body, nil) }
 func eventOf(v *fastjson.Value, fields map[string]any, raw []byte) (*Event, error) {
 	name, _ := fields["event"].(string)
 	if name == "" {
+		if v, ok := fields["event"]; ok && v != nil {
+			return nil, badEventField{Format(v)}
+		}
 		return nil, fmt.Errorf("%w: every Wassenger event names its type, e.g. \"event\": \"group:update\"", ErrNoEvent)
 	}
 	ev := &Event{Name: name, Fields: fields, Raw: raw}
