@@ -95,6 +95,9 @@ func runMuteAdd(s Streams, args []string) int {
 		what += " for key " + m.Key
 	}
 	fmt.Fprintf(s.Stdout, "mute %d: %s muted until %s (%s, by %s)\n", m.ID, what, m.Until.Local().Format(time.RFC3339), m.Reason, m.By)
+	if rules == nil {
+		fmt.Fprintf(s.Stderr, "note: the rule name was not checked (a misspelt one mutes nothing); pass --rules FILE to check it\n")
+	}
 	return 0
 }
 
