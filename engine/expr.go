@@ -287,11 +287,18 @@ func syntaxHint(msg string) string {
 
 // projection is the union of the fields every compiled expression reads
 // and of those Evaluate reads itself: the event time (created,
-// data.timestamp, date, see EventTime) and the reference of hookd's own
-// sends (data.reference, see OwnSend). It is nil when an expression reads
-// the environment as a whole ($env).
+// data.timestamp, date, see EventTime), the reference of hookd's own
+// sends (data.reference, see OwnSend) and, when a rule changes a group's
+// participants, the fields that tell the group:update about the change
+// (see OwnChanges.Recognise). It is nil when an expression reads the
+// environment as a whole ($env).
 func (l *loader) projection() *event.Projection {
 	paths := [][]string{{"created"}, {"data", "timestamp"}, {"date"}, {"data", "reference"}}
+	if changesGroups(l.rs.Rules) {
+		for _, f := range ownChangeFields() {
+			paths = append(paths, f.keys)
+		}
+	}
 	for _, c := range l.compiled {
 		if c.wholeEnv {
 			return nil

@@ -104,24 +104,21 @@ func (o *OwnChanges) Recognise(ev *event.Event, at time.Time) string {
 	if ev.Name != "group:update" {
 		return ""
 	}
-	switch ev.Action {
-	case "add", "remove", "promote", "demote":
-	default:
-		return ""
-	}
 	o.mu.Lock()
 	empty := len(o.pending) == 0
 	o.mu.Unlock()
 	if empty {
 		return ""
 	}
-	fields := fullFields(ev)
-	group := str(fields, "data", "chat", "id")
-	author, phone := str(fields, "author"), str(fields, "device", "phone")
+	f := ownChangeFields()
+	group, _ := f[0].lookup(ev.Fields)
+	author, _ := f[1].lookup(ev.Fields)
+	phone, _ := f[2].lookup(ev.Fields)
 	if group == "" || author != "" && phone != "" && wassenger.PhoneDigits(author) != wassenger.PhoneDigits(phone) {
 		return ""
 	}
-	list, _ := fields["participants"].([]any)
+	v, _ := f[3].value(ev.Fields)
+	list, _ := v.([]any)
 	if len(list) == 0 {
 		return ""
 	}
@@ -141,35 +138,14 @@ func (o *OwnChanges) Recognise(ev *event.Event, at time.Time) string {
 	return "the group:update of a participant change hookd asked Wassenger for (" + by.action + " at " + by.at.UTC().Format(time.RFC3339) + ")"
 }
 
-// fullFields returns ev's fields with those Recognise reads: the
-// daemon's events hold only the fields the rules read, so the raw bytes
-// are decoded again when one is missing.
-func fullFields(ev *event.Event) map[string]any {
-	f := ev.Fields
-	_, a := f["author"]
-	_, p := f["participants"]
-	_, d := f["device"]
-	_, c := f["data"]
-	if a && p && d && c || len(ev.Raw) == 0 {
-		return f
+// ownChangeFields are the fields Recognise reads: the group, the
+// author, the number and the participants. The projection of a rule set
+// with group actions keeps them (see loader.projection).
+func ownChangeFields() [4]eventField {
+	return [4]eventField{
+		{path: "data.chat.id", keys: []string{"data", "chat", "id"}},
+		{path: "author", keys: []string{"author"}},
+		{path: "device.phone", keys: []string{"device", "phone"}},
+		{path: "participants", keys: []string{"participants"}},
 	}
-	evs, err := event.Parse(ev.Raw)
-	if err != nil || len(evs) != 1 {
-		return f
-	}
-	return evs[0].Fields
-}
-
-// str returns the string at the path of nested objects in m, or "".
-func str(m map[string]any, path ...string) string {
-	var v any = m
-	for _, k := range path {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return ""
-		}
-		v = obj[k]
-	}
-	s, _ := v.(string)
-	return s
 }

@@ -121,17 +121,52 @@ func TestOwnChangesOnlyParticipantActions(t *testing.T) {
 	}
 }
 
-// TestOwnChangesProjected: the daemon's events hold only the fields the
-// rules read; Recognise reads the rest from the raw bytes.
+// TestOwnChangesProjected: the daemon decodes only the fields the rules
+// read; a rule set with a group action keeps those Recognise needs, even
+// when no rule reads them (here the group comes from vars and no rule
+// reads data.chat.id or device.phone), and one without keeps none.
 func TestOwnChangesProjected(t *testing.T) {
 	const group = "120363000000000001@g.us"
 	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	full := groupUpdate(t, "remove", "+34600000001", group, "+34600000001", "+34600000009")
-	projected := *full
-	projected.Fields = map[string]any{"event": "group:update", "action": "remove"}
+	rs := loadRules(t, `version: 1
+vars: { group: "`+group+`" }
+connections:
+  wassenger: { token: t }
+rules:
+  - name: kick
+    on: message:in:new
+    if: data.body contains "http"
+    do:
+      - wassenger.group.remove: { device: "{{ device.id }}", group: "{{ vars.group }}", participants: ["{{ data.fromNumber }}"] }
+  - name: alert
+    on: group:update
+    if: action == "remove" && len(participants) > 0
+    do:
+      - log: { message: "{{ author }}" }
+`)
+	evs, err := event.ParseProjected(full.Raw, rs.Projection())
+	if err != nil {
+		t.Fatal(err)
+	}
 	o := engine.NewOwnChanges()
-	o.Expect("wassenger.group.remove", "r/x[0]", map[string]any{"group": group, "participants": "+34600000009"}, t0)
-	if why := o.Recognise(&projected, t0); why == "" {
-		t.Fatal("a projected event was not recognised")
+	o.Expect("wassenger.group.remove", "kick/wassenger.group.remove[0]", map[string]any{"group": group, "participants": "+34600000009"}, t0)
+	if why := o.Recognise(evs[0], t0); why == "" {
+		t.Fatalf("a projected event was not recognised; its fields: %v", evs[0].Fields)
+	}
+	plain := loadRules(t, `version: 1
+rules:
+  - name: alert
+    on: group:update
+    if: action == "remove"
+    do:
+      - log: { message: "removed" }
+`)
+	evs, err = event.ParseProjected(full.Raw, plain.Projection())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := evs[0].Fields["participants"]; ok {
+		t.Error("a rule set without group actions decodes participants, which no rule reads")
 	}
 }

@@ -361,6 +361,14 @@ func (rs *RuleSet) Remembers() bool {
 		if r.Stateful() || r.Schedule != nil {
 			return true
 		}
+	}
+	return changesGroups(rs.Rules)
+}
+
+// changesGroups reports whether an action of the rules changes a
+// group's participants (see wassenger.ChangesGroup).
+func changesGroups(rules []*Rule) bool {
+	for _, r := range rules {
 		for _, a := range r.Do {
 			if wassenger.ChangesGroup(a.Type) {
 				return true
