@@ -390,6 +390,52 @@ func TestStateApplyTwice(t *testing.T) {
 	}
 }
 
+// TestStateExpiryOfLateEvent: the store forgets a state by its own
+// clock, so a state changed by a late event expires as long after the
+// event arrived as it would have after the event: a per: once throttle
+// still holds 90 days after a recording from 100 days ago is posted, a
+// window is kept its within, a digest its keep.
+func TestStateExpiryOfLateEvent(t *testing.T) {
+	rs := loadState(t, `version: 1
+rules:
+  - name: once
+    on: group:update
+    if: action == "remove"
+    throttle: { key: "{{ author }}", per: once }
+    do:
+      - log: { message: "x" }
+  - name: burst
+    on: group:update
+    if: action == "remove"
+    window: { key: "{{ data.chat.id }}", within: 10m, at_least: 5 }
+    do:
+      - log: { message: "x" }
+  - name: joins
+    on: group:update
+    if: action == "remove"
+    digest: { key: "{{ data.chat.id }}", every: 1h, keep: 2d }
+    do:
+      - log: { message: "x" }
+`)
+	created := at("10:00:00")
+	arrival := time.Unix(created, 0).AddDate(0, 0, 100)
+	res := rs.EvaluateAt(groupAt(t, "remove", "g", "+1", created), arrival)
+	want := map[string]time.Time{
+		"once":  arrival.Add(engine.DefaultKeep),
+		"burst": arrival.Add(10 * time.Minute),
+		"joins": arrival.Add(time.Hour + 2*24*time.Hour), // due at 11:00 in event time, then keep
+	}
+	if len(res.Steps) != len(want) {
+		t.Fatalf("%d steps, want %d", len(res.Steps), len(want))
+	}
+	for _, st := range res.Steps {
+		_, _, expires := st.Apply(nil)
+		if !expires.Equal(want[st.Rule.Name]) {
+			t.Errorf("%s: state expires %s, want %s", st.Rule.Name, expires, want[st.Rule.Name])
+		}
+	}
+}
+
 // TestStateCheck: check refuses nonsense at file:line:col.
 func TestStateCheck(t *testing.T) {
 	rule := func(keys string) string {

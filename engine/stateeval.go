@@ -178,11 +178,14 @@ func (rs *RuleSet) addStep(r *runner, rule *Rule, res *Result) {
 	arrival := r.arrival
 	step.Apply = func(old []byte) ([]byte, bool, time.Time) {
 		next, fire, _, expires := Advance(rule, old, at, weight, raw)
-		if rule.Digest != nil && expires.Before(arrival.Add(rule.Digest.Keep)) {
-			// Kept for keep after hookd could first send it: the digest
-			// of an event whose period is long past (a late or replayed
-			// event) is sent at the next tick, not forgotten at once.
-			expires = arrival.Add(rule.Digest.Keep)
+		if late := arrival.Sub(at); late > 0 && !expires.IsZero() {
+			// Advance counts expiry in event time, while the store
+			// forgets by its clock: the state of a late event (a retry,
+			// a replayed recording) is kept as long after it arrived as
+			// it would have been after the event, so a throttle of
+			// per: once still holds, and the digest of a period long
+			// past is still sent at the next tick.
+			expires = expires.Add(late)
 		}
 		return next, fire, expires
 	}
