@@ -17,15 +17,33 @@ import (
 	"github.com/hookd/hookd/store/storetest"
 )
 
+// connect connects to the NATS server at url until the test ends.
+func connect(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// openLazy opens a store with LazyJobUpdates, as a node's daemon does,
+// on stream with its model in dir.
+func openLazy(t *testing.T, nc *nats.Conn, stream, dir string) *jetstream.Store {
+	t.Helper()
+	s, err := jetstream.Open(context.Background(), jetstream.Options{Conn: nc, Stream: stream, Node: "n1", Dir: filepath.Join(dir, "model"), LazyJobUpdates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // opener opens stores on one stream per folder of the suite.
 func opener(url string, replicas int) storetest.Opener {
 	return func(t *testing.T, dir string) store.Store {
 		t.Helper()
-		nc, err := nats.Connect(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
+		nc := connect(t, url)
 		sum := sha256.Sum256([]byte(dir))
 		s, err := jetstream.Open(context.Background(), jetstream.Options{
 			Conn:     nc,
@@ -59,19 +77,9 @@ func TestConformanceCluster(t *testing.T) {
 // logs what is queued before it returns.
 func TestLazyJobUpdates(t *testing.T) {
 	url := natstest.StartCluster(t, 1).URL()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := connect(t, url)
 	dir := t.TempDir()
-	open := func() *jetstream.Store {
-		s, err := jetstream.Open(context.Background(), jetstream.Options{Conn: nc, Stream: "LAZY", Node: "n1", Dir: filepath.Join(dir, "model"), LazyJobUpdates: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	open := func() *jetstream.Store { return openLazy(t, nc, "LAZY", dir) }
 	s := open()
 	ctx := context.Background()
 	var recs []store.Record
@@ -117,15 +125,7 @@ func TestLazyJobUpdates(t *testing.T) {
 // would run it a second time (a duplicate without a crash).
 func TestLazyJobUpdatesReadAfterDone(t *testing.T) {
 	url := natstest.StartCluster(t, 1).URL()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	s, err := jetstream.Open(context.Background(), jetstream.Options{Conn: nc, Stream: "LAZYREAD", Node: "n1", Dir: filepath.Join(t.TempDir(), "model"), LazyJobUpdates: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openLazy(t, connect(t, url), "LAZYREAD", t.TempDir())
 	defer s.Close()
 	ctx := context.Background()
 	for round := range 20 {
@@ -160,11 +160,7 @@ func TestStreamCompressed(t *testing.T) {
 	s := opener(url, 1)(t, t.TempDir())
 	defer s.Close()
 	storetest.FillMessages(t, s, 10, "C", "", time.Now())
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := connect(t, url)
 	js, err := nc.JetStream()
 	if err != nil {
 		t.Fatal(err)
