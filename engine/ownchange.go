@@ -62,16 +62,16 @@ func (o *OwnChanges) Expect(typ, name string, params map[string]any, at time.Tim
 	o.trim(at)
 }
 
-// ExpectFired records the changes the actions of res's fired rules ask
+// expectFired records the changes the actions of res's fired rules ask
 // for, at at.
-func (o *OwnChanges) ExpectFired(res *Result, at time.Time) {
+func (o *OwnChanges) expectFired(res *Result, at time.Time) {
 	for _, f := range res.Fired {
-		o.ExpectAll(f.Actions, at)
+		o.expectAll(f.Actions, at)
 	}
 }
 
-// ExpectAll records the changes that rendered actions ask for, at at.
-func (o *OwnChanges) ExpectAll(acts []Rendered, at time.Time) {
+// expectAll records the changes that rendered actions ask for, at at.
+func (o *OwnChanges) expectAll(acts []Rendered, at time.Time) {
 	for _, a := range acts {
 		o.Expect(a.Action.Type, a.Action.Name, a.Params, at)
 	}

@@ -43,7 +43,7 @@ func (m *MemoryState) step(rs *RuleSet, ev *event.Event, at time.Time) (*Result,
 	ev.Own = m.own.Recognise(ev, at)
 	res := rs.EvaluateAt(ev, at)
 	outs := m.Apply(res)
-	m.own.ExpectFired(res, at)
+	m.own.expectFired(res, at)
 	return res, outs
 }
 
@@ -214,7 +214,7 @@ func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(Repla
 	ticks := 0
 	advance := func(now time.Time) {
 		for _, f := range m.FlushDue(rs, now, false) {
-			m.own.ExpectAll(f.Actions, f.Due)
+			m.own.expectAll(f.Actions, f.Due)
 			emit(ReplayItem{Flushed: &f})
 		}
 		for ticks < maxReplayTicks {
@@ -228,7 +228,7 @@ func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(Repla
 				return
 			}
 			acts, errs := rs.Tick(timers[i], nextTick[i])
-			m.own.ExpectAll(acts, nextTick[i])
+			m.own.expectAll(acts, nextTick[i])
 			emit(ReplayItem{Tick: &Tick{Rule: timers[i], At: nextTick[i], Actions: acts, Errors: errs}})
 			nextTick[i] = timers[i].Schedule.Next(nextTick[i])
 			ticks++
