@@ -151,6 +151,8 @@ type Daemon struct {
 	// mutes are the mutes in force, read from the store by the
 	// scheduler and after each change through the API.
 	mutes atomic.Pointer[muteSet]
+	// muteRefresh makes refreshMutes take turns.
+	muteRefresh sync.Mutex
 	// adminAuth checks the admin credential; nil: the admin API and the
 	// console are off.
 	adminAuth *adminAuth

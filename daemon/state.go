@@ -78,8 +78,13 @@ func (m muteSet) muted(rule, key string, now time.Time) bool {
 }
 
 // refreshMutes reads the mutes in force from the store: those made by
-// the API and by `hookd mute` in another process.
+// the API and by `hookd mute` in another process. Refreshes take turns,
+// so the scheduler's, begun before an API change, cannot put back what
+// the API's own refresh after the change replaced (a deleted mute held
+// for one more tick, a new one missed for one).
 func (d *Daemon) refreshMutes(ctx context.Context) {
+	d.muteRefresh.Lock()
+	defer d.muteRefresh.Unlock()
 	now := d.now()
 	list, err := d.store.Mutes(ctx, now, false)
 	if err != nil {
