@@ -78,6 +78,9 @@ type Server struct {
 	closeErr error
 	once     sync.Once
 
+	connMu sync.Mutex
+	conns  map[*trackedConn]struct{} // guarded by connMu: accepted, not yet closed
+
 	mu           sync.Mutex
 	msgs         []Message
 	changed      chan struct{} // closed and replaced on every message and MAIL
@@ -128,7 +131,11 @@ func Start(opts Options) (*Server, error) {
 		done:    make(chan struct{}),
 		served:  make(chan error, 1),
 		changed: make(chan struct{}),
+		conns:   make(map[*trackedConn]struct{}),
 	}
+	// Track the plain TCP connections (under TLS, for implicit TLS) so that
+	// Close can end them itself: see Close.
+	ln = &trackingListener{Listener: ln, s: s}
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.Domain = opts.Domain
 	srv.ReadTimeout = opts.ReadTimeout
@@ -174,23 +181,95 @@ func (s *Server) ClientTLSConfig() *tls.Config {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
-// Close stops the server: it closes the listener and every connection and
-// releases sessions held by HangNext. It is safe to call more than once.
+// closeWait bounds how long Close waits for go-smtp's connection
+// goroutines once their connections are closed.
+const closeWait = 5 * time.Second
+
+// Close stops the server: it closes the listener and every connection,
+// releases sessions held by HangNext, and returns once every session has
+// ended. It is safe to call more than once.
+//
+// It does not call go-smtp's Server.Close, which races with STARTTLS:
+// Server.Close calls Conn.Close on every live connection, which reads the
+// Conn's net.Conn field (go-smtp v0.25.1 conn.go:183), while the
+// connection's goroutine replaces that field with the TLS connection
+// without the Conn's lock (conn.go:940). Instead Close works only with
+// what is safe to share:
+//
+//  1. closing the listener makes Serve return; after that go-smtp starts
+//     no more connection goroutines;
+//  2. closing the accepted TCP connections (net.Conn methods are safe for
+//     concurrent use) ends every session: a read or handshake in progress
+//     fails, and a hung session, released by done, finds its connection
+//     closed;
+//  3. Shutdown waits for the connection goroutines to return and touches
+//     no Conn. It is bounded by closeWait in case one does not end.
 func (s *Server) Close() error {
 	s.once.Do(func() {
+		// net.ErrClosed is expected: Serve returns it once its listener is
+		// closed, and Shutdown gets it closing the listener again.
+		var errs []error
+		keep := func(err error) {
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
 		close(s.done)
-		err := s.srv.Close()
 		// Serve may not have registered the listener with go-smtp yet;
 		// closing it here makes Serve return either way.
-		_ = s.ln.Close()
-		if serr := <-s.served; serr != nil && !errors.Is(serr, net.ErrClosed) {
-			err = errors.Join(err, serr)
+		keep(s.ln.Close())
+		keep(<-s.served)
+		s.connMu.Lock()
+		for c := range s.conns {
+			keep(c.Conn.Close())
 		}
-		if err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			s.closeErr = fmt.Errorf("smtpd: close: %w", err)
+		s.connMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			keep(fmt.Errorf("sessions still running %s after their connections were closed", closeWait))
+		} else {
+			keep(err)
+		}
+		if len(errs) > 0 {
+			s.closeErr = fmt.Errorf("smtpd: close: %w", errors.Join(errs...))
 		}
 	})
 	return s.closeErr
+}
+
+// trackingListener records the connections it accepts in s.conns until
+// they are closed, so that Close can close them.
+type trackingListener struct {
+	net.Listener
+	s *Server
+}
+
+// Accept implements net.Listener.
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, s: l.s}
+	l.s.connMu.Lock()
+	l.s.conns[tc] = struct{}{}
+	l.s.connMu.Unlock()
+	return tc, nil
+}
+
+// trackedConn is an accepted connection that leaves s.conns when closed.
+type trackedConn struct {
+	net.Conn
+	s *Server
+}
+
+// Close implements net.Conn.
+func (c *trackedConn) Close() error {
+	c.s.connMu.Lock()
+	delete(c.s.conns, c)
+	c.s.connMu.Unlock()
+	return c.Conn.Close()
 }
 
 // Messages returns a copy of the messages accepted so far, in order.
