@@ -145,7 +145,10 @@ func (rs *RuleSet) withRunner(ev *event.Event, f func(r *runner)) {
 // EvaluateRule runs one rule on ev, whatever its `on` says; with force
 // the condition is skipped too. It is how `hookd fire` tries a rule's
 // actions for real: a throttle, window or digest is ignored, and the
-// actions render as if ev were the first event of its key.
+// actions render as if ev were the first event of its key. A digest's
+// actions render as the digest of ev alone would when flushed (see
+// Flush): digest.count 1, digest.events [ev], digest.first and
+// digest.last ev's time.
 func (rs *RuleSet) EvaluateRule(ev *event.Event, name string, force bool) (*Result, error) {
 	rule, ok := rs.Rule(name)
 	if !ok {
@@ -158,7 +161,14 @@ func (rs *RuleSet) EvaluateRule(ev *event.Event, name string, force bool) (*Resu
 	})
 	for _, st := range res.Steps {
 		state, _, _ := st.Apply(nil)
-		acts, errs := st.Render(state)
+		var acts []Rendered
+		var errs []RuleError
+		if st.Rule.Digest != nil {
+			f := rs.Flush(st.Rule, st.Key, state)
+			acts, errs = f.Actions, f.Errors
+		} else {
+			acts, errs = st.Render(state)
+		}
 		res.AddFired(Fired{Rule: st.Rule, Actions: acts})
 		res.Errors = append(res.Errors, errs...)
 	}
