@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/internal/testbackend"
 )
@@ -54,4 +57,66 @@ func TestAPIAccess(t *testing.T) {
 			t.Errorf("/api/rules = %+v, want the one rule of %s", st, h.rulesPath)
 		}
 	})
+}
+
+// POST /api/dry-run says what the daemon would record: a rule muted as a
+// whole, or for the key of the event, is "muted", with no actions, and
+// the daemon then records the same event's match of it as muted; a key
+// that is not muted still fires. The mutes are in the store, which the
+// sqlite backend is enough to read (TestMutesThroughTheAPI runs both).
+func TestAPIDryRunShowsMutes(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now().Truncate(time.Second)
+	h := start(t, options{rules: muteRules, clock: newClock(t0)})
+	for _, body := range []string{
+		`{"rule":"welcome","for":"2h","reason":"migration","by":"ana"}`,
+		`{"rule":"removal-alert","key":"g1@g.us","for":"30m","reason":"noisy group"}`,
+	} {
+		if st := h.apiCall(t, "POST", "/api/mutes", body, nil); st != http.StatusCreated {
+			t.Fatalf("POST /api/mutes %s: %d", body, st)
+		}
+	}
+	type rule struct {
+		Rule    string         `json:"rule"`
+		Outcome string         `json:"outcome"`
+		Reason  string         `json:"reason"`
+		Actions []RenderedJSON `json:"actions"`
+		State   *StateJSON     `json:"state"`
+	}
+	for _, tc := range []struct {
+		id, action, chat string
+		rule, outcome    string
+		reason           string
+	}{
+		{"D1", "add", "g1@g.us", "welcome", "muted", "the rule is muted until " + t0.Add(2*time.Hour).UTC().Format(time.RFC3339)},
+		{"D2", "remove", "g1@g.us", "removal-alert", "muted", "key g1@g.us of the rule is muted until " + t0.Add(30*time.Minute).UTC().Format(time.RFC3339)},
+		{"D3", "remove", "g2@g.us", "removal-alert", "fired", ""},
+	} {
+		ev := js(t, inChat(tc.id, tc.action, tc.chat, t0))
+		var dry struct{ Rules []rule }
+		decode(t, h.admin(t, "POST", "/api/dry-run", ev), &dry)
+		i := slices.IndexFunc(dry.Rules, func(r rule) bool { return r.Rule == tc.rule })
+		if i < 0 {
+			t.Fatalf("%s: dry-run %+v has no rule %s", tc.id, dry, tc.rule)
+		}
+		got := dry.Rules[i]
+		if got.Outcome != tc.outcome {
+			t.Errorf("%s: %s outcome %q (%s), want %q", tc.id, tc.rule, got.Outcome, got.Reason, tc.outcome)
+		}
+		if tc.outcome == "muted" && (len(got.Actions) != 0 || got.State != nil || !strings.HasPrefix(got.Reason, tc.reason)) {
+			t.Errorf("%s: muted %s: reason %q, actions %v, state %+v; want the reason to start %q, no actions, no state", tc.id, tc.rule, got.Reason, got.Actions, got.State, tc.reason)
+		}
+		if tc.outcome == "fired" && len(got.Actions) != 1 {
+			t.Errorf("%s: %s fired with actions %v, want its webhook", tc.id, tc.rule, got.Actions)
+		}
+
+		// The daemon records the event as the dry-run said.
+		h.accept(t, ev)
+		rules, muted := h.eventRules(t, tc.id)
+		want := []string{tc.rule}
+		if tc.outcome == "muted" && (len(rules) != 0 || !slices.Equal(muted, want)) ||
+			tc.outcome == "fired" && (!slices.Equal(rules, want) || len(muted) != 0) {
+			t.Errorf("%s: the daemon recorded rules %v muted %v; the dry-run said %s %s", tc.id, rules, muted, tc.rule, tc.outcome)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"regexp"
@@ -599,6 +600,9 @@ type RenderedJSON struct {
 // event (one Wassenger webhook body), explained rule by rule with the
 // actions they would render. It sends nothing and stores nothing; rules
 // that remember are judged as on their first event (state is not read).
+// A rule that would fire, or whose state would take the event, while it
+// or its key is muted is muted, as intake records it (see record): its
+// outcome says so, with no actions and no state.
 func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	body, err := readBody(w, r, d.cfg.MaxBody)
 	if err != nil {
@@ -617,8 +621,12 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 	}
 	ev := evs[0]
 	out := DryRunJSON{ID: ev.ID, Key: ev.Key, Event: ev.Name, Action: ev.Action, Version: snap.rules.Hash}
+	mutes, now := d.mutedNow(), d.now()
 	for _, x := range snap.rules.Explain(ev) {
 		ej := ExplainJSON{Rule: x.Rule.Name, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition, State: stateView(x.State)}
+		if reason, ok := mutedReason(mutes, x, now); ok {
+			ej.Outcome, ej.Reason, ej.State, x.Actions = engine.OutcomeMuted, reason, nil, nil
+		}
 		for _, a := range x.Actions {
 			rj := RenderedJSON{Type: a.Action.Type, Name: a.Action.Name, Params: httpx.MaskParams(a.Action.Type, a.Params)}
 			text, err := snap.router.Describe(actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.Key, a.Action.Rule, a.Action.Index)})
@@ -634,4 +642,27 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 		out.Rules = append(out.Rules, ej)
 	}
 	d.replyAdmin(w, http.StatusOK, out)
+}
+
+// mutedReason says why the daemon would record x's match as muted at
+// now, as record does: x fired, or its state took the event, and its
+// rule, or the key its state is kept under, is muted. ok is false when
+// it is not muted.
+func mutedReason(mutes muteSet, x engine.RuleExplanation, now time.Time) (reason string, ok bool) {
+	if x.Outcome != engine.OutcomeFired && x.Outcome != engine.OutcomeHeld {
+		return "", false
+	}
+	key := ""
+	if x.State != nil {
+		key = x.State.Key
+	}
+	until, mutedKey, ok := mutes.mute(x.Rule.Name, key, now)
+	if !ok {
+		return "", false
+	}
+	what := "the rule"
+	if mutedKey != "" {
+		what = "key " + mutedKey + " of the rule"
+	}
+	return fmt.Sprintf("%s is muted until %s: the daemon records the match as muted and runs nothing", what, until.UTC().Format(time.RFC3339)), true
 }

@@ -66,15 +66,25 @@ type muteSet map[string]map[string]time.Time
 
 // muted reports whether rule (or its key) is muted at now.
 func (m muteSet) muted(rule, key string, now time.Time) bool {
+	_, _, ok := m.mute(rule, key, now)
+	return ok
+}
+
+// mute returns the mute of rule (or its key) in force at now: when it
+// ends and the key it mutes ("" for the whole rule, which comes first);
+// ok is false when there is none.
+func (m muteSet) mute(rule, key string, now time.Time) (until time.Time, mutedKey string, ok bool) {
 	keys := m[rule]
 	if keys == nil {
-		return false
+		return time.Time{}, "", false
 	}
 	if until, ok := keys[""]; ok && now.Before(until) {
-		return true
+		return until, "", true
 	}
-	until, ok := keys[key]
-	return key != "" && ok && now.Before(until)
+	if until, ok := keys[key]; key != "" && ok && now.Before(until) {
+		return until, key, true
+	}
+	return time.Time{}, "", false
 }
 
 // refreshMutes reads the mutes in force from the store: those made by

@@ -46,12 +46,17 @@ const (
 	// OutcomeOwnSend: the event is the message:out:new of a message
 	// hookd sent, and the rule has no self: true (see OwnSend).
 	OutcomeOwnSend
+	// OutcomeMuted: the rule fired, or its state took the event, but a
+	// mute of the rule or of its key silenced it: the daemon records the
+	// match as muted and runs nothing. Mutes are the daemon's (its
+	// store's), so Explain never gives it; the daemon's dry-run does.
+	OutcomeMuted
 )
 
-var outcomeNames = [...]string{"fired", "other-event", "other-action", "other-value", "stopped", "false", "error", "held", "own-send"}
+var outcomeNames = [...]string{"fired", "other-event", "other-action", "other-value", "stopped", "false", "error", "held", "own-send", "muted"}
 
 // String names the outcome: fired, other-event, other-action,
-// other-value, stopped, false or error.
+// other-value, stopped, false, error, held, own-send or muted.
 func (o Outcome) String() string {
 	if int(o) < len(outcomeNames) {
 		return outcomeNames[o]

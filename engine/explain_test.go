@@ -290,6 +290,7 @@ func TestOutcomeString(t *testing.T) {
 	want := map[engine.Outcome]string{
 		engine.OutcomeFired: "fired", engine.OutcomeOtherEvent: "other-event", engine.OutcomeOtherAction: "other-action",
 		engine.OutcomeOtherValue: "other-value", engine.OutcomeStopped: "stopped", engine.OutcomeFalse: "false", engine.OutcomeError: "error",
+		engine.OutcomeHeld: "held", engine.OutcomeOwnSend: "own-send", engine.OutcomeMuted: "muted",
 	}
 	for o, s := range want {
 		if o.String() != s {
