@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"fmt"
 	"path"
+	"reflect"
 	"strings"
 
+	"github.com/expr-lang/expr/ast"
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/engine/eventschema"
@@ -83,4 +86,119 @@ func suggestedPath(event string, path []string, name string) string {
 		}
 	}
 	return name
+}
+
+// checkCondition refuses a condition that is one event field or var
+// whose type is known and is not boolean, such as `if: action`. expr
+// types event fields as unknown, so its AsBool lets them through, while
+// at run time a condition that gives anything but true or false never
+// matches: the rule would never fire. An event field's type comes from
+// the schema of every event the rule listens to that carries the field
+// (a field typed by none of them, or boolean or open in one, passes); a
+// var's from its value. It reports whether the condition passes; the
+// condition is at the start of the scalar node n.
+func (l *loader) checkCondition(c *compiled, n *yaml.Node, what string) bool {
+	root := c.Prog.Node()
+	if t := root.Type(); t != nil && t.Kind() != reflect.Interface {
+		return true // known to expr, which checked it
+	}
+	path, exact, ok := memberPath(root)
+	if !ok || !exact {
+		return true
+	}
+	var types []string
+	where := ""
+	if path[0] == "vars" {
+		v, t := varValue(l.vars, path[1:])
+		if v == "true" || v == "false" {
+			l.errorAt(n, rootIdent(root).Location().From, fmt.Sprintf("%s: the condition must be true or false, but %s is the text %q; remove the quotes around it in vars:", what, strings.Join(path, "."), v))
+			return false
+		}
+		if t != "" {
+			types = []string{t}
+		}
+	} else {
+		fields := path
+		if fields[0] == "$env" {
+			fields = fields[1:]
+		}
+		var in []string
+		for _, ev := range l.knownOn() {
+			if !eventschema.Has(ev, fields) {
+				continue // a field it does not carry: checkFields warns
+			}
+			t := eventschema.Type(ev, fields)
+			if t == "" || t == "bool" {
+				return true
+			}
+			in = append(in, ev)
+			if !contains(types, t) {
+				types = append(types, t)
+			}
+		}
+		where = " in " + strings.Join(in, ", ") + " events"
+	}
+	if len(types) == 0 || types[0] == "bool" {
+		return true
+	}
+	name := strings.Join(path, ".")
+	example := map[string]string{
+		"string": name + ` != ""`,
+		"number": name + " > 0",
+		"list":   "len(" + name + " ?? []) > 0",
+		"object": name + " != nil",
+	}[types[0]]
+	l.errorAt(n, rootIdent(root).Location().From, fmt.Sprintf("%s: the condition must be true or false, but %s is a%s %s%s; compare it, e.g. %s",
+		what, name, article(types[0]), strings.Join(types, " or "), where, example))
+	return false
+}
+
+// rootIdent returns the identifier a field reference starts from, such
+// as data in data.chat?.name.
+func rootIdent(n ast.Node) ast.Node {
+	for {
+		switch x := n.(type) {
+		case *ast.MemberNode:
+			n = x.Node
+		case *ast.ChainNode:
+			n = x.Node
+		default:
+			return n
+		}
+	}
+}
+
+// varValue returns the value at path in the vars and names its type as
+// eventschema.Type does ("" for null or a path that is not there).
+func varValue(vars map[string]any, path []string) (any, string) {
+	var v any = vars
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, ""
+		}
+		v = m[k]
+	}
+	switch v.(type) {
+	case bool:
+		return v, "bool"
+	case string:
+		return v, "string"
+	case int64, float64:
+		return v, "number"
+	case []any:
+		return v, "list"
+	case map[string]any:
+		return v, "object"
+	}
+	return v, ""
+}
+
+// article is "n" before a word that starts with a vowel sound here
+// ("an object"), "" otherwise ("a string").
+func article(word string) string {
+	if strings.HasPrefix(word, "o") {
+		return "n"
+	}
+	return ""
 }

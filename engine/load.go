@@ -353,6 +353,9 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 	}
 	f := l.fields(n, named, ruleKeys...)
 	r := &Rule{Line: n.Line}
+	// The field checks of this rule's expressions must not see the
+	// previous rule's events or state names.
+	l.currentOn, l.stateVars = nil, nil
 	ok := true
 	if e, has := f["name"]; !has {
 		l.errorf(n, "%s has no name: every rule needs a unique `name:`", what)
@@ -383,7 +386,7 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 		if s, good := l.str(e.Value, what+": if"); good {
 			r.If = s
 			r.cond = l.compileExpr(s, e.Value, 0, true, what+": condition")
-			ok = ok && r.cond != nil
+			ok = ok && r.cond != nil && l.checkCondition(r.cond, e.Value, what+": condition")
 			if r.cond != nil {
 				r.actions, r.values = conditionIndexes(r.cond)
 			}

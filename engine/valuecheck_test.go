@@ -62,6 +62,15 @@ func TestFieldAndValueWarnings(t *testing.T) {
 		{"fields of the spec's models", "message:in:new", `data.author != nil && data.chat.lid != nil && data.quoted.body != nil && device.session.status == "online"`, "", nil},
 		{"a closed object of the spec", "message:in:new", `data.meta.isSpam == true`, "",
 			[]string{`5:20: field data.meta.isSpam is not in message:in:new events`}},
+		// A lone field as the condition passes unless the schema knows it
+		// is not boolean in every listened event that carries it.
+		{"a boolean field as the condition", "group:update", `value`, "", nil},
+		{"a boolean field of a message", "message:in:new", `data.meta.isGroup`, "", nil},
+		{"a field the spec leaves open", "message:in:new", `data.author`, "", nil},
+		{"a field of an event without a published shape", "[group:update, message:reaction]", `action`, "", nil},
+		{"a field of every event", `"*"`, `action`, "", nil},
+		{"a field the events do not carry", "message:in:new", `action`, "",
+			[]string{`5:10: field action is not in message:in:new events`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

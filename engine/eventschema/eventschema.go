@@ -75,6 +75,13 @@ func Suggest(event string, path []string) string { return std.suggest(event, pat
 // is the caller's.
 func Values(event string, path []string) []string { return std.values(event, path) }
 
+// Type names the type of the field at path in events named `event`:
+// "string", "number", "bool", "list" or "object". It returns "" when the
+// schema does not fix the type: an unknown event or field, an event
+// whose shape is not published, or a value the spec leaves open (any).
+// A field may also be null or missing in a given event.
+func Type(event string, path []string) string { return std.typeOf(event, path) }
+
 // Events returns the event names the schema describes, sorted. Use it to
 // expand a rule's glob patterns into names before calling Has.
 func Events() []string { return std.eventNames() }
@@ -312,6 +319,25 @@ func (s *schema) values(event string, path []string) []string {
 		return nil
 	}
 	return slices.Clone(at.enum)
+}
+
+func (s *schema) typeOf(event string, path []string) string {
+	root, ok := s.events[event]
+	if !ok {
+		return ""
+	}
+	i, at := walk(root, path)
+	switch {
+	case i != len(path):
+		return ""
+	case at.kind == kindObject:
+		return "object"
+	case at.kind == kindList:
+		return "list"
+	case at.scalar == scalarAny:
+		return ""
+	}
+	return string(at.scalar)
 }
 
 func (s *schema) eventNames() []string {

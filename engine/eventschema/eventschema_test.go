@@ -267,6 +267,37 @@ func TestValues(t *testing.T) {
 	}
 }
 
+func TestType(t *testing.T) {
+	tests := []struct {
+		event, path string
+		want        string // "": not fixed by the schema
+	}{
+		{"group:update", "action", "string"},
+		{"group:update", "value", "bool"},
+		{"group:update", "participants", "list"},
+		{"group:update", "participants.0", "string"},
+		{"group:update", "created", "number"},
+		{"group:update", "data.chat", "object"},
+		{"message:in:new", "data.meta.isGroup", "bool"},
+		{"message:in:new", "data.chat.labels", "list"},
+		{"message:in:new", "data.body.0", "string"}, // a character
+		// Open values, missing fields, open and unknown events.
+		{"message:in:new", "data.author", ""},
+		{"message:in:new", "data.author.name", ""},
+		{"message:in:new", "action", ""},
+		{"message:in:new", "data.chat.nmae", ""},
+		{"chat:update", "action", ""},
+		{"no:such", "action", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.event+"/"+tt.path, func(t *testing.T) {
+			if got := Type(tt.event, split(tt.path)); got != tt.want {
+				t.Errorf("Type(%q, %q) = %q, want %q", tt.event, tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestParse(t *testing.T) {
 	const good = `{
 		"comment": ["a test schema"],
