@@ -145,11 +145,10 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 		if v, has := body["at_least"]; !has {
 			l.errorf(e.Value, "%s: window needs at_least: the number of events within the period that fires the rule, e.g. at_least: 5", what)
 			ok = false
-		} else if k, err := strconv.Atoi(v.Value.Value); err != nil || v.Value.Kind != yaml.ScalarNode || k < 1 {
-			l.errorf(v.Value, "%s: window.at_least must be a whole number of at least 1, found %s", what, describe(v.Value))
-			ok = false
-		} else {
+		} else if k, good := l.count(v.Value, what+": window.at_least"); good {
 			w.AtLeast = k
+		} else {
+			ok = false
 		}
 		if v, has := body["then"]; has {
 			switch v.Value.Value {
@@ -220,11 +219,10 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 			ok = false
 		}
 		if v, has := body["max_events"]; has {
-			if k, err := strconv.Atoi(v.Value.Value); err != nil || k < 1 {
-				l.errorf(v.Value, "%s: digest.max_events must be a whole number of at least 1, found %s", what, describe(v.Value))
-				ok = false
-			} else {
+			if k, good := l.count(v.Value, what+": digest.max_events"); good {
 				d.MaxEvents = k
+			} else {
+				ok = false
 			}
 		}
 		if _, has := body["keep"]; has {
@@ -424,6 +422,22 @@ func (l *loader) schedule(n *yaml.Node, zone string, zoneNode *yaml.Node, what s
 		return nil
 	}
 	return sc
+}
+
+// count reads a whole number of at least 1, such as window.at_least. As
+// in the JSON Schema of rules files, a quoted number ("5") is text, not a
+// number: it is refused with a hint to drop the quotes.
+func (l *loader) count(n *yaml.Node, what string) (int, bool) {
+	k, err := strconv.Atoi(n.Value)
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && err == nil && k >= 1:
+		l.errorf(n, "%s must be a whole number, found the text %q: remove the quotes (in YAML a quoted number is text)", what, n.Value)
+	case n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || err != nil || k < 1:
+		l.errorf(n, "%s must be a whole number of at least 1, found %s", what, describe(n))
+	default:
+		return k, true
+	}
+	return 0, false
 }
 
 // period reads a duration key of a state key's body: 90s, 10m, 1h, 7d,

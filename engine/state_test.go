@@ -438,39 +438,55 @@ rules:
 
 // TestStateCheck: check refuses nonsense at file:line:col.
 func TestStateCheck(t *testing.T) {
+	check := func(name, src string, want []string) {
+		t.Helper()
+		_, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{})
+		if len(problems) != len(want) {
+			t.Errorf("%s: %d problems, want %d:\n%s", name, len(problems), len(want), problems.Error())
+			return
+		}
+		for i, p := range problems {
+			if !strings.Contains(p.String(), want[i]) {
+				t.Errorf("%s: problem %d is\n%s\nwant it to contain %q", name, i, p, want[i])
+			}
+		}
+	}
 	rule := func(keys string) string {
 		return "version: 1\nrules:\n  - name: r\n    on: group:update\n" + keys + "    do: [log: {message: m}]\n"
 	}
 	for _, tc := range []struct {
-		name, keys, want string
+		name, keys string
+		want       []string // each problem, in file order
 	}{
-		{"zero period", "    throttle: { per: 0s }\n", "rules.yaml:5:22: rule \"r\": throttle.per must be at least 1s"},
-		{"negative period", "    window: { within: -5m, at_least: 2 }\n", "rules.yaml:5:23: rule \"r\": window.within must be at least 1s"},
-		{"bad period", "    window: { within: soon, at_least: 2 }\n", "rules.yaml:5:23: rule \"r\": window.within must be a period"},
-		{"at_least 0", "    window: { within: 5m, at_least: 0 }\n", "rules.yaml:5:37: rule \"r\": window.at_least must be a whole number of at least 1"},
-		{"no at_least", "    window: { within: 5m }\n", "rules.yaml:5:13: rule \"r\": window needs at_least"},
-		{"constant key", "    throttle: { key: group, per: 1h }\n", "rules.yaml:5:22: rule \"r\": the key \"group\" is a constant"},
-		{"vars key", "    throttle: { key: \"{{ vars.x }}\", per: 1h }\n", "unknown variable vars.x"},
-		{"bool key", "    throttle: { key: \"{{ data.chat.id == 'x' }}\", per: 1h }\n", "rules.yaml:5:22: rule \"r\": the key \"{{ data.chat.id == 'x' }}\" is a bool, not a string"},
-		{"cron never", "    digest: { schedule: \"0 0 30 2 *\" }\n", "rules.yaml:5:25: rule \"r\": digest: cron expression \"0 0 30 2 *\" never fires"},
-		{"cron bad", "    digest: { schedule: \"0 25 * * *\" }\n", "rules.yaml:5:25: rule \"r\": digest: cannot read the cron expression"},
-		{"zone", "    digest: { schedule: \"0 9 * * *\", timezone: Mars/Olympus }\n", "rules.yaml:5:48: rule \"r\": digest: unknown time zone \"Mars/Olympus\""},
-		{"digest and window", "    digest: { every: 1h }\n    window: { within: 5m, at_least: 2 }\n", "rules.yaml:6:5: rule \"r\": a digest collects every matching event and a window counts them"},
-		{"digest and throttle", "    digest: { every: 1h }\n    throttle: { per: 1h }\n", "rules.yaml:6:5: rule \"r\": a digest already runs its actions at most once per period"},
-		{"two keys", "    window: { key: \"{{ data.chat.id }}\", within: 5m, at_least: 2 }\n    throttle: { key: \"{{ author }}\", per: 1h }\n", "rules.yaml:6:22: rule \"r\": throttle.key differs from the window's key"},
-		{"stop", "    stop: true\n    throttle: { per: 1h }\n", "rules.yaml:5:5: rule \"r\": stop: true cannot go with throttle"},
-		{"every and schedule", "    digest: { every: 1h, schedule: \"0 9 * * *\" }\n", "rules.yaml:5:26: rule \"r\": digest: set every: or schedule:, not both"},
-		{"weight a template", "    window: { within: 5m, at_least: 2, weight: \"{{ len(participants) }}\" }\n", "rules.yaml:5:48: rule \"r\": window.weight is an expression, as in if:, not a template"},
-		{"weight a string", "    window: { within: 5m, at_least: 2, weight: upper(author) }\n", "rules.yaml:5:48: rule \"r\": window.weight must give a number (how many this event counts for), but \"upper(author)\" gives a string"},
-		{"weight a bool", "    window: { within: 5m, at_least: 2, weight: len(participants) > 2 }\n", "rules.yaml:5:48: rule \"r\": window.weight must give a number"},
-		{"weight unknown function", "    window: { within: 5m, at_least: 2, weight: size(participants) }\n", "rules.yaml:5:48: rule \"r\": window.weight: unknown function size"},
-		{"unknown key", "    window: { within: 5m, at_least: 2, count: 3 }\n", "rules.yaml:5:40: rule \"r\": window: unknown key \"count\""},
-		{"schedule on event rule", "    schedule: { cron: \"0 9 * * *\" }\n", "rules.yaml:5:5: rule \"r\": schedule: belongs to timer rules (on: schedule)"},
+		{"zero period", "    throttle: { per: 0s }\n", []string{"rules.yaml:5:22: rule \"r\": throttle.per must be at least 1s"}},
+		{"negative period", "    window: { within: -5m, at_least: 2 }\n", []string{"rules.yaml:5:23: rule \"r\": window.within must be at least 1s"}},
+		{"bad period", "    window: { within: soon, at_least: 2 }\n", []string{"rules.yaml:5:23: rule \"r\": window.within must be a period"}},
+		{"at_least 0", "    window: { within: 5m, at_least: 0 }\n", []string{"rules.yaml:5:37: rule \"r\": window.at_least must be a whole number of at least 1"}},
+		{"no at_least", "    window: { within: 5m }\n", []string{"rules.yaml:5:13: rule \"r\": window needs at_least"}},
+		{"constant key", "    throttle: { key: group, per: 1h }\n", []string{"rules.yaml:5:22: rule \"r\": the key \"group\" is a constant"}},
+		{"vars key", "    throttle: { key: \"{{ vars.x }}\", per: 1h }\n", []string{"unknown variable vars.x"}},
+		{"bool key", "    throttle: { key: \"{{ data.chat.id == 'x' }}\", per: 1h }\n", []string{"rules.yaml:5:22: rule \"r\": the key \"{{ data.chat.id == 'x' }}\" is a bool, not a string"}},
+		{"cron never", "    digest: { schedule: \"0 0 30 2 *\" }\n", []string{"rules.yaml:5:25: rule \"r\": digest: cron expression \"0 0 30 2 *\" never fires"}},
+		{"cron bad", "    digest: { schedule: \"0 25 * * *\" }\n", []string{"rules.yaml:5:25: rule \"r\": digest: cannot read the cron expression"}},
+		{"zone", "    digest: { schedule: \"0 9 * * *\", timezone: Mars/Olympus }\n", []string{"rules.yaml:5:48: rule \"r\": digest: unknown time zone \"Mars/Olympus\""}},
+		{"digest and window", "    digest: { every: 1h }\n    window: { within: 5m, at_least: 2 }\n", []string{"rules.yaml:6:5: rule \"r\": a digest collects every matching event and a window counts them"}},
+		{"digest and throttle", "    digest: { every: 1h }\n    throttle: { per: 1h }\n", []string{"rules.yaml:6:5: rule \"r\": a digest already runs its actions at most once per period"}},
+		{"two keys", "    window: { key: \"{{ data.chat.id }}\", within: 5m, at_least: 2 }\n    throttle: { key: \"{{ author }}\", per: 1h }\n", []string{"rules.yaml:6:22: rule \"r\": throttle.key differs from the window's key"}},
+		{"stop", "    stop: true\n    throttle: { per: 1h }\n", []string{"rules.yaml:5:5: rule \"r\": stop: true cannot go with throttle"}},
+		{"every and schedule", "    digest: { every: 1h, schedule: \"0 9 * * *\" }\n", []string{"rules.yaml:5:26: rule \"r\": digest: set every: or schedule:, not both"}},
+		{"weight a template", "    window: { within: 5m, at_least: 2, weight: \"{{ len(participants) }}\" }\n", []string{"rules.yaml:5:48: rule \"r\": window.weight is an expression, as in if:, not a template"}},
+		{"weight a string", "    window: { within: 5m, at_least: 2, weight: upper(author) }\n", []string{"rules.yaml:5:48: rule \"r\": window.weight must give a number (how many this event counts for), but \"upper(author)\" gives a string"}},
+		{"weight a bool", "    window: { within: 5m, at_least: 2, weight: len(participants) > 2 }\n", []string{"rules.yaml:5:48: rule \"r\": window.weight must give a number"}},
+		{"weight unknown function", "    window: { within: 5m, at_least: 2, weight: size(participants) }\n", []string{"rules.yaml:5:48: rule \"r\": window.weight: unknown function size"}},
+		{"unknown key", "    window: { within: 5m, at_least: 2, count: 3 }\n", []string{"rules.yaml:5:40: rule \"r\": window: unknown key \"count\""}},
+		{"schedule on event rule", "    schedule: { cron: \"0 9 * * *\" }\n", []string{"rules.yaml:5:5: rule \"r\": schedule: belongs to timer rules (on: schedule)"}},
+		// A quoted number is text, as in the JSON Schema.
+		{"quoted at_least", "    window: { within: 5m, at_least: \"5\" }\n", []string{`rules.yaml:5:37: rule "r": window.at_least must be a whole number, found the text "5": remove the quotes`}},
+		{"quoted at_least 0", "    window: { within: 5m, at_least: '0' }\n", []string{`rules.yaml:5:37: rule "r": window.at_least must be a whole number of at least 1, found the text "0"`}},
+		{"at_least a fraction", "    window: { within: 5m, at_least: 2.5 }\n", []string{`rules.yaml:5:37: rule "r": window.at_least must be a whole number of at least 1, found a number 2.5`}},
+		{"quoted max_events", "    digest: { every: 1h, max_events: \"10\" }\n", []string{`rules.yaml:5:38: rule "r": digest.max_events must be a whole number, found the text "10": remove the quotes`}},
 	} {
-		_, problems := engine.Load("rules.yaml", []byte(rule(tc.keys)), engine.LoadOptions{})
-		if !strings.Contains(problems.Error(), tc.want) {
-			t.Errorf("%s: problems\n%s\nwant one containing %q", tc.name, problems.Error(), tc.want)
-		}
+		check(tc.name, rule(tc.keys), tc.want)
 	}
 	timer := "version: 1\nrules:\n  - name: t\n    on: [schedule, group:update]\n    schedule: { cron: \"@daily\" }\n    do: [log: {message: m}]\n"
 	if _, problems := engine.Load("rules.yaml", []byte(timer), engine.LoadOptions{}); !strings.Contains(problems.Error(), "rules.yaml:4:9: rule \"t\": on: schedule cannot be mixed with event names") {
