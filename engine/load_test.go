@@ -111,6 +111,10 @@ func TestBrokenPositions(t *testing.T) {
 		{"condition-not-boolean", []want{{5, 9, "len(participants)", "the condition must be true or false"}}},
 		{"condition-field-not-boolean", []want{{5, 9, "action", `the condition must be true or false, but action is a string in group:update events; compare it, e.g. action != ""`}}},
 		{"window-quoted-number", []want{{6, 65, `"5"`, `window.at_least must be a whole number, found the text "5": remove the quotes`}}},
+		{"schedule-cron-and-zone", []want{
+			{8, 17, `"@dayly"`, `unknown cron descriptor "@dayly" (did you mean "@daily"?)`},
+			{9, 17, "Europe/Madird", `unknown time zone "Europe/Madird"`},
+		}},
 		{"unknown-function", []want{{7, 32, "joinn(", `unknown function joinn (did you mean "join"?)`}}},
 		{"unknown-var", []want{{9, 39, "ops_grop", `unknown variable vars.ops_grop (did you mean "ops_group"?)`}}},
 		{"template-unclosed", []want{{7, 29, "{{ author to", "{{ is never closed"}}},

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,33 +30,62 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // ParseSchedule parses a cron expression in a time zone ("" for UTC).
 // It refuses an expression that cron cannot read, an unknown zone, a
 // zone inside the expression (CRON_TZ=), @every (use a digest's every:
-// instead) and an expression that never fires (such as 30 February),
-// with a message that says what to write instead.
+// instead), a misspelt descriptor (@dayly) and an expression that never
+// fires (such as 30 February), with a message that says what to write
+// instead. A bad expression in an unknown zone gives both problems,
+// joined (see errors.Join).
 func ParseSchedule(expr, zone string, now time.Time) (*Schedule, error) {
-	expr = strings.TrimSpace(expr)
+	spec, cronErr := parseCron(expr)
+	loc, zoneErr := loadZone(zone)
+	if err := errors.Join(cronErr, zoneErr); err != nil {
+		return nil, err
+	}
+	return newSchedule(expr, spec, loc, now)
+}
+
+// loadZone loads the IANA time zone of a schedule ("" for UTC).
+func loadZone(zone string) (*time.Location, error) {
 	if zone == "" {
-		zone = "UTC"
-	}
-	if strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=") {
-		return nil, errors.New("put the time zone in timezone:, not in the cron expression")
-	}
-	if strings.HasPrefix(expr, "@every") {
-		return nil, errors.New("@every is not a calendar schedule: use a digest's every: (e.g. every: 1h) or a cron expression such as \"0 * * * *\"")
+		return time.UTC, nil
 	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
 		return nil, fmt.Errorf("unknown time zone %q: use an IANA name such as Europe/Madrid, America/New_York or UTC", zone)
 	}
+	return loc, nil
+}
+
+// parseCron reads a cron expression: five fields or an @ descriptor.
+func parseCron(expr string) (*cron.SpecSchedule, error) {
+	expr = strings.TrimSpace(expr)
+	// The descriptors robfig/cron reads, except @every, which is not a
+	// calendar schedule.
+	descriptors := []string{"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+	switch {
+	case strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ="):
+		return nil, errors.New("put the time zone in timezone:, not in the cron expression")
+	case strings.HasPrefix(expr, "@every"):
+		return nil, errors.New("@every is not a calendar schedule: use a digest's every: (e.g. every: 1h) or a cron expression such as \"0 * * * *\"")
+	case strings.HasPrefix(expr, "@") && !slices.Contains(descriptors, expr):
+		return nil, fmt.Errorf("unknown cron descriptor %q%s: use @hourly, @daily, @weekly, @monthly or @yearly, or five fields (minute hour day-of-month month day-of-week) such as \"0 9 * * *\"", expr, suggest(expr, descriptors))
+	}
 	s, err := cronParser.Parse(expr)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the cron expression %q: %v; write five fields (minute hour day-of-month month day-of-week), e.g. \"0 9 * * *\" for 9:00 every day", expr, err)
+		return nil, fmt.Errorf("cannot read the cron expression %q: %w; write five fields (minute hour day-of-month month day-of-week), e.g. \"0 9 * * *\" for 9:00 every day", expr, err)
 	}
 	spec, ok := s.(*cron.SpecSchedule)
 	if !ok {
 		return nil, fmt.Errorf("cron expression %q is not a calendar schedule", expr)
 	}
+	return spec, nil
+}
+
+// newSchedule is the schedule of a parsed expression in a zone; it
+// refuses one that never fires.
+func newSchedule(expr string, spec *cron.SpecSchedule, loc *time.Location, now time.Time) (*Schedule, error) {
+	expr = strings.TrimSpace(expr)
 	spec.Location = loc
-	sc := &Schedule{Cron: expr, Timezone: zone, spec: spec}
+	sc := &Schedule{Cron: expr, Timezone: loc.String(), spec: spec}
 	if sc.Next(now).IsZero() {
 		return nil, fmt.Errorf("cron expression %q never fires (no such date in the next five years); check the day and the month", expr)
 	}

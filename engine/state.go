@@ -196,25 +196,25 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 		keyNodes["digest"] = l.keyNode(body)
 		_, every := body["every"]
 		sched, hasSched := body["schedule"]
+		tz, hasZone := body["timezone"]
+		// Each of every: and schedule: is checked even when both are
+		// set, so that the one kept is right.
+		if every {
+			d.Every = l.period(e.Value, body, "every", what+": digest", true)
+			ok = ok && d.Every > 0
+		}
+		if hasSched {
+			d.Schedule = l.schedule(sched.Value, tz.Value, what+": digest")
+			ok = ok && d.Schedule != nil
+		}
 		switch {
 		case every && hasSched:
 			l.errorf(sched.Key, "%s: digest: set every: or schedule:, not both", what)
 			ok = false
-		case every:
-			d.Every = l.period(e.Value, body, "every", what+": digest", true)
-			ok = ok && d.Every > 0
-			if tz, has := body["timezone"]; has {
-				l.errorf(tz.Key, "%s: digest: timezone goes with schedule:; every: counts periods from midnight UTC", what)
-				ok = false
-			}
-		case hasSched:
-			zone := ""
-			if tz, has := body["timezone"]; has {
-				zone = tz.Value.Value
-			}
-			d.Schedule = l.schedule(sched.Value, zone, body["timezone"].Value, what+": digest")
-			ok = ok && d.Schedule != nil
-		default:
+		case every && hasZone:
+			l.errorf(tz.Key, "%s: digest: timezone goes with schedule:; every: counts periods from midnight UTC", what)
+			ok = false
+		case !every && !hasSched:
 			l.errorf(e.Value, "%s: digest needs every: (e.g. every: 1h) or schedule: (a cron expression, e.g. \"0 9 * * *\")", what)
 			ok = false
 		}
@@ -238,16 +238,10 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 			ok = false
 		} else {
 			body := l.fields(e.Value, what+": schedule", "cron", "timezone")
-			c, has := body["cron"]
-			if !has {
+			if _, has := body["cron"]; !has {
 				l.errorf(e.Value, "%s: schedule needs cron:, e.g. schedule: { cron: \"0 9 * * *\", timezone: Europe/Madrid }", what)
-				return false
 			}
-			zone := ""
-			if tz, has := body["timezone"]; has {
-				zone = tz.Value.Value
-			}
-			r.Schedule = l.schedule(c.Value, zone, body["timezone"].Value, what+": schedule")
+			r.Schedule = l.schedule(body["cron"].Value, body["timezone"].Value, what+": schedule")
 			ok = ok && r.Schedule != nil
 			l.stateVars = append(l.stateVars, "schedule", "now")
 		}
@@ -288,24 +282,31 @@ func (l *loader) windowWeight(n *yaml.Node, what string) *compiled {
 	return c
 }
 
-// stateCombinations refuses the keys that make no sense together.
+// stateCombinations refuses the keys that make no sense together, each
+// pair that does not.
 func (l *loader) stateCombinations(r *Rule, n *yaml.Node, f map[string]entry, what string) bool {
 	at := func(k string) *yaml.Node { return f[k].Key }
-	switch {
-	case r.Digest != nil && r.Window != nil:
-		l.errorf(at("window"), "%s: a digest collects every matching event and a window counts them: use one of digest and window (a digest's digest.count is the number of events)", what)
-	case r.Digest != nil && r.Throttle != nil:
-		l.errorf(at("throttle"), "%s: a digest already runs its actions at most once per period: remove throttle, or make every: longer", what)
-	case r.Schedule != nil && (r.Digest != nil || r.Window != nil || r.Throttle != nil):
-		l.errorf(n, "%s: a timer rule (on: schedule) has no events to throttle, count or collect: remove throttle, window and digest, or listen to events", what)
-	case r.Schedule != nil && r.If != "":
-		l.errorf(at("if"), "%s: a timer rule (on: schedule) has no event for its condition to test: remove if:", what)
-	case r.Stop && (r.Stateful() || r.Schedule != nil):
-		l.errorf(at("stop"), "%s: stop: true cannot go with throttle, window, digest or schedule: whether such a rule fires is decided after the other rules ran; split it into a rule with stop and a rule that remembers", what)
-	default:
-		return true
+	ok := true
+	refuse := func(n *yaml.Node, format string) {
+		l.errorf(n, format, what)
+		ok = false
 	}
-	return false
+	if r.Digest != nil && r.Window != nil {
+		refuse(at("window"), "%s: a digest collects every matching event and a window counts them: use one of digest and window (a digest's digest.count is the number of events)")
+	}
+	if r.Digest != nil && r.Throttle != nil {
+		refuse(at("throttle"), "%s: a digest already runs its actions at most once per period: remove throttle, or make every: longer")
+	}
+	if r.Schedule != nil && (r.Digest != nil || r.Window != nil || r.Throttle != nil) {
+		refuse(n, "%s: a timer rule (on: schedule) has no events to throttle, count or collect: remove throttle, window and digest, or listen to events")
+	}
+	if r.Schedule != nil && r.If != "" {
+		refuse(at("if"), "%s: a timer rule (on: schedule) has no event for its condition to test: remove if:")
+	}
+	if r.Stop && (r.Stateful() || r.Schedule != nil) {
+		refuse(at("stop"), "%s: stop: true cannot go with throttle, window, digest or schedule: whether such a rule fires is decided after the other rules ran; split it into a rule with stop and a rule that remembers")
+	}
+	return ok
 }
 
 // keyNode returns the key: node of a state key's body, or nil.
@@ -406,19 +407,42 @@ func readsEvent(c *compiled) bool {
 	return false
 }
 
-// schedule parses a cron expression node and its zone node (may be nil).
-func (l *loader) schedule(n *yaml.Node, zone string, zoneNode *yaml.Node, what string) *Schedule {
-	s, ok := l.str(n, what+": cron")
+// schedule reads a cron expression node and its time zone node (nil
+// for UTC). It reports the problems of both, each at its own node, and
+// returns nil for any problem. With no cron node (a missing cron:,
+// reported by the caller) it checks the zone alone.
+func (l *loader) schedule(cronNode, zoneNode *yaml.Node, what string) *Schedule {
+	loc := time.UTC
+	good := true
+	if zoneNode != nil && !isNull(zoneNode) {
+		zone, ok := l.str(zoneNode, what+": timezone")
+		if ok {
+			var err error
+			if loc, err = loadZone(zone); err != nil {
+				l.errorf(zoneNode, "%s: %v", what, err)
+				ok = false
+			}
+		}
+		good = ok
+	}
+	if cronNode == nil {
+		return nil
+	}
+	expr, ok := l.str(cronNode, what+": cron")
 	if !ok {
 		return nil
 	}
-	sc, err := ParseSchedule(s, zone, l.opts.Now())
+	spec, err := parseCron(expr)
 	if err != nil {
-		at := n
-		if strings.HasPrefix(err.Error(), "unknown time zone") && zoneNode != nil {
-			at = zoneNode
-		}
-		l.errorf(at, "%s: %v", what, err)
+		l.errorf(cronNode, "%s: %v", what, err)
+		return nil
+	}
+	if !good {
+		return nil
+	}
+	sc, err := newSchedule(expr, spec, loc, l.opts.Now())
+	if err != nil {
+		l.errorf(cronNode, "%s: %v", what, err)
 		return nil
 	}
 	return sc

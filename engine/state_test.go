@@ -368,6 +368,20 @@ func TestScheduleDue(t *testing.T) {
 	}
 }
 
+// TestParseScheduleBothProblems: a bad expression in an unknown zone
+// gives both problems, not the first.
+func TestParseScheduleBothProblems(t *testing.T) {
+	_, err := engine.ParseSchedule("@dayly", "Europe/Madird", time.Now())
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{`unknown cron descriptor "@dayly" (did you mean "@daily"?)`, `unknown time zone "Europe/Madird"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
 // TestStateApplyTwice: Apply is pure: applying a step twice to the same
 // state gives the same result.
 func TestStateApplyTwice(t *testing.T) {
@@ -436,7 +450,8 @@ rules:
 	}
 }
 
-// TestStateCheck: check refuses nonsense at file:line:col.
+// TestStateCheck: check refuses nonsense at file:line:col, every
+// problem of a block, not only the first.
 func TestStateCheck(t *testing.T) {
 	check := func(name, src string, want []string) {
 		t.Helper()
@@ -485,9 +500,43 @@ func TestStateCheck(t *testing.T) {
 		{"quoted at_least 0", "    window: { within: 5m, at_least: '0' }\n", []string{`rules.yaml:5:37: rule "r": window.at_least must be a whole number of at least 1, found the text "0"`}},
 		{"at_least a fraction", "    window: { within: 5m, at_least: 2.5 }\n", []string{`rules.yaml:5:37: rule "r": window.at_least must be a whole number of at least 1, found a number 2.5`}},
 		{"quoted max_events", "    digest: { every: 1h, max_events: \"10\" }\n", []string{`rules.yaml:5:38: rule "r": digest.max_events must be a whole number, found the text "10": remove the quotes`}},
+		// Every problem of a block, each at its place.
+		{"cron and zone", "    digest: { schedule: \"0 25 * * *\", timezone: Mars/Olympus }\n", []string{
+			`rules.yaml:5:25: rule "r": digest: cannot read the cron expression "0 25 * * *"`,
+			`rules.yaml:5:49: rule "r": digest: unknown time zone "Mars/Olympus"`,
+		}},
+		{"misspelt descriptor", "    digest: { schedule: \"@dayly\" }\n", []string{`rules.yaml:5:25: rule "r": digest: unknown cron descriptor "@dayly" (did you mean "@daily"?)`}},
+		{"descriptor case", "    digest: { schedule: \"@Weekly\" }\n", []string{`(did you mean "@weekly"?)`}},
+		{"zero period and unknown key", "    digest: { every: 0s, evry: 1h }\n", []string{
+			`rules.yaml:5:22: rule "r": digest.every must be at least 1s`,
+			`rules.yaml:5:26: rule "r": digest: unknown key "evry" (did you mean "every"?)`,
+		}},
+		{"every and schedule, both wrong", "    digest: { every: 0s, schedule: \"@dayly\", max_events: \"3\" }\n", []string{
+			`rules.yaml:5:22: rule "r": digest.every must be at least 1s`,
+			`rules.yaml:5:26: rule "r": digest: set every: or schedule:, not both`,
+			`rules.yaml:5:36: rule "r": digest: unknown cron descriptor "@dayly"`,
+			`rules.yaml:5:58: rule "r": digest.max_events must be a whole number, found the text "3"`,
+		}},
+		{"digest, window and throttle", "    digest: { every: 1h }\n    window: { within: 5m, at_least: 2 }\n    throttle: { per: 1h }\n", []string{
+			`rules.yaml:6:5: rule "r": a digest collects every matching event and a window counts them`,
+			`rules.yaml:7:5: rule "r": a digest already runs its actions at most once per period`,
+		}},
 	} {
 		check(tc.name, rule(tc.keys), tc.want)
 	}
+	timerRule := func(keys string) string {
+		return "version: 1\nrules:\n  - name: t\n    on: schedule\n" + keys + "    do: [log: {message: m}]\n"
+	}
+	check("timer: descriptor and zone", timerRule("    schedule: { cron: \"@dayly\", timezone: Mars/Olympus }\n"), []string{
+		`rules.yaml:5:23: rule "t": schedule: unknown cron descriptor "@dayly" (did you mean "@daily"?)`,
+		`rules.yaml:5:43: rule "t": schedule: unknown time zone "Mars/Olympus"`,
+	})
+	check("timer: no cron, bad zone", timerRule("    schedule: { cronn: \"@daily\", timezone: Mars/Olympus }\n"), []string{
+		`rules.yaml:5:15: rule "t": schedule needs cron:`,
+		`rules.yaml:5:17: rule "t": schedule: unknown key "cronn" (did you mean "cron"?)`,
+		`rules.yaml:5:44: rule "t": schedule: unknown time zone "Mars/Olympus"`,
+	})
+	check("timer: @every", timerRule("    schedule: { cron: \"@every 1h\" }\n"), []string{`rules.yaml:5:23: rule "t": schedule: @every is not a calendar schedule`})
 	timer := "version: 1\nrules:\n  - name: t\n    on: [schedule, group:update]\n    schedule: { cron: \"@daily\" }\n    do: [log: {message: m}]\n"
 	if _, problems := engine.Load("rules.yaml", []byte(timer), engine.LoadOptions{}); !strings.Contains(problems.Error(), "rules.yaml:4:9: rule \"t\": on: schedule cannot be mixed with event names") {
 		t.Errorf("mixed on: %s", problems.Error())
