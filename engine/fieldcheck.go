@@ -88,15 +88,17 @@ func suggestedPath(event string, path []string, name string) string {
 	return name
 }
 
-// checkCondition refuses a condition that is one event field or var
-// whose type is known and is not boolean, such as `if: action`. expr
-// types event fields as unknown, so its AsBool lets them through, while
-// at run time a condition that gives anything but true or false never
-// matches: the rule would never fire. An event field's type comes from
-// the schema of every event the rule listens to that carries the field
-// (a field typed by none of them, or boolean or open in one, passes); a
-// var's from its value. It reports whether the condition passes; the
-// condition is at the start of the scalar node n.
+// checkCondition looks at a condition that is one event field or var,
+// such as `if: action`. expr types event fields as unknown, so its AsBool
+// lets them through, while at run time a condition that gives anything
+// but true or false never matches: the rule would never fire. A var's
+// type comes from its value, so a var that is not boolean is an error.
+// An event field's type comes from the schema of every event the rule
+// listens to that carries the field (a field typed by none of them, or
+// boolean or open in one, passes); like the schema's other findings it
+// is a warning, since the schema may be wrong where the payload is not.
+// It reports whether the condition passes; the condition is at the start
+// of the scalar node n.
 func (l *loader) checkCondition(c *compiled, n *yaml.Node, what string) bool {
 	root := c.Prog.Node()
 	if t := root.Type(); t != nil && t.Kind() != reflect.Interface {
@@ -148,9 +150,14 @@ func (l *loader) checkCondition(c *compiled, n *yaml.Node, what string) bool {
 		"list":   "len(" + name + " ?? []) > 0",
 		"object": name + " != nil",
 	}[types[0]]
-	l.errorAt(n, rootIdent(root).Location().From, fmt.Sprintf("%s: the condition must be true or false, but %s is a%s %s%s; compare it, e.g. %s",
-		what, name, article(types[0]), strings.Join(types, " or "), where, example))
-	return false
+	if path[0] == "vars" {
+		l.errorAt(n, rootIdent(root).Location().From, fmt.Sprintf("%s: the condition must be true or false, but %s is a%s %s; compare it, e.g. %s",
+			what, name, article(types[0]), types[0], example))
+		return false
+	}
+	l.warnAt(n, rootIdent(root).Location().From, fmt.Sprintf("%s is a%s %s%s, not true or false, so the condition never matches and the rule never fires; compare it, e.g. %s",
+		name, article(types[0]), strings.Join(types, " or "), where, example))
+	return true
 }
 
 // rootIdent returns the identifier a field reference starts from, such

@@ -64,6 +64,12 @@ func TestFieldAndValueWarnings(t *testing.T) {
 			[]string{`5:20: field data.meta.isSpam is not in message:in:new events`}},
 		// A lone field as the condition passes unless the schema knows it
 		// is not boolean in every listened event that carries it.
+		{"a string field as the condition", "group:update", `action`, "",
+			[]string{`5:10: action is a string in group:update events, not true or false, so the condition never matches and the rule never fires; compare it, e.g. action != ""`}},
+		{"a list field through ?.", "group:update", `(data?.chat?.labels)`, "",
+			[]string{`5:11: data.chat.labels is a list in group:update events, not true or false, so the condition never matches and the rule never fires; compare it, e.g. len(data.chat.labels ?? []) > 0`}},
+		{"a field of $env", "[message:in:new, group:update]", `$env.created`, "",
+			[]string{`5:10: $env.created is a number in message:in:new, group:update events`}},
 		{"a boolean field as the condition", "group:update", `value`, "", nil},
 		{"a boolean field of a message", "message:in:new", `data.meta.isGroup`, "", nil},
 		{"a field the spec leaves open", "message:in:new", `data.author`, "", nil},
