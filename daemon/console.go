@@ -602,7 +602,9 @@ type RenderedJSON struct {
 // that remember are judged as on their first event (state is not read).
 // A rule that would fire, or whose state would take the event, while it
 // or its key is muted is muted, as intake records it (see record): its
-// outcome says so, with no actions and no state.
+// outcome says so, with no actions and no state. An event the loop
+// guard recognises as the echo of hookd's own group change is skipped by
+// rules without self: true, as at intake.
 func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	body, err := readBody(w, r, d.cfg.MaxBody)
 	if err != nil {
@@ -622,6 +624,9 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 	ev := evs[0]
 	out := DryRunJSON{ID: ev.ID, Key: ev.Key, Event: ev.Name, Action: ev.Action, Version: snap.rules.Hash}
 	mutes, now := d.mutedNow(), d.now()
+	// As intake does: the group:update of a change hookd asked for fires
+	// only rules with self: true.
+	ev.Own = d.own.Recognise(ev, now)
 	for _, x := range snap.rules.Explain(ev) {
 		ej := ExplainJSON{Rule: x.Rule.Name, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition, State: stateView(x.State)}
 		if reason, ok := mutedReason(mutes, x, now); ok {

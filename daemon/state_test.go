@@ -573,6 +573,18 @@ func TestOwnGroupChangeFiresOnlySelfRules(t *testing.T) {
 			return js(t, ev)
 		}
 		const number = "+4412345678" // device.phone of groupEvent
+		// The API's dry-run judges the echo as intake will.
+		var dry struct {
+			Rules []struct{ Rule, Outcome string }
+		}
+		decode(t, h.admin(t, "POST", "/api/dry-run", removal("echo", number, "+34600000002")), &dry)
+		outcomes := map[string]string{}
+		for _, r := range dry.Rules {
+			outcomes[r.Rule] = r.Outcome
+		}
+		if outcomes["removal-alert"] != "own-send" || outcomes["removal-audit"] != "fired" {
+			t.Fatalf("dry-run of the echo: %v, want removal-alert own-send and removal-audit fired", outcomes)
+		}
 		h.accept(t, removal("echo", number, "+34600000002"))
 		h.accept(t, removal("admin", "+34600000001", "+34600000002"))
 		h.accept(t, removal("other", number, "+34600000003"))

@@ -38,9 +38,12 @@ func NewMemoryState() *MemoryState {
 // step replays one event at at, as the daemon takes it in: it marks the
 // event as hookd's own when it is the group:update of a change an
 // earlier event's actions asked for, evaluates it, applies its steps,
-// and records the changes its own actions ask for.
+// and records the changes its own actions ask for. An event already
+// marked (by the daemon's memory, for the API's dry-run) stays marked.
 func (m *MemoryState) step(rs *RuleSet, ev *event.Event, at time.Time) (*Result, []StepOutcome) {
-	ev.Own = m.own.Recognise(ev, at)
+	if own := m.own.Recognise(ev, at); own != "" {
+		ev.Own = own
+	}
 	res := rs.EvaluateAt(ev, at)
 	outs := m.Apply(res)
 	m.own.expectFired(res, at)
