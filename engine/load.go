@@ -401,13 +401,14 @@ func (l *loader) rule(n *yaml.Node, i int) (*Rule, bool) {
 		}
 		r.Examples = e.Value
 	}
+	stopRead := true // a stop that cannot be read says nothing about do
 	if e, has := f["stop"]; has {
-		r.Stop, _ = l.boolean(e.Value, what+": stop")
+		r.Stop, stopRead = l.boolean(e.Value, what+": stop")
 	}
 	ok = l.stateful(r, n, f, what) && ok
 	e, has := f["do"]
 	switch {
-	case !has && !r.Stop:
+	case !has && !r.Stop && stopRead:
 		l.errorf(n, "%s has no `do:`: list at least one action (or set stop: true for a rule that only ends the chain)", what)
 		ok = false
 	case has && e.Value.Kind == yaml.SequenceNode:

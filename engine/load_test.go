@@ -76,6 +76,10 @@ func TestBrokenPositions(t *testing.T) {
 		{"unknown-top-level-key", []want{{2, 1, "variables:", `unknown key "variables"`}}},
 		{"unknown-rule-key", []want{{5, 5, "iff:", `rule "welcome": unknown key "iff" (did you mean "if"?)`}}},
 		{"wrong-type-stop", []want{{5, 11, `"yes"`, `stop must be true or false, found the text "yes"`}}},
+		{"quoted-boolean", []want{
+			{6, 11, `"true"`, `rule "ignore-own-edits": stop must be true or false, found the text "true": remove the quotes`},
+			{9, 11, `'true'`, `rule "echo-own-sends": self must be true or false, found the text "true": remove the quotes`},
+		}},
 		{"wrong-type-on", []want{{4, 9, "{a: b}", "on must be a string or a list of strings, found a mapping"}}},
 		{"wrong-type-attempts", []want{{3, 13, "many", `delivery.attempts must be a whole number, found the text "many"`}}},
 		{"missing-rule-name", []want{{3, 5, "description:", "rules[0] has no name"}}},
@@ -336,6 +340,30 @@ rules:
 		}
 		if got := rs.Connections.Wassenger.Token.Reveal(); got != "<unset WA_TOKEN>" {
 			t.Errorf("token = %q", got)
+		}
+	})
+	// An unquoted ${VAR} is typed anew, so a boolean may come from the
+	// environment; a quoted "${VAR}" is text, like a quoted "true".
+	t.Run("booleans", func(t *testing.T) {
+		const src = `version: 1
+rules:
+  - name: own
+    on: message:out:new
+    self: ${SELF}
+    stop: ${STOP:-false}
+    do: [log: {message: m}]
+`
+		rs, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{LookupEnv: envFrom(map[string]string{"SELF": "true"})})
+		if rs == nil {
+			t.Fatalf("does not load: %v", problems)
+		}
+		if r := rs.Rules[0]; !r.Self || r.Stop {
+			t.Errorf("self %v, stop %v; want true, false", r.Self, r.Stop)
+		}
+		quoted := strings.Replace(src, "self: ${SELF}", `self: "${SELF}"`, 1)
+		problems = loadProblems(t, quoted, map[string]string{"SELF": "true"})
+		if len(problems) != 1 || problems[0].String() != `rules.yaml:5:11: rule "own": self must be true or false, found the text "true": remove the quotes (in YAML a quoted true is text)` {
+			t.Errorf("quoted ${SELF}: want one problem saying to remove the quotes, got:\n%v", problems)
 		}
 	})
 	t.Run("values stay out of problems", func(t *testing.T) {

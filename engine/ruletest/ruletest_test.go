@@ -174,6 +174,11 @@ func TestDecodeProblems(t *testing.T) {
     event: events/add.json
     only: yes please
 `, []string{`x_test.yaml:4:11: test "a": only must be true or false`}, 0},
+		{"only quoted", `tests:
+  - name: a
+    event: events/add.json
+    only: "true"
+`, []string{`x_test.yaml:4:11: test "a": only must be true or false, found the text "true": remove the quotes`}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -85,17 +85,30 @@ func (r Reader) StrList(n *yaml.Node, what string) ([]string, bool) {
 	return out, ok
 }
 
-// Bool reads true or false.
+// Bool reads true or false: a YAML boolean. A quoted "true" or "false"
+// is text in YAML (and in the JSON Schema of rules files), so it is
+// reported with a hint to remove the quotes. A value that the rules
+// loader expanded from an unquoted ${VAR} is typed anew and reads as a
+// boolean when the variable holds true or false; a quoted "${VAR}" stays
+// text, as for numbers.
 func (r Reader) Bool(n *yaml.Node, what string) (bool, bool) {
+	var b, spelt bool
 	if n.Kind == yaml.ScalarNode {
 		switch n.Value {
 		case "true", "True", "TRUE":
-			return true, true
+			b, spelt = true, true
 		case "false", "False", "FALSE":
-			return false, true
+			spelt = true
 		}
 	}
-	r.Errorf(n, "%s must be true or false, found %s", what, Describe(n))
+	switch {
+	case spelt && n.ShortTag() == "!!bool":
+		return b, true
+	case spelt:
+		r.Errorf(n, "%s must be true or false, found the text %q: remove the quotes (in YAML a quoted %s is text)", what, n.Value, n.Value)
+	default:
+		r.Errorf(n, "%s must be true or false, found %s", what, Describe(n))
+	}
 	return false, false
 }
 

@@ -73,3 +73,33 @@ func TestScalars(t *testing.T) {
 		t.Errorf("problems %q, want %q", *got, want)
 	}
 }
+
+// TestBool: only a YAML boolean is true or false; a quoted "true" is
+// text and gets a hint to remove the quotes, at its line and column.
+func TestBool(t *testing.T) {
+	tests := []struct {
+		src     string
+		want    bool
+		problem string // "" when the value reads
+	}{
+		{"stop: true", true, ""},
+		{"stop: false", false, ""},
+		{"stop: True", true, ""},
+		{"stop: FALSE", false, ""},
+		{"stop: !!bool true", true, ""},
+		{`stop: "true"`, false, `1:7: stop must be true or false, found the text "true": remove the quotes (in YAML a quoted true is text)`},
+		{"stop: 'false'", false, `1:7: stop must be true or false, found the text "false": remove the quotes (in YAML a quoted false is text)`},
+		{"stop: !!str true", false, `1:7: stop must be true or false, found the text "true": remove the quotes (in YAML a quoted true is text)`},
+		{"stop: yes", false, `1:7: stop must be true or false, found the text "yes"`},
+		{"stop: 1", false, "1:7: stop must be true or false, found a number 1"},
+		{"stop:", false, "1:6: stop must be true or false, found nothing (null)"},
+		{"stop: [true]", false, "1:7: stop must be true or false, found a list"},
+	}
+	for _, tt := range tests {
+		r, got := collect()
+		b, ok := r.Bool(parse(t, tt.src).Content[1], "stop")
+		if b != tt.want || ok != (tt.problem == "") || strings.Join(*got, "\n") != tt.problem {
+			t.Errorf("Bool(%s) = %v, %v, problems %q; want %v, problem %q", tt.src, b, ok, *got, tt.want, tt.problem)
+		}
+	}
+}
