@@ -280,7 +280,7 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 	}
 	if e, ok := f["fires"]; ok {
 		if opts.Rule != "" && e.Value.Kind == yaml.ScalarNode && e.Value.ShortTag() == "!!bool" {
-			if e.Value.Value == "true" {
+			if fires, _ := d.boolean(e.Value, what+": fires"); fires {
 				c.Fires = []Expect{{Rule: opts.Rule, Line: e.Value.Line}}
 			} else {
 				c.NotFires = []Expect{{Rule: opts.Rule, Line: e.Value.Line}}

@@ -446,6 +446,9 @@ func TestDecodeExamples(t *testing.T) {
     fires: false
   - event: events/remove.json
     fires: true
+  - name: True is true, as in YAML
+    event: events/add.json
+    fires: True
 `
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
@@ -456,13 +459,13 @@ func TestDecodeExamples(t *testing.T) {
 	if problems != nil {
 		t.Fatalf("decode: %v", problems)
 	}
-	if len(cases) != 3 {
-		t.Fatalf("%d examples, want 3", len(cases))
+	if len(cases) != 4 {
+		t.Fatalf("%d examples, want 4", len(cases))
 	}
 	if cases[0].Name != "welcome example 1" || cases[1].Name != "not for removals" {
 		t.Errorf("names %q, %q", cases[0].Name, cases[1].Name)
 	}
-	for i, want := range []int{0, 0, 1} {
+	for i, want := range []int{0, 0, 1, 0} {
 		failures := cases[i].Run(rs)
 		if len(failures) != want {
 			t.Errorf("example %d: %d failures, want %d: %v", i+1, len(failures), want, failures)
