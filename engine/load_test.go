@@ -117,7 +117,7 @@ func TestBrokenPositions(t *testing.T) {
 		{"window-quoted-number", []want{{6, 65, `"5"`, `window.at_least must be a whole number, found the text "5": remove the quotes`}}},
 		{"schedule-cron-and-zone", []want{
 			{8, 17, `"@dayly"`, `unknown cron descriptor "@dayly" (did you mean "@daily"?)`},
-			{9, 17, "Europe/Madird", `unknown time zone "Europe/Madird"`},
+			{9, 17, "Europe/Madird", `unknown time zone "Europe/Madird" (did you mean "Europe/Madrid"?)`},
 		}},
 		{"unknown-function", []want{{7, 32, "joinn(", `unknown function joinn (did you mean "join"?)`}}},
 		{"unknown-var", []want{{9, 39, "ops_grop", `unknown variable vars.ops_grop (did you mean "ops_group"?)`}}},

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/hookd/hookd/internal/zones"
 )
 
 // Schedule is a cron expression in a time zone, e.g. "0 9 * * *" in
@@ -43,14 +45,15 @@ func ParseSchedule(expr, zone string, now time.Time) (*Schedule, error) {
 	return newSchedule(expr, spec, loc, now)
 }
 
-// loadZone loads the IANA time zone of a schedule ("" for UTC).
+// loadZone loads the IANA time zone of a schedule ("" for UTC); an
+// unknown one gets the nearest name Go knows as a suggestion.
 func loadZone(zone string) (*time.Location, error) {
 	if zone == "" {
 		return time.UTC, nil
 	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
-		return nil, fmt.Errorf("unknown time zone %q: use an IANA name such as Europe/Madrid, America/New_York or UTC", zone)
+		return nil, fmt.Errorf("unknown time zone %q%s: use an IANA name such as Europe/Madrid, America/New_York or UTC", zone, suggest(zone, zones.Names()))
 	}
 	return loc, nil
 }

@@ -375,7 +375,7 @@ func TestParseScheduleBothProblems(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{`unknown cron descriptor "@dayly" (did you mean "@daily"?)`, `unknown time zone "Europe/Madird"`} {
+	for _, want := range []string{`unknown cron descriptor "@dayly" (did you mean "@daily"?)`, `unknown time zone "Europe/Madird" (did you mean "Europe/Madrid"?)`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
@@ -483,7 +483,9 @@ func TestStateCheck(t *testing.T) {
 		{"bool key", "    throttle: { key: \"{{ data.chat.id == 'x' }}\", per: 1h }\n", []string{"rules.yaml:5:22: rule \"r\": the key \"{{ data.chat.id == 'x' }}\" is a bool, not a string"}},
 		{"cron never", "    digest: { schedule: \"0 0 30 2 *\" }\n", []string{"rules.yaml:5:25: rule \"r\": digest: cron expression \"0 0 30 2 *\" never fires"}},
 		{"cron bad", "    digest: { schedule: \"0 25 * * *\" }\n", []string{"rules.yaml:5:25: rule \"r\": digest: cannot read the cron expression"}},
-		{"zone", "    digest: { schedule: \"0 9 * * *\", timezone: Mars/Olympus }\n", []string{"rules.yaml:5:48: rule \"r\": digest: unknown time zone \"Mars/Olympus\""}},
+		{"zone", "    digest: { schedule: \"0 9 * * *\", timezone: Mars/Olympus }\n", []string{"rules.yaml:5:48: rule \"r\": digest: unknown time zone \"Mars/Olympus\": use an IANA name"}},
+		{"zone misspelt", "    digest: { schedule: \"0 9 * * *\", timezone: Europe/Madird }\n", []string{"rules.yaml:5:48: rule \"r\": digest: unknown time zone \"Europe/Madird\" (did you mean \"Europe/Madrid\"?): use an IANA name"}},
+		{"zone with a space", "    digest: { schedule: \"0 9 * * *\", timezone: America/New York }\n", []string{"rules.yaml:5:48: rule \"r\": digest: unknown time zone \"America/New York\" (did you mean \"America/New_York\"?)"}},
 		{"digest and window", "    digest: { every: 1h }\n    window: { within: 5m, at_least: 2 }\n", []string{"rules.yaml:6:5: rule \"r\": a digest collects every matching event and a window counts them"}},
 		{"digest and throttle", "    digest: { every: 1h }\n    throttle: { per: 1h }\n", []string{"rules.yaml:6:5: rule \"r\": a digest already runs its actions at most once per period"}},
 		{"two keys", "    window: { key: \"{{ data.chat.id }}\", within: 5m, at_least: 2 }\n    throttle: { key: \"{{ author }}\", per: 1h }\n", []string{"rules.yaml:6:22: rule \"r\": throttle.key differs from the window's key"}},
