@@ -496,6 +496,7 @@ func TestStateCheck(t *testing.T) {
 		{"weight a bool", "    window: { within: 5m, at_least: 2, weight: len(participants) > 2 }\n", []string{"rules.yaml:5:48: rule \"r\": window.weight must give a number"}},
 		{"weight unknown function", "    window: { within: 5m, at_least: 2, weight: size(participants) }\n", []string{"rules.yaml:5:48: rule \"r\": window.weight: unknown function size"}},
 		{"unknown key", "    window: { within: 5m, at_least: 2, count: 3 }\n", []string{"rules.yaml:5:40: rule \"r\": window: unknown key \"count\""}},
+		{"unknown key kep", "    throttle: { per: once, kep: 30d }\n", []string{"rules.yaml:5:28: rule \"r\": throttle: unknown key \"kep\" (did you mean \"keep\"?)"}},
 		{"schedule on event rule", "    schedule: { cron: \"0 9 * * *\" }\n", []string{"rules.yaml:5:5: rule \"r\": schedule: belongs to timer rules (on: schedule)"}},
 		// A quoted number is text, as in the JSON Schema.
 		{"quoted at_least", "    window: { within: 5m, at_least: \"5\" }\n", []string{`rules.yaml:5:37: rule "r": window.at_least must be a whole number, found the text "5": remove the quotes`}},

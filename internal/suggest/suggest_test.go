@@ -21,6 +21,17 @@ func TestClosest(t *testing.T) {
 		{"lenght", []string{"len"}, ""},
 		{"ab", []string{"xy"}, ""},
 		{"group:updte", []string{"group:update", "message:in:new"}, "group:update"},
+		// At the same distance, the candidate that keeps more of the
+		// letters typed wins, whatever its length; a swap keeps both.
+		{"kep", []string{"key", "keep", "per"}, "keep"},
+		{"kep", []string{"keep", "key"}, "keep"},
+		{"tiem", []string{"tier", "time"}, "time"},
+		// Dropping two typed letters (to) keeps no more than replacing two
+		// (type): then the nearest length wins.
+		{"tipo", []string{"to", "type"}, "type"},
+		// Then the nearest length, then the alphabetically first.
+		{"abdc", []string{"abdce", "abcd"}, "abcd"},
+		{"ab", []string{"ac", "ad"}, "ac"},
 		{"", nil, ""},
 	}
 	for _, tt := range tests {
