@@ -84,9 +84,20 @@ type compiled struct {
 
 // readsEnv reports whether a program reads $env.
 func readsEnv(prog *vm.Program) bool {
+	// $env.name (a constant name) reads one field, which fieldRefs
+	// collects; $env alone, or $env[k], reads them all.
+	named := map[ast.Node]bool{}
+	ast.Find(prog.Node(), func(n ast.Node) bool {
+		if m, ok := n.(*ast.MemberNode); ok {
+			if _, ok := m.Property.(*ast.StringNode); ok {
+				named[m.Node] = true
+			}
+		}
+		return false
+	})
 	return ast.Find(prog.Node(), func(n ast.Node) bool {
 		id, ok := n.(*ast.IdentifierNode)
-		return ok && id.Value == "$env"
+		return ok && id.Value == "$env" && !named[n]
 	}) != nil
 }
 
@@ -208,7 +219,7 @@ func (l *loader) compileProgram(src string, asBool bool, check ast.Visitor) (*vm
 		l.baseConf = c
 	}
 	cfg := *l.baseConf
-	cfg.Visitors = []ast.Visitor{check}
+	cfg.Visitors = []ast.Visitor{fieldsOverFunctions{}, check}
 	if asBool {
 		expr.AsBool()(&cfg)
 	}
@@ -304,11 +315,15 @@ func (l *loader) projection() *event.Projection {
 			return nil
 		}
 		for _, f := range c.Fields {
+			path := f.Path
+			if path[0] == "$env" {
+				path = path[1:]
+			}
 			if f.Only == nil {
-				paths = append(paths, f.Path)
+				paths = append(paths, path)
 			}
 			for _, k := range f.Only {
-				paths = append(paths, append(slices.Clip(f.Path), k))
+				paths = append(paths, append(slices.Clip(path), k))
 			}
 		}
 	}
@@ -350,8 +365,11 @@ func fieldRefs(prog *vm.Program) []fieldRef {
 		switch n.(type) {
 		case *ast.MemberNode, *ast.IdentifierNode:
 			path, _, ok := memberPath(n)
-			if !ok || len(path) == 0 || path[0] == "vars" || contains(knownFuncs, path[0]) {
+			if !ok || len(path) == 0 || path[0] == "vars" {
 				return false
+			}
+			if path[0] != "$env" && contains(knownFuncs, path[0]) || len(path) == 1 && path[0] == "$env" {
+				return false // $env.date is the field date, whatever functions are named
 			}
 			only := partial[n]
 			key := strings.Join(path, ".")
@@ -369,4 +387,25 @@ func fieldRefs(prog *vm.Program) []fieldRef {
 		return false
 	})
 	return refs
+}
+
+// fieldsOverFunctions makes a name that is not called read the event's
+// field of that name, where expr would take it for the function of that
+// name: `date`, the time of each batched message:out:failed and
+// message:out:sent item, is expr's date() otherwise, and `date
+// startsWith "2024"` would not compile. A function is never a value in
+// expr, so such a name can only mean the field; date(...) stays the
+// function, and a `let` of the name is not a function and stays itself.
+type fieldsOverFunctions struct{}
+
+// Visit rewrites an identifier typed as a function into $env.name.
+func (fieldsOverFunctions) Visit(n *ast.Node) {
+	id, ok := (*n).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if nt := id.Nature(); nt == nil || nt.TypeData == nil || nt.TypeData.Func == nil {
+		return
+	}
+	ast.Patch(n, &ast.MemberNode{Node: &ast.IdentifierNode{Value: "$env"}, Property: &ast.StringNode{Value: id.Value}})
 }

@@ -76,7 +76,7 @@ func TestProjectionKeepsWhatRulesRead(t *testing.T) {
 rules:
   - name: r
     on: group:update
-    if: data.chat.name != "" && len(participants) > 0
+    if: data.chat.name != "" && len($env.participants) > 0
     do:
       - log:
           message: "{{ device.phone }}"
@@ -136,5 +136,42 @@ rules:
 				t.Errorf("projected decode gives\n%v\nfull decode gives\n%v", got, want)
 			}
 		})
+	}
+}
+
+// A top-level field named like an expr function (date, the time of each
+// batched message:out:failed item) is the field where it is not called,
+// in conditions and templates, decoded in full or projected; date(...)
+// stays the function.
+func TestFieldNamedLikeFunction(t *testing.T) {
+	src := `version: 1
+rules:
+  - name: failed-2018
+    on: message:out:failed
+    if: date startsWith "2018" && date(date) < date("2019-01-01T00:00:00Z")
+    do:
+      - log: { message: "{{ date[:10] }} {{ date | upper() }}" }
+`
+	rs, problems := engine.Load("r.yaml", []byte(src), engine.LoadOptions{})
+	if rs == nil || len(problems) > 0 {
+		t.Fatalf("load: %v", problems)
+	}
+	evs, err := event.ReadPaths([]string{filepath.Join("..", "testdata", "events", "spec", "message-out-failed.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Projection() == nil {
+		t.Fatal("no projection")
+	}
+	for _, p := range []*event.Projection{nil, rs.Projection()} {
+		parsed, err := event.ParseProjected(evs[0].Raw, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := summarize(rs.Evaluate(parsed[0]))
+		want := []map[string]any{{"message": "2018-12-08 2018-12-08T15:01:48.518Z"}}
+		if !reflect.DeepEqual(got.Rules, []string{"failed-2018"}) || !reflect.DeepEqual(got.Actions, want) {
+			t.Errorf("projected %v: %+v, want failed-2018 to fire with %v", p != nil, got, want[0])
+		}
 	}
 }
