@@ -104,6 +104,11 @@ type Config struct {
 	// Now is the daemon's clock for arrival times, digests, timer rules
 	// and mutes (time.Now; tests move it).
 	Now func() time.Time
+	// Vet, when set, refuses a rule set that loads but must not run here
+	// (hookd demo: one whose actions go beyond its local stand-ins) with
+	// the problems it returns: at start New fails; on reload the running
+	// rules stay, as for a file that does not load.
+	Vet func(*engine.RuleSet) engine.Problems
 	// OpenStore opens the daemon's store (nil: the embedded SQLite store
 	// in DataDir, with Sync). The daemon closes it. A store that is also
 	// a store.Cluster (several nodes sharing it) has the daemon announce
@@ -213,6 +218,11 @@ func New(cfg Config) (*Daemon, error) {
 	if rs == nil {
 		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s shows each in its line):\n%s", problems.Errors(), cfg.RulesPath, problemLines(problems))
 	}
+	if cfg.Vet != nil {
+		if vetted := cfg.Vet(rs); len(vetted) > 0 {
+			return nil, fmt.Errorf("rules file refused:\n%s", problemLines(vetted))
+		}
+	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
@@ -306,6 +316,11 @@ func (d *Daemon) install(rs *engine.RuleSet) {
 // rules and is reported in the log, /api/rules and a metric.
 func (d *Daemon) reload(data []byte) {
 	rs, problems := ruletest.Load(d.cfg.RulesPath, data, engine.LoadOptions{LookupEnv: d.cfg.LookupEnv, Previous: d.snap.Load().rules})
+	if rs != nil && d.cfg.Vet != nil {
+		if vetted := d.cfg.Vet(rs); len(vetted) > 0 {
+			rs, problems = nil, append(problems, vetted...)
+		}
+	}
 	if rs == nil {
 		// Status and metrics first: whoever reads the log line can then
 		// see the error in /api/rules.

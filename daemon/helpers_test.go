@@ -122,6 +122,8 @@ type options struct {
 	clock        *clock
 	tickEvery    time.Duration
 	maxStateKeys int
+	// vet goes to Config.Vet.
+	vet func(*engine.RuleSet) engine.Problems
 }
 
 // harness is a daemon running in process on 127.0.0.1 with a real store
@@ -213,6 +215,7 @@ func start(t *testing.T, o options) *harness {
 		MaxQueued:      o.maxQueued,
 		TickEvery:      o.tickEvery,
 		MaxStateKeys:   o.maxStateKeys,
+		Vet:            o.vet,
 		Logger:         slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Router:         router.Options{SMTPTLSConfig: h.smtp.ClientTLSConfig()},
 	}

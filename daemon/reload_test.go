@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/testbackend"
 )
@@ -252,4 +253,42 @@ func TestConditionErrorSkipsOnlyThatRule(t *testing.T) {
 			t.Errorf("the rule's failure was not logged")
 		}
 	})
+}
+
+// A rule set that loads but that Config.Vet refuses (hookd demo's check
+// that every action stays on this machine) is refused like a broken
+// file: on reload the old rules keep running and the vet's problems are
+// the reload error; at start New fails with them.
+func TestVetRefusesRules(t *testing.T) {
+	t.Parallel()
+	vet := func(rs *engine.RuleSet) engine.Problems {
+		for _, r := range rs.Rules {
+			if r.Name == "new-rule" {
+				return engine.Problems{{File: rs.File, Line: r.Line, Col: 5, Severity: engine.Error, Msg: "new-rule may not run here"}}
+			}
+		}
+		return nil
+	}
+	h := start(t, options{rulesFile: "reload/good-old.yaml", vet: vet})
+	h.writeRules(h.expand(readTestdata(t, "reload/good-new.yaml")))
+	var st ReloadStatus
+	eventually(t, "the reload error", func() bool {
+		st = h.rulesStatus(t)
+		return st.LastError != ""
+	})
+	if !strings.Contains(st.LastError, h.rulesPath+":") || !strings.Contains(st.LastError, ":5: new-rule may not run here") {
+		t.Errorf("/api/rules last_error = %q, want the vet's problem at its position", st.LastError)
+	}
+	if len(st.Names) != 1 || st.Names[0] != "old-rule" {
+		t.Errorf("/api/rules names %v, want the old rules", st.Names)
+	}
+	h.accept(t, js(t, messageEvent("M-1", "one")))
+	waitForHook(t, h, "/old", "M-1")
+
+	cfg := h.cfg
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "new-rule may not run here") {
+		t.Errorf("New with a vetted-out file: %v, want the vet's problem", err)
+	}
 }

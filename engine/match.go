@@ -443,3 +443,15 @@ func constantStrings(n ast.Node) ([]string, bool) {
 // Fields returns the names of the action's fields in the order the rules
 // file writes them.
 func (a *Action) Fields() []string { return a.params.keys }
+
+// Literal returns the value of the action's field name when the rules
+// file fixes it (no template), such as a webhook's url.
+func (a *Action) Literal(name string) (any, bool) {
+	for i, k := range a.params.keys {
+		if k == name {
+			l, ok := a.params.vals[i].(literal)
+			return l.v, ok
+		}
+	}
+	return nil, false
+}

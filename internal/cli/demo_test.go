@@ -1,8 +1,11 @@
 package cli_test
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +46,48 @@ func TestDemoOnce(t *testing.T) {
 	}
 	if regexp.MustCompile(`(?m)^Dead letters`).MatchString(stdout) {
 		t.Errorf("the demo dead-lettered actions:\n%s", stdout)
+	}
+}
+
+// TestDemoRefusesRealTargets: hookd demo runs a rules file of one's own
+// only when its actions stay on this machine, where the demo's
+// stand-ins are; a file written for real use is refused with the
+// position of each field that leaves it and the variable to read.
+func TestDemoRefusesRealTargets(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte(`version: 1
+connections:
+  wassenger:
+    token: ${WASSENGER_TOKEN}
+  slack:
+    webhook_url: ${SLACK_WEBHOOK_URL}
+rules:
+  - name: removal-alert
+    on: group:update
+    if: action == "remove"
+    do:
+      - wassenger.message: { phone: "+34600000001", message: removed }
+      - slack: { text: removed }
+      - webhook:
+          url: https://crm.example.com/hook
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "demo", "--once", "--listen", "127.0.0.1:0", "--rules", rules)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		rules + ":3:3: connections.wassenger.base_url goes to api.wassenger.com: hookd demo sends only to its stand-ins on this machine; read it from ${WASSENGER_BASE_URL}",
+		rules + ":15:16: removal-alert/webhook[2] url goes to crm.example.com",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	// The Slack webhook reads the variable the demo sets: not refused.
+	if strings.Contains(stderr, "slack") {
+		t.Errorf("stderr refuses the Slack webhook, which goes to the demo's stand-in:\n%s", stderr)
 	}
 }
