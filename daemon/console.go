@@ -468,9 +468,10 @@ func (d *Daemon) jobsOp(w http.ResponseWriter, r *http.Request, op string, ids [
 // RuleActivity is what one rule did recently, in GET /api/rules.
 type RuleActivity struct {
 	Rule string `json:"rule"`
-	// LastHour and LastDay count from the store: events that fired the
-	// rule, matched it while muted, hit a run-time error of it, and its
-	// jobs that are dead letters.
+	// LastHour and LastDay count from the store: the times the rule
+	// fired (events that fired it, digests it sent, ticks of a timer
+	// rule), the events that matched it while muted or hit a run-time
+	// error of it, and its jobs that are dead letters.
 	LastHour store.RuleCount `json:"last_1h"`
 	LastDay  store.RuleCount `json:"last_24h"`
 	// Held counts the matches its throttle, window or digest held back

@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
@@ -566,5 +568,90 @@ func TestAdminKeyHash(t *testing.T) {
 	}
 	if _, err := newAdminAuth(secret.New("a-long-admin-key-for-hashing"), read, time.Hour, time.Now); err == nil {
 		t.Error("both a key and a hash were taken")
+	}
+}
+
+// consoleSession signs in as a browser does and returns an edit that
+// sends the session's cookie with a same-origin browser's headers, and
+// the session's CSRF token for a form.
+func (h *harness) consoleSession(t *testing.T) (func(*http.Request), string) {
+	t.Helper()
+	a := h.login(t, h.adminKey, nil)
+	var sess sessionJSON
+	decode(t, a, &sess)
+	cookies := (&http.Response{Header: a.header}).Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("login set %d cookies, want 1: %v", len(cookies), a.header)
+	}
+	return func(r *http.Request) {
+		r.AddCookie(cookies[0])
+		r.Header.Set("Origin", h.base)
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+	}, sess.CSRFToken
+}
+
+// consolePage requests a console page as the signed-in browser, with
+// form as its body when not nil, and returns the answer with the page's
+// text unescaped.
+func (h *harness) consolePage(t *testing.T, session func(*http.Request), method, path string, form url.Values) answer {
+	t.Helper()
+	a := h.request(t, method, path, form.Encode(), func(r *http.Request) {
+		session(r)
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	})
+	a.body = html.UnescapeString(a.body)
+	return a
+}
+
+// sentRules are a digest with two actions and a timer rule, each due
+// at the next minute.
+const sentRules = `rules:
+  - name: minute-joins
+    on: group:update
+    if: action == "add"
+    digest: { key: "{{ data.chat.id }}", every: 1m }
+    do:
+      - webhook: { url: "@HOOK@/hook", body: { joins: "{{ digest.count }}" } }
+      - webhook: { url: "@HOOK@/hook", body: { again: "{{ digest.count }}" } }
+  - name: minute-report
+    on: schedule
+    schedule: { cron: "* * * * *" }
+    do:
+      - webhook: { url: "@HOOK@/hook", body: { at: "{{ schedule.time }}" } }
+`
+
+// A digest sent and a timer rule's tick are firings of their rules:
+// /api/rules and the console's rules page count each once (however many
+// actions it queued), beside the events the digest held.
+func TestRulesActivityCountsDigestsAndTicks(t *testing.T) {
+	t.Parallel()
+	// The store times jobs by the real clock: the daemon's stays near it.
+	t0 := time.Now()
+	c := newClock(t0)
+	h := start(t, options{rules: sentRules, clock: c})
+	eventually(t, "the timer's start recorded", func() bool {
+		_, ok, err := h.d.store.GetState(context.Background(), timerScope(h.d.snap.Load().rules.Rules[1]), "", c.Now())
+		return err == nil && ok
+	})
+	h.accept(t, js(t, inChat("j1", "add", "g1@g.us", t0)))
+	h.accept(t, js(t, inChat("j2", "add", "g1@g.us", t0)))
+	c.set(t0.Truncate(time.Minute).Add(time.Minute + time.Second))
+	h.waitHooks(t, 3) // the digest's two actions and the tick's one
+
+	var rules RulesJSON
+	decode(t, h.admin(t, "GET", "/api/rules", ""), &rules)
+	want := map[string]string{"minute-joins": "fired 1/1 held 2", "minute-report": "fired 1/1 held 0"}
+	for _, a := range rules.Activity {
+		if got := fmt.Sprintf("fired %d/%d held %d", a.LastHour.Fired, a.LastDay.Fired, a.Held); got != want[a.Rule] {
+			t.Errorf("/api/rules activity of %s: %s, want %s", a.Rule, got, want[a.Rule])
+		}
+	}
+	session, _ := h.consoleSession(t)
+	page := h.consolePage(t, session, "GET", "/ui/rules", nil)
+	for _, rule := range []string{"minute-joins", "minute-report"} {
+		row := `<tr data-rule="` + rule + `">` + "\n<td>" + rule + "</td>\n<td>1 / 0 / 0 / 0</td>\n<td>1 / 0 / 0 / 0</td>"
+		if page.status != http.StatusOK || !strings.Contains(page.body, row) {
+			t.Errorf("the rules page does not show %s fired once in the hour and the day:\n%s", rule, page.body)
+		}
 	}
 }

@@ -53,7 +53,7 @@ func newMetrics(d *Daemon) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
 		}),
 		ruleMatches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hookd_rule_matches_total", Help: "Events that fired a rule.",
+			Name: "hookd_rule_matches_total", Help: "Times a rule fired: events that fired it, digests it sent, ticks of a timer rule.",
 		}, []string{"rule"}),
 		ruleErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_rule_errors_total", Help: "Conditions or templates that failed at run time, by rule.",

@@ -171,7 +171,7 @@ func (d *Daemon) flushDigests(ctx context.Context, now time.Time) {
 		// second digest with the same due time, which must not be taken
 		// for a repeat of the first.
 		sum := sha256.Sum256(st.Value)
-		id := fmt.Sprintf("digest:%s:%s:%d:%x", st.Scope, st.Key, f.Due.UnixMilli(), sum[:4])
+		id := fmt.Sprintf("%s%s:%s:%d:%x", store.DigestPrefix, st.Scope, st.Key, f.Due.UnixMilli(), sum[:4])
 		jobs, probs := jobsFor(id, rule.Name, f.Actions, f.Errors)
 		out, err := d.store.Swap(ctx, store.Swap{Scope: st.Scope, Key: st.Key, At: now, Old: st.Value, Jobs: jobs})
 		if err != nil {
@@ -242,7 +242,7 @@ func (d *Daemon) fireTimers(ctx context.Context, now time.Time, next map[string]
 		var probs []string
 		if !muted {
 			acts, errs := snap.rules.Tick(r, tick)
-			sw.Jobs, probs = jobsFor(fmt.Sprintf("tick:%s:%d", scope, tick.UnixMilli()), r.Name, acts, errs)
+			sw.Jobs, probs = jobsFor(fmt.Sprintf("%s%s:%d", store.TickPrefix, scope, tick.UnixMilli()), r.Name, acts, errs)
 		}
 		out, err := d.store.Swap(ctx, sw)
 		if err != nil {

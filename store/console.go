@@ -88,9 +88,12 @@ func ValidJobState(s string) bool {
 // RuleCount counts what one rule did in a window of time, from the
 // events and jobs in the store.
 type RuleCount struct {
-	// Fired counts events that fired the rule; Muted those it matched
-	// while muted; Errors those with a run-time error of the rule (a
-	// condition or template that failed).
+	// Fired counts the times the rule fired: events that fired it, and
+	// the digests it sent and the ticks of a timer rule, which have no
+	// event (each EventID of its jobs that begins with DigestPrefix or
+	// TickPrefix counts once, however many actions it queued). Muted
+	// counts the events it matched while muted; Errors those with a
+	// run-time error of the rule (a condition or template that failed).
 	Fired  int `json:"fired"`
 	Muted  int `json:"muted"`
 	Errors int `json:"errors"`

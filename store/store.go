@@ -379,10 +379,10 @@ type State struct {
 // Swap is a conditional change of one state: if (Scope, Key) holds Old
 // (nil: no state, or an expired one, as of At), it is set to New (nil
 // deletes it) with Expires and Due, and Jobs are inserted, all in one
-// transaction. Jobs need an EventID naming what produced them (such as
-// "digest:..." or "tick:..."; no event is stored for it), unique with
-// their rule and index: a second swap inserting the same job inserts
-// nothing new.
+// transaction. Jobs need an EventID naming what produced them (a digest
+// sent: DigestPrefix...; a tick of a timer rule: TickPrefix...; no event
+// is stored for it), unique with their rule and index: a second swap
+// inserting the same job inserts nothing new.
 type Swap struct {
 	Scope, Key string
 	At         time.Time
@@ -391,6 +391,15 @@ type Swap struct {
 	Due        time.Time
 	Jobs       []Job
 }
+
+// The EventID of the jobs a Swap inserts begins with one of these: the
+// jobs of a digest sent with DigestPrefix, those of a timer rule's tick
+// with TickPrefix. RuleCounts counts each such EventID as one firing of
+// its rule.
+const (
+	DigestPrefix = "digest:"
+	TickPrefix   = "tick:"
+)
 
 // SwapOutcome says what Swap did.
 type SwapOutcome struct {

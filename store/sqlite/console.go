@@ -341,6 +341,12 @@ func ruleCountQueries() []countQuery {
 			func(c *store.RuleCount, n int) { c.Fired += n }},
 		{`SELECT value, count(*) FROM events, json_each(events.muted) WHERE received_at >= ? GROUP BY value`, false,
 			func(c *store.RuleCount, n int) { c.Muted += n }},
+		// A digest sent or a timer rule's tick has jobs and no event:
+		// each fired its rule once, however many actions it queued. The
+		// prefixes are ranges of the index on (event_id, rule, idx).
+		{`SELECT rule, count(DISTINCT event_id) FROM jobs WHERE (event_id GLOB '` + store.DigestPrefix + `*'
+			OR event_id GLOB '` + store.TickPrefix + `*') AND created_at >= ? GROUP BY rule`, false,
+			func(c *store.RuleCount, n int) { c.Fired += n }},
 		{`SELECT rule, count(*) FROM jobs WHERE state = 'dead' AND created_at >= ? GROUP BY rule`, false,
 			func(c *store.RuleCount, n int) { c.Dead += n }},
 		// A run-time error begins with its rule's name, quoted:

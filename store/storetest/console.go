@@ -212,6 +212,9 @@ func testCancelDelete(t *testing.T, open Opener) {
 	}
 }
 
+// testRuleCounts: per rule, the events that fired it (and the digests
+// and ticks it sent), matched it muted or failed in it, and its dead
+// letters, in a window of time.
 func testRuleCounts(t *testing.T, open Opener) {
 	s := fresh(t, open)
 	now := time.Now()
@@ -225,16 +228,29 @@ func testRuleCounts(t *testing.T, open Opener) {
 	if err := s.Dead(context.Background(), out[0].Jobs[0].ID, 1, "http_4xx", "400"); err != nil {
 		t.Fatal(err)
 	}
+	// A digest of a sent with two actions, and a tick of timer rule t:
+	// jobs without an event, one firing each.
+	swapJobs := func(scope, eventID string, jobs ...store.Job) {
+		t.Helper()
+		for i := range jobs {
+			jobs[i].EventID = eventID
+		}
+		if out, err := s.Swap(context.Background(), store.Swap{Scope: scope, At: now, New: []byte("1"), Jobs: jobs}); err != nil || !out.Swapped || len(out.Jobs) != len(jobs) {
+			t.Fatalf("Swap %s = %+v, %v; want swapped with %d jobs", scope, out, err, len(jobs))
+		}
+	}
+	swapJobs("a#digest", store.DigestPrefix+"a#digest:k:1", job("a", 0), job("a", 1))
+	swapJobs("timer:t", store.TickPrefix+"timer:t:1", job("t", 0))
 	got, err := s.RuleCounts(context.Background(), now.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]store.RuleCount{"a": {Fired: 2, Dead: 1}, "b": {Fired: 1, Errors: 1}, "c": {Muted: 1}, `a "q"`: {Errors: 1}}
+	want := map[string]store.RuleCount{"a": {Fired: 3, Dead: 1}, "b": {Fired: 1, Errors: 1}, "c": {Muted: 1}, `a "q"`: {Errors: 1}, "t": {Fired: 1}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("RuleCounts(last hour) = %v, want %v", got, want)
+		t.Errorf("RuleCounts(last hour) = %v, want %v (a digest sent and a tick count as firings)", got, want)
 	}
 	got, err = s.RuleCounts(context.Background(), now.Add(-3*time.Hour))
-	if err != nil || got["a"].Fired != 3 {
-		t.Errorf("RuleCounts(3 hours) a = %+v, %v; want fired 3", got["a"], err)
+	if err != nil || got["a"].Fired != 4 {
+		t.Errorf("RuleCounts(3 hours) a = %+v, %v; want fired 4", got["a"], err)
 	}
 }
