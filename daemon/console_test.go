@@ -603,6 +603,32 @@ func (h *harness) consolePage(t *testing.T, session func(*http.Request), method,
 	return a
 }
 
+// The playground shows what POST /api/dry-run says of a body that is not
+// an event, word for word: for broken JSON, the line and column of the
+// problem.
+func TestConsolePlaygroundShowsTheAPIsError(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{rules: consoleRules})
+	session, csrf := h.consoleSession(t)
+	for _, tc := range []struct{ body, want string }{
+		{`{"event":"message:in:new","data":{"id":"X","body":"hi"}`, "invalid JSON at line 1, column "},
+		{"{\n  \"event\": \"message:in:new\",\n  \"data\": {\"id\": \"X\",}\n}", "invalid JSON at line 3, column "},
+		{`{"data":{"id":"X"}}`, `missing "event" field`},
+	} {
+		var api problem
+		if a := h.admin(t, "POST", "/api/dry-run", tc.body); a.status != http.StatusBadRequest || json.Unmarshal([]byte(a.body), &api) != nil || !strings.Contains(api.Error, tc.want) {
+			t.Fatalf("POST /api/dry-run %q: %d %s, want 400 with %q", tc.body, a.status, a.body, tc.want)
+		}
+		page := h.consolePage(t, session, "POST", "/ui/playground", url.Values{"csrf_token": {csrf}, "body": {tc.body}})
+		if page.status != http.StatusOK || !strings.Contains(page.body, api.Error) {
+			t.Errorf("the playground with %q: %d, want the API's error %q on the page:\n%s", tc.body, page.status, api.Error, page.body)
+		}
+		if !strings.Contains(page.body, tc.body) {
+			t.Errorf("the playground with %q lost the pasted body", tc.body)
+		}
+	}
+}
+
 // sentRules are a digest with two actions and a timer rule, each due
 // at the next minute.
 const sentRules = `rules:

@@ -513,21 +513,19 @@ func (c *Console) playground(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.Method == http.MethodPost {
+		// The API judges the body, JSON or not: its 400 says what is
+		// wrong and where (line and column), as it does for a script.
 		d.Body = r.PostFormValue("body")
-		if !json.Valid([]byte(d.Body)) {
-			p.Error = "the event is not JSON: paste one Wassenger webhook body, or pick a recorded event"
-		} else {
-			var dr dryRun
-			if _, err := c.call(r, http.MethodPost, "/api/dry-run", json.RawMessage(d.Body), r.PostFormValue("csrf_token"), &dr); err != nil {
-				var ae *apiError
-				if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
-					c.fail(w, r, err)
-					return
-				}
-				p.Error = ae.Msg
-			} else {
-				d.Result = &dr
+		var dr dryRun
+		if _, err := c.call(r, http.MethodPost, "/api/dry-run", json.RawMessage(d.Body), r.PostFormValue("csrf_token"), &dr); err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+				c.fail(w, r, err)
+				return
 			}
+			p.Error = ae.Msg
+		} else {
+			d.Result = &dr
 		}
 	}
 	c.render(w, http.StatusOK, "playground", p)

@@ -115,15 +115,21 @@ func (r *recorder) WriteHeader(s int) {
 // call sends one request to the API as the browser's session: the
 // browser's cookie and, for a change, the form's CSRF token and the
 // browser's own Origin and Sec-Fetch-Site, which the API checks. It
-// decodes a 2xx answer into out and returns the answer's headers.
+// decodes a 2xx answer into out and returns the answer's headers. A
+// json.RawMessage body is sent as it is, valid JSON or not, for the API
+// to judge (the playground's pasted event); any other body is encoded.
 func (c *Console) call(r *http.Request, method, path string, body any, csrf string, out any) (http.Header, error) {
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	switch b := body.(type) {
+	case nil:
+	case json.RawMessage:
+		rd = bytes.NewReader(b)
+	default:
+		enc, err := json.Marshal(body)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
 		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(enc)
 	}
 	req, err := http.NewRequestWithContext(r.Context(), method, path, rd)
 	if err != nil {
