@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -220,6 +221,124 @@ func TestDocsMetrics(t *testing.T) {
 	for _, n := range names {
 		if !strings.Contains(daemon, "`"+n+"`") {
 			t.Errorf("docs/daemon.md: metric %s is not documented; add it to the Metrics table", n)
+		}
+	}
+}
+
+// Route registrations: httprouter's r.GET("/path", ...) and
+// r.Handler(http.MethodGet, "/path", ...) (the daemon), ServeMux's
+// m.HandleFunc("GET /path", ...) (the console); and a route as the docs
+// name it, in backquotes: `GET /api/jobs/ID`.
+var (
+	routerRoute  = regexp.MustCompile(`\br\.(GET|POST|DELETE|PUT|PATCH)\("(/[^"]*)"`)
+	handlerRoute = regexp.MustCompile(`\br\.Handler\(http\.Method(Get|Post|Delete|Put|Patch), "(/[^"]*)"`)
+	muxRoute     = regexp.MustCompile(`\bm\.Handle(?:Func)?\("([A-Z]+) (/[^"]*)"`)
+	docRoute     = regexp.MustCompile("`(GET|POST|DELETE|PUT|PATCH) (/[^`\\s]*)`")
+)
+
+// sourceRoutes returns the routes ("METHOD /path") that the Go files of
+// pattern (tests excluded) register, sorted; a ServeMux pattern without
+// a method (the console's fallback to the API) is left out.
+func sourceRoutes(t *testing.T, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, re := range []*regexp.Regexp{routerRoute, handlerRoute, muxRoute} {
+			for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+				out = append(out, strings.ToUpper(m[1])+" "+m[2])
+			}
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// docRoutes returns the routes a page names ("METHOD /path?query").
+func docRoutes(page string) []string {
+	var out []string
+	for _, m := range docRoute.FindAllStringSubmatch(page, -1) {
+		out = append(out, m[1]+" "+m[2])
+	}
+	return out
+}
+
+// routeMatcher matches what the docs write for route: a parameter
+// (httprouter's :id and *key, ServeMux's {id} and {key...}) stands for
+// any text (ID, KEY, {id}, retry), a path that ends in / for the files
+// under it, and a query may follow. ServeMux's {$} ends the path.
+func routeMatcher(route string) *regexp.Regexp {
+	method, path, _ := strings.Cut(route, " ")
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		switch {
+		case s == "{$}":
+			segs[i] = ""
+		case s == "" && i == len(segs)-1 && i > 0:
+			segs[i] = ".*"
+		case strings.HasPrefix(s, "*"), strings.HasPrefix(s, "{") && strings.HasSuffix(s, "...}"):
+			segs[i] = ".+"
+		case strings.HasPrefix(s, ":"), strings.HasPrefix(s, "{"):
+			segs[i] = "[^/?]+"
+		default:
+			segs[i] = regexp.QuoteMeta(s)
+		}
+	}
+	return regexp.MustCompile("^" + method + " " + strings.Join(segs, "/") + `(\?.*)?$`)
+}
+
+// TestDocsRoutes checks that every route hookd serves is named on its
+// page (the daemon's and the admin API's on daemon.md, the console's
+// pages and forms on console.md), and that every /api/ and /ui/ route
+// the docs name is one hookd serves.
+func TestDocsRoutes(t *testing.T) {
+	api := sourceRoutes(t, filepath.Join("daemon", "*.go"))
+	console := sourceRoutes(t, filepath.Join("daemon", "ui", "*.go"))
+	if len(api) < 15 || len(console) < 10 {
+		t.Fatalf("found only %d daemon routes (%v) and %d console routes (%v): has the way routes are registered changed?", len(api), api, len(console), console)
+	}
+	for _, c := range []struct {
+		page   string
+		routes []string
+	}{{"daemon.md", api}, {"console.md", console}} {
+		named := docRoutes(readDoc(t, c.page))
+		for _, r := range c.routes {
+			if !slices.ContainsFunc(named, routeMatcher(r).MatchString) {
+				t.Errorf("docs/%s: route %s is not documented; name it in backquotes, e.g. `%s`", c.page, r, r)
+			}
+		}
+	}
+	var served []*regexp.Regexp
+	for _, r := range append(api, console...) {
+		served = append(served, routeMatcher(r))
+	}
+	pages, err := filepath.Glob(filepath.Join("docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range append(pages, "README.md") {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docRoutes(string(data)) {
+			_, path, _ := strings.Cut(d, " ")
+			if !strings.HasPrefix(path, "/api/") && !strings.HasPrefix(path, "/ui") {
+				continue // a Wassenger or Slack endpoint
+			}
+			if !slices.ContainsFunc(served, func(re *regexp.Regexp) bool { return re.MatchString(d) }) {
+				t.Errorf("%s: `%s` is not a route hookd serves", page, d)
+			}
 		}
 	}
 }
