@@ -2,6 +2,7 @@ package event_test
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -43,6 +44,25 @@ func TestParseKeepsIntegers(t *testing.T) {
 	for k, want := range map[string]any{"n": int64(1020), "f": 0.5, "big": int64(12345678901234), "neg": int64(-3)} {
 		if !reflect.DeepEqual(f[k], want) {
 			t.Errorf("%s = %#v, want %#v", k, f[k], want)
+		}
+	}
+}
+
+// TestSyntaxErrorPosition: broken JSON is reported at the line and
+// column of the problem in the body as given, blank lines and spaces
+// before the JSON counted (a body pasted into the console's playground
+// often starts with them).
+func TestSyntaxErrorPosition(t *testing.T) {
+	for _, tt := range []struct{ body, want string }{
+		{`{"event": "x",}`, "invalid JSON at line 1, column 15: invalid character '}'"},
+		{"{\n  \"event\": \"x\",\n  \"data\": {\"id\": 1,}\n}", "invalid JSON at line 3, column 20: invalid character '}'"},
+		{"\n\n  {\"event\": \"x\",}", "invalid JSON at line 3, column 17: invalid character '}'"},
+		{"\r\n{\"event\": \"x\"", "invalid JSON at line 2, column 13: unexpected end of JSON input"},
+	} {
+		_, err := event.Parse([]byte(tt.body))
+		var se *event.SyntaxError
+		if !errors.As(err, &se) || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) = %v, want a SyntaxError %q...", tt.body, err, tt.want)
 		}
 	}
 }

@@ -114,7 +114,9 @@ func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
 	defer parsers.Put(parser)
 	v, err := parser.ParseBytes(trimmed)
 	if err != nil {
-		return nil, syntaxError(trimmed)
+		// The position is in the body as given, blank lines before the
+		// JSON counted.
+		return nil, syntaxError(body)
 	}
 	one := func(v *fastjson.Value, raw []byte) (*Event, error) {
 		return eventOf(v, project(v, p), raw)
