@@ -294,6 +294,15 @@ type Flushed struct {
 	Errors  []RuleError
 }
 
+// LocalDue is Due in the time zone of the digest's schedule (UTC for a
+// digest of every:).
+func (f *Flushed) LocalDue() time.Time {
+	if sc := f.Rule.Digest.Schedule; sc != nil {
+		return f.Due.In(sc.Location())
+	}
+	return f.Due
+}
+
 // Flush renders the actions of a due digest from its state. Templates
 // see digest.events (the collected events' fields, at most max_events),
 // digest.count (all of them), digest.first and digest.last (their

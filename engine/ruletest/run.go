@@ -33,7 +33,8 @@ const maxShown = 300
 // did not hold (none when the case passes).
 func (c *Case) Run(rs *engine.RuleSet) []Failure {
 	r := &run{c: c, rs: rs}
-	r.res = r.result()
+	r.v = r.result()
+	r.res = r.v.res
 	for _, f := range r.res.Fired {
 		r.fired = append(r.fired, f.Rule.Name)
 	}
@@ -42,7 +43,7 @@ func (c *Case) Run(rs *engine.RuleSet) []Failure {
 			continue
 		}
 		if !contains(r.fired, x.Rule) {
-			r.failf(x.Line, "expected rule %q to fire; fired: %s; %s", x.Rule, r.firedList(), r.why(x.Rule))
+			r.failf(x.Line, "expected rule %q to fire; fired: %s; %s", x.Rule, r.firedList(), r.why(r.v, x.Rule))
 		}
 	}
 	for _, x := range c.NotFires {
@@ -50,7 +51,7 @@ func (c *Case) Run(rs *engine.RuleSet) []Failure {
 			continue
 		}
 		if contains(r.fired, x.Rule) {
-			r.failf(x.Line, "expected rule %q not to fire, but it fired: %s", x.Rule, r.why(x.Rule))
+			r.failf(x.Line, "expected rule %q not to fire, but it fired: %s", x.Rule, r.why(r.v, x.Rule))
 		}
 	}
 	if c.Only {
@@ -67,7 +68,7 @@ func (c *Case) Run(rs *engine.RuleSet) []Failure {
 		}
 		for _, name := range r.fired {
 			if !contains(want, name) && !contains(reported, name) {
-				r.failf(c.OnlyLine, "rule %q fired too, but with only: true %s; %s", name, allowed, r.why(name))
+				r.failf(c.OnlyLine, "rule %q fired too, but with only: true %s; %s", name, allowed, r.why(r.v, name))
 			}
 		}
 	}
@@ -78,14 +79,31 @@ func (c *Case) Run(rs *engine.RuleSet) []Failure {
 	return r.failures
 }
 
-// Result is what the case's expectations check: the rules' result for
-// its event, or for a sequence the last event's, with the digests sent
-// when the events ran out.
-func (c *Case) Result(rs *engine.RuleSet) *engine.Result {
-	return (&run{c: c, rs: rs}).result()
+// Firing is a rule that fired in what a case's own expectations check,
+// with its rendered actions, and what sent it.
+type Firing struct {
+	engine.Fired
+	// By names the digest or timer tick that sent it, e.g. `the digest of
+	// "g1@g.us" due at 2026-03-04T09:00:00+01:00, sent before event 2,
+	// with 1 event`; "" when the event fired it.
+	By string
 }
 
-func (r *run) result() *engine.Result {
+// Firings lists what the case's own expectations check: the rules its
+// event fired, in file order, then, for a sequence, the digests and
+// timer ticks sent since the event before the last and when the events
+// ran out.
+func (c *Case) Firings(rs *engine.RuleSet) []Firing {
+	v := (&run{c: c, rs: rs}).result()
+	out := make([]Firing, 0, len(v.own)+len(v.sent))
+	for _, f := range v.own {
+		out = append(out, Firing{Fired: f})
+	}
+	return append(out, v.sent...)
+}
+
+// result evaluates the case's event, or replays its sequence.
+func (r *run) result() *view {
 	if r.c.Sequence != nil {
 		return r.replay()
 	}
@@ -95,20 +113,42 @@ func (r *run) result() *engine.Result {
 		// through, a window of at_least 1 fires.
 		engine.NewMemoryState().Apply(res)
 	}
-	return res
+	return newView(res)
+}
+
+// view is what one set of expectations checks (a case's own, or a step's
+// of a sequence): the result of an event, what the state of the rules
+// that remember did with it, and the digests and timer ticks that count
+// with it.
+type view struct {
+	res *engine.Result
+	// own are the rules the event itself fired; res.Fired has them and
+	// the firings of sent.
+	own []engine.Fired
+	// sent are the digests and timer ticks counted with the event.
+	sent []Firing
+	// reasons say what the state of each rule that remembers did with
+	// the event (only those whose condition held), in a sequence.
+	reasons map[string]string
+	xs      []engine.RuleExplanation
+}
+
+// newView is the view of an event's result, before digests and ticks
+// are counted with it.
+func newView(res *engine.Result) *view {
+	return &view{res: res, own: append([]engine.Fired(nil), res.Fired...)}
 }
 
 // run is the state of one case's run.
 type run struct {
-	c        *Case
-	rs       *engine.RuleSet
+	c  *Case
+	rs *engine.RuleSet
+	// v is what the case's own expectations check; res and fired are
+	// its result and the names of the rules that fired in it.
+	v        *view
 	res      *engine.Result
 	fired    []string
-	xs       []engine.RuleExplanation
 	failures []Failure
-	// reasons say what the state of each stateful rule did last, in a
-	// sequence.
-	reasons map[string]string
 }
 
 func (r *run) failf(line int, format string, args ...any) {
@@ -134,15 +174,26 @@ func orNothing(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// why explains in one line what the rule did with the event.
-func (r *run) why(name string) string {
-	if why, ok := r.reasons[name]; ok {
+// why explains in one line why the rule fired or not in what v checks:
+// the digests or ticks of the rule sent with the event, else what the
+// rule did with the event itself.
+func (r *run) why(v *view, name string) string {
+	var by []string
+	for _, f := range v.sent {
+		if f.Rule.Name == name {
+			by = append(by, f.By)
+		}
+	}
+	if len(by) > 0 {
+		return strings.Join(by, "; ")
+	}
+	if why, ok := v.reasons[name]; ok {
 		return why
 	}
-	if r.xs == nil {
-		r.xs = r.rs.Explain(r.c.Event)
+	if v.xs == nil {
+		v.xs = r.rs.Explain(v.res.Event)
 	}
-	for _, x := range r.xs {
+	for _, x := range v.xs {
 		if x.Rule.Name != name {
 			continue
 		}
@@ -185,7 +236,7 @@ func (r *run) action(a ActionExpect) {
 				return // already reported: expected rule "x" to fire
 			}
 		}
-		r.failf(a.Line, "expected rule %q to fire, to check its action %s; fired: %s; %s", a.Rule, selector(a), r.firedList(), r.why(a.Rule))
+		r.failf(a.Line, "expected rule %q to fire, to check its action %s; fired: %s; %s", a.Rule, selector(a), r.firedList(), r.why(r.v, a.Rule))
 		return
 	}
 	var rendered []engine.Rendered

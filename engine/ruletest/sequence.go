@@ -148,10 +148,11 @@ func timed(ev *event.Event, at time.Time, k int) *event.Event {
 }
 
 // replay runs the case's sequence through the rules with fresh state:
-// each step's fires and not_fires are checked as it arrives, and the
-// result of the last step, with the digests sent when the events ran
-// out, is what the case's own expectations check.
-func (r *run) replay() *engine.Result {
+// each step's fires and not_fires are checked as it arrives, with the
+// digests and timer ticks sent since the step before. What it returns
+// is what the case's own expectations check: the last step, with the
+// digests sent when the events ran out.
+func (r *run) replay() *view {
 	c := r.c
 	events := make([]*event.Event, len(c.Sequence))
 	byEvent := map[*event.Event]*Step{}
@@ -159,70 +160,96 @@ func (r *run) replay() *engine.Result {
 		events[i] = c.Sequence[i].Event
 		byEvent[events[i]] = &c.Sequence[i]
 	}
-	r.reasons = map[string]string{}
-	var pending []engine.Fired
+	var pending []sending
 	var errs []engine.RuleError
-	var last *engine.Result
+	var last *view
 	r.rs.Replay(events, engine.NewMemoryState(), func(it engine.ReplayItem) {
 		switch {
 		case it.Flushed != nil:
-			pending = append(pending, engine.Fired{Rule: it.Flushed.Rule, Actions: it.Flushed.Actions})
-			r.reasons[it.Flushed.Rule.Name] = fmt.Sprintf("its digest for %q was sent with %s", it.Flushed.Key, funcs.Plural(it.Flushed.Count, "event", "events"))
+			pending = append(pending, digestSent(it.Flushed))
 			errs = append(errs, it.Flushed.Errors...)
 		case it.Tick != nil:
-			pending = append(pending, engine.Fired{Rule: it.Tick.Rule, Actions: it.Tick.Actions})
+			pending = append(pending, tickSent(it.Tick))
+			errs = append(errs, it.Tick.Errors...)
 		case it.Result != nil:
-			res := it.Result
-			for _, f := range pending {
-				res.AddFired(f)
-			}
-			res.Errors = append(res.Errors, errs...)
-			pending, errs = nil, nil
+			st := byEvent[it.Result.Event]
+			v := newView(it.Result)
+			v.reasons = map[string]string{}
 			for _, o := range it.Outcomes {
-				r.reasons[o.Rule.Name] = "at event " + fmt.Sprint(byEvent[res.Event].Nth) + ": " + o.Info.Reason
+				v.reasons[o.Rule.Name] = fmt.Sprintf("at event %d: %s", st.Nth, o.Info.Reason)
 			}
-			r.checkStep(byEvent[res.Event], res)
-			last = res
+			v.count(pending, fmt.Sprintf("before event %d", st.Nth), errs)
+			pending, errs = nil, nil
+			r.checkStep(st, v)
+			last = v
 		}
 	})
 	if last == nil {
-		return &engine.Result{Event: c.Event}
+		return newView(&engine.Result{Event: c.Event})
 	}
-	for _, f := range pending {
-		last.AddFired(f)
-	}
-	last.Errors = append(last.Errors, errs...)
+	last.count(pending, "when the events ran out", errs)
 	return last
 }
 
-// checkStep checks the fires and not_fires of one step of a sequence.
-func (r *run) checkStep(st *Step, res *engine.Result) {
+// sending is a digest or a timer tick that a replay sent, before it is
+// counted with an event: what names it (`the digest of "g1@g.us" due at
+// T`), and count how many events it collected (", with 2 events").
+type sending struct {
+	fired       engine.Fired
+	what, count string
+}
+
+func digestSent(f *engine.Flushed) sending {
+	what := "the digest"
+	if f.Key != "" {
+		what += fmt.Sprintf(" of %q", f.Key)
+	}
+	what += " due at " + f.LocalDue().Format(time.RFC3339)
+	return sending{
+		fired: engine.Fired{Rule: f.Rule, Actions: f.Actions},
+		what:  what,
+		count: ", with " + funcs.Plural(f.Count, "event", "events"),
+	}
+}
+
+func tickSent(t *engine.Tick) sending {
+	at := t.At
+	if sc := t.Rule.Schedule; sc != nil {
+		at = at.In(sc.Location())
+	}
+	return sending{fired: engine.Fired{Rule: t.Rule, Actions: t.Actions}, what: "the tick at " + at.Format(time.RFC3339)}
+}
+
+// count counts the digests and ticks sent (when: "before event 2") and
+// their errors with the view's event.
+func (v *view) count(sent []sending, when string, errs []engine.RuleError) {
+	for _, s := range sent {
+		v.res.AddFired(s.fired)
+		v.sent = append(v.sent, Firing{Fired: s.fired, By: s.what + ", sent " + when + s.count})
+	}
+	v.res.Errors = append(v.res.Errors, errs...)
+}
+
+// checkStep checks the fires and not_fires of one step of a sequence,
+// explaining a failure as a case's own are (see run.why).
+func (r *run) checkStep(st *Step, v *view) {
 	if st == nil {
 		return
 	}
 	var fired []string
-	for _, f := range res.Fired {
+	for _, f := range v.res.Fired {
 		fired = append(fired, f.Rule.Name)
 	}
 	for _, x := range st.Fires {
 		if r.exists(x.Rule, x.Line) && !contains(fired, x.Rule) {
-			r.failf(x.Line, "expected rule %q to fire at event %d (%s); fired: %s; %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), orNothing(fired), r.stateWhy(x.Rule))
+			r.failf(x.Line, "expected rule %q to fire at event %d (%s); fired: %s; %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), orNothing(fired), r.why(v, x.Rule))
 		}
 	}
 	for _, x := range st.NotFires {
 		if r.exists(x.Rule, x.Line) && contains(fired, x.Rule) {
-			r.failf(x.Line, "expected rule %q not to fire at event %d (%s), but it fired: %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), r.stateWhy(x.Rule))
+			r.failf(x.Line, "expected rule %q not to fire at event %d (%s), but it fired: %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), r.why(v, x.Rule))
 		}
 	}
-}
-
-// stateWhy is what the rule's state did last, or that its condition
-// did not hold.
-func (r *run) stateWhy(name string) string {
-	if why, ok := r.reasons[name]; ok {
-		return why
-	}
-	return fmt.Sprintf("rule %q did not match this event", name)
 }
 
 // stepChecks reports whether a step of the sequence checks something.

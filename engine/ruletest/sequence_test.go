@@ -21,9 +21,16 @@ rules:
     if: action == "add"
     digest: { key: "{{ data.chat.id }}", every: 1d }
     do: [log: {message: "{{ digest.count }} joined {{ data.chat.name }}"}]
+  - name: big-removal
+    on: group:update
+    if: action == "remove" && len(participants ?? []) > 2
+    do: [log: {message: "{{ len(participants) }} removed"}]
 `
 
-const removal = `{ event: group:update, action: remove, data: { chat: { id: g1@g.us, name: Sales } } }`
+const (
+	removal = `{ event: group:update, action: remove, data: { chat: { id: g1@g.us, name: Sales } } }`
+	join    = `{ event: group:update, action: add, data: { chat: { id: g1@g.us, name: Sales } } }`
+)
 
 // TestSequence runs sequences of events: the expectations of each step
 // are checked when it arrives, and the case's own on the last step and
@@ -58,6 +65,27 @@ func TestSequence(t *testing.T) {
     fires: joins
     actions: [{ rule: joins, params: { message: "4 joined Sales" } }]`,
 			nil},
+		{"a digest sent between events fires at the later one", `
+    events:
+      - { event: ` + join + `, at: "2026-03-03T12:00:00Z" }
+      - { event: ` + join + `, at: "2026-03-04T10:00:00Z", not_fires: joins }`,
+			[]string{`test.yaml:6: expected rule "joins" not to fire at event 2 (2026-03-04T10:00:00Z), but it fired: the digest of "g1@g.us" due at 2026-03-04T00:00:00Z, sent before event 2, with 1 event`}},
+		{"the case checks the digests sent before its last event and at the end", `
+    events:
+      - { event: ` + join + `, at: "2026-03-03T12:00:00Z" }
+      - { event: ` + join + `, at: "2026-03-03T13:00:00Z" }
+      - { event: ` + join + `, at: "2026-03-04T10:00:00Z", fires: joins }
+    fires: joins
+    actions: [{ rule: joins, params: { message: "2 joined Sales" } }, { rule: joins, params: { message: "1 joined Sales" } }]`,
+			nil},
+		{"a step explains a false condition", `
+    events:
+      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z", fires: big-removal }`,
+			[]string{`test.yaml:5: expected rule "big-removal" to fire at event 1 (2026-03-02T10:00:00Z); fired: nothing; condition of "big-removal" was false: len(participants ?? []) > 2 is 0 > 2`}},
+		{"a step explains a true condition", `
+    events:
+      - { event: { event: group:update, action: remove, participants: [a, b, c], data: { chat: { id: g1@g.us } } }, at: "2026-03-02T10:00:00Z", not_fires: big-removal }`,
+			[]string{`test.yaml:5: expected rule "big-removal" not to fire at event 1 (2026-03-02T10:00:00Z), but it fired: its condition action == "remove" && len(participants ?? []) > 2 was true`}},
 	} {
 		src := "rules: rules.yaml\ntests:\n  - name: " + tc.name + tc.yaml + "\n"
 		suite, problems := ruletest.Decode("test.yaml", []byte(src))

@@ -147,11 +147,7 @@ func writeDigest(w io.Writer, it engine.ReplayItem, describe func(*event.Event, 
 	if it.AtEnd {
 		when = "at the end of the events (a running daemon would send it when due)"
 	}
-	due := f.Due
-	if sc := f.Rule.Digest.Schedule; sc != nil {
-		due = due.In(sc.Location())
-	}
-	fmt.Fprintf(w, "== digest of %s%s due %s: %s, sent %s\n", f.Rule.Name, keyNote(f.Key), due.Format(time.RFC3339), funcs.Plural(f.Count, "event", "events"), when)
+	fmt.Fprintf(w, "== digest of %s%s due %s: %s, sent %s\n", f.Rule.Name, keyNote(f.Key), f.LocalDue().Format(time.RFC3339), funcs.Plural(f.Count, "event", "events"), when)
 	if f.Events < f.Count {
 		fmt.Fprintf(w, "   (digest.events keeps the first %d: max_events)\n", f.Events)
 	}

@@ -101,24 +101,31 @@ func runTest(s Streams, args []string) int {
 }
 
 // writeCaseDetail prints, for -v, the event of a passing case and what
-// it fired.
+// it fired, one firing a line: a digest or timer tick of a sequence says
+// which and when it was sent.
 func writeCaseDetail(s Streams, rs *engine.RuleSet, c *ruletest.Case) {
-	res := c.Result(rs)
-	var names []string
-	for _, f := range res.Fired {
-		var acts []string
-		for _, a := range f.Actions {
-			acts = append(acts, fmt.Sprintf("%s[%d]", a.Action.Type, a.Action.Index))
-		}
-		names = append(names, f.Rule.Name+" ("+strings.Join(acts, ", ")+")")
-	}
 	fmt.Fprintf(s.Stdout, "    %s:%d: %s\n", c.File, c.Line, eventTitle(c.Event))
 	if n := len(c.Sequence); n > 0 {
 		fmt.Fprintf(s.Stdout, "    (the last of %d events, %s to %s)\n", n, c.Sequence[0].At.Format(time.RFC3339), c.Sequence[n-1].At.Format(time.RFC3339))
 	}
-	if len(names) == 0 {
+	firings := c.Firings(rs)
+	if len(firings) == 0 {
 		fmt.Fprintln(s.Stdout, "    fired: nothing")
 		return
 	}
-	fmt.Fprintf(s.Stdout, "    fired: %s\n", strings.Join(names, ", "))
+	for i, f := range firings {
+		var acts []string
+		for _, a := range f.Actions {
+			acts = append(acts, fmt.Sprintf("%s[%d]", a.Action.Type, a.Action.Index))
+		}
+		lead := "    fired: "
+		if i > 0 {
+			lead = "           "
+		}
+		by := ""
+		if f.By != "" {
+			by = ": " + f.By
+		}
+		fmt.Fprintf(s.Stdout, "%s%s (%s)%s\n", lead, f.Rule.Name, strings.Join(acts, ", "), by)
+	}
 }
