@@ -55,12 +55,8 @@ func NewMute(req MuteRequest, rules *engine.RuleSet, now time.Time) (store.Mute,
 		return store.Mute{}, errors.New("name the rule to mute")
 	}
 	if rules != nil {
-		r, ok := rules.Rule(req.Rule)
-		if !ok {
-			return store.Mute{}, errors.New("no rule named " + strconv.Quote(req.Rule) + rules.SuggestRule(req.Rule))
-		}
-		if req.Key != "" && r.KeySource() == "" {
-			return store.Mute{}, errors.New("rule " + strconv.Quote(req.Rule) + " keeps no keys (it has no window, throttle or digest key): mute the whole rule, without a key")
+		if err := CheckMuteRule(rules, req.Rule, req.Key); err != nil {
+			return store.Mute{}, err
 		}
 	}
 	d, err := engine.ParsePeriod(req.For)
@@ -71,6 +67,19 @@ func NewMute(req MuteRequest, rules *engine.RuleSet, now time.Time) (store.Mute,
 		return store.Mute{}, errors.New("give a reason: it is recorded with the mute, for whoever wonders why the rule is quiet")
 	}
 	return store.Mute{Rule: req.Rule, Key: req.Key, Reason: req.Reason, By: req.By, Until: now.Add(d)}, nil
+}
+
+// CheckMuteRule checks the rule of a mute, and its key, against the
+// rules: the rule must exist, and a key needs a rule that keeps keys.
+func CheckMuteRule(rules *engine.RuleSet, rule, key string) error {
+	r, ok := rules.Rule(rule)
+	if !ok {
+		return errors.New("no rule named " + strconv.Quote(rule) + rules.SuggestRule(rule))
+	}
+	if key != "" && r.KeySource() == "" {
+		return errors.New("rule " + strconv.Quote(rule) + " keeps no keys (it has no window, throttle or digest key): mute the whole rule, without a key")
+	}
+	return nil
 }
 
 // apiAddMute is POST /api/mutes.

@@ -75,10 +75,18 @@ func runMuteAdd(s Streams, args []string) int {
 		}
 		rules = rs
 	}
-	m, err := daemon.NewMute(daemon.MuteRequest{Rule: pos[0], Key: *key, For: *period, Reason: *reason, By: *by}, rules, time.Now())
+	// A request without --for or --reason is a usage error (2); a rule
+	// or key that --rules refuses is a refused input (1).
+	m, err := daemon.NewMute(daemon.MuteRequest{Rule: pos[0], Key: *key, For: *period, Reason: *reason, By: *by}, nil, time.Now())
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd mute: %v\n", err)
 		return 2
+	}
+	if rules != nil {
+		if err := daemon.CheckMuteRule(rules, m.Rule, m.Key); err != nil {
+			fmt.Fprintf(s.Stderr, "hookd mute: %v\n", err)
+			return 1
+		}
 	}
 	st, done, ok := openStore(s, "mute", *dir, cf)
 	if !ok {
