@@ -108,6 +108,19 @@ func TestServerErrorsAndTimeoutsRetried(t *testing.T) {
 				if job := h.jobs(t)[0]; job.Attempts != 4 {
 					t.Errorf("job recorded %d attempts, want 4", job.Attempts)
 				}
+				// /api/jobs shows no failure on the done job; its
+				// history keeps the three.
+				var page struct{ Jobs []JobJSON }
+				h.apiCall(t, http.MethodGet, "/api/jobs?state=done", "", &page)
+				if len(page.Jobs) != 1 || page.Jobs[0].Reason != "" || page.Jobs[0].LastError != "" {
+					t.Errorf("/api/jobs?state=done = %+v, want one job without last_reason or last_error", page.Jobs)
+				} else {
+					var one JobJSON
+					h.apiCall(t, http.MethodGet, fmt.Sprintf("/api/jobs/%d", page.Jobs[0].ID), "", &one)
+					if len(one.History) != 4 || one.History[0].Reason != tc.reason || one.History[3].Outcome != "done" {
+						t.Errorf("history of the done job = %+v, want 3 failures (%s) then done", one.History, tc.reason)
+					}
+				}
 				m := h.metricsText(t)
 				if n := metric(m, "hookd_action_attempts_total", "outcome", "retry", "reason", tc.reason); n != 3 {
 					t.Errorf("retries with reason %s = %v, want 3", tc.reason, n)

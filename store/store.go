@@ -93,7 +93,9 @@ type Store interface {
 	Accept(ctx context.Context, recs []Record) ([]Outcome, error)
 
 	// Done records that a pending job's target accepted it after
-	// attempts attempts, with the target's (redacted) response.
+	// attempts attempts, with the target's (redacted) response. It
+	// clears the job's LastError and LastReason: a done job has no
+	// failure left (its attempts keep every error).
 	Done(ctx context.Context, jobID int64, attempts int, response string) error
 	// Retry records a failed attempt of a pending job that is tried
 	// again at next. reason is the short failure label, lastErr the
@@ -291,9 +293,10 @@ type Job struct {
 	Attempts int
 	// NextAt is when the next attempt is due (zero at Accept: now).
 	NextAt time.Time
-	// LastError is the (redacted) error of the last failed attempt.
+	// LastError is the (redacted) error of the last failed attempt of
+	// a pending or dead job; empty once the job is done.
 	LastError string
-	// LastReason is the short failure label of the last failed attempt.
+	// LastReason is the short failure label of that attempt.
 	LastReason string
 	// Response is the target's answer to the successful attempt.
 	Response string

@@ -52,7 +52,7 @@ func (s *Store) prepare(ctx context.Context) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
 			ON CONFLICT (event_id, rule, idx) DO NOTHING`},
 		{&st.jobByKey, `SELECT ` + jobColumns + ` FROM jobs WHERE event_id = ? AND rule = ? AND idx = ?`},
-		{&st.done, `UPDATE jobs SET state = 'done', attempts = ?, response = ?, requeued = 0, updated_at = ?
+		{&st.done, `UPDATE jobs SET state = 'done', attempts = ?, response = ?, last_reason = '', last_error = '', requeued = 0, updated_at = ?
 			WHERE id = ? AND state = 'pending'`},
 		{&st.retry, `UPDATE jobs SET attempts = ?, next_at = ?, last_reason = ?, last_error = ?, updated_at = ?
 			WHERE id = ? AND state = 'pending'`},

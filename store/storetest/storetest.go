@@ -448,13 +448,15 @@ func testTransitions(t *testing.T, open Opener) {
 	}
 	tests := []struct {
 		op    string
-		from  string // the job's state before: pending, done, dead, or "" for an unknown id
+		from  string // the job's state before: pending, retrying, done, dead, or "" for an unknown id
 		want  error
 		state string // afterwards
 	}{
 		{"Done", "pending", nil, store.StateDone},
 		{"Retry", "pending", nil, store.StatePending},
 		{"Dead", "pending", nil, store.StateDead},
+		{"Done", "retrying", nil, store.StateDone},
+		{"Dead", "retrying", nil, store.StateDead},
 		{"Done", "done", store.ErrNotPending, store.StateDone},
 		{"Retry", "done", store.ErrNotPending, store.StateDone},
 		{"Dead", "done", store.ErrNotPending, store.StateDone},
@@ -471,6 +473,10 @@ func testTransitions(t *testing.T, open Opener) {
 			j := acceptJob(t, s, "a")
 			id := j.ID
 			switch tt.from {
+			case "retrying":
+				if err := s.Retry(ctx, id, 1, time.Now(), "network", "dial: connection refused"); err != nil {
+					t.Fatal(err)
+				}
 			case "done":
 				if err := s.Done(ctx, id, 1, "first"); err != nil {
 					t.Fatal(err)
@@ -510,6 +516,11 @@ func testTransitions(t *testing.T, open Opener) {
 			case "Done":
 				if after.Response != `{"ok":true}` {
 					t.Errorf("response %q, want the target's answer", after.Response)
+				}
+				// The failures before are in the attempts; a done job has
+				// no last failure.
+				if after.LastReason != "" || after.LastError != "" {
+					t.Errorf("after Done: last reason %q, last error %q; want none", after.LastReason, after.LastError)
 				}
 			case "Retry":
 				if !after.NextAt.Equal(next) || after.LastReason != "timeout" || after.LastError != "dial: timeout" {
