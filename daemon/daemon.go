@@ -233,6 +233,9 @@ func New(cfg Config) (*Daemon, error) {
 	if !cfg.WebhookKey.IsZero() {
 		d.keyHash = sha256.Sum256([]byte(cfg.WebhookKey.Reveal()))
 	}
+	if cfg.WebhookKey.IsZero() {
+		d.log.Warn("no webhook key (--open): anyone who can reach the listen address can post events to /webhooks/wassenger; run it so only on a trusted network, or set HOOKD_WEBHOOK_KEY", "listen", cfg.Listen)
+	}
 	if cfg.Retention < MinSafeRetention {
 		d.log.Warn("retention is shorter than the sender's retry horizon: an event Wassenger delivers again after it is pruned runs its actions again", "retention", cfg.Retention, "recommended_min", MinSafeRetention)
 	}

@@ -105,6 +105,8 @@ type options struct {
 	symlinked bool
 	// waToken, smtpPassword, key and adminKey override the secrets.
 	waToken, smtpPassword, key, adminKey string
+	// open runs without a webhook key, as hookd serve --open.
+	open bool
 	// workers, drain, maxBody and debounce go to Config (defaults: 4,
 	// 2s, DefaultMaxBody, 100ms).
 	workers  int
@@ -218,6 +220,9 @@ func start(t *testing.T, o options) *harness {
 		Vet:            o.vet,
 		Logger:         slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Router:         router.Options{SMTPTLSConfig: h.smtp.ClientTLSConfig()},
+	}
+	if o.open {
+		h.cfg.WebhookKey, h.cfg.Open = secret.String{}, true
 	}
 	if o.clock != nil {
 		h.cfg.Now = o.clock.Now

@@ -339,6 +339,25 @@ func TestWebhookKey(t *testing.T) {
 	})
 }
 
+// TestOpenWarnsAtStart: without a webhook key (serve --open) the daemon
+// takes events from anyone, and says so at start with a warning; with a
+// key it does not warn.
+func TestOpenWarnsAtStart(t *testing.T) {
+	t.Parallel()
+	const warning = `"level":"WARN","msg":"no webhook key (--open): anyone who can reach the listen address can post events`
+	open := start(t, options{rules: welcomeRules, open: true})
+	if a := open.post(t, js(t, groupEvent("OPEN-1", "add")), func(r *http.Request) { r.URL.RawQuery = "" }); a.status != http.StatusOK {
+		t.Fatalf("open daemon, no key: %d %s, want 200", a.status, a.body)
+	}
+	if logs := open.logs.String(); !strings.Contains(logs, warning) {
+		t.Errorf("open daemon logged no warning %s; logs:\n%s", warning, logs)
+	}
+	keyed := start(t, options{rules: welcomeRules})
+	if logs := keyed.logs.String(); strings.Contains(logs, "no webhook key") {
+		t.Errorf("daemon with a key warned of none; logs:\n%s", logs)
+	}
+}
+
 // Ingress 6: the server has its timeouts set, and a client that never
 // finishes its headers is cut off.
 func TestSlowClientsCutOff(t *testing.T) {
