@@ -27,6 +27,7 @@ import (
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/eventschema"
 	"github.com/hookd/hookd/engine/funcs"
+	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/internal/cli"
 	"github.com/hookd/hookd/internal/fstree"
 	"github.com/hookd/hookd/internal/syncbuf"
@@ -781,8 +782,13 @@ func setupDeadLetters(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	evs, err := event.Parse(body)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("parse add.json: %v", err)
+	}
+	ev := evs[0] // stored under its identity key, as the daemon stores it
 	outs, err := st.Accept(ctx, []store.Record{{
-		Event: store.Event{ID: "3EB016A6F8BED9D51F", Name: "group:update", Action: "add", Body: body, Rules: []string{"crm"}},
+		Event: store.Event{ID: ev.Key, Name: ev.Name, Action: ev.Action, Body: body, Rules: []string{"crm"}},
 		Jobs: []store.Job{
 			{Rule: "crm", Index: 0, Type: "webhook", Name: "crm/webhook[0]", Params: []byte(`{}`)},
 			{Rule: "crm", Index: 1, Type: "webhook", Name: "crm/webhook[1]", Params: []byte(`{}`)},
