@@ -99,6 +99,31 @@ func newSchedule(expr string, spec *cron.SpecSchedule, loc *time.Location, now t
 // there is none within five years.
 func (s *Schedule) Next(t time.Time) time.Time { return s.spec.Next(t) }
 
+// IsTick reports whether t is a tick of the schedule (ticks fall on
+// whole minutes).
+func (s *Schedule) IsTick(t time.Time) bool { return s.Next(t.Add(-time.Second)).Equal(t) }
+
+// Prev returns the last tick strictly before t, or the zero time when
+// there is none within five years. It looks back over growing spans, so
+// that a frequent schedule costs a few steps of Next and a yearly one
+// no more than its ticks in five years.
+func (s *Schedule) Prev(t time.Time) time.Time {
+	for _, back := range []time.Duration{time.Hour, 24 * time.Hour, 8 * 24 * time.Hour, 32 * 24 * time.Hour, 367 * 24 * time.Hour, 5 * 367 * 24 * time.Hour} {
+		tick := s.Next(t.Add(-back))
+		if tick.IsZero() || !tick.Before(t) {
+			continue
+		}
+		for {
+			next := s.Next(tick)
+			if next.IsZero() || !next.Before(t) {
+				return tick
+			}
+			tick = next
+		}
+	}
+	return time.Time{}
+}
+
 // Due says whether a schedule that last fired at last should fire now,
 // and when it fires next. After downtime it fires once, however many
 // ticks were missed: if a tick passed since last, fire is true and next

@@ -368,6 +368,38 @@ func TestScheduleDue(t *testing.T) {
 	}
 }
 
+// TestScheduleTicks: IsTick tells a tick from another time, and Prev
+// finds the tick before any time, however far back it is.
+func TestScheduleTicks(t *testing.T) {
+	madrid, _ := time.LoadLocation("Europe/Madrid")
+	at := func(y, mo, d, h, m, sec int) time.Time { return time.Date(y, time.Month(mo), d, h, m, sec, 0, madrid) }
+	for _, tc := range []struct {
+		cron string
+		t    time.Time
+		tick bool
+		prev time.Time
+	}{
+		{"0 9 * * 1", at(2026, 3, 2, 9, 0, 0), true, at(2026, 2, 23, 9, 0, 0)},
+		{"0 9 * * 1", at(2026, 3, 2, 8, 30, 0), false, at(2026, 2, 23, 9, 0, 0)},
+		{"0 9 * * 1", at(2026, 3, 2, 9, 0, 30), false, at(2026, 3, 2, 9, 0, 0)},
+		{"*/5 * * * *", at(2026, 3, 2, 9, 7, 0), false, at(2026, 3, 2, 9, 5, 0)},
+		{"*/5 * * * *", at(2026, 3, 2, 9, 10, 0), true, at(2026, 3, 2, 9, 5, 0)},
+		{"0 0 29 2 *", at(2026, 3, 1, 0, 0, 0), false, at(2024, 2, 29, 0, 0, 0)},
+		{"@yearly", at(2026, 1, 1, 0, 0, 0), true, at(2025, 1, 1, 0, 0, 0)},
+	} {
+		sc, err := engine.ParseSchedule(tc.cron, "Europe/Madrid", tc.t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sc.IsTick(tc.t); got != tc.tick {
+			t.Errorf("%s: IsTick(%s) = %v, want %v", tc.cron, tc.t, got, tc.tick)
+		}
+		if got := sc.Prev(tc.t); !got.Equal(tc.prev) {
+			t.Errorf("%s: Prev(%s) = %s, want %s", tc.cron, tc.t, got, tc.prev)
+		}
+	}
+}
+
 // TestParseScheduleBothProblems: a bad expression in an unknown zone
 // gives both problems, not the first.
 func TestParseScheduleBothProblems(t *testing.T) {

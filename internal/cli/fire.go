@@ -55,6 +55,9 @@ func runFire(s Streams, args []string) int {
 			if tick, err = time.Parse(time.RFC3339, *at); err != nil {
 				return exitUsage(s, fs, "--at %q: write an RFC 3339 time such as 2026-03-02T09:00:00+01:00", *at)
 			}
+			if note := offTick(rule.Schedule, tick); note != "" {
+				fmt.Fprintln(s.Stderr, note)
+			}
 		}
 		// The daemon's rendering of a tick; the reference is a dry-run's.
 		acts, errs = rs.Tick(rule, tick)
@@ -97,6 +100,27 @@ func runFire(s Streams, args []string) int {
 		eventKey, acts, errs = ev.Key, res.Fired[0].Actions, res.Errors
 	}
 	return sendFired(s, rs, *rulesPath, rule, eventKey, acts, errs, *timeout)
+}
+
+// offTick is the note fire prints when --at is not a tick of the
+// schedule (it still sends for that time): the ticks around it, in the
+// schedule's zone. It is "" for a tick.
+func offTick(sc *engine.Schedule, at time.Time) string {
+	if sc.IsTick(at) {
+		return ""
+	}
+	var around []string
+	if prev := sc.Prev(at); !prev.IsZero() {
+		around = append(around, "the previous is "+prev.In(sc.Location()).Format(time.RFC3339))
+	}
+	if next := sc.Next(at); !next.IsZero() {
+		around = append(around, "the next is "+next.In(sc.Location()).Format(time.RFC3339))
+	}
+	note := fmt.Sprintf("note: --at %s is not a tick of %s", at.Format(time.RFC3339), sc)
+	if len(around) > 0 {
+		note += ": " + strings.Join(around, ", ")
+	}
+	return note + "; sending as if it were one"
 }
 
 // sendFired sends the rendered actions of a rule fired for the event (or
