@@ -51,7 +51,8 @@ func rulesSection(t *testing.T, from, to string) string {
 
 // TestDocsLoopGuard replays the loop guard's example of docs/rules.md:
 // the group:update of kick-links' removal does not fire removal-alert;
-// another admin's removal does.
+// another admin's removal does, and a member who leaves (a removal by
+// that member) does not.
 func TestDocsLoopGuard(t *testing.T) {
 	_, part, ok := strings.Cut(rulesSection(t, "hookd's own sends: the loop guard", "The action and value indexes"), "```yaml\n")
 	if !ok {
@@ -71,7 +72,9 @@ func TestDocsLoopGuard(t *testing.T) {
 		{"event": "group:update", "action": "remove", "id": "echo", "created": 1772445603, "author": "+34600000001",
 		 "participants": ["+34611000009"], ` + device + `, "data": {"id": "echo", ` + chat + `}},
 		{"event": "group:update", "action": "remove", "id": "admin", "created": 1772445660, "author": "+34600000002",
-		 "participants": ["+34611000009"], ` + device + `, "data": {"id": "admin", ` + chat + `}}]`))
+		 "participants": ["+34611000009"], ` + device + `, "data": {"id": "admin", ` + chat + `}},
+		{"event": "group:update", "action": "remove", "id": "leave", "created": 1772445720, "author": "+34611000010",
+		 "participants": ["+34611000010"], ` + device + `, "data": {"id": "leave", ` + chat + `}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}

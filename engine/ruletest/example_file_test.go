@@ -58,11 +58,17 @@ func TestExampleFile(t *testing.T) {
 			[]string{"welcomes people added to a group", "welcomes one person added by a link (JSONL event)"}},
 		{"template", `subject: "Members removed from {{ data.chat.name }}"`, `subject: "Removed from {{ data.chat.name }}"`,
 			[]string{"alerts ops when an untrusted member removes people"}},
+		// A member who leaves is reported as removed by themselves: the
+		// removal rules without their guard alert on it.
+		{"self-leave", `if: action == "remove" && author not in vars.trusted_admins && author not in (participants ?? [])`, `if: action == "remove" && author not in vars.trusted_admins`,
+			[]string{"a member who leaves on their own fires nothing"}},
+		{"self-leave counted", `if: action == "remove" && author not in (participants ?? [])`, `if: action == "remove"`,
+			[]string{"five members who leave on their own in ten minutes do not alert"}},
 		// Auditing every event: the only: true cases catch it, except the
 		// one whose rule stops the chain.
 		{"on", `on: "message:*"`, `on: "*"`,
 			[]string{"no welcome when the event lists no participants", "a trusted admin removes people quietly",
-				"tells ops about a promotion",
+				"a member who leaves on their own fires nothing", "tells ops about a promotion",
 				"disappearing messages are not a locked setting", "contact updates fire nothing"}},
 	}
 	for _, b := range breaks {
