@@ -9,6 +9,10 @@ import (
 
 var envRef = regexp.MustCompile(`\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}|\$\{[^}]*\}?`)
 
+// unsetMark starts the text that stands for an unset variable when unset
+// variables are allowed: "<unset NAME>".
+const unsetMark = "<unset "
+
 // expandEnv replaces ${NAME} and ${NAME:-default} in every scalar value
 // of the document (not in keys); $${ stands for a literal ${. An unset
 // variable without a default is an error, or, when unset variables are
@@ -56,7 +60,7 @@ func (l *loader) expandString(n *yaml.Node, s string) string {
 				b.WriteString(s[m[6]:m[7]])
 			} else if l.opts.AllowUnsetEnv {
 				l.unset[name] = true
-				b.WriteString("<unset " + name + ">")
+				b.WriteString(unsetMark + name + ">")
 			} else {
 				l.errorAt(n, off, "environment variable "+name+" is not set: export it before starting hookd, or give a default with ${"+name+":-value}")
 				b.WriteString(ref) // keep the text, so that one mistake makes one error
@@ -65,4 +69,72 @@ func (l *loader) expandString(n *yaml.Node, s string) string {
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// ReadsUnset reports whether a rendered action reads an unset ${ENV}
+// variable (loaded with LoadOptions.AllowUnsetEnv), in its fields or in
+// the connection it uses: what it would send is not what the daemon,
+// which refuses to load unset variables, would send.
+func (rs *RuleSet) ReadsUnset(a Rendered) bool {
+	if len(rs.Unset) == 0 {
+		return false
+	}
+	return (a.Action.Spec != nil && rs.unsetConnections[a.Action.Spec.Connection]) || holdsUnset(a.Params)
+}
+
+// holdsUnset reports whether a value holds an unset variable's text.
+func holdsUnset(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.Contains(v, unsetMark)
+	case map[string]any:
+		for _, x := range v {
+			if holdsUnset(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if holdsUnset(x) {
+				return true
+			}
+		}
+	case []string:
+		for _, x := range v {
+			if strings.Contains(x, unsetMark) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// unsetConnections returns the keys of the connections mapping n whose
+// settings hold an unset variable's text.
+func unsetConnections(n *yaml.Node) map[string]bool {
+	out := map[string]bool{}
+	if n.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if nodeHoldsUnset(n.Content[i+1]) {
+			out[n.Content[i].Value] = true
+		}
+	}
+	return out
+}
+
+func nodeHoldsUnset(n *yaml.Node) bool {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return strings.Contains(n.Value, unsetMark)
+	case yaml.AliasNode:
+		return n.Alias != nil && nodeHoldsUnset(n.Alias)
+	}
+	for _, c := range n.Content {
+		if nodeHoldsUnset(c) {
+			return true
+		}
+	}
+	return false
 }

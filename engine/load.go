@@ -73,6 +73,9 @@ type RuleSet struct {
 	identity map[string]tmpl
 	// compiled are the rule set's expressions, for the next reload.
 	compiled map[exprKey]*compiled
+	// unsetConnections are the connections whose settings read an unset
+	// ${ENV} variable (see ReadsUnset).
+	unsetConnections map[string]bool
 }
 
 // Projection is the set of event fields the rules read, for decoding
@@ -258,6 +261,9 @@ func (l *loader) load(data []byte) {
 	if e, ok := top["connections"]; ok {
 		l.decodeStruct(e.Value, &l.rs.Connections, "connections")
 		l.checkConnections(e.Value)
+		if len(l.unset) > 0 {
+			l.rs.unsetConnections = unsetConnections(e.Value)
+		}
 	}
 	if e, ok := top["identity"]; ok {
 		l.identity(e.Value)

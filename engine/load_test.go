@@ -342,6 +342,46 @@ rules:
 			t.Errorf("token = %q", got)
 		}
 	})
+	// An action reads an unset variable through its connection or its
+	// fields; dry-run does not count its request failing as an error.
+	t.Run("actions that read unset variables", func(t *testing.T) {
+		const src = `version: 1
+connections:
+  wassenger:
+    token: ${WA_TOKEN:-t}
+  slack:
+    webhook_url: ${SLACK_URL}
+rules:
+  - name: r
+    on: group:update
+    do:
+      - slack: {text: hi}
+      - wassenger.message: {phone: "+34600000001", message: hi}
+      - webhook: {url: "${CRM_URL:-https://crm.example.com}", body: {to: ["${CRM_TO}"]}}
+      - log: {message: hi}
+`
+		rs, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{AllowUnsetEnv: true, LookupEnv: envFrom(nil)})
+		if rs == nil {
+			t.Fatalf("does not load: %v", problems)
+		}
+		acts := rs.Evaluate(mustEvent(t, `{"id":"1","event":"group:update"}`)).Fired[0].Actions
+		want := []bool{true, false, true, false}
+		for i, a := range acts {
+			if got := rs.ReadsUnset(a); got != want[i] {
+				t.Errorf("%s: ReadsUnset = %v, want %v", a.Action.Name, got, want[i])
+			}
+		}
+		set, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{AllowUnsetEnv: true,
+			LookupEnv: envFrom(map[string]string{"SLACK_URL": "https://hooks.slack.com/services/T/B/x", "CRM_TO": "ops"})})
+		if set == nil {
+			t.Fatalf("does not load with every variable set: %v", problems)
+		}
+		for _, a := range set.Evaluate(mustEvent(t, `{"id":"1","event":"group:update"}`)).Fired[0].Actions {
+			if set.ReadsUnset(a) {
+				t.Errorf("%s: ReadsUnset with every variable set", a.Action.Name)
+			}
+		}
+	})
 	// An unquoted ${VAR} is typed anew, so a boolean may come from the
 	// environment; a quoted "${VAR}" is text, like a quoted "true".
 	t.Run("booleans", func(t *testing.T) {

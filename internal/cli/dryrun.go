@@ -64,25 +64,19 @@ func runDryRun(s Streams, args []string) int {
 	if *baseline != "" {
 		return runImpact(s, *baseline, rs, events, *format)
 	}
+	reqs := newRequests(rs)
 	var describe func(ev *event.Event, a engine.Rendered) string
 	if *showRequests {
-		rt := router.New(&rs.Connections, router.Options{})
-		describe = func(ev *event.Event, a engine.Rendered) string {
-			text, err := rt.Describe(actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.Key, a.Action.Rule, a.Action.Index)})
-			if err != nil {
-				return "cannot build the request: " + err.Error()
-			}
-			return text
-		}
+		describe = reqs.show
 	}
 	if rs.Remembers() {
-		return replayDryRun(s, rs, events, *format, describe)
+		return replayDryRun(s, rs, events, *format, reqs, describe)
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(s.Stdout)
 		enc.SetEscapeHTML(false)
 		for _, ev := range events {
-			if err := enc.Encode(toJSON(rs.Evaluate(ev), describe)); err != nil {
+			if err := enc.Encode(toJSON(reqs.check(rs.Evaluate(ev)), describe)); err != nil {
 				fmt.Fprintf(s.Stderr, "hookd dry-run: %v\n", err)
 				return 1
 			}
@@ -91,12 +85,63 @@ func runDryRun(s Streams, args []string) int {
 	}
 	sum := newSummary(rs)
 	for _, ev := range events {
-		res := rs.Evaluate(ev)
+		res := reqs.check(rs.Evaluate(ev))
 		sum.add(res)
 		writeText(s.Stdout, res, describe)
 	}
 	sum.write(s.Stdout)
 	return 0
+}
+
+// requests builds the request of each action a dry-run fires, as the
+// daemon does before it sends one.
+type requests struct {
+	rs *engine.RuleSet
+	rt *router.Router
+}
+
+// newRequests builds the requests of rs's actions with its connections.
+func newRequests(rs *engine.RuleSet) requests {
+	return requests{rs: rs, rt: router.New(&rs.Connections, router.Options{})}
+}
+
+// build returns the request a would send for ev, secrets masked.
+func (r requests) build(ev *event.Event, a engine.Rendered) (string, error) {
+	return r.rt.Describe(actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.Key, a.Action.Rule, a.Action.Index)})
+}
+
+// show is what --show-requests prints for a: its request, or why it
+// cannot be built.
+func (r requests) show(ev *event.Event, a engine.Rendered) string {
+	text, err := r.build(ev, a)
+	if err != nil {
+		return "cannot build the request: " + err.Error()
+	}
+	return text
+}
+
+// errors returns an error for each of acts whose request cannot be
+// built: the daemon would dead-letter it without sending anything. An
+// action that reads an unset ${ENV} variable is left out, since with
+// the variable set its request may build.
+func (r requests) errors(ev *event.Event, acts []engine.Rendered) []engine.RuleError {
+	var errs []engine.RuleError
+	for _, a := range acts {
+		if _, err := r.build(ev, a); err != nil && !r.rs.ReadsUnset(a) {
+			errs = append(errs, engine.RuleError{Rule: a.Action.Rule, Action: a.Action.Name,
+				Err: fmt.Errorf("cannot build the request (the daemon would dead-letter it): %w", err)})
+		}
+	}
+	return errs
+}
+
+// check adds to res the errors of the actions it fired whose request
+// cannot be built, and returns it.
+func (r requests) check(res *engine.Result) *engine.Result {
+	for _, f := range res.Fired {
+		res.Errors = append(res.Errors, r.errors(res.Event, f.Actions)...)
+	}
+	return res
 }
 
 func toJSON(res *engine.Result, describe func(*event.Event, engine.Rendered) string) dryRunJSON {

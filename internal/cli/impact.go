@@ -61,9 +61,10 @@ func runImpact(s Streams, baselinePath string, rs *engine.RuleSet, events []*eve
 	if old == nil {
 		return code
 	}
+	oldReqs, reqs := newRequests(old), newRequests(rs)
 	var changes []impactJSON
 	for _, ev := range events {
-		if c, changed := compareEvent(old.Evaluate(ev), rs.Evaluate(ev)); changed {
+		if c, changed := compareEvent(oldReqs.check(old.Evaluate(ev)), reqs.check(rs.Evaluate(ev))); changed {
 			changes = append(changes, c)
 		}
 	}

@@ -56,13 +56,14 @@ type tickJSON struct {
 // daemon would apply it, and each event shows what every throttle,
 // window and digest did; digests are sent at each period boundary of
 // event time and, for those still collecting, when the events run out.
-func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format string, describe func(*event.Event, engine.Rendered) string) int {
+func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format string, reqs requests, describe func(*event.Event, engine.Rendered) string) int {
 	m := engine.NewMemoryState()
 	if format == "json" {
 		enc := json.NewEncoder(s.Stdout)
 		enc.SetEscapeHTML(false)
 		var err error
 		rs.Replay(events, m, func(it engine.ReplayItem) {
+			reqs.checkItem(it)
 			if err == nil {
 				err = enc.Encode(replayLine(it, describe))
 			}
@@ -76,6 +77,7 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 	sum := newSummary(rs)
 	atEnd := 0
 	rs.Replay(events, m, func(it engine.ReplayItem) {
+		reqs.checkItem(it)
 		switch {
 		case it.Result != nil:
 			sum.add(it.Result)
@@ -83,6 +85,7 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 		case it.Flushed != nil:
 			sum.fired[it.Flushed.Rule.Name]++
 			sum.errors += len(it.Flushed.Errors)
+			sum.failed[it.Flushed.Rule.Name] += len(it.Flushed.Errors)
 			if it.AtEnd {
 				atEnd++
 			}
@@ -90,6 +93,7 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 		case it.Tick != nil:
 			sum.fired[it.Tick.Rule.Name]++
 			sum.errors += len(it.Tick.Errors)
+			sum.failed[it.Tick.Rule.Name] += len(it.Tick.Errors)
 			fmt.Fprintf(s.Stdout, "== tick of %s at %s  (schedule %s)\n", it.Tick.Rule.Name, it.Tick.At.In(it.Tick.Rule.Schedule.Location()).Format(time.RFC3339), it.Tick.Rule.Schedule)
 			writeFired(s.Stdout, tickEvent(it.Tick), engine.Fired{Rule: it.Tick.Rule, Actions: it.Tick.Actions}, "", describe)
 			writeErrors(s.Stdout, it.Tick.Errors)
@@ -106,6 +110,19 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 	}
 	sum.write(s.Stdout)
 	return 0
+}
+
+// checkItem adds to a replay's event, digest or tick the errors of its
+// actions whose request cannot be built (see requests.check).
+func (r requests) checkItem(it engine.ReplayItem) {
+	switch {
+	case it.Result != nil:
+		r.check(it.Result)
+	case it.Flushed != nil:
+		it.Flushed.Errors = append(it.Flushed.Errors, r.errors(digestEvent(it.Flushed), it.Flushed.Actions)...)
+	case it.Tick != nil:
+		it.Tick.Errors = append(it.Tick.Errors, r.errors(tickEvent(it.Tick), it.Tick.Actions)...)
+	}
 }
 
 // writeReplayEvent prints an event of a replay: its time, what each
