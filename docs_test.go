@@ -680,10 +680,11 @@ var update = flag.Bool("update", false, "rewrite the console samples of README.m
 // shows them). A block may hold several commands; they run one after the
 // other in the same folder.
 //
-// Each sample runs in a fresh folder holding a copy of rules.example.yaml
-// and testdata/events, plus, when the line before the block is
-// `<!-- sample: NAME -->`, the files of testdata/docs/NAME (and what
-// sampleSetups[NAME] makes). A line `[...]` or `...` in a sample stands
+// Each sample runs in a fresh folder holding a copy of rules.example.yaml,
+// testdata/events and testdata/docs (so that a command can name a file
+// as it would in a clone), plus, when the line before the block is
+// `<!-- sample: NAME -->`, the files of testdata/docs/NAME in the folder
+// itself (and what sampleSetups[NAME] makes). A line `[...]` or `...` in a sample stands
 // for any number of lines. Durations such as (3ms), clock times and
 // ports of 127.0.0.1 may differ.
 //
@@ -810,7 +811,10 @@ func setupDeadLetters(t *testing.T, dir string) {
 func prepareSample(t *testing.T, s consoleSample) string {
 	t.Helper()
 	dir := t.TempDir()
-	copies := map[string]string{"rules.example.yaml": "rules.example.yaml", filepath.Join("testdata", "events"): filepath.Join("testdata", "events")}
+	copies := map[string]string{"rules.example.yaml": "rules.example.yaml"}
+	for _, d := range []string{filepath.Join("testdata", "events"), filepath.Join("testdata", "docs")} {
+		copies[d] = d
+	}
 	if s.fixture != "" {
 		src := filepath.Join("testdata", "docs", s.fixture)
 		if _, err := os.Stat(src); err == nil || sampleSetups[s.fixture] == nil {
