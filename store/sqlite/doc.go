@@ -36,6 +36,9 @@
 // scope it has seen, read once from the file and recounted after any
 // rollback or prune, to refuse a new key beyond the scope's cap without a
 // count per event; at the cap it first deletes the scope's expired rows.
+// It also keeps the rows it read and wrote last (up to 50,000), so that
+// the next event on a key reads them without a query; it forgets them
+// where it forgets the counts.
 //
 // # Durability: Options.Sync
 //

@@ -93,6 +93,9 @@ type Store struct {
 	// the last search for expired keys that found none; only the writer
 	// touches it (see room).
 	emptyPurge map[string]int64
+	// cached holds the state rows read and written last (see rowCache);
+	// only the writer touches it.
+	cached rowCache
 
 	maxBatch int
 	lazy     bool

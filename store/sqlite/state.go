@@ -62,9 +62,13 @@ func (st *stateStatements) close() {
 	st.all = nil
 }
 
-// forgetCounts drops the writer's key counts, which are read again from
-// the file when next needed (after a rollback or a prune). Writer only.
-func (s *Store) forgetCounts() { s.keyCounts, s.emptyPurge = nil, nil }
+// forgetCounts drops the writer's key counts and cached rows, which are
+// read again from the file when next needed (after a rollback or a
+// prune). Writer only.
+func (s *Store) forgetCounts() {
+	s.keyCounts, s.emptyPurge = nil, nil
+	s.cached.forget()
+}
 
 // readState reads a state in the writer's transaction: nil when there is
 // none or it expired before at; exists says whether a row is there.
@@ -131,6 +135,7 @@ func (s *Store) room(w *wtx, scope string, max int, at int64) (bool, error) {
 	}
 	delete(s.emptyPurge, scope)
 	delete(s.keyCounts, scope)
+	s.cached.forget()
 	n, err = s.keyCount(w, scope)
 	return n < max, err
 }
@@ -144,6 +149,7 @@ func (s *Store) writeState(w *wtx, scope, key string, existed bool, value []byte
 		if _, err := w.exec(s.sst.del, scope, key); err != nil {
 			return err
 		}
+		s.cached.put(scopeKey{scope, key}, cachedRow{})
 		if n, ok := s.keyCounts[scope]; ok {
 			s.keyCounts[scope] = n - 1
 		}
@@ -152,6 +158,7 @@ func (s *Store) writeState(w *wtx, scope, key string, existed bool, value []byte
 	if _, err := w.exec(s.sst.put, scope, key, value, optMillis(expires), optMillis(due)); err != nil {
 		return err
 	}
+	s.cached.put(scopeKey{scope, key}, cachedRow{stateRow{value, optMillis(expires), optMillis(due)}, true})
 	if n, ok := s.keyCounts[scope]; ok && !existed {
 		s.keyCounts[scope] = n + 1
 	}
@@ -184,16 +191,24 @@ type stateRow struct {
 type scopeKey struct{ scope, key string }
 
 // readMany reads the states of a record's steps (the steps of one record
-// are of distinct rules, so of distinct scopes) with one query per key:
-// the rows of a key are neighbours in the table, and its scopes are read
-// from the first to the last that the steps name.
+// are of distinct rules, so of distinct scopes): from the writer's cache,
+// else with one query per key: the rows of a key are neighbours in the
+// table, and its scopes are read from the first to the last that the
+// steps name.
 func (s *Store) readMany(w *wtx, steps []store.Step) (map[scopeKey]stateRow, error) {
 	out := make(map[scopeKey]stateRow, len(steps))
 	want := make(map[scopeKey]bool, len(steps))
 	first := make(map[string]string, 1) // per key: its first scope
 	last := make(map[string]string, 1)
 	for _, st := range steps {
-		want[scopeKey{st.Scope, st.Key}] = true
+		k := scopeKey{st.Scope, st.Key}
+		if c, ok := s.cached.get(k); ok {
+			if c.ok {
+				out[k] = c.row
+			}
+			continue
+		}
+		want[k] = true
 		if f, ok := first[st.Key]; !ok || st.Scope < f {
 			first[st.Key] = st.Scope
 		}
@@ -203,6 +218,10 @@ func (s *Store) readMany(w *wtx, steps []store.Step) (map[scopeKey]stateRow, err
 		if err := s.readKey(w, key, first[key], last[key], want, out); err != nil {
 			return nil, err
 		}
+	}
+	for k := range want {
+		r, ok := out[k]
+		s.cached.put(k, cachedRow{r, ok})
 	}
 	return out, nil
 }
@@ -444,6 +463,9 @@ func (s *Store) pruneExpired(ctx context.Context, cut int64) (int, error) {
 				return err
 			}
 			n, err = w.execCount(s.sst.pruneSlice, from.key, from.scope, pruneScan, cut)
+			if n > 0 {
+				s.cached.forget() // rows gone that the cache may hold
+			}
 			return err
 		})
 		if err != nil {
