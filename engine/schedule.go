@@ -29,22 +29,6 @@ type Schedule struct {
 // cronParser reads the standard five fields and the @ descriptors.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// ParseSchedule parses a cron expression in a time zone ("" for UTC).
-// It refuses an expression that cron cannot read, an unknown zone, a
-// zone inside the expression (CRON_TZ=), @every (use a digest's every:
-// instead), a misspelt descriptor (@dayly) and an expression that never
-// fires (such as 30 February), with a message that says what to write
-// instead. A bad expression in an unknown zone gives both problems,
-// joined (see errors.Join).
-func ParseSchedule(expr, zone string, now time.Time) (*Schedule, error) {
-	spec, cronErr := parseCron(expr)
-	loc, zoneErr := loadZone(zone)
-	if err := errors.Join(cronErr, zoneErr); err != nil {
-		return nil, err
-	}
-	return newSchedule(expr, spec, loc, now)
-}
-
 // loadZone loads the IANA time zone of a schedule ("" for UTC); an
 // unknown one gets the nearest name Go knows as a suggestion.
 func loadZone(zone string) (*time.Location, error) {

@@ -50,13 +50,6 @@ func DidYouMean(s string, candidates []string) string {
 	return ""
 }
 
-// Distance is the optimal string alignment distance between a and b:
-// insertions, deletions, substitutions and swaps of two neighbouring
-// characters each cost one.
-func Distance(a, b string) int {
-	return align([]rune(a), []rune(b), costs{insert: 1, delete: 1, replace: 1, swap: 1})
-}
-
 // costs are the prices of the edits that turn one string into another.
 type costs struct{ insert, delete, replace, swap int }
 
