@@ -206,6 +206,9 @@ func record(ev *event.Event, res *engine.Result, now time.Time, mutes muteSet, m
 		rec.Jobs = append(rec.Jobs, jobs...)
 		rec.Event.Errors = append(rec.Event.Errors, probs...)
 	}
+	if len(res.Steps) > 0 {
+		rec.Steps = make([]store.Step, 0, len(res.Steps))
+	}
 	for _, st := range res.Steps {
 		if mutes.muted(st.Rule.Name, st.Key, now) {
 			rec.Event.Muted = append(rec.Event.Muted, st.Rule.Name)

@@ -192,6 +192,9 @@ func (rs *RuleSet) addStep(r *runner, rule *Rule, res *Result) {
 	step.Render = func(state []byte) ([]Rendered, []RuleError) {
 		return rs.renderWith(rule, stateEnv(env, rs.Vars, rule, key, state))
 	}
+	if res.Steps == nil {
+		res.Steps = make([]StateStep, 0, 4) // an event meets a few rules that remember: one allocation, not three
+	}
 	res.Steps = append(res.Steps, step)
 }
 

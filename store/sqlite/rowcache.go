@@ -17,9 +17,11 @@ type cachedRow struct {
 	ok  bool
 }
 
-// Bounds of the cache: past either, it starts again empty, so that a
-// flood of new keys costs what it cost without a cache. At the bounds it
-// holds about 16 MB: 8 MB of values and some 160 bytes a row besides.
+// Bounds of the cache: past either, it forgets half its rows, at
+// random, so that a flood of new keys costs about what it cost without
+// a cache, and rows used more often than the cache can hold are still
+// found about half the time. At the bounds it holds about 16 MB: 8 MB of
+// values and some 160 bytes a row besides.
 const (
 	maxCachedRows  = 50_000
 	maxCachedBytes = 8 << 20
@@ -33,8 +35,20 @@ func (c *rowCache) get(k scopeKey) (cachedRow, bool) {
 
 // put records k's row (or, with ok false, that it has none).
 func (c *rowCache) put(k scopeKey, r cachedRow) {
-	if c.rows == nil || len(c.rows) >= maxCachedRows || c.bytes >= maxCachedBytes {
-		c.rows, c.bytes = make(map[scopeKey]cachedRow), 0
+	if c.rows == nil {
+		c.rows = make(map[scopeKey]cachedRow)
+	}
+	if len(c.rows) >= maxCachedRows || c.bytes >= maxCachedBytes {
+		// A map's order is random: the first half met is a random half.
+		n := len(c.rows) / 2
+		for old, row := range c.rows {
+			if n == 0 {
+				break
+			}
+			delete(c.rows, old)
+			c.bytes -= len(row.row.value)
+			n--
+		}
 	}
 	old := c.rows[k]
 	c.bytes += len(r.row.value) - len(old.row.value)

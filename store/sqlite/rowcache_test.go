@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -58,5 +59,23 @@ func TestRowCacheForgetsRolledBackWrites(t *testing.T) {
 	}
 	if got, ok := read(); !ok || got != "2" {
 		t.Fatalf("after the batch the writer reads %q (%v), want 2: the good write stays, the failing one does not", got, ok)
+	}
+}
+
+// TestRowCacheBounds: past its bound of rows the cache forgets half of
+// them, not all, and keeps its count of bytes right.
+func TestRowCacheBounds(t *testing.T) {
+	var c rowCache
+	for i := range maxCachedRows + 1 {
+		c.put(scopeKey{"s", strconv.Itoa(i)}, cachedRow{stateRow{value: []byte("vv")}, true})
+	}
+	if n := len(c.rows); n != maxCachedRows/2+1 {
+		t.Fatalf("%d rows after one past the bound, want %d", n, maxCachedRows/2+1)
+	}
+	if want := 2 * len(c.rows); c.bytes != want {
+		t.Fatalf("bytes %d, want %d", c.bytes, want)
+	}
+	if _, ok := c.get(scopeKey{"s", strconv.Itoa(maxCachedRows)}); !ok {
+		t.Fatal("the row put last is gone")
 	}
 }
