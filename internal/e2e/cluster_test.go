@@ -51,11 +51,19 @@ func startCluster(t *testing.T, w *world) []*clusterNode {
 	return nodes
 }
 
-// restart starts the node again, with its name, folder and ports, and
-// makes it the node's process; it does not wait for it to listen (the
-// test's goroutine does, with waitListening: a wait that fails must
-// fail the test from its own goroutine).
-func (n *clusterNode) restart() {
+// restart starts the node again, with its name, folder and route port,
+// and makes it the node's process; it does not wait for it to listen
+// (the test's goroutine does, with waitListening: a wait that fails must
+// fail the test from its own goroutine). Its client port is a new one:
+// only the node itself connects there, and the old one may have been
+// taken while the node was down (by another package's test picking
+// free ports), which once failed a run with "address already in use".
+func (n *clusterNode) restart(t *testing.T) {
+	for i, a := range n.args {
+		if a == "--nats-listen" {
+			n.args[i+1] = fmt.Sprintf("127.0.0.1:%d", natstest.FreePorts(t, 1)[0])
+		}
+	}
 	n.p = run(n.w.t, n.w.dir, n.w.env(), n.args...)
 }
 
@@ -81,7 +89,7 @@ func TestClusterKill9(t *testing.T) {
 		case n / 3:
 			nodes[0].p.Kill9()
 		case 2 * n / 3:
-			nodes[0].restart() // posting goes on while it starts
+			nodes[0].restart(t) // posting goes on while it starts
 		}
 		for k := 0; ; k++ {
 			p := nodes[(i+k)%3].p
@@ -220,7 +228,7 @@ func TestClusterKill9(t *testing.T) {
 			t.Fatalf("without a quorum: %d %s; want 503", a.Status, a.Body)
 		}
 		for _, node := range nodes[1:] {
-			node.restart()
+			node.restart(t)
 		}
 		for _, node := range nodes[1:] {
 			node.p.waitListening()
