@@ -88,8 +88,13 @@ func standInsOnly(rs *engine.RuleSet) engine.Problems {
 	return out
 }
 
-// isLoopback reports whether host is this machine.
+// isLoopback reports whether host (which may carry a port, or end in
+// the root's dot) is this machine.
 func isLoopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(host, ".")
 	if host == "localhost" {
 		return true
 	}

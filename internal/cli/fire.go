@@ -50,6 +50,9 @@ func runFire(s Streams, args []string) int {
 		if len(pos) != 0 {
 			return exitUsage(s, fs, "rule %q is a timer rule (on: schedule): it fires on its schedule, not on an event; drop %s (--at TIME sets the tick)", rule.Name, strings.Join(pos, " "))
 		}
+		if *force {
+			return exitUsage(s, fs, "rule %q is a timer rule (on: schedule): it has no on or if to override; drop --force", rule.Name)
+		}
 		tick := time.Now()
 		if *at != "" {
 			if tick, err = time.Parse(time.RFC3339, *at); err != nil {
