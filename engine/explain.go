@@ -128,6 +128,16 @@ func (rs *RuleSet) Explain(ev *event.Event) []RuleExplanation {
 	return rs.ExplainIn(ev, NewMemoryState(), time.Time{})
 }
 
+// ExplainOwn is Explain for an event that the daemon recognised as the
+// echo of a change it asked for (own says why; "" for none), as its
+// intake marks the event: the API's dry-run, whose replay memory knows
+// none of the daemon's changes.
+func (rs *RuleSet) ExplainOwn(ev *event.Event, own string) []RuleExplanation {
+	m := NewMemoryState()
+	m.known = own
+	return rs.ExplainIn(ev, m, time.Time{})
+}
+
 // ExplainIn is Explain with the state of m (which it updates, as
 // MemoryState.Apply does), for an event that arrived at arrival: a rule
 // with a throttle, window or digest says what its state did.

@@ -18,6 +18,9 @@ type MemoryState struct {
 	// own remembers the group changes the replayed actions asked for,
 	// as the daemon does for the actions it sends.
 	own *OwnChanges
+	// known, when set, says why the event is hookd's own where own does
+	// not know it: the daemon's memory, for the API's dry-run (ExplainOwn).
+	known string
 }
 
 // memEntry is a key's state and when it expires (Unix milliseconds, 0
@@ -38,11 +41,11 @@ func NewMemoryState() *MemoryState {
 // step replays one event at at, as the daemon takes it in: it marks the
 // event as hookd's own when it is the group:update of a change an
 // earlier event's actions asked for, evaluates it, applies its steps,
-// and records the changes its own actions ask for. An event already
-// marked (by the daemon's memory, for the API's dry-run) stays marked.
+// and records the changes its own actions ask for.
 func (m *MemoryState) step(rs *RuleSet, ev *event.Event, at time.Time) (*Result, []StepOutcome) {
-	if own := m.own.Recognise(ev, at); own != "" {
-		ev.Own = own
+	ev.Own = m.own.Recognise(ev, at)
+	if ev.Own == "" {
+		ev.Own = m.known
 	}
 	res := rs.EvaluateAt(ev, at)
 	outs := m.Apply(res)
