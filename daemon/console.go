@@ -637,6 +637,10 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 			text, err := snap.router.Describe(actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.Key, a.Action.Rule, a.Action.Index)})
 			if err != nil {
 				text = "cannot build the request: " + err.Error()
+				// The daemon would dead-letter it: an error, as hookd
+				// dry-run counts it.
+				ej.Errors = append(ej.Errors, engine.RuleError{Rule: a.Action.Rule, Action: a.Action.Name,
+					Err: fmt.Errorf("cannot build the request (the daemon would dead-letter it): %w", err)}.Error())
 			}
 			rj.Request = text
 			ej.Actions = append(ej.Actions, rj)

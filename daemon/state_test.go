@@ -572,6 +572,22 @@ func TestOwnGroupChangeFiresOnlySelfRules(t *testing.T) {
 			ev["author"], ev["participants"] = author, who
 			return js(t, ev)
 		}
+		// A removal that cannot be built (the sender is known by a linked
+		// id, no phone) is an error of the API's dry-run, as the daemon
+		// would dead-letter it.
+		lid := messageEvent("lid", "cheap http://spam.example")
+		lid["data"].(map[string]any)["chat"] = map[string]any{"id": groupID, "name": "Ops", "type": "group"}
+		lid["data"].(map[string]any)["fromNumber"] = "203456789012345@lid"
+		type dryRule struct {
+			Rule, Outcome string
+			Errors        []string
+		}
+		var lidDry struct{ Rules []dryRule }
+		decode(t, h.admin(t, "POST", "/api/dry-run", js(t, lid)), &lidDry)
+		if i := slices.IndexFunc(lidDry.Rules, func(r dryRule) bool { return r.Rule == "kick-links" }); i < 0 || lidDry.Rules[i].Outcome != "fired" || len(lidDry.Rules[i].Errors) != 1 ||
+			!strings.Contains(lidDry.Rules[i].Errors[0], "cannot build the request (the daemon would dead-letter it)") {
+			t.Fatalf("dry-run of a removal of a linked id: %+v, want kick-links fired with one error that it cannot be built", lidDry.Rules)
+		}
 		const number = "+4412345678" // device.phone of groupEvent
 		// The API's dry-run judges the echo as intake will.
 		var dry struct {
