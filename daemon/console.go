@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/httpx"
+	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/event"
@@ -640,7 +641,7 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 				// The daemon would dead-letter it: an error, as hookd
 				// dry-run counts it.
 				ej.Errors = append(ej.Errors, engine.RuleError{Rule: a.Action.Rule, Action: a.Action.Name,
-					Err: fmt.Errorf("cannot build the request (the daemon would dead-letter it): %w", err)}.Error())
+					Err: router.Unbuildable(err)}.Error())
 			}
 			rj.Request = text
 			ej.Actions = append(ej.Actions, rj)

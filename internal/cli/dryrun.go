@@ -129,7 +129,7 @@ func (r requests) errors(ev *event.Event, acts []engine.Rendered) []engine.RuleE
 	for _, a := range acts {
 		if _, err := r.build(ev, a); err != nil && !r.rs.ReadsUnset(a) {
 			errs = append(errs, engine.RuleError{Rule: a.Action.Rule, Action: a.Action.Name,
-				Err: fmt.Errorf("cannot build the request (the daemon would dead-letter it): %w", err)})
+				Err: router.Unbuildable(err)})
 		}
 	}
 	return errs
