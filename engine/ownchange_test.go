@@ -47,47 +47,28 @@ func TestOwnChangesRecognise(t *testing.T) {
 		"participants": []any{"+34 600 000 009", "34600000010@c.us"},
 	}
 	cases := []struct {
-		name string
-		ev   func(t *testing.T) *event.Event
-		at   time.Time
-		own  bool
+		name                  string
+		action, author, group string
+		participants          []string
+		at                    time.Time
+		own                   bool
 	}{
-		{"one member asked for", func(t *testing.T) *event.Event {
-			return groupUpdate(t, "remove", phone, group, phone, "+34600000009")
-		}, t0.Add(2 * time.Second), true},
-		{"every member asked for", func(t *testing.T) *event.Event {
-			return groupUpdate(t, "remove", phone, group, phone, "+34600000009", "+34600000010")
-		}, t0.Add(time.Minute), true},
-		{"no author", func(t *testing.T) *event.Event {
-			return groupUpdate(t, "remove", "", group, phone, "+34600000010")
-		}, t0.Add(time.Minute), true},
-		{"before the answer", func(t *testing.T) *event.Event {
-			return groupUpdate(t, "remove", phone, group, phone, "+34600000009")
-		}, t0.Add(-time.Second), true},
-		{"a member not asked for", func(t *testing.T) *event.Event {
-			return groupUpdate(t, "remove", phone, group, phone, "+34600000009", "+34600000011")
-		}, t0.Add(time.Minute), false},
-		{"another admin removed them", func(t *testing.T) *event.Event {
-			return groupUpdate(t, "remove", "+34600000002", group, phone, "+34600000009")
-		}, t0.Add(time.Minute), false},
-		{"another action", func(t *testing.T) *event.Event {
-			return groupUpdate(t, "add", phone, group, phone, "+34600000009")
-		}, t0.Add(time.Minute), false},
-		{"another group", func(t *testing.T) *event.Event {
-			return groupUpdate(t, "remove", phone, "120363000000000002@g.us", phone, "+34600000009")
-		}, t0.Add(time.Minute), false},
-		{"too late", func(t *testing.T) *event.Event {
-			return groupUpdate(t, "remove", phone, group, phone, "+34600000009")
-		}, t0.Add(engine.OwnChangeWithin + time.Second), false},
-		{"no participants", func(t *testing.T) *event.Event {
-			return groupUpdate(t, "remove", phone, group, phone)
-		}, t0.Add(time.Minute), false},
+		{"one member asked for", "remove", phone, group, []string{"+34600000009"}, t0.Add(2 * time.Second), true},
+		{"every member asked for", "remove", phone, group, []string{"+34600000009", "+34600000010"}, t0.Add(time.Minute), true},
+		{"no author", "remove", "", group, []string{"+34600000010"}, t0.Add(time.Minute), true},
+		{"before the answer", "remove", phone, group, []string{"+34600000009"}, t0.Add(-time.Second), true},
+		{"a member not asked for", "remove", phone, group, []string{"+34600000009", "+34600000011"}, t0.Add(time.Minute), false},
+		{"another admin removed them", "remove", "+34600000002", group, []string{"+34600000009"}, t0.Add(time.Minute), false},
+		{"another action", "add", phone, group, []string{"+34600000009"}, t0.Add(time.Minute), false},
+		{"another group", "remove", phone, "120363000000000002@g.us", []string{"+34600000009"}, t0.Add(time.Minute), false},
+		{"too late", "remove", phone, group, []string{"+34600000009"}, t0.Add(engine.OwnChangeWithin + time.Second), false},
+		{"no participants", "remove", phone, group, []string{}, t0.Add(time.Minute), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			o := engine.NewOwnChanges()
 			o.Expect("wassenger.group.remove", "kick/wassenger.group.remove[0]", params, t0)
-			why := o.Recognise(c.ev(t), c.at)
+			why := o.Recognise(groupUpdate(t, c.action, c.author, c.group, phone, c.participants...), c.at)
 			if (why != "") != c.own {
 				t.Fatalf("Recognise = %q, want own: %v", why, c.own)
 			}
