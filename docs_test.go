@@ -64,15 +64,15 @@ func allDocs(t *testing.T) string {
 	return b.String()
 }
 
-// sourceMatches returns the first group of every match of re in the Go
-// files (tests excluded) that pattern names, sorted and without repeats.
-func sourceMatches(t *testing.T, pattern string, re *regexp.Regexp) []string {
+// goSources returns the text of the Go files that pattern names, tests
+// excluded.
+func goSources(t *testing.T, pattern string) []string {
 	t.Helper()
 	files, err := filepath.Glob(pattern)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
+	var out []string
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -81,7 +81,18 @@ func sourceMatches(t *testing.T, pattern string, re *regexp.Regexp) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+		out = append(out, string(data))
+	}
+	return out
+}
+
+// sourceMatches returns the first group of every match of re in the Go
+// files (tests excluded) that pattern names, sorted and without repeats.
+func sourceMatches(t *testing.T, pattern string, re *regexp.Regexp) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, src := range goSources(t, pattern) {
+		for _, m := range re.FindAllStringSubmatch(src, -1) {
 			seen[m[1]] = true
 		}
 	}
@@ -242,21 +253,10 @@ var (
 // a method (the console's fallback to the API) is left out.
 func sourceRoutes(t *testing.T, pattern string) []string {
 	t.Helper()
-	files, err := filepath.Glob(pattern)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, src := range goSources(t, pattern) {
 		for _, re := range []*regexp.Regexp{routerRoute, handlerRoute, muxRoute} {
-			for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+			for _, m := range re.FindAllStringSubmatch(src, -1) {
 				out = append(out, strings.ToUpper(m[1])+" "+m[2])
 			}
 		}
