@@ -29,17 +29,7 @@ func (l *loader) fields(n *yaml.Node, what string, known ...string) map[string]e
 }
 
 // mapValue returns the value of key in a mapping node, or nil.
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
+func mapValue(n *yaml.Node, key string) *yaml.Node { return yamlx.Lookup(n, key).Value }
 
 // pathValue follows keys down nested mappings from n and returns the
 // deepest node found, for pointing a problem at the value it is about.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/internal/yamlx"
 )
 
 // demoVariable is the environment variable the demo sets to the value
@@ -122,24 +123,14 @@ func rulesRoot(path string) *yaml.Node {
 func keyPosition(n *yaml.Node, path []string) (line, col int) {
 	line, col = 1, 1
 	for _, k := range path {
-		if n == nil || n.Kind != yaml.MappingNode {
+		e := yamlx.Lookup(n, k)
+		if e.Key == nil {
 			return line, col
 		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				line, col = n.Content[i].Line, n.Content[i].Column
-				next = n.Content[i+1]
-				break
-			}
+		if e.Value.Kind == yaml.ScalarNode {
+			return e.Value.Line, e.Value.Column
 		}
-		if next == nil {
-			return line, col
-		}
-		if next.Kind == yaml.ScalarNode {
-			return next.Line, next.Column
-		}
-		n = next
+		line, col, n = e.Key.Line, e.Key.Column, e.Value
 	}
 	return line, col
 }

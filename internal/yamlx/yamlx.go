@@ -112,6 +112,20 @@ func (r Reader) Bool(n *yaml.Node, what string) (bool, bool) {
 	return false, false
 }
 
+// Lookup returns the entry of key in a mapping node; its Key is nil when
+// n is not a mapping or has no such key.
+func Lookup(n *yaml.Node, key string) Entry {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return Entry{}
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return Entry{n.Content[i], n.Content[i+1]}
+		}
+	}
+	return Entry{}
+}
+
 // IsNull reports whether n is an empty or null scalar.
 func IsNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
