@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/hookd/hookd/internal/cli"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // modulePath is hookd's module, built from its repository.
@@ -57,6 +58,7 @@ func runHookd(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
+	sqlite.SyncWithFdatasync() // as cmd/hookd's main does
 	return cli.Run(fs.Args(), cli.Streams{Stdout: stdout, Stderr: stderr})
 }
 

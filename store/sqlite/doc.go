@@ -53,6 +53,9 @@
 //     accepted event survives kill -9 of hookd (the OS has the data), but
 //     an OS crash or power loss can lose the last commits.
 //
+// SQLite syncs with fsync(2) unless the process calls SyncWithFdatasync,
+// as hookd's commands do: fdatasync(2), as durable and cheaper.
+//
 // # Health
 //
 // When a write fails (disk full, file system read-only), Writable reports
