@@ -46,8 +46,9 @@ func TestBrokenReloadKeepsOldRules(t *testing.T) {
 			{"broken-expression.yaml", "14:28", "unknown function lenght"},
 			{"broken-unknown-action.yaml", "15:9", `unknown action type "webhok"`},
 			// A valid file whose inline example fails is refused like a
-			// broken one (the failure is at the line of the expectation).
-			{"broken-example.yaml", "23:1", `example "short messages are forwarded" failed`},
+			// broken one (the failure is at the expectation: the true
+			// of its fires).
+			{"broken-example.yaml", "23:16", `example "short messages are forwarded" failed`},
 		} {
 			t.Run(tc.file, func(t *testing.T) {
 				t.Parallel()

@@ -2,7 +2,7 @@
 // event (recorded or inline) to the rules and check which rules fire,
 // which do not, and what their actions render to. Test files are YAML,
 // decoded with positions so that every problem and every failing
-// expectation is reported as file:line. The case decoder also reads the
+// expectation is reported as file:line:col. The case decoder also reads the
 // inline `examples:` of a rule.
 package ruletest
 
@@ -34,20 +34,32 @@ type Suite struct {
 	Cases     []*Case
 }
 
+// Pos is a position in a test or rules file: a line and a column, both
+// counted from 1, as yaml.v3 nodes and engine.Problem count them.
+type Pos struct {
+	Line, Col int
+}
+
+// posOf is where a node is written: for a mapping or a list item, its
+// first key or value.
+func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
+
 // Case is one test: an event and what the rules should do with it.
 type Case struct {
 	Name string
-	// File and Line are where the case starts.
+	// File and Pos are where the case starts: the first key of its
+	// mapping.
 	File string
-	Line int
+	Pos
 	// Event is the event fed to the rules.
 	Event *event.Event
 	// Fires are rules that must fire; NotFires rules that must not.
 	Fires    []Expect
 	NotFires []Expect
-	// Only, when set, fails the case if a rule outside Fires fires.
-	Only     bool
-	OnlyLine int
+	// Only, when set, fails the case if a rule outside Fires fires;
+	// OnlyAt is where its value is written.
+	Only   bool
+	OnlyAt Pos
 	// Actions are expectations on the rendered actions of fired rules.
 	Actions []ActionExpect
 	// Errors, when not nil, is the expected number of run-time errors;
@@ -60,21 +72,24 @@ type Case struct {
 	Sequence []Step
 }
 
-// Expect names a rule at a line of the test file.
+// Expect names a rule at a position of the test file: the rule's name
+// in a list, or the true or false of an example's fires (the example
+// itself when it leaves fires out).
 type Expect struct {
 	Rule string
-	Line int
+	Pos
 }
 
-// Count is an expected number at a line of the test file.
+// Count is an expected number at the position of its value.
 type Count struct {
-	N    int
-	Line int
+	N int
+	Pos
 }
 
 // ActionExpect is what one action of a fired rule must render to.
 type ActionExpect struct {
-	Line int
+	// Pos is where the expectation (an item of actions) starts.
+	Pos
 	// Rule is the rule the action belongs to.
 	Rule string
 	// Type selects actions of this type ("" for any).
@@ -94,7 +109,11 @@ type FieldExpect struct {
 	// Want is the exact value (Params) or the substrings, a []string
 	// (Contains).
 	Want any
-	Line int
+	// Pos is where the field is named (its key); WantAt where what it
+	// must be is written: the value (Params), or each substring of Want
+	// (Contains).
+	Pos
+	WantAt []Pos
 }
 
 // CaseOptions tune DecodeCase.
@@ -247,7 +266,7 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 		}
 	}
 	f := d.fields(n, what, caseKeys)
-	c := &Case{File: d.file, Line: n.Line}
+	c := &Case{File: d.file, Pos: posOf(n)}
 	if e, ok := f["name"]; ok {
 		if s, ok := d.str(e.Value, what+": name"); ok && strings.TrimSpace(s) != "" {
 			c.Name = s
@@ -281,9 +300,9 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 	if e, ok := f["fires"]; ok {
 		if opts.Rule != "" && e.Value.Kind == yaml.ScalarNode && e.Value.ShortTag() == "!!bool" {
 			if fires, _ := d.boolean(e.Value, what+": fires"); fires {
-				c.Fires = []Expect{{Rule: opts.Rule, Line: e.Value.Line}}
+				c.Fires = []Expect{{Rule: opts.Rule, Pos: posOf(e.Value)}}
 			} else {
-				c.NotFires = []Expect{{Rule: opts.Rule, Line: e.Value.Line}}
+				c.NotFires = []Expect{{Rule: opts.Rule, Pos: posOf(e.Value)}}
 			}
 		} else if e.Value.Kind == yaml.ScalarNode && e.Value.ShortTag() == "!!bool" {
 			d.errorf(e.Value, "%s: fires: %s is for the examples of a rule; in a test file, list the rules that must fire, e.g. fires: [welcome]", what, e.Value.Value)
@@ -291,7 +310,7 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 			c.Fires = d.ruleList(e.Value, what+": fires")
 		}
 	} else if opts.Rule != "" && !stepChecks(c.Sequence) {
-		c.Fires = []Expect{{Rule: opts.Rule, Line: n.Line}}
+		c.Fires = []Expect{{Rule: opts.Rule, Pos: posOf(n)}}
 	}
 	if e, ok := f["not_fires"]; ok {
 		c.NotFires = append(c.NotFires, d.ruleList(e.Value, what+": not_fires")...)
@@ -305,7 +324,7 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 	}
 	if e, ok := f["only"]; ok {
 		c.Only, _ = d.boolean(e.Value, what+": only")
-		c.OnlyLine = e.Key.Line
+		c.OnlyAt = posOf(e.Value)
 	}
 	if e, ok := f["actions"]; ok {
 		if e.Value.Kind != yaml.SequenceNode {
@@ -320,7 +339,7 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 	}
 	if e, ok := f["errors"]; ok {
 		if k, ok := d.integer(e.Value, what+": errors"); ok {
-			c.Errors = &Count{N: k, Line: e.Key.Line}
+			c.Errors = &Count{N: k, Pos: posOf(e.Value)}
 		}
 	}
 	if len(d.problems) == before && opts.Rule == "" && len(c.Fires) == 0 && len(c.NotFires) == 0 && len(c.Actions) == 0 && c.Errors == nil && !c.Only && !stepChecks(c.Sequence) {
@@ -401,7 +420,7 @@ func (d *decoder) event(n *yaml.Node, dir string, index int, what string) *event
 }
 
 func (d *decoder) action(n *yaml.Node, what, defaultRule string) (ActionExpect, bool) {
-	a := ActionExpect{Line: n.Line, Index: -1, Rule: defaultRule}
+	a := ActionExpect{Pos: posOf(n), Index: -1, Rule: defaultRule}
 	before := len(d.problems)
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "%s must be a mapping with rule and params or contains, found %s", what, describe(n))
@@ -457,13 +476,19 @@ func (d *decoder) fieldExpects(n *yaml.Node, what string, substrings bool) []Fie
 			continue
 		}
 		seen[k.Value] = k.Line
-		fe := FieldExpect{Field: k.Value, Line: k.Line}
+		fe := FieldExpect{Field: k.Value, Pos: posOf(k), WantAt: []Pos{posOf(v)}}
 		if substrings {
 			list, ok := d.strList(v, what+"."+k.Value)
 			if !ok {
 				continue
 			}
 			fe.Want = list
+			if v.Kind == yaml.SequenceNode {
+				fe.WantAt = fe.WantAt[:0]
+				for _, item := range v.Content {
+					fe.WantAt = append(fe.WantAt, posOf(item))
+				}
+			}
 		} else {
 			var val any
 			if err := v.Decode(&val); err != nil {
@@ -489,7 +514,7 @@ func (d *decoder) ruleList(n *yaml.Node, what string) []Expect {
 			d.errorf(it, "%s must be a rule name or a list of rule names, found %s", what, describe(it))
 			continue
 		}
-		out = append(out, Expect{Rule: it.Value, Line: it.Line})
+		out = append(out, Expect{Rule: it.Value, Pos: posOf(it)})
 	}
 	return out
 }

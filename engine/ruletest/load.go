@@ -32,7 +32,7 @@ func loadFile(name string, opts engine.LoadOptions, load func(string, []byte, en
 
 // Load loads a rules file and runs the inline examples of its rules: a
 // file whose examples fail does not load, and each failure is a problem
-// at the line of the expectation that did not hold. The daemon's reload,
+// at the line and column of the expectation that did not hold. The daemon's reload,
 // which has the file's bytes already, loads rules this way.
 func Load(name string, data []byte, opts engine.LoadOptions) (*engine.RuleSet, engine.Problems) {
 	rs, problems := engine.Load(name, data, opts)
@@ -54,7 +54,7 @@ func Load(name string, data []byte, opts engine.LoadOptions) (*engine.RuleSet, e
 			for _, f := range c.Run(rs) {
 				failed = true
 				msg := strings.ReplaceAll(f.Msg, "\n", "\n    ")
-				problems = append(problems, engine.Problem{File: f.File, Line: f.Line, Col: 1, Msg: fmt.Sprintf("example %q failed: %s", c.Name, msg)})
+				problems = append(problems, engine.Problem{File: f.File, Line: f.Line, Col: f.Col, Msg: fmt.Sprintf("example %q failed: %s", c.Name, msg)})
 			}
 		}
 	}

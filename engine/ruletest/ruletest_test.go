@@ -248,16 +248,16 @@ tests:
 		got, want any
 	}{
 		{"name", c.Name, "from a file"},
-		{"line", c.Line, 3},
+		{"position", c.Pos, "{3 5}"},
 		{"file", c.File, file},
 		{"event id", c.Event.ID, "add-1"},
-		{"fires", fmt.Sprint(c.Fires), "[{welcome 5}]"},
-		{"not_fires", fmt.Sprint(c.NotFires), "[{audit-typo 6}]"},
-		{"only", fmt.Sprint(c.Only, c.OnlyLine), "true 7"},
-		{"errors", fmt.Sprint(*c.Errors), "{0 8}"},
-		{"action", fmt.Sprintf("%s %s %d %d", c.Actions[0].Rule, c.Actions[0].Type, c.Actions[0].Index, c.Actions[0].Line), "welcome log 1 10"},
-		{"params", fmt.Sprint(c.Actions[0].Params), "[{level debug 13} {count 2 13} {list [a 1] 13}]"},
-		{"contains", fmt.Sprint(c.Actions[0].Contains), "[{message [Welcome Sales] 14}]"},
+		{"fires", fmt.Sprint(c.Fires), "[{welcome {5 13}}]"},
+		{"not_fires", fmt.Sprint(c.NotFires), "[{audit-typo {6 16}}]"},
+		{"only", fmt.Sprint(c.Only, c.OnlyAt), "true {7 11}"},
+		{"errors", fmt.Sprint(*c.Errors), "{0 {8 13}}"},
+		{"action", fmt.Sprintf("%s %s %d %v", c.Actions[0].Rule, c.Actions[0].Type, c.Actions[0].Index, c.Actions[0].Pos), "welcome log 1 {10 9}"},
+		{"params", fmt.Sprint(c.Actions[0].Params), "[{level debug {13 19} [{13 26}]} {count 2 {13 33} [{13 40}]} {list [a 1] {13 43} [{13 49}]}]"},
+		{"contains", fmt.Sprint(c.Actions[0].Contains), "[{message [Welcome Sales] {14 21} [{14 31} {14 40}]}]"},
 		{"inline event", s.Cases[1].Event.Name, "message:in:new"},
 		{"inline event source", s.Cases[1].Event.Source, file + ":17"},
 		{"batch event", s.Cases[2].Event.ID, "f2"},
@@ -296,30 +296,30 @@ func TestRun(t *testing.T) {
 		{"expected to fire, condition false", `
     event: events/remove.json
     fires: [welcome]
-`, []string{`4: expected rule "welcome" to fire; fired: removal, audit; rule "welcome" skipped by the action index: the condition needs action "add", the event's action is "remove"`}},
+`, []string{`4:13: expected rule "welcome" to fire; fired: removal, audit; rule "welcome" skipped by the action index: the condition needs action "add", the event's action is "remove"`}},
 		{"expected to fire, other event", `
     event: events/lines.jsonl
     event_index: 0
     fires: [welcome]
-`, []string{`5: expected rule "welcome" to fire; fired: fragile; rule "welcome" listens to group:update, event is message:in:new`}},
+`, []string{`5:13: expected rule "welcome" to fire; fired: fragile; rule "welcome" listens to group:update, event is message:in:new`}},
 		{"expected not to fire", `
     event: events/remove.json
     not_fires: [removal]
-`, []string{`4: expected rule "removal" not to fire, but it fired: its condition action == "remove" && author not in vars.trusted was true`}},
+`, []string{`4:17: expected rule "removal" not to fire, but it fired: its condition action == "remove" && author not in vars.trusted was true`}},
 		{"unknown rule names fail", `
     event: events/add.json
     not_fires: [welcom]
     fires: [audit]
-`, []string{`4: no rule named "welcom" in rules.yaml (did you mean "welcome"?)`}},
+`, []string{`4:17: no rule named "welcom" in rules.yaml (did you mean "welcome"?)`}},
 		{"only", `
     event: events/add.json
     fires: [welcome]
     only: true
-`, []string{`5: rule "audit" fired too, but with only: true only welcome may fire; rule "audit" has no condition`}},
+`, []string{`5:11: rule "audit" fired too, but with only: true only welcome may fire; rule "audit" has no condition`}},
 		{"only with nothing expected", `
     event: events/add.json
     only: true
-`, []string{`4: rule "welcome" fired too, but with only: true no rule may fire`, `4: rule "audit" fired too`}},
+`, []string{`4:11: rule "welcome" fired too, but with only: true no rule may fire`, `4:11: rule "audit" fired too`}},
 		{"param differs", `
     event: events/add.json
     actions:
@@ -327,8 +327,8 @@ func TestRun(t *testing.T) {
         index: 0
         params: { message: "Welcome +3000 to Sales", fields: { group: g2@g.us } }
 `, []string{
-			`7: welcome/log[0]: message is "Welcome +3000, +3001 to Sales", want "Welcome +3000 to Sales"`,
-			`7: welcome/log[0]: fields is {"group":"g1@g.us"}, want {"group":"g2@g.us"}`,
+			`7:28: welcome/log[0]: message is "Welcome +3000, +3001 to Sales", want "Welcome +3000 to Sales"`,
+			`7:62: welcome/log[0]: fields is {"group":"g1@g.us"}, want {"group":"g2@g.us"}`,
 		}},
 		{"typed values compare by JSON", `
     event: events/remove.json
@@ -349,21 +349,21 @@ func TestRun(t *testing.T) {
         index: 0
         contains:
           message: [Welcome, Bienvenidos]
-`, []string{`8: welcome/log[0]: message does not contain "Bienvenidos": it is "Welcome +3000, +3001 to Sales"`}},
+`, []string{`8:30: welcome/log[0]: message does not contain "Bienvenidos": it is "Welcome +3000, +3001 to Sales"`}},
 		{"field not set", `
     event: events/add.json
     actions:
       - rule: welcome
         index: 0
         params: { level: info }
-`, []string{`7: welcome/log[0]: field "level" is not set; set fields: message, fields`}},
+`, []string{`7:19: welcome/log[0]: field "level" is not set; set fields: message, fields`}},
 		{"several candidate actions, none matches", `
     event: events/add.json
     actions:
       - rule: welcome
         type: log
         contains: { message: Adios }
-`, []string{`5: none of the 2 actions log of rule "welcome" matches:`, `welcome/log[0]: message does not contain "Adios"`, `welcome/log[1]: message does not contain "Adios"`}},
+`, []string{`5:9: none of the 2 actions log of rule "welcome" matches:`, `welcome/log[0]: message does not contain "Adios"`, `welcome/log[1]: message does not contain "Adios"`}},
 		{"several candidate actions, one matches", `
     event: events/add.json
     actions:
@@ -377,19 +377,19 @@ func TestRun(t *testing.T) {
       - rule: welcome
         type: slack
         params: { text: x }
-`, []string{`5: rule "welcome" has no action slack; its actions: log[0], log[1]`}},
+`, []string{`5:9: rule "welcome" has no action slack; its actions: log[0], log[1]`}},
 		{"action of a rule that did not fire", `
     event: events/remove.json
     actions:
       - rule: welcome
         index: 1
         params: { level: debug }
-`, []string{`5: expected rule "welcome" to fire, to check its action [1]; fired: removal, audit`}},
+`, []string{`5:9: expected rule "welcome" to fire, to check its action [1]; fired: removal, audit`}},
 		{"runtime errors fail unless expected", `
     event: events/lines.jsonl
     event_index: 1
     not_fires: [fragile]
-`, []string{"2: 1 run-time error(s):\n    rule \"fragile\": condition:", "state `errors: 1` if the case expects them"}},
+`, []string{"2:5: 1 run-time error(s):\n    rule \"fragile\": condition:", "state `errors: 1` if the case expects them"}},
 		{"expected runtime errors", `
     event: events/lines.jsonl
     event_index: 1
@@ -398,7 +398,7 @@ func TestRun(t *testing.T) {
 		{"wrong runtime error count", `
     event: events/add.json
     errors: 2
-`, []string{`4: expected 2 run-time error(s), got 0`}},
+`, []string{`4:13: expected 2 run-time error(s), got 0`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -414,7 +414,7 @@ func TestRun(t *testing.T) {
 				if f.File != file {
 					t.Errorf("failure in file %q, want %q", f.File, file)
 				}
-				lines = append(lines, fmt.Sprintf("%d: %s", f.Line, f.Msg))
+				lines = append(lines, fmt.Sprintf("%d:%d: %s", f.Line, f.Col, f.Msg))
 			}
 			got := strings.Join(lines, "\n")
 			if tt.want == nil && len(failures) > 0 {
@@ -471,8 +471,8 @@ func TestDecodeExamples(t *testing.T) {
 			t.Errorf("example %d: %d failures, want %d: %v", i+1, len(failures), want, failures)
 		}
 	}
-	if f := cases[2].Run(rs); len(f) == 1 && (f[0].Line != 10 || !strings.Contains(f[0].Msg, `expected rule "welcome" to fire`)) {
-		t.Errorf("failure %v, want line 10 and the rule named", f[0])
+	if f := cases[2].Run(rs); len(f) == 1 && (f[0].Pos != (ruletest.Pos{Line: 10, Col: 12}) || !strings.Contains(f[0].Msg, `expected rule "welcome" to fire`)) {
+		t.Errorf("failure %v, want 10:12 (the true of fires) and the rule named", f[0])
 	}
 
 	bad := `examples:

@@ -12,18 +12,18 @@ import (
 	"github.com/hookd/hookd/event"
 )
 
-// Failure is one expectation of a case that did not hold, at the line of
-// the test file that states it.
+// Failure is one expectation of a case that did not hold, at the line
+// and column of the test file that state it.
 type Failure struct {
 	File string
-	Line int
+	Pos
 	// Msg says what was expected and what happened; it may span lines.
 	Msg string
 }
 
-// String formats the failure as "file:line: message".
+// String formats the failure as "file:line:col: message".
 func (f Failure) String() string {
-	return fmt.Sprintf("%s:%d: %s", f.File, f.Line, f.Msg)
+	return fmt.Sprintf("%s:%d:%d: %s", f.File, f.Line, f.Col, f.Msg)
 }
 
 // maxShown bounds the length of a value quoted in a failure.
@@ -39,19 +39,19 @@ func (c *Case) Run(rs *engine.RuleSet) []Failure {
 		r.fired = append(r.fired, f.Rule.Name)
 	}
 	for _, x := range c.Fires {
-		if !r.exists(x.Rule, x.Line) {
+		if !r.exists(x.Rule, x.Pos) {
 			continue
 		}
 		if !contains(r.fired, x.Rule) {
-			r.failf(x.Line, "expected rule %q to fire; fired: %s; %s", x.Rule, r.firedList(), r.why(r.v, x.Rule))
+			r.failf(x.Pos, "expected rule %q to fire; fired: %s; %s", x.Rule, r.firedList(), r.why(r.v, x.Rule))
 		}
 	}
 	for _, x := range c.NotFires {
-		if !r.exists(x.Rule, x.Line) {
+		if !r.exists(x.Rule, x.Pos) {
 			continue
 		}
 		if contains(r.fired, x.Rule) {
-			r.failf(x.Line, "expected rule %q not to fire, but it fired: %s", x.Rule, r.why(r.v, x.Rule))
+			r.failf(x.Pos, "expected rule %q not to fire, but it fired: %s", x.Rule, r.why(r.v, x.Rule))
 		}
 	}
 	if c.Only {
@@ -68,7 +68,7 @@ func (c *Case) Run(rs *engine.RuleSet) []Failure {
 		}
 		for _, name := range r.fired {
 			if !contains(want, name) && !contains(reported, name) {
-				r.failf(c.OnlyLine, "rule %q fired too, but with only: true %s; %s", name, allowed, r.why(r.v, name))
+				r.failf(c.OnlyAt, "rule %q fired too, but with only: true %s; %s", name, allowed, r.why(r.v, name))
 			}
 		}
 	}
@@ -151,17 +151,17 @@ type run struct {
 	failures []Failure
 }
 
-func (r *run) failf(line int, format string, args ...any) {
-	r.failures = append(r.failures, Failure{File: r.c.File, Line: line, Msg: fmt.Sprintf(format, args...)})
+func (r *run) failf(at Pos, format string, args ...any) {
+	r.failures = append(r.failures, Failure{File: r.c.File, Pos: at, Msg: fmt.Sprintf(format, args...)})
 }
 
 // exists reports whether the rule set has the rule, failing otherwise: a
 // misspelled name in not_fires would pass for ever.
-func (r *run) exists(name string, line int) bool {
+func (r *run) exists(name string, at Pos) bool {
 	if _, ok := r.rs.Rule(name); ok {
 		return true
 	}
-	r.failf(line, "no rule named %q in %s%s", name, r.rs.File, r.rs.SuggestRule(name))
+	r.failf(at, "no rule named %q in %s%s", name, r.rs.File, r.rs.SuggestRule(name))
 	return false
 }
 
@@ -216,7 +216,7 @@ func (r *run) why(v *view, name string) string {
 func (r *run) action(a ActionExpect) {
 	rule, ok := r.rs.Rule(a.Rule)
 	if !ok {
-		r.exists(a.Rule, a.Line)
+		r.exists(a.Rule, a.Pos)
 		return
 	}
 	var all, selected []string
@@ -227,7 +227,7 @@ func (r *run) action(a ActionExpect) {
 		}
 	}
 	if len(selected) == 0 {
-		r.failf(a.Line, "rule %q has no action %s; its actions: %s", a.Rule, selector(a), orNothing(all))
+		r.failf(a.Pos, "rule %q has no action %s; its actions: %s", a.Rule, selector(a), orNothing(all))
 		return
 	}
 	if !contains(r.fired, a.Rule) {
@@ -236,7 +236,7 @@ func (r *run) action(a ActionExpect) {
 				return // already reported: expected rule "x" to fire
 			}
 		}
-		r.failf(a.Line, "expected rule %q to fire, to check its action %s; fired: %s; %s", a.Rule, selector(a), r.firedList(), r.why(r.v, a.Rule))
+		r.failf(a.Pos, "expected rule %q to fire, to check its action %s; fired: %s; %s", a.Rule, selector(a), r.firedList(), r.why(r.v, a.Rule))
 		return
 	}
 	var rendered []engine.Rendered
@@ -257,7 +257,7 @@ func (r *run) action(a ActionExpect) {
 				errs = append(errs, e.Error())
 			}
 		}
-		r.failf(a.Line, "rule %q fired but its action %s failed to render: %s", a.Rule, selector(a), strings.Join(errs, "; "))
+		r.failf(a.Pos, "rule %q fired but its action %s failed to render: %s", a.Rule, selector(a), strings.Join(errs, "; "))
 		return
 	}
 	var tried [][]Failure
@@ -279,7 +279,7 @@ func (r *run) action(a ActionExpect) {
 			b.WriteString("\n    " + f.Msg)
 		}
 	}
-	r.failf(a.Line, "%s", b.String())
+	r.failf(a.Pos, "%s", b.String())
 }
 
 func selector(a ActionExpect) string {
@@ -299,33 +299,42 @@ func selector(a ActionExpect) string {
 func (r *run) compare(ra engine.Rendered, a ActionExpect) []Failure {
 	var out []Failure
 	name := ra.Action.Name
-	fail := func(line int, format string, args ...any) {
-		out = append(out, Failure{File: r.c.File, Line: line, Msg: name + ": " + fmt.Sprintf(format, args...)})
+	fail := func(at Pos, format string, args ...any) {
+		out = append(out, Failure{File: r.c.File, Pos: at, Msg: name + ": " + fmt.Sprintf(format, args...)})
 	}
 	for _, p := range a.Params {
 		got, set := ra.Params[p.Field]
 		if !set {
-			fail(p.Line, "field %q is not set; set fields: %s", p.Field, strings.Join(ra.Action.Fields(), ", "))
+			fail(p.Pos, "field %q is not set; set fields: %s", p.Field, strings.Join(ra.Action.Fields(), ", "))
 			continue
 		}
 		if !sameValue(got, p.Want) {
-			fail(p.Line, "%s is %s, want %s", p.Field, show(got), show(p.Want))
+			fail(p.wantAt(0), "%s is %s, want %s", p.Field, show(got), show(p.Want))
 		}
 	}
 	for _, p := range a.Contains {
 		got, set := ra.Params[p.Field]
 		if !set {
-			fail(p.Line, "field %q is not set; set fields: %s", p.Field, strings.Join(ra.Action.Fields(), ", "))
+			fail(p.Pos, "field %q is not set; set fields: %s", p.Field, strings.Join(ra.Action.Fields(), ", "))
 			continue
 		}
 		text := event.Format(got)
-		for _, sub := range p.Want.([]string) {
+		for i, sub := range p.Want.([]string) {
 			if !strings.Contains(text, sub) {
-				fail(p.Line, "%s does not contain %s: it is %s", p.Field, strconv.Quote(sub), show(got))
+				fail(p.wantAt(i), "%s does not contain %s: it is %s", p.Field, strconv.Quote(sub), show(got))
 			}
 		}
 	}
 	return out
+}
+
+// wantAt is where the i-th wanted value of the expectation is written,
+// else where its field is named.
+func (f FieldExpect) wantAt(i int) Pos {
+	if i < len(f.WantAt) {
+		return f.WantAt[i]
+	}
+	return f.Pos
 }
 
 // errors checks the run-time errors: their count when the case states
@@ -338,9 +347,9 @@ func (r *run) errors() {
 	}
 	switch {
 	case r.c.Errors != nil && got != r.c.Errors.N:
-		r.failf(r.c.Errors.Line, "expected %d run-time error(s), got %d%s", r.c.Errors.N, got, listed(msgs))
+		r.failf(r.c.Errors.Pos, "expected %d run-time error(s), got %d%s", r.c.Errors.N, got, listed(msgs))
 	case r.c.Errors == nil && got > 0:
-		r.failf(r.c.Line, "%d run-time error(s)%s; fix the rule, or state `errors: %d` if the case expects them", got, listed(msgs), got)
+		r.failf(r.c.Pos, "%d run-time error(s)%s; fix the rule, or state `errors: %d` if the case expects them", got, listed(msgs), got)
 	}
 }
 

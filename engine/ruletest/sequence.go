@@ -19,8 +19,8 @@ import (
 type Step struct {
 	Event *event.Event
 	At    time.Time
-	// Line is where the step is written (repeats share it).
-	Line int
+	// Pos is where the step is written (repeats share it).
+	Pos
 	// Nth is the step's position, from 1.
 	Nth      int
 	Fires    []Expect
@@ -97,7 +97,7 @@ func (d *decoder) sequence(n *yaml.Node, dir, what string) []Step {
 			notFires = d.ruleList(x.Value, w+": not_fires")
 		}
 		for k := 0; k < repeat; k++ {
-			st := Step{Event: timed(ev, at, k), At: at, Line: item.Line, Nth: len(out) + 1}
+			st := Step{Event: timed(ev, at, k), At: at, Pos: posOf(item), Nth: len(out) + 1}
 			if k == repeat-1 {
 				st.Fires, st.NotFires = fires, notFires
 			}
@@ -241,13 +241,13 @@ func (r *run) checkStep(st *Step, v *view) {
 		fired = append(fired, f.Rule.Name)
 	}
 	for _, x := range st.Fires {
-		if r.exists(x.Rule, x.Line) && !contains(fired, x.Rule) {
-			r.failf(x.Line, "expected rule %q to fire at event %d (%s); fired: %s; %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), orNothing(fired), r.why(v, x.Rule))
+		if r.exists(x.Rule, x.Pos) && !contains(fired, x.Rule) {
+			r.failf(x.Pos, "expected rule %q to fire at event %d (%s); fired: %s; %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), orNothing(fired), r.why(v, x.Rule))
 		}
 	}
 	for _, x := range st.NotFires {
-		if r.exists(x.Rule, x.Line) && contains(fired, x.Rule) {
-			r.failf(x.Line, "expected rule %q not to fire at event %d (%s), but it fired: %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), r.why(v, x.Rule))
+		if r.exists(x.Rule, x.Pos) && contains(fired, x.Rule) {
+			r.failf(x.Pos, "expected rule %q not to fire at event %d (%s), but it fired: %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), r.why(v, x.Rule))
 		}
 	}
 }

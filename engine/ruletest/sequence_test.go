@@ -34,7 +34,8 @@ const (
 
 // TestSequence runs sequences of events: the expectations of each step
 // are checked when it arrives, and the case's own on the last step and
-// the digests sent at the end.
+// the digests sent at the end. A failure is at the rule name that states
+// it, or at the action expectation.
 func TestSequence(t *testing.T) {
 	rs, problems := engine.Load("rules.yaml", []byte(stateRulesYAML), engine.LoadOptions{})
 	if rs == nil {
@@ -50,11 +51,11 @@ func TestSequence(t *testing.T) {
       - { event: ` + removal + `, at: +5m, fires: mass-removal }
       - { event: ` + removal + `, at: +1m, repeat: 3, not_fires: mass-removal }
     actions: [{ rule: mass-removal, contains: { message: "3 removals in Sales" } }]`,
-			[]string{`test.yaml:8:` + ` expected rule "mass-removal" to fire, to check its action`}},
+			[]string{`test.yaml:8:15: expected rule "mass-removal" to fire, to check its action`}},
 		{"expect the 2nd to fire", `
     events:
       - { event: ` + removal + `, at: "2026-03-02T10:00:00Z", repeat: 2, fires: mass-removal }`,
-			[]string{`test.yaml:5: expected rule "mass-removal" to fire at event 2 (2026-03-02T10:01:00Z); fired: nothing; at event 2: 2nd event within 10m of this key, needs 3: waits`}},
+			[]string{`test.yaml:5:151: expected rule "mass-removal" to fire at event 2 (2026-03-02T10:01:00Z); fired: nothing; at event 2: 2nd event within 10m of this key, needs 3: waits`}},
 		{"outside the window", `
     events:
       - { event: ` + removal + `, at: "2026-03-02T10:00:00Z", repeat: 3, every: 6m, not_fires: mass-removal }`,
@@ -69,7 +70,7 @@ func TestSequence(t *testing.T) {
     events:
       - { event: ` + join + `, at: "2026-03-03T12:00:00Z" }
       - { event: ` + join + `, at: "2026-03-04T10:00:00Z", not_fires: joins }`,
-			[]string{`test.yaml:6: expected rule "joins" not to fire at event 2 (2026-03-04T10:00:00Z), but it fired: the digest of "g1@g.us" due at 2026-03-04T00:00:00Z, sent before event 2, with 1 event`}},
+			[]string{`test.yaml:6:141: expected rule "joins" not to fire at event 2 (2026-03-04T10:00:00Z), but it fired: the digest of "g1@g.us" due at 2026-03-04T00:00:00Z, sent before event 2, with 1 event`}},
 		{"the case checks the digests sent before its last event and at the end", `
     events:
       - { event: ` + join + `, at: "2026-03-03T12:00:00Z" }
@@ -81,11 +82,11 @@ func TestSequence(t *testing.T) {
 		{"a step explains a false condition", `
     events:
       - { event: ` + removal + `, at: "2026-03-02T10:00:00Z", fires: big-removal }`,
-			[]string{`test.yaml:5: expected rule "big-removal" to fire at event 1 (2026-03-02T10:00:00Z); fired: nothing; condition of "big-removal" was false: len(participants ?? []) > 2 is 0 > 2`}},
+			[]string{`test.yaml:5:140: expected rule "big-removal" to fire at event 1 (2026-03-02T10:00:00Z); fired: nothing; condition of "big-removal" was false: len(participants ?? []) > 2 is 0 > 2`}},
 		{"a step explains a true condition", `
     events:
       - { event: { event: group:update, action: remove, participants: [a, b, c], data: { chat: { id: g1@g.us } } }, at: "2026-03-02T10:00:00Z", not_fires: big-removal }`,
-			[]string{`test.yaml:5: expected rule "big-removal" not to fire at event 1 (2026-03-02T10:00:00Z), but it fired: its condition action == "remove" && len(participants ?? []) > 2 was true`}},
+			[]string{`test.yaml:5:156: expected rule "big-removal" not to fire at event 1 (2026-03-02T10:00:00Z), but it fired: its condition action == "remove" && len(participants ?? []) > 2 was true`}},
 	} {
 		src := "rules: rules.yaml\ntests:\n  - name: " + tc.name + tc.yaml + "\n"
 		suite, problems := ruletest.Decode("test.yaml", []byte(src))
