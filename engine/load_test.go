@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/ruletest"
 )
 
 // envFrom returns a LookupEnv that reads only the given variables.
@@ -55,7 +56,8 @@ func loadProblems(t *testing.T, src string, env map[string]string) engine.Proble
 // TestBrokenPositions pins every problem of testdata/rules/broken to the
 // character it must point at: the text found at line:col in the file, and
 // the words the message must have. The goldens hold the whole output;
-// this table says why each position is right.
+// this table says why each position is right. The files load as hookd
+// check loads them, inline examples run.
 func TestBrokenPositions(t *testing.T) {
 	type want struct {
 		line, col int
@@ -132,6 +134,15 @@ func TestBrokenPositions(t *testing.T) {
 		{"enum-violation", []want{{12, 21, "urgentt", `priority must be one of low, normal, high, urgent, found "urgentt" (did you mean "urgent"?)`}}},
 		{"slack-channel-without-token", []want{{9, 9, "slack:", "channel needs connections.slack.token"}}},
 		{"bad-delivery-backoff", []want{{4, 12, "{ min: 10m", "delivery.backoff needs 0 < min <= max"}}},
+		// A failed example is at the expectation that did not hold: the
+		// example itself for its default fires: true, the value of fires,
+		// of a params field, the missing substring of contains.
+		{"example-fails", []want{
+			{9, 9, "event: { event: group:update, action: remove", `example "welcome example 1" failed: expected rule "welcome" to fire`},
+			{12, 16, "false", `example "nobody added" failed: expected rule "welcome" not to fire`},
+			{16, 32, `"Welcome +1 and +2"`, `example "both are welcomed" failed: welcome/log[0]: message is "Welcome +1, +2"`},
+			{17, 50, "Hola", `example "both are welcomed" failed: welcome/log[0]: message does not contain "Hola"`},
+		}},
 		{"several-problems", []want{
 			{7, 5, "iff:", `unknown key "iff"`},
 			{9, 9, "slak:", `unknown action type "slak"`},
@@ -151,7 +162,7 @@ func TestBrokenPositions(t *testing.T) {
 				t.Fatal(err)
 			}
 			lines := strings.Split(string(data), "\n")
-			rs, problems := engine.Load(path, data, engine.LoadOptions{LookupEnv: envFrom(nil)})
+			rs, problems := ruletest.Load(path, data, engine.LoadOptions{LookupEnv: envFrom(nil)})
 			if rs != nil {
 				t.Fatalf("loaded, want problems")
 			}
