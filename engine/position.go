@@ -269,6 +269,16 @@ func splitYAMLError(err error) (line, col int, msg string) {
 	return line, col, msg
 }
 
+// YAMLProblem is the problem of a yaml.v3 syntax error in data, the bytes
+// of file: at the character that causes it, with its source line, in the
+// words `hookd check` uses for one in a rules file. It is for the other
+// YAML files hookd reads, such as test files.
+func YAMLProblem(file string, data []byte, err error) Problem {
+	l := &loader{file: file, lines: strings.Split(string(data), "\n")}
+	l.yamlError(err)
+	return l.problems[0]
+}
+
 // yamlError records a YAML syntax error at the character that causes it,
 // with the source line, in words that say what to fix.
 func (l *loader) yamlError(err error) {

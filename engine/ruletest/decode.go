@@ -167,8 +167,7 @@ func Decode(file string, data []byte) (*Suite, engine.Problems) {
 	s := &Suite{File: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		d.errorf(nil, "invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
-		return nil, d.problems
+		return nil, engine.Problems{engine.YAMLProblem(file, data, err)}
 	}
 	if len(doc.Content) == 0 {
 		d.errorf(nil, "the test file is empty: write `rules: rules.yaml` and a `tests:` list")

@@ -82,7 +82,8 @@ func TestDecodeProblems(t *testing.T) {
 		want []string // substrings of the problems, as file:line:col: message
 		n    int      // how many problems (0: one per want)
 	}{
-		{"not yaml", "tests: [", []string{"x_test.yaml:1:1: invalid YAML"}, 0},
+		{"not yaml", "tests: [", []string{"x_test.yaml:1:8: YAML syntax: did not find expected node content"}, 0},
+		{"yaml indentation", "rules: r.yaml\ntests:\n  - name: a\n     event: x.json\n", []string{"x_test.yaml:4:6: YAML syntax: this line is indented deeper than the key above it"}, 0},
 		{"empty", "", []string{"x_test.yaml:1:1: the test file is empty"}, 0},
 		{"no tests", "rules: r.yaml\n", []string{"x_test.yaml:1:1: missing `tests:`"}, 0},
 		{"tests not a list", "tests: {a: 1}\n", []string{"x_test.yaml:1:8: tests must be a list of cases"}, 0},
