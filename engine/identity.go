@@ -17,7 +17,9 @@ import (
 //	  chat:update: "{{ data.id }}/{{ data.status }}/{{ data.owner?.agent ?? '' }}"
 //
 // An event of that name then has the key "chat:update/" followed by the
-// rendered template, instead of the default of event.Event.Key.
+// rendered template and, when the event names the number it came through,
+// "/on:" and that number's id (see event.OnDevice), instead of the
+// default of event.Event.Key.
 func (l *loader) identity(n *yaml.Node) {
 	if isNull(n) {
 		return
@@ -82,7 +84,11 @@ func (rs *RuleSet) identify(r *runner, ev *event.Event) error {
 	if s == "" {
 		return fmt.Errorf("identity.%s: the key is empty for this event; the default key %q was used", ev.Name, ev.Key)
 	}
-	ev.Key = ev.Name + "/" + s
+	// The number's part, as in the default keys: a chat id or a contact's
+	// WhatsApp id is the same on every number of the account, so a key
+	// without it would take the second number's event for a redelivery
+	// of the first's.
+	ev.Key = ev.Name + "/" + s + event.OnDevice(ev.Device)
 	return nil
 }
 

@@ -20,7 +20,8 @@ rules:
 
 // TestIdentityOverride: the identity section sets the key of the events it
 // names, and only of those; two updates of one chat to the same status
-// share a key, whatever else differs.
+// share a key, whatever else differs, unless they came through two
+// numbers of the account: each number's chat is its own, with the same id.
 func TestIdentityOverride(t *testing.T) {
 	rs := loadRules(t, identityRules)
 	tests := []struct {
@@ -29,6 +30,9 @@ func TestIdentityOverride(t *testing.T) {
 		{`{"id":"x1","event":"chat:update","data":{"id":"C1@c.us","status":"resolved","n":1}}`, "chat:update/C1@c.us/resolved"},
 		{`{"id":"x2","event":"chat:update","data":{"id":"C1@c.us","status":"resolved","n":2}}`, "chat:update/C1@c.us/resolved"},
 		{`{"id":"x3","event":"chat:update","data":{"id":"C1@c.us","status":"active"}}`, "chat:update/C1@c.us/active"},
+		{`{"id":"x4","event":"chat:update","device":{"id":"D1"},"data":{"id":"C1@c.us","status":"resolved"}}`, "chat:update/C1@c.us/resolved/on:D1"},
+		{`{"id":"x4","event":"chat:update","device":{"id":"D2"},"data":{"id":"C1@c.us","status":"resolved"}}`, "chat:update/C1@c.us/resolved/on:D2"},
+		{`{"id":"x5","event":"chat:update","device":"D2","data":{"id":"C1@c.us","status":"resolved"}}`, "chat:update/C1@c.us/resolved/on:D2"},
 		{`{"id":"M1","event":"message:in:new","data":{}}`, "message:in:new/M1"},
 	}
 	for _, tt := range tests {

@@ -49,6 +49,10 @@ type Event struct {
 	Name string
 	// Action is the action field of group:update events ("" otherwise).
 	Action string
+	// Device is the id of the number the event came through: its
+	// device.id, or its device when that is a bare id; "" when it has
+	// neither (the items of message:out:failed carry theirs in data).
+	Device string
 	// Fields is the decoded top-level object. Integers are int64, other
 	// numbers float64, objects map[string]any, arrays []any.
 	Fields map[string]any
@@ -100,7 +104,8 @@ func eventOf(v *fastjson.Value, fields map[string]any, raw []byte) (*Event, erro
 	ev := &Event{Name: name, Fields: fields, Raw: raw}
 	ev.Action, _ = fields["action"].(string)
 	ev.ID = idOf(fields, raw)
-	ev.Key = keyOf(v, name)
+	ev.Device = deviceOf(v)
+	ev.Key = keyOf(v, name, ev.Device)
 	return ev, nil
 }
 

@@ -29,7 +29,7 @@ import (
 //	group:update                         name/id/action/participants/value/on:device
 //	every other event                    name/id/digest of the whole event/on:device
 //
-// The device part (see deviceOf) is there when the event has a device
+// The device part (see OnDevice) is there when the event has a device
 // id: two numbers of one account in a group each get its events, with
 // the same WhatsApp id.
 //
@@ -43,12 +43,13 @@ import (
 // the idempotency references derived from them, stay short.
 const maxState = 48
 
-// keyOf returns the identity key of the event object v, named name.
-func keyOf(v *fastjson.Value, name string) string {
+// keyOf returns the identity key of the event object v, named name,
+// which came through the number dev (see deviceOf).
+func keyOf(v *fastjson.Value, name, dev string) string {
 	entity := stringField(v, "id")
-	on := "" // the number's part: see deviceOf
+	on := "" // the number's part: see OnDevice
 	if entity != "" {
-		on = deviceOf(v)
+		on = OnDevice(dev)
 	} else {
 		entity = stringField(v, "entityId")
 	}
@@ -83,18 +84,24 @@ func keyOf(v *fastjson.Value, name string) string {
 	return name + "/" + entity + "/" + state + on
 }
 
-// deviceOf is the key's last part for an event keyed by its WhatsApp id:
-// "/on:" and the id of the number (device) it came through. Every number
-// of an account in a group gets the group's messages and updates with
-// the same WhatsApp id, each in a webhook of its own, so the id alone
-// would take the second number's event for a redelivery of the first's.
-// Wassenger's own ids (entityId) are unique per account and need none.
-// It is "" for an event without a device id.
+// deviceOf is the id of the number (device) the event came through:
+// device.id, or device when it is a bare id, as some material shows it;
+// "" for an event without one.
 func deviceOf(v *fastjson.Value) string {
-	dev := stringField(v, "device", "id")
-	if dev == "" {
-		dev = stringField(v, "device") // a bare id, as some material shows it
+	if dev := stringField(v, "device", "id"); dev != "" {
+		return dev
 	}
+	return stringField(v, "device")
+}
+
+// OnDevice is the last part of the key of an event keyed by a WhatsApp
+// id: "/on:" and the id of the number (device) it came through, "" when
+// dev is "". Every number of an account in a group gets the group's
+// messages and updates with the same WhatsApp id, each in a webhook of
+// its own, so the id alone would take the second number's event for a
+// redelivery of the first's. Wassenger's own ids (entityId) are unique
+// per account and need none.
+func OnDevice(dev string) string {
 	if dev == "" {
 		return ""
 	}
