@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -41,7 +42,7 @@ type explainRuleJSON struct {
 func runExplain(s Streams, args []string) int {
 	fs := newFlags(s, "explain", "--rules RULES [--id ID] [--format text|json] EVENT")
 	rulesPath := fs.String("rules", "", "rules file (required)")
-	id := fs.String("id", "", "explain the event with this id (default: the first event in EVENT)")
+	id := fs.String("id", "", "explain the event with this id, or this identity key where events share an id (default: the first event in EVENT)")
 	format := fs.String("format", "text", "output format: text or json")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -65,10 +66,16 @@ func runExplain(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd explain: %v\n", err)
 		return 1
 	}
-	ev, err := pickEvent(events, *id, pos[0])
+	ev, shared, err := pickEvent(events, *id, pos[0])
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd explain: %v\n", err)
 		return 1
+	}
+	if len(shared) > 1 {
+		// The events of one message share its id: its acks, edits, votes
+		// and reactions. Their keys tell them apart.
+		fmt.Fprintf(s.Stderr, "hookd explain: %d events of %s have the id %q; this is the first: pick one with --id and its key: %s\n",
+			len(shared), pos[0], *id, strings.Join(shared, ", "))
 	}
 	xs, before := explainEvent(rs, events, ev)
 	if *format == "json" {
@@ -123,24 +130,35 @@ func reportLoad(s Streams, path string, load func(string, engine.LoadOptions) (*
 	return rs, 0
 }
 
-// pickEvent returns the event with the id, or the first one.
-func pickEvent(events []*event.Event, id, where string) (*event.Event, error) {
+// pickEvent returns the first event whose id or identity key is id, or
+// the first event when id is "". When id is an id that several events
+// share (the events of one message do), shared holds their keys.
+func pickEvent(events []*event.Event, id, where string) (ev *event.Event, shared []string, err error) {
 	if len(events) == 0 {
-		return nil, fmt.Errorf("%s holds no events (.json or .jsonl files)", where)
+		return nil, nil, fmt.Errorf("%s holds no events (.json or .jsonl files)", where)
 	}
 	if id == "" {
-		return events[0], nil
+		return events[0], nil, nil
 	}
 	var ids []string
-	for _, ev := range events {
-		if ev.ID == id {
-			return ev, nil
+	for _, e := range events {
+		if e.Key == id && ev == nil {
+			return e, nil, nil
 		}
-		if len(ids) < 10 {
-			ids = append(ids, ev.ID)
+		if e.ID == id {
+			if ev == nil {
+				ev = e
+			}
+			shared = append(shared, e.Key)
+		}
+		if len(ids) < 10 && !slices.Contains(ids, e.ID) {
+			ids = append(ids, e.ID)
 		}
 	}
-	return nil, fmt.Errorf("no event with id %q in %s; ids there include: %s", id, where, strings.Join(ids, ", "))
+	if ev == nil {
+		return nil, nil, fmt.Errorf("no event with id or key %q in %s; ids there include: %s", id, where, strings.Join(ids, ", "))
+	}
+	return ev, shared, nil
 }
 
 // writeExplanation prints each rule with ✓ or ✗, its position, why it
