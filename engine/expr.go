@@ -298,13 +298,13 @@ func syntaxHint(msg string) string {
 
 // projection is the union of the fields every compiled expression reads
 // and of those Evaluate reads itself: the event time (created,
-// data.timestamp, date, see EventTime), the reference of hookd's own
-// sends (data.reference, see OwnSend) and, when a rule changes a group's
-// participants, the fields that tell the group:update about the change
-// (see OwnChanges.Recognise). It is nil when an expression reads the
+// data.timestamp, date, and an ack's state and data.events, see
+// EventTime), the reference of hookd's own sends (data.reference, see
+// OwnSend) and, when a rule changes a group's participants, the fields
+// that tell the group:update about the change (see OwnChanges.Recognise). It is nil when an expression reads the
 // environment as a whole ($env).
 func (l *loader) projection() *event.Projection {
-	paths := [][]string{{"created"}, {"data", "timestamp"}, {"date"}, {"data", "reference"}}
+	paths := [][]string{{"created"}, {"data", "timestamp"}, {"date"}, {"ack"}, {"data", "ack"}, {"data", "events"}, {"data", "reference"}}
 	if changesGroups(l.rs.Rules) {
 		for _, f := range ownChangeFields() {
 			paths = append(paths, f.keys)

@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -61,6 +63,55 @@ rules:
 		want := time.Date(2024, 7, 22, 15, 41, 10, 503e6, time.UTC)
 		if got := engine.EventTime(evs[0], time.Unix(1, 0)); !got.Equal(want) {
 			t.Errorf("%s: EventTime = %v, want its date %v", name, got, want)
+		}
+	}
+}
+
+// TestEventTimeOfEventsAboutAMessage: an ack, an edit or vote, a reaction
+// carry the envelope of the message they are about, whose created and
+// data.timestamp are the message's time (in the spec's ack example,
+// created equals data.timestamp and the delivery came a day later). An
+// ack's time is the date of its state in data.events, else its arrival;
+// an update's or a reaction's is its arrival; a new message's is its
+// created. The same with the projection the daemon decodes.
+func TestEventTimeOfEventsAboutAMessage(t *testing.T) {
+	rs := loadRules(t, `version: 1
+rules:
+  - name: r
+    on: "message:*"
+    if: data.body != ""
+    do:
+      - log: { message: "x" }
+`)
+	arrival := time.Date(2024, 7, 22, 15, 0, 0, 0, time.UTC)
+	spec := func(name string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "events", "spec", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name string
+		body []byte
+		want time.Time
+	}{
+		{"delivered ack: data.events.delivered.date", spec("message-out-ack-delivered.json"), time.Date(2022, 12, 16, 21, 26, 43, 216e6, time.UTC)},
+		{"read ack without data.events.read: arrival", spec("message-out-ack-read.json"), arrival},
+		{"new message: created", spec("message-in-new.json"), time.Unix(1671225190, 0).UTC()},
+		{"reaction: arrival", []byte(`{"id":"m1","event":"message:reaction","created":1671225190,"data":{"id":"m1","timestamp":1671225190,"body":"hi"}}`), arrival},
+		{"edit: arrival", []byte(`{"id":"m1","event":"message:update","created":1671225190,"data":{"id":"m1","timestamp":1671225190,"body":"hi"}}`), arrival},
+	}
+	for _, tt := range tests {
+		for proj, p := range map[string]*event.Projection{"projected": rs.Projection(), "whole": nil} {
+			evs, err := event.ParseProjected(tt.body, p)
+			if err != nil || len(evs) != 1 {
+				t.Fatal(tt.name, evs, err)
+			}
+			if got := engine.EventTime(evs[0], arrival); !got.Equal(tt.want) {
+				t.Errorf("%s (%s): EventTime = %v, want %v", tt.name, proj, got, tt.want)
+			}
 		}
 	}
 }

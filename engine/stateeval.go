@@ -67,7 +67,26 @@ func (rs *RuleSet) EvaluateAt(ev *event.Event, arrival time.Time) *Result {
 // its created field (Unix seconds, as Wassenger sends it), else the
 // message's data.timestamp (Unix seconds), else its date (RFC 3339, as
 // the items of message:out:failed carry it), else arrival (else now).
+//
+// An event about an earlier message (an ack, an edit or vote, a
+// reaction) carries that message's envelope: its created and
+// data.timestamp are the message's time, not the event's (in the
+// message:out:ack example of Wassenger's API spec, created equals
+// data.timestamp, and the message was delivered a day later, as its
+// data.events.delivered.date says). So the time of a message:out:ack is
+// the date of its state in data.events (data.events.read.date for a
+// read ack), else arrival; that of a message:update or message:reaction,
+// which name no time of their own, is arrival.
 func EventTime(ev *event.Event, arrival time.Time) time.Time {
+	switch ev.Name {
+	case "message:out:ack":
+		if t, ok := ackTime(ev); ok {
+			return t
+		}
+		return arrivalTime(arrival)
+	case "message:update", "message:reaction":
+		return arrivalTime(arrival)
+	}
 	if t, ok := unixField(ev.Fields["created"]); ok {
 		return t
 	}
@@ -79,10 +98,65 @@ func EventTime(ev *event.Event, arrival time.Time) time.Time {
 	// The items of message:out:sent, :failed, :removed and :expired have
 	// no created: their date is an RFC 3339 time.
 	if s, ok := ev.Fields["date"].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil && t.Unix() > 0 {
-			return t.UTC()
+		if t, ok := rfc3339(s); ok {
+			return t
 		}
 	}
+	return arrivalTime(arrival)
+}
+
+// WithEventTime returns a copy of ev's fields whose time (see EventTime)
+// is at, as a replay at a given time needs: created is at in Unix
+// seconds, and so is the date of a message:out:ack's state in
+// data.events, when it has one. The time of a message:update or a
+// message:reaction is its arrival: replay it with at as arrival. The
+// maps on the way to a changed field are copies; the rest is shared.
+func WithEventTime(ev *event.Event, at time.Time) map[string]any {
+	fields := maps.Clone(ev.Fields)
+	fields["created"] = at.Unix()
+	if ev.Name != "message:out:ack" {
+		return fields
+	}
+	if _, ok := ackTime(ev); !ok {
+		return fields
+	}
+	data := maps.Clone(fields["data"].(map[string]any))
+	events := maps.Clone(data["events"].(map[string]any))
+	ack, _ := fields["ack"].(string)
+	if ack == "" {
+		ack, _ = data["ack"].(string)
+	}
+	state := maps.Clone(events[ack].(map[string]any))
+	state["date"] = at.UTC().Format(time.RFC3339Nano)
+	events[ack], data["events"], fields["data"] = state, events, data
+	return fields
+}
+
+// ackTime is the time a message:out:ack's state was reached:
+// data.events.<ack>.date, the ack being the top-level ack, else data.ack.
+func ackTime(ev *event.Event) (time.Time, bool) {
+	data, _ := ev.Fields["data"].(map[string]any)
+	ack, _ := ev.Fields["ack"].(string)
+	if ack == "" {
+		ack, _ = data["ack"].(string)
+	}
+	events, _ := data["events"].(map[string]any)
+	state, _ := events[ack].(map[string]any)
+	s, _ := state["date"].(string)
+	return rfc3339(s)
+}
+
+// rfc3339 parses an RFC 3339 time after the Unix epoch, in UTC.
+func rfc3339(s string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Unix() <= 0 {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// arrivalTime is arrival in UTC, or now when arrival is zero.
+func arrivalTime(arrival time.Time) time.Time {
 	if arrival.IsZero() {
 		return time.Now().UTC()
 	}

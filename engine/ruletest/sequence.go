@@ -3,7 +3,6 @@ package ruletest
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -131,12 +130,12 @@ func (d *decoder) stepTime(n *yaml.Node, prev time.Time, what string) time.Time 
 	return t.UTC()
 }
 
-// timed returns a copy of ev whose created field is at, the k-th copy of
-// a repeat (its id gets a suffix, so that each is its own event).
+// timed returns a copy of ev whose time is at (its created field, see
+// engine.WithEventTime), the k-th copy of a repeat (its id gets a
+// suffix, so that each is its own event).
 func timed(ev *event.Event, at time.Time, k int) *event.Event {
 	cp := *ev
-	cp.Fields = maps.Clone(ev.Fields)
-	cp.Fields["created"] = at.Unix()
+	cp.Fields = engine.WithEventTime(ev, at)
 	if raw, err := json.Marshal(cp.Fields); err == nil {
 		cp.Raw = raw // what a digest keeps shows the time too
 	}

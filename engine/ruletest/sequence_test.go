@@ -25,7 +25,19 @@ rules:
     on: group:update
     if: action == "remove" && len(participants ?? []) > 2
     do: [log: {message: "{{ len(participants) }} removed"}]
+  - name: reads
+    on: message:out:ack
+    if: ack == "read"
+    window: { key: "{{ data.chat.id }}", within: 10m, at_least: 2 }
+    do: [log: {message: "{{ window.count }} reads"}]
 `
+
+// readAck is a read ack of a message sent at 10:00 and read at 11:00
+// (data.events.read.date), as Wassenger's acks carry the message's
+// created; its time is the read's date.
+func readAck(readAt string) string {
+	return `{ event: message:out:ack, ack: read, created: 1772445600, data: { id: m1, ack: read, timestamp: 1772445600, chat: { id: c1@c.us }, events: { read: { date: "` + readAt + `" } } } }`
+}
 
 const (
 	removal = `{ event: group:update, action: remove, data: { chat: { id: g1@g.us, name: Sales } } }`
@@ -87,6 +99,17 @@ func TestSequence(t *testing.T) {
     events:
       - { event: { event: group:update, action: remove, participants: [a, b, c], data: { chat: { id: g1@g.us } } }, at: "2026-03-02T10:00:00Z", not_fires: big-removal }`,
 			[]string{`test.yaml:5:156: expected rule "big-removal" not to fire at event 1 (2026-03-02T10:00:00Z), but it fired: its condition action == "remove" && len(participants ?? []) > 2 was true`}},
+		{"acks count at their state's date, not the message's", `
+    events:
+      - { event: ` + readAck("2026-03-02T11:00:00Z") + ` }
+      - { event: ` + readAck("2026-03-02T13:00:00Z") + `, not_fires: reads }`,
+			nil},
+		{"an ack's at is its time", `
+    events:
+      - { event: ` + readAck("2026-03-02T11:00:00Z") + `, at: "2026-03-02T11:00:00Z" }
+      - { event: ` + readAck("2026-03-02T11:00:00Z") + `, at: +1h, not_fires: reads }
+      - { event: ` + readAck("2026-03-02T11:00:00Z") + `, at: +5m, fires: reads }`,
+			nil},
 	} {
 		src := "rules: rules.yaml\ntests:\n  - name: " + tc.name + tc.yaml + "\n"
 		suite, problems := ruletest.Decode("test.yaml", []byte(src))
