@@ -301,7 +301,8 @@ func syntaxHint(msg string) string {
 // data.timestamp, date, and an ack's state and data.events, see
 // EventTime), the reference of hookd's own sends (data.reference, see
 // OwnSend) and, when a rule changes a group's participants, the fields
-// that tell the group:update about the change (see OwnChanges.Recognise). It is nil when an expression reads the
+// that tell the group:update about the change (see
+// OwnChanges.Recognise). It is nil when an expression reads the
 // environment as a whole ($env).
 func (l *loader) projection() *event.Projection {
 	paths := [][]string{{"created"}, {"data", "timestamp"}, {"date"}, {"ack"}, {"data", "ack"}, {"data", "events"}, {"data", "reference"}}
