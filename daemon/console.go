@@ -16,11 +16,10 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/httpx"
-	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/requests"
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/store"
 )
@@ -626,6 +625,7 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 	ev := evs[0]
 	out := DryRunJSON{ID: ev.ID, Key: ev.Key, Event: ev.Name, Action: ev.Action, Version: snap.rules.Hash}
 	mutes, now := d.mutedNow(), d.now()
+	reqs := requests.New(snap.rules, snap.router)
 	// As intake does: the group:update of a change hookd asked for fires
 	// only rules with self: true.
 	for _, x := range snap.rules.ExplainOwn(ev, d.own.Recognise(ev, now)) {
@@ -635,13 +635,11 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 		}
 		for _, a := range x.Actions {
 			rj := RenderedJSON{Type: a.Action.Type, Name: a.Action.Name, Params: httpx.MaskParams(a.Action.Type, a.Params)}
-			text, err := snap.router.Describe(actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.Key, a.Action.Rule, a.Action.Index)})
-			if err != nil {
-				text = "cannot build the request: " + err.Error()
+			text, unbuilt := reqs.Build(ev, a)
+			if unbuilt != nil {
 				// The daemon would dead-letter it: an error, as hookd
 				// dry-run counts it.
-				ej.Errors = append(ej.Errors, engine.RuleError{Rule: a.Action.Rule, Action: a.Action.Name,
-					Err: router.Unbuildable(err)}.Error())
+				ej.Errors = append(ej.Errors, unbuilt.Error())
 			}
 			rj.Request = text
 			ej.Actions = append(ej.Actions, rj)

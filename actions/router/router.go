@@ -74,12 +74,6 @@ func (r *Router) Do(ctx context.Context, call actions.Call) actions.Result {
 	return a.Do(ctx, call)
 }
 
-// Unbuildable is the error of dry-runs for an action whose request
-// Describe cannot build (err): the daemon would dead-letter it.
-func Unbuildable(err error) error {
-	return fmt.Errorf("cannot build the request (the daemon would dead-letter it): %w", err)
-}
-
 // Describe shows the request the call would send, secrets masked.
 func (r *Router) Describe(call actions.Call) (string, error) {
 	a, ok := r.byType[call.Type]

@@ -6,10 +6,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/hookd/hookd/actions"
-	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/funcs"
+	"github.com/hookd/hookd/engine/requests"
 	"github.com/hookd/hookd/event"
 )
 
@@ -64,10 +63,10 @@ func runDryRun(s Streams, args []string) int {
 	if *baseline != "" {
 		return runImpact(s, *baseline, rs, events, *format)
 	}
-	reqs := newRequests(rs)
+	reqs := requests.ForRules(rs)
 	var describe func(ev *event.Event, a engine.Rendered) string
 	if *showRequests {
-		describe = reqs.show
+		describe = reqs.Show
 	}
 	if rs.Remembers() {
 		return replayDryRun(s, rs, events, *format, reqs, describe)
@@ -76,7 +75,7 @@ func runDryRun(s Streams, args []string) int {
 		enc := json.NewEncoder(s.Stdout)
 		enc.SetEscapeHTML(false)
 		for _, ev := range events {
-			if err := enc.Encode(toJSON(reqs.check(rs.Evaluate(ev)), describe)); err != nil {
+			if err := enc.Encode(toJSON(reqs.Check(rs.Evaluate(ev)), describe)); err != nil {
 				fmt.Fprintf(s.Stderr, "hookd dry-run: %v\n", err)
 				return 1
 			}
@@ -85,63 +84,12 @@ func runDryRun(s Streams, args []string) int {
 	}
 	sum := newSummary(rs)
 	for _, ev := range events {
-		res := reqs.check(rs.Evaluate(ev))
+		res := reqs.Check(rs.Evaluate(ev))
 		sum.add(res)
 		writeText(s.Stdout, res, describe)
 	}
 	sum.write(s.Stdout)
 	return 0
-}
-
-// requests builds the request of each action a dry-run fires, as the
-// daemon does before it sends one.
-type requests struct {
-	rs *engine.RuleSet
-	rt *router.Router
-}
-
-// newRequests builds the requests of rs's actions with its connections.
-func newRequests(rs *engine.RuleSet) requests {
-	return requests{rs: rs, rt: router.New(&rs.Connections, router.Options{})}
-}
-
-// build returns the request a would send for ev, secrets masked.
-func (r requests) build(ev *event.Event, a engine.Rendered) (string, error) {
-	return r.rt.Describe(actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.Key, a.Action.Rule, a.Action.Index)})
-}
-
-// show is what --show-requests prints for a: its request, or why it
-// cannot be built.
-func (r requests) show(ev *event.Event, a engine.Rendered) string {
-	text, err := r.build(ev, a)
-	if err != nil {
-		return "cannot build the request: " + err.Error()
-	}
-	return text
-}
-
-// errors returns an error for each of acts whose request cannot be
-// built: the daemon would dead-letter it without sending anything. An
-// action that reads an unset ${ENV} variable is left out, since with
-// the variable set its request may build.
-func (r requests) errors(ev *event.Event, acts []engine.Rendered) []engine.RuleError {
-	var errs []engine.RuleError
-	for _, a := range acts {
-		if _, err := r.build(ev, a); err != nil && !r.rs.ReadsUnset(a) {
-			errs = append(errs, engine.RuleError{Rule: a.Action.Rule, Action: a.Action.Name,
-				Err: router.Unbuildable(err)})
-		}
-	}
-	return errs
-}
-
-// check adds to res the errors of the actions it fired whose request
-// cannot be built, and returns it.
-func (r requests) check(res *engine.Result) *engine.Result {
-	for _, f := range res.Fired {
-		res.Errors = append(res.Errors, r.errors(res.Event, f.Actions)...)
-	}
-	return res
 }
 
 func toJSON(res *engine.Result, describe func(*event.Event, engine.Rendered) string) dryRunJSON {

@@ -10,6 +10,7 @@ import (
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/requests"
 	"github.com/hookd/hookd/engine/ruletest"
 	"github.com/hookd/hookd/event"
 )
@@ -64,7 +65,7 @@ func runFire(s Streams, args []string) int {
 		}
 		// The daemon's rendering of a tick; the reference is a dry-run's.
 		acts, errs = rs.Tick(rule, tick)
-		eventKey = tickEvent(&engine.Tick{Rule: rule, At: tick}).Key
+		eventKey = requests.TickEvent(&engine.Tick{Rule: rule, At: tick}).Key
 	} else {
 		if *at != "" {
 			return exitUsage(s, fs, "--at is for timer rules (on: schedule); rule %q fires on events, at the time of its event", rule.Name)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/funcs"
+	"github.com/hookd/hookd/engine/requests"
 	"github.com/hookd/hookd/event"
 )
 
@@ -61,10 +62,10 @@ func runImpact(s Streams, baselinePath string, rs *engine.RuleSet, events []*eve
 	if old == nil {
 		return code
 	}
-	oldReqs, reqs := newRequests(old), newRequests(rs)
+	oldReqs, reqs := requests.ForRules(old), requests.ForRules(rs)
 	var changes []impactJSON
 	for _, ev := range events {
-		if c, changed := compareEvent(oldReqs.check(old.Evaluate(ev)), reqs.check(rs.Evaluate(ev))); changed {
+		if c, changed := compareEvent(oldReqs.Check(old.Evaluate(ev)), reqs.Check(rs.Evaluate(ev))); changed {
 			changes = append(changes, c)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/funcs"
+	"github.com/hookd/hookd/engine/requests"
 	"github.com/hookd/hookd/event"
 )
 
@@ -56,14 +57,14 @@ type tickJSON struct {
 // daemon would apply it, and each event shows what every throttle,
 // window and digest did; digests are sent at each period boundary of
 // event time and, for those still collecting, when the events run out.
-func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format string, reqs requests, describe func(*event.Event, engine.Rendered) string) int {
+func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format string, reqs requests.Builder, describe func(*event.Event, engine.Rendered) string) int {
 	m := engine.NewMemoryState()
 	if format == "json" {
 		enc := json.NewEncoder(s.Stdout)
 		enc.SetEscapeHTML(false)
 		var err error
 		rs.Replay(events, m, func(it engine.ReplayItem) {
-			reqs.checkItem(it)
+			reqs.CheckItem(it)
 			if err == nil {
 				err = enc.Encode(replayLine(it, describe))
 			}
@@ -77,7 +78,7 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 	sum := newSummary(rs)
 	atEnd := 0
 	rs.Replay(events, m, func(it engine.ReplayItem) {
-		reqs.checkItem(it)
+		reqs.CheckItem(it)
 		switch {
 		case it.Result != nil:
 			sum.add(it.Result)
@@ -95,7 +96,7 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 			sum.errors += len(it.Tick.Errors)
 			sum.failed[it.Tick.Rule.Name] += len(it.Tick.Errors)
 			fmt.Fprintf(s.Stdout, "== tick of %s at %s  (schedule %s)\n", it.Tick.Rule.Name, it.Tick.At.In(it.Tick.Rule.Schedule.Location()).Format(time.RFC3339), it.Tick.Rule.Schedule)
-			writeFired(s.Stdout, tickEvent(it.Tick), engine.Fired{Rule: it.Tick.Rule, Actions: it.Tick.Actions}, "", describe)
+			writeFired(s.Stdout, requests.TickEvent(it.Tick), engine.Fired{Rule: it.Tick.Rule, Actions: it.Tick.Actions}, "", describe)
 			writeErrors(s.Stdout, it.Tick.Errors)
 			fmt.Fprintln(s.Stdout)
 		}
@@ -110,19 +111,6 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 	}
 	sum.write(s.Stdout)
 	return 0
-}
-
-// checkItem adds to a replay's event, digest or tick the errors of its
-// actions whose request cannot be built (see requests.check).
-func (r requests) checkItem(it engine.ReplayItem) {
-	switch {
-	case it.Result != nil:
-		r.check(it.Result)
-	case it.Flushed != nil:
-		it.Flushed.Errors = append(it.Flushed.Errors, r.errors(digestEvent(it.Flushed), it.Flushed.Actions)...)
-	case it.Tick != nil:
-		it.Tick.Errors = append(it.Tick.Errors, r.errors(tickEvent(it.Tick), it.Tick.Actions)...)
-	}
 }
 
 // writeReplayEvent prints an event of a replay: its time, what each
@@ -168,22 +156,9 @@ func writeDigest(w io.Writer, it engine.ReplayItem, describe func(*event.Event, 
 	if f.Events < f.Count {
 		fmt.Fprintf(w, "   (digest.events keeps the first %d: max_events)\n", f.Events)
 	}
-	writeFired(w, digestEvent(f), engine.Fired{Rule: f.Rule, Actions: f.Actions}, "", describe)
+	writeFired(w, requests.DigestEvent(f), engine.Fired{Rule: f.Rule, Actions: f.Actions}, "", describe)
 	writeErrors(w, f.Errors)
 	fmt.Fprintln(w)
-}
-
-// digestEvent stands for a digest where an action's reference needs an
-// event: its key names the rule, the key and the due time.
-func digestEvent(f *engine.Flushed) *event.Event {
-	key := fmt.Sprintf("digest/%s/%s/%d", f.Rule.Name, f.Key, f.Due.Unix())
-	return &event.Event{Name: "digest", Key: key, ID: key}
-}
-
-// tickEvent stands for a timer rule's tick likewise.
-func tickEvent(t *engine.Tick) *event.Event {
-	key := fmt.Sprintf("tick/%s/%d", t.Rule.Name, t.At.Unix())
-	return &event.Event{Name: "schedule", Key: key, ID: key}
 }
 
 func stateKind(r *engine.Rule) string {
@@ -211,10 +186,10 @@ func replayLine(it engine.ReplayItem, describe func(*event.Event, engine.Rendere
 	case it.Flushed != nil:
 		f := it.Flushed
 		return replayJSON{Digest: &digestJSON{Rule: f.Rule.Name, Key: f.Key, Due: f.Due.Format(time.RFC3339), Count: f.Count, AtEnd: it.AtEnd,
-			Actions: actionsJSON(digestEvent(f), f.Rule.Name, f.Actions, describe), Errors: errorStrings(f.Errors)}}
+			Actions: actionsJSON(requests.DigestEvent(f), f.Rule.Name, f.Actions, describe), Errors: errorStrings(f.Errors)}}
 	case it.Tick != nil:
 		t := it.Tick
-		return replayJSON{Tick: &tickJSON{Rule: t.Rule.Name, Time: t.At.Format(time.RFC3339), Actions: actionsJSON(tickEvent(t), t.Rule.Name, t.Actions, describe), Errors: errorStrings(t.Errors)}}
+		return replayJSON{Tick: &tickJSON{Rule: t.Rule.Name, Time: t.At.Format(time.RFC3339), Actions: actionsJSON(requests.TickEvent(t), t.Rule.Name, t.Actions, describe), Errors: errorStrings(t.Errors)}}
 	}
 	line := toJSON(it.Result, describe)
 	out := replayJSON{dryRunJSON: &line, Time: it.At.Format(time.RFC3339)}
