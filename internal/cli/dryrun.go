@@ -143,9 +143,15 @@ func writeFired(w io.Writer, ev *event.Event, f engine.Fired, note string, descr
 			writeField(w, "       ", k, params[k])
 		}
 		if describe != nil {
-			fmt.Fprintf(w, "       request:\n%s", padLines(describe(ev, a), "         "))
+			writeRequest(w, "       ", describe(ev, a))
 		}
 	}
+}
+
+// writeRequest prints the request of an action (text, from
+// requests.Builder.Show) under a "request:" line at pad.
+func writeRequest(w io.Writer, pad, text string) {
+	fmt.Fprintf(w, "%srequest:\n%s", pad, padLines(text, pad+"  "))
 }
 
 func writeErrors(w io.Writer, errs []engine.RuleError) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/funcs"
+	"github.com/hookd/hookd/engine/requests"
 	"github.com/hookd/hookd/engine/ruletest"
 	"github.com/hookd/hookd/event"
 )
@@ -78,12 +79,13 @@ func runExplain(s Streams, args []string) int {
 			len(shared), pos[0], *id, strings.Join(shared, ", "))
 	}
 	xs, before := explainEvent(rs, events, ev)
+	reqs := explainRequests(requests.ForRules(rs), ev, xs)
 	if *format == "json" {
 		out := explainJSON{Event: explainEventJSON{ID: ev.ID, Event: ev.Name, Action: ev.Action, Source: ev.Source}, Rules: []explainRuleJSON{}}
-		for _, x := range xs {
+		for i, x := range xs {
 			r := explainRuleJSON{Rule: x.Rule.Name, Line: x.Rule.Line, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition, State: explainState(x)}
-			for _, a := range x.Actions {
-				r.Actions = append(r.Actions, actionJSON{Rule: x.Rule.Name, Type: a.Action.Type, Params: a.Params})
+			for j, a := range x.Actions {
+				r.Actions = append(r.Actions, actionJSON{Rule: x.Rule.Name, Type: a.Action.Type, Params: a.Params, Request: reqs[i][j]})
 			}
 			for _, e := range x.Errors {
 				r.Errors = append(r.Errors, e.Error())
@@ -99,7 +101,7 @@ func runExplain(s Streams, args []string) int {
 		}
 		return 0
 	}
-	writeExplanation(s.Stdout, rs, ev, xs)
+	writeExplanation(s.Stdout, rs, ev, xs, reqs)
 	if before > 0 {
 		fmt.Fprintf(s.Stdout, "\n(replayed first, in event time: the %s before it, from %s, for the throttles, windows, digests and loop guard)\n", funcs.Plural(before, "event", "events"), pos[0])
 	}
@@ -161,9 +163,29 @@ func pickEvent(events []*event.Event, id, where string) (ev *event.Event, shared
 	return ev, shared, nil
 }
 
+// explainRequests builds the request of each action of xs, fired for ev,
+// as dry-run does: reqs[i][j] is the request of xs[i].Actions[j], or why
+// it cannot be built. An action whose request cannot be built is also an
+// error of its rule (see requests.Builder.Build).
+func explainRequests(b requests.Builder, ev *event.Event, xs []engine.RuleExplanation) [][]string {
+	reqs := make([][]string, len(xs))
+	for i := range xs {
+		x := &xs[i]
+		for _, a := range x.Actions {
+			text, err := b.Build(ev, a)
+			reqs[i] = append(reqs[i], text)
+			if err != nil {
+				x.Errors = append(x.Errors, *err)
+			}
+		}
+	}
+	return reqs
+}
+
 // writeExplanation prints each rule with ✓ or ✗, its position, why it
-// did or did not fire, and its condition part by part.
-func writeExplanation(w io.Writer, rs *engine.RuleSet, ev *event.Event, xs []engine.RuleExplanation) {
+// did or did not fire, its condition part by part, and the request of
+// each action it fires (reqs, from explainRequests).
+func writeExplanation(w io.Writer, rs *engine.RuleSet, ev *event.Event, xs []engine.RuleExplanation, reqs [][]string) {
 	fmt.Fprintf(w, "%s\n", eventTitle(ev))
 	fired := 0
 	for _, x := range xs {
@@ -172,7 +194,7 @@ func writeExplanation(w io.Writer, rs *engine.RuleSet, ev *event.Event, xs []eng
 		}
 	}
 	fmt.Fprintf(w, "%s: %s, %d fired\n", rs.File, funcs.Plural(len(xs), "rule", "rules"), fired)
-	for _, x := range xs {
+	for i, x := range xs {
 		mark := "✗"
 		if x.Outcome == engine.OutcomeFired {
 			mark = "✓"
@@ -192,8 +214,9 @@ func writeExplanation(w io.Writer, rs *engine.RuleSet, ev *event.Event, xs []eng
 		} else if x.Outcome == engine.OutcomeFired {
 			fmt.Fprintln(w, "    no condition: fires for every event it listens to")
 		}
-		for _, a := range x.Actions {
+		for j, a := range x.Actions {
 			fmt.Fprintf(w, "    does %s[%d]\n", a.Action.Type, a.Action.Index)
+			writeRequest(w, "      ", reqs[i][j])
 		}
 		if x.Outcome == engine.OutcomeFired && x.Rule.Stop {
 			fmt.Fprintln(w, "    stop: true: the rules after it are skipped")
