@@ -9,10 +9,21 @@ import (
 )
 
 // LoadFile reads a rules file and loads it like Load. It is how every
-// command reads a rules file (check, dry-run, explain, fire, serve),
-// so that a file whose examples fail is refused by all of them alike.
+// command reads a rules file (dry-run, explain, fire, serve; check with
+// CheckFile), so that a file whose examples fail is refused by all of
+// them alike.
 func LoadFile(name string, opts engine.LoadOptions) (*engine.RuleSet, engine.Problems) {
 	return loadFile(name, opts, Load)
+}
+
+// CheckFile reads a rules file and loads it as `hookd check` does: like
+// LoadFile, but an example that fires an action whose request cannot be
+// built is an error, which the daemon and the other commands load with a
+// warning (see Load).
+func CheckFile(name string, opts engine.LoadOptions) (*engine.RuleSet, engine.Problems) {
+	return loadFile(name, opts, func(name string, data []byte, opts engine.LoadOptions) (*engine.RuleSet, engine.Problems) {
+		return load(name, data, opts, engine.Error)
+	})
 }
 
 // LoadFileUntested reads a rules file and loads it without running its
@@ -34,7 +45,18 @@ func loadFile(name string, opts engine.LoadOptions, load func(string, []byte, en
 // file whose examples fail does not load, and each failure is a problem
 // at the line and column of the expectation that did not hold. The daemon's reload,
 // which has the file's bytes already, loads rules this way.
+//
+// An example that fires an action whose request cannot be built is a
+// warning here, not an error: dry-run counts such an action as an error
+// of its event, and the daemon dead-letters it, but neither refuses the
+// file for it. `hookd check` makes it an error (see CheckFile).
 func Load(name string, data []byte, opts engine.LoadOptions) (*engine.RuleSet, engine.Problems) {
+	return load(name, data, opts, engine.Warning)
+}
+
+// load is Load, with unbuildable the severity of an example's action
+// whose request cannot be built.
+func load(name string, data []byte, opts engine.LoadOptions, unbuildable engine.Severity) (*engine.RuleSet, engine.Problems) {
 	rs, problems := engine.Load(name, data, opts)
 	if rs == nil {
 		return nil, problems
@@ -52,9 +74,13 @@ func Load(name string, data []byte, opts engine.LoadOptions) (*engine.RuleSet, e
 		}
 		for _, c := range cases {
 			for _, f := range c.Run(rs) {
-				failed = true
+				sev := engine.Error
+				if f.Unbuildable {
+					sev = unbuildable
+				}
+				failed = failed || sev == engine.Error
 				msg := strings.ReplaceAll(f.Msg, "\n", "\n    ")
-				problems = append(problems, engine.Problem{File: f.File, Line: f.Line, Col: f.Col, Msg: fmt.Sprintf("example %q failed: %s", c.Name, msg)})
+				problems = append(problems, engine.Problem{File: f.File, Line: f.Line, Col: f.Col, Severity: sev, Msg: fmt.Sprintf("example %q failed: %s", c.Name, msg)})
 			}
 		}
 	}

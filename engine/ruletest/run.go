@@ -3,12 +3,14 @@ package ruletest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/requests"
 	"github.com/hookd/hookd/event"
 )
 
@@ -19,6 +21,10 @@ type Failure struct {
 	Pos
 	// Msg says what was expected and what happened; it may span lines.
 	Msg string
+	// Unbuildable marks the failure of an action that fired but whose
+	// request cannot be built (see requests.Error): the daemon would
+	// dead-letter it.
+	Unbuildable bool
 }
 
 // String formats the failure as "file:line:col: message".
@@ -30,11 +36,18 @@ func (f Failure) String() string {
 const maxShown = 300
 
 // Run feeds the case's event to rs and returns every expectation that
-// did not hold (none when the case passes).
+// did not hold (none when the case passes). An action that fires but
+// whose request cannot be built fails the case too, at the line of the
+// case (or of the step of its sequence): the daemon would dead-letter it
+// (an action that reads an unset ${ENV} variable is left out, see
+// requests.Builder.Build).
 func (c *Case) Run(rs *engine.RuleSet) []Failure {
-	r := &run{c: c, rs: rs}
+	r := newRun(c, rs)
 	r.v = r.result()
 	r.res = r.v.res
+	if c.Sequence == nil {
+		r.unbuildable(r.res.Errors, c.Pos, "")
+	}
 	for _, f := range r.res.Fired {
 		r.fired = append(r.fired, f.Rule.Name)
 	}
@@ -94,7 +107,7 @@ type Firing struct {
 // timer ticks sent since the event before the last and when the events
 // ran out.
 func (c *Case) Firings(rs *engine.RuleSet) []Firing {
-	v := (&run{c: c, rs: rs}).result()
+	v := newRun(c, rs).result()
 	out := make([]Firing, 0, len(v.own)+len(v.sent))
 	for _, f := range v.own {
 		out = append(out, Firing{Fired: f})
@@ -113,7 +126,7 @@ func (r *run) result() *view {
 		// through, a window of at_least 1 fires.
 		engine.NewMemoryState().Apply(res)
 	}
-	return newView(res)
+	return newView(r.reqs.Check(res))
 }
 
 // view is what one set of expectations checks (a case's own, or a step's
@@ -143,12 +156,21 @@ func newView(res *engine.Result) *view {
 type run struct {
 	c  *Case
 	rs *engine.RuleSet
+	// reqs builds the requests of the actions that fire.
+	reqs requests.Builder
+	// reported holds the actions whose request cannot be built already
+	// reported, by line: a step repeated reports each one once.
+	reported map[string]bool
 	// v is what the case's own expectations check; res and fired are
 	// its result and the names of the rules that fired in it.
 	v        *view
 	res      *engine.Result
 	fired    []string
 	failures []Failure
+}
+
+func newRun(c *Case, rs *engine.RuleSet) *run {
+	return &run{c: c, rs: rs, reqs: requests.ForRules(rs), reported: map[string]bool{}}
 }
 
 func (r *run) failf(at Pos, format string, args ...any) {
@@ -337,14 +359,39 @@ func (f FieldExpect) wantAt(i int) Pos {
 	return f.Pos
 }
 
-// errors checks the run-time errors: their count when the case states
-// one, else that there are none.
+// unbuildable fails, at at, each action of errs whose request cannot
+// be built; when says when it fired in a sequence ("at event 2 (T)"), ""
+// for a single event.
+func (r *run) unbuildable(errs []engine.RuleError, at Pos, when string) {
+	if when != "" {
+		when = " " + when
+	}
+	for _, e := range errs {
+		var ue *requests.Error
+		if !errors.As(e.Err, &ue) {
+			continue
+		}
+		seen := fmt.Sprintf("%d:%d %s", at.Line, at.Col, e.Action)
+		if r.reported[seen] {
+			continue
+		}
+		r.reported[seen] = true
+		r.failures = append(r.failures, Failure{File: r.c.File, Pos: at, Unbuildable: true,
+			Msg: fmt.Sprintf("rule %q fired%s, but the request of its action %s cannot be built (the daemon would dead-letter it): %v", e.Rule, when, e.Action, ue.Err)})
+	}
+}
+
+// errors checks the run-time errors of conditions and templates (not
+// the actions whose request cannot be built, see unbuildable): their
+// count when the case states one, else that there are none.
 func (r *run) errors() {
-	got := len(r.res.Errors)
 	var msgs []string
 	for _, e := range r.res.Errors {
-		msgs = append(msgs, e.Error())
+		if !requests.Unbuildable(e) {
+			msgs = append(msgs, e.Error())
+		}
 	}
+	got := len(msgs)
 	switch {
 	case r.c.Errors != nil && got != r.c.Errors.N:
 		r.failf(r.c.Errors.Pos, "expected %d run-time error(s), got %d%s", r.c.Errors.N, got, listed(msgs))

@@ -163,6 +163,7 @@ func (r *run) replay() *view {
 	var errs []engine.RuleError
 	var last *view
 	r.rs.Replay(events, engine.NewMemoryState(), func(it engine.ReplayItem) {
+		r.reqs.CheckItem(it)
 		switch {
 		case it.Flushed != nil:
 			pending = append(pending, digestSent(it.Flushed))
@@ -187,6 +188,7 @@ func (r *run) replay() *view {
 		return newView(&engine.Result{Event: c.Event})
 	}
 	last.count(pending, "when the events ran out", errs)
+	r.unbuildable(errs, c.Pos, "when the events ran out")
 	return last
 }
 
@@ -230,7 +232,8 @@ func (v *view) count(sent []sending, when string, errs []engine.RuleError) {
 }
 
 // checkStep checks the fires and not_fires of one step of a sequence,
-// explaining a failure as a case's own are (see run.why).
+// explaining a failure as a case's own are (see run.why), and fails the
+// actions counted with the step whose request cannot be built.
 func (r *run) checkStep(st *Step, v *view) {
 	if st == nil {
 		return
@@ -249,6 +252,7 @@ func (r *run) checkStep(st *Step, v *view) {
 			r.failf(x.Pos, "expected rule %q not to fire at event %d (%s), but it fired: %s", x.Rule, st.Nth, st.At.Format(time.RFC3339), r.why(v, x.Rule))
 		}
 	}
+	r.unbuildable(v.res.Errors, st.Pos, fmt.Sprintf("at event %d (%s)", st.Nth, st.At.Format(time.RFC3339)))
 }
 
 // stepChecks reports whether a step of the sequence checks something.

@@ -18,7 +18,7 @@ func runCheck(s Streams, args []string) int {
 	if len(pos) != 1 {
 		return exitUsage(s, fs, "name one rules file, e.g. hookd check rules.yaml")
 	}
-	rs, problems := ruletest.LoadFile(pos[0], engine.LoadOptions{})
+	rs, problems := ruletest.CheckFile(pos[0], engine.LoadOptions{})
 	for _, p := range problems {
 		fmt.Fprintln(s.Stderr, p)
 	}
