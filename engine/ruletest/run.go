@@ -159,8 +159,8 @@ type run struct {
 	// reqs builds the requests of the actions that fire.
 	reqs requests.Builder
 	// reported holds the actions whose request cannot be built already
-	// reported, by line: a step repeated reports each one once.
-	reported map[string]bool
+	// reported, with their line: a step repeated reports each one once.
+	reported map[reported]bool
 	// v is what the case's own expectations check; res and fired are
 	// its result and the names of the rules that fired in it.
 	v        *view
@@ -169,8 +169,15 @@ type run struct {
 	failures []Failure
 }
 
+// reported is an action (by name) whose request cannot be built,
+// reported at a position.
+type reported struct {
+	at     Pos
+	action string
+}
+
 func newRun(c *Case, rs *engine.RuleSet) *run {
-	return &run{c: c, rs: rs, reqs: requests.ForRules(rs), reported: map[string]bool{}}
+	return &run{c: c, rs: rs, reqs: requests.ForRules(rs), reported: map[reported]bool{}}
 }
 
 func (r *run) failf(at Pos, format string, args ...any) {
@@ -371,7 +378,7 @@ func (r *run) unbuildable(errs []engine.RuleError, at Pos, when string) {
 		if !errors.As(e.Err, &ue) {
 			continue
 		}
-		seen := fmt.Sprintf("%d:%d %s", at.Line, at.Col, e.Action)
+		seen := reported{at, e.Action}
 		if r.reported[seen] {
 			continue
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/hookd/hookd/engine/ruletest"
 )
 
-// removeRules remove whoever writes from a group: a sender known only by
+// removeRules removes whoever writes from a group: a sender known only by
 // a linked id (@lid) has no phone number, so the daemon could not build
 // the removal's request and would dead-letter it.
 const removeRules = `version: 1
