@@ -85,7 +85,7 @@ func runExplain(s Streams, args []string) int {
 		for i, x := range xs {
 			r := explainRuleJSON{Rule: x.Rule.Name, Line: x.Rule.Line, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition, State: explainState(x)}
 			for j, a := range x.Actions {
-				r.Actions = append(r.Actions, actionJSON{Rule: x.Rule.Name, Type: a.Action.Type, Params: a.Params, Request: reqs[i][j]})
+				r.Actions = append(r.Actions, actionJSON{Rule: x.Rule.Name, Type: a.Action.Type, Params: masked(a), Request: reqs[i][j]})
 			}
 			for _, e := range x.Errors {
 				r.Errors = append(r.Errors, e.Error())
