@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -70,10 +71,11 @@ rules:
 // TestEventTimeOfEventsAboutAMessage: an ack, an edit or vote, a reaction
 // carry the envelope of the message they are about, whose created and
 // data.timestamp are the message's time (in the spec's ack example,
-// created equals data.timestamp and the delivery came a day later). An
-// ack's time is the date of its state in data.events, else its arrival;
-// an update's or a reaction's is its arrival; a new message's is its
-// created. The same with the projection the daemon decodes.
+// created equals data.timestamp and data.events dates the ack later).
+// Such an event counts at its own state's date in data.events (date or
+// reportedAt) when it has one; else the daemon takes its arrival and a
+// replay (ReplayTime, no arrival) the envelope's time. A new message's
+// time is its created. The same with the projection the daemon decodes.
 func TestEventTimeOfEventsAboutAMessage(t *testing.T) {
 	rs := loadRules(t, `version: 1
 rules:
@@ -92,16 +94,23 @@ rules:
 		}
 		return b
 	}
+	created := time.Unix(1671225190, 0).UTC()
+	prev := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	stated := time.Date(2024, 7, 22, 14, 0, 0, 0, time.UTC)
 	tests := []struct {
-		name string
-		body []byte
-		want time.Time
+		name         string
+		body         []byte
+		want, replay time.Time
 	}{
-		{"delivered ack: data.events.delivered.date", spec("message-out-ack-delivered.json"), time.Date(2022, 12, 16, 21, 26, 43, 216e6, time.UTC)},
-		{"read ack without data.events.read: arrival", spec("message-out-ack-read.json"), arrival},
-		{"new message: created", spec("message-in-new.json"), time.Unix(1671225190, 0).UTC()},
-		{"reaction: arrival", []byte(`{"id":"m1","event":"message:reaction","created":1671225190,"data":{"id":"m1","timestamp":1671225190,"body":"hi"}}`), arrival},
-		{"edit: arrival", []byte(`{"id":"m1","event":"message:update","created":1671225190,"data":{"id":"m1","timestamp":1671225190,"body":"hi"}}`), arrival},
+		{"delivered ack: data.events.delivered.date", spec("message-out-ack-delivered.json"), time.Date(2022, 12, 16, 21, 26, 43, 216e6, time.UTC), time.Date(2022, 12, 16, 21, 26, 43, 216e6, time.UTC)},
+		{"read ack without data.events.read", spec("message-out-ack-read.json"), arrival, time.Unix(1671220018, 0).UTC()},
+		{"read ack dated as readed.reportedAt", []byte(`{"id":"m1","event":"message:out:ack","ack":"read","created":1671225190,"data":{"id":"m1","events":{"readed":{"reportedAt":"2024-07-22T14:00:00Z"}}}}`), stated, stated},
+		{"server ack dated as sent", []byte(`{"id":"m1","event":"message:out:ack","ack":"server","created":1671225190,"data":{"id":"m1","events":{"sent":{"date":"2024-07-22T14:00:00Z"}}}}`), stated, stated},
+		{"new message: created", spec("message-in-new.json"), created, created},
+		{"reaction without a date of its own", []byte(`{"id":"m1","event":"message:reaction","created":1671225190,"data":{"id":"m1","timestamp":1671225190,"body":"hi"}}`), arrival, created},
+		{"reaction dated in data.events", []byte(`{"id":"m1","event":"message:reaction","created":1671225190,"data":{"id":"m1","events":{"reaction":{"reportedAt":"2024-07-22T14:00:00Z"}}}}`), stated, stated},
+		{"edit without a date of its own", []byte(`{"id":"m1","event":"message:update","created":1671225190,"data":{"id":"m1","timestamp":1671225190,"body":"hi"}}`), arrival, created},
+		{"edit without any time", []byte(`{"id":"m1","event":"message:update","data":{"id":"m1","body":"hi"}}`), arrival, prev},
 	}
 	for _, tt := range tests {
 		for proj, p := range map[string]*event.Projection{"projected": rs.Projection(), "whole": nil} {
@@ -112,6 +121,30 @@ rules:
 			if got := engine.EventTime(evs[0], arrival); !got.Equal(tt.want) {
 				t.Errorf("%s (%s): EventTime = %v, want %v", tt.name, proj, got, tt.want)
 			}
+			if got := engine.ReplayTime(evs[0], prev); !got.Equal(tt.replay) {
+				t.Errorf("%s (%s): ReplayTime = %v, want %v", tt.name, proj, got, tt.replay)
+			}
+		}
+	}
+}
+
+// TestSortByTimeOfReactions: a replay (dry-run, explain) orders and times
+// reactions, which name no time of their own, by their envelope's time,
+// not at the Unix epoch or the time of the event before them.
+func TestSortByTimeOfReactions(t *testing.T) {
+	var evs []*event.Event
+	for _, created := range []int64{1772452800, 1772445600, 1772449200} { // 12:00, 10:00, 11:00
+		body := fmt.Sprintf(`{"id":"m%d","event":"message:reaction","created":%d,"data":{"id":"m1"}}`, created, created)
+		parsed, err := event.Parse([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, parsed...)
+	}
+	times := engine.SortByTime(evs)
+	for i, want := range []int64{1772445600, 1772449200, 1772452800} {
+		if times[i].Unix() != want || evs[i].ID != fmt.Sprintf("m%d", want) {
+			t.Errorf("event %d: %s at %v, want m%d at %v", i, evs[i].ID, times[i], want, time.Unix(want, 0).UTC())
 		}
 	}
 }

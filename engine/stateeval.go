@@ -63,87 +63,150 @@ func (rs *RuleSet) EvaluateAt(ev *event.Event, arrival time.Time) *Result {
 	return rs.evaluate(ev, arrival)
 }
 
-// EventTime is the time of an event for windows, throttles and digests:
-// its created field (Unix seconds, as Wassenger sends it), else the
-// message's data.timestamp (Unix seconds), else its date (RFC 3339, as
-// the items of message:out:failed carry it), else arrival (else now).
+// EventTime is the time of an event for windows, throttles and digests,
+// as the daemon judges an event that arrived at arrival (zero: unknown,
+// then now): the time of its own state (see statedTime), else, for an
+// event about an earlier message (an ack, an edit or vote, a reaction),
+// arrival, else the envelope's time (see envelopeTime), else arrival.
 //
-// An event about an earlier message (an ack, an edit or vote, a
-// reaction) carries that message's envelope: its created and
-// data.timestamp are the message's time, not the event's (in the
-// message:out:ack example of Wassenger's API spec, created equals
-// data.timestamp, and the message was delivered a day later, as its
-// data.events.delivered.date says). So the time of a message:out:ack is
-// the date of its state in data.events (data.events.read.date for a
-// read ack), else arrival; that of a message:update or message:reaction,
-// which name no time of their own, is arrival.
+// An event about an earlier message carries that message's envelope: in
+// the message:out:ack example of Wassenger's API spec, created equals the
+// message's data.timestamp, while its data.events dates the ack later. So
+// such an event counts at its own state's date when it has one, else at
+// its arrival, not at the message's time. A replay, which knows no
+// arrival, takes ReplayTime instead.
 func EventTime(ev *event.Event, arrival time.Time) time.Time {
-	switch ev.Name {
-	case "message:out:ack":
-		if t, ok := ackTime(ev); ok {
-			return t
-		}
-		return arrivalTime(arrival)
-	case "message:update", "message:reaction":
-		return arrivalTime(arrival)
-	}
-	if t, ok := unixField(ev.Fields["created"]); ok {
+	if t, ok := statedTime(ev.Name, ev.Fields); ok {
 		return t
 	}
-	if data, ok := ev.Fields["data"].(map[string]any); ok {
-		if t, ok := unixField(data["timestamp"]); ok {
-			return t
-		}
+	if aboutEarlierMessage(ev.Name) && !arrival.IsZero() {
+		return arrival.UTC()
 	}
-	// The items of message:out:sent, :failed, :removed and :expired have
-	// no created: their date is an RFC 3339 time.
-	if s, ok := ev.Fields["date"].(string); ok {
-		if t, ok := rfc3339(s); ok {
-			return t
-		}
+	if t, ok := envelopeTime(ev.Fields); ok {
+		return t
 	}
 	return arrivalTime(arrival)
 }
 
-// WithEventTime returns a copy of ev's fields whose time (see EventTime)
-// is at, as a replay at a given time needs: created is at in Unix
-// seconds, and so is the date of a message:out:ack's state in
-// data.events, when it has one. The time of a message:update or a
-// message:reaction is its arrival: replay it with at as arrival. The
+// ReplayTime is the time a replay (dry-run, explain, a test sequence)
+// gives ev, which has no arrival: the time of its own state, else the
+// envelope's time (for an event about an earlier message, its message's:
+// the best the event says), else prev, the time of the event before it.
+func ReplayTime(ev *event.Event, prev time.Time) time.Time {
+	if t, ok := statedTime(ev.Name, ev.Fields); ok {
+		return t
+	}
+	if t, ok := envelopeTime(ev.Fields); ok {
+		return t
+	}
+	return prev.UTC()
+}
+
+// aboutEarlierMessage reports whether events named name are about a
+// message sent or received before them, whose envelope they carry.
+func aboutEarlierMessage(name string) bool {
+	switch name {
+	case "message:out:ack", "message:update", "message:reaction":
+		return true
+	}
+	return false
+}
+
+// envelopeTime is the time an event's envelope states: its created field
+// (Unix seconds, as Wassenger sends it), else the message's
+// data.timestamp (Unix seconds), else its date (RFC 3339, as the items of
+// message:out:failed carry it).
+func envelopeTime(fields map[string]any) (time.Time, bool) {
+	if t, ok := unixField(fields["created"]); ok {
+		return t, true
+	}
+	if data, ok := fields["data"].(map[string]any); ok {
+		if t, ok := unixField(data["timestamp"]); ok {
+			return t, true
+		}
+	}
+	// The items of message:out:sent, :failed, :removed and :expired have
+	// no created: their date is an RFC 3339 time.
+	if s, ok := fields["date"].(string); ok {
+		return rfc3339(s)
+	}
+	return time.Time{}, false
+}
+
+// statedTime is the time an event about an earlier message gives its own
+// state in data.events: a message:out:ack's ack (data.events.read for a
+// read ack, also spelt readed; data.events.sent for a server ack), a
+// message:update's update, a message:reaction's reaction, as a date or
+// reportedAt (RFC 3339).
+func statedTime(name string, fields map[string]any) (time.Time, bool) {
+	_, _, at, ok := stateEntry(name, fields)
+	return at, ok
+}
+
+// stateEntry finds the entry of data.events that dates an event about an
+// earlier message (see statedTime): its name in data.events, the key of
+// its time (date or reportedAt) and that time.
+func stateEntry(name string, fields map[string]any) (entry, key string, at time.Time, ok bool) {
+	data, _ := fields["data"].(map[string]any)
+	events, _ := data["events"].(map[string]any)
+	if events == nil {
+		return "", "", time.Time{}, false
+	}
+	var names []string
+	switch name {
+	case "message:out:ack":
+		ack, _ := fields["ack"].(string)
+		if ack == "" {
+			ack, _ = data["ack"].(string)
+		}
+		switch ack {
+		case "":
+			return "", "", time.Time{}, false
+		case "read":
+			names = []string{"read", "readed"}
+		case "server":
+			names = []string{"server", "sent"}
+		default:
+			names = []string{ack}
+		}
+	case "message:update":
+		names = []string{"update"}
+	case "message:reaction":
+		names = []string{"reaction"}
+	default:
+		return "", "", time.Time{}, false
+	}
+	for _, n := range names {
+		e, _ := events[n].(map[string]any)
+		for _, key := range []string{"date", "reportedAt"} {
+			if s, isString := e[key].(string); isString {
+				if t, valid := rfc3339(s); valid {
+					return n, key, t, true
+				}
+			}
+		}
+	}
+	return "", "", time.Time{}, false
+}
+
+// WithEventTime returns a copy of ev's fields whose time, as EventTime
+// and ReplayTime read it, is at: created is at in Unix seconds, and so is
+// the date of the event's own state in data.events, when it has one. The
 // maps on the way to a changed field are copies; the rest is shared.
 func WithEventTime(ev *event.Event, at time.Time) map[string]any {
 	fields := maps.Clone(ev.Fields)
 	fields["created"] = at.Unix()
-	if ev.Name != "message:out:ack" {
+	entry, key, _, ok := stateEntry(ev.Name, ev.Fields)
+	if !ok {
 		return fields
 	}
-	if _, ok := ackTime(ev); !ok {
-		return fields
-	}
+	// stateEntry found each of these maps.
 	data := maps.Clone(fields["data"].(map[string]any))
 	events := maps.Clone(data["events"].(map[string]any))
-	ack, _ := fields["ack"].(string)
-	if ack == "" {
-		ack, _ = data["ack"].(string)
-	}
-	state := maps.Clone(events[ack].(map[string]any))
-	state["date"] = at.UTC().Format(time.RFC3339Nano)
-	events[ack], data["events"], fields["data"] = state, events, data
+	dated := maps.Clone(events[entry].(map[string]any))
+	dated[key] = at.UTC().Format(time.RFC3339Nano)
+	events[entry], data["events"], fields["data"] = dated, events, data
 	return fields
-}
-
-// ackTime is the time a message:out:ack's state was reached:
-// data.events.<ack>.date, the ack being the top-level ack, else data.ack.
-func ackTime(ev *event.Event) (time.Time, bool) {
-	data, _ := ev.Fields["data"].(map[string]any)
-	ack, _ := ev.Fields["ack"].(string)
-	if ack == "" {
-		ack, _ = data["ack"].(string)
-	}
-	events, _ := data["events"].(map[string]any)
-	state, _ := events[ack].(map[string]any)
-	s, _ := state["date"].(string)
-	return rfc3339(s)
 }
 
 // rfc3339 parses an RFC 3339 time after the Unix epoch, in UTC.

@@ -166,15 +166,15 @@ type Tick struct {
 	Errors  []RuleError
 }
 
-// SortByTime orders events by EventTime, stably. An event without a time
-// of its own takes the time of the event before it in the given order
-// (the first timed event's for those at the start, the Unix epoch when
-// no event has one), so its place is kept. It returns the times, in the
-// new order.
+// SortByTime orders events by ReplayTime, stably. An event without a
+// time of its own takes the time of the event before it in the given
+// order (the first timed event's for those at the start, the Unix epoch
+// when no event has one), so its place is kept. It returns the times, in
+// the new order.
 func SortByTime(events []*event.Event) []time.Time {
 	var first time.Time
 	for _, ev := range events {
-		if t := EventTime(ev, time.Unix(0, 0)); t.Unix() != 0 {
+		if t := ReplayTime(ev, time.Unix(0, 0)); t.Unix() != 0 {
 			first = t
 			break
 		}
@@ -189,7 +189,7 @@ func SortByTime(events []*event.Event) []time.Time {
 	list := make([]timed, len(events))
 	prev := first
 	for i, ev := range events {
-		prev = EventTime(ev, prev)
+		prev = ReplayTime(ev, prev)
 		list[i] = timed{ev, prev}
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].at.Before(list[j].at) })

@@ -70,7 +70,7 @@ func (d *decoder) sequence(n *yaml.Node, dir, what string) []Step {
 			if base.IsZero() {
 				base = sequenceBase
 			}
-			at = engine.EventTime(ev, base) // its own time, else the previous one's
+			at = engine.ReplayTime(ev, base) // its own time, else the previous one's
 		}
 		repeat, every := 1, time.Minute
 		if x, ok := f["repeat"]; ok {

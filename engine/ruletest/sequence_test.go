@@ -30,6 +30,10 @@ rules:
     if: ack == "read"
     window: { key: "{{ data.chat.id }}", within: 10m, at_least: 2 }
     do: [log: {message: "{{ window.count }} reads"}]
+  - name: reaction-burst
+    on: message:reaction
+    window: { key: "{{ data.chat.id }}", within: 10m, at_least: 3 }
+    do: [log: {message: "{{ window.count }} reactions"}]
 `
 
 // readAck is a read ack of a message sent at 10:00 and read at 11:00
@@ -38,6 +42,10 @@ rules:
 func readAck(readAt string) string {
 	return `{ event: message:out:ack, ack: read, created: 1772445600, data: { id: m1, ack: read, timestamp: 1772445600, chat: { id: c1@c.us }, events: { read: { date: "` + readAt + `" } } } }`
 }
+
+// reaction is a reaction to a message sent at 10:00, with that message's
+// created and no date of its own.
+const reaction = `{ event: message:reaction, id: m1, created: 1772445600, data: { id: m1, timestamp: 1772445600, chat: { id: c1@c.us } } }`
 
 const (
 	removal = `{ event: group:update, action: remove, data: { chat: { id: g1@g.us, name: Sales } } }`
@@ -109,6 +117,20 @@ func TestSequence(t *testing.T) {
       - { event: ` + readAck("2026-03-02T11:00:00Z") + `, at: "2026-03-02T11:00:00Z" }
       - { event: ` + readAck("2026-03-02T11:00:00Z") + `, at: +1h, not_fires: reads }
       - { event: ` + readAck("2026-03-02T11:00:00Z") + `, at: +5m, fires: reads }`,
+			nil},
+		{"a reaction's at is its time", `
+    events:
+      - { event: ` + reaction + `, at: "2026-03-02T10:00:00Z" }
+      - { event: ` + reaction + `, at: +1h }
+      - { event: ` + reaction + `, at: +1h, not_fires: reaction-burst }
+      - { event: ` + reaction + `, at: +1m }
+      - { event: ` + reaction + `, at: +1m, fires: reaction-burst }`,
+			nil},
+		{"reactions without at take the message's time, as a replay does", `
+    events:
+      - { event: ` + reaction + ` }
+      - { event: ` + reaction + ` }
+      - { event: ` + reaction + `, fires: reaction-burst }`,
 			nil},
 	} {
 		src := "rules: rules.yaml\ntests:\n  - name: " + tc.name + tc.yaml + "\n"
