@@ -16,8 +16,13 @@ import (
 )
 
 func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run is the hookd command, as main and the CLI scripts run it.
+func run(args []string) int {
 	// Commits are synced with fdatasync, as SQLite's own Linux builds
 	// do: as durable as fsync, and cheaper (see BENCHMARKS.md, round 11).
 	sqlite.SyncWithFdatasync()
-	os.Exit(cli.Run(os.Args[1:], cli.Streams{Stdout: os.Stdout, Stderr: os.Stderr}))
+	return cli.Run(args, cli.Streams{Stdout: os.Stdout, Stderr: os.Stderr})
 }

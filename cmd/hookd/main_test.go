@@ -11,7 +11,6 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/hookd/hookd/internal/cli"
 	"github.com/hookd/hookd/internal/fstree"
 	"github.com/hookd/hookd/store/sqlite"
 )
@@ -19,12 +18,10 @@ import (
 var update = flag.Bool("update", false, "rewrite the expected output embedded in testdata/script/*.txtar")
 
 // TestMain lets scripts run hookd in process: `exec hookd ...` re-runs
-// this test binary as the hookd command.
+// this test binary as the hookd command, main's run.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"hookd": func() {
-			os.Exit(cli.Run(os.Args[1:], cli.Streams{Stdout: os.Stdout, Stderr: os.Stderr}))
-		},
+		"hookd": func() { os.Exit(run(os.Args[1:])) },
 	})
 }
 

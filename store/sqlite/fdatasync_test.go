@@ -3,7 +3,6 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"os"
 	"runtime"
 	"testing"
 
@@ -11,21 +10,16 @@ import (
 	"modernc.org/sqlite"
 )
 
-// TestMain runs the package's tests with commits synced as hookd's
-// commands sync them (SyncWithFdatasync in their main), so that the
-// conformance suite and the recovery tests cover the system call hookd
-// makes.
-func TestMain(m *testing.M) {
-	SyncWithFdatasync()
-	os.Exit(m.Run())
-}
-
 // TestSyncWithFdatasync checks that SyncWithFdatasync takes effect on
-// Linux and that a store synced with it keeps an event across a reopen.
+// Linux and that a store commits and reads back through it. The package's
+// other tests run with SQLite's default, fsync, as a program that does
+// not call SyncWithFdatasync gets; hookd's commands call it, so the CLI
+// scripts and the kill -9 tests of the binary run with fdatasync.
 func TestSyncWithFdatasync(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("fdatasync is checked on Linux")
 	}
+	t.Cleanup(func() { sqlite.Fdatasync(false) })
 	if !SyncWithFdatasync() || !sqlite.FdatasyncEnabled() {
 		t.Fatal("SyncWithFdatasync: SQLite does not sync with fdatasync on Linux")
 	}
