@@ -21,6 +21,10 @@ type MemoryState struct {
 	// known, when set, says why the event is hookd's own where own does
 	// not know it: the daemon's memory, for the API's dry-run (ExplainOwn).
 	known string
+	// seen holds the identity keys of the events replayed, as the
+	// store's unique index does: a replay takes in a duplicate as the
+	// daemon does, running nothing for it and changing no state.
+	seen Dedup
 }
 
 // memEntry is a key's state and when it expires (Unix milliseconds, 0
@@ -150,6 +154,10 @@ func (m *MemoryState) FlushDue(rs *RuleSet, now time.Time, all bool) []Flushed {
 type ReplayItem struct {
 	Result   *Result
 	Outcomes []StepOutcome
+	// Duplicate is set for an event that has the identity key of an
+	// earlier one: no rule was evaluated for it (Result has no firing
+	// and no error) and no state changed, as in the daemon.
+	Duplicate *Duplicate
 	// At is the event's time (Result only).
 	At      time.Time
 	Flushed *Flushed
@@ -207,7 +215,9 @@ const maxReplayTicks = 1000
 // SortByTime) with state in m, as the daemon would have over the same
 // events: before each event it sends the digests due by the event's time
 // and fires the timer rules whose ticks passed; after the last it sends
-// every digest still collecting (AtEnd). emit sees each step in order.
+// every digest still collecting (AtEnd). An event with the identity key
+// of an earlier one is a Duplicate: nothing is evaluated for it and no
+// state changes. emit sees each step in order.
 func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(ReplayItem)) {
 	times := SortByTime(events)
 	timers := rs.TimerRules()
@@ -242,6 +252,10 @@ func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(Repla
 	}
 	for i, ev := range events {
 		advance(times[i])
+		if dup := m.seen.Check(rs, ev); dup != nil {
+			emit(ReplayItem{Result: &Result{Event: ev}, Duplicate: dup, At: times[i]})
+			continue
+		}
 		res, outs := m.step(rs, ev, times[i])
 		emit(ReplayItem{Result: res, Outcomes: outs, At: times[i]})
 	}
@@ -253,7 +267,8 @@ func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(Repla
 // ExplainReplayed explains ev after replaying, with fresh state, the
 // events of the list that come before it in event-time order (digests
 // due meanwhile are sent, as in Replay), so that a window says its count
-// and a throttle when it allows the next firing. It returns the
+// and a throttle when it allows the next firing; those that are
+// duplicates of earlier ones change nothing, as in Replay. It returns the
 // explanation and how many events were replayed before ev; events is
 // not reordered.
 func (rs *RuleSet) ExplainReplayed(events []*event.Event, ev *event.Event) ([]RuleExplanation, int) {
@@ -265,7 +280,9 @@ func (rs *RuleSet) ExplainReplayed(events []*event.Event, ev *event.Event) ([]Ru
 		if e == ev {
 			return rs.ExplainIn(ev, m, times[i]), i
 		}
-		m.step(rs, e, times[i])
+		if m.seen.Check(rs, e) == nil {
+			m.step(rs, e, times[i])
+		}
 	}
 	return rs.ExplainIn(ev, m, time.Time{}), 0
 }

@@ -43,9 +43,11 @@ func readAck(readAt string) string {
 	return `{ event: message:out:ack, ack: read, created: 1772445600, data: { id: m1, ack: read, timestamp: 1772445600, chat: { id: c1@c.us }, events: { read: { date: "` + readAt + `" } } } }`
 }
 
-// reaction is a reaction to a message sent at 10:00, with that message's
-// created and no date of its own.
-const reaction = `{ event: message:reaction, id: m1, created: 1772445600, data: { id: m1, timestamp: 1772445600, chat: { id: c1@c.us } } }`
+// reactionTo is a reaction to the message id, sent at 10:00, with that
+// message's created and no date of its own.
+func reactionTo(id string) string {
+	return `{ event: message:reaction, id: ` + id + `, created: 1772445600, data: { id: ` + id + `, timestamp: 1772445600, chat: { id: c1@c.us } } }`
+}
 
 const (
 	removal = `{ event: group:update, action: remove, data: { chat: { id: g1@g.us, name: Sales } } }`
@@ -120,17 +122,30 @@ func TestSequence(t *testing.T) {
 			nil},
 		{"a reaction's at is its time", `
     events:
-      - { event: ` + reaction + `, at: "2026-03-02T10:00:00Z" }
-      - { event: ` + reaction + `, at: +1h }
-      - { event: ` + reaction + `, at: +1h, not_fires: reaction-burst }
-      - { event: ` + reaction + `, at: +1m }
-      - { event: ` + reaction + `, at: +1m, fires: reaction-burst }`,
+      - { event: ` + reactionTo("m1") + `, at: "2026-03-02T10:00:00Z" }
+      - { event: ` + reactionTo("m1") + `, at: +1h }
+      - { event: ` + reactionTo("m1") + `, at: +1h, not_fires: reaction-burst }
+      - { event: ` + reactionTo("m1") + `, at: +1m }
+      - { event: ` + reactionTo("m1") + `, at: +1m, fires: reaction-burst }`,
 			nil},
 		{"reactions without at take the message's time, as a replay does", `
     events:
-      - { event: ` + reaction + ` }
-      - { event: ` + reaction + ` }
-      - { event: ` + reaction + `, fires: reaction-burst }`,
+      - { event: ` + reactionTo("m1") + ` }
+      - { event: ` + reactionTo("m2") + ` }
+      - { event: ` + reactionTo("m3") + `, fires: reaction-burst }`,
+			nil},
+		{"a redelivery (same event, same time) fires nothing", `
+    events:
+      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z" }
+      - { event: ` + removal + `, at: "2026-03-02T10:01:00Z" }
+      - { event: ` + removal + `, at: "2026-03-02T10:01:00Z", fires: mass-removal }`,
+			[]string{`test.yaml:7:140: expected rule "mass-removal" to fire at event 3 (2026-03-02T10:01:00Z); fired: nothing; event 3 is a duplicate of event 2 (line 6), key "group:update/sha256:`}},
+		{"a redelivery counts nothing in a window", `
+    events:
+      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z" }
+      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z" }
+      - { event: ` + removal + `, at: +1m, not_fires: mass-removal }
+      - { event: ` + removal + `, at: +1m, fires: mass-removal }`,
 			nil},
 	} {
 		src := "rules: rules.yaml\ntests:\n  - name: " + tc.name + tc.yaml + "\n"
