@@ -14,12 +14,61 @@ import (
 
 // dryRunJSON is one line of `dry-run --format json`.
 type dryRunJSON struct {
-	ID      string       `json:"id"`
+	ID string `json:"id"`
+	// Key is the event's identity key (see docs/daemon.md, "Event
+	// identity"), the rules file's identity section applied.
+	Key     string       `json:"key"`
 	Event   string       `json:"event"`
 	Action  string       `json:"action"`
 	Rules   []string     `json:"rules"`
 	Actions []actionJSON `json:"actions"`
 	Errors  []string     `json:"errors"`
+	// DuplicateOf is the earlier event of the replay with the same key,
+	// for a duplicate, which the daemon takes in without running
+	// anything.
+	DuplicateOf *duplicateJSON `json:"duplicate_of,omitempty"`
+}
+
+// duplicateJSON names the earlier event of a duplicate: its place among
+// the events of the dry-run (from 1, in the order they are printed),
+// the file it was read from, and the identity key they share.
+type duplicateJSON struct {
+	Position int    `json:"position"`
+	Source   string `json:"source,omitempty"`
+	Key      string `json:"key"`
+}
+
+func duplicateOf(d *engine.Duplicate) *duplicateJSON {
+	if d == nil {
+		return nil
+	}
+	return &duplicateJSON{Position: d.Nth, Source: d.Of.Source, Key: d.Key}
+}
+
+// name is "event 3 (events.jsonl:3)", or "event 3" for an event not
+// read from a file.
+func (d *duplicateJSON) name() string {
+	name := fmt.Sprintf("event %d", d.Position)
+	if d.Source != "" {
+		name += " (" + d.Source + ")"
+	}
+	return name
+}
+
+// checked is an event of a dry-run, once its identity key is known: its
+// result (empty for a duplicate) and the earlier event it duplicates.
+type checked struct {
+	res *engine.Result
+	dup *engine.Duplicate
+}
+
+// evaluateNew evaluates ev with rs, unless seen says it is a duplicate
+// of an earlier event: the daemon then runs nothing for it.
+func evaluateNew(rs *engine.RuleSet, reqs requests.Builder, seen *engine.Dedup, ev *event.Event) checked {
+	if dup := seen.Check(rs, ev); dup != nil {
+		return checked{res: &engine.Result{Event: ev}, dup: dup}
+	}
+	return checked{res: reqs.Check(rs.Evaluate(ev))}
 }
 
 type actionJSON struct {
@@ -35,6 +84,7 @@ func runDryRun(s Streams, args []string) int {
 	format := fs.String("format", "text", "output format: text or json (one object per event)")
 	showRequests := fs.Bool("show-requests", false, "show the exact request each action would send (secrets masked)")
 	baseline := fs.String("baseline", "", "older rules file: print only what changes between it and --rules, over the same events")
+	verbose := fs.Bool("v", false, "also print each event's identity key, which tells duplicates (redeliveries) apart")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return flagErr(err)
@@ -69,31 +119,42 @@ func runDryRun(s Streams, args []string) int {
 		describe = reqs.Show
 	}
 	if rs.Remembers() {
-		return replayDryRun(s, rs, events, *format, reqs, describe)
+		return replayDryRun(s, rs, events, *format, reqs, textOptions{describe: describe, keys: *verbose})
 	}
+	var seen engine.Dedup
 	if *format == "json" {
 		enc := json.NewEncoder(s.Stdout)
 		enc.SetEscapeHTML(false)
 		for _, ev := range events {
-			if err := enc.Encode(toJSON(reqs.Check(rs.Evaluate(ev)), describe)); err != nil {
+			c := evaluateNew(rs, reqs, &seen, ev)
+			if err := enc.Encode(toJSON(c.res, c.dup, describe)); err != nil {
 				fmt.Fprintf(s.Stderr, "hookd dry-run: %v\n", err)
 				return 1
 			}
 		}
 		return 0
 	}
+	opts := textOptions{describe: describe, keys: *verbose}
 	sum := newSummary(rs)
 	for _, ev := range events {
-		res := reqs.Check(rs.Evaluate(ev))
-		sum.add(res)
-		writeText(s.Stdout, res, describe)
+		c := evaluateNew(rs, reqs, &seen, ev)
+		sum.add(c.res, c.dup)
+		writeText(s.Stdout, c, opts)
 	}
 	sum.write(s.Stdout)
 	return 0
 }
 
-func toJSON(res *engine.Result, describe func(*event.Event, engine.Rendered) string) dryRunJSON {
-	out := dryRunJSON{ID: res.Event.ID, Event: res.Event.Name, Action: res.Event.Action, Rules: []string{}, Actions: []actionJSON{}, Errors: []string{}}
+// textOptions are what the text output of dry-run shows beside what
+// fired: the requests (describe, with --show-requests) and the identity
+// keys of the events (keys, with -v).
+type textOptions struct {
+	describe func(*event.Event, engine.Rendered) string
+	keys     bool
+}
+
+func toJSON(res *engine.Result, dup *engine.Duplicate, describe func(*event.Event, engine.Rendered) string) dryRunJSON {
+	out := dryRunJSON{ID: res.Event.ID, Key: res.Event.Key, Event: res.Event.Name, Action: res.Event.Action, Rules: []string{}, Actions: []actionJSON{}, Errors: []string{}, DuplicateOf: duplicateOf(dup)}
 	for _, f := range res.Fired {
 		out.Rules = append(out.Rules, f.Rule.Name)
 		out.Actions = append(out.Actions, actionsJSON(res.Event, f.Rule.Name, f.Actions, describe)...)
@@ -116,8 +177,13 @@ func eventTitle(ev *event.Event) string {
 	return fmt.Sprintf("%s  %s  id %s", src, title, ev.ID)
 }
 
-func writeText(w io.Writer, res *engine.Result, describe func(*event.Event, engine.Rendered) string) {
+func writeText(w io.Writer, c checked, opts textOptions) {
+	res := c.res
 	fmt.Fprintf(w, "== %s\n", eventTitle(res.Event))
+	if writeIdentity(w, res.Event, c.dup, opts) {
+		fmt.Fprintln(w)
+		return
+	}
 	if len(res.Fired) == 0 && len(res.Errors) == 0 {
 		fmt.Fprintln(w, "   no rule matched")
 	}
@@ -126,10 +192,26 @@ func writeText(w io.Writer, res *engine.Result, describe func(*event.Event, engi
 		if f.Rule.Stop {
 			stop = "  (stop: later rules skipped)"
 		}
-		writeFired(w, res.Event, f, stop, describe)
+		writeFired(w, res.Event, f, stop, opts.describe)
 	}
 	writeErrors(w, res.Errors)
 	fmt.Fprintln(w)
+}
+
+// writeIdentity prints, under an event's title, its identity key (with
+// -v) or, for a duplicate, which earlier event it duplicates and the key
+// they share; it
+// reports whether the event is a duplicate, for which nothing else is
+// printed.
+func writeIdentity(w io.Writer, ev *event.Event, dup *engine.Duplicate, opts textOptions) bool {
+	if dup == nil {
+		if opts.keys {
+			fmt.Fprintf(w, "   key %s\n", ev.Key)
+		}
+		return false
+	}
+	fmt.Fprintf(w, "   duplicate of %s, key %s: the daemon acknowledges it and runs nothing\n", duplicateOf(dup).name(), dup.Key)
+	return true
 }
 
 // writeFired prints a fired rule (with note after its name) and its
@@ -179,16 +261,25 @@ type summary struct {
 	events  int
 	matched int
 	errors  int
-	fired   map[string]int
-	failed  map[string]int
+	// duplicates counts the events that had the identity key of an
+	// earlier one.
+	duplicates int
+	fired      map[string]int
+	failed     map[string]int
 }
 
 func newSummary(rs *engine.RuleSet) *summary {
 	return &summary{rs: rs, fired: map[string]int{}, failed: map[string]int{}}
 }
 
-func (s *summary) add(res *engine.Result) {
+// add counts an event: what fired for it, or, for a duplicate (dup not
+// nil), that it ran nothing.
+func (s *summary) add(res *engine.Result, dup *engine.Duplicate) {
 	s.events++
+	if dup != nil {
+		s.duplicates++
+		return
+	}
 	if len(res.Fired) > 0 {
 		s.matched++
 	}
@@ -202,7 +293,11 @@ func (s *summary) add(res *engine.Result) {
 }
 
 func (s *summary) write(w io.Writer) {
-	fmt.Fprintf(w, "%s, %d matched at least one rule, %s\n", funcs.Plural(s.events, "event", "events"), s.matched, funcs.Plural(s.errors, "error", "errors"))
+	dups := ""
+	if s.duplicates > 0 {
+		dups = ", " + funcs.Plural(s.duplicates, "duplicate", "duplicates") + " (ran nothing)"
+	}
+	fmt.Fprintf(w, "%s, %d matched at least one rule, %s%s\n", funcs.Plural(s.events, "event", "events"), s.matched, funcs.Plural(s.errors, "error", "errors"), dups)
 	width := 4
 	for _, r := range s.rs.Rules {
 		width = max(width, len(r.Name))

@@ -31,6 +31,12 @@ type impactJSON struct {
 	// the baseline rules have.
 	NewErrors   []string `json:"new_errors,omitempty"`
 	FixedErrors []string `json:"fixed_errors,omitempty"`
+	// DuplicateOf and BaselineDuplicateOf name the earlier event that
+	// the event duplicates with the new rules only, or with the baseline
+	// only: each side keys events with its own identity section, and the
+	// daemon runs nothing for a duplicate.
+	DuplicateOf         *duplicateJSON `json:"duplicate_of,omitempty"`
+	BaselineDuplicateOf *duplicateJSON `json:"baseline_duplicate_of,omitempty"`
 
 	source string
 	// newIn and fixedIn are the rules of NewErrors and FixedErrors.
@@ -64,8 +70,14 @@ func runImpact(s Streams, baselinePath string, rs *engine.RuleSet, events []*eve
 	}
 	oldReqs, reqs := requests.ForRules(old), requests.ForRules(rs)
 	var changes []impactJSON
+	// Each side keys the events with its own identity section, on its
+	// own copy of the event, and takes duplicates as the daemon would.
+	var oldSeen, curSeen engine.Dedup
 	for _, ev := range events {
-		if c, changed := compareEvent(oldReqs.Check(old.Evaluate(ev)), reqs.Check(rs.Evaluate(ev))); changed {
+		oldEv, curEv := *ev, *ev
+		o := evaluateNew(old, oldReqs, &oldSeen, &oldEv)
+		n := evaluateNew(rs, reqs, &curSeen, &curEv)
+		if c, changed := compareEvent(o, n); changed {
 			changes = append(changes, c)
 		}
 	}
@@ -84,10 +96,15 @@ func runImpact(s Streams, baselinePath string, rs *engine.RuleSet, events []*eve
 	return 0
 }
 
-// compareEvent diffs what two rule sets do with one event.
-func compareEvent(old, cur *engine.Result) (impactJSON, bool) {
+// compareEvent diffs what two rule sets do with one event: what fires,
+// and whether it is a duplicate.
+func compareEvent(oldC, curC checked) (impactJSON, bool) {
+	old, cur := oldC.res, curC.res
 	ev := cur.Event
 	c := impactJSON{ID: ev.ID, Event: ev.Name, Action: ev.Action, Started: []string{}, Stopped: []string{}, Changed: []fieldChange{}, source: ev.Source}
+	if (oldC.dup == nil) != (curC.dup == nil) {
+		c.DuplicateOf, c.BaselineDuplicateOf = duplicateOf(curC.dup), duplicateOf(oldC.dup)
+	}
 	oldFired, curFired := firedByName(old), firedByName(cur)
 	for _, f := range cur.Fired {
 		prev, ok := oldFired[f.Rule.Name]
@@ -115,7 +132,8 @@ func compareEvent(old, cur *engine.Result) (impactJSON, bool) {
 			c.fixedIn = append(c.fixedIn, old.Errors[i].Rule)
 		}
 	}
-	changed := len(c.Started)+len(c.Stopped)+len(c.Changed)+len(c.NewErrors)+len(c.FixedErrors) > 0
+	changed := len(c.Started)+len(c.Stopped)+len(c.Changed)+len(c.NewErrors)+len(c.FixedErrors) > 0 ||
+		c.DuplicateOf != nil || c.BaselineDuplicateOf != nil
 	return c, changed
 }
 
@@ -221,6 +239,7 @@ func writeImpact(w io.Writer, old, cur *engine.RuleSet, total int, changes []imp
 		}
 		return per[rule]
 	}
+	becomeDups, stopDups := 0, 0
 	for _, c := range changes {
 		title := c.Event
 		if c.Action != "" {
@@ -231,6 +250,14 @@ func writeImpact(w io.Writer, old, cur *engine.RuleSet, total int, changes []imp
 			src = "event"
 		}
 		fmt.Fprintf(w, "== %s  %s  id %s\n", src, title, c.ID)
+		if d := c.DuplicateOf; d != nil {
+			fmt.Fprintf(w, "   + duplicate of %s, key %s: with the new rules the daemon runs nothing for it\n", d.name(), d.Key)
+			becomeDups++
+		}
+		if d := c.BaselineDuplicateOf; d != nil {
+			fmt.Fprintf(w, "   - duplicate (with the baseline) of %s, key %s: with the new rules it is an event of its own\n", d.name(), d.Key)
+			stopDups++
+		}
 		for _, r := range c.Started {
 			fmt.Fprintf(w, "   + %s starts firing\n", r)
 			count(r).started++
@@ -270,6 +297,12 @@ func writeImpact(w io.Writer, old, cur *engine.RuleSet, total int, changes []imp
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "%d of %s change (baseline %s)\n", len(changes), funcs.Plural(total, "event", "events"), old.File)
+	if becomeDups > 0 {
+		fmt.Fprintf(w, "%s with the new rules' identity keys\n", funcs.Plural(becomeDups, "event becomes a duplicate", "events become duplicates"))
+	}
+	if stopDups > 0 {
+		fmt.Fprintf(w, "%s with the new rules' identity keys\n", funcs.Plural(stopDups, "duplicate becomes an event of its own", "duplicates become events of their own"))
+	}
 	var order []string
 	for _, r := range cur.Rules {
 		order = append(order, r.Name)

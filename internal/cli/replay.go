@@ -57,7 +57,12 @@ type tickJSON struct {
 // daemon would apply it, and each event shows what every throttle,
 // window and digest did; digests are sent at each period boundary of
 // event time and, for those still collecting, when the events run out.
-func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format string, reqs requests.Builder, describe func(*event.Event, engine.Rendered) string) int {
+//
+// An event with the identity key of an earlier one is a duplicate, as
+// in the daemon: nothing runs for it and no state changes (see
+// engine.RuleSet.Replay).
+func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format string, reqs requests.Builder, opts textOptions) int {
+	describe := opts.describe
 	m := engine.NewMemoryState()
 	if format == "json" {
 		enc := json.NewEncoder(s.Stdout)
@@ -81,8 +86,8 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 		reqs.CheckItem(it)
 		switch {
 		case it.Result != nil:
-			sum.add(it.Result)
-			writeReplayEvent(s.Stdout, it, describe)
+			sum.add(it.Result, it.Duplicate)
+			writeReplayEvent(s.Stdout, it, opts)
 		case it.Flushed != nil:
 			sum.fired[it.Flushed.Rule.Name]++
 			sum.errors += len(it.Flushed.Errors)
@@ -114,10 +119,15 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 }
 
 // writeReplayEvent prints an event of a replay: its time, what each
-// stateful rule's state did, and what fired.
-func writeReplayEvent(w io.Writer, it engine.ReplayItem, describe func(*event.Event, engine.Rendered) string) {
+// stateful rule's state did, and what fired; for a duplicate, which
+// event it duplicates.
+func writeReplayEvent(w io.Writer, it engine.ReplayItem, opts textOptions) {
 	res := it.Result
 	fmt.Fprintf(w, "== %s  at %s\n", eventTitle(res.Event), it.At.Format(time.RFC3339))
+	if writeIdentity(w, res.Event, it.Duplicate, opts) {
+		fmt.Fprintln(w)
+		return
+	}
 	notes := map[*engine.Rule]string{}
 	for _, o := range it.Outcomes {
 		note := "  (" + stateKind(o.Rule) + keyNote(o.Key) + ": " + o.Info.Reason + ")"
@@ -139,7 +149,7 @@ func writeReplayEvent(w io.Writer, it engine.ReplayItem, describe func(*event.Ev
 		if f.Rule.Stop {
 			note = "  (stop: later rules skipped)"
 		}
-		writeFired(w, res.Event, f, note, describe)
+		writeFired(w, res.Event, f, note, opts.describe)
 	}
 	writeErrors(w, res.Errors)
 	fmt.Fprintln(w)
@@ -191,7 +201,7 @@ func replayLine(it engine.ReplayItem, describe func(*event.Event, engine.Rendere
 		t := it.Tick
 		return replayJSON{Tick: &tickJSON{Rule: t.Rule.Name, Time: t.At.Format(time.RFC3339), Actions: actionsJSON(requests.TickEvent(t), t.Rule.Name, t.Actions, describe), Errors: errorStrings(t.Errors)}}
 	}
-	line := toJSON(it.Result, describe)
+	line := toJSON(it.Result, it.Duplicate, describe)
 	out := replayJSON{dryRunJSON: &line, Time: it.At.Format(time.RFC3339)}
 	for _, o := range it.Outcomes {
 		sj := stateJSON{Rule: o.Rule.Name, Key: o.Key, Fires: o.Fire, Count: o.Info.Count, Reason: o.Info.Reason}
