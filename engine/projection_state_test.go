@@ -128,23 +128,33 @@ rules:
 	}
 }
 
-// TestSortByTimeOfReactions: a replay (dry-run, explain) orders and times
-// reactions, which name no time of their own, by their envelope's time,
-// not at the Unix epoch or the time of the event before them.
+// TestSortByTimeOfReactions: a replay (dry-run, explain) times a
+// reaction, which names no time of its own, by its envelope (its
+// message's time), or by the event before it when that is later: not at
+// the Unix epoch.
 func TestSortByTimeOfReactions(t *testing.T) {
+	const ten = 1772445600 // 2026-03-02T10:00:00Z
 	var evs []*event.Event
-	for _, created := range []int64{1772452800, 1772445600, 1772449200} { // 12:00, 10:00, 11:00
-		body := fmt.Sprintf(`{"id":"m%d","event":"message:reaction","created":%d,"data":{"id":"m1"}}`, created, created)
-		parsed, err := event.Parse([]byte(body))
+	for i, body := range []string{
+		`{"id":"r1","event":"message:reaction","created":%d,"data":{"id":"m1"}}`,
+		`{"id":"r2","event":"message:reaction","created":%d,"data":{"id":"m2"}}`,
+		`{"id":"n3","event":"message:in:new","created":%d,"data":{"id":"n3"}}`,
+		`{"id":"r4","event":"message:reaction","created":%d,"data":{"id":"m0"}}`, // to a message of 9:00
+	} {
+		created := []int64{ten, ten + 3600, ten + 5400, ten - 3600}[i]
+		parsed, err := event.Parse([]byte(fmt.Sprintf(body, created)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		evs = append(evs, parsed...)
 	}
 	times := engine.SortByTime(evs)
-	for i, want := range []int64{1772445600, 1772449200, 1772452800} {
-		if times[i].Unix() != want || evs[i].ID != fmt.Sprintf("m%d", want) {
-			t.Errorf("event %d: %s at %v, want m%d at %v", i, evs[i].ID, times[i], want, time.Unix(want, 0).UTC())
+	for i, want := range []struct {
+		id string
+		at int64
+	}{{"r1", ten}, {"r2", ten + 3600}, {"n3", ten + 5400}, {"r4", ten + 5400}} {
+		if evs[i].ID != want.id || times[i].Unix() != want.at {
+			t.Errorf("event %d: %s at %v, want %s at %v", i, evs[i].ID, times[i], want.id, time.Unix(want.at, 0).UTC())
 		}
 	}
 }

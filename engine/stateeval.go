@@ -89,14 +89,19 @@ func EventTime(ev *event.Event, arrival time.Time) time.Time {
 }
 
 // ReplayTime is the time a replay (dry-run, explain, a test sequence)
-// gives ev, which has no arrival: the time of its own state, else the
-// envelope's time (for an event about an earlier message, its message's:
-// the best the event says), else prev, the time of the event before it.
+// gives ev, which has no arrival, after an event at prev: the time of its
+// own state, else the envelope's time, else prev. For an event about an
+// earlier message that dates nothing of its own, the envelope's time is
+// its message's, so it takes prev when that is later: recorded in the
+// order they arrived, it came after the event before it.
 func ReplayTime(ev *event.Event, prev time.Time) time.Time {
 	if t, ok := statedTime(ev.Name, ev.Fields); ok {
 		return t
 	}
 	if t, ok := envelopeTime(ev.Fields); ok {
+		if aboutEarlierMessage(ev.Name) && prev.After(t) {
+			return prev.UTC()
+		}
 		return t
 	}
 	return prev.UTC()
