@@ -35,9 +35,7 @@ type Dedup struct {
 // A key template that fails leaves the default key, as in the daemon;
 // Evaluate reports the error.
 func (d *Dedup) Check(rs *RuleSet, ev *event.Event) *Duplicate {
-	if _, keyed := rs.identity[ev.Name]; keyed {
-		rs.withRunner(ev, func(r *runner) { _ = rs.identify(r, ev) })
-	}
+	rs.Identify(ev)
 	d.n++
 	if first, ok := d.first[ev.Key]; ok {
 		return &first
@@ -47,4 +45,14 @@ func (d *Dedup) Check(rs *RuleSet, ev *event.Event) *Duplicate {
 	}
 	d.first[ev.Key] = Duplicate{Key: ev.Key, Of: ev, Nth: d.n}
 	return nil
+}
+
+// Identify sets ev.Key from rs's identity section, as Evaluate does, when
+// it has a key template for ev's name: the key the daemon stores ev
+// under. A template that fails leaves the default key, as in the daemon;
+// Evaluate reports the error.
+func (rs *RuleSet) Identify(ev *event.Event) {
+	if _, keyed := rs.identity[ev.Name]; keyed {
+		rs.withRunner(ev, func(r *runner) { _ = rs.identify(r, ev) })
+	}
 }

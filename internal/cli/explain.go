@@ -67,6 +67,9 @@ func runExplain(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd explain: %v\n", err)
 		return 1
 	}
+	for _, e := range events {
+		rs.Identify(e) // the keys the daemon stores, for --id
+	}
 	ev, shared, err := pickEvent(events, *id, pos[0])
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd explain: %v\n", err)
