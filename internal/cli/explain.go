@@ -122,13 +122,16 @@ func loadRules(s Streams, cmd, path string) (*engine.RuleSet, int) {
 }
 
 // reportLoad loads a rules file with load, allowing unset ${ENV}
-// variables, printing problems; nil and the exit code when it is invalid.
+// variables, printing problems to stderr: its warnings too when it loads
+// (a misspelt field, an inline example whose action cannot be built),
+// since they often say why a rule does not fire. It returns nil and the
+// exit code when the file is invalid.
 func reportLoad(s Streams, path string, load func(string, engine.LoadOptions) (*engine.RuleSet, engine.Problems)) (*engine.RuleSet, int) {
 	rs, problems := load(path, engine.LoadOptions{AllowUnsetEnv: true})
+	for _, p := range problems {
+		fmt.Fprintln(s.Stderr, p)
+	}
 	if rs == nil {
-		for _, p := range problems {
-			fmt.Fprintln(s.Stderr, p)
-		}
 		fmt.Fprintf(s.Stderr, "%s: %s; fix them and run again (hookd check %s)\n", path, countProblems(problems), path)
 		return nil, 1
 	}
