@@ -56,3 +56,17 @@ func (rs *RuleSet) Identify(ev *event.Event) {
 		rs.withRunner(ev, func(r *runner) { _ = rs.identify(r, ev) })
 	}
 }
+
+// Duplicates returns the events of the list that have the identity key
+// of an earlier one in the order given (see Dedup), each with the event
+// it duplicates.
+func Duplicates(rs *RuleSet, events []*event.Event) map[*event.Event]*Duplicate {
+	var d Dedup
+	out := map[*event.Event]*Duplicate{}
+	for _, ev := range events {
+		if dup := d.Check(rs, ev); dup != nil {
+			out[ev] = dup
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/hookd/hookd/engine"
@@ -83,7 +84,9 @@ rules:
 	events := readSpec(t, "message-out-ack-read.json", "message-out-ack-read.json", "message-out-ack-played.json")
 	var dups, fired []int
 	n := 0
-	rs.Replay(events, engine.NewMemoryState(), func(it engine.ReplayItem) {
+	m := engine.NewMemoryState()
+	m.DropDuplicates()
+	rs.Replay(events, m, func(it engine.ReplayItem) {
 		if it.Result == nil {
 			return
 		}
@@ -103,5 +106,44 @@ rules:
 	}
 	if len(fired) != 1 || fired[0] != 3 {
 		t.Errorf("fired at %v, want [3] (the second distinct ack)", fired)
+	}
+}
+
+// TestReplayDuplicateInArrivalOrder: the event a replay keeps is the
+// first in the order given (the order a recording keeps, as the daemon
+// keeps the first to arrive), also when a later one sorts earlier in
+// event time; without DropDuplicates (a test sequence) none is dropped.
+func TestReplayDuplicateInArrivalOrder(t *testing.T) {
+	rs := loadRules(t, `version: 1
+identity:
+  message:out:ack: "{{ id }}"
+rules:
+  - name: acks
+    on: message:out:ack
+    throttle: { per: 1m }
+    do:
+      - log: { message: "{{ ack }}" }
+`)
+	// The delivered ack arrived first; the server ack, redelivered late,
+	// is dated earlier (data.events.sent).
+	events := readSpec(t, "message-out-ack-delivered.json", "message-out-ack-server.json")
+	for _, drop := range []bool{true, false} {
+		m := engine.NewMemoryState()
+		if drop {
+			m.DropDuplicates()
+		}
+		var dups []string
+		rs.Replay(slices.Clone(events), m, func(it engine.ReplayItem) {
+			if it.Result != nil && it.Duplicate != nil {
+				dups = append(dups, it.Result.Event.Fields["ack"].(string)+" of "+it.Duplicate.Of.Fields["ack"].(string))
+			}
+		})
+		want := []string{"server of delivered"}
+		if !drop {
+			want = nil
+		}
+		if !slices.Equal(dups, want) {
+			t.Errorf("DropDuplicates %v: duplicates %q, want %q", drop, dups, want)
+		}
 	}
 }

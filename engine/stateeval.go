@@ -154,33 +154,7 @@ func statedTime(name string, fields map[string]any) (time.Time, bool) {
 func stateEntry(name string, fields map[string]any) (entry, key string, at time.Time, ok bool) {
 	data, _ := fields["data"].(map[string]any)
 	events, _ := data["events"].(map[string]any)
-	if events == nil {
-		return "", "", time.Time{}, false
-	}
-	var names []string
-	switch name {
-	case "message:out:ack":
-		ack, _ := fields["ack"].(string)
-		if ack == "" {
-			ack, _ = data["ack"].(string)
-		}
-		switch ack {
-		case "":
-			return "", "", time.Time{}, false
-		case "read":
-			names = []string{"read", "readed"}
-		case "server":
-			names = []string{"server", "sent"}
-		default:
-			names = []string{ack}
-		}
-	case "message:update":
-		names = []string{"update"}
-	case "message:reaction":
-		names = []string{"reaction"}
-	default:
-		return "", "", time.Time{}, false
-	}
+	names := stateEntryNames(name, fields)
 	for _, n := range names {
 		e, _ := events[n].(map[string]any)
 		for _, key := range []string{"date", "reportedAt"} {
@@ -194,21 +168,74 @@ func stateEntry(name string, fields map[string]any) (entry, key string, at time.
 	return "", "", time.Time{}, false
 }
 
+// stateEntryNames are the names in data.events that may date an event
+// about an earlier message named name (see statedTime), the first as
+// Wassenger's webhook examples spell it; none for other events.
+func stateEntryNames(name string, fields map[string]any) []string {
+	switch name {
+	case "message:out:ack":
+		ack, _ := fields["ack"].(string)
+		if ack == "" {
+			data, _ := fields["data"].(map[string]any)
+			ack, _ = data["ack"].(string)
+		}
+		switch ack {
+		case "":
+			return nil
+		case "read":
+			return []string{"read", "readed"}
+		case "server":
+			return []string{"sent", "server"}
+		}
+		return []string{ack}
+	case "message:update":
+		return []string{"update"}
+	case "message:reaction":
+		return []string{"reaction"}
+	}
+	return nil
+}
+
+// stateEntryName is the name WithEventTime gives the entry that dates an
+// event about an earlier message, when it has none: "" for other events.
+func stateEntryName(name string, fields map[string]any) string {
+	if names := stateEntryNames(name, fields); len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
+
 // WithEventTime returns a copy of ev's fields whose time, as EventTime
 // and ReplayTime read it, is at: created is at in Unix seconds, and so is
-// the date of the event's own state in data.events, when it has one. The
-// maps on the way to a changed field are copies; the rest is shared.
+// the date of the event's own state in data.events for an event about an
+// earlier message (an ack, an edit or vote, a reaction), which that date
+// dates (it is added where the event has none). The maps on the way to a
+// changed field are copies; the rest is shared.
 func WithEventTime(ev *event.Event, at time.Time) map[string]any {
 	fields := maps.Clone(ev.Fields)
 	fields["created"] = at.Unix()
 	entry, key, _, ok := stateEntry(ev.Name, ev.Fields)
 	if !ok {
-		return fields
+		entry, key = stateEntryName(ev.Name, ev.Fields), "date"
+		if entry == "" {
+			return fields
+		}
 	}
-	// stateEntry found each of these maps.
-	data := maps.Clone(fields["data"].(map[string]any))
-	events := maps.Clone(data["events"].(map[string]any))
-	dated := maps.Clone(events[entry].(map[string]any))
+	data, _ := fields["data"].(map[string]any)
+	data = maps.Clone(data)
+	if data == nil {
+		data = map[string]any{}
+	}
+	events, _ := data["events"].(map[string]any)
+	events = maps.Clone(events)
+	if events == nil {
+		events = map[string]any{}
+	}
+	dated, _ := events[entry].(map[string]any)
+	dated = maps.Clone(dated)
+	if dated == nil {
+		dated = map[string]any{}
+	}
 	dated[key] = at.UTC().Format(time.RFC3339Nano)
 	events[entry], data["events"], fields["data"] = dated, events, data
 	return fields

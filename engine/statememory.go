@@ -21,10 +21,9 @@ type MemoryState struct {
 	// known, when set, says why the event is hookd's own where own does
 	// not know it: the daemon's memory, for the API's dry-run (ExplainOwn).
 	known string
-	// seen holds the identity keys of the events replayed, as the
-	// store's unique index does: a replay takes in a duplicate as the
-	// daemon does, running nothing for it and changing no state.
-	seen Dedup
+	// dropDuplicates makes Replay take in a duplicate as the daemon does
+	// (see DropDuplicates).
+	dropDuplicates bool
 }
 
 // memEntry is a key's state and when it expires (Unix milliseconds, 0
@@ -36,6 +35,15 @@ type memEntry struct {
 
 // live reports whether the entry has not expired at at.
 func (e memEntry) live(at time.Time) bool { return e.expires == 0 || e.expires >= ms(at) }
+
+// DropDuplicates makes Replay take an event whose identity key an
+// earlier event of its list had as the daemon takes a redelivery: it
+// evaluates nothing for it and changes no state (ReplayItem.Duplicate).
+// The earlier event is the earlier in the order given, the order a
+// recording keeps, not in event time: the daemon keeps the first to
+// arrive. dry-run replays recordings this way; a test sequence, whose
+// steps are the events a test writes, does not.
+func (m *MemoryState) DropDuplicates() { m.dropDuplicates = true }
 
 // NewMemoryState returns an empty MemoryState.
 func NewMemoryState() *MemoryState {
@@ -215,10 +223,14 @@ const maxReplayTicks = 1000
 // SortByTime) with state in m, as the daemon would have over the same
 // events: before each event it sends the digests due by the event's time
 // and fires the timer rules whose ticks passed; after the last it sends
-// every digest still collecting (AtEnd). An event with the identity key
-// of an earlier one is a Duplicate: nothing is evaluated for it and no
-// state changes. emit sees each step in order.
+// every digest still collecting (AtEnd). With m.DropDuplicates, an event
+// with the identity key of an earlier one is a Duplicate: nothing is
+// evaluated for it and no state changes. emit sees each step in order.
 func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(ReplayItem)) {
+	var dups map[*event.Event]*Duplicate
+	if m.dropDuplicates {
+		dups = Duplicates(rs, events) // in the order they arrived
+	}
 	times := SortByTime(events)
 	timers := rs.TimerRules()
 	nextTick := make([]time.Time, len(timers))
@@ -252,7 +264,7 @@ func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(Repla
 	}
 	for i, ev := range events {
 		advance(times[i])
-		if dup := m.seen.Check(rs, ev); dup != nil {
+		if dup := dups[ev]; dup != nil {
 			emit(ReplayItem{Result: &Result{Event: ev}, Duplicate: dup, At: times[i]})
 			continue
 		}
@@ -268,10 +280,11 @@ func (rs *RuleSet) Replay(events []*event.Event, m *MemoryState, emit func(Repla
 // events of the list that come before it in event-time order (digests
 // due meanwhile are sent, as in Replay), so that a window says its count
 // and a throttle when it allows the next firing; those that are
-// duplicates of earlier ones change nothing, as in Replay. It returns the
-// explanation and how many events were replayed before ev; events is
-// not reordered.
+// duplicates of earlier ones in the list change nothing, as in Replay
+// with DropDuplicates. It returns the explanation and how many events
+// were replayed before ev; events is not reordered.
 func (rs *RuleSet) ExplainReplayed(events []*event.Event, ev *event.Event) ([]RuleExplanation, int) {
+	dups := Duplicates(rs, events)
 	cp := append([]*event.Event(nil), events...)
 	times := SortByTime(cp)
 	m := NewMemoryState()
@@ -280,7 +293,7 @@ func (rs *RuleSet) ExplainReplayed(events []*event.Event, ev *event.Event) ([]Ru
 		if e == ev {
 			return rs.ExplainIn(ev, m, times[i]), i
 		}
-		if m.seen.Check(rs, e) == nil {
+		if dups[e] == nil {
 			m.step(rs, e, times[i])
 		}
 	}

@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	modsqlite "modernc.org/sqlite"
 
 	"github.com/hookd/hookd/internal/fstree"
 	"github.com/hookd/hookd/store/sqlite"
@@ -89,5 +91,23 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// TestRunSyncsWithFdatasync: the hookd command (main's run, which the
+// scripts run too) makes SQLite sync its commits with fdatasync on Linux.
+func TestRunSyncsWithFdatasync(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("fdatasync is checked on Linux")
+	}
+	t.Cleanup(func() { modsqlite.Fdatasync(false) })
+	if _, err := modsqlite.Fdatasync(false); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"version"}); code != 0 {
+		t.Fatalf("hookd version: exit %d", code)
+	}
+	if !modsqlite.FdatasyncEnabled() {
+		t.Error("after the hookd command, SQLite syncs with fsync, want fdatasync")
 	}
 }

@@ -143,10 +143,7 @@ type view struct {
 	// reasons say what the state of each rule that remembers did with
 	// the event (only those whose condition held), in a sequence.
 	reasons map[string]string
-	// dup says, for an event of a sequence that has the identity key of
-	// an earlier one, that nothing ran for it and why.
-	dup string
-	xs  []engine.RuleExplanation
+	xs      []engine.RuleExplanation
 }
 
 // newView is the view of an event's result, before digests and ticks
@@ -218,9 +215,6 @@ func (r *run) why(v *view, name string) string {
 	}
 	if len(by) > 0 {
 		return strings.Join(by, "; ")
-	}
-	if v.dup != "" {
-		return v.dup
 	}
 	if why, ok := v.reasons[name]; ok {
 		return why

@@ -132,23 +132,18 @@ func (d *decoder) stepTime(n *yaml.Node, prev time.Time, what string) time.Time 
 
 // timed returns a copy of ev whose time is at (its created field, see
 // engine.WithEventTime), the k-th copy of a repeat (its id gets a
-// suffix, so that each is its own event).
-//
-// Its identity key is the event's key and its time: one recorded event
-// (one WhatsApp id) written at another time is another event like it,
-// as each copy of a repeat is, and at the same time a redelivery, which
-// the replay takes for a duplicate, as the daemon does. An identity:
-// override of the rules replaces the key as written, so a test can
-// check what the override keeps apart.
+// suffix, so that each is its own event). Each step is an event of its
+// own, also when it repeats an earlier step's event: the test writes
+// the events, and a sequence does not take any for a redelivery.
 func timed(ev *event.Event, at time.Time, k int) *event.Event {
 	cp := *ev
 	cp.Fields = engine.WithEventTime(ev, at)
 	if raw, err := json.Marshal(cp.Fields); err == nil {
 		cp.Raw = raw // what a digest keeps shows the time too
 	}
-	cp.Key = ev.Key + "@" + at.Format(time.RFC3339)
 	if k > 0 {
 		cp.ID = fmt.Sprintf("%s#%d", ev.ID, k+1)
+		cp.Key = fmt.Sprintf("%s#%d", ev.Key, k+1)
 	}
 	return &cp
 }
@@ -181,9 +176,6 @@ func (r *run) replay() *view {
 		case it.Result != nil:
 			st := byEvent[it.Result.Event]
 			v := newView(it.Result)
-			if d := it.Duplicate; d != nil {
-				v.dup = duplicateNote(st, byEvent[d.Of], d.Key)
-			}
 			v.reasons = map[string]string{}
 			for _, o := range it.Outcomes {
 				v.reasons[o.Rule.Name] = fmt.Sprintf("at event %d: %s", st.Nth, o.Info.Reason)
@@ -200,12 +192,6 @@ func (r *run) replay() *view {
 	last.count(pending, "when the events ran out", errs)
 	r.unbuildable(errs, c.Pos, "when the events ran out")
 	return last
-}
-
-// duplicateNote says why nothing fired at step st: its event has the
-// identity key of the earlier step of.
-func duplicateNote(st, of *Step, key string) string {
-	return fmt.Sprintf("event %d is a duplicate of event %d (line %d), key %q: the daemon acknowledges it and runs nothing", st.Nth, of.Nth, of.Line, key)
 }
 
 // sending is a digest or a timer tick that a replay sent, before it is

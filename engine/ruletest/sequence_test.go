@@ -134,18 +134,22 @@ func TestSequence(t *testing.T) {
       - { event: ` + reactionTo("m2") + ` }
       - { event: ` + reactionTo("m3") + `, fires: reaction-burst }`,
 			nil},
-		{"a redelivery (same event, same time) fires nothing", `
+		{"sub-second repeats are events of their own", `
     events:
-      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z" }
-      - { event: ` + removal + `, at: "2026-03-02T10:01:00Z" }
-      - { event: ` + removal + `, at: "2026-03-02T10:01:00Z", fires: mass-removal }`,
-			[]string{`test.yaml:7:140: expected rule "mass-removal" to fire at event 3 (2026-03-02T10:01:00Z); fired: nothing; event 3 is a duplicate of event 2 (line 6), key "group:update/sha256:`}},
-		{"a redelivery counts nothing in a window", `
+      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z", repeat: 3, every: 500ms, fires: mass-removal }`,
+			nil},
+		{"the same event written three times without at is three events", `
     events:
-      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z" }
-      - { event: ` + removal + `, at: "2026-03-02T10:00:00Z" }
-      - { event: ` + removal + `, at: +1m, not_fires: mass-removal }
-      - { event: ` + removal + `, at: +1m, fires: mass-removal }`,
+      - { event: ` + removal + ` }
+      - { event: ` + removal + ` }
+      - { event: ` + removal + `, fires: mass-removal }`,
+			nil},
+		{"a reaction's at holds also before the step before it", `
+    events:
+      - { event: ` + reactionTo("m1") + `, at: "2026-03-02T10:00:00Z" }
+      - { event: ` + reactionTo("m2") + `, at: "2026-03-02T10:01:00Z" }
+      - { event: { event: message:in:new, id: n1, data: { id: n1, chat: { id: c9@c.us } } }, at: "2026-03-02T11:00:00Z" }
+      - { event: ` + reactionTo("m3") + `, at: "2026-03-02T10:05:00Z", fires: reaction-burst }`,
 			nil},
 	} {
 		src := "rules: rules.yaml\ntests:\n  - name: " + tc.name + tc.yaml + "\n"

@@ -64,6 +64,7 @@ type tickJSON struct {
 func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format string, reqs requests.Builder, opts textOptions) int {
 	describe := opts.describe
 	m := engine.NewMemoryState()
+	m.DropDuplicates()
 	if format == "json" {
 		enc := json.NewEncoder(s.Stdout)
 		enc.SetEscapeHTML(false)
@@ -106,7 +107,7 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 			fmt.Fprintln(s.Stdout)
 		}
 	})
-	fmt.Fprintln(s.Stdout, "replayed in event-time order (created, else data.timestamp, else date, else the time of the event before), with throttles, windows, digests and the group changes of hookd's actions (the loop guard) kept in memory")
+	fmt.Fprintln(s.Stdout, "replayed in event-time order (see rules.md, \"Event time\"), with throttles, windows, digests and the group changes of hookd's actions (the loop guard) kept in memory")
 	if atEnd > 0 {
 		verb := "were"
 		if atEnd == 1 {
