@@ -19,6 +19,10 @@ import (
 type explainJSON struct {
 	Event explainEventJSON  `json:"event"`
 	Rules []explainRuleJSON `json:"rules"`
+	// DuplicateOf is the earlier event of the file with the same
+	// identity key: the daemon takes the explained one in as a duplicate
+	// and runs none of its rules.
+	DuplicateOf *duplicateJSON `json:"duplicate_of,omitempty"`
 }
 
 type explainEventJSON struct {
@@ -81,10 +85,11 @@ func runExplain(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd explain: %d events of %s have the id %q; this is the first: pick one with --id and its key: %s\n",
 			len(shared), pos[0], *id, strings.Join(shared, ", "))
 	}
+	dup := duplicateOf(engine.Duplicates(rs, events)[ev])
 	xs, before := explainEvent(rs, events, ev)
 	reqs := explainRequests(requests.ForRules(rs), ev, xs)
 	if *format == "json" {
-		out := explainJSON{Event: explainEventJSON{ID: ev.ID, Event: ev.Name, Action: ev.Action, Source: ev.Source}, Rules: []explainRuleJSON{}}
+		out := explainJSON{Event: explainEventJSON{ID: ev.ID, Event: ev.Name, Action: ev.Action, Source: ev.Source}, Rules: []explainRuleJSON{}, DuplicateOf: dup}
 		for i, x := range xs {
 			r := explainRuleJSON{Rule: x.Rule.Name, Line: x.Rule.Line, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition, State: explainState(x)}
 			for j, a := range x.Actions {
@@ -105,6 +110,9 @@ func runExplain(s Streams, args []string) int {
 		return 0
 	}
 	writeExplanation(s.Stdout, rs, ev, xs, reqs)
+	if dup != nil {
+		fmt.Fprintf(s.Stdout, "\n(a duplicate of %s, key %s: the daemon acknowledges this event and runs none of the above)\n", dup.name(), dup.Key)
+	}
 	if before > 0 {
 		fmt.Fprintf(s.Stdout, "\n(replayed first, in event time: the %s before it, from %s, for the throttles, windows, digests and loop guard)\n", funcs.Plural(before, "event", "events"), pos[0])
 	}
