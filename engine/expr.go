@@ -297,15 +297,19 @@ func syntaxHint(msg string) string {
 }
 
 // projection is the union of the fields every compiled expression reads
-// and of those Evaluate reads itself: the event time (created,
-// data.timestamp, date, and an ack's state and data.events, see
-// EventTime), the reference of hookd's own sends (data.reference, see
-// OwnSend) and, when a rule changes a group's participants, the fields
-// that tell the group:update about the change (see
+// and of those Evaluate reads itself: the reference of hookd's own sends
+// (data.reference, see OwnSend), when a rule remembers the event time
+// (created, data.timestamp, date, and an ack's state and data.events,
+// see EventTime), and when a rule changes a group's participants the
+// fields that tell the group:update about the change (see
 // OwnChanges.Recognise). It is nil when an expression reads the
 // environment as a whole ($env).
 func (l *loader) projection() *event.Projection {
-	paths := [][]string{{"created"}, {"data", "timestamp"}, {"date"}, {"ack"}, {"data", "ack"}, {"data", "events"}, {"data", "reference"}}
+	paths := [][]string{{"data", "reference"}}
+	if slices.ContainsFunc(l.rs.Rules, (*Rule).Stateful) {
+		paths = append(paths, []string{"created"}, []string{"data", "timestamp"}, []string{"date"},
+			[]string{"ack"}, []string{"data", "ack"}, []string{"data", "events"})
+	}
 	if changesGroups(l.rs.Rules) {
 		for _, f := range ownChangeFields() {
 			paths = append(paths, f.keys)

@@ -22,6 +22,7 @@ rules:
   - name: r
     on: message:out:new
     if: data.body == "hi"
+    throttle: { per: 1h }
     do:
       - log: { message: "x" }
 `)
@@ -52,6 +53,7 @@ rules:
   - name: r
     on: message:out:failed
     if: data.status == "failed"
+    throttle: { per: 1h }
     do:
       - log: { message: "x" }
 `)
@@ -82,6 +84,7 @@ rules:
   - name: r
     on: "message:*"
     if: data.body != ""
+    window: { within: 10m, at_least: 2 }
     do:
       - log: { message: "x" }
 `)
@@ -156,5 +159,36 @@ func TestSortByTimeOfReactions(t *testing.T) {
 		if evs[i].ID != want.id || times[i].Unix() != want.at {
 			t.Errorf("event %d: %s at %v, want %s at %v", i, evs[i].ID, times[i], want.id, time.Unix(want.at, 0).UTC())
 		}
+	}
+}
+
+// TestProjectionOfStatelessRules: a rule set that remembers nothing does
+// not decode the event time's fields (data.events, created) at intake,
+// which only windows, throttles and digests read; it keeps the
+// reference of hookd's own sends.
+func TestProjectionOfStatelessRules(t *testing.T) {
+	rs := loadRules(t, `version: 1
+rules:
+  - name: r
+    on: message:out:new
+    if: data.body == "hi"
+    do:
+      - log: { message: "x" }
+`)
+	raw := []byte(`{"event":"message:out:new","id":"m1","created":1721661487,
+		"data":{"id":"m1","body":"hi","reference":"hookd:m1.00000000:r:0","events":{"sent":{"date":"2024-07-22T15:35:19Z"}}}}`)
+	evs, err := event.ParseProjected(raw, rs.Projection())
+	if err != nil || len(evs) != 1 {
+		t.Fatal(evs, err)
+	}
+	data, _ := evs[0].Fields["data"].(map[string]any)
+	if _, ok := data["events"]; ok {
+		t.Error("data.events decoded for rules that remember nothing")
+	}
+	if _, ok := evs[0].Fields["created"]; ok {
+		t.Error("created decoded for rules that remember nothing")
+	}
+	if !engine.OwnSend(evs[0]) {
+		t.Error("OwnSend of the projected event = false: data.reference was dropped")
 	}
 }

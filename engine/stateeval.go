@@ -152,9 +152,12 @@ func statedTime(name string, fields map[string]any) (time.Time, bool) {
 // earlier message (see statedTime): its name in data.events, the key of
 // its time (date or reportedAt) and that time.
 func stateEntry(name string, fields map[string]any) (entry, key string, at time.Time, ok bool) {
+	names := stateEntryNames(name, fields)
+	if len(names) == 0 {
+		return "", "", time.Time{}, false
+	}
 	data, _ := fields["data"].(map[string]any)
 	events, _ := data["events"].(map[string]any)
-	names := stateEntryNames(name, fields)
 	for _, n := range names {
 		e, _ := events[n].(map[string]any)
 		for _, key := range []string{"date", "reportedAt"} {
