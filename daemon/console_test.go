@@ -656,7 +656,7 @@ func TestRulesActivityCountsDigestsAndTicks(t *testing.T) {
 	c := newClock(t0)
 	h := start(t, options{rules: sentRules, clock: c})
 	eventually(t, "the timer's start recorded", func() bool {
-		_, ok, err := h.d.store.GetState(context.Background(), timerScope(h.d.snap.Load().rules.Rules[1]), "", c.Now())
+		_, ok, err := h.d.store.GetState(context.Background(), h.d.snap.Load().rules.Rules[1].TimerScope(), "", c.Now())
 		return err == nil && ok
 	})
 	h.accept(t, js(t, inChat("j1", "add", "g1@g.us", t0)))

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -166,13 +165,7 @@ func (d *Daemon) flushDigests(ctx context.Context, now time.Time) {
 			continue // muted: sent once the mute ends
 		}
 		f := snap.rules.Flush(rule, st.Key, st.Value)
-		// The id names what was collected, not only the period: an
-		// event of a period whose digest was sent (it came late) makes a
-		// second digest with the same due time, which must not be taken
-		// for a repeat of the first.
-		sum := sha256.Sum256(st.Value)
-		id := fmt.Sprintf("%s%s:%s:%d:%x", store.DigestPrefix, st.Scope, st.Key, f.Due.UnixMilli(), sum[:4])
-		jobs, probs := jobsFor(id, rule.Name, f.Actions, f.Errors)
+		jobs, probs := jobsFor(store.DigestEventID(st.Scope, st.Key, f.Due, st.Value), rule.Name, f.Actions, f.Errors)
 		out, err := d.store.Swap(ctx, store.Swap{Scope: st.Scope, Key: st.Key, At: now, Old: st.Value, Jobs: jobs})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -194,10 +187,6 @@ func (d *Daemon) flushDigests(ctx context.Context, now time.Time) {
 	}
 }
 
-// timerScope names the state that holds a timer rule's last tick: its
-// name and schedule, so that a reload keeping both keeps it.
-func timerScope(r *engine.Rule) string { return "timer:" + r.Name + "#" + r.Schedule.String() }
-
 // fireTimers fires the timer rules whose tick passed. The last tick of
 // each is kept in the store and claimed with a compare-and-set together
 // with the tick's jobs, so a tick fires once, and after downtime a
@@ -207,7 +196,7 @@ func timerScope(r *engine.Rule) string { return "timer:" + r.Name + "#" + r.Sche
 func (d *Daemon) fireTimers(ctx context.Context, now time.Time, next map[string]time.Time) {
 	snap := d.snap.Load()
 	for _, r := range snap.rules.TimerRules() {
-		scope := timerScope(r)
+		scope := r.TimerScope()
 		if at, ok := next[scope]; ok && now.Before(at) {
 			continue
 		}
@@ -242,7 +231,7 @@ func (d *Daemon) fireTimers(ctx context.Context, now time.Time, next map[string]
 		var probs []string
 		if !muted {
 			acts, errs := snap.rules.Tick(r, tick)
-			sw.Jobs, probs = jobsFor(fmt.Sprintf("%s%s:%d", store.TickPrefix, scope, tick.UnixMilli()), r.Name, acts, errs)
+			sw.Jobs, probs = jobsFor(store.TickEventID(scope, tick), r.Name, acts, errs)
 		}
 		out, err := d.store.Swap(ctx, sw)
 		if err != nil {

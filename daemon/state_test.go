@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/requests"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/testbackend"
 	"github.com/hookd/hookd/store"
@@ -329,11 +330,18 @@ func TestTimerRuleFiresOnceAfterDowntime(t *testing.T) {
 		c := newClock(at(8, 59))
 		h := start(t, options{backend: backend, rules: timerRules, clock: c})
 		eventually(t, "the timer's start recorded", func() bool {
-			_, ok, err := h.d.store.GetState(context.Background(), timerScope(h.d.snap.Load().rules.Rules[0]), "", c.Now())
+			_, ok, err := h.d.store.GetState(context.Background(), h.d.snap.Load().rules.Rules[0].TimerScope(), "", c.Now())
 			return err == nil && ok
 		})
 		c.set(at(9, 0).Add(5 * time.Second))
 		h.waitHooks(t, 1)
+		// The reference the daemon sends is the one dry-run and fire show
+		// for the same tick.
+		rule := h.d.snap.Load().rules.Rules[0]
+		ref := engine.Reference(requests.TickEvent(&engine.Tick{Rule: rule, At: at(9, 0)}).Key, rule.Name, 0)
+		if jobs := h.jobs(t); len(jobs) != 1 || jobs[0].Reference != ref {
+			t.Fatalf("jobs of the 9:00 tick %+v, want one with reference %q", jobs, ref)
+		}
 		must(t, h.stop())
 		c.set(at(12, 30)) // 10:00, 11:00 and 12:00 missed
 		h.restart(t)

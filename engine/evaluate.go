@@ -11,6 +11,7 @@ import (
 	"github.com/expr-lang/expr/file"
 
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/store"
 )
 
 // Result is what a rule set does with one event.
@@ -213,12 +214,21 @@ func (rs *RuleSet) evalRule(r *runner, rule *Rule, res *Result, force bool) bool
 // event.Event.Key). It reads hookd:<entity>.<key digest>:<rule>:<index>:
 // the entity (Wassenger's id) to find the event by, and 8 hex digits of
 // the key's SHA-256 to tell apart the events of one message (its acks,
-// its sent and failed). References longer than 64 characters are hashed
-// whole.
+// its sent and failed). The jobs of a digest or a timer rule's tick have
+// an EventID of their own (store.DigestEventID, store.TickEventID) in
+// place of an event's key: their entity is "digest" or "tick". References
+// longer than 64 characters are hashed whole.
 func Reference(eventKey, rule string, index int) string {
 	entity := eventKey
-	if _, rest, ok := strings.Cut(eventKey, "/"); ok {
-		entity, _, _ = strings.Cut(rest, "/")
+	switch {
+	case strings.HasPrefix(eventKey, store.DigestPrefix):
+		entity = "digest"
+	case strings.HasPrefix(eventKey, store.TickPrefix):
+		entity = "tick"
+	default:
+		if _, rest, ok := strings.Cut(eventKey, "/"); ok {
+			entity, _, _ = strings.Cut(rest, "/")
+		}
 	}
 	sum := sha256.Sum256([]byte(eventKey))
 	ref := fmt.Sprintf("hookd:%s.%x:%s:%d", entity, sum[:4], rule, index)

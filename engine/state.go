@@ -87,6 +87,11 @@ var stateKeys = []string{"throttle", "window", "digest", "schedule", "self"}
 // events: it has a throttle, a window or a digest.
 func (r *Rule) Stateful() bool { return r.Throttle != nil || r.Window != nil || r.Digest != nil }
 
+// TimerScope names the state that holds a timer rule's last tick, and
+// the jobs of its ticks (store.TickEventID): its name and schedule, so
+// that a reload keeping both keeps it.
+func (r *Rule) TimerScope() string { return "timer:" + r.Name + "#" + r.Schedule.String() }
+
 // Timer reports whether the rule fires on a schedule (`on: schedule`).
 func (r *Rule) Timer() bool { return r.Schedule != nil }
 

@@ -460,6 +460,9 @@ func (res *Result) AddFired(f Fired) {
 type Flushed struct {
 	Rule *Rule
 	Key  string
+	// State is the digest's state it was rendered from: what it
+	// collected (see store.DigestEventID).
+	State []byte
 	// Due is when the digest was due; Count how many events it
 	// collected (Events of them are in digest.events).
 	Due     time.Time
@@ -487,7 +490,7 @@ func (f *Flushed) LocalDue() time.Time {
 // is pure.
 func (rs *RuleSet) Flush(rule *Rule, key string, state []byte) Flushed {
 	s := decodeState(state)
-	out := Flushed{Rule: rule, Key: key, Due: fromMS(s.Due), Count: s.Count, Events: len(s.Events)}
+	out := Flushed{Rule: rule, Key: key, State: state, Due: fromMS(s.Due), Count: s.Count, Events: len(s.Events)}
 	events := make([]any, 0, len(s.Events))
 	var last map[string]any
 	for _, raw := range s.Events {

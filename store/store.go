@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strconv"
@@ -403,6 +404,23 @@ const (
 	DigestPrefix = "digest:"
 	TickPrefix   = "tick:"
 )
+
+// DigestEventID is the EventID of the jobs of a digest of the state
+// (scope, key) due at due, which collected the state collected. It names
+// what was collected, not only the period: an event of a period whose
+// digest was sent (it came late) makes a second digest with the same due
+// time, which must not be taken for a repeat of the first. Dry-runs show
+// the references of a digest's actions with it too.
+func DigestEventID(scope, key string, due time.Time, collected []byte) string {
+	sum := sha256.Sum256(collected)
+	return fmt.Sprintf("%s%s:%s:%d:%x", DigestPrefix, scope, key, due.UnixMilli(), sum[:4])
+}
+
+// TickEventID is the EventID of the jobs of a timer rule's tick at tick;
+// scope is the rule's state scope.
+func TickEventID(scope string, tick time.Time) string {
+	return fmt.Sprintf("%s%s:%d", TickPrefix, scope, tick.UnixMilli())
+}
 
 // SwapOutcome says what Swap did.
 type SwapOutcome struct {

@@ -8,12 +8,12 @@ package requests
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/store"
 )
 
 // Error is why the request of an action cannot be built: the daemon
@@ -119,14 +119,16 @@ func (b Builder) CheckItem(it engine.ReplayItem) {
 }
 
 // DigestEvent stands for a digest where an action's reference needs an
-// event: its key names the rule, the digest's key and its due time.
+// event: its key is the EventID the daemon gives the digest's jobs
+// (store.DigestEventID), so that a dry-run shows the references the
+// daemon sends.
 func DigestEvent(f *engine.Flushed) *event.Event {
-	key := fmt.Sprintf("digest/%s/%s/%d", f.Rule.Name, f.Key, f.Due.Unix())
+	key := store.DigestEventID(f.Rule.Scope(), f.Key, f.Due, f.State)
 	return &event.Event{Name: "digest", Key: key, ID: key}
 }
 
-// TickEvent stands for a timer rule's tick likewise.
+// TickEvent stands for a timer rule's tick likewise (store.TickEventID).
 func TickEvent(t *engine.Tick) *event.Event {
-	key := fmt.Sprintf("tick/%s/%d", t.Rule.Name, t.At.Unix())
+	key := store.TickEventID(t.Rule.TimerScope(), t.At)
 	return &event.Event{Name: "schedule", Key: key, ID: key}
 }
