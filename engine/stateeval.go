@@ -199,15 +199,6 @@ func stateEntryNames(name string, fields map[string]any) []string {
 	return nil
 }
 
-// stateEntryName is the name WithEventTime gives the entry that dates an
-// event about an earlier message, when it has none: "" for other events.
-func stateEntryName(name string, fields map[string]any) string {
-	if names := stateEntryNames(name, fields); len(names) > 0 {
-		return names[0]
-	}
-	return ""
-}
-
 // WithEventTime returns a copy of ev's fields whose time, as EventTime
 // and ReplayTime read it, is at: created is at in Unix seconds, and so is
 // the date of the event's own state in data.events for an event about an
@@ -219,10 +210,11 @@ func WithEventTime(ev *event.Event, at time.Time) map[string]any {
 	fields["created"] = at.Unix()
 	entry, key, _, ok := stateEntry(ev.Name, ev.Fields)
 	if !ok {
-		entry, key = stateEntryName(ev.Name, ev.Fields), "date"
-		if entry == "" {
+		names := stateEntryNames(ev.Name, ev.Fields)
+		if len(names) == 0 {
 			return fields
 		}
+		entry, key = names[0], "date"
 	}
 	data, _ := fields["data"].(map[string]any)
 	data = maps.Clone(data)

@@ -30,8 +30,8 @@ type Step struct {
 var stepKeys = []string{"event", "event_index", "at", "repeat", "every", "fires", "not_fires"}
 
 // sequenceBase is the time of a sequence whose first event has no time
-// of its own and no at:.
-var sequenceBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// of its own and no at:, in Unix seconds (2026-01-01T00:00:00Z).
+const sequenceBase = 1767225600
 
 // sequence decodes `events:`: a list of events, each with an optional
 // time (at: an RFC 3339 time, or +10m after the previous event; without
@@ -68,7 +68,7 @@ func (d *decoder) sequence(n *yaml.Node, dir, what string) []Step {
 		} else {
 			base := prev
 			if base.IsZero() {
-				base = sequenceBase
+				base = time.Unix(sequenceBase, 0).UTC()
 			}
 			at = engine.ReplayTime(ev, base) // its own time, else the previous one's
 		}
@@ -118,7 +118,7 @@ func (d *decoder) stepTime(n *yaml.Node, prev time.Time, what string) time.Time 
 			return prev
 		}
 		if prev.IsZero() {
-			prev = sequenceBase
+			prev = time.Unix(sequenceBase, 0).UTC()
 		}
 		return prev.Add(p)
 	}

@@ -71,9 +71,9 @@ func runExplain(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd explain: %v\n", err)
 		return 1
 	}
-	for _, e := range events {
-		rs.Identify(e) // the keys the daemon stores, for --id
-	}
+	// Keys every event as the daemon stores it (identity: applied), for
+	// --id, and finds those it would take for duplicates.
+	dups := engine.Duplicates(rs, events)
 	ev, shared, err := pickEvent(events, *id, pos[0])
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd explain: %v\n", err)
@@ -85,7 +85,7 @@ func runExplain(s Streams, args []string) int {
 		fmt.Fprintf(s.Stderr, "hookd explain: %d events of %s have the id %q; this is the first: pick one with --id and its key: %s\n",
 			len(shared), pos[0], *id, strings.Join(shared, ", "))
 	}
-	dup := duplicateOf(engine.Duplicates(rs, events)[ev])
+	dup := duplicateOf(dups[ev])
 	xs, before := explainEvent(rs, events, ev)
 	reqs := explainRequests(requests.ForRules(rs), ev, xs)
 	if *format == "json" {
