@@ -126,21 +126,21 @@ func runExplain(s Streams, args []string) int {
 // ${ENV} variables are allowed) and runs its inline examples, printing
 // problems; nil and the exit code when it is invalid.
 func loadRules(s Streams, cmd, path string) (*engine.RuleSet, int) {
-	return reportLoad(s, path, ruletest.LoadFile)
+	return reportLoad(s, path, ruletest.LoadFile, engine.LoadOptions{AllowUnsetEnv: true}, "")
 }
 
-// reportLoad loads a rules file with load, allowing unset ${ENV}
-// variables, printing problems to stderr: its warnings too when it loads
-// (a misspelt field, an inline example whose action cannot be built),
-// since they often say why a rule does not fire. It returns nil and the
-// exit code when the file is invalid.
-func reportLoad(s Streams, path string, load func(string, engine.LoadOptions) (*engine.RuleSet, engine.Problems)) (*engine.RuleSet, int) {
-	rs, problems := load(path, engine.LoadOptions{AllowUnsetEnv: true})
+// reportLoad loads a rules file with load and opts, printing problems to
+// stderr: its warnings too when it loads (a misspelt field, an inline
+// example whose action cannot be built), since they often say why a rule
+// does not fire. It returns nil and the exit code when the file is
+// invalid; why, when set, ends the message that says so.
+func reportLoad(s Streams, path string, load func(string, engine.LoadOptions) (*engine.RuleSet, engine.Problems), opts engine.LoadOptions, why string) (*engine.RuleSet, int) {
+	rs, problems := load(path, opts)
 	for _, p := range problems {
 		fmt.Fprintln(s.Stderr, p)
 	}
 	if rs == nil {
-		fmt.Fprintf(s.Stderr, "%s: %s; fix them and run again (hookd check %s)\n", path, countProblems(problems), path)
+		fmt.Fprintf(s.Stderr, "%s: %s; fix them and run again (hookd check %s)%s\n", path, countProblems(problems), path, why)
 		return nil, 1
 	}
 	return rs, 0

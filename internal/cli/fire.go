@@ -29,13 +29,10 @@ func runFire(s Streams, args []string) int {
 	if *rulesPath == "" || *ruleName == "" {
 		return exitUsage(s, fs, "--rules and --rule are required")
 	}
-	rs, problems := ruletest.LoadFile(*rulesPath, engine.LoadOptions{})
+	// fire sends for real: every ${ENV} secret must be set.
+	rs, code := reportLoad(s, *rulesPath, ruletest.LoadFile, engine.LoadOptions{}, "; fire sends for real, so every ${ENV} secret must be set")
 	if rs == nil {
-		for _, p := range problems {
-			fmt.Fprintln(s.Stderr, p)
-		}
-		fmt.Fprintf(s.Stderr, "%s: %s; fix them and run again (hookd check %s); fire sends for real, so every ${ENV} secret must be set\n", *rulesPath, countProblems(problems), *rulesPath)
-		return 1
+		return code
 	}
 	rule, ok := rs.Rule(*ruleName)
 	if !ok {

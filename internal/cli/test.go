@@ -52,7 +52,7 @@ func runTest(s Streams, args []string) int {
 		}
 		rs, ok := loaded[rulesPath]
 		if !ok {
-			rs, _ = reportLoad(s, rulesPath, ruletest.LoadFileUntested)
+			rs, _ = reportLoad(s, rulesPath, ruletest.LoadFileUntested, engine.LoadOptions{AllowUnsetEnv: true}, "")
 			loaded[rulesPath] = rs
 		}
 		if rs == nil {
