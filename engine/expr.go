@@ -152,7 +152,7 @@ func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, wha
 	if c, ok := l.compiled[key]; ok {
 		// The same text compiled cleanly before: programs are immutable
 		// and safe to share, and rule files repeat {{ data.chat.id }} a lot.
-		l.checkFields(c, n, off)
+		l.checkFields(c, n, off, what)
 		return c
 	}
 	check := &exprCheck{vars: l.vars}
@@ -188,7 +188,7 @@ func (l *loader) compileExpr(src string, n *yaml.Node, off int, asBool bool, wha
 		l.compiled = map[exprKey]*compiled{}
 	}
 	l.compiled[key] = c
-	l.checkFields(c, n, off)
+	l.checkFields(c, n, off, what)
 	return c
 }
 

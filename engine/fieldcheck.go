@@ -10,22 +10,51 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/engine/eventschema"
+	suggestpkg "github.com/hookd/hookd/internal/suggest"
 )
+
+// stateFields are the fields of the values hookd gives the actions of
+// rules that remember and of timer rules (see stateeval.go).
+var stateFields = map[string][]string{
+	"window":   {"count", "times", "within", "at_least"},
+	"throttle": {"next"},
+	"digest":   {"events", "count", "first", "last"},
+	"schedule": {"time", "cron", "timezone"},
+}
 
 // checkFields warns about event fields an expression reads that no event
 // the rule listens to carries, per the schema of Wassenger's events (a
 // typo such as data.chat.nmae, or participants on a message rule).
-// Payloads may grow fields, so these are warnings, not errors. It also
-// checks the strings that enumerated fields are compared with (see
+// Payloads may grow fields, so these are warnings, not errors. The
+// values hookd sets itself are known for sure, so reading one that is
+// not there is an error: a misspelt window.cout, a digest.count in a
+// rule without digest, an event field in a timer rule. It also checks
+// the strings that enumerated fields are compared with (see
 // checkValues).
-func (l *loader) checkFields(c *compiled, n *yaml.Node, off int) {
+func (l *loader) checkFields(c *compiled, n *yaml.Node, off int, what string) {
 	events := l.knownOn()
-	if len(events) == 0 {
-		return
+	if len(events) > 0 {
+		defer l.checkValues(c, n, off, events)
 	}
-	defer l.checkValues(c, n, off, events)
+	timer := len(l.currentOn) == 1 && l.currentOn[0] == ScheduleEvent
 	for _, ref := range c.Fields {
-		if ref.Path[0] == "vars" || contains(l.stateVars, ref.Path[0]) {
+		name := ref.Path[0]
+		switch {
+		case name == "vars":
+			continue
+		case contains(l.stateVars, name):
+			if known := stateFields[name]; len(ref.Path) > 1 && known != nil && !contains(known, ref.Path[1]) {
+				hint := ""
+				if s := suggestpkg.Closest(ref.Path[1], known); s != "" {
+					hint = " (did you mean " + name + "." + s + "?)"
+				}
+				l.errorAt(n, off+ref.Off, fmt.Sprintf("%s: %s has no field %s%s; it has %s", what, name, ref.Path[1], hint, strings.Join(known, ", ")))
+			}
+			continue
+		case timer:
+			l.errorAt(n, off+ref.Off, fmt.Sprintf("%s: a timer rule has no event, so %s would fail at every tick; its actions see schedule.time, schedule.cron, schedule.timezone, now and vars", what, strings.Join(ref.Path, ".")))
+			continue
+		case len(events) == 0:
 			continue
 		}
 		// $env is the whole event: $env.data is data.
@@ -41,6 +70,10 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int) {
 			}
 		}
 		if carried {
+			continue
+		}
+		if _, ours := stateFields[name]; ours && len(ref.Path) > 1 {
+			l.errorAt(n, off+ref.Off, fmt.Sprintf("%s: %s is set only in the actions of a rule with %s: (not in its if: or key); here it would fail on every event", what, strings.Join(ref.Path, "."), name))
 			continue
 		}
 		hint := ""

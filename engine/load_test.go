@@ -121,6 +121,12 @@ func TestBrokenPositions(t *testing.T) {
 			{8, 17, `"@dayly"`, `unknown cron descriptor "@dayly" (did you mean "@daily"?)`},
 			{9, 17, "Europe/Madird", `unknown time zone "Europe/Madird" (did you mean "Europe/Madrid"?)`},
 		}},
+		{"state-template-fields", []want{
+			{8, 36, "cout }}", "window has no field cout (did you mean window.count?)"},
+			{9, 36, "count }}", "digest.count is set only in the actions of a rule with digest:"},
+			{14, 47, "tiem }}", "schedule has no field tiem (did you mean schedule.time?)"},
+			{14, 72, "name }}", "a timer rule has no event, so data.chat.name would fail at every tick"},
+		}},
 		{"unknown-function", []want{{7, 32, "joinn(", `unknown function joinn (did you mean "join"?)`}}},
 		{"unknown-var", []want{{9, 39, "ops_grop", `unknown variable vars.ops_grop (did you mean "ops_group"?)`}}},
 		{"template-unclosed", []want{{7, 29, "{{ author to", "{{ is never closed"}}},
