@@ -122,7 +122,7 @@ func TestReplayWindowThrottle(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("fired:\n%s\nwant:\n%s\nsteps:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), strings.Join(reasons, "\n"))
 	}
-	if !strings.Contains(strings.Join(reasons, "\n"), "10:12 a: false 3rd event within 10m of this key reaches at_least 3 (the window starts again); throttled: fires again for this key after 2026-03-02T11:09:00Z") {
+	if !strings.Contains(strings.Join(reasons, "\n"), "10:12 a: false 3rd event within 10m of this key reaches at_least 3 (the window starts again); throttled: fires again for this key from 2026-03-02T11:09:00Z") {
 		t.Errorf("no throttled step in:\n%s", strings.Join(reasons, "\n"))
 	}
 }
@@ -602,5 +602,59 @@ func TestStateCodec(t *testing.T) {
 	}
 	if s := engine.DecodeStateForTest([]byte(`not json`)); len(engine.EncodeStateForTest(s)) != 2 {
 		t.Errorf("bad bytes decode to %+v, want no state", s)
+	}
+}
+
+// TestStateBoundaries pins the edges of the periods, as rules.md says:
+// an event exactly `within` after another is no longer in its window,
+// and a throttle lets the rule fire again at exactly `per` after it
+// fired, the time its reason names.
+func TestStateBoundaries(t *testing.T) {
+	rs := loadState(t, `version: 1
+rules:
+  - name: pair
+    on: group:update
+    window: { key: "{{ data.chat.id }}", within: 10m, at_least: 2 }
+    do: [log: {message: pair}]
+  - name: hourly
+    on: group:update
+    throttle: { key: "{{ data.chat.id }}", per: 1h }
+    do: [log: {message: hourly}]
+`)
+	tests := []struct {
+		name   string
+		times  []string
+		rule   string
+		fires  []bool
+		reason string // of the last event
+	}{
+		{"second at 9:59 is in the window", []string{"10:00:00", "10:09:59"}, "pair", []bool{false, true}, ""},
+		{"second at exactly 10m is not", []string{"10:00:00", "10:10:00"}, "pair", []bool{false, false}, "1st event within 10m"},
+		{"throttle holds until its period ends", []string{"10:00:00", "10:59:59"}, "hourly", []bool{true, false}, "fires again for this key from 2026-03-02T11:00:00Z"},
+		{"throttle opens at exactly per", []string{"10:00:00", "11:00:00"}, "hourly", []bool{true, true}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var events []*event.Event
+			for i, hms := range tt.times {
+				events = append(events, groupAt(t, "remove", "a", fmt.Sprint(i), at(hms)))
+			}
+			var fires []bool
+			reason := ""
+			rs.Replay(events, engine.NewMemoryState(), func(it engine.ReplayItem) {
+				for _, o := range it.Outcomes {
+					if o.Rule.Name == tt.rule {
+						fires = append(fires, o.Fire)
+						reason = o.Info.Reason
+					}
+				}
+			})
+			if fmt.Sprint(fires) != fmt.Sprint(tt.fires) {
+				t.Errorf("fires %v, want %v (last: %s)", fires, tt.fires, reason)
+			}
+			if !strings.Contains(reason, tt.reason) {
+				t.Errorf("last reason %q does not say %q", reason, tt.reason)
+			}
+		})
 	}
 }

@@ -152,7 +152,7 @@ func throttleStep(t *Throttle, s *RuleState, now int64, info *StepInfo) bool {
 	if s.Next > now {
 		info.Throttled = true
 		info.NextAllowed = fromMS(s.Next)
-		what := "throttled: fires again for this key after " + info.NextAllowed.Format(time.RFC3339)
+		what := "throttled: fires again for this key from " + info.NextAllowed.Format(time.RFC3339)
 		if t.Once {
 			what = "throttled: already fired once for this key (remembered until " + info.NextAllowed.Format(time.RFC3339) + ")"
 		}
