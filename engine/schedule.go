@@ -24,6 +24,9 @@ type Schedule struct {
 	Timezone string
 
 	spec *cron.SpecSchedule
+	// wall is spec read in UTC, which has no summer time: it finds the
+	// next wall-clock time of a schedule that names its hours (see Next).
+	wall *cron.SpecSchedule
 }
 
 // cronParser reads the standard five fields and the @ descriptors.
@@ -72,20 +75,74 @@ func parseCron(expr string) (*cron.SpecSchedule, error) {
 func newSchedule(expr string, spec *cron.SpecSchedule, loc *time.Location, now time.Time) (*Schedule, error) {
 	expr = strings.TrimSpace(expr)
 	spec.Location = loc
-	sc := &Schedule{Cron: expr, Timezone: loc.String(), spec: spec}
+	wall := *spec
+	wall.Location = time.UTC
+	sc := &Schedule{Cron: expr, Timezone: loc.String(), spec: spec, wall: &wall}
 	if sc.Next(now).IsZero() {
 		return nil, fmt.Errorf("cron expression %q never fires (no such date in the next five years); check the day and the month", expr)
 	}
 	return sc, nil
 }
 
+// everyHour are the bits of a cron hour field that names every hour.
+const everyHour = 1<<24 - 1
+
 // Next returns the first tick strictly after t, or the zero time when
-// there is none within five years.
-func (s *Schedule) Next(t time.Time) time.Time { return s.spec.Next(t) }
+// there is none within five years. A schedule that names its hours
+// ("30 2 * * *") fires once at each of its wall-clock times, as cron
+// does where the clocks change: a time the clock skips fires as long
+// after the skip began (02:30 is 03:30 summer time), a time that comes
+// twice fires the first time. One that runs every hour ticks on the
+// real hours, 25 of them on the night summer time ends.
+func (s *Schedule) Next(t time.Time) time.Time {
+	if s.spec.Hour&everyHour == everyHour {
+		return s.spec.Next(t)
+	}
+	loc := s.spec.Location
+	w := wallClock(t.In(loc))
+	for {
+		w = s.wall.Next(w)
+		if w.IsZero() {
+			return w
+		}
+		if at := firstAt(w, loc); at.After(t) {
+			return at.In(loc)
+		}
+	}
+}
+
+// wallClock is the time t's clock shows, read as UTC.
+func wallClock(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// firstAt is the first moment the clock of loc shows the wall-clock time
+// w (read as UTC); for a time the clock skips, the moment as long after
+// the skip began. The zone's offsets a day before and after w are the
+// ones a change of the clocks near w switches between.
+func firstAt(w time.Time, loc *time.Location) time.Time {
+	var first, skipped time.Time
+	for _, near := range []time.Time{w.Add(-24 * time.Hour), w.Add(24 * time.Hour)} {
+		_, off := near.In(loc).Zone()
+		at := w.Add(-time.Duration(off) * time.Second)
+		switch {
+		case wallClock(at.In(loc)).Equal(w):
+			if first.IsZero() || at.Before(first) {
+				first = at
+			}
+		case at.After(skipped):
+			skipped = at
+		}
+	}
+	if first.IsZero() {
+		return skipped
+	}
+	return first
+}
 
 // IsTick reports whether t is a tick of the schedule (ticks fall on
 // whole minutes).
-func (s *Schedule) IsTick(t time.Time) bool { return s.Next(t.Add(-time.Second)).Equal(t) }
+func (s *Schedule) IsTick(t time.Time) bool { return s.Prev(t.Add(time.Second)).Equal(t) }
 
 // Prev returns the last tick strictly before t, or the zero time when
 // there is none within five years. It looks back over growing spans, so

@@ -400,6 +400,50 @@ func TestScheduleTicks(t *testing.T) {
 	}
 }
 
+// TestScheduleSummerTime: a schedule that names its hours fires once a
+// day at its wall-clock time, also on the nights the clocks change: a
+// time the clock skips fires as long after the skip began (02:30 is
+// 03:30 summer time), a time that comes twice fires the first time. A
+// schedule of every hour ticks every real hour.
+func TestScheduleSummerTime(t *testing.T) {
+	utc := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		cron, zone, from string
+		want             []string
+	}{
+		{"30 2 * * *", "Europe/Madrid", "2026-03-27T12:00:00Z", []string{"2026-03-28T01:30:00Z", "2026-03-29T01:30:00Z", "2026-03-30T00:30:00Z"}},
+		{"30 2 * * *", "Europe/Madrid", "2026-10-23T12:00:00Z", []string{"2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"}},
+		{"0 9 * * *", "Europe/Madrid", "2026-10-24T12:00:00Z", []string{"2026-10-25T08:00:00Z", "2026-10-26T08:00:00Z"}},
+		{"30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", []string{"2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"}},
+		{"30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", []string{"2026-03-08T07:30:00Z", "2026-03-09T06:30:00Z"}},
+		{"0 * * * *", "Europe/Madrid", "2026-10-24T23:30:00Z", []string{"2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z"}},
+		{"0 * * * *", "Europe/Madrid", "2026-03-28T23:30:00Z", []string{"2026-03-29T00:00:00Z", "2026-03-29T01:00:00Z", "2026-03-29T02:00:00Z"}},
+	} {
+		from := utc(tc.from)
+		sc, err := engine.ParseSchedule(tc.cron, tc.zone, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for tick := from; len(got) < len(tc.want); {
+			tick = sc.Next(tick)
+			got = append(got, tick.UTC().Format(time.RFC3339))
+			if !sc.IsTick(tick) || !sc.Prev(tick.Add(time.Second)).Equal(tick) {
+				t.Errorf("%s %s: %s is not a tick of its own", tc.cron, tc.zone, tick)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s in %s from %s: ticks %v, want %v", tc.cron, tc.zone, tc.from, got, tc.want)
+		}
+	}
+}
+
 // TestParseScheduleBothProblems: a bad expression in an unknown zone
 // gives both problems, not the first.
 func TestParseScheduleBothProblems(t *testing.T) {
