@@ -2,6 +2,7 @@ package engine
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -506,4 +507,22 @@ func ParsePeriod(s string) (time.Duration, error) {
 		}
 	}
 	return time.ParseDuration(s)
+}
+
+// ErrNoTimeZone is the error of ParseTime for a time without a zone.
+var ErrNoTimeZone = errors.New("no time zone")
+
+// ParseTime reads an RFC 3339 time, as tests and `hookd fire --at` take
+// them. A time without a zone (2026-03-02T10:00:00) is refused with a
+// hint to add one (ErrNoTimeZone), since which zone was meant is
+// anyone's guess.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err == nil {
+		return t, nil
+	}
+	if _, local := time.Parse("2006-01-02T15:04:05", s); local == nil {
+		return time.Time{}, fmt.Errorf("%q has %w: add Z for UTC (%sZ) or the offset (%s+01:00)", s, ErrNoTimeZone, s, s)
+	}
+	return time.Time{}, err
 }

@@ -2,6 +2,7 @@ package ruletest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -122,7 +123,11 @@ func (d *decoder) stepTime(n *yaml.Node, prev time.Time, what string) time.Time 
 		}
 		return prev.Add(p)
 	}
-	t, err := time.Parse(time.RFC3339, s)
+	t, err := engine.ParseTime(s)
+	if err != nil && errors.Is(err, engine.ErrNoTimeZone) {
+		d.errorf(n, "%s: at: %v", what, err)
+		return prev
+	}
 	if err != nil {
 		d.errorf(n, "%s: at must be a time such as 2026-03-02T10:00:00Z or +10m (after the previous event), found %s", what, describe(n))
 		return prev

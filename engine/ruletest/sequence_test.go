@@ -178,6 +178,7 @@ func TestSequenceProblems(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"    event: " + removal + "\n    events: [{ event: " + removal + " }]\n    fires: x", "test.yaml:4:5: test \"t\": give event: (one event) or events: (a sequence), not both"},
 		{"    events: [{ event: " + removal + ", at: tomorrow }]\n    fires: x", "test.yaml:4:114: test \"t\": events[0]: at must be a time such as 2026-03-02T10:00:00Z or +10m"},
+		{"    events: [{ event: " + removal + ", at: \"2026-03-02T10:00:00\" }]\n    fires: x", "test.yaml:4:114: test \"t\": events[0]: at: \"2026-03-02T10:00:00\" has no time zone: add Z for UTC (2026-03-02T10:00:00Z) or the offset (2026-03-02T10:00:00+01:00)"},
 		{"    events: [{ event: " + removal + ", repeat: 0 }]\n    fires: x", "test.yaml:4:118: test \"t\": events[0]: repeat must be at least 1"},
 		{"    events: []\n    fires: x", "test.yaml:4:13: test \"t\": events must be a list of events"},
 	} {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -53,7 +54,10 @@ func runFire(s Streams, args []string) int {
 		}
 		tick := time.Now()
 		if *at != "" {
-			if tick, err = time.Parse(time.RFC3339, *at); err != nil {
+			if tick, err = engine.ParseTime(*at); err != nil {
+				if errors.Is(err, engine.ErrNoTimeZone) {
+					return exitUsage(s, fs, "--at %v", err)
+				}
 				return exitUsage(s, fs, "--at %q: write an RFC 3339 time such as 2026-03-02T09:00:00+01:00", *at)
 			}
 			if note := offTick(rule.Schedule, tick); note != "" {
