@@ -138,7 +138,7 @@ func runDryRun(s Streams, args []string) int {
 	sum := newSummary(rs)
 	for _, ev := range events {
 		c := evaluateNew(rs, reqs, &seen, ev)
-		sum.add(c.res, c.dup)
+		sum.add(c.res, c.dup, false)
 		writeText(s.Stdout, c, opts)
 	}
 	sum.write(s.Stdout)
@@ -273,14 +273,16 @@ func newSummary(rs *engine.RuleSet) *summary {
 }
 
 // add counts an event: what fired for it, or, for a duplicate (dup not
-// nil), that it ran nothing.
-func (s *summary) add(res *engine.Result, dup *engine.Duplicate) {
+// nil), that it ran nothing. held says that a rule that remembers
+// matched it without firing (a window waiting, a throttle holding, a
+// digest collecting): the event matched a rule all the same.
+func (s *summary) add(res *engine.Result, dup *engine.Duplicate, held bool) {
 	s.events++
 	if dup != nil {
 		s.duplicates++
 		return
 	}
-	if len(res.Fired) > 0 {
+	if len(res.Fired) > 0 || held {
 		s.matched++
 	}
 	s.errors += len(res.Errors)

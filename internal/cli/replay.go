@@ -87,7 +87,7 @@ func replayDryRun(s Streams, rs *engine.RuleSet, events []*event.Event, format s
 		reqs.CheckItem(it)
 		switch {
 		case it.Result != nil:
-			sum.add(it.Result, it.Duplicate)
+			sum.add(it.Result, it.Duplicate, len(it.Outcomes) > 0)
 			writeReplayEvent(s.Stdout, it, opts)
 		case it.Flushed != nil:
 			sum.fired[it.Flushed.Rule.Name]++
