@@ -73,7 +73,7 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int, what string) {
 			continue
 		}
 		if _, ours := stateFields[name]; ours && len(ref.Path) > 1 {
-			l.errorAt(n, off+ref.Off, fmt.Sprintf("%s: %s is set only in the actions of a rule with %s: (not in its if: or key); here it would fail on every event", what, strings.Join(ref.Path, "."), name))
+			l.errorAt(n, off+ref.Off, fmt.Sprintf("%s: %s is set only in the actions of a rule with %s: (not in its if: or key); here %s is nil", what, strings.Join(ref.Path, "."), name, name))
 			continue
 		}
 		hint := ""
