@@ -48,7 +48,8 @@ type StepInfo struct {
 	// NextAllowed is when the throttle lets the rule fire next (zero for
 	// a rule without throttle).
 	NextAllowed time.Time
-	// Due is when a digest is flushed.
+	// Due is when a digest is flushed, in the time zone of its schedule
+	// (UTC for a digest of every:).
 	Due time.Time
 	// Reason says in one line why the rule fired or not, e.g. "5th
 	// event within 10m of this key (at_least 5): fires".
@@ -190,7 +191,7 @@ func digestStep(d *Digest, s RuleState, at time.Time, raw []byte) ([]byte, bool,
 	if d.Schedule != nil {
 		local = due.In(d.Schedule.spec.Location)
 	}
-	info := StepInfo{Count: s.Count, Due: due, Reason: fmt.Sprintf("collected, %s for this key so far, sent at %s", funcs.Plural(s.Count, "event", "events"), local.Format(time.RFC3339))}
+	info := StepInfo{Count: s.Count, Due: local, Reason: fmt.Sprintf("collected, %s for this key so far, sent at %s", funcs.Plural(s.Count, "event", "events"), local.Format(time.RFC3339))}
 	return encodeState(s), false, info, due.Add(d.Keep)
 }
 

@@ -196,7 +196,7 @@ func replayLine(it engine.ReplayItem, describe func(*event.Event, engine.Rendere
 	switch {
 	case it.Flushed != nil:
 		f := it.Flushed
-		return replayJSON{Digest: &digestJSON{Rule: f.Rule.Name, Key: f.Key, Due: f.Due.Format(time.RFC3339), Count: f.Count, AtEnd: it.AtEnd,
+		return replayJSON{Digest: &digestJSON{Rule: f.Rule.Name, Key: f.Key, Due: f.LocalDue().Format(time.RFC3339), Count: f.Count, AtEnd: it.AtEnd,
 			Actions: actionsJSON(requests.DigestEvent(f), f.Rule.Name, f.Actions, describe), Errors: errorStrings(f.Errors)}}
 	case it.Tick != nil:
 		t := it.Tick
