@@ -54,7 +54,8 @@ type Event struct {
 	// neither (the items of message:out:failed carry theirs in data).
 	Device string
 	// Fields is the decoded top-level object. Integers are int64, other
-	// numbers float64, objects map[string]any, arrays []any.
+	// numbers float64, objects map[string]any, arrays []any. A device
+	// given as a bare id is the object {"id": ID}, as Wassenger's is.
 	Fields map[string]any
 	// Raw holds the bytes of this event exactly as received.
 	Raw []byte
@@ -105,6 +106,12 @@ func eventOf(v *fastjson.Value, fields map[string]any, raw []byte) (*Event, erro
 	ev.Action, _ = fields["action"].(string)
 	ev.ID = idOf(fields, raw)
 	ev.Device = deviceOf(v)
+	if id, bare := fields["device"].(string); bare && id != "" {
+		// Some material shows the device as its bare id: rules read
+		// device.id and device.phone, and actions {{ device.id }}, so
+		// they see the object that id stands for.
+		fields["device"] = map[string]any{"id": id}
+	}
 	ev.Key = keyOf(v, name, ev.Device)
 	return ev, nil
 }

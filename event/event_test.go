@@ -230,3 +230,41 @@ func TestKeysByDigest(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceAsBareID: some material shows an event's device as a bare
+// id instead of the device object. Rules read device.id, device.phone
+// and use {{ device.id }} in actions, as the rules reference documents;
+// on a bare id those failed ("invalid operation: int(string)"). The
+// decoded event has the device object with that id, decoded whole or
+// projected; its bytes stay as received, and an item's data.device is
+// left alone.
+func TestDeviceAsBareID(t *testing.T) {
+	body := `{"id":"M1","event":"message:in:new","device":"61b37a069cba0c15d6c89757","data":{"device":"x"}}`
+	want := map[string]any{"id": "61b37a069cba0c15d6c89757"}
+	for _, p := range []*event.Projection{nil, event.NewProjection([][]string{{"device", "phone"}, {"data", "device"}})} {
+		evs, err := event.ParseProjected([]byte(body), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := evs[0]
+		if got := ev.Fields["device"]; !reflect.DeepEqual(got, want) {
+			t.Errorf("projection %v: device %#v, want %#v", p != nil, got, want)
+		}
+		if got := ev.Fields["data"].(map[string]any)["device"]; got != "x" {
+			t.Errorf("projection %v: data.device %#v, want it as received", p != nil, got)
+		}
+		if string(ev.Raw) != body || ev.Device != "61b37a069cba0c15d6c89757" {
+			t.Errorf("projection %v: raw %s, device %q: want the bytes as received and the id", p != nil, ev.Raw, ev.Device)
+		}
+	}
+	// An empty or non-text device stays as it is.
+	for _, b := range []string{`{"event":"e","device":""}`, `{"event":"e","device":null}`, `{"event":"e","device":7}`} {
+		evs, err := event.Parse([]byte(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, isMap := evs[0].Fields["device"].(map[string]any); isMap {
+			t.Errorf("%s: device became %#v", b, evs[0].Fields["device"])
+		}
+	}
+}
