@@ -102,8 +102,8 @@ func TestBadBodiesRefused(t *testing.T) {
 			{"empty array", `[]`, "empty array"},
 			{"array of numbers", `[1, 2]`, "element 0"},
 			{"object without event", `{"id": "A", "object": "message"}`, `"event"`},
-			{"event not a string", `{"id": "A", "event": 5}`, `"event"`},
-			{"batch with one bad element", `[{"id": "A", "event": "message:out:failed"}, {"id": "B"}]`, "element 1"},
+			{"event not a string", `{"id": "A", "event": 5}`, `line 1, column 22: the "event" field holds 5`},
+			{"batch with one bad element", `[{"id": "A", "event": "message:out:failed"}, {"id": "B"}]`, `line 1, column 46: element 1: missing "event" field`},
 			{"trailing garbage", `{"id": "A", "event": "group:update"} {"id": "B"}`, "extra data"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

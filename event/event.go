@@ -17,16 +17,25 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// SyntaxError is invalid JSON, with the 1-based line and column of the
-// problem.
+// SyntaxError is a body that is not an event or an array of events,
+// with the 1-based line and column of the problem: invalid JSON, or JSON
+// of another shape (an object without a text event field, an array
+// element that is not an object).
 type SyntaxError struct {
 	Line, Col int
 	// Msg says what is wrong, e.g. "invalid JSON: invalid character...".
 	Msg string
+	// Err is the problem of JSON of another shape (it wraps ErrNoEvent
+	// when the event field is missing or not text); nil for invalid
+	// JSON.
+	Err error
 }
 
 // Error implements error.
 func (e *SyntaxError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Col, e.Msg)
+	}
 	what, detail, _ := strings.Cut(e.Msg, ": ")
 	if detail == "" {
 		return fmt.Sprintf("%s at line %d, column %d", e.Msg, e.Line, e.Col)
@@ -68,6 +77,9 @@ type Event struct {
 	// engine.OwnChanges); "" otherwise.
 	Own string
 }
+
+// Unwrap returns Err.
+func (e *SyntaxError) Unwrap() error { return e.Err }
 
 // ErrNoEvent is wrapped by errors for an object without an event field,
 // or whose event field is not text.
@@ -181,6 +193,60 @@ func syntaxError(data []byte) error {
 		return fmt.Errorf("invalid JSON: %w", err)
 	}
 	return errors.New("invalid JSON")
+}
+
+// shapeError is err, about the JSON value at offset off of body, with
+// that value's line and column.
+func shapeError(body []byte, off int, err error) error {
+	line, col := position(body, off+1) // the column of the byte at off
+	return &SyntaxError{Line: line, Col: col, Msg: err.Error(), Err: err}
+}
+
+// elementAt is the offset in body, a JSON array, of its element i.
+func elementAt(body []byte, i int) int {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil {
+		return 0
+	}
+	for ; i > 0; i-- {
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return 0
+		}
+	}
+	return skipPast(body, int(dec.InputOffset()), ", \t\r\n")
+}
+
+// eventAt is the offset in body of the value of the event field of the
+// object at offset start, or start when it has none.
+func eventAt(body []byte, start int) int {
+	dec := json.NewDecoder(bytes.NewReader(body[start:]))
+	if _, err := dec.Token(); err != nil {
+		return start
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return start
+		}
+		if key == "event" {
+			return skipPast(body, start+int(dec.InputOffset()), ": \t\r\n")
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return start
+		}
+	}
+	return start
+}
+
+// skipPast is the offset of the first byte of body from off on that is
+// not in chars.
+func skipPast(body []byte, off int, chars string) int {
+	for off < len(body) && strings.IndexByte(chars, body[off]) >= 0 {
+		off++
+	}
+	return off
 }
 
 // position converts a byte offset to a 1-based line and column.

@@ -3,6 +3,9 @@ package event_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -64,6 +67,48 @@ func TestSyntaxErrorPosition(t *testing.T) {
 		if !errors.As(err, &se) || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) = %v, want a SyntaxError %q...", tt.body, err, tt.want)
 		}
+	}
+}
+
+// TestShapeErrorPosition: an object without a text event field, or an
+// array element that is not an object, is reported at its line and
+// column in the body, as broken JSON is: a batch of 25 captured
+// message:out:failed items, or a hand-edited capture, says where to
+// look. The error still wraps ErrNoEvent where the event field is the
+// problem.
+func TestShapeErrorPosition(t *testing.T) {
+	batch := "[\n  {\"event\": \"message:out:failed\", \"entityId\": \"a\"},\n  {\"entityId\": \"b\"}\n]"
+	for _, tt := range []struct {
+		body      string
+		line, col int
+		msg       string
+		noEvent   bool
+	}{
+		{batch, 3, 3, `element 1: missing "event" field`, true},
+		{"[{\"event\":\"e\"},\n 7]", 2, 2, "element 1: not a JSON object", false},
+		{"{\n  \"id\": \"3EB0\",\n  \"event\": 5\n}", 3, 12, `the "event" field holds 5, not the event's type as text`, true},
+		{"\n{\"id\": \"3EB0\"}", 2, 1, `missing "event" field`, true},
+		{"[{\"event\":\"e\"}, {\"x\": {\"event\": 1}, \"event\": [\"a\"]}]", 1, 46, `element 1: the "event" field holds ["a"]`, true},
+	} {
+		_, err := event.Parse([]byte(tt.body))
+		var se *event.SyntaxError
+		if !errors.As(err, &se) || se.Line != tt.line || se.Col != tt.col || !strings.HasPrefix(se.Msg, tt.msg) {
+			t.Errorf("Parse(%q) = %#v, want line %d, column %d: %s...", tt.body, err, tt.line, tt.col, tt.msg)
+			continue
+		}
+		if want := fmt.Sprintf("line %d, column %d: %s", tt.line, tt.col, tt.msg); !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Parse(%q): %q, want %q...", tt.body, err, want)
+		}
+		if errors.Is(err, event.ErrNoEvent) != tt.noEvent {
+			t.Errorf("Parse(%q): errors.Is(ErrNoEvent) = %v", tt.body, !tt.noEvent)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "batch.json")
+	if err := os.WriteFile(path, []byte(batch), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := event.ReadFile(path); err == nil || !strings.HasPrefix(err.Error(), path+`:3:3: element 1: missing "event" field`) {
+		t.Errorf("ReadFile: %v, want %s:3:3: element 1: ...", err, path)
 	}
 }
 

@@ -124,7 +124,7 @@ func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
 	if v.Type() == fastjson.TypeObject {
 		ev, err := one(v, bytes.TrimRight(trimmed, " \t\r\n"))
 		if err != nil {
-			return nil, err
+			return nil, shapeError(body, eventAt(body, len(body)-len(trimmed)), err)
 		}
 		return []*Event{ev}, nil
 	}
@@ -135,11 +135,11 @@ func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
 	evs := make([]*Event, 0, len(items))
 	for i, item := range items {
 		if item.Type() != fastjson.TypeObject {
-			return nil, fmt.Errorf("element %d: not a JSON object: each event must be an object with an \"event\" field", i)
+			return nil, shapeError(body, elementAt(body, i), fmt.Errorf("element %d: not a JSON object: each event must be an object with an \"event\" field", i))
 		}
 		ev, err := one(item, item.MarshalTo(nil))
 		if err != nil {
-			return nil, fmt.Errorf("element %d: %w", i, err)
+			return nil, shapeError(body, eventAt(body, elementAt(body, i)), fmt.Errorf("element %d: %w", i, err))
 		}
 		evs = append(evs, ev)
 	}

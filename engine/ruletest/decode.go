@@ -8,6 +8,7 @@ package ruletest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -393,6 +394,10 @@ func (d *decoder) event(n *yaml.Node, dir string, index int, what string) *event
 			return nil
 		}
 		evs, err = event.Parse(js)
+		var se *event.SyntaxError
+		if errors.As(err, &se) && se.Err != nil {
+			err = se.Err // a line and column of JSON made from the YAML would point nowhere
+		}
 		if err != nil {
 			d.errorf(n, "%s: event: %v", what, err)
 			return nil
