@@ -112,6 +112,22 @@ func TestShapeErrorPosition(t *testing.T) {
 	}
 }
 
+// TestByteOrderMark: a capture saved by an editor that writes a UTF-8
+// byte order mark first (Notepad, PowerShell's UTF8 encoding) is read
+// as the event it holds, as RFC 8259 lets a parser do; a syntax error in
+// it is still found where it is.
+func TestByteOrderMark(t *testing.T) {
+	const bom = "\xef\xbb\xbf"
+	evs, err := event.Parse([]byte(bom + `{"id":"3EB0","event":"message:in:new"}`))
+	if err != nil || len(evs) != 1 || evs[0].ID != "3EB0" || string(evs[0].Raw) != `{"id":"3EB0","event":"message:in:new"}` {
+		t.Fatalf("Parse with a byte order mark: %v, %v", evs, err)
+	}
+	_, err = event.Parse([]byte(bom + `{"event": "x",}`))
+	if err == nil || !strings.HasPrefix(err.Error(), "invalid JSON at line 1, column 15: invalid character '}'") {
+		t.Errorf("broken JSON after a byte order mark: %v", err)
+	}
+}
+
 func TestIDFallbacks(t *testing.T) {
 	tests := []struct {
 		body, want string

@@ -103,6 +103,9 @@ func (root *Projection) add(path []string) {
 // ParseProjected is Parse, decoding only the fields of p (all of them
 // when p is nil).
 func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
+	// A UTF-8 byte order mark, which some editors write first, is not
+	// part of the JSON (RFC 8259 lets a parser skip it).
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
 		return nil, errors.New("empty body: send one JSON object or an array of objects")
