@@ -614,12 +614,13 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 	}
 	snap := d.snap.Load()
 	evs, err := event.ParseProjected(body, snap.rules.Projection())
-	if err != nil || len(evs) != 1 {
-		msg := "post one Wassenger webhook event (JSON with event and data)"
-		if err != nil {
-			msg = err.Error() + ": " + msg
-		}
-		d.badRequest(w, msg)
+	switch {
+	case err != nil:
+		d.badRequest(w, err.Error()+": post one Wassenger webhook event (JSON with event and data)")
+		return
+	case len(evs) > 1:
+		// message:out:failed and :sent deliveries batch up to 25 items.
+		d.badRequest(w, fmt.Sprintf("the body is a batch of %d events (a JSON array): post one of its elements, the answer is about one event", len(evs)))
 		return
 	}
 	ev := evs[0]

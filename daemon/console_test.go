@@ -605,7 +605,7 @@ func (h *harness) consolePage(t *testing.T, session func(*http.Request), method,
 
 // The playground shows what POST /api/dry-run says of a body that is not
 // an event, word for word: for broken JSON, the line and column of the
-// problem.
+// problem; for a batch, how many events it holds.
 func TestConsolePlaygroundShowsTheAPIsError(t *testing.T) {
 	t.Parallel()
 	h := start(t, options{rules: consoleRules})
@@ -614,6 +614,9 @@ func TestConsolePlaygroundShowsTheAPIsError(t *testing.T) {
 		{`{"event":"message:in:new","data":{"id":"X","body":"hi"}`, "invalid JSON at line 1, column "},
 		{"{\n  \"event\": \"message:in:new\",\n  \"data\": {\"id\": \"X\",}\n}", "invalid JSON at line 3, column "},
 		{`{"data":{"id":"X"}}`, `missing "event" field`},
+		// A message:out:failed delivery batches its items: the answer is
+		// about one event, so the body names the batch, not "one event".
+		{`[{"event":"message:out:failed","entityId":"A"},{"event":"message:out:failed","entityId":"B"}]`, "the body is a batch of 2 events (a JSON array): post one of its elements"},
 	} {
 		var api problem
 		if a := h.admin(t, "POST", "/api/dry-run", tc.body); a.status != http.StatusBadRequest || json.Unmarshal([]byte(a.body), &api) != nil || !strings.Contains(api.Error, tc.want) {
