@@ -75,7 +75,7 @@ func oneLineError(err error) string {
 	if !errors.As(err, &fe) {
 		return firstLine(err.Error())
 	}
-	msg := firstLine(fe.Message)
+	msg := plainMessage(firstLine(fe.Message))
 	if outer := err.Error(); outer != fe.Error() {
 		msg = strings.TrimSuffix(outer, fe.Error()) + msg
 		msg = firstLine(msg)
@@ -86,6 +86,18 @@ func oneLineError(err error) string {
 		msg += fmt.Sprintf(" (at character %d of the expression)", fe.Column+1)
 	default:
 		msg += fmt.Sprintf(" (at line %d, character %d of the expression)", fe.Line, fe.Column+1)
+	}
+	return msg
+}
+
+// plainMessage rewords expr's run-time messages that say neither what
+// happened nor what to do.
+func plainMessage(msg string) string {
+	switch msg {
+	case "invalid operation: int(string)":
+		// expr's word for data.chat.owner.agent.email where the agent
+		// is its id: a field of a string is read as an index into it.
+		return `a field is read from a value that is text in this event, not an object: test its type first, e.g. type(x) == "map"`
 	}
 	return msg
 }

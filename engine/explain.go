@@ -395,7 +395,7 @@ func isComparison(op string) bool {
 func shortError(err error) string {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return fe.Message
+		return plainMessage(fe.Message)
 	}
 	msg := err.Error()
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {

@@ -298,3 +298,32 @@ func TestOutcomeString(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldOfTextSaysWhatHappened: in Wassenger's group webhook article
+// (testdata/events/group-update/remove.json) a chat's owner.agent is the
+// agent's id, text, where a rule may expect the agent object. Reading a
+// field of it failed with expr's "invalid operation: int(string)", which
+// says neither what happened nor what to do; Evaluate and Explain say
+// both.
+func TestFieldOfTextSaysWhatHappened(t *testing.T) {
+	rs := loadRules(t, `version: 1
+rules:
+  - name: agent-email
+    on: group:update
+    if: data.chat.owner.agent.email != ""
+    do: [log: {message: m}]
+`)
+	evs, err := event.ReadFile("../testdata/events/group-update/remove.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `a field is read from a value that is text in this event, not an object: test its type first, e.g. type(x) == "map"`
+	res := rs.Evaluate(evs[0])
+	if len(res.Errors) != 1 || res.Errors[0].Error() != `rule "agent-email": condition: `+want+` (at character 23 of the expression)` {
+		t.Errorf("Evaluate errors %v, want the field of a text value, at character 23", res.Errors)
+	}
+	xs := rs.Explain(evs[0])
+	if len(xs) != 1 || xs[0].Condition == nil || !strings.Contains(strings.Join(stepLines(xs[0].Condition, 0), "\n"), "error: "+want) {
+		t.Errorf("Explain %+v, want the condition's error %q", xs, want)
+	}
+}
