@@ -69,6 +69,10 @@ func isJSON(contentType string) bool {
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
+// raiseMaxBody ends the reason of a 413: Wassenger sends the event again
+// until it disables the webhook, so its operator has to raise the limit.
+const raiseMaxBody = "; start hookd serve with a larger --max-body to accept it"
+
 const unauthorized = "missing or wrong key: add ?key=SECRET to the webhook URL (or an X-Hookd-Key header) with the value of HOOKD_WEBHOOK_KEY"
 
 type accepted struct {
@@ -90,7 +94,7 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		return
 	}
 	if r.ContentLength > d.cfg.MaxBody {
-		d.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body of %d bytes is over the limit of %d bytes", r.ContentLength, d.cfg.MaxBody))
+		d.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body of %d bytes is over the limit of %d bytes%s", r.ContentLength, d.cfg.MaxBody, raiseMaxBody))
 		return
 	}
 	body, err := readBody(w, r, d.cfg.MaxBody)
@@ -98,7 +102,7 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			d.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body is over the limit of %d bytes", d.cfg.MaxBody))
+			d.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body is over the limit of %d bytes%s", d.cfg.MaxBody, raiseMaxBody))
 			return
 		}
 		d.refuse(w, r, http.StatusBadRequest, "read", "could not read the body: "+err.Error())

@@ -146,6 +146,11 @@ func TestOversizedBodyCutOff(t *testing.T) {
 			if a.status != http.StatusRequestEntityTooLarge {
 				t.Fatalf("status %d (%s), want 413", a.status, a.body)
 			}
+			// Wassenger retries it until it disables the webhook: the
+			// reason, also in the log, says what the operator can do.
+			if !strings.Contains(a.body, "over the limit of 65536 bytes") || !strings.Contains(a.body, "--max-body") {
+				t.Errorf("answer %s: want the limit and the flag that raises it", a.body)
+			}
 		})
 		for _, chunked := range []bool{false, true} {
 			name := "with Content-Length"
