@@ -561,25 +561,8 @@ func TestOwnGroupChangeFiresOnlySelfRules(t *testing.T) {
 	t.Parallel()
 	testbackend.Each(t, func(t *testing.T, backend string) {
 		h := start(t, options{backend: backend, rules: groupLoopRules})
-		link := messageEvent("link", "cheap http://spam.example")
-		link["data"].(map[string]any)["chat"] = map[string]any{"id": groupID, "name": "Ops", "type": "group"}
-		h.accept(t, js(t, link))
-		err := h.wa.WaitFor(waitCtx(t), func(reqs []standin.Request) bool {
-			for _, r := range reqs {
-				if r.Method == http.MethodDelete && strings.HasSuffix(r.Path, "/groups/"+groupID+"/participants") {
-					return true
-				}
-			}
-			return false
-		})
-		if err != nil {
-			t.Fatalf("Wassenger got no removal of the sender: %v", err)
-		}
-		removal := func(id, author string, who ...any) string {
-			ev := groupEvent(id, "remove")
-			ev["author"], ev["participants"] = author, who
-			return js(t, ev)
-		}
+		kickLink(t, h, "link")
+		removal := func(id, author string, who ...any) string { return groupRemoval(t, id, author, who...) }
 		// A removal that cannot be built (the sender is known by a linked
 		// id, no phone) is an error of the API's dry-run, as the daemon
 		// would dead-letter it.
@@ -596,7 +579,7 @@ func TestOwnGroupChangeFiresOnlySelfRules(t *testing.T) {
 			!strings.Contains(lidDry.Rules[i].Errors[0], "cannot build the request (the daemon would dead-letter it)") {
 			t.Fatalf("dry-run of a removal of a linked id: %+v, want kick-links fired with one error that it cannot be built", lidDry.Rules)
 		}
-		const number = "+4412345678" // device.phone of groupEvent
+		const number = ownNumber
 		// The API's dry-run judges the echo as intake will.
 		var dry struct {
 			Rules []struct{ Rule, Outcome string }
@@ -612,16 +595,73 @@ func TestOwnGroupChangeFiresOnlySelfRules(t *testing.T) {
 		h.accept(t, removal("echo", number, "+34600000002"))
 		h.accept(t, removal("admin", "+34600000001", "+34600000002"))
 		h.accept(t, removal("other", number, "+34600000003"))
-		var fired []string
-		for _, j := range h.jobs(t) {
-			fired = append(fired, j.Rule+"/"+strings.Split(j.EventID, "/")[1]) // the key: event/id/...
-		}
-		slices.Sort(fired)
 		want := []string{"kick-links/link", "removal-alert/admin", "removal-alert/other", "removal-audit/admin", "removal-audit/echo", "removal-audit/other"}
-		if !slices.Equal(fired, want) {
+		if fired := firedJobs(t, h); !slices.Equal(fired, want) {
 			t.Fatalf("jobs %v, want %v", fired, want)
 		}
 		h.waitHooks(t, 5)
+	})
+}
+
+// ownNumber is device.phone of groupEvent: the number's own changes.
+const ownNumber = "+4412345678"
+
+// kickLink posts a message with a link to groupID from +34600000002,
+// which kick-links of groupLoopRules answers by asking Wassenger to
+// remove the sender, and waits until Wassenger gets that request.
+func kickLink(t *testing.T, h *harness, id string) {
+	t.Helper()
+	link := messageEvent(id, "cheap http://spam.example")
+	link["data"].(map[string]any)["chat"] = map[string]any{"id": groupID, "name": "Ops", "type": "group"}
+	h.accept(t, js(t, link))
+	err := h.wa.WaitFor(waitCtx(t), func(reqs []standin.Request) bool {
+		for _, r := range reqs {
+			if r.Method == http.MethodDelete && strings.HasSuffix(r.Path, "/groups/"+groupID+"/participants") {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatalf("Wassenger got no removal of the sender: %v", err)
+	}
+}
+
+// groupRemoval is the group:update, id, of author's removal of who from
+// groupID.
+func groupRemoval(t *testing.T, id, author string, who ...any) string {
+	ev := groupEvent(id, "remove")
+	ev["author"], ev["participants"] = author, who
+	return js(t, ev)
+}
+
+// firedJobs lists the jobs of h's store as rule/event id, sorted.
+func firedJobs(t *testing.T, h *harness) []string {
+	var fired []string
+	for _, j := range h.jobs(t) {
+		fired = append(fired, j.Rule+"/"+strings.Split(j.EventID, "/")[1]) // the key: event/id/...
+	}
+	slices.Sort(fired)
+	return fired
+}
+
+// The loop guard keeps the changes hookd asked for in the store too: a
+// daemon started again on it (as another node of a cluster reading the
+// same store) still knows the group:update of a removal asked for before
+// for hookd's own, which fires only the rule with self: true.
+func TestOwnGroupChangeKnownAfterRestart(t *testing.T) {
+	t.Parallel()
+	testbackend.Each(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: groupLoopRules})
+		kickLink(t, h, "link")
+		must(t, h.stop())
+		h.restart(t)
+		h.accept(t, groupRemoval(t, "echo", ownNumber, "+34600000002"))
+		h.accept(t, groupRemoval(t, "other", ownNumber, "+34600000003"))
+		want := []string{"kick-links/link", "removal-alert/other", "removal-audit/echo", "removal-audit/other"}
+		if fired := firedJobs(t, h); !slices.Equal(fired, want) {
+			t.Fatalf("jobs %v, want %v", fired, want)
+		}
 	})
 }
 

@@ -22,41 +22,62 @@ const maxOwnChanges = 100_000
 // asked Wassenger for (wassenger.group.add, remove, promote and demote),
 // so that the group:update events Wassenger sends about them are known
 // as hookd's own: such a change carries no reference hookd could set.
-// The daemon records each action as it sends it; a replay (dry-run,
-// test, explain) as the rule fires. It is safe for concurrent use.
+// The daemon records each action as it sends it (and keeps a copy in its
+// store, so that another node and a restarted process know it too: see
+// RecogniseOwnChange); a replay (dry-run, test, explain) as the rule
+// fires. It is safe for concurrent use.
 type OwnChanges struct {
 	mu      sync.Mutex
-	pending map[ownChange]ownChangeAt
-	order   []ownChange // oldest first, for the bound; may hold stale keys
+	pending map[string]OwnChange
+	order   []string // keys, oldest first, for the bound; may hold stale keys
 }
 
-// ownChange is one participant of one change.
-type ownChange struct{ group, action, participant string }
+// OwnChange is one participant change hookd asked for: when, and by
+// which action (its name, rule/type[index]).
+type OwnChange struct {
+	At     time.Time
+	Action string
+}
 
-// ownChangeAt is when a change was asked for, and by which action.
-type ownChangeAt struct {
-	at     time.Time
-	action string // the action's name, rule/type[index]
+// OwnChangeKey names the change of one participant (its phone's digits)
+// of group by action (add, remove, promote, demote): the key under which
+// OwnChanges and the daemon's store keep it.
+func OwnChangeKey(group, action, participant string) string {
+	return group + " " + action + " " + participant
+}
+
+// OwnChangeKeys returns the keys (OwnChangeKey) of the participant
+// changes an action of type typ with the rendered params asks for, none
+// when it asks for none.
+func OwnChangeKeys(typ string, params map[string]any) []string {
+	c, ok := wassenger.ChangeOf(typ, params)
+	if !ok {
+		return nil
+	}
+	keys := make([]string, len(c.Participants))
+	for i, p := range c.Participants {
+		keys[i] = OwnChangeKey(c.Group, c.Action, p)
+	}
+	return keys
 }
 
 // NewOwnChanges returns an empty OwnChanges.
 func NewOwnChanges() *OwnChanges {
-	return &OwnChanges{pending: map[ownChange]ownChangeAt{}}
+	return &OwnChanges{pending: map[string]OwnChange{}}
 }
 
 // Expect records the change an action of type typ with the rendered
 // params asks for at at, if it asks for one; name names the action in
 // the reason Recognise gives.
 func (o *OwnChanges) Expect(typ, name string, params map[string]any, at time.Time) {
-	c, ok := wassenger.ChangeOf(typ, params)
-	if !ok {
+	keys := OwnChangeKeys(typ, params)
+	if len(keys) == 0 {
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, p := range c.Participants {
-		k := ownChange{c.Group, c.Action, p}
-		o.pending[k] = ownChangeAt{at: at, action: name}
+	for _, k := range keys {
+		o.pending[k] = OwnChange{At: at, Action: name}
 		o.order = append(o.order, k)
 	}
 	o.trim(at)
@@ -84,7 +105,7 @@ func (o *OwnChanges) trim(now time.Time) {
 	for ; drop < len(o.order); drop++ {
 		k := o.order[drop]
 		p, ok := o.pending[k]
-		if ok && now.Sub(p.at) <= OwnChangeWithin && len(o.pending) <= maxOwnChanges {
+		if ok && now.Sub(p.At) <= OwnChangeWithin && len(o.pending) <= maxOwnChanges {
 			break
 		}
 		delete(o.pending, k)
@@ -95,19 +116,36 @@ func (o *OwnChanges) trim(now time.Time) {
 }
 
 // Recognise says why ev is the group:update of a participant change
-// hookd asked for within OwnChangeWithin before at, or "" when it is not:
-// the same group (data.chat.id), the same action, every participant
-// asked for, and made by the number itself (author is device.phone, when
-// the event has both). A change someone else makes to the same members
-// is not hookd's.
+// hookd asked for (see RecogniseOwnChange) that o remembers, or "" when
+// it is not.
 func (o *OwnChanges) Recognise(ev *event.Event, at time.Time) string {
-	if ev.Name != "group:update" {
-		return ""
-	}
 	o.mu.Lock()
 	empty := len(o.pending) == 0
 	o.mu.Unlock()
 	if empty {
+		return ""
+	}
+	return RecogniseOwnChange(ev, at, o.lookup)
+}
+
+// lookup returns the change remembered under key.
+func (o *OwnChanges) lookup(key string) (OwnChange, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c, ok := o.pending[key]
+	return c, ok
+}
+
+// RecogniseOwnChange says why ev is the group:update of a participant
+// change hookd asked for within OwnChangeWithin before at, or "" when it
+// is not: the same group (data.chat.id), the same action, every
+// participant asked for, and made by the number itself (author is
+// device.phone, when the event has both). A change someone else makes
+// to the same members is not hookd's. lookup finds a change by its key
+// (OwnChangeKey); it is called only for such an event of the number,
+// once per participant until one is missing.
+func RecogniseOwnChange(ev *event.Event, at time.Time, lookup func(key string) (OwnChange, bool)) string {
+	if ev.Name != "group:update" {
 		return ""
 	}
 	f := ownChangeFields()
@@ -122,20 +160,18 @@ func (o *OwnChanges) Recognise(ev *event.Event, at time.Time) string {
 	if len(list) == 0 {
 		return ""
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	var by ownChangeAt
+	var by OwnChange
 	for _, v := range list {
 		s, _ := v.(string)
-		p, ok := o.pending[ownChange{group, ev.Action, wassenger.PhoneDigits(s)}]
-		if !ok || at.Sub(p.at) > OwnChangeWithin || p.at.Sub(at) > OwnChangeWithin {
+		p, ok := lookup(OwnChangeKey(group, ev.Action, wassenger.PhoneDigits(s)))
+		if !ok || at.Sub(p.At) > OwnChangeWithin || p.At.Sub(at) > OwnChangeWithin {
 			return ""
 		}
-		if p.at.After(by.at) {
+		if p.At.After(by.At) {
 			by = p
 		}
 	}
-	return "the group:update of a participant change hookd asked Wassenger for (" + by.action + " at " + by.at.UTC().Format(time.RFC3339) + ")"
+	return "the group:update of a participant change hookd asked Wassenger for (" + by.Action + " at " + by.At.UTC().Format(time.RFC3339) + ")"
 }
 
 // ownChangeFields are the fields Recognise reads: the group, the

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +216,45 @@ func TestClusterKill9(t *testing.T) {
 		want := "digest 3: digest 0,digest 1,digest 2"
 		if got := sentTexts(t, w.ws, "digest"); len(got) != 1 || got[0] != want {
 			t.Errorf("digest sent %q; want one %q though three nodes' schedulers saw it due", got, want)
+		}
+	})
+
+	t.Run("every node knows a group change hookd asked for as its own", func(t *testing.T) {
+		const group = "120363000000000099@g.us" // kick's group
+		acceptBody(t, nodes[0].p.Addr, textAt("kick-0", "kick", time.Now().Unix()), false)
+		waitStandin(t, w.ws, "kick's removal of the sender", func(reqs []standin.Request) bool {
+			return slices.ContainsFunc(reqs, func(r standin.Request) bool {
+				return r.Method == http.MethodDelete && strings.HasSuffix(r.Path, "/groups/"+group+"/participants")
+			})
+		})
+		// Wassenger's group:update of the removal, made by the number
+		// itself, reaching each node (as three numbers' webhooks, or
+		// redeliveries, would); then an admin's removal, which is not
+		// hookd's.
+		removal := func(id, author string) []byte {
+			b, err := json.Marshal(map[string]any{
+				"id": id, "object": "message", "event": "group:update", "action": "remove", "created": time.Now().Unix(),
+				"author": author, "participants": []string{sender},
+				"device": map[string]any{"id": "61b37a069cba0c15d6c89757", "phone": "+4412345678"},
+				"data":   map[string]any{"id": id, "chat": map[string]any{"id": group, "name": "Ops"}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		for i, node := range nodes {
+			acceptBody(t, node.p.Addr, removal(fmt.Sprintf("own-%d", i), "+4412345678"), false)
+		}
+		acceptBody(t, nodes[1].p.Addr, removal("by-admin", "+34600000005"), false)
+		waitStandin(t, w.ws, "the admin's removal announced", func([]standin.Request) bool {
+			return len(sentTexts(t, w.ws, "removal by-admin")) == 1
+		})
+		for _, n := range nodes {
+			n.p.waitIdle()
+		}
+		if got := sentTexts(t, w.ws, "removal "); len(got) != 1 {
+			t.Errorf("removal-alert sent %q; want only the admin's removal: the loop guard knows kick's on every node", got)
 		}
 	})
 
