@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -681,6 +683,87 @@ func TestRulesActivityCountsDigestsAndTicks(t *testing.T) {
 		row := `<tr data-rule="` + rule + `">` + "\n<td>" + rule + "</td>\n<td>1 / 0 / 0 / 0</td>\n<td>1 / 0 / 0 / 0</td>"
 		if page.status != http.StatusOK || !strings.Contains(page.body, row) {
 			t.Errorf("the rules page does not show %s fired once in the hour and the day:\n%s", rule, page.body)
+		}
+	}
+}
+
+// linkRules queue a job for every message and every group change.
+const linkRules = consoleRules + `  - name: settings
+    on: group:update
+    do:
+      - webhook:
+          url: "@HOOK@/hook"
+          body: {id: "{{ id }}"}
+`
+
+// hrefs are the targets of the links of a page (as consolePage
+// unescapes it) that match pattern, a regular expression.
+func hrefs(page, pattern string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`href="(`+pattern+`)"`).FindAllStringSubmatch(page, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// The console's links lead where they say, as a browser follows them:
+// "Older events" to the next 50 events (and on, with the filter), and
+// each event's link, on the events and the jobs pages, to that event,
+// also a group settings change whose key holds an empty part
+// (restrict//true).
+func TestConsoleLinksOpenTheirPages(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{rules: linkRules})
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "events", "group-update", "restrict.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.accept(t, string(raw))
+	const n = 60
+	for i := range n {
+		h.accept(t, js(t, messageEvent(fmt.Sprintf("LINK-%02d", i), "hi")))
+	}
+	session, _ := h.consoleSession(t)
+
+	// Paging: the newest 50 messages, then the 10 older ones.
+	seen := map[string]bool{}
+	next := "/ui/events?event=message:*"
+	for pages := 1; next != ""; pages++ {
+		page := h.consolePage(t, session, "GET", next, nil)
+		if page.status != http.StatusOK || pages > 2 {
+			t.Fatalf("page %d (%s): %d, want 2 pages:\n%s", pages, next, page.status, page.body)
+		}
+		for _, m := range regexp.MustCompile(`data-key="message:in:new/(LINK-\d+)/`).FindAllStringSubmatch(page.body, -1) {
+			if seen[m[1]] {
+				t.Fatalf("page %d (%s) lists %s again", pages, next, m[1])
+			}
+			seen[m[1]] = true
+		}
+		next = ""
+		if older := hrefs(page.body, `/ui/events\?[^"]*cursor[^"]*`); len(older) == 1 {
+			next = older[0]
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("the pages list %d of the %d messages", len(seen), n)
+	}
+
+	// Each event's link opens it, from the events and the jobs pages.
+	settings := "group:update/3EB0FBD5A307156FB3/restrict//true/on:61b37a069cba0c15d6c7"
+	h.eventDetail(t, settings)
+	for _, list := range []string{"/ui/events?event=group:*", "/ui/jobs?state=all"} {
+		links := hrefs(h.consolePage(t, session, "GET", list, nil).body, `/ui/events/[^"]+`)
+		if len(links) == 0 {
+			t.Fatalf("%s links to no event", list)
+		}
+		for _, l := range links {
+			page := h.consolePage(t, session, "GET", l, nil)
+			if page.status != http.StatusOK || !strings.Contains(page.body, "<h1>group:update (restrict)</h1>") && !strings.Contains(page.body, "<h1>message:in:new</h1>") {
+				t.Errorf("%s: the link %s answers %d, not the event:\n%.600s", list, l, page.status, page.body)
+			}
+		}
+		if !slices.ContainsFunc(links, func(l string) bool { return strings.Contains(l, "restrict") }) {
+			t.Errorf("%s has no link to %s: %v", list, settings, links)
 		}
 	}
 }

@@ -171,8 +171,14 @@ var funcs = template.FuncMap{
 		}
 		return v
 	},
-	"query": url.QueryEscape,
+	"query":    url.QueryEscape,
+	"eventURL": eventURL,
 }
+
+// eventURL is the console page of the event with key. A key holds
+// slashes and may hold empty parts (group:update/ID/restrict//true/...):
+// escaped whole, it stays one path segment that no router cleans.
+func eventURL(key string) string { return "/ui/events/" + url.PathEscape(key) }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	// The console is off (404) without an admin credential: ask the API.
@@ -228,9 +234,12 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) {
 
 // eventsData is the events page.
 type eventsData struct {
-	Filter            url.Values
-	Events            []event
-	Next, Query, Self string
+	Filter url.Values
+	Events []event
+	// Next and Self are the console URLs of the older events and of
+	// this list's rows (polled). A URL goes whole into an href, where
+	// html/template keeps its query as it is.
+	Next, Self string
 }
 
 func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request) {
@@ -261,21 +270,21 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	q.Del("limit")
 	q.Del("cursor")
-	d := eventsData{Filter: q, Events: out.Events, Query: q.Encode()}
+	d := eventsData{Filter: q, Events: out.Events}
 	if out.Next != "" {
 		n := url.Values{}
 		for k, v := range q {
 			n[k] = v
 		}
 		n.Set("cursor", out.Next)
-		d.Next = n.Encode()
+		d.Next = "/ui/events?" + n.Encode()
 	}
 	self := url.Values{}
 	for k, v := range in {
 		self[k] = v
 	}
 	self.Set("fragment", "rows")
-	d.Self = self.Encode()
+	d.Self = "/ui/events?" + self.Encode()
 	p.Data = d
 	if in.Get("fragment") == "rows" {
 		c.renderTemplate(w, http.StatusOK, "events", "rows", p)
@@ -304,7 +313,7 @@ func (c *Console) eventPage(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d := eventData{Event: ev, Self: "/ui/events/" + url.PathEscape(key)}
+	d := eventData{Event: ev, Self: eventURL(key)}
 	p := page{Title: "Event " + ev.Event, Nav: "events", CSRF: csrf, Msg: r.URL.Query().Get("msg"), Error: r.URL.Query().Get("error"), Data: &d}
 	if r.URL.Query().Get("fragment") == "jobs" {
 		c.renderTemplate(w, http.StatusOK, "event", "jobs", p)
