@@ -767,3 +767,23 @@ func TestConsoleLinksOpenTheirPages(t *testing.T) {
 		}
 	}
 }
+
+// Ending a mute that has ended already (in another tab, by its end
+// time, with hookd mute end) goes back to the rules page and says so;
+// it is no dead end.
+func TestConsoleEndMuteTwice(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{rules: consoleRules})
+	var m MuteJSON
+	if a := h.admin(t, "POST", "/api/mutes", `{"rule":"forward","for":"1h","reason":"test"}`); a.status != http.StatusCreated || json.Unmarshal([]byte(a.body), &m) != nil {
+		t.Fatalf("POST /api/mutes: %d %s", a.status, a.body)
+	}
+	session, csrf := h.consoleSession(t)
+	end := fmt.Sprintf("/ui/mutes/%d/end", m.ID)
+	for i, want := range []string{`<p id="msg" role="status"><ins>mute 1 ended`, `<p id="error" role="alert"><mark>store: no such mute`} {
+		a := h.consolePage(t, session, "POST", end, url.Values{"csrf_token": {csrf}})
+		if a.status != http.StatusOK || !strings.Contains(a.body, "<h1>Rules</h1>") || !strings.Contains(a.body, want) {
+			t.Errorf("end the mute, time %d: %d, want the rules page with %q:\n%s", i+1, a.status, want, a.body)
+		}
+	}
+}

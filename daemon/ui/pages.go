@@ -413,12 +413,7 @@ func (c *Console) jobsAction(w http.ResponseWriter, r *http.Request) {
 		Jobs int `json:"jobs"`
 	}
 	if _, err := c.call(r, http.MethodPost, "/api/jobs/"+op, req, r.PostFormValue("csrf_token"), &res); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && (ae.Status == http.StatusConflict || ae.Status == http.StatusNotFound || ae.Status == http.StatusBadRequest) {
-			http.Redirect(w, r, withMsg(to, "error", ae.Msg), http.StatusSeeOther)
-			return
-		}
-		c.fail(w, r, err)
+		c.failBack(w, r, to, err)
 		return
 	}
 	http.Redirect(w, r, withMsg(to, "msg", op+": "+strconv.Itoa(res.Jobs)+" job(s)"), http.StatusSeeOther)
@@ -467,12 +462,7 @@ func (c *Console) addMute(w http.ResponseWriter, r *http.Request) {
 	req := map[string]string{"rule": r.PostFormValue("rule"), "key": r.PostFormValue("key"),
 		"for": r.PostFormValue("for"), "reason": r.PostFormValue("reason"), "by": "console"}
 	if _, err := c.call(r, http.MethodPost, "/api/mutes", req, r.PostFormValue("csrf_token"), nil); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
-			http.Redirect(w, r, withMsg("/ui/rules", "error", ae.Msg), http.StatusSeeOther)
-			return
-		}
-		c.fail(w, r, err)
+		c.failBack(w, r, "/ui/rules", err)
 		return
 	}
 	http.Redirect(w, r, withMsg("/ui/rules", "msg", "muted "+req["rule"]+" for "+req["for"]), http.StatusSeeOther)
@@ -485,7 +475,8 @@ func (c *Console) endMute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := c.call(r, http.MethodDelete, "/api/mutes/"+id+"?by=console", nil, r.PostFormValue("csrf_token"), nil); err != nil {
-		c.fail(w, r, err)
+		// A mute ended already (another tab, its end time) is a 404.
+		c.failBack(w, r, "/ui/rules", err)
 		return
 	}
 	http.Redirect(w, r, withMsg("/ui/rules", "msg", "mute "+id+" ended"), http.StatusSeeOther)

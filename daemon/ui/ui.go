@@ -226,6 +226,18 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	c.render(w, status, "error", page{Title: "Error", Error: err.Error()})
 }
 
+// failBack answers a form's error: back to the page to with the API's
+// words when the user can act on them (400, 404, 409: a wrong field, a
+// job or mute that changed meanwhile), else as fail does.
+func (c *Console) failBack(w http.ResponseWriter, r *http.Request, to string, err error) {
+	var ae *apiError
+	if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusNotFound || ae.Status == http.StatusConflict) {
+		http.Redirect(w, r, withMsg(to, "error", ae.Msg), http.StatusSeeOther)
+		return
+	}
+	c.fail(w, r, err)
+}
+
 // page is what every template gets.
 type page struct {
 	Title string
