@@ -787,3 +787,24 @@ func TestConsoleEndMuteTwice(t *testing.T) {
 		}
 	}
 }
+
+// A console address that is no page answers a page, not the API's
+// JSON: the sign-in form's address (reloaded after a wrong key) goes to
+// the sign-in page, any other says there is no such page.
+func TestConsoleUnknownPages(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{rules: consoleRules})
+	session, _ := h.consoleSession(t)
+	if a := h.request(t, "GET", "/ui/signin", "", nil); a.status != http.StatusOK || !strings.Contains(a.body, `<form method="post" action="/ui/signin" id="login">`) {
+		t.Errorf("GET /ui/signin: %d, want the sign-in page:\n%s", a.status, a.body)
+	}
+	a := h.consolePage(t, session, "GET", "/ui/event", nil)
+	if a.status != http.StatusNotFound || !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") || !strings.Contains(a.body, "no console page /ui/event") {
+		t.Errorf("GET /ui/event: %d %s %s, want 404 and a page that says so", a.status, a.header.Get("Content-Type"), a.body)
+	}
+	var s sessionJSON
+	decode(t, h.request(t, "GET", "/ui/session", "", session), &s)
+	if s.CSRFToken == "" {
+		t.Error("GET /ui/session: no CSRF token")
+	}
+}

@@ -61,6 +61,9 @@ func New(api http.Handler) (*Console, error) {
 	m.HandleFunc("GET /ui", redirect("/ui/events"))
 	m.HandleFunc("GET /ui/{$}", redirect("/ui/events"))
 	m.HandleFunc("GET /ui/login", c.loginPage)
+	// After a wrong key the address bar shows /ui/signin: reloading it
+	// is a GET.
+	m.HandleFunc("GET /ui/signin", redirect("/ui/login"))
 	m.HandleFunc("POST /ui/signin", c.signIn)
 	m.HandleFunc("POST /ui/signout", c.signOut)
 	m.HandleFunc("GET /ui/events", c.eventsPage)
@@ -72,6 +75,13 @@ func New(api http.Handler) (*Console, error) {
 	m.HandleFunc("POST /ui/mutes/{id}/end", c.endMute)
 	m.HandleFunc("GET /ui/playground", c.playground)
 	m.HandleFunc("POST /ui/playground", c.playground)
+	// Any other address under /ui/ is a page that is not there; the
+	// API's one GET there passes on.
+	m.Handle("GET /ui/session", api)
+	m.HandleFunc("GET /ui/", func(w http.ResponseWriter, r *http.Request) {
+		c.render(w, http.StatusNotFound, "error", page{Title: "Not found",
+			Error: "no console page " + r.URL.Path + ": the pages are Events, Jobs, Rules and Playground"})
+	})
 	return c, nil
 }
 
