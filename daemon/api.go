@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,9 +16,18 @@ func (d *Daemon) routes() http.Handler {
 	r := httprouter.New()
 	r.HandleMethodNotAllowed = true
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		d.refuse(w, req, http.StatusMethodNotAllowed, "method", "method "+req.Method+" not allowed here; Wassenger sends POST")
+		if req.URL.Path == "/webhooks/wassenger" {
+			d.refuse(w, req, http.StatusMethodNotAllowed, "method", "method "+req.Method+" not allowed here; Wassenger sends POST")
+			return
+		}
+		// The router has set Allow to the path's methods.
+		reply(w, http.StatusMethodNotAllowed, problem{Error: "method " + req.Method + " not allowed on " + req.URL.Path + ": use " + w.Header().Get("Allow")})
 	})
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasPrefix(req.URL.Path, "/api/") {
+			reply(w, http.StatusNotFound, problem{Error: "no admin API path " + req.URL.Path + ": the endpoints are /api/rules, /api/events, /api/jobs, /api/mutes and /api/dry-run (docs/daemon.md#admin-api)"})
+			return
+		}
 		reply(w, http.StatusNotFound, problem{Error: "no such path; webhooks go to POST /webhooks/wassenger"})
 	})
 	r.POST("/webhooks/wassenger", d.intake)

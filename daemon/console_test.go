@@ -808,3 +808,23 @@ func TestConsoleUnknownPages(t *testing.T) {
 		t.Error("GET /ui/session: no CSRF token")
 	}
 }
+
+// A wrong path or method of the admin API says what to use, not that
+// Wassenger sends POST.
+func TestAdminWrongPathOrMethod(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{rules: consoleRules})
+	for _, tc := range []struct{ method, path, want string }{
+		{"POST", "/api/events", "method POST not allowed on /api/events: use GET"},
+		{"PUT", "/api/rules", "method PUT not allowed on /api/rules: use GET"},
+		{"GET", "/api/event", "no admin API path /api/event"},
+		{"GET", "/webhooks/wassenger", "Wassenger sends POST"},
+		{"GET", "/nothing", "webhooks go to POST /webhooks/wassenger"},
+	} {
+		var p problem
+		a := h.admin(t, tc.method, tc.path, "")
+		if a.status/100 != 4 || json.Unmarshal([]byte(a.body), &p) != nil || !strings.Contains(p.Error, tc.want) {
+			t.Errorf("%s %s: %d %s, want a 4xx saying %q", tc.method, tc.path, a.status, a.body, tc.want)
+		}
+	}
+}
