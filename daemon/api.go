@@ -16,19 +16,25 @@ func (d *Daemon) routes() http.Handler {
 	r := httprouter.New()
 	r.HandleMethodNotAllowed = true
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.URL.Path == "/webhooks/wassenger" {
+		switch {
+		case req.URL.Path == "/webhooks/wassenger":
 			d.refuse(w, req, http.StatusMethodNotAllowed, "method", "method "+req.Method+" not allowed here; Wassenger sends POST")
-			return
+		case d.adminAuth == nil && adminPath(req.URL.Path):
+			reply(w, http.StatusNotFound, problem{Error: adminOff})
+		default:
+			// The router has set Allow to the path's methods.
+			reply(w, http.StatusMethodNotAllowed, problem{Error: "method " + req.Method + " not allowed on " + req.URL.Path + ": use " + w.Header().Get("Allow")})
 		}
-		// The router has set Allow to the path's methods.
-		reply(w, http.StatusMethodNotAllowed, problem{Error: "method " + req.Method + " not allowed on " + req.URL.Path + ": use " + w.Header().Get("Allow")})
 	})
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if strings.HasPrefix(req.URL.Path, "/api/") {
+		switch {
+		case d.adminAuth == nil && adminPath(req.URL.Path):
+			reply(w, http.StatusNotFound, problem{Error: adminOff})
+		case strings.HasPrefix(req.URL.Path, "/api/"):
 			reply(w, http.StatusNotFound, problem{Error: "no admin API path " + req.URL.Path + ": the endpoints are /api/rules, /api/events, /api/jobs, /api/mutes and /api/dry-run (docs/daemon.md#admin-api)"})
-			return
+		default:
+			reply(w, http.StatusNotFound, problem{Error: "no such path; webhooks go to POST /webhooks/wassenger"})
 		}
-		reply(w, http.StatusNotFound, problem{Error: "no such path; webhooks go to POST /webhooks/wassenger"})
 	})
 	r.POST("/webhooks/wassenger", d.intake)
 	r.GET("/healthz", d.healthz)
@@ -49,6 +55,11 @@ func (d *Daemon) routes() http.Handler {
 		return r
 	}
 	return c
+}
+
+// adminPath reports whether path is the admin API's or the console's.
+func adminPath(path string) bool {
+	return path == "/ui" || strings.HasPrefix(path, "/ui/") || strings.HasPrefix(path, "/api/")
 }
 
 // healthz answers 200 while the store can be read and written, else 503
