@@ -68,21 +68,51 @@ func TestRulesPageNodes(t *testing.T) {
 		{"cluster", cluster, []string{`data-node="hookd-1" data-same="true"`, `data-node="hookd-2" data-same="false"`, "other rules than this node"}, nil},
 		{"one node", rulesData{Rules: rules{Version: "v1"}}, nil, []string{`id="nodes"`}},
 	} {
-		rec := httptest.NewRecorder()
-		c.render(rec, 200, "rules", page{Title: "Rules", Data: tt.data})
-		body := rec.Body.String()
-		for _, s := range tt.want {
-			if !strings.Contains(body, s) {
-				t.Errorf("%s: the page lacks %q:\n%s", tt.name, s, body)
-			}
-		}
-		for _, s := range tt.not {
-			if strings.Contains(body, s) {
-				t.Errorf("%s: the page has %q", tt.name, s)
-			}
-		}
+		body := renderPage(t, c, tt.name, "rules", page{Title: "Rules", Data: tt.data}, tt.want, tt.not)
 		if n := strings.Count(body, "other rules than this node"); tt.name == "cluster" && n != 1 {
 			t.Errorf("%s: %d nodes marked as running other rules, want 1", tt.name, n)
 		}
 	}
+}
+
+// With no rules and no events, each page says so instead of showing an
+// empty table, list or result.
+func TestEmptyStates(t *testing.T) {
+	c, err := New(http.NotFoundHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		data any
+		want []string
+		not  []string
+	}{
+		{"rules", rulesData{}, []string{"No rules are running: the rules file has none."}, []string{`id="mute"`}},
+		{"playground", &playgroundData{Result: &dryRun{Event: "message:in:new"}},
+			[]string{"No recorded events yet: paste one below.", "No rules are running: the rules file has none."}, []string{`id="pick"`}},
+		{"event", &eventData{Explain: &dryRun{}}, []string{"No actions ran for this event.", "No rules are running: the rules file has none."}, nil},
+	} {
+		renderPage(t, c, tt.name, tt.name, page{Title: tt.name, CSRF: "t", Data: tt.data}, tt.want, tt.not)
+	}
+}
+
+// renderPage renders the page name with p and checks that it holds
+// each of want and none of not; what names the case.
+func renderPage(t *testing.T, c *Console, what, name string, p page, want, not []string) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	c.render(rec, 200, name, p)
+	body := rec.Body.String()
+	for _, s := range want {
+		if !strings.Contains(body, s) {
+			t.Errorf("%s: the page lacks %q:\n%s", what, s, body)
+		}
+	}
+	for _, s := range not {
+		if strings.Contains(body, s) {
+			t.Errorf("%s: the page has %q", what, s)
+		}
+	}
+	return body
 }
