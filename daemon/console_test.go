@@ -707,10 +707,10 @@ func hrefs(page, pattern string) []string {
 }
 
 // The console's links lead where they say, as a browser follows them:
-// "Older events" to the next 50 events (and on, with the filter), and
-// each event's link, on the events and the jobs pages, to that event,
-// also a group settings change whose key holds an empty part
-// (restrict//true).
+// "Older events" to the next 50 events (and on, with the filter); each
+// event's link, on the events and the jobs pages, to that event, also a
+// group settings change whose key holds an empty part (restrict//true);
+// an event's "open in the playground" to the playground with it.
 func TestConsoleLinksOpenTheirPages(t *testing.T) {
 	t.Parallel()
 	h := start(t, options{rules: linkRules})
@@ -765,6 +765,16 @@ func TestConsoleLinksOpenTheirPages(t *testing.T) {
 		if !slices.ContainsFunc(links, func(l string) bool { return strings.Contains(l, "restrict") }) {
 			t.Errorf("%s has no link to %s: %v", list, settings, links)
 		}
+	}
+
+	// The event page's link to the playground loads the event there.
+	links := hrefs(h.consolePage(t, session, "GET", "/ui/events/"+url.PathEscape(settings), nil).body, `/ui/playground\?[^"]+`)
+	if len(links) != 1 {
+		t.Fatalf("the event page has %d links to the playground, want 1", len(links))
+	}
+	page := h.consolePage(t, session, "GET", links[0], nil)
+	if page.status != http.StatusOK || strings.Contains(page.body, `id="error"`) || !strings.Contains(page.body, `"id": "3EB0FBD5A307156FB3"`) {
+		t.Errorf("the playground link %s does not load the event:\n%s", links[0], page.body)
 	}
 }
 

@@ -171,7 +171,6 @@ var funcs = template.FuncMap{
 		}
 		return v
 	},
-	"query":    url.QueryEscape,
 	"eventURL": eventURL,
 }
 
