@@ -67,6 +67,15 @@ func (d *Daemon) replyAdmin(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(out)
 }
 
+// masked is s with every secret replyAdmin masks masked, for a log line
+// that shows what a user typed (a mute's reason).
+func (d *Daemon) masked(s string) string {
+	for _, v := range d.answerSecrets() {
+		s = strings.ReplaceAll(s, v, secret.Mask)
+	}
+	return s
+}
+
 // answerSecrets are the values replyAdmin masks, longest first.
 func (d *Daemon) answerSecrets() []string {
 	list := append([]string(nil), d.snap.Load().secrets...)

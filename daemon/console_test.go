@@ -838,3 +838,25 @@ func TestAdminWrongPathOrMethod(t *testing.T) {
 		}
 	}
 }
+
+// A secret typed into a mute's reason is masked in the mutes' answers,
+// on the rules page and in the log, as in every other admin answer.
+func TestMuteAnswersMaskSecrets(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{rules: consoleRules})
+	reason := "token " + h.waToken + " and key " + h.key + " in a chat"
+	seen := []answer{h.admin(t, "POST", "/api/mutes", js(t, MuteRequest{Rule: "forward", For: "1h", Reason: reason}))}
+	seen = append(seen, h.admin(t, "GET", "/api/mutes?all=true", ""))
+	session, csrf := h.consoleSession(t)
+	seen = append(seen, h.consolePage(t, session, "GET", "/ui/rules", nil))
+	seen = append(seen, h.admin(t, "DELETE", "/api/mutes/1", ""))
+	seen = append(seen, h.consolePage(t, session, "POST", "/ui/mutes", url.Values{"csrf_token": {csrf}, "rule": {"forward"}, "for": {"1h"}, "reason": {reason}}))
+	for i, a := range seen {
+		if a.status/100 != 2 || !strings.Contains(a.body, "token "+secret.Mask+" and key "+secret.Mask) {
+			t.Errorf("answer %d: %d, want the reason with its secrets masked:\n%s", i, a.status, a.body)
+		}
+	}
+	if logs := h.logs.String(); strings.Contains(logs, h.waToken) || strings.Contains(logs, h.key) {
+		t.Errorf("a log line shows the reason's secrets:\n%s", logs)
+	}
+}

@@ -88,7 +88,7 @@ func (d *Daemon) apiAddMute(w http.ResponseWriter, r *http.Request, _ httprouter
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		reply(w, http.StatusBadRequest, problem{Error: "body: " + err.Error() + `: send {"rule": "...", "for": "2h", "reason": "...", "key": "...", "by": "..."}`})
+		d.replyAdmin(w, http.StatusBadRequest, problem{Error: "body: " + err.Error() + `: send {"rule": "...", "for": "2h", "reason": "...", "key": "...", "by": "..."}`})
 		return
 	}
 	if req.By == "" {
@@ -97,17 +97,17 @@ func (d *Daemon) apiAddMute(w http.ResponseWriter, r *http.Request, _ httprouter
 	now := d.now()
 	m, err := NewMute(req, d.snap.Load().rules, now)
 	if err != nil {
-		reply(w, http.StatusBadRequest, problem{Error: err.Error()})
+		d.replyAdmin(w, http.StatusBadRequest, problem{Error: err.Error()})
 		return
 	}
 	m, err = d.store.AddMute(r.Context(), m)
 	if err != nil {
-		reply(w, http.StatusServiceUnavailable, problem{Error: "store unavailable: " + err.Error()})
+		d.replyAdmin(w, http.StatusServiceUnavailable, problem{Error: "store unavailable: " + err.Error()})
 		return
 	}
 	d.refreshMutes(r.Context())
-	d.log.Info("rule muted", "id", m.ID, "rule", m.Rule, "key", m.Key, "until", m.Until, "by", m.By, "reason", m.Reason)
-	reply(w, http.StatusCreated, MuteView(m, now))
+	d.log.Info("rule muted", "id", m.ID, "rule", m.Rule, "key", m.Key, "until", m.Until, "by", m.By, "reason", d.masked(m.Reason))
+	d.replyAdmin(w, http.StatusCreated, MuteView(m, now))
 }
 
 // apiMutes is GET /api/mutes: the mutes in force; ?all=true adds those
@@ -116,21 +116,21 @@ func (d *Daemon) apiMutes(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	now := d.now()
 	list, err := d.store.Mutes(r.Context(), now, r.URL.Query().Get("all") == "true")
 	if err != nil {
-		reply(w, http.StatusServiceUnavailable, problem{Error: "store unavailable: " + err.Error()})
+		d.replyAdmin(w, http.StatusServiceUnavailable, problem{Error: "store unavailable: " + err.Error()})
 		return
 	}
 	out := make([]MuteJSON, 0, len(list))
 	for _, m := range list {
 		out = append(out, MuteView(m, now))
 	}
-	reply(w, http.StatusOK, map[string]any{"mutes": out})
+	d.replyAdmin(w, http.StatusOK, map[string]any{"mutes": out})
 }
 
 // apiEndMute is DELETE /api/mutes/:id (?by=NAME): it ends a mute now.
 func (d *Daemon) apiEndMute(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
 	id, err := strconv.ParseInt(p.ByName("id"), 10, 64)
 	if err != nil || id <= 0 {
-		reply(w, http.StatusBadRequest, problem{Error: "the mute id is a positive number (GET /api/mutes lists them)"})
+		d.replyAdmin(w, http.StatusBadRequest, problem{Error: "the mute id is a positive number (GET /api/mutes lists them)"})
 		return
 	}
 	by := r.URL.Query().Get("by")
@@ -141,13 +141,13 @@ func (d *Daemon) apiEndMute(w http.ResponseWriter, r *http.Request, p httprouter
 	m, err := d.store.EndMute(r.Context(), id, by, now)
 	switch {
 	case errors.Is(err, store.ErrNoMute):
-		reply(w, http.StatusNotFound, problem{Error: err.Error()})
+		d.replyAdmin(w, http.StatusNotFound, problem{Error: err.Error()})
 		return
 	case err != nil:
-		reply(w, http.StatusServiceUnavailable, problem{Error: "store unavailable: " + err.Error()})
+		d.replyAdmin(w, http.StatusServiceUnavailable, problem{Error: "store unavailable: " + err.Error()})
 		return
 	}
 	d.refreshMutes(r.Context())
 	d.log.Info("mute ended", "id", m.ID, "rule", m.Rule, "key", m.Key, "by", by)
-	reply(w, http.StatusOK, MuteView(m, now))
+	d.replyAdmin(w, http.StatusOK, MuteView(m, now))
 }
