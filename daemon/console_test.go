@@ -860,3 +860,28 @@ func TestMuteAnswersMaskSecrets(t *testing.T) {
 		t.Errorf("a log line shows the reason's secrets:\n%s", logs)
 	}
 }
+
+// A session ends 12 hours after sign-in: its pages go to the sign-in
+// page (and back after), its forms change nothing, and the API answers
+// 401 saying to sign in again.
+func TestConsoleSessionExpires(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now()
+	c := newClock(t0)
+	h := start(t, options{rules: consoleRules, clock: c})
+	session, csrf := h.consoleSession(t)
+	if a := h.consolePage(t, session, "GET", "/ui/jobs?state=all", nil); a.status != http.StatusOK || !strings.Contains(a.body, `id="bulk"`) {
+		t.Fatalf("the jobs page before the session ends: %d", a.status)
+	}
+	c.set(t0.Add(DefaultSessionTTL + time.Second))
+	if a := h.consolePage(t, session, "GET", "/ui/jobs?state=all", nil); a.status != http.StatusOK || !strings.Contains(a.body, `<input type="hidden" name="next" value="/ui/jobs?state=all">`) {
+		t.Errorf("the jobs page after the session ended: %d, want the sign-in page back to it:\n%s", a.status, a.body)
+	}
+	if a := h.consolePage(t, session, "POST", "/ui/mutes", url.Values{"csrf_token": {csrf}, "rule": {"forward"}, "for": {"1h"}, "reason": {"late"}}); !strings.Contains(a.body, `id="login"`) || len(h.store(t).mutes(t)) != 0 {
+		t.Errorf("a mute after the session ended: %d, want the sign-in page and no mute:\n%s", a.status, a.body)
+	}
+	var p problem
+	if a := h.request(t, "GET", "/api/events", "", session); a.status != http.StatusUnauthorized || json.Unmarshal([]byte(a.body), &p) != nil || p.Error != sessionExpired {
+		t.Errorf("GET /api/events after the session ended: %d %s, want 401 %q", a.status, a.body, sessionExpired)
+	}
+}
