@@ -431,8 +431,8 @@ func TestConsolePagesSecurity(t *testing.T) {
 			"admin key in header": func(r *http.Request) { r.Header.Set(AdminKeyHeader, h.adminKey) },
 			"forged cookie":       func(r *http.Request) { r.AddCookie(&http.Cookie{Name: SessionCookie, Value: "forged"}) },
 		} {
-			if resp := send(http.MethodGet, p, nil, edit); !toLogin(resp) {
-				t.Errorf("GET %s with %s: %d %s, want a redirect to /ui/login", p, name, resp.StatusCode, resp.Header.Get("Location"))
+			if resp := send(http.MethodGet, p, nil, edit); !toLogin(resp) || strings.Contains(resp.Header.Get("Location"), h.key) {
+				t.Errorf("GET %s with %s: %d %s, want a redirect to /ui/login that does not carry the key on", p, name, resp.StatusCode, resp.Header.Get("Location"))
 			}
 		}
 	}

@@ -209,10 +209,13 @@ func (c *Console) sessionOf(w http.ResponseWriter, r *http.Request) (string, boo
 
 // toLogin sends the browser to the sign-in page, back here after.
 func (c *Console) toLogin(w http.ResponseWriter, r *http.Request) {
-	// A poll's fragment goes back to its whole page.
+	// A poll's fragment goes back to its whole page. A key in the
+	// address (the webhook's ?key=, tried on the console) is no page's:
+	// it is not carried on to the sign-in page and back.
 	u := *r.URL
 	q := u.Query()
 	q.Del("fragment")
+	q.Del("key")
 	u.RawQuery = q.Encode()
 	next := u.RequestURI()
 	if r.Method != http.MethodGet {
