@@ -885,3 +885,20 @@ func TestConsoleSessionExpires(t *testing.T) {
 		t.Errorf("GET /api/events after the session ended: %d %s, want 401 %q", a.status, a.body, sessionExpired)
 	}
 }
+
+// A form loaded before this browser signed in again carries the old
+// session's token: it changes nothing, and the page says why and what
+// to do, in a user's words.
+func TestConsoleStaleForm(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{rules: consoleRules})
+	_, oldToken := h.consoleSession(t)
+	session, _ := h.consoleSession(t) // signed in again: a new cookie
+	a := h.consolePage(t, session, "POST", "/ui/mutes", url.Values{"csrf_token": {oldToken}, "rule": {"forward"}, "for": {"1h"}, "reason": {"stale"}})
+	if a.status != http.StatusForbidden || !strings.Contains(a.body, "Nothing was changed") || !strings.Contains(a.body, "reload the page and try again") {
+		t.Errorf("a stale form: %d, want 403 and a page that says to reload:\n%s", a.status, a.body)
+	}
+	if m := h.store(t).mutes(t); len(m) != 0 {
+		t.Errorf("a stale form made a mute: %+v", m)
+	}
+}

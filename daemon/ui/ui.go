@@ -224,19 +224,27 @@ func (c *Console) toLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 }
 
+// refused is what a form refused by the API's CSRF or same-origin check
+// says: most often a page loaded before this browser signed in again.
+const refused = "Nothing was changed: the form carried the token of an earlier sign-in (this browser signed in again since the page was loaded), or came from another site. Go back, reload the page and try again."
+
 // fail answers an error of the API: sign in again on 401, else a page
 // that says what went wrong, with the API's status.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	status := http.StatusInternalServerError
+	msg := err.Error()
 	if errors.As(err, &ae) {
-		if ae.Status == http.StatusUnauthorized {
+		switch ae.Status {
+		case http.StatusUnauthorized:
 			c.toLogin(w, r)
 			return
+		case http.StatusForbidden:
+			msg = refused
 		}
 		status = ae.Status
 	}
-	c.render(w, status, "error", page{Title: "Error", Error: err.Error()})
+	c.render(w, status, "error", page{Title: "Error", Error: msg})
 }
 
 // failBack answers a form's error: back to the page to with the API's
