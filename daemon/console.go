@@ -231,10 +231,13 @@ func (d *Daemon) apiEvent(w http.ResponseWriter, r *http.Request, p httprouter.P
 type JobJSON struct {
 	ID       int64  `json:"id"`
 	EventKey string `json:"event_key"`
-	Rule     string `json:"rule"`
-	Index    int    `json:"index"`
-	Type     string `json:"type"`
-	Name     string `json:"name"`
+	// Source is what made the job: an event (GET /api/events/{key}
+	// shows it), a digest sent or a timer rule's tick (no event).
+	Source string `json:"source"`
+	Rule   string `json:"rule"`
+	Index  int    `json:"index"`
+	Type   string `json:"type"`
+	Name   string `json:"name"`
 	// State is pending (no attempt yet), retrying (pending after a
 	// failed attempt), done or dead.
 	State     string         `json:"state"`
@@ -281,7 +284,7 @@ func statusOf(text string) int {
 
 // jobView is j as the API shows it.
 func jobView(j store.Job) JobJSON {
-	out := JobJSON{ID: j.ID, EventKey: j.EventID, Rule: j.Rule, Index: j.Index, Type: j.Type, Name: j.Name,
+	out := JobJSON{ID: j.ID, EventKey: j.EventID, Source: store.Source(j.EventID), Rule: j.Rule, Index: j.Index, Type: j.Type, Name: j.Name,
 		State: j.State, Attempts: j.Attempts, Reason: j.LastReason, LastError: j.LastError, Response: j.Response,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
 	if j.State == store.StatePending {

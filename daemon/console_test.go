@@ -653,7 +653,8 @@ const sentRules = `rules:
 
 // A digest sent and a timer rule's tick are firings of their rules:
 // /api/rules and the console's rules page count each once (however many
-// actions it queued), beside the events the digest held.
+// actions it queued), beside the events the digest held. Their jobs say
+// they come from a digest or a tick, and link to no event.
 func TestRulesActivityCountsDigestsAndTicks(t *testing.T) {
 	t.Parallel()
 	// The store times jobs by the real clock: the daemon's stays near it.
@@ -684,6 +685,24 @@ func TestRulesActivityCountsDigestsAndTicks(t *testing.T) {
 		if page.status != http.StatusOK || !strings.Contains(page.body, row) {
 			t.Errorf("the rules page does not show %s fired once in the hour and the day:\n%s", rule, page.body)
 		}
+	}
+
+	// Their jobs come from no event: the API says from what, and the
+	// jobs page links them to no event page.
+	var jobs struct {
+		Jobs []JobJSON `json:"jobs"`
+	}
+	decode(t, h.admin(t, "GET", "/api/jobs", ""), &jobs)
+	sources := map[string]int{}
+	for _, j := range jobs.Jobs {
+		sources[j.Source]++
+	}
+	if sources["digest"] != 2 || sources["tick"] != 1 || len(sources) != 2 {
+		t.Errorf("the jobs' sources: %v, want 2 digest and 1 tick", sources)
+	}
+	page = h.consolePage(t, session, "GET", "/ui/jobs?state=all", nil)
+	if strings.Contains(page.body, `href="/ui/events/`) || strings.Count(page.body, "(digest)") != 2 || strings.Count(page.body, "(tick)") != 1 {
+		t.Errorf("the jobs page links a digest's or a tick's job to an event, or does not say what it came from:\n%s", page.body)
 	}
 }
 

@@ -405,6 +405,18 @@ const (
 	TickPrefix   = "tick:"
 )
 
+// Source says what made the jobs of EventID id: "digest" (DigestPrefix),
+// "tick" (TickPrefix) or "event", a stored event.
+func Source(id string) string {
+	switch {
+	case strings.HasPrefix(id, DigestPrefix):
+		return "digest"
+	case strings.HasPrefix(id, TickPrefix):
+		return "tick"
+	}
+	return "event"
+}
+
 // DigestEventID is the EventID of the jobs of a digest of the state
 // (scope, key) due at due, which collected the state collected. It names
 // what was collected, not only the period: an event of a period whose

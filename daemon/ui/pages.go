@@ -29,6 +29,7 @@ type (
 	job struct {
 		ID        int64      `json:"id"`
 		EventKey  string     `json:"event_key"`
+		Source    string     `json:"source"`
 		Rule      string     `json:"rule"`
 		Type      string     `json:"type"`
 		Name      string     `json:"name"`
