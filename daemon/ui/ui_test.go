@@ -116,3 +116,20 @@ func renderPage(t *testing.T, c *Console, what, name string, p page, want, not [
 	}
 	return body
 }
+
+// The playground's list of recorded events tells apart events of one
+// kind and second (the acks of a message: one id, each its own key).
+func TestPlaygroundPickShowsKeys(t *testing.T) {
+	c, err := New(http.NotFoundHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	d := &playgroundData{Recent: []event{
+		{ID: "3EB0A1", Key: "message:out:ack/3EB0A1/delivered", Event: "message:out:ack", ReceivedAt: at},
+		{ID: "3EB0A1", Key: "message:out:ack/3EB0A1/read", Event: "message:out:ack", ReceivedAt: at},
+	}}
+	renderPage(t, c, "playground", "playground", page{Title: "Playground", CSRF: "t", Data: d},
+		[]string{`<option value="message:out:ack/3EB0A1/delivered">2026-12-04 09:00:00Z message:out:ack/3EB0A1/delivered</option>`,
+			`<option value="message:out:ack/3EB0A1/read">2026-12-04 09:00:00Z message:out:ack/3EB0A1/read</option>`}, nil)
+}
