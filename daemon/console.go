@@ -469,6 +469,13 @@ func (d *Daemon) jobsOp(w http.ResponseWriter, r *http.Request, op string, ids [
 	case "delete":
 		n, err = d.store.Delete(ctx, ids)
 	}
+	if err != nil && len(ids) == 1 {
+		// The store refuses an unknown id as one in the wrong state
+		// (409); no job at all is a 404, as for GET.
+		if _, jerr := d.store.Job(ctx, ids[0]); errors.Is(jerr, store.ErrNotFound) {
+			err = jerr
+		}
+	}
 	if err != nil {
 		d.storeFailed(w, err)
 		return

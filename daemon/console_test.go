@@ -921,3 +921,26 @@ func TestConsoleStaleForm(t *testing.T) {
 		t.Errorf("a stale form made a mute: %+v", m)
 	}
 }
+
+// A job operation on an id that is no job answers 404, as GET does; on a
+// job in the wrong state, 409.
+func TestJobOpUnknownID(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{rules: consoleRules})
+	h.accept(t, js(t, messageEvent("OP-1", "hi")))
+	h.waitHooks(t, 1)
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{"POST", "/api/jobs/999999/retry", http.StatusNotFound},
+		{"POST", "/api/jobs/999999/cancel", http.StatusNotFound},
+		{"DELETE", "/api/jobs/999999", http.StatusNotFound},
+		{"POST", "/api/jobs/1/retry", http.StatusConflict},
+		{"POST", "/api/jobs/1/cancel", http.StatusConflict},
+	} {
+		if a := h.admin(t, tc.method, tc.path, ""); a.status != tc.want {
+			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, a.status, a.body, tc.want)
+		}
+	}
+}
