@@ -231,13 +231,9 @@ func (rs *RuleSet) evalRule(r *runner, rule *Rule, res *Result, force bool) bool
 // place of an event's key: their entity is "digest" or "tick". References
 // longer than 64 characters are hashed whole.
 func Reference(eventKey, rule string, index int) string {
-	entity := eventKey
-	switch {
-	case strings.HasPrefix(eventKey, store.DigestPrefix):
-		entity = "digest"
-	case strings.HasPrefix(eventKey, store.TickPrefix):
-		entity = "tick"
-	default:
+	entity := store.Source(eventKey) // digest or tick
+	if entity == "event" {
+		entity = eventKey
 		if _, rest, ok := strings.Cut(eventKey, "/"); ok {
 			entity, _, _ = strings.Cut(rest, "/")
 		}
