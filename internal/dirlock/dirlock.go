@@ -7,6 +7,7 @@ package dirlock
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -20,11 +21,12 @@ var ErrLocked = errors.New("another hookd process is using this data folder")
 // Lock is a held lock on a folder.
 type Lock struct{ f *os.File }
 
-// Take locks dir, creating dir and its lock file if needed. It fails
-// with an error matching ErrLocked when another process holds the lock.
+// Take locks dir, creating dir (readable by its owner only: it holds
+// personal data) and its lock file if needed. It fails with an error
+// matching ErrLocked when another process holds the lock.
 func Take(dir string) (*Lock, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, err
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create: %w: make its parent folder writable by the user running hookd, or create the folder for that user", err)
 	}
 	f, err := lockFile(filepath.Join(dir, FileName))
 	if err != nil {
