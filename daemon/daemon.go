@@ -456,11 +456,25 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 		d.log.Warn("running actions did not finish in time; they stay pending and run again after restart")
 	}
 	bg.Wait()
+	left := d.pendingInStore()
 	if err := d.closeStore(); err != nil && result == nil {
 		result = err
 	}
-	d.log.Info("hookd stopped", "pending", d.delivery.Depth())
+	d.log.Info("hookd stopped", "pending", left)
 	return result
+}
+
+// pendingInStore counts the jobs the store holds unfinished, which the
+// next start runs, for the last log line; -1 when the store cannot tell.
+func (d *Daemon) pendingInStore() int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := d.store.Stats(ctx)
+	if err != nil {
+		d.log.Warn("count the jobs left pending", "err", err)
+		return -1
+	}
+	return st.Pending
 }
 
 // prune deletes old events and finished jobs, expired state and ended

@@ -100,6 +100,10 @@ func TestShutdownDrainsAndLeavesTheRestPending(t *testing.T) {
 		if !strings.Contains(h.logs.String(), "did not finish in time") {
 			t.Errorf("the cut action was not logged")
 		}
+		// The last line tells the operator what the next start runs.
+		if want := `"msg":"hookd stopped","pending":3`; !strings.Contains(h.logs.String(), want) {
+			t.Errorf("no log line %s: the jobs left pending in the store", want)
+		}
 		for _, r := range h.wa.Requests() {
 			if ref := refOf(t, r); ref == refFor(t, groupEvent("G2", "add"), "greet", 0) {
 				t.Errorf("G2's action started after the shutdown began")
