@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/hookd/hookd/internal/natstest"
 	"github.com/hookd/hookd/internal/standin"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // clusterNode is one hookd process of a three-node cluster on embedded
@@ -259,28 +262,49 @@ func TestClusterKill9(t *testing.T) {
 	})
 
 	t.Run("without a quorum intake answers 503, then recovers", func(t *testing.T) {
-		nodes[1].p.Kill9()
-		nodes[2].p.Kill9()
-		a, err := tryPost(nodes[0].p.Addr, webhookKey, message("no-quorum"))
+		// The node left is the stream's leader, which goes on answering
+		// for seconds after it lost its quorum.
+		lead := streamLeader(t, nodes)
+		var down []*clusterNode
+		for i, node := range nodes {
+			if i != lead {
+				node.p.Kill9()
+				down = append(down, node)
+			}
+		}
+		left := nodes[lead].p
+		a, err := tryPost(left.Addr, webhookKey, message("no-quorum"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if a.Status != http.StatusServiceUnavailable {
 			t.Fatalf("without a quorum: %d %s; want 503", a.Status, a.Body)
 		}
-		for _, node := range nodes[1:] {
+		// What a load balancer and an alert see (operations.md, "When a
+		// node or the quorum is lost"), at once: the node just refused an
+		// event.
+		if h := left.get("/healthz"); h.Status != http.StatusServiceUnavailable {
+			t.Errorf("GET /healthz without a quorum, after a 503 to a webhook: %d %s; want 503", h.Status, h.Body)
+		}
+		if m := left.get("/metrics"); !strings.Contains(string(m.Body), "\nhookd_store_writable 0\n") {
+			t.Errorf("/metrics without a quorum, after a 503 to a webhook: no hookd_store_writable 0")
+		}
+		for _, node := range down {
 			node.restart(t)
 		}
-		for _, node := range nodes[1:] {
+		for _, node := range down {
 			node.p.waitListening()
 		}
 		poll(t, "the event accepted once the quorum is back", func() bool {
-			a, err := tryPost(nodes[0].p.Addr, webhookKey, message("no-quorum"))
+			a, err := tryPost(left.Addr, webhookKey, message("no-quorum"))
 			return err == nil && a.Status == http.StatusOK
+		})
+		poll(t, "GET /healthz 200 once the quorum is back", func() bool {
+			return left.get("/healthz").Status == http.StatusOK
 		})
 		r := ref("no-quorum", "echo")
 		waitStandin(t, w.ws, "the echo after the quorum returned", func([]standin.Request) bool { return w.ws.References()[r] >= 1 })
-		nodes[0].p.waitIdle()
+		left.waitIdle()
 		if c := w.ws.References()[r]; c != 1 {
 			t.Errorf("the event posted during and after the quorum loss ran %d times; want once", c)
 		}
@@ -288,4 +312,42 @@ func TestClusterKill9(t *testing.T) {
 	for _, node := range nodes {
 		node.p.stop()
 	}
+}
+
+// streamLeader returns the index of the node whose embedded NATS server
+// leads the store's stream (a node's server is named after the node).
+func streamLeader(t *testing.T, nodes []*clusterNode) int {
+	t.Helper()
+	url := "nats://" + nodes[0].args[slices.Index(nodes[0].args, "--nats-listen")+1]
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", url, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leader string
+	poll(t, "the stream's leader", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, "HOOKD")
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(ctx)
+		if err != nil || info.Cluster == nil {
+			return false
+		}
+		leader = info.Cluster.Leader
+		return leader != ""
+	})
+	for i := range nodes {
+		if fmt.Sprintf("n%d", i) == leader {
+			return i
+		}
+	}
+	t.Fatalf("the stream's leader %q is none of the nodes", leader)
+	return -1
 }

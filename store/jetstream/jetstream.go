@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/internal/writehealth"
 	"github.com/hookd/hookd/store/sqlite"
 )
 
@@ -95,6 +96,8 @@ type Store struct {
 	owners   map[int64]string // job id -> node
 	handoff  []int64          // this node's jobs to hand out by TakeRequeued
 	live     bool             // Open replayed the log
+
+	health writehealth.Tracker // outcomes of the commands sent to the log
 }
 
 var _ store.Store = (*Store)(nil)
@@ -343,7 +346,9 @@ func (s *Store) send(ctx context.Context, c command) (result, error) {
 		}
 	}
 	if err != nil {
-		return result{}, s.unavailable("log a "+c.Kind, err)
+		err = s.unavailable("log a "+c.Kind, err)
+		s.health.Record(time.Now(), err)
+		return result{}, err
 	}
 	// The log holds the command now, so it will be applied: wait for its
 	// result longer than for the publish (a consumer moving to another
@@ -356,6 +361,8 @@ func (s *Store) send(ctx context.Context, c command) (result, error) {
 	for {
 		select {
 		case r := <-ch:
+			// Applied: the log took it (its result may still refuse it).
+			s.health.Record(time.Now(), nil)
 			return r, r.err
 		case <-stall.C:
 			select {
@@ -364,7 +371,9 @@ func (s *Store) send(ctx context.Context, c command) (result, error) {
 			}
 			stall.Reset(stallAfter)
 		case <-wctx.Done():
-			return result{}, s.unavailable("apply a "+c.Kind, wctx.Err())
+			err := s.unavailable("apply a "+c.Kind, wctx.Err())
+			s.health.Record(time.Now(), err)
+			return result{}, err
 		case <-s.stopped:
 			return result{}, s.stoppedErr()
 		}
@@ -482,8 +491,11 @@ func (s *Store) waitApplied(ctx context.Context, seq uint64) error {
 	}
 }
 
-// Writable reports whether the cluster takes writes (the stream answers)
-// and the read model can write.
+// Writable reports whether the cluster takes writes and the read model
+// can write: not while a command failed to reach the log within the last
+// writehealth.FailureHold with none applied since (a stream's leader
+// goes on answering for seconds after it lost its quorum), nor while
+// the stream answers without a quorum.
 func (s *Store) Writable(ctx context.Context) error {
 	if err := s.guard(); err != nil {
 		return err
@@ -493,6 +505,9 @@ func (s *Store) Writable(ctx context.Context) error {
 	s.amu.Unlock()
 	if failed != nil {
 		return failed
+	}
+	if err, _ := s.health.Check(time.Now()); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()

@@ -60,7 +60,7 @@
 //
 // When a write fails (disk full, file system read-only), Writable reports
 // why until a write of the store's own succeeds again, or, once no write
-// has failed for a while (failureHold), until a probe of its own (a one-row
+// has failed for a while (writehealth.FailureHold), until a probe of its own (a one-row
 // write, committed and synced) succeeds: a store whose disk has room again
 // reports healthy again also when no event comes in, and one whose events
 // keep failing stays unhealthy instead of flapping. With no recent write

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/internal/writehealth"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -109,7 +110,7 @@ type Store struct {
 	ops     chan *op
 	stopped chan struct{}
 
-	health health
+	health writehealth.Tracker
 
 	// bodyBufs are buffers for compressed bodies, reused once the commit
 	// holding them is done: allocated for each event, they were about

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookd/hookd/internal/fstree"
 	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/internal/writehealth"
 	"github.com/hookd/hookd/store/storetest"
 )
 
@@ -211,7 +212,7 @@ func TestHealth(t *testing.T) {
 		{name: "room again, within the hold", do: func() { full("1073741823") }, reason: "disk is full"},
 		{name: "an event is stored", accept: "a", acceptOK: true, healthy: true},
 		{name: "full again", do: func() { full(strconv.FormatInt(pages+1, 10)) }, accept: "b", reason: "disk is full"},
-		{name: "room again, no traffic", do: func() { full("1073741823"); c.add(failureHold) }, healthy: true},
+		{name: "room again, no traffic", do: func() { full("1073741823"); c.add(writehealth.FailureHold) }, healthy: true},
 	}
 	for _, st := range steps {
 		if st.do != nil {

@@ -159,7 +159,7 @@ func (s *Store) runBatch(batch []*op) {
 	errs, err := s.commit(live)
 	if err != nil {
 		s.failed.Add(1)
-		s.health.record(s.now(), err)
+		s.health.Record(s.now(), err)
 		s.log.Error("store: write failed, nothing of it was stored", "path", s.path, "operations", len(live), "err", err)
 		for _, o := range live {
 			o.done <- err
@@ -178,7 +178,7 @@ func (s *Store) runBatch(batch []*op) {
 	// on a disk that refuses events, so only a synced commit (events, a
 	// requeue, the probe) counts as the store taking writes again.
 	if storageErr != nil || slices.ContainsFunc(live, func(o *op) bool { return o.durable }) {
-		s.health.record(s.now(), storageErr)
+		s.health.Record(s.now(), storageErr)
 	}
 	var ok uint64
 	for i, o := range live {
