@@ -72,11 +72,13 @@
 // a deadline, half the timeout after it was made: stored after it (by the
 // stream's clock), it is applied nowhere. So an Accept that failed never
 // stores its events later, also when the client sends a publish it held
-// while it was disconnected once it reconnects. One case is left: a
+// while it was disconnected once it reconnects. Two cases are left: a
 // command in the log whose application this node did not see within the
-// longer wait; its events are stored, and the sender's retry is then a
-// duplicate. The nodes' clocks must agree to within half the timeout
-// (run NTP).
+// longer wait, and a command the stream's leader stored (and stamped)
+// in the seconds before it noticed that its quorum was gone, which the
+// replicas commit once they are back. Their events are stored, and the
+// sender's retry is then a duplicate. The nodes' clocks must agree to
+// within half the timeout (run NTP).
 //
 // # What is not here yet
 //
