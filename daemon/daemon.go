@@ -23,6 +23,7 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/engine/ruletest"
 	"github.com/hookd/hookd/internal/dirlock"
 	"github.com/hookd/hookd/internal/loop"
@@ -212,11 +213,16 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	data, err := os.ReadFile(cfg.RulesPath)
 	if err != nil {
-		return nil, fmt.Errorf("read rules: %w", err)
+		return nil, fmt.Errorf("rules file %s (--rules): %w", cfg.RulesPath, err)
 	}
 	rs, problems := ruletest.Load(cfg.RulesPath, data, engine.LoadOptions{LookupEnv: cfg.LookupEnv})
 	if rs == nil {
-		return nil, fmt.Errorf("rules file has %d errors; fix them (hookd check %s shows each in its line):\n%s", problems.Errors(), cfg.RulesPath, problemLines(problems))
+		them, each := "them", "each"
+		if problems.Errors() == 1 {
+			them, each = "it", "it"
+		}
+		return nil, fmt.Errorf("rules file has %s; fix %s (hookd check %s shows %s in its line):\n%s",
+			funcs.Plural(problems.Errors(), "error", "errors"), them, cfg.RulesPath, each, problemLines(problems))
 	}
 	if cfg.Vet != nil {
 		if vetted := cfg.Vet(rs); len(vetted) > 0 {
