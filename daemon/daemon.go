@@ -208,6 +208,14 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	for _, k := range []struct {
+		name string
+		key  secret.String
+	}{{"HOOKD_WEBHOOK_KEY", cfg.WebhookKey}, {"HOOKD_ADMIN_KEY", cfg.AdminKey}} {
+		if strings.ContainsAny(k.key.Reveal(), " \t") {
+			return nil, fmt.Errorf("%s holds a space or a tab: a comment after the value in an environment file is part of the value for systemd (EnvironmentFile=) and docker --env-file; put the comment on a line of its own", k.name)
+		}
+	}
 	if cfg.WebhookKey.IsZero() && !cfg.Open {
 		return nil, errors.New("no webhook key: set HOOKD_WEBHOOK_KEY to a long random secret (Wassenger calls .../webhooks/wassenger?key=SECRET), or pass --open to run without one on a trusted network")
 	}
