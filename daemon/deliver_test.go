@@ -319,6 +319,12 @@ func TestDeadLetterListedAndReplayed(t *testing.T) {
 		if n := metric(m, "hookd_dead_letters_total", "type", "wassenger.message", "reason", "http_5xx"); n != 1 {
 			t.Errorf("hookd_dead_letters_total = %v, want 1", n)
 		}
+		// The gauge an alert reads: the counter's series only appears at
+		// the first dead letter after a start, which rate() and increase()
+		// do not count.
+		if !strings.Contains(m, "\nhookd_dead_letters 1\n") {
+			t.Errorf("/metrics has no hookd_dead_letters 1 with one dead letter in the store")
+		}
 		var health map[string]any
 		h.getJSON(t, "/healthz", &health)
 		if health["dead_letters"] != float64(1) {
@@ -336,6 +342,9 @@ func TestDeadLetterListedAndReplayed(t *testing.T) {
 			t.Fatalf("Requeue = %d, %v; want 1", n, err)
 		}
 		eventually(t, "the replayed job to succeed", func() bool { return allInState(h.jobs(t), 1, store.StateDone) })
+		if m := h.metricsText(t); !strings.Contains(m, "\nhookd_dead_letters 0\n") {
+			t.Errorf("/metrics has no hookd_dead_letters 0 once the dead letter was replayed")
+		}
 		ref := refFor(t, groupEvent("DL-1", "add"), "greet", 0)
 		if refs := h.wa.References(); refs[ref] != 1 || len(refs) != 1 {
 			t.Errorf("Wassenger accepted %v, want one message with reference %s", refs, ref)

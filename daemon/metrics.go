@@ -123,12 +123,23 @@ func newMetrics(d *Daemon) *metrics {
 		}
 		return float64(n)
 	})
+	deadHeld := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hookd_dead_letters", Help: "Dead letters held in the store, as /healthz counts them (-1 when the store cannot be read).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := d.store.Stats(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(st.Dead)
+	})
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hookd_queue_depth", Help: "Actions held in memory waiting to run (at most --max-queued; the rest wait in the store).",
 	}, func() float64 { return float64(d.delivery.Depth()) })
 	r.MustRegister(m.events, m.duplicates, m.rejected, m.intakeSeconds, m.ruleMatches, m.ruleErrors,
 		m.attempts, m.actionSeconds, m.deadLetters, m.reloads, m.reloadOK, m.reloadTime, m.rulesLoaded,
-		m.storeCommits, storeWritable, disagree, queueDepth, m.muted, m.stateCapped, m.digests, m.ticks,
+		m.storeCommits, storeWritable, disagree, deadHeld, queueDepth, m.muted, m.stateCapped, m.digests, m.ticks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
