@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -88,18 +89,32 @@ func runEvents(s Streams, args []string) int {
 
 func runDLQ(s Streams, args []string) int {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "retry") {
-		fmt.Fprintln(s.Stderr, "Usage: hookd dlq list [--data DIR] | hookd dlq retry [--data DIR] (ID... | --all)")
+		fmt.Fprintln(s.Stderr, "Usage: hookd dlq list [--data DIR] [--limit N] | hookd dlq retry [--data DIR] (ID... | --all)")
 		return 2
 	}
 	sub := args[0]
-	fs := newFlags(s, "dlq "+sub, "[--data DIR]")
+	// Each subcommand has its own flags: a --limit given to retry must
+	// not be taken for a bound on what it puts back.
+	var (
+		fs    *flag.FlagSet
+		all   = new(bool)
+		limit = new(int)
+	)
+	if sub == "list" {
+		fs = newFlags(s, "dlq list", "[--data DIR] [--limit N]")
+		limit = fs.Int("limit", 100, "list at most this many")
+	} else {
+		fs = newFlags(s, "dlq retry", "[--data DIR] (ID... | --all)")
+		all = fs.Bool("all", false, "retry every dead letter")
+	}
 	dir := fs.String("data", daemon.DefaultDataDir, "the daemon's data folder")
 	cf := addClusterFlags(fs, false)
-	all := fs.Bool("all", false, "retry every dead letter")
-	limit := fs.Int("limit", 100, "list at most this many")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return flagErr(err)
+	}
+	if sub == "list" && len(pos) > 0 {
+		return exitUsage(s, fs, "takes no ids (hookd dlq retry does)")
 	}
 	st, done, ok := openStore(s, "dlq "+sub, *dir, cf)
 	if !ok {
