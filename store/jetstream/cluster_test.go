@@ -319,3 +319,20 @@ func TestLateAcceptIsVoid(t *testing.T) {
 		t.Errorf("the retry: %+v, %v; want it stored with its job", out, err)
 	}
 }
+
+// TestWritableAfterCallerGaveUp: a command whose caller gave up (a
+// client that hung up) says nothing of the cluster, so Writable stays nil;
+// one refused for lack of a quorum is reported at once (internal/e2e:
+// TestClusterKill9).
+func TestWritableAfterCallerGaveUp(t *testing.T) {
+	c := natstest.StartCluster(t, 1)
+	s := openReplicas(t, c.URL(), "HEALTH", "a", 2*time.Second, 1)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Requeue(gone, nil); err == nil {
+		t.Fatal("Requeue with its context cancelled succeeded")
+	}
+	if err := s.Writable(context.Background()); err != nil {
+		t.Errorf("Writable after a write its caller gave up on: %v; want nil", err)
+	}
+}

@@ -347,7 +347,7 @@ func (s *Store) send(ctx context.Context, c command) (result, error) {
 	}
 	if err != nil {
 		err = s.unavailable("log a "+c.Kind, err)
-		s.health.Record(time.Now(), err)
+		s.noteFailure(parent, err)
 		return result{}, err
 	}
 	// The log holds the command now, so it will be applied: wait for its
@@ -372,7 +372,7 @@ func (s *Store) send(ctx context.Context, c command) (result, error) {
 			stall.Reset(stallAfter)
 		case <-wctx.Done():
 			err := s.unavailable("apply a "+c.Kind, wctx.Err())
-			s.health.Record(time.Now(), err)
+			s.noteFailure(parent, err)
 			return result{}, err
 		case <-s.stopped:
 			return result{}, s.stoppedErr()
@@ -418,6 +418,14 @@ func quorum(info *jetstream.StreamInfo) error {
 // succeed: a timeout, or no answer while the stream elects a leader.
 func retryable(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+}
+
+// noteFailure records a command that failed for the cluster's sake,
+// not because its caller gave up (a client that hung up, a shutdown).
+func (s *Store) noteFailure(caller context.Context, err error) {
+	if caller.Err() == nil {
+		s.health.Record(time.Now(), err)
+	}
 }
 
 // unavailable wraps an error of the cluster with what to do.
