@@ -99,14 +99,49 @@ func (s *Schedule) Next(t time.Time) time.Time {
 		return s.spec.Next(t)
 	}
 	loc := s.spec.Location
-	w := wallClock(t.In(loc))
+	tick := s.nextWall(wallClock(t.In(loc)), t)
+	if tick.IsZero() {
+		return tick
+	}
+	// Where the clocks change between a little before t and that tick,
+	// the wall-clock order is not the order of the moments: a time the
+	// clock skipped before t's clock time fires after t (on the night
+	// summer time starts, 02:30 fires at 03:30, after 03:10), and one
+	// skipped before a later time that comes fires after it (where the
+	// clocks go from 02:00 to 02:30, 02:20 fires at 02:50, after 02:40).
+	// Then every wall-clock time from clockShift before t's on is
+	// looked at, until the times that come after the earliest tick.
+	if start, end := t.In(loc).ZoneBounds(); !start.After(t.Add(-clockShift)) && (end.IsZero() || end.After(tick)) {
+		return tick.In(loc)
+	}
+	best := time.Time{}
+	for w := wallClock(t.In(loc)).Add(-clockShift - time.Second); ; {
+		w = s.wall.Next(w)
+		if w.IsZero() || !best.IsZero() && w.After(wallClock(best.In(loc)).Add(clockShift)) {
+			return best.In(loc)
+		}
+		if at := firstAt(w, loc); at.After(t) && (best.IsZero() || at.Before(best)) {
+			best = at
+		}
+	}
+}
+
+// clockShift is more than any change of the clocks for summer time (an
+// hour in most zones, 30 minutes on Lord Howe Island, two hours in
+// Antarctica/Troll).
+const clockShift = 3 * time.Hour
+
+// nextWall is the first moment after t whose wall-clock time is a tick
+// following w, the wall-clock time of t, taken in wall-clock order.
+func (s *Schedule) nextWall(w, t time.Time) time.Time {
+	loc := s.spec.Location
 	for {
 		w = s.wall.Next(w)
 		if w.IsZero() {
 			return w
 		}
 		if at := firstAt(w, loc); at.After(t) {
-			return at.In(loc)
+			return at
 		}
 	}
 }

@@ -424,6 +424,13 @@ func TestScheduleSummerTime(t *testing.T) {
 		{"30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", []string{"2026-03-08T07:30:00Z", "2026-03-09T06:30:00Z"}},
 		{"0 * * * *", "Europe/Madrid", "2026-10-24T23:30:00Z", []string{"2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z"}},
 		{"0 * * * *", "Europe/Madrid", "2026-03-28T23:30:00Z", []string{"2026-03-29T00:00:00Z", "2026-03-29T01:00:00Z", "2026-03-29T02:00:00Z"}},
+		{"*/15 1-3 * * *", "Europe/Madrid", "2026-03-28T23:50:00Z", []string{"2026-03-29T00:00:00Z", "2026-03-29T00:15:00Z", "2026-03-29T00:30:00Z", "2026-03-29T00:45:00Z", "2026-03-29T01:00:00Z", "2026-03-29T01:15:00Z", "2026-03-29T01:30:00Z", "2026-03-29T01:45:00Z", "2026-03-29T23:00:00Z"}},
+		{"*/15 1-3 * * *", "Europe/Madrid", "2026-10-24T22:50:00Z", []string{"2026-10-24T23:00:00Z", "2026-10-24T23:15:00Z", "2026-10-24T23:30:00Z", "2026-10-24T23:45:00Z", "2026-10-25T00:00:00Z", "2026-10-25T00:15:00Z", "2026-10-25T00:30:00Z", "2026-10-25T00:45:00Z", "2026-10-25T02:00:00Z", "2026-10-25T02:15:00Z", "2026-10-25T02:30:00Z", "2026-10-25T02:45:00Z", "2026-10-26T00:00:00Z"}},
+		// Lord Howe Island goes from 02:00 to 02:30: 02:40 comes, and
+		// 02:20, skipped, fires 30 minutes after the skip began.
+		{"20,40 2 * * *", "Australia/Lord_Howe", "2026-10-03T15:00:00Z", []string{"2026-10-03T15:40:00Z", "2026-10-03T15:50:00Z", "2026-10-04T15:20:00Z"}},
+		// and back from 02:00 to 01:30: 01:45 fires the first time.
+		{"*/15 1-2 * * *", "Australia/Lord_Howe", "2026-04-04T14:10:00Z", []string{"2026-04-04T14:15:00Z", "2026-04-04T14:30:00Z", "2026-04-04T14:45:00Z", "2026-04-04T15:30:00Z", "2026-04-04T15:45:00Z", "2026-04-04T16:00:00Z", "2026-04-04T16:15:00Z"}},
 	} {
 		from := utc(tc.from)
 		sc, err := engine.ParseSchedule(tc.cron, tc.zone, from)
@@ -440,6 +447,19 @@ func TestScheduleSummerTime(t *testing.T) {
 		}
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 			t.Errorf("%s in %s from %s: ticks %v, want %v", tc.cron, tc.zone, tc.from, got, tc.want)
+			continue
+		}
+		// From any minute between them, Next is the tick that follows
+		// it, however close to the change of the clocks it is.
+		next := 0
+		for m := from; m.Before(utc(tc.want[len(tc.want)-1])); m = m.Add(time.Minute) {
+			for !utc(tc.want[next]).After(m) {
+				next++
+			}
+			if got := sc.Next(m); !got.Equal(utc(tc.want[next])) {
+				t.Errorf("%s in %s: Next(%s) = %s, want %s", tc.cron, tc.zone, m.Format(time.RFC3339), got.UTC().Format(time.RFC3339), tc.want[next])
+				break
+			}
 		}
 	}
 }
