@@ -648,7 +648,7 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 	reqs := requests.New(snap.rules, snap.router)
 	// As intake does: the group:update of a change hookd asked for fires
 	// only rules with self: true.
-	for _, x := range snap.rules.ExplainOwn(ev, d.recogniseOwn(r.Context(), ev, now)) {
+	for _, x := range snap.rules.ExplainOwn(ev, d.recogniseOwn(r.Context(), snap.rules, ev, now)) {
 		ej := ExplainJSON{Rule: x.Rule.Name, Outcome: x.Outcome, Reason: x.Reason, StoppedBy: x.StoppedBy, Condition: x.Condition, State: stateView(x.State)}
 		if reason, ok := mutedReason(mutes, x, now); ok {
 			ej.Outcome, ej.Reason, ej.State, x.Actions = engine.OutcomeMuted, reason, nil, nil

@@ -123,7 +123,7 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 	results := make([]*engine.Result, len(events))
 	mutes := d.mutedNow()
 	for i, ev := range events {
-		ev.Own = d.recogniseOwn(r.Context(), ev, now)
+		ev.Own = d.recogniseOwn(r.Context(), snap.rules, ev, now)
 		res := snap.rules.EvaluateAt(ev, now)
 		results[i] = res
 		recs[i] = record(ev, res, now, mutes, d.cfg.MaxStateKeys)

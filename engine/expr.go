@@ -310,7 +310,7 @@ func (l *loader) projection() *event.Projection {
 		paths = append(paths, []string{"created"}, []string{"data", "timestamp"}, []string{"date"},
 			[]string{"ack"}, []string{"data", "ack"}, []string{"data", "events"})
 	}
-	if changesGroups(l.rs.Rules) {
+	if l.rs.changesGroups {
 		for _, f := range ownChangeFields() {
 			paths = append(paths, f.keys)
 		}

@@ -69,6 +69,9 @@ type RuleSet struct {
 
 	index      *index
 	projection *event.Projection
+	// changesGroups is whether an action changes a group's
+	// participants (see ChangesGroups).
+	changesGroups bool
 	// identity are the compiled templates of Identity.
 	identity map[string]tmpl
 	// compiled are the rule set's expressions, for the next reload.
@@ -220,6 +223,7 @@ func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
 	l.rs.Vars = l.vars
 	l.rs.Warnings = l.problems
 	l.rs.index = buildIndex(l.rs.Rules)
+	l.rs.changesGroups = changesGroups(l.rs.Rules)
 	l.rs.projection = l.projection()
 	l.rs.compiled = l.compiled
 	return l.rs, l.problems

@@ -544,8 +544,13 @@ func (rs *RuleSet) Remembers() bool {
 			return true
 		}
 	}
-	return changesGroups(rs.Rules)
+	return rs.changesGroups
 }
+
+// ChangesGroups reports whether an action of the set changes a group's
+// participants (wassenger.group.add, remove, promote, demote): only then
+// can a group:update be the echo of a change hookd asked for.
+func (rs *RuleSet) ChangesGroups() bool { return rs.changesGroups }
 
 // changesGroups reports whether an action of the rules changes a
 // group's participants (see wassenger.ChangesGroup).
