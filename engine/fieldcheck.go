@@ -38,17 +38,23 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int, what string) {
 	}
 	timer := len(l.currentOn) == 1 && l.currentOn[0] == ScheduleEvent
 	for _, ref := range c.Fields {
-		name := ref.Path[0]
+		// $env is the whole environment: $env.now is now (a bare now,
+		// which expr takes for its function, reads it so too).
+		path := ref.Path
+		if path[0] == "$env" {
+			path = path[1:]
+		}
+		name := path[0]
 		switch {
 		case name == "vars":
 			continue
 		case contains(l.stateVars, name):
-			if known := stateFields[name]; len(ref.Path) > 1 && known != nil && !contains(known, ref.Path[1]) {
+			if known := stateFields[name]; len(path) > 1 && known != nil && !contains(known, path[1]) {
 				hint := ""
-				if s := suggestpkg.Closest(ref.Path[1], known); s != "" {
+				if s := suggestpkg.Closest(path[1], known); s != "" {
 					hint = " (did you mean " + name + "." + s + "?)"
 				}
-				l.errorAt(n, off+ref.Off, fmt.Sprintf("%s: %s has no field %s%s; it has %s", what, name, ref.Path[1], hint, strings.Join(known, ", ")))
+				l.errorAt(n, off+ref.Off, fmt.Sprintf("%s: %s has no field %s%s; it has %s", what, name, path[1], hint, strings.Join(known, ", ")))
 			}
 			continue
 		case timer:
@@ -57,10 +63,9 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int, what string) {
 		case len(events) == 0:
 			continue
 		}
-		// $env is the whole event: $env.data is data.
-		fields, env := ref.Path, ""
-		if fields[0] == "$env" {
-			fields, env = fields[1:], "$env."
+		fields, env := path, ""
+		if len(path) < len(ref.Path) {
+			env = "$env."
 		}
 		carried := false
 		for _, ev := range events {
@@ -72,7 +77,7 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int, what string) {
 		if carried {
 			continue
 		}
-		if _, ours := stateFields[name]; ours && len(ref.Path) > 1 {
+		if _, ours := stateFields[name]; ours && len(path) > 1 {
 			l.errorAt(n, off+ref.Off, fmt.Sprintf("%s: %s is set only in the actions of a rule with %s: (not in its if: or key); here %s is nil", what, strings.Join(ref.Path, "."), name, name))
 			continue
 		}

@@ -464,6 +464,32 @@ func TestScheduleSummerTime(t *testing.T) {
 	}
 }
 
+// TestTimerTemplatesLoad: a timer rule's templates read what its tick
+// gives them (now, schedule.*, vars), also through $env, and check
+// finds nothing wrong with them; the tick renders them.
+func TestTimerTemplatesLoad(t *testing.T) {
+	rs, problems := engine.Load("rules.yaml", []byte(`version: 1
+vars: { team: ops }
+rules:
+  - name: morning
+    on: schedule
+    schedule: { cron: "0 9 * * *", timezone: Europe/Madrid }
+    do:
+      - log: { message: "{{ vars.team }} at {{ now }}, {{ $env.schedule.time }} ({{ schedule.timezone }})" }
+`), engine.LoadOptions{})
+	if rs == nil || len(problems) > 0 {
+		t.Fatalf("load: %v", problems)
+	}
+	rule, _ := rs.Rule("morning")
+	acts, errs := rs.Tick(rule, time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))
+	if len(errs) > 0 || len(acts) != 1 {
+		t.Fatalf("tick: %v %v", acts, errs)
+	}
+	if got, want := acts[0].Params["message"], "ops at 2026-03-02T09:00:00+01:00, 2026-03-02T09:00:00+01:00 (Europe/Madrid)"; got != want {
+		t.Errorf("message %q, want %q", got, want)
+	}
+}
+
 // TestParseScheduleBothProblems: a bad expression in an unknown zone
 // gives both problems, not the first.
 func TestParseScheduleBothProblems(t *testing.T) {
