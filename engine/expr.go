@@ -346,8 +346,18 @@ func fieldRefs(prog *vm.Program) []fieldRef {
 	// only the fields funcs.ArgFields names.
 	steps := map[ast.Node]bool{}
 	partial := map[ast.Node][]string{}
+	// A name that a let declares is that variable where the let holds,
+	// not a field.
+	declared := map[ast.Node]bool{}
 	ast.Find(prog.Node(), func(n ast.Node) bool {
 		switch n := n.(type) {
+		case *ast.VariableDeclaratorNode:
+			ast.Find(n.Expr, func(x ast.Node) bool {
+				if id, ok := x.(*ast.IdentifierNode); ok && id.Value == n.Name {
+					declared[x] = true
+				}
+				return false
+			})
 		case *ast.MemberNode:
 			steps[n.Node] = true
 			if c, ok := n.Node.(*ast.ChainNode); ok {
@@ -364,7 +374,7 @@ func fieldRefs(prog *vm.Program) []fieldRef {
 	})
 	seen := map[string]int{}
 	ast.Find(prog.Node(), func(n ast.Node) bool {
-		if steps[n] {
+		if steps[n] || declared[rootIdent(n)] {
 			return false
 		}
 		switch n.(type) {

@@ -490,6 +490,28 @@ rules:
 	}
 }
 
+// TestLetIsNoField: a name a template declares with let is no field of
+// the event or of the tick: check neither warns that events lack it nor
+// calls it an event field of a timer rule.
+func TestLetIsNoField(t *testing.T) {
+	rs, problems := engine.Load("rules.yaml", []byte(`version: 1
+rules:
+  - name: who
+    on: group:update
+    do:
+      - log: { message: "{{ let who = author; who + ' ' + action }}" }
+      - log: { message: "{{ let chat = data.chat; chat.name }}" }
+  - name: morning
+    on: schedule
+    schedule: { cron: "0 9 * * *" }
+    do:
+      - log: { message: "{{ let at = schedule.time; at }}" }
+`), engine.LoadOptions{})
+	if rs == nil || len(problems) > 0 {
+		t.Fatalf("load: %v", problems)
+	}
+}
+
 // TestParseScheduleBothProblems: a bad expression in an unknown zone
 // gives both problems, not the first.
 func TestParseScheduleBothProblems(t *testing.T) {
