@@ -117,8 +117,12 @@ func (o *OwnChanges) trim(now time.Time) {
 
 // Recognise says why ev is the group:update of a participant change
 // hookd asked for (see RecogniseOwnChange) that o remembers, or "" when
-// it is not.
+// it is not. Intake asks it of every event: any other event is answered
+// without the lock.
 func (o *OwnChanges) Recognise(ev *event.Event, at time.Time) string {
+	if ev.Name != "group:update" {
+		return ""
+	}
 	o.mu.Lock()
 	empty := len(o.pending) == 0
 	o.mu.Unlock()
