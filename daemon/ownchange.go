@@ -42,7 +42,7 @@ func (d *Daemon) expectOwnChange(ctx context.Context, call actions.Call) {
 		return
 	}
 	at := d.now()
-	d.own.Expect(call.Type, call.Name, call.Params, at)
+	d.own.ExpectKeys(keys, call.Name, at)
 	value, _ := json.Marshal(storedOwnChange{Action: call.Name, At: at.UnixMilli()}) // a string and an integer always encode
 	for _, key := range keys {
 		if err := d.storeOwnChange(ctx, key, value, at); err != nil {

@@ -13,13 +13,21 @@ import (
 	suggestpkg "github.com/hookd/hookd/internal/suggest"
 )
 
-// stateFields are the fields of the values hookd gives the actions of
-// rules that remember and of timer rules (see stateeval.go).
-var stateFields = map[string][]string{
-	"window":   {"count", "times", "within", "at_least"},
-	"throttle": {"next"},
-	"digest":   {"events", "count", "first", "last"},
-	"schedule": {"time", "cron", "timezone"},
+// stateFields are the fields of the value named name that hookd gives
+// the actions of rules that remember and of timer rules (see
+// stateeval.go), nil for a name that is none of those values.
+func stateFields(name string) []string {
+	switch name {
+	case "window":
+		return []string{"count", "times", "within", "at_least"}
+	case "throttle":
+		return []string{"next"}
+	case "digest":
+		return []string{"events", "count", "first", "last"}
+	case "schedule":
+		return []string{"time", "cron", "timezone"}
+	}
+	return nil
 }
 
 // checkFields warns about event fields an expression reads that no event
@@ -49,7 +57,7 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int, what string) {
 		case name == "vars":
 			continue
 		case contains(l.stateVars, name):
-			if known := stateFields[name]; len(path) > 1 && known != nil && !contains(known, path[1]) {
+			if known := stateFields(name); len(path) > 1 && known != nil && !contains(known, path[1]) {
 				hint := ""
 				if s := suggestpkg.Closest(path[1], known); s != "" {
 					hint = " (did you mean " + name + "." + s + "?)"
@@ -77,7 +85,7 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int, what string) {
 		if carried {
 			continue
 		}
-		if _, ours := stateFields[name]; ours && len(path) > 1 {
+		if stateFields(name) != nil && len(path) > 1 {
 			l.errorAt(n, off+ref.Off, fmt.Sprintf("%s: %s is set only in the actions of a rule with %s: (not in its if: or key); here %s is nil", what, strings.Join(ref.Path, "."), name, name))
 			continue
 		}

@@ -70,7 +70,12 @@ func NewOwnChanges() *OwnChanges {
 // params asks for at at, if it asks for one; name names the action in
 // the reason Recognise gives.
 func (o *OwnChanges) Expect(typ, name string, params map[string]any, at time.Time) {
-	keys := OwnChangeKeys(typ, params)
+	o.ExpectKeys(OwnChangeKeys(typ, params), name, at)
+}
+
+// ExpectKeys records the changes named keys (OwnChangeKey) that the
+// action name asks for at at.
+func (o *OwnChanges) ExpectKeys(keys []string, name string, at time.Time) {
 	if len(keys) == 0 {
 		return
 	}

@@ -124,7 +124,7 @@ func (d *decoder) stepTime(n *yaml.Node, prev time.Time, what string) time.Time 
 		return prev.Add(p)
 	}
 	t, err := engine.ParseTime(s)
-	if err != nil && errors.Is(err, engine.ErrNoTimeZone) {
+	if errors.Is(err, engine.ErrNoTimeZone) {
 		d.errorf(n, "%s: at: %v", what, err)
 		return prev
 	}
