@@ -46,6 +46,9 @@ func (d *Daemon) expectOwnChange(ctx context.Context, call actions.Call) {
 	value, _ := json.Marshal(storedOwnChange{Action: call.Name, At: at.UnixMilli()}) // a string and an integer always encode
 	for _, key := range keys {
 		if err := d.storeOwnChange(ctx, key, value, at); err != nil {
+			if ctx.Err() != nil {
+				return // the attempt was given up (shutdown): it sends nothing
+			}
 			d.log.Warn("loop guard: the group change could not be recorded in the store; only this process will know its group:update for hookd's own",
 				"action", call.Name, "err", err)
 			return
