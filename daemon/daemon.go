@@ -394,6 +394,28 @@ func (d *Daemon) Status() ReloadStatus {
 	return s
 }
 
+// loadPending queues the store's pending jobs. A store that cannot be
+// reached yet (store.ErrUnavailable: a node of a cluster started while
+// its stream elects a leader, or without a quorum) is asked again, less
+// and less often, until it answers or ctx is done, as a node waits for a
+// quorum before it listens; any other error ends Run.
+func (d *Daemon) loadPending(ctx context.Context) (int, error) {
+	wait := 100 * time.Millisecond
+	for {
+		n, err := d.delivery.Load(ctx)
+		if !errors.Is(err, store.ErrUnavailable) {
+			return n, err
+		}
+		d.log.Warn("the store cannot list the pending actions yet; trying again (a cluster without a quorum, or electing its leader)", "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
 // Run serves until ctx is done, then shuts down: it stops taking
 // requests, lets requests in flight finish, gives running actions
 // DrainTimeout to finish, leaves the rest pending in the store, and
@@ -401,7 +423,7 @@ func (d *Daemon) Status() ReloadStatus {
 // (SIGHUP).
 func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	defer d.delivery.StopTaking()
-	pending, err := d.delivery.Load(ctx)
+	pending, err := d.loadPending(ctx)
 	if err != nil {
 		d.ln.Close()
 		d.closeStore()

@@ -166,3 +166,41 @@ func TestShutdownLetsRunningActionFinish(t *testing.T) {
 		}
 	})
 }
+
+// A node whose store cannot be read when Run starts (its NATS server is
+// down, or its stream still elects a leader) asks again until it can,
+// instead of exiting, and then serves and resumes its pending actions.
+func TestRunWaitsForAnUnavailableStore(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{backend: testbackend.JetStream, rules: welcomeRules, storeTimeout: 500 * time.Millisecond})
+	must(t, h.stop())
+	d, err := New(h.cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	h.nats.Stop(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, nil) }()
+	eventually(t, "a warning that the store cannot list the pending actions yet", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned while the store was unavailable: %v", err)
+		default:
+		}
+		return strings.Contains(h.logs.String(), "the store cannot list the pending actions yet; trying again")
+	})
+	h.nats.Restart(0)
+	eventually(t, "the daemon to answer /healthz once NATS is back", func() bool {
+		resp, err := http.Get("http://" + d.Addr() + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

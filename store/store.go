@@ -220,6 +220,10 @@ var (
 	// ErrNotPending says a job is done or dead, so it cannot be marked
 	// done, retried or dead-lettered again.
 	ErrNotPending = errors.New("store: job is not pending")
+	// ErrUnavailable is wrapped by the errors of a store that cannot be
+	// reached for now (a cluster without a quorum, or whose stream is
+	// electing its leader): the same call may succeed later.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // NotDeadError is Requeue's error when ids are not dead letters; it

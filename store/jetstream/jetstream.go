@@ -430,7 +430,7 @@ func (s *Store) noteFailure(caller context.Context, err error) {
 
 // unavailable wraps an error of the cluster with what to do.
 func (s *Store) unavailable(what string, err error) error {
-	return fmt.Errorf("jetstream store: %s on stream %s: %w: the NATS servers are unreachable or have no quorum; the sender should retry", what, s.opts.Stream, err)
+	return fmt.Errorf("jetstream store: %s on stream %s: %w: the NATS servers are unreachable or have no quorum; the sender should retry (%w)", what, s.opts.Stream, err, store.ErrUnavailable)
 }
 
 // stoppedErr says why the applier stopped.
