@@ -427,6 +427,9 @@ func (d *Daemon) Run(ctx context.Context, reloadNow <-chan struct{}) error {
 	if err != nil {
 		d.ln.Close()
 		d.closeStore()
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for the store: nothing ran
+		}
 		return err
 	}
 	if pending > 0 {

@@ -169,27 +169,44 @@ func TestShutdownLetsRunningActionFinish(t *testing.T) {
 
 // A node whose store cannot be read when Run starts (its NATS server is
 // down, or its stream still elects a leader) asks again until it can,
-// instead of exiting, and then serves and resumes its pending actions.
+// instead of exiting, and then serves; stopped while it waits, it stops
+// cleanly.
 func TestRunWaitsForAnUnavailableStore(t *testing.T) {
 	t.Parallel()
 	h := start(t, options{backend: testbackend.JetStream, rules: welcomeRules, storeTimeout: 500 * time.Millisecond})
 	must(t, h.stop())
-	d, err := New(h.cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	h.nats.Stop(0)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, nil) }()
-	eventually(t, "a warning that the store cannot list the pending actions yet", func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("Run returned while the store was unavailable: %v", err)
-		default:
+	const warning = "the store cannot list the pending actions yet; trying again"
+	// runWithoutNATS runs a new daemon with NATS stopped after New, and
+	// returns once it warned that it waits.
+	runWithoutNATS := func() (*Daemon, context.CancelFunc, chan error) {
+		d, err := New(h.cfg)
+		if err != nil {
+			t.Fatalf("New: %v", err)
 		}
-		return strings.Contains(h.logs.String(), "the store cannot list the pending actions yet; trying again")
-	})
+		warned := strings.Count(h.logs.String(), warning)
+		h.nats.Stop(0)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx, nil) }()
+		eventually(t, "a warning that the store cannot list the pending actions yet", func() bool {
+			select {
+			case err := <-done:
+				t.Fatalf("Run returned while the store was unavailable: %v", err)
+			default:
+			}
+			return strings.Count(h.logs.String(), warning) > warned
+		})
+		return d, cancel, done
+	}
+
+	_, cancel, done := runWithoutNATS()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run stopped while waiting for the store: %v, want nil", err)
+	}
+	h.nats.Restart(0)
+
+	d, cancel, done := runWithoutNATS()
 	h.nats.Restart(0)
 	eventually(t, "the daemon to answer /healthz once NATS is back", func() bool {
 		resp, err := http.Get("http://" + d.Addr() + "/healthz")
