@@ -178,6 +178,9 @@ func (s *Store) startNode(ctx context.Context, cfg Config) error {
 		ClusterListen: routeListen, Routes: cfg.Peers, SyncAlways: cfg.SyncAlways,
 		Logger: cfg.Logger.With("component", "nats"),
 	})
+	if errors.Is(err, natsnode.ErrPortInUse) {
+		return fmt.Errorf("cluster: %w (the client address is --nats-listen, the route address --cluster-listen)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
