@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -40,12 +41,17 @@ func runMute(s Streams, args []string) int {
 	return runMuteAdd(s, args)
 }
 
-// whoami is the default --by: the user running the command.
+// whoami is the default --by: the user running the command, from the
+// environment or, where it names none (docker exec), the account of the
+// process's user id.
 func whoami() string {
 	for _, v := range []string{"USER", "USERNAME", "LOGNAME"} {
 		if u := os.Getenv(v); u != "" {
 			return u
 		}
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
 	}
 	return "cli"
 }
