@@ -80,17 +80,20 @@ func (d *Daemon) storeOwnChange(ctx context.Context, key string, value []byte, a
 }
 
 // recogniseOwn says why ev is the group:update of a participant change
-// hookd asked for, from this process's memory or else from the store
-// (another node's change, or one made before a restart); "" when it is
-// not. The store is asked only when the running rules change groups:
-// intake calls this for every event, and the group:updates the number
-// makes itself are many where no rule of hookd makes them. A store that
-// cannot be read counts as not knowing the change.
+// hookd asked for, or "" when it is not: each change is looked up in
+// this process's memory, else in the store (another node's change, or
+// one made before a restart). The store is asked only when the running
+// rules change groups: the group:updates the number makes itself are
+// many where no rule of hookd makes them. A store that cannot be read
+// counts as not knowing the change.
 func (d *Daemon) recogniseOwn(ctx context.Context, rules *engine.RuleSet, ev *event.Event, at time.Time) string {
-	if why := d.own.Recognise(ev, at); why != "" || !rules.ChangesGroups() {
-		return why
+	if !rules.ChangesGroups() {
+		return d.own.Recognise(ev, at)
 	}
 	return engine.RecogniseOwnChange(ev, at, func(key string) (engine.OwnChange, bool) {
+		if c, ok := d.own.Lookup(key); ok {
+			return c, true
+		}
 		st, ok, err := d.store.GetState(ctx, ownChangeScope, key, at)
 		if err != nil || !ok {
 			return engine.OwnChange{}, false

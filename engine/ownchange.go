@@ -134,11 +134,11 @@ func (o *OwnChanges) Recognise(ev *event.Event, at time.Time) string {
 	if empty {
 		return ""
 	}
-	return RecogniseOwnChange(ev, at, o.lookup)
+	return RecogniseOwnChange(ev, at, o.Lookup)
 }
 
-// lookup returns the change remembered under key.
-func (o *OwnChanges) lookup(key string) (OwnChange, bool) {
+// Lookup returns the change remembered under key (OwnChangeKey).
+func (o *OwnChanges) Lookup(key string) (OwnChange, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	c, ok := o.pending[key]
