@@ -180,6 +180,10 @@ var funcs = template.FuncMap{
 // escaped whole, it stays one path segment that no router cleans.
 func eventURL(key string) string { return "/ui/events/" + url.PathEscape(key) }
 
+// apiEventPath is the admin API's path of the event with key, escaped as
+// eventURL escapes it.
+func apiEventPath(key string) string { return "/api/events/" + url.PathEscape(key) }
+
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	// The console is off (404) without an admin credential: ask the API.
 	if _, err := c.call(r, http.MethodGet, "/ui/session", nil, "", nil); err != nil {
@@ -309,7 +313,7 @@ func (c *Console) eventPage(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.PathValue("key")
 	var ev event
-	if _, err := c.call(r, http.MethodGet, "/api/events/"+url.PathEscape(key), nil, "", &ev); err != nil {
+	if _, err := c.call(r, http.MethodGet, apiEventPath(key), nil, "", &ev); err != nil {
 		c.fail(w, r, err)
 		return
 	}
@@ -506,7 +510,7 @@ func (c *Console) playground(w http.ResponseWriter, r *http.Request) {
 	d.Recent = recent.Events
 	if key := r.URL.Query().Get("event"); key != "" {
 		var ev event
-		if _, err := c.call(r, http.MethodGet, "/api/events/"+url.PathEscape(key), nil, "", &ev); err != nil {
+		if _, err := c.call(r, http.MethodGet, apiEventPath(key), nil, "", &ev); err != nil {
 			p.Error = err.Error()
 		} else {
 			d.Body = funcs["pretty"].(func(json.RawMessage) string)(ev.Body)
