@@ -95,7 +95,9 @@ func (d *Daemon) storeFailed(w http.ResponseWriter, err error) {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNoEvent):
 		var ne *store.NotEligibleError
 		var nd *store.NotDeadError
-		if errors.As(err, &ne) || errors.As(err, &nd) {
+		// Ids of jobs in another state are a conflict (409); ids of no
+		// job at all are not found (404), as for GET.
+		if (errors.As(err, &ne) || errors.As(err, &nd)) && !store.UnknownJobs(err) {
 			d.replyAdmin(w, http.StatusConflict, problem{Error: err.Error()})
 			return
 		}
@@ -468,13 +470,6 @@ func (d *Daemon) jobsOp(w http.ResponseWriter, r *http.Request, op string, ids [
 		n = len(done)
 	case "delete":
 		n, err = d.store.Delete(ctx, ids)
-	}
-	if err != nil && len(ids) == 1 {
-		// The store refuses an unknown id as one in the wrong state
-		// (409); no job at all is a 404, as for GET.
-		if _, jerr := d.store.Job(ctx, ids[0]); errors.Is(jerr, store.ErrNotFound) {
-			err = jerr
-		}
 	}
 	if err != nil {
 		d.storeFailed(w, err)

@@ -922,25 +922,29 @@ func TestConsoleStaleForm(t *testing.T) {
 	}
 }
 
-// A job operation on an id that is no job answers 404, as GET does; on a
-// job in the wrong state, 409.
+// A job operation on ids of no job answers 404, as GET does; on a job in
+// the wrong state, 409, naming apart the ids of no job at all.
 func TestJobOpUnknownID(t *testing.T) {
 	t.Parallel()
 	h := start(t, options{rules: consoleRules})
 	h.accept(t, js(t, messageEvent("OP-1", "hi")))
 	h.waitHooks(t, 1)
 	for _, tc := range []struct {
-		method, path string
-		want         int
+		method, path, body string
+		want               int
+		says               string
 	}{
-		{"POST", "/api/jobs/999999/retry", http.StatusNotFound},
-		{"POST", "/api/jobs/999999/cancel", http.StatusNotFound},
-		{"DELETE", "/api/jobs/999999", http.StatusNotFound},
-		{"POST", "/api/jobs/1/retry", http.StatusConflict},
-		{"POST", "/api/jobs/1/cancel", http.StatusConflict},
+		{"POST", "/api/jobs/999999/retry", "", http.StatusNotFound, "no job with id 999999"},
+		{"POST", "/api/jobs/999999/cancel", "", http.StatusNotFound, "no job with id 999999"},
+		{"DELETE", "/api/jobs/999999", "", http.StatusNotFound, "no job with id 999999"},
+		{"POST", "/api/jobs/1/retry", "", http.StatusConflict, "no dead letter with id 1"},
+		{"POST", "/api/jobs/1/cancel", "", http.StatusConflict, "no pending job with id 1"},
+		{"POST", "/api/jobs/retry", `{"ids":[999998,999999]}`, http.StatusNotFound, "no job with id 999998, 999999"},
+		{"POST", "/api/jobs/delete", `{"ids":[999999]}`, http.StatusNotFound, "no job with id 999999"},
+		{"POST", "/api/jobs/retry", `{"ids":[1,999999]}`, http.StatusConflict, "no dead letter with id 1, and no job at all with id 999999"},
 	} {
-		if a := h.admin(t, tc.method, tc.path, ""); a.status != tc.want {
-			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, a.status, a.body, tc.want)
+		if a := h.admin(t, tc.method, tc.path, tc.body); a.status != tc.want || !strings.Contains(a.body, tc.says) {
+			t.Errorf("%s %s %s: %d %s, want %d saying %q", tc.method, tc.path, tc.body, a.status, a.body, tc.want, tc.says)
 		}
 	}
 }

@@ -110,11 +110,14 @@ type NotEligibleError struct {
 	Op, Want string
 	// IDs are the ids that are not in that state, in the order asked.
 	IDs []int64
+	// Unknown are those of IDs that are no job at all (never stored,
+	// deleted or pruned).
+	Unknown []int64
 }
 
 // Error names the ids and the state they need.
 func (e *NotEligibleError) Error() string {
-	return e.Op + ": no " + e.Want + " job with id " + joinIDs(e.IDs) + "; nothing was changed"
+	return e.Op + ": " + refusal(e.Want+" job", e.IDs, e.Unknown) + "; nothing was changed"
 }
 
 // Unwrap makes the error match ErrNotFound.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -231,11 +232,54 @@ var (
 type NotDeadError struct {
 	// IDs are the ids that are not dead letters, in the order asked.
 	IDs []int64
+	// Unknown are those of IDs that are no job at all (never stored,
+	// deleted or pruned).
+	Unknown []int64
 }
 
 // Error says which ids are not dead letters.
 func (e *NotDeadError) Error() string {
-	return fmt.Sprintf("no dead letter with id %s; nothing was requeued", joinIDs(e.IDs))
+	return e.Refusal() + "; nothing was requeued"
+}
+
+// Refusal says which ids are not dead letters, and which of them are no
+// job at all, without what was done about it.
+func (e *NotDeadError) Refusal() string {
+	return refusal("dead letter", e.IDs, e.Unknown)
+}
+
+// UnknownJobs reports whether err refuses ids of which none is a job at
+// all (a *NotDeadError or *NotEligibleError whose IDs are all Unknown),
+// as against ids of jobs in another state.
+func UnknownJobs(err error) bool {
+	var nd *NotDeadError
+	if errors.As(err, &nd) {
+		return len(nd.IDs) > 0 && len(nd.Unknown) == len(nd.IDs)
+	}
+	var ne *NotEligibleError
+	if errors.As(err, &ne) {
+		return len(ne.IDs) > 0 && len(ne.Unknown) == len(ne.IDs)
+	}
+	return false
+}
+
+// refusal says "no <want> with id ..." for the ids refused, naming apart
+// those that are no job at all.
+func refusal(want string, ids, unknown []int64) string {
+	var other []int64
+	for _, id := range ids {
+		if !slices.Contains(unknown, id) {
+			other = append(other, id)
+		}
+	}
+	switch {
+	case len(unknown) == 0:
+		return "no " + want + " with id " + joinIDs(ids)
+	case len(other) == 0:
+		return "no job with id " + joinIDs(unknown)
+	default:
+		return "no " + want + " with id " + joinIDs(other) + ", and no job at all with id " + joinIDs(unknown)
+	}
 }
 
 // joinIDs lists ids separated by commas.

@@ -44,7 +44,7 @@ func TestCommandsOnCluster(t *testing.T) {
 		t.Errorf("events export --nats: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	code, _, stderr = run(t, "dlq", "retry", "--nats", nats, "999")
-	if want := fmt.Sprintf("no dead letter with id 999 on the cluster at %s; nothing was queued (hookd dlq list --nats %s shows the ids)", nats, nats); code != 1 || !strings.Contains(stderr, want) {
+	if want := fmt.Sprintf("no job with id 999 on the cluster at %s; nothing was queued (hookd dlq list --nats %s shows the ids)", nats, nats); code != 1 || !strings.Contains(stderr, want) {
 		t.Errorf("dlq retry of an unknown id: exit %d, stderr %q; want 1 and %q", code, stderr, want)
 	}
 	code, stdout, stderr = run(t, "dlq", "retry", "--nats", nats, fmt.Sprint(id))

@@ -158,7 +158,7 @@ func runDLQ(s Streams, args []string) int {
 	var notDead *store.NotDeadError
 	if errors.As(err, &notDead) {
 		in, flag := cf.where(*dir)
-		fmt.Fprintf(s.Stderr, "hookd dlq retry: no dead letter with id %s %s; nothing was queued (hookd dlq list %s shows the ids)\n", joinIDs(notDead.IDs), in, flag)
+		fmt.Fprintf(s.Stderr, "hookd dlq retry: %s %s; nothing was queued (hookd dlq list %s shows the ids)\n", notDead.Refusal(), in, flag)
 		return 1
 	}
 	if err != nil {
@@ -167,14 +167,6 @@ func runDLQ(s Streams, args []string) int {
 	}
 	fmt.Fprintf(s.Stdout, "queued %s again; a running hookd serve picks them up within a second, or at its next start\n", funcs.Plural(n, "dead letter", "dead letters"))
 	return 0
-}
-
-func joinIDs(ids []int64) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(parts, ", ")
 }
 
 func oneLine(s string) string {

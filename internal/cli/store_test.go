@@ -31,7 +31,7 @@ func TestDLQRetryUnknownID(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	want := "hookd dlq retry: no dead letter with id 999 in " + dir + "; nothing was queued (hookd dlq list --data " + dir + " shows the ids)\n"
+	want := "hookd dlq retry: no job with id 999 in " + dir + "; nothing was queued (hookd dlq list --data " + dir + " shows the ids)\n"
 	if stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
 	}

@@ -283,32 +283,50 @@ func (s *Store) eligible(w *wtx, ids []int64, op, want, cond string) (any, error
 	if err != nil {
 		return nil, err
 	}
-	rows, err := w.conn.QueryContext(w.ctx, `SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND `+cond, string(b))
+	refused, unknown, err := refusedIDs(w, string(b), ids, cond)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	ok := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ok[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var missing []int64
-	for _, id := range ids {
-		if !ok[id] && !slices.Contains(missing, id) {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, &store.NotEligibleError{Op: op, Want: want, IDs: missing}
+	if len(refused) > 0 {
+		return nil, &store.NotEligibleError{Op: op, Want: want, IDs: refused, Unknown: unknown}
 	}
 	return string(b), nil
+}
+
+// refusedIDs returns the ids (list: the same as JSON) that are no job
+// for which cond holds, and those of them that are no job at all, each
+// once in the order asked.
+func refusedIDs(w *wtx, list string, ids []int64, cond string) (refused, unknown []int64, err error) {
+	rows, err := w.conn.QueryContext(w.ctx, `SELECT id, `+cond+` FROM jobs WHERE id IN (SELECT value FROM json_each(?))`, list)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	holds := make(map[int64]bool, len(ids))
+	for rows.Next() {
+		var (
+			id int64
+			ok bool
+		)
+		if err := rows.Scan(&id, &ok); err != nil {
+			return nil, nil, err
+		}
+		holds[id] = ok
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	for _, id := range ids {
+		ok, found := holds[id]
+		if ok || slices.Contains(refused, id) {
+			continue
+		}
+		refused = append(refused, id)
+		if !found {
+			unknown = append(unknown, id)
+		}
+	}
+	return refused, unknown, nil
 }
 
 // RuleCounts counts per rule what the events received, and the jobs

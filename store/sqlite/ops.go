@@ -251,8 +251,12 @@ func (s *Store) Requeue(ctx context.Context, ids []int64) (int, error) {
 			if jerr != nil {
 				return jerr
 			}
-			if err := s.allDead(w, string(list), ids); err != nil {
+			refused, unknown, err := refusedIDs(w, string(list), ids, `state = 'dead'`)
+			if err != nil {
 				return err
+			}
+			if len(refused) > 0 {
+				return &store.NotDeadError{IDs: refused, Unknown: unknown}
 			}
 			res, err = w.exec(s.st.requeueIDs, now, string(list))
 		}
@@ -266,36 +270,6 @@ func (s *Store) Requeue(ctx context.Context, ids []int64) (int, error) {
 		return 0, err
 	}
 	return int(n), nil
-}
-
-// allDead checks that every id of list (ids as JSON) is a dead letter.
-func (s *Store) allDead(w *wtx, list string, ids []int64) error {
-	rows, err := w.query(s.st.deadIn, list)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	dead := make(map[int64]bool, len(ids))
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		dead[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var missing []int64
-	for _, id := range ids {
-		if !dead[id] && !slices.Contains(missing, id) {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		return &store.NotDeadError{IDs: missing}
-	}
-	return nil
 }
 
 // TakeRequeued returns the pending jobs flagged by Requeue since the last

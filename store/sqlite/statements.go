@@ -27,7 +27,6 @@ type statements struct {
 	done, retry, dead      *sql.Stmt
 	insertAttempt          *sql.Stmt
 	jobState               *sql.Stmt
-	deadIn                 *sql.Stmt
 	requeueAll, requeueIDs *sql.Stmt
 	pendingPage            *sql.Stmt
 	takeRequeued           *sql.Stmt
@@ -60,7 +59,6 @@ func (s *Store) prepare(ctx context.Context) error {
 			WHERE id = ? AND state = 'pending'`},
 		{&st.insertAttempt, `INSERT INTO attempts (job_id, n, at, outcome, reason, detail) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&st.jobState, `SELECT state FROM jobs WHERE id = ?`},
-		{&st.deadIn, `SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND state = 'dead'`},
 		{&st.requeueAll, `UPDATE jobs SET state = 'pending', attempts = 0, next_at = ?1, requeued = 1, updated_at = ?1
 			WHERE state = 'dead'`},
 		{&st.requeueIDs, `UPDATE jobs SET state = 'pending', attempts = 0, next_at = ?1, requeued = 1, updated_at = ?1

@@ -169,8 +169,15 @@ func testCancelDelete(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	var ne *store.NotEligibleError
-	if _, err := s.Cancel(ctx, []int64{a.ID, c.ID}, "by test"); !errors.As(err, &ne) || !slices.Equal(ne.IDs, []int64{c.ID}) || !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Cancel of a dead letter: %v, want NotEligibleError naming %d", err, c.ID)
+	if _, err := s.Cancel(ctx, []int64{a.ID, c.ID}, "by test"); !errors.As(err, &ne) || !slices.Equal(ne.IDs, []int64{c.ID}) || len(ne.Unknown) != 0 || !errors.Is(err, store.ErrNotFound) || store.UnknownJobs(err) {
+		t.Fatalf("Cancel of a dead letter: %v, want NotEligibleError naming %d, not as unknown", err, c.ID)
+	}
+	const unknown = 999_999_999
+	if _, err := s.Cancel(ctx, []int64{unknown}, "by test"); !errors.As(err, &ne) || !slices.Equal(ne.Unknown, []int64{unknown}) || !store.UnknownJobs(err) {
+		t.Fatalf("Cancel of an unknown id: %v, want NotEligibleError with it Unknown", err)
+	}
+	if _, err := s.Delete(ctx, []int64{b.ID, unknown}); !errors.As(err, &ne) || !slices.Equal(ne.IDs, []int64{b.ID, unknown}) || !slices.Equal(ne.Unknown, []int64{unknown}) || store.UnknownJobs(err) {
+		t.Fatalf("Delete of a pending job and an unknown id: %v, want NotEligibleError naming both, the second Unknown", err)
 	}
 	if j := getJob(t, s, a.ID); j.State != store.StatePending {
 		t.Fatalf("a refused Cancel changed job a: %+v", j)

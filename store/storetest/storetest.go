@@ -563,6 +563,7 @@ func testRequeue(t *testing.T, open Opener) {
 		ids      func(dead1, dead2, live int64) []int64
 		n        int
 		missing  func(dead1, dead2, live int64) []int64 // NotDeadError.IDs; nil: success
+		unknown  []int64                                // NotDeadError.Unknown
 		requeued func(dead1, dead2, live int64) []int64
 	}{
 		{name: "all",
@@ -577,10 +578,16 @@ func testRequeue(t *testing.T, open Opener) {
 		{name: "an unknown id",
 			ids:      func(d1, _, _ int64) []int64 { return []int64{d1, 999_999_999} },
 			missing:  func(_, _, _ int64) []int64 { return []int64{999_999_999} },
+			unknown:  []int64{999_999_999},
 			requeued: func(_, _, _ int64) []int64 { return nil }},
 		{name: "a pending job",
 			ids:      func(d1, _, live int64) []int64 { return []int64{live, d1} },
 			missing:  func(_, _, live int64) []int64 { return []int64{live} },
+			requeued: func(_, _, _ int64) []int64 { return nil }},
+		{name: "a pending job and unknown ids, twice",
+			ids:      func(_, _, live int64) []int64 { return []int64{999_999_998, live, 999_999_999, live, 999_999_998} },
+			missing:  func(_, _, live int64) []int64 { return []int64{999_999_998, live, 999_999_999} },
+			unknown:  []int64{999_999_998, 999_999_999},
 			requeued: func(_, _, _ int64) []int64 { return nil }},
 	}
 	for _, tt := range tests {
@@ -597,6 +604,12 @@ func testRequeue(t *testing.T, open Opener) {
 				var nd *store.NotDeadError
 				if !errors.As(err, &nd) || !errors.Is(err, store.ErrNotFound) || !slices.Equal(nd.IDs, tt.missing(d1, d2, live)) {
 					t.Fatalf("Requeue: %d, %v; want a NotDeadError for %v matching ErrNotFound", n, err, tt.missing(d1, d2, live))
+				}
+				if !slices.Equal(nd.Unknown, tt.unknown) {
+					t.Errorf("NotDeadError.Unknown = %v, want %v (the ids of no job at all)", nd.Unknown, tt.unknown)
+				}
+				if got, want := store.UnknownJobs(err), len(tt.unknown) == len(nd.IDs); got != want {
+					t.Errorf("UnknownJobs(%v) = %v, want %v", err, got, want)
 				}
 			} else if err != nil || n != tt.n {
 				t.Fatalf("Requeue: %d, %v; want %d", n, err, tt.n)
