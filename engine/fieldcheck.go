@@ -2,9 +2,12 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"reflect"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr/ast"
 	"gopkg.in/yaml.v3"
@@ -14,20 +17,24 @@ import (
 )
 
 // stateFields are the fields of the value named name that hookd gives
-// the actions of rules that remember and of timer rules (see
-// stateeval.go), nil for a name that is none of those values.
+// the actions of rules that remember and of timer rules, nil for a name
+// that is none of those values: the keys of the values stateeval.go
+// builds, so that the two cannot disagree.
 func stateFields(name string) []string {
+	var v map[string]any
 	switch name {
 	case "window":
-		return []string{"count", "times", "within", "at_least"}
+		v = windowValue(nil, &Window{})
 	case "throttle":
-		return []string{"next"}
+		v = throttleValue(0)
 	case "digest":
-		return []string{"events", "count", "first", "last"}
+		v = digestValue(nil, RuleState{})
 	case "schedule":
-		return []string{"time", "cron", "timezone"}
+		v = scheduleValue(time.Time{}, &Schedule{})
+	default:
+		return nil
 	}
-	return nil
+	return slices.Sorted(maps.Keys(v))
 }
 
 // checkFields warns about event fields an expression reads that no event

@@ -401,21 +401,47 @@ func stateEnv(env, vars map[string]any, rule *Rule, key string, state []byte) ma
 		if len(s.Fired) > 0 {
 			held = s.Fired // the window fired and started again
 		}
-		count := len(held)
-		times := make([]any, 0, len(held))
-		for _, t := range held {
-			times = append(times, fromMS(t).Format(time.RFC3339))
-		}
-		out["window"] = map[string]any{"count": int64(count), "times": times, "within": FormatPeriod(w.Within), "at_least": int64(w.AtLeast)}
+		out["window"] = windowValue(held, w)
 	}
 	if rule.Throttle != nil {
-		next := ""
-		if s.Next > 0 {
-			next = fromMS(s.Next).Format(time.RFC3339)
-		}
-		out["throttle"] = map[string]any{"next": next}
+		out["throttle"] = throttleValue(s.Next)
 	}
 	return out
+}
+
+// windowValue is what actions see as window: the times held (Unix
+// milliseconds) and the window's bounds.
+func windowValue(held []int64, w *Window) map[string]any {
+	times := make([]any, 0, len(held))
+	for _, t := range held {
+		times = append(times, fromMS(t).Format(time.RFC3339))
+	}
+	return map[string]any{"count": int64(len(held)), "times": times, "within": FormatPeriod(w.Within), "at_least": int64(w.AtLeast)}
+}
+
+// throttleValue is what actions see as throttle: when the rule may fire
+// again (next, Unix milliseconds; "" when it may now).
+func throttleValue(next int64) map[string]any {
+	at := ""
+	if next > 0 {
+		at = fromMS(next).Format(time.RFC3339)
+	}
+	return map[string]any{"next": at}
+}
+
+// digestValue is what a digest's actions see as digest.
+func digestValue(events []any, s RuleState) map[string]any {
+	return map[string]any{
+		"events": events,
+		"count":  int64(s.Count),
+		"first":  fromMS(s.First).Format(time.RFC3339),
+		"last":   fromMS(s.Last).Format(time.RFC3339),
+	}
+}
+
+// scheduleValue is what a timer rule's actions see as schedule.
+func scheduleValue(local time.Time, sc *Schedule) map[string]any {
+	return map[string]any{"time": local.Format(time.RFC3339), "cron": sc.Cron, "timezone": sc.Timezone}
 }
 
 // renderWith renders a rule's actions against env.
@@ -497,12 +523,7 @@ func (rs *RuleSet) Flush(rule *Rule, key string, state []byte) Flushed {
 	maps.Copy(env, last)
 	env["vars"] = rs.Vars
 	env["key"] = key
-	env["digest"] = map[string]any{
-		"events": events,
-		"count":  int64(s.Count),
-		"first":  fromMS(s.First).Format(time.RFC3339),
-		"last":   fromMS(s.Last).Format(time.RFC3339),
-	}
+	env["digest"] = digestValue(events, s)
 	out.Actions, out.Errors = rs.renderWith(rule, env)
 	return out
 }
@@ -517,7 +538,7 @@ func (rs *RuleSet) Tick(rule *Rule, at time.Time) ([]Rendered, []RuleError) {
 	env := map[string]any{
 		"vars":     rs.Vars,
 		"now":      local.Format(time.RFC3339),
-		"schedule": map[string]any{"time": local.Format(time.RFC3339), "cron": sc.Cron, "timezone": sc.Timezone},
+		"schedule": scheduleValue(local, sc),
 	}
 	return rs.renderWith(rule, env)
 }
