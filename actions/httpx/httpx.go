@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/actions/secret"
 )
 
 // Limits on how much of an answer hookd reads.
@@ -54,11 +55,15 @@ type Answer struct {
 
 // Do sends req with ctx through client and reads the answer: at most
 // MaxBody bytes are kept, a bounded rest is drained, and the body is
-// closed, so the connection can be reused. A request that got no answer
+// closed, so the connection can be reused. Each of secrets (what the
+// request carried: tokens, passwords, secret URLs) is masked in the kept
+// body before anything reads it, so that a target echoing the request
+// shows none of it in a Snippet, Summary or parsed message, not even the
+// start of one cut short. A request that got no answer
 // returns an error whose text holds no secret part of the URL (see
 // RedactError); classify it with Classify or turn it into a Result with
 // ErrorResult.
-func Do(ctx context.Context, client *http.Client, req *http.Request) (*Answer, error) {
+func Do(ctx context.Context, client *http.Client, req *http.Request, secrets ...string) (*Answer, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -77,12 +82,37 @@ func Do(ctx context.Context, client *http.Client, req *http.Request) (*Answer, e
 		Received:   time.Now(),
 	}
 	if len(body) > MaxBody {
-		body = body[:MaxBody]
 		a.Truncated = true
 		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 	}
-	a.Body = body
+	a.Body = maskBody(body, MaxBody, secrets...)
 	return a, nil
+}
+
+// maskBody returns at most n bytes of body with every non-empty secret
+// replaced by "<secret>", masked before the cut so that a cut inside a
+// secret does not keep its start; a kept tail that could be the start of
+// a secret the cut went through is dropped too.
+func maskBody(body []byte, n int, secrets ...string) []byte {
+	for _, s := range secrets {
+		if s != "" {
+			body = bytes.ReplaceAll(body, []byte(s), []byte(secret.Mask))
+		}
+	}
+	if len(body) <= n {
+		return body
+	}
+	body = body[:n]
+	cut := len(body)
+	for _, s := range secrets {
+		for k := min(len(s)-1, len(body)); k > 0; k-- {
+			if bytes.HasSuffix(body, []byte(s[:k])) {
+				cut = min(cut, len(body)-k)
+				break
+			}
+		}
+	}
+	return body[:cut]
 }
 
 func statusText(resp *http.Response) string {

@@ -33,7 +33,7 @@ func post(t *testing.T, url, body string) *http.Request {
 // send is how the actions use this package: Do, then Success with the
 // answer's Summary for a 2xx, else Failure with its Snippet, or, when
 // there is no answer, ErrorResult. op prefixes every error. (The actions
-// also scrub their secrets from the summary and the snippet.)
+// also pass Do the secrets their request carries.)
 func send(ctx context.Context, client *http.Client, req *http.Request, op string) actions.Result {
 	a, err := Do(ctx, client, req)
 	if err != nil {
@@ -125,6 +125,45 @@ func TestDoBoundedBody(t *testing.T) {
 	conns.Range(func(_, _ any) bool { n++; return true })
 	if n != 1 {
 		t.Errorf("3 sequential requests used %d connections, want 1 (the rest of the body was not drained)", n)
+	}
+}
+
+// Do masks the secrets it is given in the answer's body before anything
+// reads it: a target that echoes a secret where the snippet is cut, or
+// where the kept body ends, shows no part of it.
+func TestDoMasksSecretsInBody(t *testing.T) {
+	const tok = "SENTINEL-7Qz4-9c2e-a1b3"
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"whole", "invalid credential " + tok},
+		{"across the snippet's cut", strings.Repeat("x", SnippetLen-6) + " " + tok},
+		{"across the JSON snippet's cut", `{"message":"` + strings.Repeat("x", SnippetLen-16) + " " + tok + `"}`},
+		{"across the kept body's end", strings.Repeat(" ", MaxBody-8) + tok + strings.Repeat("y", 100)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = io.WriteString(w, tt.body)
+			})
+			a, err := Do(context.Background(), srv.Client(), post(t, srv.URL, "x"), tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := a.Failure("op", a.Snippet(), "")
+			for what, text := range map[string]string{
+				"body": string(a.Body), "snippet": a.Snippet(), "summary": a.Summary(), "error": r.Err.Error(),
+			} {
+				// Any 4 bytes of the secret in a row are a leak.
+				for i := 0; i+4 <= len(tok); i++ {
+					if strings.Contains(text, tok[i:i+4]) {
+						t.Fatalf("%s shows %q of the secret: %q", what, tok[i:i+4], text)
+					}
+				}
+			}
+		})
 	}
 }
 

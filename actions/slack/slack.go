@@ -322,7 +322,7 @@ func (c *Client) do(ctx context.Context, call actions.Call) actions.Result {
 	}
 	defer release()
 
-	a, err := httpx.Do(ctx, c.http, r.req)
+	a, err := httpx.Do(ctx, c.http, r.req, c.secrets()...)
 	if err != nil {
 		return httpx.ErrorResult(r.op, err)
 	}

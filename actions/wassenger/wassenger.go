@@ -103,7 +103,7 @@ func (c *Client) Do(ctx context.Context, call actions.Call) actions.Result {
 		return httpx.ErrorResult(op, err)
 	}
 	defer release()
-	ans, err := httpx.Do(ctx, c.http, req)
+	ans, err := httpx.Do(ctx, c.http, req, c.token.Reveal())
 	if err != nil {
 		r := httpx.ErrorResult(op, err)
 		r.Err = scrubErr(r.Err, c.token.Reveal())
@@ -116,7 +116,7 @@ func (c *Client) Do(ctx context.Context, call actions.Call) actions.Result {
 		}
 		return ans.Success(summary(ans))
 	}
-	return ans.Failure(op, httpx.Scrub(errorDetail(ans.Body), c.token.Reveal()), hint(ans.Status))
+	return ans.Failure(op, errorDetail(ans.Body), hint(ans.Status))
 }
 
 // Describe shows the request Do would send for call, the token masked.

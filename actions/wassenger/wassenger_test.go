@@ -320,6 +320,16 @@ func TestFailures(t *testing.T) {
 			ws.FailNext(1, 400, nil, `{"status":400,"message":"bad key `+token+`"}`)
 		}, actions.WassengerConfig{}, msg(map[string]any{"phone": "+1234567890", "message": "Hi"}), "http_4xx", false, 0,
 			"wassenger: POST /messages: 400 Bad Request: bad key <secret>"},
+		// Where the message is cut, a scrub after the cut would miss the
+		// token and show its start.
+		{"echoed token at the message's cut", func(ws *standin.Wassenger) {
+			ws.FailNext(1, 400, nil, `{"status":400,"message":"`+strings.Repeat("x", 2*httpx.SnippetLen-10)+" "+token+`"}`)
+		}, actions.WassengerConfig{}, msg(map[string]any{"phone": "+1234567890", "message": "Hi"}), "http_4xx", false, 0,
+			"wassenger: POST /messages: 400 Bad Request: " + strings.Repeat("x", 2*httpx.SnippetLen-10) + " <secret>"},
+		{"echoed token at the snippet's cut", func(ws *standin.Wassenger) {
+			ws.FailNext(1, 502, nil, strings.Repeat("x", httpx.SnippetLen-10)+" "+token)
+		}, actions.WassengerConfig{}, msg(map[string]any{"phone": "+1234567890", "message": "Hi"}), "http_5xx", true, 0,
+			"wassenger: POST /messages: 502 Bad Gateway: " + strings.Repeat("x", httpx.SnippetLen-10) + " <secret>; the target failed; retryable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

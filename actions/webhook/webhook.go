@@ -77,15 +77,15 @@ func (c *Client) Do(ctx context.Context, call actions.Call) actions.Result {
 		return httpx.ErrorResult(op, err)
 	}
 	defer release()
-	ans, err := httpx.Do(ctx, c.http, req)
+	ans, err := httpx.Do(ctx, c.http, req, secrets...)
 	if err != nil {
 		return httpx.ErrorResult(op, err)
 	}
 	ans.Received = c.now()
 	if ans.OK() {
-		return ans.Success(httpx.Scrub(ans.Summary(), secrets...))
+		return ans.Success(ans.Summary())
 	}
-	return ans.Failure(op, httpx.Scrub(ans.Snippet(), secrets...), "")
+	return ans.Failure(op, ans.Snippet(), "")
 }
 
 // Describe shows the request Do would send for call, secrets masked.
@@ -99,7 +99,7 @@ func (c *Client) Describe(call actions.Call) (string, error) {
 
 // build turns call into a request, its body, and the secret values it
 // carries (secret headers, URL password and secret query values) to
-// scrub from what the target answers.
+// mask in what the target answers.
 func build(call actions.Call) (*http.Request, []byte, []string, error) {
 	p := call.Params
 	raw, _ := p["url"].(string)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/internal/standin"
 )
 
@@ -136,6 +137,8 @@ func TestFailures(t *testing.T) {
 		{"404", 404, nil, "no_service", "http_4xx", false, 0, ": 404 Not Found: no_service; check the URL or path"},
 		{"410", 410, nil, "channel_is_archived", "http_4xx", false, 0, ": 410 Gone: channel_is_archived"},
 		{"echo of a secret", 400, nil, "bad header Bearer " + sentinel, "http_4xx", false, 0, ": 400 Bad Request: bad header Bearer <secret>"},
+		{"echo of a secret at the snippet's cut", 400, nil, strings.Repeat("x", httpx.SnippetLen-10) + " " + sentinel, "http_4xx", false, 0,
+			": 400 Bad Request: " + strings.Repeat("x", httpx.SnippetLen-10) + " <secret>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
