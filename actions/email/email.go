@@ -10,6 +10,7 @@ package email
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/actions/secret"
 )
 
@@ -181,8 +183,27 @@ func (s *Sender) addr() string { return net.JoinHostPort(s.host, fmt.Sprint(s.po
 
 // Do sends the call's message once. It waits for the connection's rate
 // limit, bounds the send by the connection's timeout and ctx, and
-// classifies a failure as retryable or not.
+// classifies a failure as retryable or not. The password is masked in
+// what the server answered, should it echo the credentials it was sent.
 func (s *Sender) Do(ctx context.Context, call actions.Call) actions.Result {
+	r := s.do(ctx, call)
+	r.Err = httpx.ScrubError(r.Err, s.secrets()...)
+	r.Response = httpx.Scrub(r.Response, s.secrets()...)
+	return r
+}
+
+// secrets are the password and the forms AUTH sends it in: the base64
+// of PLAIN's response and of LOGIN's password.
+func (s *Sender) secrets() []string {
+	pw := s.password.Reveal()
+	if pw == "" {
+		return nil
+	}
+	enc := base64.StdEncoding.EncodeToString
+	return []string{enc([]byte("\x00" + s.username + "\x00" + pw)), enc([]byte(pw)), pw}
+}
+
+func (s *Sender) do(ctx context.Context, call actions.Call) actions.Result {
 	if s.cfgErr != nil {
 		return invalid(s.cfgErr)
 	}
@@ -230,7 +251,7 @@ func (s *Sender) Do(ctx context.Context, call actions.Call) actions.Result {
 	if err != nil && msg.IsDelivered() {
 		// The server took the message; only the goodbye failed.
 		s.logger.Warn("email: message accepted, closing the connection failed",
-			"action", call.Name, "server", s.addr(), "err", err)
+			"action", call.Name, "server", s.addr(), "err", httpx.ScrubError(err, s.secrets()...))
 		err = nil
 	}
 	if err != nil {

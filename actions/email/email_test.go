@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"net"
 	"strings"
@@ -534,6 +535,37 @@ func TestDefaultPorts(t *testing.T) {
 		if err != nil || !strings.Contains(d, "auth: none") {
 			t.Errorf("tls %q: Describe = %q, %v; want auth: none", tt.tls, d, err)
 		}
+	}
+}
+
+// A server that echoes what it was sent in its reply (the password, or
+// the base64 of PLAIN's or LOGIN's credentials) gets it masked in the
+// Result, whatever runs the action (the daemon, hookd fire).
+func TestEchoedPasswordMasked(t *testing.T) {
+	plain := base64.StdEncoding.EncodeToString([]byte("\x00bot@example.com\x00" + sentinel))
+	login := base64.StdEncoding.EncodeToString([]byte(sentinel))
+	for _, tt := range []struct{ name, reply string }{
+		{"password", "authentication failed for " + sentinel},
+		{"PLAIN response", "bad credentials in AUTH PLAIN " + plain},
+		{"LOGIN response", "bad password " + login},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startSMTP(t, smtpd.Options{Username: "bot@example.com", Password: sentinel})
+			srv.FailNext(1, 554, tt.reply)
+			r := New(connFor(srv, "none", ""), Options{}).Do(context.Background(), fullCall())
+			if r.OK() || r.Err == nil {
+				t.Fatalf("Do = %+v, want the 554", r)
+			}
+			msg := r.Err.Error()
+			for _, s := range []string{sentinel, plain, login} {
+				if strings.Contains(msg, s) {
+					t.Errorf("the error shows %q: %s", s, msg)
+				}
+			}
+			if !strings.Contains(msg, "554") || !strings.Contains(msg, "<secret>") {
+				t.Errorf("the error lacks the reply with the secret masked: %s", msg)
+			}
+		})
 	}
 }
 

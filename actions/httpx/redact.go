@@ -142,3 +142,16 @@ func Scrub(text string, secrets ...string) string {
 	}
 	return text
 }
+
+// ScrubError returns err with its text scrubbed by Scrub, keeping the
+// chain for errors.Is and errors.As; err itself when it holds no secret.
+func ScrubError(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	text := err.Error()
+	if t := Scrub(text, secrets...); t != text {
+		return &replacedError{text: t, err: err}
+	}
+	return err
+}
