@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -249,11 +248,7 @@ func decodeParams(data []byte, dst *map[string]any) error {
 // the password in its error) and the integration did not mask it.
 func scrubResult(res actions.Result, secrets []string) actions.Result {
 	res.Response = httpx.Scrub(res.Response, secrets...)
-	if res.Err != nil {
-		if msg := res.Err.Error(); httpx.Scrub(msg, secrets...) != msg {
-			res.Err = errors.New(httpx.Scrub(msg, secrets...))
-		}
-	}
+	res.Err = httpx.ScrubError(res.Err, secrets...)
 	return res
 }
 

@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -133,5 +134,19 @@ func TestScrub(t *testing.T) {
 	got := Scrub("echo: tok123 and tok123, pw", "tok123", "", "pw")
 	if want := "echo: <secret> and <secret>, <secret>"; got != want {
 		t.Errorf("Scrub = %q, want %q", got, want)
+	}
+}
+
+func TestScrubError(t *testing.T) {
+	base := errors.New("denied: tok123")
+	err := ScrubError(fmt.Errorf("send: %w", base), "tok123")
+	if want := "send: denied: <secret>"; err.Error() != want || !errors.Is(err, base) {
+		t.Errorf("ScrubError = %q (errors.Is %v), want %q keeping the chain", err, errors.Is(err, base), want)
+	}
+	if err := ScrubError(base, "other"); err != base {
+		t.Errorf("ScrubError without a secret in the text = %v, want the error itself", err)
+	}
+	if err := ScrubError(nil, "tok123"); err != nil {
+		t.Errorf("ScrubError(nil) = %v", err)
 	}
 }

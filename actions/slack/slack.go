@@ -283,30 +283,11 @@ func (c *Client) secrets() []string {
 	return out
 }
 
-// scrubbedError keeps an error's chain but shows a scrubbed text.
-type scrubbedError struct {
-	text string
-	err  error
-}
-
-func (e *scrubbedError) Error() string { return e.text }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-func (c *Client) scrubErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if t := c.scrub(err.Error()); t != err.Error() {
-		return &scrubbedError{text: t, err: err}
-	}
-	return err
-}
-
 // Do posts the call's message once, after waiting for the rate of its
 // webhook or channel.
 func (c *Client) Do(ctx context.Context, call actions.Call) actions.Result {
 	res := c.do(ctx, call)
-	res.Err = c.scrubErr(res.Err)
+	res.Err = httpx.ScrubError(res.Err, c.secrets()...)
 	res.Response = c.scrub(res.Response)
 	return res
 }

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -106,7 +105,7 @@ func (c *Client) Do(ctx context.Context, call actions.Call) actions.Result {
 	ans, err := httpx.Do(ctx, c.http, req, c.token.Reveal())
 	if err != nil {
 		r := httpx.ErrorResult(op, err)
-		r.Err = scrubErr(r.Err, c.token.Reveal())
+		r.Err = httpx.ScrubError(r.Err, c.token.Reveal())
 		return r
 	}
 	ans.Received = c.now()
@@ -373,11 +372,4 @@ func summary(a *httpx.Answer) string {
 		return a.StatusText
 	}
 	return a.StatusText + " " + string(b)
-}
-
-func scrubErr(err error, tok string) error {
-	if err == nil || tok == "" || !strings.Contains(err.Error(), tok) {
-		return err
-	}
-	return errors.New(httpx.Scrub(err.Error(), tok))
 }
