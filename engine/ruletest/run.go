@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/requests"
 	"github.com/hookd/hookd/event"
@@ -324,10 +325,12 @@ func selector(a ActionExpect) string {
 }
 
 // compare checks the params and contains of a against one rendered
-// action.
+// action. A failure shows the rendered value as dry-run does, secrets
+// masked.
 func (r *run) compare(ra engine.Rendered, a ActionExpect) []Failure {
 	var out []Failure
 	name := ra.Action.Name
+	shown := httpx.MaskParams(ra.Action.Type, ra.Params)
 	fail := func(at Pos, format string, args ...any) {
 		out = append(out, Failure{File: r.c.File, Pos: at, Msg: name + ": " + fmt.Sprintf(format, args...)})
 	}
@@ -338,7 +341,7 @@ func (r *run) compare(ra engine.Rendered, a ActionExpect) []Failure {
 			continue
 		}
 		if !sameValue(got, p.Want) {
-			fail(p.wantAt(0), "%s is %s, want %s", p.Field, show(got), show(p.Want))
+			fail(p.wantAt(0), "%s is %s, want %s", p.Field, show(shown[p.Field]), show(p.Want))
 		}
 	}
 	for _, p := range a.Contains {
@@ -350,7 +353,7 @@ func (r *run) compare(ra engine.Rendered, a ActionExpect) []Failure {
 		text := event.Format(got)
 		for i, sub := range p.Want.([]string) {
 			if !strings.Contains(text, sub) {
-				fail(p.wantAt(i), "%s does not contain %s: it is %s", p.Field, strconv.Quote(sub), show(got))
+				fail(p.wantAt(i), "%s does not contain %s: it is %s", p.Field, strconv.Quote(sub), show(shown[p.Field]))
 			}
 		}
 	}

@@ -180,9 +180,11 @@ func compareActions(rule string, old, cur []engine.Rendered) []fieldChange {
 		seen[k] = true
 		prev, ok := oldByKey[k]
 		if !ok {
-			out = append(out, fieldChange{Rule: rule, Type: k.typ, Index: k.index, New: a.Params})
+			out = append(out, fieldChange{Rule: rule, Type: k.typ, Index: k.index, New: masked(a)})
 			continue
 		}
+		// Compared as sent, shown as dry-run shows them.
+		shownOld, shownNew := masked(prev), masked(a)
 		fields := append([]string{}, a.Action.Fields()...)
 		for _, f := range prev.Action.Fields() {
 			if !containsString(fields, f) {
@@ -192,14 +194,14 @@ func compareActions(rule string, old, cur []engine.Rendered) []fieldChange {
 		for _, f := range fields {
 			ov, nv := prev.Params[f], a.Params[f]
 			if !sameJSON(ov, nv) {
-				out = append(out, fieldChange{Rule: rule, Type: k.typ, Index: k.index, Field: f, Old: ov, New: nv})
+				out = append(out, fieldChange{Rule: rule, Type: k.typ, Index: k.index, Field: f, Old: shownOld[f], New: shownNew[f]})
 			}
 		}
 	}
 	for _, a := range old {
 		k := key{a.Action.Type, a.Action.Index}
 		if !seen[k] {
-			out = append(out, fieldChange{Rule: rule, Type: k.typ, Index: k.index, Old: a.Params})
+			out = append(out, fieldChange{Rule: rule, Type: k.typ, Index: k.index, Old: masked(a)})
 		}
 	}
 	return out
