@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/internal/standin/slackd"
 	"github.com/hookd/hookd/internal/testbackend"
@@ -29,6 +31,15 @@ const (
 )
 
 var sentinels = []string{sentWassenger, sentSlackURL, sentSlackBot, sentSMTP, sentKey, sentHookQuery, sentHookAuth, sentAdmin}
+
+// windows are the substrings of s that are n bytes long.
+func windows(s string, n int) []string {
+	var out []string
+	for i := 0; i+n <= len(s); i++ {
+		out = append(out, s[i:i+n])
+	}
+	return out
+}
 
 // secretRules use every secret: the Wassenger token, both Slack secrets,
 // the SMTP password, and a webhook with a secret query value and header.
@@ -107,6 +118,18 @@ func TestSentinelSecretsNeverLeak(t *testing.T) {
 		slack.FailNext(2, http.StatusNotFound, nil, slackEcho)
 		keep(h.post(t, js(t, groupEvent("SEC-PERM", "add"))))
 		waitDone("SEC-PERM")
+
+		// Echoes that put a secret where an error's snippet is cut (200
+		// bytes of a body, 400 of Wassenger's message), and an SMTP
+		// server quoting AUTH PLAIN's base64 credentials.
+		atCut := func(cut int, s string) string { return strings.Repeat(".", cut-len(s)/2) + s }
+		h.wa.FailNext(1, http.StatusUnauthorized, nil, `{"status":401,"message":"`+atCut(2*httpx.SnippetLen, sentWassenger)+`"}`)
+		h.hook.FailNext(1, http.StatusForbidden, nil, atCut(httpx.SnippetLen, sentHookAuth))
+		h.smtp.FailNext(1, 535, "bad AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00hookd\x00"+sentSMTP)))
+		slack.FailNext(1, http.StatusNotFound, nil, atCut(httpx.SnippetLen, sentSlackURL))
+		slack.FailNext(1, http.StatusNotFound, nil, atCut(httpx.SnippetLen, sentSlackBot))
+		keep(h.post(t, js(t, groupEvent("SEC-CUT", "add"))))
+		waitDone("SEC-CUT")
 
 		// Transient failures until the last attempt.
 		h.wa.FailAll(http.StatusInternalServerError, nil, `{"status":500,"message":"`+waEcho+`"}`)
@@ -190,8 +213,14 @@ func TestSentinelSecretsNeverLeak(t *testing.T) {
 
 		all := strings.Join(seen, "\n")
 		for _, s := range sentinels {
-			if i := strings.Index(all, s); i >= 0 {
-				t.Errorf("secret %s leaked: ...%s...", s, all[max(0, i-200):min(len(all), i+len(s)+40)])
+			// A secret, 12 bytes of it in a row (its start cut short), or
+			// its base64 (an SMTP server quoting AUTH).
+			b64 := base64.StdEncoding.EncodeToString([]byte(s))
+			for _, part := range append(windows(s, 12), b64[:len(b64)-4]) {
+				if i := strings.Index(all, part); i >= 0 {
+					t.Errorf("secret %s leaked (%s): ...%s...", s, part, all[max(0, i-200):min(len(all), i+len(part)+40)])
+					break
+				}
 			}
 		}
 	})

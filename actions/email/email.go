@@ -10,7 +10,6 @@ package email
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,6 +79,9 @@ type Sender struct {
 	auth     string
 	username string
 	password secret.String
+	// secrets are the connection's Secrets, masked in what the server
+	// answers.
+	secrets  []string
 	from     string // the From header as configured
 	fromAddr string // its bare address, the MAIL FROM
 	timeout  time.Duration
@@ -111,6 +113,7 @@ func New(cfg *actions.EmailConfig, opts Options) *Sender {
 	s.host = cfg.Host
 	s.username = cfg.Username
 	s.password = cfg.Password
+	s.secrets = cfg.Secrets()
 	s.from = cfg.From
 	s.timeout = cfg.Timeout
 	if s.timeout <= 0 {
@@ -187,20 +190,9 @@ func (s *Sender) addr() string { return net.JoinHostPort(s.host, fmt.Sprint(s.po
 // what the server answered, should it echo the credentials it was sent.
 func (s *Sender) Do(ctx context.Context, call actions.Call) actions.Result {
 	r := s.do(ctx, call)
-	r.Err = httpx.ScrubError(r.Err, s.secrets()...)
-	r.Response = httpx.Scrub(r.Response, s.secrets()...)
+	r.Err = httpx.ScrubError(r.Err, s.secrets...)
+	r.Response = httpx.Scrub(r.Response, s.secrets...)
 	return r
-}
-
-// secrets are the password and the forms AUTH sends it in: the base64
-// of PLAIN's response and of LOGIN's password.
-func (s *Sender) secrets() []string {
-	pw := s.password.Reveal()
-	if pw == "" {
-		return nil
-	}
-	enc := base64.StdEncoding.EncodeToString
-	return []string{enc([]byte("\x00" + s.username + "\x00" + pw)), enc([]byte(pw)), pw}
 }
 
 func (s *Sender) do(ctx context.Context, call actions.Call) actions.Result {
@@ -251,7 +243,7 @@ func (s *Sender) do(ctx context.Context, call actions.Call) actions.Result {
 	if err != nil && msg.IsDelivered() {
 		// The server took the message; only the goodbye failed.
 		s.logger.Warn("email: message accepted, closing the connection failed",
-			"action", call.Name, "server", s.addr(), "err", httpx.ScrubError(err, s.secrets()...))
+			"action", call.Name, "server", s.addr(), "err", httpx.ScrubError(err, s.secrets...))
 		err = nil
 	}
 	if err != nil {

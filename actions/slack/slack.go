@@ -50,6 +50,9 @@ type Client struct {
 	http    *http.Client
 	gates   *httpx.Gates
 	logger  *slog.Logger
+	// secrets are the connection's Secrets, masked in what Slack
+	// answers and in every text the Client returns.
+	secrets []string
 	// cfgErr is a connection problem found by New.
 	cfgErr error
 }
@@ -69,6 +72,7 @@ func New(cfg *actions.SlackConfig, opts Options) *Client {
 	c := &Client{
 		webhook: cfg.WebhookURL,
 		token:   cfg.Token,
+		secrets: cfg.Secrets(),
 		apiURL:  strings.TrimRight(cfg.APIURL, "/"),
 		http:    opts.HTTPClient,
 		logger:  opts.Logger,
@@ -254,40 +258,18 @@ func (c *Client) Describe(call actions.Call) (string, error) {
 	return c.scrub(httpx.Dump(r.req, r.body)), nil
 }
 
-// scrub hides the token and the webhook URL (whole, its path, and the
-// secret after /services/) in a text: the last guard for webhook URLs
-// whose path httpx.RedactURL does not recognise, and for answers that
-// echo the request.
+// scrub hides the token and the webhook URL (whole, and each part that
+// holds its secret, see actions.SlackConfig.Secrets) in a text: the last
+// guard for webhook URLs whose path httpx.RedactURL does not recognise.
 func (c *Client) scrub(text string) string {
-	return httpx.Scrub(text, c.secrets()...)
-}
-
-func (c *Client) secrets() []string {
-	out := []string{c.token.Reveal()}
-	raw := c.webhook.Reveal()
-	if raw == "" {
-		return out
-	}
-	out = append(out, raw)
-	if u, err := url.Parse(raw); err == nil {
-		if len(u.EscapedPath()) > 1 {
-			out = append(out, u.EscapedPath())
-		}
-		if len(u.Path) > 1 {
-			out = append(out, u.Path)
-		}
-		if rest, ok := strings.CutPrefix(u.Path, "/services/"); ok && rest != "" {
-			out = append(out, rest)
-		}
-	}
-	return out
+	return httpx.Scrub(text, c.secrets...)
 }
 
 // Do posts the call's message once, after waiting for the rate of its
 // webhook or channel.
 func (c *Client) Do(ctx context.Context, call actions.Call) actions.Result {
 	res := c.do(ctx, call)
-	res.Err = httpx.ScrubError(res.Err, c.secrets()...)
+	res.Err = httpx.ScrubError(res.Err, c.secrets...)
 	res.Response = c.scrub(res.Response)
 	return res
 }
@@ -303,7 +285,7 @@ func (c *Client) do(ctx context.Context, call actions.Call) actions.Result {
 	}
 	defer release()
 
-	a, err := httpx.Do(ctx, c.http, r.req, c.secrets()...)
+	a, err := httpx.Do(ctx, c.http, r.req, c.secrets...)
 	if err != nil {
 		return httpx.ErrorResult(r.op, err)
 	}

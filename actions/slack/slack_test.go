@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -383,13 +384,14 @@ func TestNetworkErrorRedacted(t *testing.T) {
 }
 
 func TestSecretsNeverLeak(t *testing.T) {
-	// A target that echoes the request, at a webhook path RedactURL does
-	// not recognise.
+	// A target that echoes the request (and the last part of its path on
+	// its own), at a webhook path RedactURL does not recognise.
 	echo := standin.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
-		// The padding puts the secrets where the error's snippet is cut.
-		pad := strings.Repeat("x", httpx.SnippetLen-40)
-		_, _ = w.Write([]byte(pad + " bad request to " + r.URL.String() + " auth " + r.Header.Get("Authorization")))
+		// The padding puts the webhook URL where the error's snippet is
+		// cut.
+		pad := strings.Repeat("x", httpx.SnippetLen-67)
+		_, _ = w.Write([]byte("hook " + path.Base(r.URL.Path) + " " + pad + " bad request to " + r.URL.String() + " auth " + r.Header.Get("Authorization")))
 	}))
 	t.Cleanup(echo.Close)
 	c := New(&actions.SlackConfig{
