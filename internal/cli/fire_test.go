@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/mail"
@@ -607,6 +608,39 @@ func TestFireFailures(t *testing.T) {
 				"FAIL  mail-ops/email[0] (",
 				`the server refused the credentials: check connections.email.username ("bot@example.com") and password`,
 				"permanent: the daemon would dead-letter it (smtp_permanent)",
+			},
+			attempts: 1,
+		},
+		{
+			name: "slack webhook echoing its secret", rule: "notify-webhook",
+			setup: func(_ *testing.T, tg *fireTargets) {
+				tg.slack.FailNext(1, http.StatusNotFound, nil, "no_service for "+fireSlackHookPath)
+			},
+			want: []string{
+				"FAIL  notify-webhook/slack[0] (",
+				"404 Not Found: no_service for <secret>",
+			},
+			attempts: 1,
+		},
+		{
+			name: "smtp echoing the password", rule: "mail-ops",
+			setup: func(_ *testing.T, tg *fireTargets) {
+				tg.smtp.FailNext(1, 554, "authentication failed for "+fireSMTPPassword)
+			},
+			want: []string{
+				"FAIL  mail-ops/email[0] (",
+				"authentication failed for <secret>",
+			},
+			attempts: 1,
+		},
+		{
+			name: "smtp echoing AUTH PLAIN", rule: "mail-ops",
+			setup: func(_ *testing.T, tg *fireTargets) {
+				tg.smtp.FailNext(1, 554, "bad AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00bot@example.com\x00"+fireSMTPPassword)))
+			},
+			want: []string{
+				"FAIL  mail-ops/email[0] (",
+				"bad AUTH PLAIN <secret>",
 			},
 			attempts: 1,
 		},
