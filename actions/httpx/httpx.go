@@ -59,10 +59,9 @@ type Answer struct {
 // request carried: tokens, passwords, secret URLs) is masked in the kept
 // body before anything reads it, so that a target echoing the request
 // shows none of it in a Snippet, Summary or parsed message, not even the
-// start of one cut short. A request that got no answer
-// returns an error whose text holds no secret part of the URL (see
-// RedactError); classify it with Classify or turn it into a Result with
-// ErrorResult.
+// start of one cut short. A request that got no answer returns an error
+// whose text holds no secret part of the URL (see RedactError); classify
+// it with Classify or turn it into a Result with ErrorResult.
 func Do(ctx context.Context, client *http.Client, req *http.Request, secrets ...string) (*Answer, error) {
 	if client == nil {
 		client = http.DefaultClient
