@@ -178,6 +178,8 @@ func TestEachSaveReloadsOnce(t *testing.T) {
 				// are all counted and logged.
 				h.writeRules("version: 1\nrules: [marker\n")
 				eventually(t, "the marker's reload", func() bool { return h.rulesStatus(t).LastError != "" })
+				// The status changes before the failure is logged.
+				eventually(t, "the marker's reload logged", func() bool { return strings.Contains(h.logs.String(), "rules reload failed") })
 				if n := h.metric(t, "hookd_rules_reloads_total", "result", "ok"); n != 1 {
 					t.Errorf("the save caused %v successful reloads, want 1", n)
 				}
