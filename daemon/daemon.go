@@ -47,6 +47,10 @@ const (
 	MinSafeRetention = 48 * time.Hour
 )
 
+// minWebhookKey is the length under which a webhook key is warned about
+// at start (the admin key's own minimum, refused under it).
+const minWebhookKey = 16
+
 // Config configures a Daemon.
 type Config struct {
 	// RulesPath is the rules file; it is watched for changes.
@@ -216,6 +220,9 @@ func New(cfg Config) (*Daemon, error) {
 			return nil, fmt.Errorf("%s holds a space or a tab: a comment after the value in an environment file is part of the value for systemd (EnvironmentFile=) and docker --env-file; put the comment on a line of its own", k.name)
 		}
 	}
+	if !cfg.AdminKey.IsZero() && cfg.AdminKey.Reveal() == cfg.WebhookKey.Reveal() {
+		return nil, errors.New("HOOKD_ADMIN_KEY is the same as HOOKD_WEBHOOK_KEY: the webhook key travels in the webhook URL that Wassenger keeps and shows, so it must not also open the admin API; set HOOKD_ADMIN_KEY to another long random secret (openssl rand -hex 32)")
+	}
 	if cfg.WebhookKey.IsZero() && !cfg.Open {
 		return nil, errors.New("no webhook key: set HOOKD_WEBHOOK_KEY to a long random secret (Wassenger calls .../webhooks/wassenger?key=SECRET), or pass --open to run without one on a trusted network")
 	}
@@ -246,6 +253,9 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	if !cfg.WebhookKey.IsZero() {
 		d.keyHash = sha256.Sum256([]byte(cfg.WebhookKey.Reveal()))
+	}
+	if n := len(cfg.WebhookKey.Reveal()); n > 0 && n < minWebhookKey {
+		d.log.Warn("HOOKD_WEBHOOK_KEY is short: a key of a few characters can be guessed, and whoever guesses it can post events that fire your rules; set a long random secret (openssl rand -hex 32) in HOOKD_WEBHOOK_KEY and in the webhook URL", "length", n, "recommended_min", minWebhookKey)
 	}
 	if cfg.WebhookKey.IsZero() {
 		d.log.Warn("no webhook key (--open): anyone who can reach the listen address can post events to /webhooks/wassenger; run it so only on a trusted network, or set HOOKD_WEBHOOK_KEY", "listen", cfg.Listen)

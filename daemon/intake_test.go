@@ -363,6 +363,21 @@ func TestOpenWarnsAtStart(t *testing.T) {
 	}
 }
 
+// A short webhook key is warned about at start, without the key; a long
+// one is not.
+func TestShortWebhookKeyWarns(t *testing.T) {
+	t.Parallel()
+	const warning = `"msg":"HOOKD_WEBHOOK_KEY is short: `
+	short := start(t, options{rules: welcomeRules, key: "wk1234"})
+	if logs := short.logs.String(); !strings.Contains(logs, warning) || strings.Contains(logs, "wk1234") {
+		t.Errorf("a daemon with a 6-character key: want the warning %s without the key; logs:\n%s", warning, logs)
+	}
+	long := start(t, options{rules: welcomeRules})
+	if logs := long.logs.String(); strings.Contains(logs, warning) {
+		t.Errorf("a daemon with a long key warned of a short one; logs:\n%s", logs)
+	}
+}
+
 // Ingress 6: the server has its timeouts set, and a client that never
 // finishes its headers is cut off.
 func TestSlowClientsCutOff(t *testing.T) {
