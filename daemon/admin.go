@@ -100,6 +100,18 @@ func newAdminAuth(key secret.String, hash string, ttl time.Duration, now func() 
 	return a, nil
 }
 
+// adminKeyIs reports whether the admin key (key, or the key of the
+// bcrypt hash) is webhookKey.
+func adminKeyIs(key secret.String, hash string, webhookKey secret.String) bool {
+	if webhookKey.IsZero() {
+		return false
+	}
+	if !key.IsZero() {
+		return key.Reveal() == webhookKey.Reveal()
+	}
+	return hash != "" && bcrypt.CompareHashAndPassword([]byte(hash), []byte(webhookKey.Reveal())) == nil
+}
+
 // checkKey reports whether given is the admin key, in constant time
 // (hashing first hides the key's length).
 func (a *adminAuth) checkKey(given string) bool {

@@ -571,6 +571,20 @@ func TestAdminKeyHash(t *testing.T) {
 	if _, err := newAdminAuth(secret.New("a-long-admin-key-for-hashing"), read, time.Hour, time.Now); err == nil {
 		t.Error("both a key and a hash were taken")
 	}
+	for _, tc := range []struct {
+		key, hash, webhook string
+		same               bool
+	}{
+		{"a-long-admin-key-for-hashing", "", "a-long-admin-key-for-hashing", true},
+		{"a-long-admin-key-for-hashing", "", "another-long-webhook-key", false},
+		{"", read, "a-long-admin-key-for-hashing", true},
+		{"", read, "another-long-webhook-key", false},
+		{"a-long-admin-key-for-hashing", "", "", false},
+	} {
+		if got := adminKeyIs(secret.New(tc.key), tc.hash, secret.New(tc.webhook)); got != tc.same {
+			t.Errorf("adminKeyIs(key %q, hash %t, webhook key %q) = %v, want %v", tc.key, tc.hash != "", tc.webhook, got, tc.same)
+		}
+	}
 }
 
 // consoleSession signs in as a browser does and returns an edit that

@@ -220,7 +220,7 @@ func New(cfg Config) (*Daemon, error) {
 			return nil, fmt.Errorf("%s holds a space or a tab: a comment after the value in an environment file is part of the value for systemd (EnvironmentFile=) and docker --env-file; put the comment on a line of its own", k.name)
 		}
 	}
-	if !cfg.AdminKey.IsZero() && cfg.AdminKey.Reveal() == cfg.WebhookKey.Reveal() {
+	if adminKeyIs(cfg.AdminKey, cfg.AdminKeyHash, cfg.WebhookKey) {
 		return nil, errors.New("HOOKD_ADMIN_KEY is the same as HOOKD_WEBHOOK_KEY: the webhook key travels in the webhook URL that Wassenger keeps and shows, so it must not also open the admin API; set HOOKD_ADMIN_KEY to another long random secret (openssl rand -hex 32)")
 	}
 	if cfg.WebhookKey.IsZero() && !cfg.Open {
