@@ -942,7 +942,10 @@ func TestJobOpUnknownID(t *testing.T) {
 	t.Parallel()
 	h := start(t, options{rules: consoleRules})
 	h.accept(t, js(t, messageEvent("OP-1", "hi")))
-	h.waitHooks(t, 1)
+	eventually(t, "job 1 done", func() bool {
+		jobs := h.jobs(t)
+		return len(jobs) == 1 && jobs[0].ID == 1 && jobs[0].State == store.StateDone
+	})
 	for _, tc := range []struct {
 		method, path, body string
 		want               int
