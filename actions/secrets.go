@@ -8,6 +8,10 @@ import (
 	"strings"
 )
 
+// minTokenLen is the length from which a URL's last path segment is
+// taken for a token (see URLSecrets).
+const minTokenLen = 16
+
 // minSecretLen is the length of the shortest value the Secrets methods
 // list: masking a shorter one would mangle messages.
 const minSecretLen = 6
@@ -16,7 +20,7 @@ const minSecretLen = 6
 // (see the Secrets of each), for masking them wherever a text may hold
 // one.
 func (c *Connections) Secrets() []string {
-	return secretList(slices.Concat(c.Wassenger.Secrets(), c.Slack.Secrets(), c.Email.Secrets())...)
+	return SecretList(slices.Concat(c.Wassenger.Secrets(), c.Slack.Secrets(), c.Email.Secrets())...)
 }
 
 // Secrets lists the API token.
@@ -24,7 +28,7 @@ func (c *WassengerConfig) Secrets() []string {
 	if c == nil {
 		return nil
 	}
-	return secretList(c.Token.Reveal())
+	return SecretList(c.Token.Reveal())
 }
 
 // Secrets lists the bot token and the incoming webhook URL with each
@@ -36,15 +40,37 @@ func (c *SlackConfig) Secrets() []string {
 	}
 	vs := []string{c.Token.Reveal()}
 	if raw := c.WebhookURL.Reveal(); raw != "" {
-		vs = append(vs, raw)
+		vs = append(vs, URLSecrets(raw)...)
 		if u, err := url.Parse(raw); err == nil {
-			vs = append(vs, u.EscapedPath(), u.Path, path.Base(u.Path))
+			vs = append(vs, path.Base(u.Path))
 			if rest, ok := strings.CutPrefix(u.Path, "/services/"); ok {
 				vs = append(vs, rest)
 			}
 		}
 	}
-	return secretList(vs...)
+	return SecretList(vs...)
+}
+
+// URLSecrets lists a secret URL (a chat's incoming webhook, whose path
+// holds its token) with the parts of it that may show alone: its path
+// (escaped and not), a last segment long enough to be a token, and the
+// password of its user info.
+func URLSecrets(raw string) []string {
+	vs := []string{raw}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return vs
+	}
+	if strings.Count(u.Path, "/") > 1 {
+		vs = append(vs, u.EscapedPath(), u.Path)
+	}
+	if base := path.Base(u.Path); len(base) >= minTokenLen {
+		vs = append(vs, base)
+	}
+	if pw, ok := u.User.Password(); ok {
+		vs = append(vs, pw)
+	}
+	return vs
 }
 
 // Secrets lists the password and the forms AUTH sends it in: the base64
@@ -55,13 +81,13 @@ func (c *EmailConfig) Secrets() []string {
 	}
 	pw := c.Password.Reveal()
 	enc := base64.StdEncoding.EncodeToString
-	return secretList(pw, enc([]byte(pw)), enc([]byte("\x00"+c.Username+"\x00"+pw)))
+	return SecretList(pw, enc([]byte(pw)), enc([]byte("\x00"+c.Username+"\x00"+pw)))
 }
 
-// secretList keeps the values of vs that are long enough to be
+// SecretList keeps the values of vs that are long enough to be
 // secrets, once each, longest first, so that a secret holding another
 // is masked whole.
-func secretList(vs ...string) []string {
+func SecretList(vs ...string) []string {
 	var out []string
 	for _, v := range vs {
 		if len(v) >= minSecretLen && !slices.Contains(out, v) {

@@ -40,3 +40,24 @@ func TestConnectionsSecrets(t *testing.T) {
 		})
 	}
 }
+
+// A secret URL's parts that may show alone are secrets too; a short
+// last segment (a word of a path) and a host alone are not.
+func TestURLSecrets(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want []string
+	}{
+		{"https://discord.com/api/webhooks/123/AbCdEfGhIjKlMnOpQrSt", []string{
+			"https://discord.com/api/webhooks/123/AbCdEfGhIjKlMnOpQrSt", "/api/webhooks/123/AbCdEfGhIjKlMnOpQrSt", "AbCdEfGhIjKlMnOpQrSt"}},
+		{"https://crm.example.com/hooks/whatsapp", []string{"https://crm.example.com/hooks/whatsapp", "/hooks/whatsapp"}},
+		{"https://user:s3cr3t-pass@crm.example.com/in", []string{"https://user:s3cr3t-pass@crm.example.com/in", "s3cr3t-pass"}},
+		{"https://crm.example.com", []string{"https://crm.example.com"}},
+		{"not a url at all", []string{"not a url at all"}},
+	} {
+		got := SecretList(URLSecrets(tc.raw)...)
+		if want := SecretList(tc.want...); !slices.Equal(got, want) {
+			t.Errorf("URLSecrets(%q) = %q, want %q", tc.raw, got, want)
+		}
+	}
+}

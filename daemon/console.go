@@ -70,10 +70,7 @@ func (d *Daemon) replyAdmin(w http.ResponseWriter, status int, v any) {
 // masked is s with every secret replyAdmin masks masked, for a log line
 // that shows what a user typed (a mute's reason).
 func (d *Daemon) masked(s string) string {
-	for _, v := range d.answerSecrets() {
-		s = strings.ReplaceAll(s, v, secret.Mask)
-	}
-	return s
+	return httpx.Scrub(s, d.answerSecrets()...)
 }
 
 // answerSecrets are the values replyAdmin masks, longest first.
@@ -649,7 +646,7 @@ func (d *Daemon) apiDryRun(w http.ResponseWriter, r *http.Request, _ httprouter.
 			ej.Outcome, ej.Reason, ej.State, x.Actions = engine.OutcomeMuted, reason, nil, nil
 		}
 		for _, a := range x.Actions {
-			rj := RenderedJSON{Type: a.Action.Type, Name: a.Action.Name, Params: httpx.MaskParams(a.Action.Type, a.Params)}
+			rj := RenderedJSON{Type: a.Action.Type, Name: a.Action.Name, Params: httpx.MaskParams(a.Action.Type, a.Params, a.Action.Secrets()...)}
 			text, unbuilt := reqs.Build(ev, a)
 			if unbuilt != nil {
 				// The daemon would dead-letter it: an error, as hookd

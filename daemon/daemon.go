@@ -324,7 +324,7 @@ func (d *Daemon) install(rs *engine.RuleSet) {
 		}
 		rt = router.New(&rs.Connections, opts)
 	}
-	d.snap.Store(&snapshot{rules: rs, router: rt, secrets: rs.Connections.Secrets()})
+	d.snap.Store(&snapshot{rules: rs, router: rt, secrets: rs.Secrets()})
 	names := make([]string, len(rs.Rules))
 	for i, r := range rs.Rules {
 		names[i] = r.Name

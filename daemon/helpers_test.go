@@ -105,6 +105,9 @@ type options struct {
 	symlinked bool
 	// waToken, smtpPassword, key and adminKey override the secrets.
 	waToken, smtpPassword, key, adminKey string
+	// env are the ${ENV} variables the rules file reads (none else is
+	// set), with the placeholders of expand.
+	env map[string]string
 	// open runs without a webhook key, as hookd serve --open.
 	open bool
 	// workers, drain, maxBody and debounce go to Config (defaults: 4,
@@ -223,6 +226,12 @@ func start(t *testing.T, o options) *harness {
 	}
 	if o.open {
 		h.cfg.WebhookKey, h.cfg.Open = secret.String{}, true
+	}
+	if o.env != nil {
+		h.cfg.LookupEnv = func(name string) (string, bool) {
+			v, ok := o.env[name]
+			return h.expand(v), ok
+		}
 	}
 	if o.clock != nil {
 		h.cfg.Now = o.clock.Now

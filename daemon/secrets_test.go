@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/internal/standin/slackd"
 	"github.com/hookd/hookd/internal/testbackend"
+	"github.com/hookd/hookd/store"
 )
 
 // Sentinel secrets: none of them may appear in any log line, error, dead
@@ -224,4 +225,54 @@ func TestSentinelSecretsNeverLeak(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The ${ENV} values of a webhook's url and headers are secrets whatever
+// the header's name, and so is a variable named as one wherever it
+// goes: a target echoing them shows none in the logs or the admin API.
+func TestEnvSecretsOfRulesMasked(t *testing.T) {
+	t.Parallel()
+	const (
+		pathToken = "SENTINEL-path-token-1c9e"
+		tenant    = "SENTINEL-tenant-4b2a"
+		apiKey    = "SENTINEL-api-key-7d3f"
+	)
+	rules := `rules:
+  - name: chat
+    on: group:update
+    do:
+      - webhook:
+          url: "${CHAT_HOOK}"
+          headers: {X-Tenant: "${TENANT}"}
+          body: {text: "key ${CRM_API_KEY} for ${TEAM}"}
+`
+	h := start(t, options{rules: rules, env: map[string]string{
+		"CHAT_HOOK": "@HOOK@/api/webhooks/123/" + pathToken, "TENANT": tenant, "CRM_API_KEY": apiKey, "TEAM": "Ventas",
+	}})
+	h.hook.FailNext(1, http.StatusForbidden, nil, "refused "+pathToken+" tenant "+tenant+" body key "+apiKey)
+	h.accept(t, js(t, groupEvent("ENV-SEC", "add")))
+	eventually(t, "the webhook to be a dead letter", func() bool {
+		jobs := jobsOf(h.jobs(t), "ENV-SEC")
+		return len(jobs) == 1 && jobs[0].State == store.StateDead
+	})
+	if r := h.hook.Requests(); len(r) != 1 || r[0].Header.Get("X-Tenant") != tenant || !strings.Contains(r[0].Path, pathToken) {
+		t.Fatalf("the webhook was not sent with its real values: %+v", r)
+	}
+	seen := []string{h.logs.String()}
+	for _, path := range []string{"/api/jobs?limit=100", "/api/events?limit=100&body=true"} {
+		seen = append(seen, h.get(t, path, true).body)
+	}
+	for _, j := range h.jobs(t) {
+		seen = append(seen, h.get(t, "/api/jobs/"+strconv.FormatInt(j.ID, 10), true).body)
+	}
+	for _, text := range seen {
+		for _, s := range []string{pathToken, tenant, apiKey} {
+			if strings.Contains(text, s) {
+				t.Errorf("%s shown:\n%s", s, text)
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(seen, ""), "Ventas") {
+		t.Error("the value of TEAM, no secret, is masked too")
+	}
 }

@@ -2,9 +2,13 @@ package engine
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/actions/httpx"
 )
 
 var envRef = regexp.MustCompile(`\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}|\$\{[^}]*\}?`)
@@ -56,6 +60,7 @@ func (l *loader) expandString(n *yaml.Node, s string) string {
 			name := s[m[2]:m[3]]
 			if v, ok := l.lookupEnv(name); ok && v != "" {
 				b.WriteString(v)
+				l.noteEnv(n, name, v)
 			} else if m[4] >= 0 {
 				b.WriteString(s[m[6]:m[7]])
 			} else if l.opts.AllowUnsetEnv {
@@ -69,6 +74,50 @@ func (l *loader) expandString(n *yaml.Node, s string) string {
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// noteEnv remembers that the value v of the variable name went into n:
+// a secret when its name says so (API_TOKEN, CRM_KEY, ...; see
+// httpx.IsSecretName), and see webhookSecrets for the others.
+func (l *loader) noteEnv(n *yaml.Node, name, v string) {
+	l.envValues[n] = append(l.envValues[n], v)
+	if httpx.IsSecretName(name) {
+		l.secrets = append(l.secrets, v)
+	}
+}
+
+// webhookSecrets takes as secrets the ${ENV} values in the url and
+// headers of a webhook action (body, the node of its fields): whatever
+// a user keeps out of the rules file there is a credential, or an URL
+// holding one (a token in its path, as chat webhooks have it).
+func (l *loader) webhookSecrets(body *yaml.Node) {
+	for i := 0; i+1 < len(body.Content); i += 2 {
+		switch v := body.Content[i+1]; body.Content[i].Value {
+		case "url":
+			for _, e := range l.envValues[v] {
+				l.secrets = append(l.secrets, actions.URLSecrets(e)...)
+			}
+		case "headers":
+			l.envSecretsUnder(v)
+		}
+	}
+}
+
+// envSecretsUnder takes every ${ENV} value in n and below as a secret.
+func (l *loader) envSecretsUnder(n *yaml.Node) {
+	l.secrets = append(l.secrets, l.envValues[n]...)
+	for _, c := range n.Content {
+		l.envSecretsUnder(c)
+	}
+}
+
+// Secrets lists the secret values of the rule set, longest first, for
+// masking wherever a text may hold one: the connections' (see
+// actions.Connections.Secrets) and the ${ENV} values of the rules that
+// are secrets (a variable named as one, such as CRM_TOKEN, or a value in
+// the url or headers of a webhook action).
+func (rs *RuleSet) Secrets() []string {
+	return actions.SecretList(slices.Concat(rs.Connections.Secrets(), rs.secrets)...)
 }
 
 // ReadsUnset reports whether a rendered action reads an unset ${ENV}

@@ -79,6 +79,9 @@ type RuleSet struct {
 	// unsetConnections are the connections whose settings read an unset
 	// ${ENV} variable (see ReadsUnset).
 	unsetConnections map[string]bool
+	// secrets are the ${ENV} values of the rules that are secrets (see
+	// Secrets).
+	secrets []string
 }
 
 // Projection is the set of event fields the rules read, for decoding
@@ -138,7 +141,13 @@ type Action struct {
 	Spec *actions.Spec
 
 	params mapping
+	// secrets are the rule set's (see RuleSet.Secrets).
+	secrets []string
 }
+
+// Secrets lists the secret values of the rule set the action belongs to
+// (see RuleSet.Secrets), for showing its rendered params masked.
+func (a *Action) Secrets() []string { return a.secrets }
 
 // LoadOptions tune loading.
 type LoadOptions struct {
@@ -161,7 +170,11 @@ type loader struct {
 	problems Problems
 	vars     map[string]any
 	unset    map[string]bool
-	rs       *RuleSet
+	// envValues are the ${ENV} values put into each scalar, and
+	// secrets those known to be secrets (see noteEnv).
+	envValues map[*yaml.Node][]string
+	secrets   []string
+	rs        *RuleSet
 	// actionNodes keeps the field nodes of each action for the checks
 	// that need connections.
 	pending []pendingAction
@@ -199,11 +212,12 @@ func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
 	}
 	sum := sha256.Sum256(data)
 	l := &loader{
-		file:  name,
-		lines: strings.Split(string(data), "\n"),
-		opts:  opts,
-		unset: map[string]bool{},
-		vars:  map[string]any{},
+		file:      name,
+		lines:     strings.Split(string(data), "\n"),
+		opts:      opts,
+		unset:     map[string]bool{},
+		envValues: map[*yaml.Node][]string{},
+		vars:      map[string]any{},
 		rs: &RuleSet{
 			File:     name,
 			Hash:     hex.EncodeToString(sum[:]),
@@ -226,6 +240,13 @@ func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
 	l.rs.changesGroups = changesGroups(l.rs.Rules)
 	l.rs.projection = l.projection()
 	l.rs.compiled = l.compiled
+	l.rs.secrets = actions.SecretList(l.secrets...)
+	all := l.rs.Secrets()
+	for _, r := range l.rs.Rules {
+		for _, a := range r.Do {
+			a.secrets = all
+		}
+	}
 	return l.rs, l.problems
 }
 
@@ -492,6 +513,9 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 		return nil
 	}
 	fields := l.fields(body, what, spec.FieldNames()...)
+	if spec.Type == "webhook" {
+		l.webhookSecrets(body)
+	}
 	set := map[string]bool{}
 	ok := true
 	for i := 0; i+1 < len(body.Content); i += 2 {

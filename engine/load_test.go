@@ -3,6 +3,7 @@ package engine_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -474,5 +475,53 @@ func TestLoadModel(t *testing.T) {
 	}
 	if len(rs.Warnings) != 1 || len(rs.Rules) != 1 || rs.Rules[0].If != `action == "add"` || !rs.Rules[0].Stop || rs.Rules[0].Line != 3 {
 		t.Errorf("rule set: warnings %v, rules %+v", rs.Warnings, rs.Rules)
+	}
+}
+
+// The ${ENV} values that are secrets: those of a variable named as one,
+// wherever they go, and those in a webhook's url and headers; not the
+// others (a group's name in a condition or a message).
+func TestRuleSetSecrets(t *testing.T) {
+	env := map[string]string{
+		"CRM_API_KEY": "value-of-crm-api-key",
+		"HOOK_URL":    "https://chat.example.com/api/webhooks/1/AbCdEfGhIjKlMnOpQrSt",
+		"TENANT":      "value-of-tenant",
+		"TEAM":        "value-of-team",
+		"OPS_EMAIL":   "ops@example.com",
+		"WA_TOKEN":    "value-of-wassenger-token",
+	}
+	src := `version: 1
+connections:
+  wassenger: {token: "${WA_TOKEN}"}
+rules:
+  - name: chat
+    on: group:update
+    if: data.chat.name == "${TEAM}"
+    do:
+      - webhook:
+          url: "${HOOK_URL}"
+          headers: {X-Tenant: "${TENANT}"}
+          body: {text: "{{ id }} for ${TEAM}", key: "${CRM_API_KEY}"}
+      - log: {message: "to ${OPS_EMAIL} about ${TEAM}"}
+`
+	rs, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{LookupEnv: envFrom(env)})
+	if rs == nil {
+		t.Fatalf("rules do not load:\n%v", problems)
+	}
+	got := rs.Secrets()
+	for _, want := range []string{env["CRM_API_KEY"], env["HOOK_URL"], "/api/webhooks/1/AbCdEfGhIjKlMnOpQrSt", "AbCdEfGhIjKlMnOpQrSt", env["TENANT"], env["WA_TOKEN"]} {
+		if !slices.Contains(got, want) {
+			t.Errorf("Secrets() = %q, want it to hold %q", got, want)
+		}
+	}
+	for _, not := range []string{env["TEAM"], env["OPS_EMAIL"]} {
+		if slices.Contains(got, not) {
+			t.Errorf("Secrets() = %q holds %q, which is no secret", got, not)
+		}
+	}
+	for _, a := range rs.Rules[0].Do {
+		if !slices.Equal(a.Secrets(), got) {
+			t.Errorf("%s: Secrets() = %q, want the rule set's", a.Name, a.Secrets())
+		}
 	}
 }

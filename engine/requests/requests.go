@@ -10,6 +10,7 @@ import (
 	"errors"
 
 	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/actions/router"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/event"
@@ -68,8 +69,9 @@ func (b Builder) Build(ev *event.Event, a engine.Rendered) (text string, err *en
 	call := actions.Call{Type: a.Action.Type, Name: a.Action.Name, Params: a.Params, Reference: engine.Reference(ev.Key, a.Action.Rule, a.Action.Index)}
 	text, derr := b.d.Describe(call)
 	if derr == nil {
-		return text, nil
+		return httpx.Scrub(text, a.Action.Secrets()...), nil
 	}
+	derr = httpx.ScrubError(derr, a.Action.Secrets()...)
 	text = "cannot build the request: " + derr.Error()
 	if b.rs.ReadsUnset(a) {
 		return text, nil

@@ -330,7 +330,7 @@ func selector(a ActionExpect) string {
 func (r *run) compare(ra engine.Rendered, a ActionExpect) []Failure {
 	var out []Failure
 	name := ra.Action.Name
-	shown := httpx.MaskParams(ra.Action.Type, ra.Params)
+	shown := httpx.MaskParams(ra.Action.Type, ra.Params, ra.Action.Secrets()...)
 	fail := func(at Pos, format string, args ...any) {
 		out = append(out, Failure{File: r.c.File, Pos: at, Msg: name + ": " + fmt.Sprintf(format, args...)})
 	}

@@ -6,8 +6,9 @@ import (
 )
 
 // masked returns an action's rendered params as dry-run shows them
-// (httpx.MaskParams): a webhook's secret headers and the password or
-// token in its URL are masked. The daemon sends the real values.
+// (httpx.MaskParams): a webhook's secret headers, the password or token
+// in its URL, and the rule set's secrets are masked. The daemon sends
+// the real values.
 func masked(a engine.Rendered) map[string]any {
-	return httpx.MaskParams(a.Action.Type, a.Params)
+	return httpx.MaskParams(a.Action.Type, a.Params, a.Action.Secrets()...)
 }
