@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -43,13 +44,17 @@ func (l *loader) expandEnv(n *yaml.Node, isKey bool) {
 }
 
 func (l *loader) expandString(n *yaml.Node, s string) string {
-	var b strings.Builder
+	var (
+		b     strings.Builder
+		spans []expansion
+	)
 	last := 0
 	for _, m := range envRef.FindAllStringSubmatchIndex(s, -1) {
 		b.WriteString(s[last:m[0]])
 		last = m[1]
 		ref := s[m[0]:m[1]]
 		off := len([]rune(s[:m[0]]))
+		at := utf8.RuneCountInString(b.String())
 		switch {
 		case ref == "$${":
 			b.WriteString("${")
@@ -71,9 +76,43 @@ func (l *loader) expandString(n *yaml.Node, s string) string {
 				b.WriteString(ref) // keep the text, so that one mistake makes one error
 			}
 		}
+		spans = append(spans, expansion{at: at, n: utf8.RuneCountInString(b.String()) - at, raw: utf8.RuneCountInString(ref)})
 	}
 	b.WriteString(s[last:])
+	if len(spans) > 0 {
+		l.expanded[n] = expandedValue{raw: s, spans: spans}
+	}
 	return b.String()
+}
+
+// expandedValue is a scalar's text before its ${ENV} references were
+// expanded, and where each went, so that a problem found in the
+// expanded text is shown where the file has it (and without telling how
+// long a secret is).
+type expandedValue struct {
+	raw   string
+	spans []expansion
+}
+
+// expansion is one reference in an expanded value: it starts at rune at
+// and is n runes long there, and raw runes long in the file's text.
+type expansion struct{ at, n, raw int }
+
+// rawOffset maps a rune offset in the expanded value to the file's text:
+// an offset inside an expansion goes to the start of its reference.
+func (e expandedValue) rawOffset(off int) int {
+	shift := 0
+	for _, sp := range e.spans {
+		switch {
+		case off >= sp.at+sp.n:
+			shift += sp.raw - sp.n
+		case off >= sp.at:
+			return sp.at + shift
+		default:
+			return off + shift
+		}
+	}
+	return off + shift
 }
 
 // noteEnv remembers that the value v of the variable name went into n:

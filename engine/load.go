@@ -174,7 +174,10 @@ type loader struct {
 	// secrets those known to be secrets (see noteEnv).
 	envValues map[*yaml.Node][]string
 	secrets   []string
-	rs        *RuleSet
+	// expanded are the scalars whose ${ENV} references were expanded,
+	// for positions in them (see posIn).
+	expanded map[*yaml.Node]expandedValue
+	rs       *RuleSet
 	// actionNodes keeps the field nodes of each action for the checks
 	// that need connections.
 	pending []pendingAction
@@ -217,6 +220,7 @@ func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
 		opts:      opts,
 		unset:     map[string]bool{},
 		envValues: map[*yaml.Node][]string{},
+		expanded:  map[*yaml.Node]expandedValue{},
 		vars:      map[string]any{},
 		rs: &RuleSet{
 			File:     name,

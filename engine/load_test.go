@@ -525,3 +525,33 @@ rules:
 		}
 	}
 }
+
+// A problem after an ${ENV} reference in the same value is shown where
+// the file has it, not where the expanded text has it (which would also
+// tell how long the variable's value is).
+func TestPositionsAfterEnv(t *testing.T) {
+	env := map[string]string{"TOKEN": "a-long-secret-value-of-forty-characters!", "SHORT": "x"}
+	for _, tc := range []struct {
+		name, line, at string // at: the text the column must point at (after "nosuch(", where the expression ends too early)
+	}{
+		{"plain", `message: ${TOKEN} {{ nosuch( }}`, " }}"},
+		{"double quoted", `message: "${TOKEN} and ${SHORT} {{ nosuch( }}"`, " }}\""},
+		{"single quoted", `message: '${TOKEN}:${TOKEN} {{ nosuch( }}'`, " }}'"},
+		{"a default", `message: "${UNSET:-a-default} {{ nosuch( }}"`, " }}\""},
+		{"a literal", `message: "$${TOKEN} {{ nosuch( }}"`, " }}\""},
+		{"an unset variable after a set one", `message: "${TOKEN} ${NOT_SET}"`, "${NOT_SET}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "version: 1\nrules:\n  - name: r\n    on: group:update\n    do:\n      - log:\n          " + tc.line + "\n"
+			problems := loadProblems(t, src, env)
+			if len(problems) == 0 {
+				t.Fatal("no problem")
+			}
+			p := problems[0]
+			srcLine := strings.Split(src, "\n")[p.Line-1]
+			if p.Line != 7 || !strings.HasPrefix(srcLine[p.Col-1:], tc.at) {
+				t.Errorf("%s at %d:%d (%q), want at %q on line 7", p.Msg, p.Line, p.Col, srcLine[min(p.Col-1, len(srcLine)):], tc.at)
+			}
+		})
+	}
+}

@@ -70,7 +70,11 @@ func (l *loader) sourceLine(line int) string {
 // several lines whose lines share one indentation, and close for the rest
 // (a quoted scalar over several lines gives its start).
 func (l *loader) posIn(n *yaml.Node, off int) (line, col int) {
-	value := []rune(n.Value)
+	text := n.Value
+	if e, ok := l.expanded[n]; ok {
+		text, off = e.raw, e.rawOffset(off)
+	}
+	value := []rune(text)
 	if off > len(value) {
 		off = len(value)
 	}
@@ -88,7 +92,7 @@ func (l *loader) posIn(n *yaml.Node, off int) (line, col int) {
 		}
 		return l.foldedPos(first, l.blockIndent(first)+1, off)
 	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
-		if !strings.Contains(n.Value, "\n") {
+		if !strings.Contains(text, "\n") {
 			return n.Line, n.Column + 1 + l.sourceOffset(n, off, 1)
 		}
 	default:
