@@ -1,9 +1,12 @@
 // Package watch watches a rules file and calls back when its content
 // changes. It watches the file's folder, not the file, so that editors
 // that save by rename (vim), symlink swaps (Kubernetes ConfigMaps) and
-// files deleted and written anew are all seen; a burst of events within
-// the debounce window gives one callback, and only when the bytes differ
-// from the last ones seen.
+// files deleted and written anew are all seen; when the file is a
+// symbolic link, it also watches the folders the link leads through and
+// the folder of the file it ends at, so that an edit of a link's target
+// in another folder is seen too. A burst of events within the debounce
+// window gives one callback, and only when the bytes differ from the
+// last ones seen.
 package watch
 
 import (
@@ -45,6 +48,9 @@ type Watcher struct {
 	opts     Options
 	fw       *fsnotify.Watcher
 	onChange func(data []byte)
+	// watched holds the folders being watched, by their resolved path;
+	// New fills it, then only Run's goroutine reads and adds to it.
+	watched map[string]bool
 }
 
 // New starts watching the folder of path; from its return on, every change
@@ -70,7 +76,64 @@ func New(path string, opts Options, onChange func(data []byte)) (*Watcher, error
 		fw.Close()
 		return nil, fmt.Errorf("reload: watch %s: %w", dir, err)
 	}
-	return &Watcher{path: path, abs: abs, opts: opts, fw: fw, onChange: onChange}, nil
+	w := &Watcher{path: path, abs: abs, opts: opts, fw: fw, onChange: onChange,
+		watched: map[string]bool{resolved(dir): true}}
+	w.followLinks()
+	return w, nil
+}
+
+// maxLinks bounds the links followed from the rules file, as the
+// operating system bounds them (a loop of links ends there).
+const maxLinks = 40
+
+// followLinks watches, besides the rules file's folder, the folder of
+// each symbolic link the path leads through and of the file it ends at,
+// so that a write to the link's target in another folder is seen. It runs
+// again after every change, since a swapped link may lead elsewhere.
+// Folders are only added: one left behind (the old target of a swapped
+// link) costs a comparison of the file's bytes per change in it, and the
+// system drops the watch of a folder that is deleted (Run then forgets it).
+func (w *Watcher) followLinks() {
+	p := w.abs
+	dirs := []string{}
+	for range maxLinks {
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			break
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		p = target
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	if real, err := filepath.EvalSymlinks(w.abs); err == nil {
+		dirs = append(dirs, filepath.Dir(real))
+	}
+	for _, dir := range dirs {
+		key := resolved(dir)
+		if w.watched[key] {
+			continue
+		}
+		if err := w.fw.Add(key); err != nil {
+			w.opts.Logger.Debug("rules file watcher: cannot watch the folder of a link's target", "file", w.path, "folder", key, "err", err)
+			continue
+		}
+		w.watched[key] = true
+	}
+}
+
+// resolved is dir with its symbolic links resolved, or dir when they
+// cannot be: two names of one folder are watched once.
+func resolved(dir string) string {
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		return r
+	}
+	return dir
 }
 
 // Run handles file events until ctx is done, then stops watching.
@@ -84,6 +147,7 @@ func (w *Watcher) Run(ctx context.Context, trigger <-chan struct{}) error {
 	timer.Stop()
 	forced := false
 	check := func() {
+		w.followLinks()
 		data, err := os.ReadFile(abs)
 		if err != nil {
 			// Between a delete and the new file: the next event reads it.
@@ -108,6 +172,11 @@ func (w *Watcher) Run(ctx context.Context, trigger <-chan struct{}) error {
 			}
 			if ev.Op == fsnotify.Chmod {
 				continue
+			}
+			if ev.Has(fsnotify.Remove) {
+				// A watched folder deleted: the system dropped its watch,
+				// and one made anew under that name is watched again.
+				delete(w.watched, ev.Name)
 			}
 			timer.Reset(debounce)
 		case err, ok := <-fw.Errors:

@@ -167,6 +167,62 @@ func TestSymlinkSwap(t *testing.T) {
 	}
 }
 
+// TestSymlinkToAnotherFolder: a rules file that is a link to a file in
+// another folder (a checkout of a configuration repository, a dotfiles
+// manager) is edited where the file is: in place, and by rename.
+func TestSymlinkToAnotherFolder(t *testing.T) {
+	root := t.TempDir()
+	etc, repo := filepath.Join(root, "etc"), filepath.Join(root, "repo")
+	for _, d := range []string{etc, repo} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := filepath.Join(repo, "rules.yaml")
+	write(t, target, "v1")
+	path := filepath.Join(etc, "rules.yaml")
+	if err := os.Symlink(filepath.Join("..", "repo", "rules.yaml"), path); err != nil {
+		t.Fatal(err)
+	}
+	rec := start(t, path, "v1", nil)
+	write(t, target, "v2")
+	rec.waitFor(t, "v2")
+	tmp := filepath.Join(repo, ".rules.yaml.swp")
+	write(t, tmp, "v3")
+	if err := os.Rename(tmp, target); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "v3")
+}
+
+// TestSymlinkRepointed: after the link is pointed at a file in a third
+// folder, edits of that file are seen.
+func TestSymlinkRepointed(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"etc", "a", "b"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, filepath.Join(root, "a", "rules.yaml"), "v1")
+	write(t, filepath.Join(root, "b", "rules.yaml"), "b1")
+	path := filepath.Join(root, "etc", "rules.yaml")
+	if err := os.Symlink(filepath.Join(root, "a", "rules.yaml"), path); err != nil {
+		t.Fatal(err)
+	}
+	rec := start(t, path, "v1", nil)
+	tmp := filepath.Join(root, "etc", "rules.yaml.tmp")
+	if err := os.Symlink(filepath.Join(root, "b", "rules.yaml"), tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "b1")
+	write(t, filepath.Join(root, "b", "rules.yaml"), "b2")
+	rec.waitFor(t, "b2")
+}
+
 func TestUnchangedContentIsNotReported(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
