@@ -120,3 +120,34 @@ func TestAPIDryRunShowsMutes(t *testing.T) {
 		}
 	}
 }
+
+// A parameter the API cannot read is a 400 that names it, not a default
+// taken in silence: ?body=1 would otherwise give a page without payloads
+// and ?all=yes the mutes in force only.
+func TestAPIBadParameters(t *testing.T) {
+	t.Parallel()
+	h := start(t, options{rules: welcomeRules, adminKey: "admin-key-for-api-tests"})
+	for _, tc := range []struct {
+		path string
+		want int
+		says string
+	}{
+		{"/api/events?limit=abc", http.StatusBadRequest, "limit"},
+		{"/api/events?state=sleeping", http.StatusBadRequest, "state"},
+		{"/api/events?body=1", http.StatusBadRequest, "body"},
+		{"/api/events?body=yes", http.StatusBadRequest, "body"},
+		{"/api/events?body=true", http.StatusOK, ""},
+		{"/api/events?body=false", http.StatusOK, ""},
+		{"/api/mutes?all=yes", http.StatusBadRequest, "all"},
+		{"/api/mutes?all=true", http.StatusOK, ""},
+		{"/api/mutes?all=false", http.StatusOK, ""},
+		{"/api/mutes", http.StatusOK, ""},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			a := h.admin(t, http.MethodGet, tc.path, "")
+			if a.status != tc.want || !strings.Contains(a.body, tc.says) {
+				t.Errorf("status %d (%s), want %d naming %q", a.status, a.body, tc.want, tc.says)
+			}
+		})
+	}
+}

@@ -122,6 +122,20 @@ func limitParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
+// boolParam reads a query parameter that switches something on:
+// "true" or "false", false when absent. Anything else is an error that
+// names it, so that a typo does not give a default in silence.
+func boolParam(r *http.Request, name string) (bool, error) {
+	switch s := r.URL.Query().Get(name); s {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%s must be true or false, not %q", name, s)
+	}
+}
+
 // EventJSON is an event as GET /api/events lists it, and GET
 // /api/events/{key} shows it (with Body and Jobs).
 type EventJSON struct {
@@ -163,6 +177,11 @@ func (d *Daemon) apiEvents(w http.ResponseWriter, r *http.Request, _ httprouter.
 		d.badRequest(w, err.Error())
 		return
 	}
+	withBody, err := boolParam(r, "body")
+	if err != nil {
+		d.badRequest(w, err.Error())
+		return
+	}
 	pq := store.EventPageQuery{Name: q.Get("event"), Rule: q.Get("rule"), JobState: q.Get("state"), Limit: limit, Cursor: q.Get("cursor")}
 	if !store.ValidJobState(pq.JobState) {
 		d.badRequest(w, "state must be pending, retrying, done or dead, not "+strconv.Quote(pq.JobState))
@@ -184,7 +203,6 @@ func (d *Daemon) apiEvents(w http.ResponseWriter, r *http.Request, _ httprouter.
 		return
 	}
 	out := make([]EventJSON, len(evs))
-	withBody := q.Get("body") == "true"
 	for i, e := range evs {
 		out[i] = eventView(e, withBody)
 	}

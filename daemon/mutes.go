@@ -113,8 +113,13 @@ func (d *Daemon) apiAddMute(w http.ResponseWriter, r *http.Request, _ httprouter
 // apiMutes is GET /api/mutes: the mutes in force; ?all=true adds those
 // that ended or expired (kept for the retention).
 func (d *Daemon) apiMutes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	all, err := boolParam(r, "all")
+	if err != nil {
+		d.badRequest(w, err.Error())
+		return
+	}
 	now := d.now()
-	list, err := d.store.Mutes(r.Context(), now, r.URL.Query().Get("all") == "true")
+	list, err := d.store.Mutes(r.Context(), now, all)
 	if err != nil {
 		d.replyAdmin(w, http.StatusServiceUnavailable, problem{Error: "store unavailable: " + err.Error()})
 		return
