@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/actions/email"
 	"github.com/hookd/hookd/engine/eventschema"
 	"github.com/hookd/hookd/event"
 )
@@ -355,6 +356,10 @@ func (l *loader) checkConnections(n *yaml.Node) {
 		case "", "plain", "login":
 		default:
 			l.errorf(pathValue(n, "email", "auth"), "connections.email.auth must be plain or login, found %q", c.Email.Auth)
+		}
+		if c.Email.TLS == email.TLSNone && c.Email.Username != "" && !email.Loopback(c.Email.Host) && !strings.HasPrefix(c.Email.Host, unsetMark) {
+			// Every send would be refused before the password is sent.
+			l.errorf(pathValue(n, "email", "tls"), "connections.email.tls: none sends the username and password in plaintext, which hookd does only to a loopback server (localhost, 127.0.0.1, ::1), not to %q: set tls to starttls or implicit, or remove username for a relay without authentication", c.Email.Host)
 		}
 	}
 	if c.Wassenger != nil && c.Wassenger.BaseURL != "" && !strings.HasPrefix(c.Wassenger.BaseURL, "http://") && !strings.HasPrefix(c.Wassenger.BaseURL, "https://") {

@@ -275,6 +275,8 @@ func TestLoadPositions(t *testing.T) {
 		{"duplicate key", head + "    on: message:in:new\n    stop: true\n", 5, 5, `duplicate key "on" (first at line 4)`},
 		{"bad duration", "version: 1\ndelivery:\n  timeout: 15\nrules: []\n", 3, 12, "delivery.timeout must be a duration such as 500ms, 15s or 10m"},
 		{"email tls", "version: 1\nconnections:\n  email: {host: h, from: f, tls: ssl}\nrules: []\n", 3, 34, "connections.email.tls must be starttls, implicit or none"},
+		{"email password in plaintext to a remote server", "version: 1\nconnections:\n  email: {host: smtp.example.com, from: f, tls: none, username: u, password: p}\nrules: []\n",
+			3, 49, "connections.email.tls: none sends the username and password in plaintext"},
 		// expr types event fields as unknown; the schema knows them.
 		{"a quoted boolean var", strings.Replace(head, "rules:", "vars: {enabled: \"true\"}\nrules:", 1) + "    if: vars.enabled\n    stop: true\n",
 			6, 9, `but vars.enabled is the text "true"; remove the quotes around it in vars:`},
@@ -290,6 +292,29 @@ func TestLoadPositions(t *testing.T) {
 			}
 			if p.Line != tt.line || p.Col != tt.col || !strings.Contains(p.Msg, tt.msg) {
 				t.Errorf("got %d:%d %q, want %d:%d %q\n%v", p.Line, p.Col, p.Msg, tt.line, tt.col, tt.msg, problems)
+			}
+		})
+	}
+}
+
+// TestLoadEmailPlaintext: tls: none is refused only where every send
+// would be, a username and password for a server that is not loopback;
+// a loopback test server, a relay without authentication and a host
+// whose variable is unset in a dry-run load.
+func TestLoadEmailPlaintext(t *testing.T) {
+	for _, email := range []string{
+		"{host: localhost, from: f, tls: none, username: u, password: p}",
+		"{host: 127.0.0.1, from: f, tls: none, username: u, password: p}",
+		"{host: \"::1\", from: f, tls: none, username: u, password: p}",
+		"{host: relay.example.com, from: f, tls: none}",
+		"{host: smtp.example.com, from: f, tls: starttls, username: u, password: p}",
+		"{host: \"${SMTP_HOST}\", from: f, tls: none, username: u, password: p}",
+	} {
+		t.Run(email, func(t *testing.T) {
+			src := "version: 1\nconnections:\n  email: " + email + "\nrules: []\n"
+			rs, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{LookupEnv: envFrom(nil), AllowUnsetEnv: true})
+			if rs == nil {
+				t.Errorf("refused: %v", problems)
 			}
 		})
 	}

@@ -181,6 +181,13 @@ func New(cfg *actions.EmailConfig, opts Options) *Sender {
 	return s
 }
 
+// Loopback reports whether host names this machine's loopback
+// interface (localhost, 127.0.0.1 or ::1): the only servers hookd sends
+// a username and password to without TLS, as Go's SMTP client does.
+func Loopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
 // addr is host:port of the server.
 func (s *Sender) addr() string { return net.JoinHostPort(s.host, fmt.Sprint(s.port)) }
 
