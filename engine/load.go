@@ -194,6 +194,9 @@ type loader struct {
 	// stateVars are the names a stateful rule's templates may read
 	// besides the event's fields (window, key, ...).
 	stateVars []string
+	// ownRefs are the reference fields of wassenger.message actions
+	// that do not start with OwnSendPrefix (see checkOwnRefs).
+	ownRefs []pendingAction
 }
 
 type pendingAction struct {
@@ -341,6 +344,33 @@ func (l *loader) load(data []byte) {
 		if msg := p.spec.CheckConnection(&l.rs.Connections, p.set); msg != "" {
 			l.errorf(p.node, "%s: %s", p.what, msg)
 		}
+	}
+	l.checkOwnRefs()
+}
+
+// checkOwnRefs warns at each wassenger.message reference of the file's
+// own that does not start with OwnSendPrefix when a rule listens to
+// message:out:new without self: true. Wassenger echoes the reference in
+// the message's message:out:new, and hookd knows its own sends by the
+// prefix alone (see OwnSend), so that rule would fire on the message as
+// if someone else had sent it: the loop the guard is there to prevent.
+func (l *loader) checkOwnRefs() {
+	if len(l.ownRefs) == 0 {
+		return
+	}
+	var listener *Rule
+	for _, r := range l.rs.Rules {
+		if !r.Self && r.Schedule == nil && r.Listens("message:out:new") {
+			listener = r
+			break
+		}
+	}
+	if listener == nil {
+		return
+	}
+	for _, p := range l.ownRefs {
+		l.warnf(p.node, "%s: a reference that does not start with %s hides the message from the loop guard: its message:out:new fires rule %q as if someone else sent it; start the reference with %s (e.g. \"%s{{ id }}\"), leave it to hookd, or give that rule self: true if it should see hookd's messages",
+			p.what, OwnSendPrefix, listener.Name, OwnSendPrefix, OwnSendPrefix)
 	}
 }
 
@@ -551,6 +581,9 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 		set[k] = true
 		a.params.keys = append(a.params.keys, k)
 		a.params.vals = append(a.params.vals, t)
+		if spec.Type == "wassenger.message" && k == "reference" && !strings.HasPrefix(e.Value.Value, OwnSendPrefix) {
+			l.ownRefs = append(l.ownRefs, pendingAction{node: e.Value, what: what + "." + k})
+		}
 	}
 	for _, f := range spec.Fields {
 		if f.Required && !set[f.Name] {
