@@ -275,6 +275,10 @@ func TestLoadPositions(t *testing.T) {
 		{"duplicate key", head + "    on: message:in:new\n    stop: true\n", 5, 5, `duplicate key "on" (first at line 4)`},
 		{"bad duration", "version: 1\ndelivery:\n  timeout: 15\nrules: []\n", 3, 12, "delivery.timeout must be a duration such as 500ms, 15s or 10m"},
 		{"email tls", "version: 1\nconnections:\n  email: {host: h, from: f, tls: ssl}\nrules: []\n", 3, 34, "connections.email.tls must be starttls, implicit or none"},
+		{"a template in a body's key", head + "    do:\n      - webhook:\n          url: https://example.com/h\n          body: { n: 1, \"{{ action }}\": 1 }\n",
+			8, 26, `do[0].webhook.body: the key "{{ action }}" is sent as written: keys are not templates`},
+		{"a template in a header's name", head + "    do:\n      - webhook:\n          url: https://example.com/h\n          headers:\n            \"X-{{ action }}\": yes\n",
+			9, 16, `do[0].webhook.headers: the key "X-{{ action }}" is sent as written: keys are not templates`},
 		{"email password in plaintext to a remote server", "version: 1\nconnections:\n  email: {host: smtp.example.com, from: f, tls: none, username: u, password: p}\nrules: []\n",
 			3, 49, "connections.email.tls: none sends the username and password in plaintext"},
 		// expr types event fields as unknown; the schema knows them.

@@ -253,6 +253,9 @@ func (l *loader) compileField(n *yaml.Node, f actions.Field, what string) tmpl {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			w := what + "." + k.Value
+			if !l.plainKey(k, what) {
+				return nil
+			}
 			if v.Kind != yaml.ScalarNode {
 				l.errorf(v, "%s must be a string, found %s", w, describe(v))
 				return nil
@@ -273,6 +276,18 @@ func (l *loader) compileField(n *yaml.Node, f actions.Field, what string) tmpl {
 	}
 }
 
+// plainKey reports whether the key k of a mapping in an action is free
+// of {{ }}, and is a load error where it is not: keys are sent as
+// written, so a template in one would never be rendered.
+func (l *loader) plainKey(k *yaml.Node, what string) bool {
+	i := strings.Index(k.Value, "{{")
+	if i < 0 {
+		return true
+	}
+	l.errorAt(k, len([]rune(k.Value[:i])), fmt.Sprintf("%s: the key %q is sent as written: keys are not templates; put what varies in a value", what, k.Value))
+	return false
+}
+
 // compileAny compiles any YAML value; strings in it are templates.
 func (l *loader) compileAny(n *yaml.Node, what string) tmpl {
 	switch n.Kind {
@@ -282,6 +297,10 @@ func (l *loader) compileAny(n *yaml.Node, what string) tmpl {
 		l.fields(n, what) // reports duplicate keys
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if !l.plainKey(k, what) {
+				ok = false
+				continue
+			}
 			t := l.compileAny(v, what+"."+k.Value)
 			if t == nil {
 				ok = false
