@@ -138,6 +138,8 @@ func TestAPIBadParameters(t *testing.T) {
 		{"/api/events?body=yes", http.StatusBadRequest, "body"},
 		{"/api/events?body=true", http.StatusOK, ""},
 		{"/api/events?body=false", http.StatusOK, ""},
+		{"/api/events?cursor=garbage", http.StatusBadRequest, "cursor"},
+		{"/api/events?event=group:%5Bupdate", http.StatusBadRequest, "pattern"},
 		{"/api/mutes?all=yes", http.StatusBadRequest, "all"},
 		{"/api/mutes?all=true", http.StatusOK, ""},
 		{"/api/mutes?all=false", http.StatusOK, ""},

@@ -195,7 +195,7 @@ func (d *Daemon) apiEvents(w http.ResponseWriter, r *http.Request, _ httprouter.
 	}
 	evs, next, err := d.store.EventPage(r.Context(), pq)
 	if err != nil {
-		if strings.Contains(err.Error(), "cursor") || strings.Contains(err.Error(), "pattern") {
+		if errors.Is(err, store.ErrBadQuery) {
 			d.badRequest(w, err.Error())
 			return
 		}

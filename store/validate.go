@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"path"
 )
@@ -46,10 +47,24 @@ func (q EventQuery) Check() error {
 		return nil
 	}
 	if _, err := path.Match(q.Name, ""); err != nil {
-		return fmt.Errorf("event name pattern %q: %w: use * for any run of characters, ? for one, [abc] for a set", q.Name, err)
+		return BadQuery(fmt.Errorf("event name pattern %q: %w: use * for any run of characters, ? for one, [abc] for a set", q.Name, err))
 	}
 	return nil
 }
+
+// ErrBadQuery is matched by the errors of a query a store cannot run as
+// asked (a malformed pattern, a cursor it never gave): the caller's
+// mistake, to be told as such (400), not the store's.
+var ErrBadQuery = errors.New("store: bad query")
+
+// BadQuery marks err as the caller's mistake: the error it returns has
+// err's text and chain, and matches ErrBadQuery.
+func BadQuery(err error) error { return badQueryError{err} }
+
+type badQueryError struct{ error }
+
+func (e badQueryError) Is(target error) bool { return target == ErrBadQuery }
+func (e badQueryError) Unwrap() error        { return e.error }
 
 // Matches reports whether an event named name passes the Name pattern
 // (call Check first: a malformed pattern matches nothing).

@@ -116,7 +116,7 @@ func parseCursor(c string) (at, seq int64, err error) {
 	at, err1 := strconv.ParseInt(a, 10, 64)
 	seq, err2 := strconv.ParseInt(b, 10, 64)
 	if !ok || err1 != nil || err2 != nil {
-		return 0, 0, fmt.Errorf("store: cursor %q is not one this store gave: pass the next cursor of the previous page", c)
+		return 0, 0, store.BadQuery(fmt.Errorf("store: cursor %q is not one this store gave: pass the next cursor of the previous page", c))
 	}
 	return at, seq, nil
 }

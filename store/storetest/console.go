@@ -99,8 +99,11 @@ func testEventPage(t *testing.T, open Opener) {
 	if _, err := s.Event(ctx, "nope"); !errors.Is(err, store.ErrNoEvent) {
 		t.Errorf("Event(nope): %v, want ErrNoEvent", err)
 	}
-	if _, _, err := s.EventPage(ctx, store.EventPageQuery{Limit: 1, Cursor: "garbage"}); err == nil {
-		t.Error("EventPage with a cursor it never gave: no error")
+	if _, _, err := s.EventPage(ctx, store.EventPageQuery{Limit: 1, Cursor: "garbage"}); !errors.Is(err, store.ErrBadQuery) {
+		t.Errorf("EventPage with a cursor it never gave: %v, want an error matching ErrBadQuery", err)
+	}
+	if _, _, err := s.EventPage(ctx, store.EventPageQuery{Limit: 1, Name: "group:[update"}); !errors.Is(err, store.ErrBadQuery) {
+		t.Errorf("EventPage with a malformed pattern: %v, want an error matching ErrBadQuery", err)
 	}
 	if _, _, err := s.EventPage(ctx, store.EventPageQuery{Limit: 1, JobState: "sleeping"}); err == nil {
 		t.Error("EventPage with an unknown job state: no error")
