@@ -95,7 +95,7 @@ func TestBadBodiesRefused(t *testing.T) {
 		}{
 			{"broken JSON", `{"id": "A", "event": "group:update",`, "invalid JSON"},
 			{"not JSON", `hello`, "send one JSON object or an array of objects"},
-			{"empty body", ``, "empty body"},
+			{"empty body", ``, "no JSON at all"},
 			{"number", `42`, "send one JSON object or an array of objects"},
 			{"string", `"group:update"`, "send one JSON object or an array of objects"},
 			{"null", `null`, "send one JSON object or an array of objects"},

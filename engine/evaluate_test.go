@@ -455,7 +455,7 @@ func TestParseEvents(t *testing.T) {
 		{"element not an object", `[{"event":"e"},"x"]`, "", "", "element 1: not a JSON object"},
 		{"event not a string", `{"event":5}`, "", "", `the "event" field holds 5, not the event's type as text`},
 		{"empty array", `[]`, "", "", "empty array"},
-		{"empty body", ` `, "", "", "empty body"},
+		{"empty body", ` `, "", "", "no JSON at all"},
 		{"not an object", `"group:update"`, "", "", "send one JSON object or an array of objects"},
 		{"trailing data", `{"event":"e"} {"event":"f"}`, "", "", "extra data after the JSON object"},
 	}

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
@@ -188,11 +190,61 @@ func syntaxError(data []byte) error {
 		if strings.Contains(se.Error(), "after top-level value") {
 			return &SyntaxError{Line: line, Col: col, Msg: "extra data after the JSON object (send one object, or an array of objects)"}
 		}
-		return &SyntaxError{Line: line, Col: col, Msg: "invalid JSON: " + se.Error()}
+		return &SyntaxError{Line: line, Col: col, Msg: "invalid JSON: " + syntaxProblem(data, se)}
 	case err != nil:
 		return fmt.Errorf("invalid JSON: %w", err)
 	}
 	return errors.New("invalid JSON")
+}
+
+// syntaxProblem says in plain words what se, a syntax error in data,
+// is and how to fix it: encoding/json's messages name the parser's
+// state ("after object key:value pair"), not the mistake (a missing
+// comma). Its *json.SyntaxError carries only that message and the
+// offset just past the offending character.
+func syntaxProblem(data []byte, se *json.SyntaxError) string {
+	msg := se.Error()
+	if msg == "unexpected end of JSON input" {
+		return "the JSON ends before it is complete: a closing } or ], or a closing quote, is missing"
+	}
+	off := int(se.Offset) - 1
+	if off < 0 || off >= len(data) {
+		return msg
+	}
+	r, _ := utf8.DecodeRune(data[off:])
+	found := "found " + strconv.QuoteRune(r)
+	switch {
+	case r == '\'' && (strings.HasSuffix(msg, "looking for beginning of value") || strings.HasSuffix(msg, "looking for beginning of object key string")):
+		return "text in single quotes: JSON puts names and text in double quotes"
+	case strings.HasSuffix(msg, "after object key:value pair"):
+		return "expected a comma or } after the field's value, " + found + ": separate fields with commas"
+	case strings.HasSuffix(msg, "after array element"):
+		return "expected a comma or ] after the list element, " + found + ": separate elements with commas"
+	case strings.HasSuffix(msg, "after object key"):
+		return "expected a colon after the field name, " + found + `: write "name": value`
+	case strings.HasSuffix(msg, "looking for beginning of object key string"):
+		if r == '}' {
+			return "a comma before } with no field after it: remove the trailing comma"
+		}
+		return "expected a field name in double quotes, " + found + `: write "name": value`
+	case strings.HasSuffix(msg, "looking for beginning of value"):
+		switch {
+		case r == ']':
+			return "a comma before ] with no element after it: remove the trailing comma"
+		case unicode.IsLetter(r):
+			return "expected a value, " + found + ": put text in double quotes (only true, false and null go without)"
+		}
+		return "expected a value (text in double quotes, a number, true, false, null, an object or a list), " + found
+	case strings.HasSuffix(msg, "in string literal"):
+		return "a control character (a raw line break or tab) inside text in quotes: write it as \\n or \\t"
+	case strings.HasSuffix(msg, "in string escape code"), strings.HasSuffix(msg, "in \\u hexadecimal character escape"):
+		return "an unknown escape in text, " + found + " after a backslash: write a backslash as \\\\"
+	case strings.Contains(msg, "in literal"):
+		return "a word that is not true, false or null: put text in double quotes"
+	case strings.Contains(msg, "numeric literal"):
+		return "a malformed number, " + found + ": write numbers as 12, -3 or 1.5e3, or put text in double quotes"
+	}
+	return msg
 }
 
 // shapeError is err, about the JSON value at offset off of body, with

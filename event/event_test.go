@@ -57,16 +57,46 @@ func TestParseKeepsIntegers(t *testing.T) {
 // often starts with them).
 func TestSyntaxErrorPosition(t *testing.T) {
 	for _, tt := range []struct{ body, want string }{
-		{`{"event": "x",}`, "invalid JSON at line 1, column 15: invalid character '}'"},
-		{"{\n  \"event\": \"x\",\n  \"data\": {\"id\": 1,}\n}", "invalid JSON at line 3, column 20: invalid character '}'"},
-		{"\n\n  {\"event\": \"x\",}", "invalid JSON at line 3, column 17: invalid character '}'"},
-		{"\r\n{\"event\": \"x\"", "invalid JSON at line 2, column 13: unexpected end of JSON input"},
+		{`{"event": "x",}`, "invalid JSON at line 1, column 15: a comma before }"},
+		{"{\n  \"event\": \"x\",\n  \"data\": {\"id\": 1,}\n}", "invalid JSON at line 3, column 20: a comma before }"},
+		{"\n\n  {\"event\": \"x\",}", "invalid JSON at line 3, column 17: a comma before }"},
+		{"\r\n{\"event\": \"x\"", "invalid JSON at line 2, column 13: the JSON ends before it is complete"},
 	} {
 		_, err := event.Parse([]byte(tt.body))
 		var se *event.SyntaxError
 		if !errors.As(err, &se) || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) = %v, want a SyntaxError %q...", tt.body, err, tt.want)
 		}
+	}
+}
+
+// TestSyntaxErrorWords: the usual mistakes in hand-written or
+// hand-edited JSON are named as the mistake and its fix, not as
+// encoding/json's parser state ("invalid character '"' after object
+// key:value pair"); a body that is not JSON text in UTF-8 says so.
+func TestSyntaxErrorWords(t *testing.T) {
+	for _, tt := range []struct{ name, body, want string }{
+		{"missing comma", `{"event": "x" "id": "1"}`, `invalid JSON at line 1, column 15: expected a comma or } after the field's value, found '"': separate fields with commas`},
+		{"trailing comma in an object", `{"event": "x",}`, "invalid JSON at line 1, column 15: a comma before } with no field after it: remove the trailing comma"},
+		{"trailing comma in a list", `[{"event": "x"},]`, "invalid JSON at line 1, column 17: a comma before ] with no element after it: remove the trailing comma"},
+		{"missing comma in a list", `[{"event": "x"} {"event": "y"}]`, "invalid JSON at line 1, column 17: expected a comma or ] after the list element, found '{': separate elements with commas"},
+		{"missing colon", `{"event" "x"}`, `invalid JSON at line 1, column 10: expected a colon after the field name, found '"': write "name": value`},
+		{"single quotes", `{'event': 'x'}`, "invalid JSON at line 1, column 2: text in single quotes: JSON puts names and text in double quotes"},
+		{"unquoted name", `{event: "x"}`, `invalid JSON at line 1, column 2: expected a field name in double quotes, found 'e': write "name": value`},
+		{"unquoted text", `{"event": group:update}`, "invalid JSON at line 1, column 11: expected a value, found 'g': put text in double quotes (only true, false and null go without)"},
+		{"misspelt true", `{"event": "x", "a": tru}`, "invalid JSON at line 1, column 24: a word that is not true, false or null: put text in double quotes"},
+		{"cut short", "{\"event\": \"x\",\n", "invalid JSON at line 2, column 1: the JSON ends before it is complete: a closing } or ], or a closing quote, is missing"},
+		{"empty", " \n", "empty: no JSON at all; send one JSON object or an array of objects"},
+		{"text", `"group:update"`, `the JSON starts with "\"", not { or [: send one JSON object or an array of objects`},
+		{"UTF-16 with a byte order mark", "\xff\xfe{\x00}\x00", "the JSON is in UTF-16, not UTF-8: save or send it as UTF-8"},
+		{"UTF-16 without one", "{\x00}\x00", "the JSON is in UTF-16, not UTF-8: save or send it as UTF-8"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := event.Parse([]byte(tt.body))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Parse(%q) = %v\nwant %s", tt.body, err, tt.want)
+			}
+		})
 	}
 }
 
@@ -123,7 +153,7 @@ func TestByteOrderMark(t *testing.T) {
 		t.Fatalf("Parse with a byte order mark: %v, %v", evs, err)
 	}
 	_, err = event.Parse([]byte(bom + `{"event": "x",}`))
-	if err == nil || !strings.HasPrefix(err.Error(), "invalid JSON at line 1, column 15: invalid character '}'") {
+	if err == nil || !strings.HasPrefix(err.Error(), "invalid JSON at line 1, column 15: a comma before }") {
 		t.Errorf("broken JSON after a byte order mark: %v", err)
 	}
 }

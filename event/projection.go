@@ -108,10 +108,13 @@ func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
 	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
-		return nil, errors.New("empty body: send one JSON object or an array of objects")
+		return nil, errors.New("empty: no JSON at all; send one JSON object or an array of objects")
+	}
+	if utf16(trimmed) {
+		return nil, errors.New("the JSON is in UTF-16, not UTF-8: save or send it as UTF-8")
 	}
 	if c := trimmed[0]; c != '{' && c != '[' {
-		return nil, fmt.Errorf("body starts with %q: send one JSON object or an array of objects", trimmed[:1])
+		return nil, fmt.Errorf("the JSON starts with %q, not { or [: send one JSON object or an array of objects", trimmed[:1])
 	}
 	parser := parsers.Get()
 	defer parsers.Put(parser)
@@ -147,6 +150,14 @@ func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
 		evs = append(evs, ev)
 	}
 	return evs, nil
+}
+
+// utf16 reports whether b starts as UTF-16 text does: with its byte
+// order mark, or with a { or [ whose second byte is zero. Windows tools
+// (PowerShell's > among them) write files so.
+func utf16(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("\xff\xfe")) || bytes.HasPrefix(b, []byte("\xfe\xff")) ||
+		len(b) > 1 && (b[0] == 0 || b[1] == 0)
 }
 
 // project decodes the top-level object v: the fields p names (all of
