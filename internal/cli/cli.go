@@ -10,6 +10,9 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/hookd/hookd/internal/suggest"
 )
 
 // Streams are where a command reads and writes.
@@ -89,10 +92,20 @@ func newFlags(s Streams, name, usageLine string) *flag.FlagSet {
 }
 
 // parse parses flags that may come before or after positional arguments.
+// A flag error is reported as flagProblem words it, then the usage.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			fs.SetOutput(out)
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(out, "hookd %s: %s\n", fs.Name(), flagProblem(fs, err))
+			}
+			usage()
 			return nil, err
 		}
 		rest := fs.Args()
@@ -102,6 +115,56 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// flagProblem words err, an error of fs.Parse, for a user: an unknown
+// flag with the nearest known one, a value of the wrong type with what
+// the flag takes. The flag package's errors are not typed: their
+// wording, fixed in its source, is all they carry.
+func flagProblem(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		hint := ""
+		if best := suggest.Closest(name, names); best != "" {
+			hint = " (did you mean --" + best + "?)"
+		}
+		return "unknown flag --" + name + hint
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		if f := fs.Lookup(name); f != nil {
+			return "--" + name + " needs a value: " + f.Usage
+		}
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		value, rest, _ := strings.Cut(rest, " for flag -")
+		name, _, _ := strings.Cut(rest, ": ")
+		if f := fs.Lookup(name); f != nil {
+			if takes := flagTakes(f); takes != "" {
+				return "invalid value " + value + " for --" + name + ": it takes " + takes
+			}
+		}
+	}
+	return msg
+}
+
+// flagTakes says what values f takes, from the type of its value; "" for
+// a type without a description here.
+func flagTakes(f *flag.Flag) string {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "a duration such as 30s, 10m or 2h"
+	case int, int64, uint, uint64:
+		return "a whole number"
+	case float64:
+		return "a number"
+	}
+	return ""
 }
 
 // exitUsage reports a usage error.
