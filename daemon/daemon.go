@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hookd/hookd/actions/router"
@@ -294,7 +295,7 @@ func New(cfg Config) (*Daemon, error) {
 	d.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		d.closeStore()
-		return nil, fmt.Errorf("listen on %s: %w (is another hookd running? choose another --listen)", cfg.Listen, err)
+		return nil, fmt.Errorf("listen on %s: %w (%s)", cfg.Listen, err, listenAdvice(err))
 	}
 	d.server = &http.Server{
 		Handler:           d.routes(),
@@ -305,6 +306,21 @@ func New(cfg Config) (*Daemon, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	return d, nil
+}
+
+// listenAdvice says what to do about err, an error of listening on
+// --listen, by its cause.
+func listenAdvice(err error) string {
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return "is another hookd running? choose another --listen"
+	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.As(err, &dns):
+		return "the host of --listen is not an address of this machine: use one of its addresses, 127.0.0.1 for this machine only, or leave it out (:8080) for every address"
+	case errors.Is(err, syscall.EACCES):
+		return "ports below 1024 need privileges: choose a port of 1024 or more (and a proxy in front), or grant CAP_NET_BIND_SERVICE"
+	}
+	return "choose another --listen"
 }
 
 // Addr is the address the daemon listens on.

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -165,6 +166,21 @@ func flagTakes(f *flag.Flag) string {
 		return "a number"
 	}
 	return ""
+}
+
+// checkAddr returns a usage error for the value addr of the address flag
+// name that no listener could take: not HOST:PORT, or a port that is not
+// a number from 0 to 65535 (or a service name). Whether the host is this
+// machine's, and the port free, is for listening to find out.
+func checkAddr(name, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return fmt.Errorf("--%s %q is not an address: write HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:8080, or :8080 for every address of this machine", name, addr)
+	}
+	return nil
 }
 
 // exitUsage reports a usage error.

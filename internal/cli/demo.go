@@ -67,6 +67,9 @@ func demo(ctx context.Context, s Streams, args []string) int {
 	if _, err := parse(fs, args); err != nil {
 		return flagErr(err)
 	}
+	if err := checkAddr("listen", *listen); err != nil {
+		return exitUsage(s, fs, "%v", err)
+	}
 	dir, err := os.MkdirTemp("", "hookd-demo-")
 	if err != nil {
 		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)

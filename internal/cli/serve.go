@@ -49,6 +49,14 @@ func runServe(s Streams, args []string) int {
 	if cfg.RulesPath == "" {
 		return exitUsage(s, fs, "--rules is required")
 	}
+	if err := checkAddr("listen", cfg.Listen); err != nil {
+		return exitUsage(s, fs, "%v", err)
+	}
+	if *pprofAddr != "" {
+		if err := checkAddr("pprof", *pprofAddr); err != nil {
+			return exitUsage(s, fs, "%v", err)
+		}
+	}
 	logger, err := newLogger(s, *logFormat, *logLevel)
 	if err != nil {
 		return exitUsage(s, fs, "%v", err)

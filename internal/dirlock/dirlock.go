@@ -8,8 +8,10 @@ package dirlock
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // FileName is the lock file inside the data folder.
@@ -26,6 +28,10 @@ type Lock struct{ f *os.File }
 // matching ErrLocked when another process holds the lock.
 func Take(dir string) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		var pe *fs.PathError
+		if errors.Is(err, syscall.ENOTDIR) && errors.As(err, &pe) {
+			return nil, fmt.Errorf("create: %s is a file, not a folder: name a folder, or move the file away", pe.Path)
+		}
 		return nil, fmt.Errorf("create: %w: make its parent folder writable by the user running hookd, or create the folder for that user", err)
 	}
 	f, err := lockFile(filepath.Join(dir, FileName))

@@ -50,17 +50,37 @@ func TestTakeCreatesPrivateFolder(t *testing.T) {
 }
 
 // A folder that cannot be created says what to do (the daemon names the
-// folder).
+// folder): a file in the way is named, not taken for a permission
+// problem; a parent that the user cannot write to is one.
 func TestTakeUncreatableFolder(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "file")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := dirlock.Take(filepath.Join(file, "data"))
-	if err == nil {
-		t.Fatal("Take under a regular file succeeded")
+	locked := filepath.Join(dir, "locked")
+	if err := os.Mkdir(locked, 0o500); err != nil {
+		t.Fatal(err)
 	}
-	if want := "writable by the user running hookd"; !strings.Contains(err.Error(), want) {
-		t.Errorf("error %q does not say %q", err, want)
+	for _, tt := range []struct {
+		name, dir, want string
+		notRoot         bool // root writes to a read-only folder
+	}{
+		{"under a file", filepath.Join(file, "data"), "create: " + file + " is a file, not a folder: name a folder, or move the file away", false},
+		{"a file", file, "create: " + file + " is a file, not a folder: name a folder, or move the file away", false},
+		{"under a read-only folder", filepath.Join(locked, "data"), "writable by the user running hookd", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.notRoot && os.Geteuid() == 0 {
+				t.Skip("root writes to a read-only folder")
+			}
+			_, err := dirlock.Take(tt.dir)
+			if err == nil {
+				t.Fatal("Take succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+		})
 	}
 }
