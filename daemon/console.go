@@ -451,9 +451,7 @@ func (d *Daemon) apiJobsBulk(w http.ResponseWriter, r *http.Request, p httproute
 		return
 	}
 	var req BulkRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeRequest(w, r, 1<<20, &req); err != nil {
 		d.badRequest(w, "body: "+err.Error()+`: send {"ids": [1, 2]} or {"state": "`+all+`"}`)
 		return
 	}

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -85,9 +84,7 @@ func CheckMuteRule(rules *engine.RuleSet, rule, key string) error {
 // apiAddMute is POST /api/mutes.
 func (d *Daemon) apiAddMute(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	var req MuteRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeRequest(w, r, 64<<10, &req); err != nil {
 		d.replyAdmin(w, http.StatusBadRequest, problem{Error: "body: " + err.Error() + `: send {"rule": "...", "for": "2h", "reason": "...", "key": "...", "by": "..."}`})
 		return
 	}

@@ -178,9 +178,11 @@ func idOf(fields map[string]any, raw []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// syntaxError explains why data is not valid JSON, with the line and
-// column that encoding/json finds.
-func syntaxError(data []byte) error {
+// JSONError explains why data is not valid JSON: a *SyntaxError with the
+// line and column that encoding/json finds and the mistake in plain
+// words. Callers that decode other JSON than events (the admin API's
+// request bodies) report broken JSON with it as events do.
+func JSONError(data []byte) error {
 	var v any
 	err := json.Unmarshal(data, &v)
 	var se *json.SyntaxError

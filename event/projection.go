@@ -122,7 +122,7 @@ func ParseProjected(body []byte, p *Projection) ([]*Event, error) {
 	if err != nil {
 		// The position is in the body as given, blank lines before the
 		// JSON counted.
-		return nil, syntaxError(body)
+		return nil, JSONError(body)
 	}
 	one := func(v *fastjson.Value, raw []byte) (*Event, error) {
 		return eventOf(v, project(v, p), raw)
