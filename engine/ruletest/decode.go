@@ -30,9 +30,9 @@ type Suite struct {
 	// Rules is the path of the rules file under test, joined to the test
 	// file's folder ("" when the file has no rules: key).
 	Rules string
-	// RulesLine is the line of the rules: key.
-	RulesLine int
-	Cases     []*Case
+	// RulesAt is where the value of the rules: key is written.
+	RulesAt Pos
+	Cases   []*Case
 }
 
 // Pos is a position in a test or rules file: a line and a column, both
@@ -183,7 +183,7 @@ func Decode(file string, data []byte) (*Suite, engine.Problems) {
 	if e, ok := top["rules"]; ok {
 		if p, ok := d.str(e.Value, "rules"); ok {
 			s.Rules = joinPath(dir, p)
-			s.RulesLine = e.Key.Line
+			s.RulesAt = posOf(e.Value)
 		}
 	}
 	e, ok := top["tests"]

@@ -237,8 +237,8 @@ tests:
 	if s == nil {
 		t.Fatalf("decode: %v", problems)
 	}
-	if want := filepath.Join(dir, "..", "rules.yaml"); s.Rules != want || s.RulesLine != 1 {
-		t.Errorf("rules %q at line %d, want %q at line 1", s.Rules, s.RulesLine, want)
+	if want := filepath.Join(dir, "..", "rules.yaml"); s.Rules != want || s.RulesAt.Line != 1 {
+		t.Errorf("rules %q at line %d, want %q at line 1", s.Rules, s.RulesAt.Line, want)
 	}
 	if len(s.Cases) != 3 {
 		t.Fatalf("%d cases, want 3", len(s.Cases))

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -49,6 +50,14 @@ func runTest(s Streams, args []string) int {
 			fmt.Fprintf(s.Stderr, "%s:1:1: no `rules:`: name the rules file to test (relative to the test file), or pass --rules\n", file)
 			invalid = true
 			continue
+		}
+		if *rulesOverride == "" {
+			if err := readableFile(rulesPath); err != nil {
+				// The test file names it: the error is the test file's.
+				fmt.Fprintf(s.Stderr, "%s:%d:%d: rules: %v: name the rules file relative to the test file, or pass --rules\n", file, suite.RulesAt.Line, suite.RulesAt.Col, err)
+				invalid = true
+				continue
+			}
 		}
 		rs, ok := loaded[rulesPath]
 		if !ok {
@@ -98,6 +107,20 @@ func runTest(s Streams, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// readableFile returns why path cannot be read as a file: it does not
+// exist, is a folder, or may not be read; nil when it can.
+func readableFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a folder, not a file", path)
+	}
+	return nil
 }
 
 // writeCaseDetail prints, for -v, the event of a passing case and what
