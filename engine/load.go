@@ -18,6 +18,7 @@ import (
 	"github.com/hookd/hookd/actions/email"
 	"github.com/hookd/hookd/engine/eventschema"
 	"github.com/hookd/hookd/event"
+	suggestpkg "github.com/hookd/hookd/internal/suggest"
 )
 
 // Version is the rules file format this hookd reads.
@@ -556,11 +557,15 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 		l.webhookSecrets(body)
 	}
 	set := map[string]bool{}
+	// misspelt holds the fields an unknown key is taken for: its error
+	// suggests the field, which is then not also reported missing.
+	misspelt := map[string]bool{}
 	ok := true
 	for i := 0; i+1 < len(body.Content); i += 2 {
 		k := body.Content[i].Value
 		e, kept := fields[k]
 		if !kept {
+			misspelt[suggestpkg.Closest(k, spec.FieldNames())] = true
 			ok = false
 			continue
 		}
@@ -586,7 +591,7 @@ func (l *loader) action(n *yaml.Node, r *Rule, j int) *Action {
 		}
 	}
 	for _, f := range spec.Fields {
-		if f.Required && !set[f.Name] {
+		if f.Required && !set[f.Name] && !misspelt[f.Name] {
 			if _, present := fields[f.Name]; !present {
 				l.errorf(typ, "%s: missing required field %q: %s", what, f.Name, f.Doc)
 				ok = false

@@ -99,6 +99,17 @@ func TestBrokenPositions(t *testing.T) {
 			{32, 9, "wassenger.message.delete:", `missing required field "id"`},
 		}},
 		{"unknown-action-field", []want{{8, 11, "levle:", `unknown key "levle" (did you mean "level"?)`}}},
+		// A window, throttle, digest or schedule written as a value is one
+		// problem each, with the mapping to write, not also every field
+		// the value lacks.
+		{"state-not-mapping", []want{
+			{5, 15, "10m", `rule "one-alert": throttle must be a mapping of keys to values, found the text "10m": write throttle: { per: 10m }`},
+			{10, 13, "5", `rule "bursts": window must be a mapping of keys to values, found a number 5: write window: { within: 10m, at_least: 5 }`},
+			{15, 13, "1h", `rule "hourly": digest must be a mapping of keys to values, found the text "1h": write digest: { every: 1h } or { schedule: "0 9 * * *" }`},
+			{20, 15, `"0 9 * * 1"`, `rule "monday": schedule must be a mapping of keys to values, found the text "0 9 * * 1": write schedule: { cron: "0 9 * * 1", timezone: Europe/Madrid }`},
+		}},
+		// A misspelt required field is one problem, not also a missing one.
+		{"misspelt-required-field", []want{{7, 11, "mesage:", `unknown key "mesage" (did you mean "message"?)`}}},
 		{"missing-required-field", []want{{10, 9, "email:", `missing required field "subject"`}}},
 		{"phone-and-group", []want{{11, 11, "group:", "set only one of phone, group, channel, chat, found phone and group"}}},
 		{"message-unknown-field", []want{{12, 11, "sendReadAk:", `unknown key "sendReadAk" (did you mean "sendReadAck"?)`}}},

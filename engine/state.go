@@ -142,8 +142,19 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 		l.errorf(mapValue(n, "on"), "%s: on: schedule cannot be mixed with event names: a timer rule fires on its schedule only; make two rules", what)
 		ok = false
 	}
+	// mapping checks that e is a mapping; when it is not, the names
+	// its section gives templates, vars, are still known, so that their
+	// uses are not reported as well.
+	mapping := func(e entry, example string, vars ...string) bool {
+		if l.stateMapping(e, what, example) {
+			return true
+		}
+		ok = false
+		l.stateVars = append(l.stateVars, vars...)
+		return false
+	}
 	keyNodes := map[string]*yaml.Node{}
-	if e, has := f["window"]; has {
+	if e, has := f["window"]; has && mapping(e, "{ within: 10m, at_least: 5 }", "window", "key") {
 		w := &Window{}
 		body := l.fields(e.Value, what+": window", "key", "within", "at_least", "then", "weight")
 		keyNodes["window"] = l.keyNode(body)
@@ -174,7 +185,7 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 		r.Window = w
 		l.stateVars = append(l.stateVars, "window", "key")
 	}
-	if e, has := f["throttle"]; has {
+	if e, has := f["throttle"]; has && mapping(e, "{ per: "+periodOr(e.Value, "10m")+" }", "throttle", "key") {
 		t := &Throttle{}
 		body := l.fields(e.Value, what+": throttle", "key", "per", "keep")
 		keyNodes["throttle"] = l.keyNode(body)
@@ -196,7 +207,7 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 		r.Throttle = t
 		l.stateVars = append(l.stateVars, "throttle", "key")
 	}
-	if e, has := f["digest"]; has {
+	if e, has := f["digest"]; has && mapping(e, "{ every: "+periodOr(e.Value, "1h")+" } or { schedule: \"0 9 * * *\" }", "digest", "key") {
 		d := &Digest{MaxEvents: DefaultMaxEvents, Keep: DefaultKeep}
 		body := l.fields(e.Value, what+": digest", "key", "every", "schedule", "timezone", "max_events", "keep")
 		keyNodes["digest"] = l.keyNode(body)
@@ -242,7 +253,7 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 		if !timer {
 			l.errorf(e.Key, "%s: schedule: belongs to timer rules (on: schedule); for a digest on a schedule write digest: { schedule: ... }", what)
 			ok = false
-		} else {
+		} else if mapping(e, "{ cron: "+strconv.Quote(scalarOr(e.Value, "0 9 * * *"))+", timezone: Europe/Madrid }", "schedule", "now") {
 			body := l.fields(e.Value, what+": schedule", "cron", "timezone")
 			if _, has := body["cron"]; !has {
 				l.errorf(e.Value, "%s: schedule needs cron:, e.g. schedule: { cron: \"0 9 * * *\", timezone: Europe/Madrid }", what)
@@ -261,6 +272,36 @@ func (l *loader) stateful(r *Rule, n *yaml.Node, f map[string]entry, what string
 		r.scope = r.makeScope()
 	}
 	return ok
+}
+
+// stateMapping reports whether the value of e, the window, throttle,
+// digest or schedule of a rule, is a mapping (or empty, which lacks
+// its fields). When it is not, it reports that once, with the mapping
+// to write instead, example, rather than each field it then lacks.
+func (l *loader) stateMapping(e entry, what, example string) bool {
+	if e.Value.Kind == yaml.MappingNode || isNull(e.Value) {
+		return true
+	}
+	l.errorf(e.Value, "%s: %s must be a mapping of keys to values, found %s: write %s: %s", what, e.Key.Value, describe(e.Value), e.Key.Value, example)
+	return false
+}
+
+// scalarOr is the text of n when it is a scalar, else or: the value a
+// user wrote where a mapping belongs (schedule: "0 9 * * *"), to put
+// in it.
+func scalarOr(n *yaml.Node, or string) string {
+	if n.Kind == yaml.ScalarNode && n.Value != "" {
+		return n.Value
+	}
+	return or
+}
+
+// periodOr is the text of n when it is a period (throttle: 10m), else or.
+func periodOr(n *yaml.Node, or string) string {
+	if _, err := ParsePeriod(n.Value); err == nil && n.Kind == yaml.ScalarNode {
+		return n.Value
+	}
+	return or
 }
 
 // windowWeight compiles a window's weight: expression, which must give a
