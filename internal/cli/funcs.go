@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hookd/hookd/engine/funcs"
+	"github.com/hookd/hookd/internal/suggest"
 )
 
 // runFuncs prints the helper functions that conditions and templates can
@@ -24,7 +25,7 @@ func runFuncs(s Streams, args []string) int {
 		for _, n := range names {
 			i := slices.IndexFunc(all, func(d funcs.Doc) bool { return d.Name == n })
 			if i < 0 {
-				fmt.Fprintf(s.Stderr, "hookd funcs: there is no helper %q; run `hookd funcs` for the list\n", n)
+				fmt.Fprintf(s.Stderr, "hookd funcs: there is no helper %q%s; run `hookd funcs` for the list\n", n, suggest.DidYouMean(n, funcs.Names()))
 				return 1
 			}
 			docs = append(docs, all[i])

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -69,14 +70,24 @@ func runMuteAdd(s Streams, args []string) int {
 	if err != nil {
 		return flagErr(err)
 	}
-	if len(pos) != 1 {
+	switch {
+	case len(pos) == 0:
 		return exitUsage(s, fs, "name one rule to mute")
+	case len(pos) > 1:
+		return exitUsage(s, fs, "name one rule to mute, found %d words: %s; quote a value of several words, e.g. --reason \"group migration\"", len(pos), strings.Join(pos, " "))
+	case *period == "":
+		return exitUsage(s, fs, "--for is required: how long the rule stays muted, e.g. --for 2h")
+	case *reason == "":
+		return exitUsage(s, fs, `--reason is required: why, recorded with the mute for whoever wonders why the rule is quiet, e.g. --reason "group migration"`)
+	}
+	if d, err := engine.ParsePeriod(*period); err != nil || d <= 0 {
+		return exitUsage(s, fs, "--for %q is not a period: write one such as 30m, 2h or 7d", *period)
 	}
 	var rules *engine.RuleSet
 	if *rulesPath != "" {
 		rs, problems := ruletest.LoadFileUntested(*rulesPath, engine.LoadOptions{AllowUnsetEnv: true})
 		if rs == nil {
-			fmt.Fprintf(s.Stderr, "hookd mute: %s has %d errors; hookd check %s shows them\n", *rulesPath, problems.Errors(), *rulesPath)
+			fmt.Fprintf(s.Stderr, "hookd mute: %s has %s; hookd check %s shows them\n", *rulesPath, countProblems(problems), *rulesPath)
 			return 1
 		}
 		rules = rs
