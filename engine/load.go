@@ -273,6 +273,11 @@ func (l *loader) load(data []byte) {
 	}
 	root := doc.Content[0]
 	l.expandEnv(root, false)
+	if root.Kind == yaml.SequenceNode {
+		// The list of rules without the lines above it.
+		l.errorf(root, "the rules file is a list, not a mapping: start it with `version: 1` and `rules:`, and indent the list of rules under `rules:`")
+		return
+	}
 	top := l.fields(root, "rules file", topLevelKeys...)
 	if root.Kind != yaml.MappingNode {
 		return

@@ -108,6 +108,7 @@ func TestBrokenPositions(t *testing.T) {
 			{15, 13, "1h", `rule "hourly": digest must be a mapping of keys to values, found the text "1h": write digest: { every: 1h } or { schedule: "0 9 * * *" }`},
 			{20, 15, `"0 9 * * 1"`, `rule "monday": schedule must be a mapping of keys to values, found the text "0 9 * * 1": write schedule: { cron: "0 9 * * 1", timezone: Europe/Madrid }`},
 		}},
+		{"top-level-list", []want{{1, 1, "- name: welcome", "the rules file is a list, not a mapping: start it with `version: 1` and `rules:`"}}},
 		// A misspelt required field is one problem, not also a missing one.
 		{"misspelt-required-field", []want{{7, 11, "mesage:", `unknown key "mesage" (did you mean "message"?)`}}},
 		{"missing-required-field", []want{{10, 9, "email:", `missing required field "subject"`}}},
