@@ -30,7 +30,7 @@ func Take(dir string) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		var pe *fs.PathError
 		if errors.Is(err, syscall.ENOTDIR) && errors.As(err, &pe) {
-			return nil, fmt.Errorf("create: %s is a file, not a folder: name a folder, or move the file away", pe.Path)
+			return nil, fileInTheWay{pe}
 		}
 		return nil, fmt.Errorf("create: %w: make its parent folder writable by the user running hookd, or create the folder for that user", err)
 	}
@@ -40,6 +40,17 @@ func Take(dir string) (*Lock, error) {
 	}
 	return &Lock{f: f}, nil
 }
+
+// fileInTheWay is the error of a folder to create that is a file, or is
+// under one: it names the file, where the system's "not a directory"
+// would send a user to look at permissions. It wraps that error.
+type fileInTheWay struct{ err *fs.PathError }
+
+func (e fileInTheWay) Error() string {
+	return "create: " + e.err.Path + " is a file, not a folder: name a folder, or move the file away"
+}
+
+func (e fileInTheWay) Unwrap() error { return e.err }
 
 // Release lets the folder go; the lock also ends with the process.
 func (l *Lock) Release() error { return l.f.Close() }

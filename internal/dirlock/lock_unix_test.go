@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hookd/hookd/internal/dirlock"
@@ -64,11 +65,12 @@ func TestTakeUncreatableFolder(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name, dir, want string
-		notRoot         bool // root writes to a read-only folder
+		is              error // the system's error, still wrapped
+		notRoot         bool  // root writes to a read-only folder
 	}{
-		{"under a file", filepath.Join(file, "data"), "create: " + file + " is a file, not a folder: name a folder, or move the file away", false},
-		{"a file", file, "create: " + file + " is a file, not a folder: name a folder, or move the file away", false},
-		{"under a read-only folder", filepath.Join(locked, "data"), "writable by the user running hookd", true},
+		{"under a file", filepath.Join(file, "data"), "create: " + file + " is a file, not a folder: name a folder, or move the file away", syscall.ENOTDIR, false},
+		{"a file", file, "create: " + file + " is a file, not a folder: name a folder, or move the file away", syscall.ENOTDIR, false},
+		{"under a read-only folder", filepath.Join(locked, "data"), "writable by the user running hookd", syscall.EACCES, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.notRoot && os.Geteuid() == 0 {
@@ -80,6 +82,9 @@ func TestTakeUncreatableFolder(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if !errors.Is(err, tt.is) {
+				t.Errorf("error %q does not wrap %v", err, tt.is)
 			}
 		})
 	}

@@ -37,7 +37,7 @@ func TestStoreThatCannotBeOpenedStopsServe(t *testing.T) {
 				writeFile(t, data, "not a folder\n")
 				return data, data
 			},
-			want: "not a directory",
+			want: "is a file, not a folder",
 		},
 		{
 			name: "hookd.db is not a database",
