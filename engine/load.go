@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/mail"
 	"os"
 	"path"
 	"reflect"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/email"
+	"github.com/hookd/hookd/actions/httpx"
 	"github.com/hookd/hookd/engine/eventschema"
 	"github.com/hookd/hookd/event"
 	suggestpkg "github.com/hookd/hookd/internal/suggest"
@@ -398,9 +400,31 @@ func (l *loader) checkConnections(n *yaml.Node) {
 			l.errorf(pathValue(n, "email", "tls"), "connections.email.tls: none sends the username and password in plaintext, which hookd does only to a loopback server (localhost, 127.0.0.1, ::1), not to %q: set tls to starttls or implicit, or remove username for a relay without authentication", c.Email.Host)
 		}
 	}
+	if c.Slack != nil {
+		// The actions would refuse these at every send: the daemon would
+		// dead-letter each message.
+		if u := c.Slack.WebhookURL.Reveal(); checkable(u) && !httpx.IsHTTPURL(u) {
+			l.errorf(pathValue(n, "slack", "webhook_url"), "connections.slack.webhook_url is not an http(s) URL; copy the incoming webhook's URL (https://hooks.slack.com/services/...) from the Slack app")
+		}
+		if u := c.Slack.APIURL; checkable(u) && !httpx.IsHTTPURL(u) {
+			l.errorf(pathValue(n, "slack", "api_url"), "connections.slack.api_url %q is not an http(s) URL; remove it to use %s", httpx.RedactURL(u), actions.DefaultSlackAPIURL)
+		}
+	}
+	if c.Email != nil && checkable(c.Email.From) {
+		if _, err := mail.ParseAddress(c.Email.From); err != nil {
+			l.errorf(pathValue(n, "email", "from"), "connections.email.from %q is not an address; use e.g. \"Group bot <bot@example.com>\"", c.Email.From)
+		}
+	}
 	if c.Wassenger != nil && c.Wassenger.BaseURL != "" && !strings.HasPrefix(c.Wassenger.BaseURL, "http://") && !strings.HasPrefix(c.Wassenger.BaseURL, "https://") {
 		l.errorf(pathValue(n, "wassenger", "base_url"), "connections.wassenger.base_url must start with https:// (or http:// for a local test server)")
 	}
+}
+
+// checkable reports whether a connection setting can be checked: it is
+// set, and holds neither an unset variable's text nor a malformed
+// variable reference (each reported already).
+func checkable(v string) bool {
+	return v != "" && !strings.Contains(v, unsetMark) && !strings.Contains(v, "${")
 }
 
 var (

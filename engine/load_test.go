@@ -108,6 +108,12 @@ func TestBrokenPositions(t *testing.T) {
 			{15, 13, "1h", `rule "hourly": digest must be a mapping of keys to values, found the text "1h": write digest: { every: 1h } or { schedule: "0 9 * * *" }`},
 			{20, 15, `"0 9 * * 1"`, `rule "monday": schedule must be a mapping of keys to values, found the text "0 9 * * 1": write schedule: { cron: "0 9 * * 1", timezone: Europe/Madrid }`},
 		}},
+		// Connection settings the actions would refuse at every send.
+		{"connection-bad-values", []want{
+			{4, 18, "hooks.slack.com", "connections.slack.webhook_url is not an http(s) URL"},
+			{5, 14, "slack.com/api", `connections.slack.api_url "slack.com/api" is not an http(s) URL`},
+			{8, 11, "Group bot", `connections.email.from "Group bot" is not an address`},
+		}},
 		{"top-level-list", []want{{1, 1, "- name: welcome", "the rules file is a list, not a mapping: start it with `version: 1` and `rules:`"}}},
 		// A misspelt required field is one problem, not also a missing one.
 		{"misspelt-required-field", []want{{7, 11, "mesage:", `unknown key "mesage" (did you mean "message"?)`}}},
@@ -259,7 +265,7 @@ func TestLoadPositions(t *testing.T) {
 			7, 38, "unknown function joinn"},
 		{"single-quoted with '' escapes", head + "    if: 'author == \"it''s\" && && true'\n    stop: true\n",
 			5, 31, `unexpected token Operator("&&")`},
-		{"template in a list item", strings.Replace(head, "rules:", "connections:\n  email: {host: h, from: f}\nrules:", 1) + "    do:\n      - email:\n          to: [\"a@example.com\", \"{{ vars.nope }}\"]\n          subject: s\n          body: b\n",
+		{"template in a list item", strings.Replace(head, "rules:", "connections:\n  email: {host: h, from: f@example.com}\nrules:", 1) + "    do:\n      - email:\n          to: [\"a@example.com\", \"{{ vars.nope }}\"]\n          subject: s\n          body: b\n",
 			9, 42, "unknown variable vars.nope"},
 		{"template in a map value", head + "    do:\n      - log:\n          message: m\n          fields:\n            who: \"{{ author }} {{ }}\"\n",
 			9, 32, "empty {{ }}"},
@@ -286,13 +292,13 @@ func TestLoadPositions(t *testing.T) {
 		{"bad glob", "version: 1\nrules:\n  - name: r\n    on: [group:update, \"message:[\"]\n    stop: true\n", 4, 24, `bad glob "message:["`},
 		{"duplicate key", head + "    on: message:in:new\n    stop: true\n", 5, 5, `duplicate key "on" (first at line 4)`},
 		{"bad duration", "version: 1\ndelivery:\n  timeout: 15\nrules: []\n", 3, 12, "delivery.timeout must be a duration such as 500ms, 15s or 10m"},
-		{"email tls", "version: 1\nconnections:\n  email: {host: h, from: f, tls: ssl}\nrules: []\n", 3, 34, "connections.email.tls must be starttls, implicit or none"},
+		{"email tls", "version: 1\nconnections:\n  email: {host: h, from: f@example.com, tls: ssl}\nrules: []\n", 3, 46, "connections.email.tls must be starttls, implicit or none"},
 		{"a template in a body's key", head + "    do:\n      - webhook:\n          url: https://example.com/h\n          body: { n: 1, \"{{ action }}\": 1 }\n",
 			8, 26, `do[0].webhook.body: the key "{{ action }}" is sent as written: keys are not templates`},
 		{"a template in a header's name", head + "    do:\n      - webhook:\n          url: https://example.com/h\n          headers:\n            \"X-{{ action }}\": yes\n",
 			9, 16, `do[0].webhook.headers: the key "X-{{ action }}" is sent as written: keys are not templates`},
-		{"email password in plaintext to a remote server", "version: 1\nconnections:\n  email: {host: smtp.example.com, from: f, tls: none, username: u, password: p}\nrules: []\n",
-			3, 49, "connections.email.tls: none sends the username and password in plaintext"},
+		{"email password in plaintext to a remote server", "version: 1\nconnections:\n  email: {host: smtp.example.com, from: f@example.com, tls: none, username: u, password: p}\nrules: []\n",
+			3, 61, "connections.email.tls: none sends the username and password in plaintext"},
 		// expr types event fields as unknown; the schema knows them.
 		{"a quoted boolean var", strings.Replace(head, "rules:", "vars: {enabled: \"true\"}\nrules:", 1) + "    if: vars.enabled\n    stop: true\n",
 			6, 9, `but vars.enabled is the text "true"; remove the quotes around it in vars:`},
@@ -319,12 +325,12 @@ func TestLoadPositions(t *testing.T) {
 // whose variable is unset in a dry-run load.
 func TestLoadEmailPlaintext(t *testing.T) {
 	for _, email := range []string{
-		"{host: localhost, from: f, tls: none, username: u, password: p}",
-		"{host: 127.0.0.1, from: f, tls: none, username: u, password: p}",
-		"{host: \"::1\", from: f, tls: none, username: u, password: p}",
-		"{host: relay.example.com, from: f, tls: none}",
-		"{host: smtp.example.com, from: f, tls: starttls, username: u, password: p}",
-		"{host: \"${SMTP_HOST}\", from: f, tls: none, username: u, password: p}",
+		"{host: localhost, from: f@example.com, tls: none, username: u, password: p}",
+		"{host: 127.0.0.1, from: f@example.com, tls: none, username: u, password: p}",
+		"{host: \"::1\", from: f@example.com, tls: none, username: u, password: p}",
+		"{host: relay.example.com, from: f@example.com, tls: none}",
+		"{host: smtp.example.com, from: f@example.com, tls: starttls, username: u, password: p}",
+		"{host: \"${SMTP_HOST}\", from: f@example.com, tls: none, username: u, password: p}",
 	} {
 		t.Run(email, func(t *testing.T) {
 			src := "version: 1\nconnections:\n  email: " + email + "\nrules: []\n"

@@ -8,6 +8,13 @@ import (
 	"github.com/hookd/hookd/actions/secret"
 )
 
+// IsHTTPURL reports whether raw is an absolute http or https URL with a
+// host: what a connection's URL setting must be.
+func IsHTTPURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 // RedactURL returns raw with its secret parts replaced by "<secret>": the
 // password of the user info, the values of query parameters whose names
 // say they are secret (token, key, secret, password, sig, ...), and the

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/hookd/hookd/actions"
@@ -96,21 +95,16 @@ func New(cfg *actions.SlackConfig, opts Options) *Client {
 	c.gates = httpx.NewGates(r, burst, 0)
 
 	var problems []string
-	if !c.webhook.IsZero() && !isHTTP(c.webhook.Reveal()) {
+	if !c.webhook.IsZero() && !httpx.IsHTTPURL(c.webhook.Reveal()) {
 		problems = append(problems, "connections.slack.webhook_url is not an http(s) URL; copy the incoming webhook's URL (https://hooks.slack.com/services/...) from the Slack app")
 	}
-	if !isHTTP(c.apiURL) {
+	if !httpx.IsHTTPURL(c.apiURL) {
 		problems = append(problems, fmt.Sprintf("connections.slack.api_url %q is not an http(s) URL; remove it to use %s", httpx.RedactURL(c.apiURL), actions.DefaultSlackAPIURL))
 	}
 	if len(problems) > 0 {
 		c.cfgErr = fmt.Errorf("slack: %s", strings.Join(problems, "; "))
 	}
 	return c
-}
-
-func isHTTP(raw string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // message is a call's fields, checked.
