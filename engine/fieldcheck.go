@@ -99,9 +99,26 @@ func (l *loader) checkFields(c *compiled, n *yaml.Node, off int, what string) {
 		hint := ""
 		if s := eventschema.Suggest(events[0], fields); s != "" {
 			hint = " (did you mean " + env + suggestedPath(events[0], fields, s) + "?)"
+		} else if f := valueOf(c, events[0], ref.Path); f != "" {
+			hint = fmt.Sprintf(" (did you mean the text %q, a value of %s? quote it)", name, f)
 		}
 		l.warnAt(n, off+ref.Off, "field "+strings.Join(ref.Path, ".")+" is not in "+strings.Join(events, ", ")+" events"+hint+"; it will be nil (use ?. and ?? if it is optional)")
 	}
+}
+
+// valueOf returns the field of the expression c, in event, that has
+// the name path as one of its enumerated values (action for remove in
+// action == remove), or "": a bare word where a quoted text was meant.
+func valueOf(c *compiled, event string, path []string) string {
+	if len(path) != 1 {
+		return ""
+	}
+	for _, other := range c.Fields {
+		if contains(eventschema.Values(event, other.Path), path[0]) {
+			return strings.Join(other.Path, ".")
+		}
+	}
+	return ""
 }
 
 // knownOn returns the event names of the current rule's `on` that the

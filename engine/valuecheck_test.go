@@ -77,6 +77,12 @@ func TestFieldAndValueWarnings(t *testing.T) {
 		{"a field of every event", `"*"`, `action`, "", nil},
 		{"a field the events do not carry", "message:in:new", `action`, "",
 			[]string{`5:10: field action is not in message:in:new events`}},
+		// A bare word where a quoted text was meant reads as a field: the
+		// warning says which field's value it is.
+		{"an unquoted value", "group:update", `action == remove`, "",
+			[]string{`5:20: field remove is not in group:update events (did you mean the text "remove", a value of action? quote it)`}},
+		{"unquoted values in a list", "message:out:ack", `data.ack in ["read", delivered]`, "",
+			[]string{`5:31: field delivered is not in message:out:ack events (did you mean the text "delivered", a value of data.ack? quote it)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
