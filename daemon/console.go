@@ -117,7 +117,7 @@ func limitParam(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 1000 {
-		return 0, errors.New("limit must be a number from 1 to 1000")
+		return 0, fmt.Errorf("limit must be a number from 1 to 1000, not %q", s)
 	}
 	return n, nil
 }
@@ -171,6 +171,10 @@ func eventView(e store.Event, withBody bool) EventJSON {
 // back from now: 2h, 7d), ?limit= (50), ?cursor= (next_cursor of the
 // previous page), ?body=true to include the payloads.
 func (d *Daemon) apiEvents(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if err := checkQuery(r, "event", "rule", "state", "since", "limit", "cursor", "body"); err != nil {
+		d.badRequest(w, err.Error())
+		return
+	}
 	q := r.URL.Query()
 	limit, err := limitParam(r)
 	if err != nil {
@@ -353,6 +357,10 @@ func (d *Daemon) jobViews(r *http.Request, jobs []store.Job, withHistory bool) (
 // (pending, retrying, done, dead), ?event= (an event's key), ?limit=
 // (50), ?cursor= (next_cursor of the previous page).
 func (d *Daemon) apiJobs(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if err := checkQuery(r, "state", "event", "limit", "cursor"); err != nil {
+		d.badRequest(w, err.Error())
+		return
+	}
 	q := r.URL.Query()
 	limit, err := limitParam(r)
 	if err != nil {

@@ -460,6 +460,11 @@ func TestConsolePagesRulesDryRun(t *testing.T) {
 		if a := h.admin(t, "GET", "/api/events?state=sleeping", ""); a.status != http.StatusBadRequest {
 			t.Errorf("an unknown state: %d, want 400", a.status)
 		}
+		for _, path := range []string{"/api/events?limt=5", "/api/jobs?stat=dead", "/api/mutes?al=true"} {
+			if a := h.admin(t, "GET", path, ""); a.status != http.StatusBadRequest || !strings.Contains(a.body, "unknown query parameter") {
+				t.Errorf("GET %s: %d %s, want 400 naming the parameter", path, a.status, a.body)
+			}
+		}
 		var rules RulesJSON
 		decode(t, h.admin(t, "GET", "/api/rules", ""), &rules)
 		if len(rules.Activity) != 1 || rules.Activity[0].Rule != "forward" || rules.Activity[0].LastHour.Fired != n || rules.Activity[0].LastDay.Fired != n || rules.Version == "" {

@@ -110,6 +110,10 @@ func (d *Daemon) apiAddMute(w http.ResponseWriter, r *http.Request, _ httprouter
 // apiMutes is GET /api/mutes: the mutes in force; ?all=true adds those
 // that ended or expired (kept for the retention).
 func (d *Daemon) apiMutes(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if err := checkQuery(r, "all"); err != nil {
+		d.badRequest(w, err.Error())
+		return
+	}
 	all, err := boolParam(r, "all")
 	if err != nil {
 		d.badRequest(w, err.Error())
@@ -133,6 +137,10 @@ func (d *Daemon) apiEndMute(w http.ResponseWriter, r *http.Request, p httprouter
 	id, err := strconv.ParseInt(p.ByName("id"), 10, 64)
 	if err != nil || id <= 0 {
 		d.replyAdmin(w, http.StatusBadRequest, problem{Error: "the mute id is a positive number (GET /api/mutes lists them)"})
+		return
+	}
+	if err := checkQuery(r, "by"); err != nil {
+		d.replyAdmin(w, http.StatusBadRequest, problem{Error: err.Error()})
 		return
 	}
 	by := r.URL.Query().Get("by")

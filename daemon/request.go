@@ -59,6 +59,20 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64, v any) e
 	return nil
 }
 
+// checkQuery returns what is wrong with the query parameters of r, an
+// admin API request that takes those of known: a parameter it does not
+// take (with the nearest one and the list), which would otherwise be
+// ignored without a word (?limt=5 answering 50 events).
+func checkQuery(r *http.Request, known ...string) error {
+	q := r.URL.Query()
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(known, name) {
+			return fmt.Errorf("unknown query parameter %q%s; %s %s takes %s", name, suggest.DidYouMean(name, known), r.Method, r.URL.Path, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
 // jsonFields lists the JSON names of the fields of the struct type t,
 // sorted.
 func jsonFields(t reflect.Type) []string {

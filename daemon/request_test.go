@@ -44,3 +44,23 @@ func TestDecodeRequest(t *testing.T) {
 
 func mute() any { return &MuteRequest{} }
 func bulk() any { return &BulkRequest{} }
+
+// TestCheckQuery: a query parameter an admin endpoint does not take is
+// refused with the one meant, where it used to be ignored: ?limt=5
+// answered 50 events, ?stat=dead every job.
+func TestCheckQuery(t *testing.T) {
+	for _, tt := range []struct{ url, want string }{
+		{"/api/jobs?state=dead&limit=5", ""},
+		{"/api/jobs?stat=dead", `unknown query parameter "stat" (did you mean "state"?); GET /api/jobs takes state, event, limit, cursor`},
+		{"/api/jobs?limt=5&state=dead", `unknown query parameter "limt" (did you mean "limit"?); GET /api/jobs takes state, event, limit, cursor`},
+		{"/api/jobs?page=2", `unknown query parameter "page"; GET /api/jobs takes state, event, limit, cursor`},
+	} {
+		got := ""
+		if err := checkQuery(httptest.NewRequest("GET", tt.url, nil), "state", "event", "limit", "cursor"); err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("checkQuery(%s) = %q\nwant %q", tt.url, got, tt.want)
+		}
+	}
+}
