@@ -98,7 +98,7 @@ func runTest(s Streams, args []string) int {
 		if match != nil {
 			fmt.Fprintf(s.Stderr, "hookd test: no case matches -run %q\n", *filter)
 		} else {
-			fmt.Fprintln(s.Stderr, "hookd test: no cases to run")
+			fmt.Fprintf(s.Stderr, "hookd test: no cases to run in %s: add cases under `tests:`, each with a name, an event and what should fire\n", strings.Join(pos, ", "))
 		}
 		return 1
 	}
