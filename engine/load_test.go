@@ -76,6 +76,8 @@ func TestBrokenPositions(t *testing.T) {
 		{"yaml-colon-in-value", []want{{7, 24, ": someone", "unexpected `:` here: quote a value"}}},
 		{"yaml-text-after-quoted-value", []want{{5, 15, "== action", "unexpected text after a quoted value"}}},
 		{"yaml-unclosed-list", []want{{4, 9, "[message:out:new", "this [ is never closed"}}},
+		// Over several lines: the bracket, not the last line of the list.
+		{"yaml-unclosed-list-lines-above", []want{{4, 9, "[", "this [ is never closed, or its items lack commas: add the closing ]"}}},
 		{"unknown-top-level-key", []want{{2, 1, "variables:", `unknown key "variables"`}}},
 		{"unknown-rule-key", []want{{5, 5, "iff:", `rule "welcome": unknown key "iff" (did you mean "if"?)`}}},
 		{"wrong-type-stop", []want{{5, 11, `"yes"`, `stop must be true or false, found the text "yes"`}}},

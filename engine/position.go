@@ -217,6 +217,49 @@ func syntaxPos(lines []string, from int, msg string) (line, col int) {
 	return from, firstColumn(lines[from-1])
 }
 
+// unclosedBracket finds the opening bracket of close (] or }) that is
+// still open at the end of line (1-based): the last one opened and not
+// closed, outside quoted strings and comments (a heuristic: it takes a
+// quote for the start of a quoted string, and ends one at the end of
+// its line). It returns its line and
+// column; ok is false when every such bracket is closed.
+func unclosedBracket(lines []string, line int, close string) (l, c int, ok bool) {
+	type mark struct {
+		open      rune
+		line, col int
+	}
+	var open []mark
+rows:
+	for i := 0; i < line && i < len(lines); i++ {
+		var quote rune
+		prev := ' '
+		for j, r := range []rune(lines[i]) {
+			switch {
+			case quote != 0:
+				if r == quote {
+					quote = 0
+				}
+			case r == '#' && (prev == ' ' || prev == '\t'):
+				continue rows
+			case r == '"' || r == '\'':
+				quote = r // to the end of the line at most: an apostrophe may be plain text
+			case r == '[' || r == '{':
+				open = append(open, mark{r, i + 1, j + 1})
+			case (r == ']' || r == '}') && len(open) > 0:
+				open = open[:len(open)-1]
+			}
+			prev = r
+		}
+	}
+	want := map[string]rune{"]": '[', "}": '{'}[close]
+	for k := len(open) - 1; k >= 0; k-- {
+		if open[k].open == want {
+			return open[k].line, open[k].col, true
+		}
+	}
+	return 0, 0, false
+}
+
 // firstColumn is the column of a line's first character that is not a
 // space (1 for a blank line).
 func firstColumn(s string) int {
@@ -289,6 +332,12 @@ func (l *loader) yamlError(err error) {
 	line, col, msg := splitYAMLError(err)
 	if col == 0 {
 		line, col = syntaxPos(l.lines, line, msg)
+	}
+	if strings.HasPrefix(msg, "did not find expected ',' or ") {
+		// The bracket that is never closed may be lines above.
+		if bl, bc, ok := unclosedBracket(l.lines, line, msg[len(msg)-2:len(msg)-1]); ok {
+			line, col = bl, bc
+		}
 	}
 	src := l.sourceLine(line)
 	var at rune
