@@ -11,6 +11,7 @@ import (
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/engine/requests"
+	"github.com/hookd/hookd/engine/ruletest"
 	"github.com/hookd/hookd/event"
 )
 
@@ -64,7 +65,7 @@ type ruleImpact struct {
 // runImpact is `dry-run --baseline OLD`: it evaluates both rule files
 // over the events and prints only what changes.
 func runImpact(s Streams, baselinePath string, rs *engine.RuleSet, events []*event.Event, format string) int {
-	old, code := loadRules(s, "dry-run", baselinePath)
+	old, code := reportLoad(s, baselinePath, ruletest.LoadFile, engine.LoadOptions{AllowUnsetEnv: true}, "; it is the --baseline, the older rules file to compare with")
 	if old == nil {
 		return code
 	}
