@@ -188,7 +188,7 @@ const (
 	adminNeeded    = "admin credential required: send Authorization: Bearer KEY (or an X-Hookd-Admin-Key header) with the value of HOOKD_ADMIN_KEY, or sign in with POST /ui/login; the webhook key does not open the admin API"
 	crossSite      = "cross-site request refused: send it from the console's own origin"
 	csrfMissing    = "CSRF token missing or wrong: send the session's token (from POST /ui/login or GET /ui/session) in the X-CSRF-Token header or the csrf_token form field"
-	adminKeyWrong  = "wrong admin key"
+	adminKeyWrong  = "wrong admin key: send the value of HOOKD_ADMIN_KEY (or the key whose hash --admin-key-file holds); the webhook key does not open the admin API"
 	sessionExpired = "no session, or it expired: sign in again with POST /ui/login"
 )
 

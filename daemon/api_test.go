@@ -45,8 +45,13 @@ func TestAPIAccess(t *testing.T) {
 				if tc.edit != nil {
 					tc.edit(req)
 				}
-				if a := do(t, req); a.status != tc.want {
+				a := do(t, req)
+				if a.status != tc.want {
 					t.Errorf("status %d (%s), want %d", a.status, a.body, tc.want)
+				}
+				// A refusal says which key opens the API, never the key.
+				if a.status == http.StatusUnauthorized && (!strings.Contains(a.body, "HOOKD_ADMIN_KEY") || strings.Contains(a.body, "admin-key-for-api-tests")) {
+					t.Errorf("401 body %s does not say to send HOOKD_ADMIN_KEY, or holds the key", a.body)
 				}
 			})
 		}
