@@ -62,10 +62,10 @@ func runServe(s Streams, args []string) int {
 		return exitUsage(s, fs, "%v", err)
 	}
 	cfg.Logger = logger
+	if cfg.Sync != "full" && cfg.Sync != "normal" {
+		return exitUsage(s, fs, "--sync %q: use full (survives power loss) or normal (survives a crash of hookd only)", cfg.Sync)
+	}
 	if cf.enabled() {
-		if cfg.Sync != "full" && cfg.Sync != "normal" {
-			return exitUsage(s, fs, "--sync %q: use full or normal", cfg.Sync)
-		}
 		ccfg := cf.config(cfg.DataDir, cfg.Sync, logger)
 		cfg.OpenStore = func(ctx context.Context) (store.Store, error) { return cluster.Open(ctx, ccfg) }
 	}
