@@ -293,6 +293,14 @@ func syntaxHint(msg string) string {
 	case "literal not terminated":
 		return "a string is never closed: add the closing quote"
 	}
+	for _, op := range []string{"contains", "startsWith", "endsWith", "matches"} {
+		if msg == `unexpected token Operator("`+op+`")` {
+			return op + " is an operator, not a function: write it between its operands, e.g. data.body " + op + ` "help"`
+		}
+	}
+	if strings.HasPrefix(msg, "invalid operation: ") && strings.Contains(msg, "(mismatched types ") {
+		return msg + ": compare like with like, a number with a number (without quotes) and text with text"
+	}
 	return msg
 }
 

@@ -116,6 +116,12 @@ func TestBrokenPositions(t *testing.T) {
 			{5, 14, "slack.com/api", `connections.slack.api_url "slack.com/api" is not an http(s) URL`},
 			{8, 11, "Group bot", `connections.email.from "Group bot" is not an address`},
 		}},
+		// expr's words for an operator called as a function and for a
+		// comparison of a number with text, with what to write.
+		{"condition-operator-as-function", []want{
+			{5, 9, "startsWith(", `startsWith is an operator, not a function: write it between its operands, e.g. data.body startsWith "help"`},
+			{10, 33, `> "3"`, `(mismatched types int and string): compare like with like, a number with a number (without quotes) and text with text`},
+		}},
 		{"top-level-list", []want{{1, 1, "- name: welcome", "the rules file is a list, not a mapping: start it with `version: 1` and `rules:`"}}},
 		// A misspelt required field is one problem, not also a missing one.
 		{"misspelt-required-field", []want{{7, 11, "mesage:", `unknown key "mesage" (did you mean "message"?)`}}},
