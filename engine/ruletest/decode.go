@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/internal/yamlx"
 )
@@ -278,12 +279,7 @@ func (d *decoder) decodeCase(n *yaml.Node, opts CaseOptions) *Case {
 	} else {
 		c.Name = fmt.Sprintf("%s example %d", opts.Rule, opts.Index+1)
 	}
-	index := -1
-	if e, ok := f["event_index"]; ok {
-		if i, ok := d.integer(e.Value, what+": event_index"); ok {
-			index = i
-		}
-	}
+	index := d.eventIndex(f, what)
 	if e, ok := f["events"]; ok {
 		if x, both := f["event"]; both {
 			d.errorf(x.Key, "%s: give event: (one event) or events: (a sequence), not both", what)
@@ -367,7 +363,39 @@ func valueOf(f map[string]entry, key string) *yaml.Node {
 }
 
 // event decodes a case's event: a path or an inline mapping.
-func (d *decoder) event(n *yaml.Node, dir string, index int, what string) *event.Event {
+// pickIndex says which event_index values a file of n events takes.
+func pickIndex(n int) string {
+	if n == 1 {
+		return ": remove event_index, or write 0"
+	}
+	return fmt.Sprintf(": write 0 to %d", n-1)
+}
+
+// eventIndex reads the event_index of a case or a step, whose fields are
+// f: the index and where it is written; -1 and nil without one, or -1
+// and its node when it is not a whole number (reported here).
+func (d *decoder) eventIndex(f map[string]entry, what string) pick {
+	e, ok := f["event_index"]
+	if !ok {
+		return pick{-1, nil}
+	}
+	i, ok := d.integer(e.Value, what+": event_index")
+	if !ok {
+		i = -1
+	}
+	return pick{i, e.Value}
+}
+
+// pick is an event_index: i is -1 when none is given, or when the one
+// written at n is not a whole number.
+type pick struct {
+	i int
+	n *yaml.Node
+}
+
+// event reads the event of a case or step from n, a path or an inline
+// event; index picks one of several.
+func (d *decoder) event(n *yaml.Node, dir string, index pick, what string) *event.Event {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias // the same event again: `event: *link`
 	}
@@ -411,11 +439,13 @@ func (d *decoder) event(n *yaml.Node, dir string, index int, what string) *event
 		return nil
 	}
 	switch {
-	case index >= len(evs):
-		d.errorf(n, "%s: event_index %d is out of range: %s holds %d event(s)", what, index, from, len(evs))
+	case index.n != nil && index.i < 0:
+		return nil // not a whole number, reported
+	case index.i >= len(evs):
+		d.errorf(index.n, "%s: event_index %d is out of range: %s holds %s%s", what, index.i, from, funcs.Plural(len(evs), "event", "events"), pickIndex(len(evs)))
 		return nil
-	case index >= 0:
-		return evs[index]
+	case index.i >= 0:
+		return evs[index.i]
 	case len(evs) > 1:
 		d.errorf(n, "%s: %s holds %d events: pick one with event_index: 0 to %d", what, from, len(evs), len(evs)-1)
 		return nil

@@ -120,7 +120,20 @@ func TestDecodeProblems(t *testing.T) {
     event: events/lines.jsonl
     event_index: 2
     fires: [welcome]
-`, []string{"x_test.yaml:3:12: test \"a\": event_index 2 is out of range", "holds 2 event(s)"}, 1},
+`, []string{"x_test.yaml:4:18: test \"a\": event_index 2 is out of range: events/lines.jsonl holds 2 events: write 0 to 1"}, 1},
+		{"event index out of range of one event", `tests:
+  - name: a
+    event: events/add.json
+    event_index: 1
+    fires: [welcome]
+`, []string{"x_test.yaml:4:18: test \"a\": event_index 1 is out of range: events/add.json holds 1 event: remove event_index, or write 0"}, 1},
+		// One mistake, one problem: not also "holds 2 events".
+		{"event index not a number", `tests:
+  - name: a
+    event: events/lines.jsonl
+    event_index: first
+    fires: [welcome]
+`, []string{`x_test.yaml:4:18: test "a": event_index must be a whole number (0 or more), found the text "first"`}, 1},
 		{"inline event without event field", `tests:
   - name: a
     event: {id: x, action: add}

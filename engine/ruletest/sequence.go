@@ -55,11 +55,7 @@ func (d *decoder) sequence(n *yaml.Node, dir, what string) []Step {
 			d.errorf(item, "%s has no `event:`: give a recorded event's path or the event inline", w)
 			continue
 		}
-		index := -1
-		if x, ok := f["event_index"]; ok {
-			index, _ = d.integer(x.Value, w+": event_index")
-		}
-		ev := d.event(e.Value, dir, index, w)
+		ev := d.event(e.Value, dir, d.eventIndex(f, w), w)
 		if ev == nil {
 			continue
 		}
