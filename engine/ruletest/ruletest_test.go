@@ -371,6 +371,13 @@ func TestRun(t *testing.T) {
         index: 0
         params: { level: info }
 `, []string{`7:19: welcome/log[0]: field "level" is not set; set fields: message, fields`}},
+		{"field misspelt", `
+    event: events/add.json
+    actions:
+      - rule: welcome
+        index: 0
+        contains: { mesage: Welcome }
+`, []string{`7:21: welcome/log[0]: field "mesage" is not set (did you mean "message"?); set fields: message, fields`}},
 		{"several candidate actions, none matches", `
     event: events/add.json
     actions:

@@ -13,6 +13,7 @@ import (
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/engine/requests"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/internal/suggest"
 )
 
 // Failure is one expectation of a case that did not hold, at the line
@@ -324,6 +325,12 @@ func selector(a ActionExpect) string {
 	return "(any)"
 }
 
+// unset says that field is not among the set fields of an action, with
+// the one meant when it is misspelt.
+func unset(field string, set []string) string {
+	return fmt.Sprintf("field %q is not set%s; set fields: %s", field, suggest.DidYouMean(field, set), strings.Join(set, ", "))
+}
+
 // compare checks the params and contains of a against one rendered
 // action. A failure shows the rendered value as dry-run does, secrets
 // masked.
@@ -337,7 +344,7 @@ func (r *run) compare(ra engine.Rendered, a ActionExpect) []Failure {
 	for _, p := range a.Params {
 		got, set := ra.Params[p.Field]
 		if !set {
-			fail(p.Pos, "field %q is not set; set fields: %s", p.Field, strings.Join(ra.Action.Fields(), ", "))
+			fail(p.Pos, "%s", unset(p.Field, ra.Action.Fields()))
 			continue
 		}
 		if !sameValue(got, p.Want) {
@@ -347,7 +354,7 @@ func (r *run) compare(ra engine.Rendered, a ActionExpect) []Failure {
 	for _, p := range a.Contains {
 		got, set := ra.Params[p.Field]
 		if !set {
-			fail(p.Pos, "field %q is not set; set fields: %s", p.Field, strings.Join(ra.Action.Fields(), ", "))
+			fail(p.Pos, "%s", unset(p.Field, ra.Action.Fields()))
 			continue
 		}
 		text := event.Format(got)
