@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -154,9 +153,9 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 
 // DecodeFile reads and decodes a test file.
 func DecodeFile(file string) (*Suite, engine.Problems) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, engine.Problems{{File: file, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read the test file: %v", err)}}
+	data, problems := readFile(file, "test file")
+	if problems != nil {
+		return nil, problems
 	}
 	return Decode(file, data)
 }

@@ -34,11 +34,25 @@ func LoadFileUntested(name string, opts engine.LoadOptions) (*engine.RuleSet, en
 }
 
 func loadFile(name string, opts engine.LoadOptions, load func(string, []byte, engine.LoadOptions) (*engine.RuleSet, engine.Problems)) (*engine.RuleSet, engine.Problems) {
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return nil, engine.Problems{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot read the rules file: %v", err)}}
+	data, problems := readFile(name, "rules file")
+	if problems != nil {
+		return nil, problems
 	}
 	return load(name, data, opts)
+}
+
+// readFile reads the file name, a what ("rules file", "test file"); the
+// problem when it cannot says so, and what to do about a folder.
+func readFile(name, what string) ([]byte, engine.Problems) {
+	data, err := os.ReadFile(name)
+	if err == nil {
+		return data, nil
+	}
+	msg := fmt.Sprintf("cannot read the %s: %v", what, err)
+	if fi, serr := os.Stat(name); serr == nil && fi.IsDir() {
+		msg = fmt.Sprintf("%s is a folder: name the %s in it", name, what)
+	}
+	return nil, engine.Problems{{File: name, Line: 1, Col: 1, Msg: msg}}
 }
 
 // Load loads a rules file and runs the inline examples of its rules: a
