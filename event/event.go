@@ -91,6 +91,9 @@ var ErrNoEvent = errors.New(`missing "event" field`)
 type badEventField struct{ held string }
 
 func (e badEventField) Error() string {
+	if e.held == "" {
+		return `the "event" field is empty: give the event's type, e.g. "event": "group:update"`
+	}
 	return `the "event" field holds ` + e.held + `, not the event's type as text, e.g. "event": "group:update"`
 }
 

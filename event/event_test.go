@@ -117,6 +117,7 @@ func TestShapeErrorPosition(t *testing.T) {
 		{batch, 3, 3, `element 1: missing "event" field`, true},
 		{"[{\"event\":\"e\"},\n 7]", 2, 2, "element 1: not a JSON object", false},
 		{"{\n  \"id\": \"3EB0\",\n  \"event\": 5\n}", 3, 12, `the "event" field holds 5, not the event's type as text`, true},
+		{"{\n  \"id\": \"3EB0\",\n  \"event\": \"\"\n}", 3, 12, `the "event" field is empty: give the event's type`, true},
 		{"\n{\"id\": \"3EB0\"}", 2, 1, `missing "event" field`, true},
 		{"[{\"event\":\"e\"}, {\"x\": {\"event\": 1}, \"event\": [\"a\"]}]", 1, 46, `element 1: the "event" field holds ["a"]`, true},
 	} {
