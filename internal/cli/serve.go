@@ -62,6 +62,22 @@ func runServe(s Streams, args []string) int {
 		return exitUsage(s, fs, "%v", err)
 	}
 	cfg.Logger = logger
+	for _, f := range []struct {
+		name string
+		n    int64
+	}{{"max-body", cfg.MaxBody}, {"workers", int64(cfg.Workers)}, {"max-queued", int64(cfg.MaxQueued)}, {"max-state-keys", int64(cfg.MaxStateKeys)}} {
+		if f.n < 1 {
+			return exitUsage(s, fs, "--%s must be 1 or more, not %d (leave it out for the default)", f.name, f.n)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"retention", cfg.Retention}, {"drain-timeout", cfg.DrainTimeout}} {
+		if f.d <= 0 {
+			return exitUsage(s, fs, "--%s must be longer than 0, not %v (leave it out for the default)", f.name, f.d)
+		}
+	}
 	if cfg.Sync != "full" && cfg.Sync != "normal" {
 		return exitUsage(s, fs, "--sync %q: use full (survives power loss) or normal (survives a crash of hookd only)", cfg.Sync)
 	}
