@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/hookd/hookd/internal/cluster"
+	"github.com/hookd/hookd/internal/natsnode"
 	"github.com/hookd/hookd/store"
 	jsstore "github.com/hookd/hookd/store/jetstream"
 )
@@ -79,4 +81,18 @@ func openClusterStore(c *clusterFlags) (store.Store, func(), error) {
 		return nil, nil, err
 	}
 	return st, func() { st.Close(); os.RemoveAll(tmp) }, nil
+}
+
+// checkPeers reports a --cluster-peers entry that is no route address,
+// before anything is started.
+func (c *clusterFlags) checkPeers() error {
+	if c.peers == "" {
+		return nil
+	}
+	for _, p := range strings.Split(c.peers, ",") {
+		if err := natsnode.CheckRoute(p); err != nil {
+			return fmt.Errorf("--cluster-peers: %q is not a route address (%v): list the --cluster-listen address (host:port) of every node, this one included, separated by commas, e.g. 10.0.0.1:6222,10.0.0.2:6222,10.0.0.3:6222", p, err)
+		}
+	}
+	return nil
 }

@@ -81,6 +81,9 @@ func runServe(s Streams, args []string) int {
 	if cfg.Sync != "full" && cfg.Sync != "normal" {
 		return exitUsage(s, fs, "--sync %q: use full (survives power loss) or normal (survives a crash of hookd only)", cfg.Sync)
 	}
+	if err := cf.checkPeers(); err != nil {
+		return exitUsage(s, fs, "%v", err)
+	}
 	if cf.enabled() {
 		ccfg := cf.config(cfg.DataDir, cfg.Sync, logger)
 		cfg.OpenStore = func(ctx context.Context) (store.Store, error) { return cluster.Open(ctx, ccfg) }

@@ -217,6 +217,13 @@ func hostPort(addr string) (string, int, error) {
 }
 
 // routeURL makes a route URL of host:port or checks a nats-route URL.
+// CheckRoute reports whether r is a route address Config.Routes takes:
+// host:port, or nats-route://host:port.
+func CheckRoute(r string) error {
+	_, err := routeURL(r)
+	return err
+}
+
 func routeURL(r string) (*url.URL, error) {
 	if !strings.Contains(r, "://") {
 		if _, _, err := net.SplitHostPort(r); err != nil {
