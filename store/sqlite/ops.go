@@ -251,9 +251,9 @@ func (s *Store) Requeue(ctx context.Context, ids []int64) (int, error) {
 			if jerr != nil {
 				return jerr
 			}
-			refused, unknown, err := refusedIDs(w, string(list), ids, `state = 'dead'`)
-			if err != nil {
-				return err
+			refused, unknown, rerr := refusedIDs(w, string(list), ids, `state = 'dead'`)
+			if rerr != nil {
+				return rerr
 			}
 			if len(refused) > 0 {
 				return &store.NotDeadError{IDs: refused, Unknown: unknown}
