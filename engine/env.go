@@ -125,10 +125,13 @@ func (l *loader) noteEnv(n *yaml.Node, name, v string) {
 	}
 }
 
-// webhookSecrets takes as secrets the ${ENV} values in the url and
-// headers of a webhook action (body, the node of its fields): whatever
-// a user keeps out of the rules file there is a credential, or an URL
-// holding one (a token in its path, as chat webhooks have it).
+// webhookSecrets takes as secrets the ${ENV} values in the url and the
+// secret headers (see httpx.IsSecretHeader) of a webhook action (body,
+// the node of its fields): what a user keeps out of the rules file there
+// is a credential, or an URL holding one (a token in its path, as chat
+// webhooks have it). The values of other headers (an API version, an
+// environment's name) are no secret, and masked everywhere they would
+// mangle every date or word like them.
 func (l *loader) webhookSecrets(body *yaml.Node) {
 	for i := 0; i+1 < len(body.Content); i += 2 {
 		switch v := body.Content[i+1]; body.Content[i].Value {
@@ -137,16 +140,12 @@ func (l *loader) webhookSecrets(body *yaml.Node) {
 				l.secrets = append(l.secrets, actions.URLSecrets(e)...)
 			}
 		case "headers":
-			l.envSecretsUnder(v)
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				if httpx.IsSecretHeader(v.Content[j].Value) {
+					l.secrets = append(l.secrets, l.envValues[v.Content[j+1]]...)
+				}
+			}
 		}
-	}
-}
-
-// envSecretsUnder takes every ${ENV} value in n and below as a secret.
-func (l *loader) envSecretsUnder(n *yaml.Node) {
-	l.secrets = append(l.secrets, l.envValues[n]...)
-	for _, c := range n.Content {
-		l.envSecretsUnder(c)
 	}
 }
 
@@ -154,7 +153,7 @@ func (l *loader) envSecretsUnder(n *yaml.Node) {
 // masking wherever a text may hold one: the connections' (see
 // actions.Connections.Secrets) and the ${ENV} values of the rules that
 // are secrets (a variable named as one, such as CRM_TOKEN, or a value in
-// the url or headers of a webhook action).
+// the url or a secret header of a webhook action).
 func (rs *RuleSet) Secrets() []string {
 	return actions.SecretList(slices.Concat(rs.Connections.Secrets(), rs.secrets)...)
 }

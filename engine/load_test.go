@@ -534,13 +534,17 @@ func TestLoadModel(t *testing.T) {
 }
 
 // The ${ENV} values that are secrets: those of a variable named as one,
-// wherever they go, and those in a webhook's url and headers; not the
-// others (a group's name in a condition or a message).
+// wherever they go, and those in a webhook's url and secret headers; not
+// the others (a group's name in a condition or a message, an API version
+// or an environment's name in a header that holds no credential, which
+// masked would mangle every date or word like them).
 func TestRuleSetSecrets(t *testing.T) {
 	env := map[string]string{
 		"CRM_API_KEY": "value-of-crm-api-key",
 		"HOOK_URL":    "https://chat.example.com/api/webhooks/1/AbCdEfGhIjKlMnOpQrSt",
 		"TENANT":      "value-of-tenant",
+		"API_VERSION": "2022-06-28",
+		"DEPLOY_ENV":  "production",
 		"TEAM":        "value-of-team",
 		"OPS_EMAIL":   "ops@example.com",
 		"WA_TOKEN":    "value-of-wassenger-token",
@@ -555,7 +559,7 @@ rules:
     do:
       - webhook:
           url: "${HOOK_URL}"
-          headers: {X-Tenant: "${TENANT}"}
+          headers: {X-Tenant-Key: "${TENANT}", Api-Version: "${API_VERSION}", X-Environment: "${DEPLOY_ENV}"}
           body: {text: "{{ id }} for ${TEAM}", key: "${CRM_API_KEY}"}
       - log: {message: "to ${OPS_EMAIL} about ${TEAM}"}
 `
@@ -569,7 +573,7 @@ rules:
 			t.Errorf("Secrets() = %q, want it to hold %q", got, want)
 		}
 	}
-	for _, not := range []string{env["TEAM"], env["OPS_EMAIL"]} {
+	for _, not := range []string{env["TEAM"], env["OPS_EMAIL"], env["API_VERSION"], env["DEPLOY_ENV"]} {
 		if slices.Contains(got, not) {
 			t.Errorf("Secrets() = %q holds %q, which is no secret", got, not)
 		}
