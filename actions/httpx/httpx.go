@@ -90,18 +90,21 @@ func Do(ctx context.Context, client *http.Client, req *http.Request, secrets ...
 
 // maskBody returns at most n bytes of body with every non-empty secret
 // replaced by "<secret>", masked before the cut so that a cut inside a
-// secret does not keep its start; a kept tail that could be the start of
-// a secret the cut went through is dropped too.
+// secret does not keep its start; when body (as read, n+1 bytes for an
+// answer longer than n) was cut, a kept tail that could be the start of a
+// secret the cut went through is dropped too, even if masking made the
+// rest short enough to keep.
 func maskBody(body []byte, n int, secrets ...string) []byte {
+	cutShort := len(body) > n
 	for _, s := range secrets {
 		if s != "" {
 			body = bytes.ReplaceAll(body, []byte(s), []byte(secret.Mask))
 		}
 	}
-	if len(body) <= n {
+	if !cutShort {
 		return body
 	}
-	body = body[:n]
+	body = body[:min(n, len(body))]
 	cut := len(body)
 	for _, s := range secrets {
 		for k := min(len(s)-1, len(body)); k > 0; k-- {

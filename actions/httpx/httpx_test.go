@@ -141,6 +141,9 @@ func TestDoMasksSecretsInBody(t *testing.T) {
 		{"across the snippet's cut", strings.Repeat("x", SnippetLen-6) + " " + tok},
 		{"across the JSON snippet's cut", `{"message":"` + strings.Repeat("x", SnippetLen-16) + " " + tok + `"}`},
 		{"across the kept body's end", strings.Repeat(" ", MaxBody-8) + tok + strings.Repeat("y", 100)},
+		// The first one masked leaves the read under MaxBody: the read
+		// still cut the second.
+		{"across the read's end, after one masked", tok + strings.Repeat(" ", MaxBody+1-len(tok)-10) + tok + strings.Repeat("y", 100)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
