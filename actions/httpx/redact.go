@@ -93,11 +93,12 @@ func redactQuery(raw string) string {
 
 // IsSecretName reports whether a query parameter or header name says its
 // value is a secret: it contains token, secret, passw, apikey, api_key,
-// api-key, authorization, signature, credential or cookie, or it is or
-// ends in key, sig, pass, pwd, auth or session (case-insensitive).
+// api-key, authorization, authentication, signature, credential or
+// cookie, or it is or ends in key, sig, pass, pwd, auth or session
+// (case-insensitive).
 func IsSecretName(name string) bool {
 	n := strings.ToLower(name)
-	for _, w := range []string{"token", "secret", "passw", "apikey", "api_key", "api-key", "authorization", "signature", "credential", "cookie"} {
+	for _, w := range []string{"token", "secret", "passw", "apikey", "api_key", "api-key", "authorization", "authentication", "signature", "credential", "cookie"} {
 		if strings.Contains(n, w) {
 			return true
 		}
