@@ -52,20 +52,19 @@ func (c *SlackConfig) Secrets() []string {
 }
 
 // URLSecrets lists a secret URL (a chat's incoming webhook, whose path
-// holds its token) with the parts of it that may show alone: its path
-// (escaped and not), a last segment long enough to be a token, and the
-// password of its user info.
+// holds its token) with the parts of it that may show alone: a last
+// path segment long enough to be a token, with the path (escaped and
+// not) that holds it, and the password of its user info.
 func URLSecrets(raw string) []string {
 	vs := []string{raw}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return vs
 	}
-	if strings.Count(u.Path, "/") > 1 {
-		vs = append(vs, u.EscapedPath(), u.Path)
-	}
 	if base := path.Base(u.Path); len(base) >= minTokenLen {
-		vs = append(vs, base)
+		// A token at the path's end: the path shows it too. A path of
+		// short words (/api/v2) is left, to not mask it everywhere.
+		vs = append(vs, base, u.EscapedPath(), u.Path)
 	}
 	if pw, ok := u.User.Password(); ok {
 		vs = append(vs, pw)
