@@ -385,15 +385,12 @@ func (l *loader) checkOwnRefs() {
 func (l *loader) checkConnections(n *yaml.Node) {
 	c := &l.rs.Connections
 	if c.Email != nil {
-		switch c.Email.TLS {
-		case "", "starttls", "implicit", "none":
-		default:
-			l.errorf(pathValue(n, "email", "tls"), "connections.email.tls must be starttls, implicit or none, found %q", c.Email.TLS)
+		// checkable: unset or empty is no value to check.
+		if v := c.Email.TLS; checkable(v) && v != "starttls" && v != "implicit" && v != "none" {
+			l.errorf(pathValue(n, "email", "tls"), "connections.email.tls must be starttls, implicit or none, found %q", v)
 		}
-		switch c.Email.Auth {
-		case "", "plain", "login":
-		default:
-			l.errorf(pathValue(n, "email", "auth"), "connections.email.auth must be plain or login, found %q", c.Email.Auth)
+		if v := c.Email.Auth; checkable(v) && v != "plain" && v != "login" {
+			l.errorf(pathValue(n, "email", "auth"), "connections.email.auth must be plain or login, found %q", v)
 		}
 		if c.Email.TLS == email.TLSNone && c.Email.Username != "" && !email.Loopback(c.Email.Host) && !strings.HasPrefix(c.Email.Host, unsetMark) {
 			// Every send would be refused before the password is sent.

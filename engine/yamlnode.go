@@ -84,6 +84,12 @@ func (l *loader) decodeStruct(n *yaml.Node, ptr any, what string) {
 }
 
 func (l *loader) decodeValue(n *yaml.Node, fv reflect.Value, what string) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, unsetMark) && fv.Type() != secretType && fv.Kind() != reflect.String {
+		// An unset variable of a dry-run (see LoadOptions.AllowUnsetEnv)
+		// where a number, duration or boolean goes: the default stands
+		// in for it, as text does in a text field.
+		return
+	}
 	switch {
 	case fv.Type() == secretType:
 		if s, ok := l.str(n, what); ok {
