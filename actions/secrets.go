@@ -42,7 +42,8 @@ func (c *SlackConfig) Secrets() []string {
 	if raw := c.WebhookURL.Reveal(); raw != "" {
 		vs = append(vs, URLSecrets(raw)...)
 		if u, err := url.Parse(raw); err == nil {
-			vs = append(vs, path.Base(u.Path))
+			// The whole path is Slack's secret, however short.
+			vs = append(vs, u.EscapedPath(), u.Path, path.Base(u.Path))
 			if rest, ok := strings.CutPrefix(u.Path, "/services/"); ok {
 				vs = append(vs, rest)
 			}
