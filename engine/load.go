@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/mail"
 	"os"
 	"path"
 	"reflect"
@@ -385,16 +384,13 @@ func (l *loader) checkOwnRefs() {
 func (l *loader) checkConnections(n *yaml.Node) {
 	c := &l.rs.Connections
 	if c.Email != nil {
-		// checkable: unset or empty is no value to check.
-		if v := c.Email.TLS; checkable(v) && v != "starttls" && v != "implicit" && v != "none" {
-			l.errorf(pathValue(n, "email", "tls"), "connections.email.tls must be starttls, implicit or none, found %q", v)
+		// The sender would refuse every send: the daemon would
+		// dead-letter each message.
+		for _, p := range email.Check(c.Email, func(v string) bool { return !checkable(v) }) {
+			l.errorf(pathValue(n, "email", p.Field), "%s", p.Msg)
 		}
-		if v := c.Email.Auth; checkable(v) && v != "plain" && v != "login" {
-			l.errorf(pathValue(n, "email", "auth"), "connections.email.auth must be plain or login, found %q", v)
-		}
-		if c.Email.TLS == email.TLSNone && c.Email.Username != "" && !email.Loopback(c.Email.Host) && !strings.HasPrefix(c.Email.Host, unsetMark) {
-			// Every send would be refused before the password is sent.
-			l.errorf(pathValue(n, "email", "tls"), "connections.email.tls: none sends the username and password in plaintext, which hookd does only to a loopback server (localhost, 127.0.0.1, ::1), not to %q: set tls to starttls or implicit, or remove username for a relay without authentication", c.Email.Host)
+		if msg := email.PlaintextProblem(c.Email); msg != "" && checkable(c.Email.Host) {
+			l.errorf(pathValue(n, "email", "tls"), "%s", msg)
 		}
 	}
 	if c.Slack != nil {
@@ -405,11 +401,6 @@ func (l *loader) checkConnections(n *yaml.Node) {
 		}
 		if u := c.Slack.APIURL; checkable(u) && !httpx.IsHTTPURL(u) {
 			l.errorf(pathValue(n, "slack", "api_url"), "connections.slack.api_url %q is not an http(s) URL; remove it to use %s", httpx.RedactURL(u), actions.DefaultSlackAPIURL)
-		}
-	}
-	if c.Email != nil && checkable(c.Email.From) {
-		if _, err := mail.ParseAddress(c.Email.From); err != nil {
-			l.errorf(pathValue(n, "email", "from"), "connections.email.from %q is not an address; use e.g. \"Group bot <bot@example.com>\"", c.Email.From)
 		}
 	}
 	if c.Wassenger != nil && c.Wassenger.BaseURL != "" && !strings.HasPrefix(c.Wassenger.BaseURL, "http://") && !strings.HasPrefix(c.Wassenger.BaseURL, "https://") {

@@ -300,7 +300,7 @@ func TestLoadPositions(t *testing.T) {
 		{"bad glob", "version: 1\nrules:\n  - name: r\n    on: [group:update, \"message:[\"]\n    stop: true\n", 4, 24, `bad glob "message:["`},
 		{"duplicate key", head + "    on: message:in:new\n    stop: true\n", 5, 5, `duplicate key "on" (first at line 4)`},
 		{"bad duration", "version: 1\ndelivery:\n  timeout: 15\nrules: []\n", 3, 12, "delivery.timeout must be a duration such as 500ms, 15s or 10m"},
-		{"email tls", "version: 1\nconnections:\n  email: {host: h, from: f@example.com, tls: ssl}\nrules: []\n", 3, 46, "connections.email.tls must be starttls, implicit or none"},
+		{"email tls", "version: 1\nconnections:\n  email: {host: h, from: f@example.com, tls: ssl}\nrules: []\n", 3, 46, `connections.email.tls is "ssl"; use starttls (port 587), implicit (port 465) or none`},
 		{"a template in a body's key", head + "    do:\n      - webhook:\n          url: https://example.com/h\n          body: { n: 1, \"{{ action }}\": 1 }\n",
 			8, 26, `do[0].webhook.body: the key "{{ action }}" is sent as written: keys are not templates`},
 		{"a template in a header's name", head + "    do:\n      - webhook:\n          url: https://example.com/h\n          headers:\n            \"X-{{ action }}\": yes\n",

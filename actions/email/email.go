@@ -129,13 +129,12 @@ func New(cfg *actions.EmailConfig, opts Options) *Sender {
 	if s.host == "" {
 		problems = append(problems, "connections.email.host is empty; set it to the SMTP server's name")
 	}
+	for _, p := range Check(cfg, nil) {
+		problems = append(problems, p.Msg)
+	}
 	s.tlsMode = strings.ToLower(strings.TrimSpace(cfg.TLS))
-	switch s.tlsMode {
-	case "":
+	if s.tlsMode == "" {
 		s.tlsMode = TLSStartTLS
-	case TLSStartTLS, TLSImplicit, TLSNone:
-	default:
-		problems = append(problems, fmt.Sprintf("connections.email.tls is %q; use starttls (port 587), implicit (port 465) or none (loopback test servers only)", cfg.TLS))
 	}
 	s.port = cfg.Port
 	if s.port == 0 {
@@ -148,22 +147,11 @@ func New(cfg *actions.EmailConfig, opts Options) *Sender {
 			s.port = PortStartTLS
 		}
 	}
-	if s.port < 1 || s.port > 65535 {
-		problems = append(problems, fmt.Sprintf("connections.email.port %d is not a TCP port; use 587, 465 or 25", cfg.Port))
-	}
 	s.auth = strings.ToLower(strings.TrimSpace(cfg.Auth))
-	switch {
-	case s.username == "" && s.auth != "":
-		problems = append(problems, fmt.Sprintf("connections.email.auth is %q but username is empty; set username (and password) or remove auth", cfg.Auth))
-	case s.username == "":
-	case s.auth == "":
+	if s.username != "" && s.auth == "" {
 		s.auth = AuthPlain
-	case s.auth != AuthPlain && s.auth != AuthLogin:
-		problems = append(problems, fmt.Sprintf("connections.email.auth is %q; use plain or login", cfg.Auth))
 	}
-	if addr, err := parseAddress(cfg.From); err != nil {
-		problems = append(problems, fmt.Sprintf("connections.email.from %q is not an address (%v); use e.g. \"Group bot <bot@example.com>\"", cfg.From, err))
-	} else {
+	if addr, err := parseAddress(cfg.From); err == nil {
 		s.fromAddr = addr.Address
 	}
 	if len(problems) > 0 {
@@ -179,6 +167,62 @@ func New(cfg *actions.EmailConfig, opts Options) *Sender {
 		s.tls.ServerName = s.host
 	}
 	return s
+}
+
+// Problem is a problem of the email connection's settings that would
+// make every send fail: the field of connections.email it is in, and
+// what is wrong and what to do.
+type Problem struct{ Field, Msg string }
+
+// Check returns the problems of cfg's TLS mode, port, auth and from
+// address: what New refuses every send for, and the rules loader
+// reports at the field's line. skip, when not nil, says a
+// value is not to be checked (an unset variable of a dry-run). An empty
+// host is New's own problem: the loader asks for it only where an
+// action sends email.
+func Check(cfg *actions.EmailConfig, skip func(string) bool) []Problem {
+	checks := func(v string) bool { return skip == nil || !skip(v) }
+	var out []Problem
+	add := func(field, format string, args ...any) {
+		out = append(out, Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	mode := strings.ToLower(strings.TrimSpace(cfg.TLS))
+	if checks(cfg.TLS) {
+		switch mode {
+		case "", TLSStartTLS, TLSImplicit, TLSNone:
+		default:
+			add("tls", "connections.email.tls is %q; use starttls (port 587), implicit (port 465) or none (loopback test servers only)", cfg.TLS)
+		}
+	}
+	if cfg.Port < 0 || cfg.Port > 65535 {
+		add("port", "connections.email.port %d is not a TCP port; use 587, 465 or 25", cfg.Port)
+	}
+	auth := strings.ToLower(strings.TrimSpace(cfg.Auth))
+	if checks(cfg.Auth) {
+		switch {
+		case cfg.Username == "" && auth != "":
+			add("auth", "connections.email.auth is %q but username is empty; set username (and password) or remove auth", cfg.Auth)
+		case auth != "" && auth != AuthPlain && auth != AuthLogin:
+			add("auth", "connections.email.auth is %q; use plain or login", cfg.Auth)
+		}
+	}
+	if checks(cfg.From) {
+		if _, err := parseAddress(cfg.From); err != nil {
+			add("from", "connections.email.from %q is not an address (%v); use e.g. \"Group bot <bot@example.com>\"", cfg.From, err)
+		}
+	}
+	return out
+}
+
+// PlaintextProblem is the problem of a password that would go in
+// plaintext to a server other than this machine, which the sender
+// refuses at each send (checked there by the SMTP client): the rules
+// loader reports it at load; "" when there is none.
+func PlaintextProblem(cfg *actions.EmailConfig) string {
+	if strings.ToLower(strings.TrimSpace(cfg.TLS)) != TLSNone || cfg.Username == "" || Loopback(cfg.Host) {
+		return ""
+	}
+	return fmt.Sprintf("connections.email.tls: none sends the username and password in plaintext, which hookd does only to a loopback server (localhost, 127.0.0.1, ::1), not to %q: set tls to starttls or implicit, or remove username for a relay without authentication", cfg.Host)
 }
 
 // Loopback reports whether host names this machine's loopback

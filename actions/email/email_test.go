@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -588,5 +589,37 @@ func TestNoSecretInLogs(t *testing.T) {
 	assertNoSecret(t, "logs", logs.String())
 	if !strings.Contains(logs.String(), "535") {
 		t.Errorf("the logged results lack the failed attempt: %s", logs.String())
+	}
+}
+
+// Check finds what New refuses every send for, field by field, and
+// leaves alone what skip says is not to be checked.
+func TestCheck(t *testing.T) {
+	unset := func(v string) bool { return strings.HasPrefix(v, "<unset ") }
+	for _, tc := range []struct {
+		name   string
+		cfg    actions.EmailConfig
+		fields []string
+	}{
+		{"good", actions.EmailConfig{Host: "smtp.example.com", TLS: "STARTTLS", Username: "u", Auth: "Login", From: "bot@example.com"}, nil},
+		{"bad tls", actions.EmailConfig{TLS: "ssl", From: "bot@example.com"}, []string{"tls"}},
+		{"port", actions.EmailConfig{Port: 70000, From: "bot@example.com"}, []string{"port"}},
+		{"auth without username", actions.EmailConfig{Auth: "plain", From: "bot@example.com"}, []string{"auth"}},
+		{"bad auth", actions.EmailConfig{Username: "u", Auth: "cram-md5", From: "bot@example.com"}, []string{"auth"}},
+		{"bad from", actions.EmailConfig{From: "Group bot"}, []string{"from"}},
+		{"unset values", actions.EmailConfig{TLS: "<unset T>", Auth: "<unset A>", From: "<unset F>"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, p := range Check(&tc.cfg, unset) {
+				if !strings.Contains(p.Msg, "connections.email."+p.Field) {
+					t.Errorf("problem of %s does not name it: %s", p.Field, p.Msg)
+				}
+				got = append(got, p.Field)
+			}
+			if !slices.Equal(got, tc.fields) {
+				t.Errorf("Check = %v, want %v", got, tc.fields)
+			}
+		})
 	}
 }
