@@ -172,7 +172,7 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 			d.log.Warn("rule failed on event", "event", ev.Name, "key", ev.Key, "err", e.Error())
 		}
 		if debug {
-			d.log.Debug("event accepted", "event", ev.Name, "action", ev.Action, "key", ev.Key, "rules", len(results[i].Fired), "jobs", len(o.Jobs))
+			d.log.Debug("event accepted", "event", ev.Name, "action", ev.Action, "key", ev.Key, "rules", len(recs[i].Event.Rules), "muted", len(recs[i].Event.Muted), "jobs", len(o.Jobs))
 		}
 		d.delivery.Push(o.Jobs...)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -439,6 +440,11 @@ func TestMutesThroughTheAPI(t *testing.T) {
 		}
 		if n := h.metric(t, "hookd_rule_muted_total", "rule", "welcome"); n != 1 {
 			t.Fatalf("hookd_rule_muted_total{welcome} = %v, want 1", n)
+		}
+		// The debug line counts the rule the event fired apart from the
+		// one it matched muted, as /api/events does.
+		if logs := h.logs.String(); !regexp.MustCompile(`"event accepted"[^\n]*/m1/[^\n]*"rules":0,"muted":1,`).MatchString(logs) {
+			t.Fatalf("no debug line of m1 with rules 0 and muted 1; logs:\n%s", logs)
 		}
 
 		var ended MuteJSON
