@@ -2,7 +2,6 @@ package engine
 
 import (
 	"regexp"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -154,9 +153,7 @@ func (l *loader) webhookSecrets(body *yaml.Node) {
 // actions.Connections.Secrets) and the ${ENV} values of the rules that
 // are secrets (a variable named as one, such as CRM_TOKEN, or a value in
 // the url or a secret header of a webhook action).
-func (rs *RuleSet) Secrets() []string {
-	return actions.SecretList(slices.Concat(rs.Connections.Secrets(), rs.secrets)...)
-}
+func (rs *RuleSet) Secrets() []string { return rs.secrets }
 
 // ReadsUnset reports whether a rendered action reads an unset ${ENV}
 // variable (loaded with LoadOptions.AllowUnsetEnv), in its fields or in

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,8 +83,8 @@ type RuleSet struct {
 	// unsetConnections are the connections whose settings read an unset
 	// ${ENV} variable (see ReadsUnset).
 	unsetConnections map[string]bool
-	// secrets are the ${ENV} values of the rules that are secrets (see
-	// Secrets).
+	// secrets are the rule set's secret values (see Secrets), computed
+	// once at load.
 	secrets []string
 }
 
@@ -250,11 +251,10 @@ func Load(name string, data []byte, opts LoadOptions) (*RuleSet, Problems) {
 	l.rs.changesGroups = changesGroups(l.rs.Rules)
 	l.rs.projection = l.projection()
 	l.rs.compiled = l.compiled
-	l.rs.secrets = actions.SecretList(l.secrets...)
-	all := l.rs.Secrets()
+	l.rs.secrets = actions.SecretList(slices.Concat(l.rs.Connections.Secrets(), l.secrets)...)
 	for _, r := range l.rs.Rules {
 		for _, a := range r.Do {
-			a.secrets = all
+			a.secrets = l.rs.secrets
 		}
 	}
 	return l.rs, l.problems
