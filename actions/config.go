@@ -76,3 +76,9 @@ type WebhookConfig struct {
 	// Concurrency is the most requests in flight (0: 8).
 	Concurrency int `yaml:"concurrency"`
 }
+
+// Problem is a problem of a connection's settings that would make every
+// call fail: the field of the connection it is in, and what is wrong
+// and what to do. The integrations refuse their calls with it, and the
+// rules loader reports it at the field's line.
+type Problem struct{ Field, Msg string }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/actions/email"
-	"github.com/hookd/hookd/actions/httpx"
+	"github.com/hookd/hookd/actions/slack"
 	"github.com/hookd/hookd/engine/eventschema"
 	"github.com/hookd/hookd/event"
 	suggestpkg "github.com/hookd/hookd/internal/suggest"
@@ -386,7 +386,7 @@ func (l *loader) checkConnections(n *yaml.Node) {
 	if c.Email != nil {
 		// The sender would refuse every send: the daemon would
 		// dead-letter each message.
-		for _, p := range email.Check(c.Email, func(v string) bool { return !checkable(v) }) {
+		for _, p := range email.Check(c.Email, notCheckable) {
 			l.errorf(pathValue(n, "email", p.Field), "%s", p.Msg)
 		}
 		if msg := email.PlaintextProblem(c.Email); msg != "" && checkable(c.Email.Host) {
@@ -396,11 +396,8 @@ func (l *loader) checkConnections(n *yaml.Node) {
 	if c.Slack != nil {
 		// The actions would refuse these at every send: the daemon would
 		// dead-letter each message.
-		if u := c.Slack.WebhookURL.Reveal(); checkable(u) && !httpx.IsHTTPURL(u) {
-			l.errorf(pathValue(n, "slack", "webhook_url"), "connections.slack.webhook_url is not an http(s) URL; copy the incoming webhook's URL (https://hooks.slack.com/services/...) from the Slack app")
-		}
-		if u := c.Slack.APIURL; checkable(u) && !httpx.IsHTTPURL(u) {
-			l.errorf(pathValue(n, "slack", "api_url"), "connections.slack.api_url %q is not an http(s) URL; remove it to use %s", httpx.RedactURL(u), actions.DefaultSlackAPIURL)
+		for _, p := range slack.Check(c.Slack, notCheckable) {
+			l.errorf(pathValue(n, "slack", p.Field), "%s", p.Msg)
 		}
 	}
 	if c.Wassenger != nil && c.Wassenger.BaseURL != "" && !strings.HasPrefix(c.Wassenger.BaseURL, "http://") && !strings.HasPrefix(c.Wassenger.BaseURL, "https://") {
@@ -414,6 +411,9 @@ func (l *loader) checkConnections(n *yaml.Node) {
 func checkable(v string) bool {
 	return v != "" && !strings.Contains(v, unsetMark) && !strings.Contains(v, "${")
 }
+
+// notCheckable is !checkable, for the connections' Check functions.
+func notCheckable(v string) bool { return !checkable(v) }
 
 var (
 	topLevelKeys = []string{"version", "vars", "connections", "delivery", "identity", "rules"}

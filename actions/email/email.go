@@ -169,22 +169,17 @@ func New(cfg *actions.EmailConfig, opts Options) *Sender {
 	return s
 }
 
-// Problem is a problem of the email connection's settings that would
-// make every send fail: the field of connections.email it is in, and
-// what is wrong and what to do.
-type Problem struct{ Field, Msg string }
-
 // Check returns the problems of cfg's TLS mode, port, auth and from
 // address: what New refuses every send for, and the rules loader
 // reports at the field's line. skip, when not nil, says a
 // value is not to be checked (an unset variable of a dry-run). An empty
 // host is New's own problem: the loader asks for it only where an
 // action sends email.
-func Check(cfg *actions.EmailConfig, skip func(string) bool) []Problem {
+func Check(cfg *actions.EmailConfig, skip func(string) bool) []actions.Problem {
 	checks := func(v string) bool { return skip == nil || !skip(v) }
-	var out []Problem
+	var out []actions.Problem
 	add := func(field, format string, args ...any) {
-		out = append(out, Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
+		out = append(out, actions.Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	mode := strings.ToLower(strings.TrimSpace(cfg.TLS))
 	if checks(cfg.TLS) {

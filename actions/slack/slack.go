@@ -95,16 +95,29 @@ func New(cfg *actions.SlackConfig, opts Options) *Client {
 	c.gates = httpx.NewGates(r, burst, 0)
 
 	var problems []string
-	if !c.webhook.IsZero() && !httpx.IsHTTPURL(c.webhook.Reveal()) {
-		problems = append(problems, "connections.slack.webhook_url is not an http(s) URL; copy the incoming webhook's URL (https://hooks.slack.com/services/...) from the Slack app")
-	}
-	if !httpx.IsHTTPURL(c.apiURL) {
-		problems = append(problems, fmt.Sprintf("connections.slack.api_url %q is not an http(s) URL; remove it to use %s", httpx.RedactURL(c.apiURL), actions.DefaultSlackAPIURL))
+	for _, p := range Check(cfg, nil) {
+		problems = append(problems, p.Msg)
 	}
 	if len(problems) > 0 {
 		c.cfgErr = fmt.Errorf("slack: %s", strings.Join(problems, "; "))
 	}
 	return c
+}
+
+// Check returns the problems of cfg's URLs, which New refuses every call
+// for and the rules loader reports at the field's line: a webhook_url or
+// api_url that is not an http(s) URL. skip, when not nil, says a value
+// is not to be checked (an unset variable of a dry-run).
+func Check(cfg *actions.SlackConfig, skip func(string) bool) []actions.Problem {
+	checks := func(v string) bool { return v != "" && (skip == nil || !skip(v)) }
+	var out []actions.Problem
+	if u := cfg.WebhookURL.Reveal(); checks(u) && !httpx.IsHTTPURL(u) {
+		out = append(out, actions.Problem{Field: "webhook_url", Msg: "connections.slack.webhook_url is not an http(s) URL; copy the incoming webhook's URL (https://hooks.slack.com/services/...) from the Slack app"})
+	}
+	if u := cfg.APIURL; checks(u) && !httpx.IsHTTPURL(u) {
+		out = append(out, actions.Problem{Field: "api_url", Msg: fmt.Sprintf("connections.slack.api_url %q is not an http(s) URL; remove it to use %s", httpx.RedactURL(u), actions.DefaultSlackAPIURL)})
+	}
+	return out
 }
 
 // message is a call's fields, checked.
