@@ -128,6 +128,10 @@ func (d *Daemon) intake(w http.ResponseWriter, r *http.Request, _ httprouter.Par
 		results[i] = res
 		recs[i] = record(ev, res, now, mutes, d.cfg.MaxStateKeys)
 	}
+	// Until its jobs are pushed, a refill of the queue waits (see
+	// delivery.Deliverer.Adding).
+	d.delivery.Adding()
+	defer d.delivery.Added()
 	outcomes, err := d.store.Accept(r.Context(), recs)
 	if err != nil {
 		d.log.Error("store unavailable; webhook answered 503 so the sender retries", "err", err)

@@ -166,7 +166,7 @@ func (d *Daemon) flushDigests(ctx context.Context, now time.Time) {
 		}
 		f := snap.rules.Flush(rule, st.Key, st.Value)
 		jobs, probs := jobsFor(store.DigestEventID(st.Scope, st.Key, f.Due, st.Value), rule.Name, f.Actions, f.Errors)
-		out, err := d.store.Swap(ctx, store.Swap{Scope: st.Scope, Key: st.Key, At: now, Old: st.Value, Jobs: jobs})
+		out, err := d.swapAndPush(ctx, store.Swap{Scope: st.Scope, Key: st.Key, At: now, Old: st.Value, Jobs: jobs})
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.Warn("flush digest; trying again at the next tick", "rule", rule.Name, "key", st.Key, "err", err)
@@ -183,7 +183,6 @@ func (d *Daemon) flushDigests(ctx context.Context, now time.Time) {
 			d.log.Warn("digest action failed to render", "rule", rule.Name, "key", st.Key, "err", p)
 		}
 		d.log.Info("digest sent", "rule", rule.Name, "key", st.Key, "events", f.Count, "due", f.Due, "jobs", len(out.Jobs))
-		d.delivery.Push(out.Jobs...)
 	}
 }
 
@@ -233,7 +232,7 @@ func (d *Daemon) fireTimers(ctx context.Context, now time.Time, next map[string]
 			acts, errs := snap.rules.Tick(r, tick)
 			sw.Jobs, probs = jobsFor(store.TickEventID(scope, tick), r.Name, acts, errs)
 		}
-		out, err := d.store.Swap(ctx, sw)
+		out, err := d.swapAndPush(ctx, sw)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.Warn("fire a timer rule; trying again at the next tick", "rule", r.Name, "err", err)
@@ -256,8 +255,20 @@ func (d *Daemon) fireTimers(ctx context.Context, now time.Time, next map[string]
 			d.log.Warn("timer action failed to render", "rule", r.Name, "err", p)
 		}
 		d.log.Info("timer rule fired", "rule", r.Name, "tick", tick, "jobs", len(out.Jobs))
+	}
+}
+
+// swapAndPush swaps a state's value with sw and queues the jobs it
+// stored, if it swapped; a refill of the queue waits for it (see
+// delivery.Deliverer.Adding).
+func (d *Daemon) swapAndPush(ctx context.Context, sw store.Swap) (store.SwapOutcome, error) {
+	d.delivery.Adding()
+	defer d.delivery.Added()
+	out, err := d.store.Swap(ctx, sw)
+	if err == nil && out.Swapped {
 		d.delivery.Push(out.Jobs...)
 	}
+	return out, err
 }
 
 // maxTickSteps bounds the walk to the latest missed tick (a per-minute

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,6 +78,9 @@ type Deliverer struct {
 	q          *queue
 	stopTaking context.CancelFunc
 	stopRuns   context.CancelFunc
+	// adding is read-locked from storing jobs to pushing them (Adding,
+	// Added); a read of the store locks it to wait for them.
+	adding sync.RWMutex
 }
 
 // New returns a Deliverer that takes no job until Start.
@@ -94,16 +98,45 @@ func New(cfg Config) *Deliverer {
 // Load queues the pending jobs of the store (up to MaxQueued; the rest
 // come in as the queue drains) and returns how many it queued.
 func (d *Deliverer) Load(ctx context.Context) (int, error) {
-	pending, err := d.cfg.Store.PendingPage(ctx, d.cfg.MaxQueued)
+	pending, err := d.fromStore(func() ([]store.Job, error) { return d.cfg.Store.PendingPage(ctx, d.cfg.MaxQueued) })
 	if err != nil {
 		return 0, fmt.Errorf("load pending jobs: %w", err)
 	}
-	d.q.push(pending...)
 	if len(pending) == d.cfg.MaxQueued {
 		d.q.setOverflow() // more wait in the store
 	}
 	return len(pending), nil
 }
+
+// fromStore queues the pending jobs that read finds in the store, and
+// returns them. A job can also come in by Push (its event's), and leave
+// once run; so that none runs twice, it queues none that left the queue
+// since the read began (the read may predate its last update), and it
+// waits for the callers between Adding and Added (a job of theirs may be
+// in the read: they push it first, and so it is either queued, or left,
+// or dropped by a full queue and taken from the read).
+func (d *Deliverer) fromStore(read func() ([]store.Job, error)) ([]store.Job, error) {
+	r := d.q.startRead()
+	jobs, err := read()
+	if len(jobs) > 0 {
+		d.adding.Lock()
+		//lint:ignore SA2001 the empty section waits for the callers under way
+		d.adding.Unlock()
+	}
+	d.q.endRead(r, jobs)
+	return jobs, err
+}
+
+// Adding is called before storing jobs that the caller will Push (an
+// event's accept, a timer's or a digest's firing); Added is called after
+// the Push, or once the jobs were not stored. A read of the store that
+// brings jobs into the queue waits for the callers in between: otherwise
+// it could queue and run one of their jobs before their Push queued it
+// again, and it would run twice. Calls may not nest.
+func (d *Deliverer) Adding() { d.adding.RLock() }
+
+// Added ends what Adding began.
+func (d *Deliverer) Added() { d.adding.RUnlock() }
 
 // Run refills the queue from the store as it drains and takes up dead
 // letters that `hookd dlq retry` queued again, until ctx is done.
@@ -259,17 +292,14 @@ func (d *Deliverer) refill(ctx context.Context) {
 		if !d.q.claimRefill() {
 			return
 		}
-		d.q.startRefill()
-		jobs, err := d.cfg.Store.PendingPage(ctx, d.cfg.MaxQueued*2)
+		jobs, err := d.fromStore(func() ([]store.Job, error) { return d.cfg.Store.PendingPage(ctx, d.cfg.MaxQueued*2) })
 		if err != nil {
-			d.q.refill(nil)
 			d.q.setOverflow()
 			if ctx.Err() == nil {
 				d.log.Warn("refill the action queue from the store", "err", err)
 			}
 			return
 		}
-		d.q.refill(jobs)
 		if len(jobs) == d.cfg.MaxQueued*2 {
 			d.q.setOverflow() // there may be more
 		}
@@ -280,7 +310,7 @@ func (d *Deliverer) refill(ctx context.Context) {
 // possibly from another process.
 func (d *Deliverer) pollRequeued(ctx context.Context) {
 	loop.Every(ctx, time.Second, false, func() {
-		jobs, err := d.cfg.Store.TakeRequeued(ctx)
+		jobs, err := d.fromStore(func() ([]store.Job, error) { return d.cfg.Store.TakeRequeued(ctx) })
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.Warn("check for retried dead letters", "err", err)
@@ -289,7 +319,6 @@ func (d *Deliverer) pollRequeued(ctx context.Context) {
 		}
 		if len(jobs) > 0 {
 			d.log.Info("dead letters queued again", "jobs", len(jobs))
-			d.q.push(jobs...)
 		}
 	})
 }

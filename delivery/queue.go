@@ -29,11 +29,11 @@ type queue struct {
 	// max bounds len(queued); overflow says a job was left in the store.
 	max      int
 	overflow bool
-	// While a refill reads the store, finished holds the jobs that leave
-	// the queue: the read may have seen them still pending, and they must
-	// not come back.
-	refilling bool
-	finished  map[int64]bool
+	// reads are the reads of pending jobs from the store under way (a
+	// refill, the requeued dead letters): each records the jobs that
+	// leave the queue from its start until its jobs are queued, since it
+	// may have seen them still pending and must not bring them back.
+	reads map[*storeRead]struct{}
 	// closed is set by wait: no worker starts after it (jobs pushed
 	// later stay pending in the store).
 	closed bool
@@ -51,31 +51,40 @@ func newQueue(stop, runCtx context.Context, workers, max int, run func(context.C
 // that finds the queue full stays in the store for refill.
 func (q *queue) push(jobs ...store.Job) {
 	for i := range jobs {
-		q.pushOne(jobs[i])
+		q.pushOne(jobs[i], nil)
 	}
 }
 
-// startRefill is called before reading pending jobs from the store for
-// refill: from then on, jobs that leave the queue are remembered.
-func (q *queue) startRefill() {
-	q.mu.Lock()
-	q.refilling = true
-	q.finished = map[int64]bool{}
-	q.mu.Unlock()
+// storeRead is one read of pending jobs from the store; left holds the
+// jobs that left the queue since it started.
+type storeRead struct {
+	left map[int64]bool
 }
 
-// refill adds the jobs read since startRefill, but not those that left
-// the queue meanwhile (the read may predate their last update).
-func (q *queue) refill(jobs []store.Job) {
+// startRead is called before reading pending jobs from the store: from
+// then on, until endRead, the jobs that leave the queue are remembered.
+func (q *queue) startRead() *storeRead {
+	r := &storeRead{left: map[int64]bool{}}
 	q.mu.Lock()
-	skip := q.finished
-	q.refilling, q.finished = false, nil
-	q.mu.Unlock()
-	for _, j := range jobs {
-		if !skip[j.ID] {
-			q.push(j)
-		}
+	if q.reads == nil {
+		q.reads = map[*storeRead]struct{}{}
 	}
+	q.reads[r] = struct{}{}
+	q.mu.Unlock()
+	return r
+}
+
+// endRead adds the jobs that r read, but not those that left the queue
+// since r started: the read may predate their last update. A job that
+// leaves while endRead adds the others is remembered too (each is
+// checked and added under the queue's lock).
+func (q *queue) endRead(r *storeRead, jobs []store.Job) {
+	for i := range jobs {
+		q.pushOne(jobs[i], r)
+	}
+	q.mu.Lock()
+	delete(q.reads, r)
+	q.mu.Unlock()
 }
 
 // setOverflow records that the store may hold jobs the queue has not.
@@ -98,9 +107,15 @@ func (q *queue) claimRefill() bool {
 	return true
 }
 
-func (q *queue) pushOne(j store.Job) {
+// pushOne adds j, unless it is queued already or (when from is a read
+// of the store) it left the queue since that read started.
+func (q *queue) pushOne(j store.Job, from *storeRead) {
 	name := router.Lane(j.Type)
 	q.mu.Lock()
+	if from != nil && from.left[j.ID] {
+		q.mu.Unlock()
+		return
+	}
 	if q.queued[j.ID] {
 		// Requeued after a Cancel while its old copy still waits: the
 		// copy runs.
@@ -137,8 +152,8 @@ func (q *queue) pushOne(j store.Job) {
 func (q *queue) forget(id int64) {
 	q.mu.Lock()
 	delete(q.queued, id)
-	if q.refilling {
-		q.finished[id] = true
+	for r := range q.reads {
+		r.left[id] = true
 	}
 	q.mu.Unlock()
 }
