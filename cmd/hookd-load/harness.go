@@ -276,7 +276,7 @@ func (h *harness) floor(ctx context.Context, name string, decode bool, p plan) (
 	}
 	h.progress("%s: starting", name)
 	began := time.Now()
-	c, err := startChild(name, argv, nil, h.pin.serverCPUs())
+	c, err := startChild(name, argv, nil, h.pin.serverCPUs(), "")
 	if err != nil {
 		return nil, err
 	}

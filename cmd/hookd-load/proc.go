@@ -89,10 +89,14 @@ type child struct {
 	stdout []string
 	lines  []logLine // kept: the first maxKept JSON records
 	tail   []string  // the last lines of stderr
-	warns  int       // records at WARN or above
-	dead   int       // "action dead-lettered" records
-	// warnMsgs counts the WARN and ERROR records by message.
+	// logFile, when not nil, receives every line of stderr.
+	logFile *os.File
+	warns   int // records at WARN or above
+	dead    int // "action dead-lettered" records
+	// warnMsgs counts the WARN and ERROR records by message, and
+	// warnErrs keeps the err of each message's first record.
 	warnMsgs map[string]int
+	warnErrs map[string]string
 	// firstDead is the action and error of the first dead letter.
 	firstDead string
 	changed   chan struct{}
@@ -104,22 +108,36 @@ const (
 )
 
 // startChild starts argv with extra environment variables, on the CPUs
-// of the taskset list cpus ("" for the harness's own).
-func startChild(name string, argv []string, env []string, cpus string) (*child, error) {
+// of the taskset list cpus ("" for the harness's own). When logPath is
+// not "", its stderr is written there too.
+func startChild(name string, argv []string, env []string, cpus, logPath string) (*child, error) {
 	if cpus != "" {
 		argv = append([]string{"taskset", "-c", cpus}, argv...)
 	}
 	c := &child{name: name, done: make(chan struct{}), changed: make(chan struct{})}
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return nil, fmt.Errorf("%s's log: %w", name, err)
+		}
+		c.logFile = f
+	}
 	c.cmd = exec.Command(argv[0], argv[1:]...)
 	c.cmd.Env = append(append(os.Environ(), selfEnv+"=1"), env...)
 	c.cmd.SysProcAttr = childAttr()
 	c.cmd.Stdout = &lineWriter{fn: c.onStdout}
 	c.cmd.Stderr = &lineWriter{fn: c.onStderr}
 	if err := c.cmd.Start(); err != nil {
+		if c.logFile != nil {
+			_ = c.logFile.Close()
+		}
 		return nil, fmt.Errorf("start %s (%s): %w", name, argv[0], err)
 	}
 	go func() {
 		c.err = c.cmd.Wait()
+		if c.logFile != nil {
+			_ = c.logFile.Close() // Wait returns after the last line was written
+		}
 		close(c.done)
 		c.mu.Lock()
 		c.notify()
@@ -142,6 +160,9 @@ func (c *child) onStdout(line string) {
 }
 
 func (c *child) onStderr(line string) {
+	if c.logFile != nil {
+		_, _ = c.logFile.WriteString(line + "\n")
+	}
 	l := logLine{At: time.Now(), Text: line}
 	var rec map[string]any
 	if json.Unmarshal([]byte(line), &rec) == nil {
@@ -158,7 +179,10 @@ func (c *child) onStderr(line string) {
 	if l.Level == "WARN" || l.Level == "ERROR" {
 		c.warns++
 		if c.warnMsgs == nil {
-			c.warnMsgs = map[string]int{}
+			c.warnMsgs, c.warnErrs = map[string]int{}, map[string]string{}
+		}
+		if c.warnMsgs[l.Msg] == 0 {
+			c.warnErrs[l.Msg], _ = l.Attrs["err"].(string)
 		}
 		c.warnMsgs[l.Msg]++
 	}
@@ -223,11 +247,11 @@ func (c *child) warnings() int {
 func (c *child) forgetWarnings() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.warns, c.warnMsgs = 0, nil
+	c.warns, c.warnMsgs, c.warnErrs = 0, nil, nil
 }
 
 // warningSummary describes the WARN and ERROR records by message, most
-// frequent first ("" when there are none).
+// frequent first, with the first one's err ("" when there are none).
 func (c *child) warningSummary() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -239,6 +263,9 @@ func (c *child) warningSummary() string {
 	parts := make([]string, len(msgs))
 	for i, m := range msgs {
 		parts[i] = fmt.Sprintf("%dx %q", c.warnMsgs[m], m)
+		if e := c.warnErrs[m]; e != "" {
+			parts[i] += fmt.Sprintf(" (first: %s)", e)
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -125,6 +125,17 @@ const (
 	clusterAttempts     = 3
 )
 
+// logPath is where a hookd started with args logs: next to its --data
+// folder, so that --keep keeps it.
+func logPath(args []string) string {
+	for i, a := range args[:max(len(args)-1, 0)] {
+		if a == "--data" {
+			return args[i+1] + ".log"
+		}
+	}
+	return ""
+}
+
 // launch starts one process per argvs on the taskset list cpus and waits
 // until every one logs "hookd listening", at most timeout; on failure it
 // stops them all. The first records prof.
@@ -152,7 +163,7 @@ func (h *harness) launch(ctx context.Context, srv *hookdServer, name string, arg
 		if len(argvs) > 1 {
 			cname = fmt.Sprintf("%s node n%d", name, i)
 		}
-		c, err := startChild(cname, append(argv, args...), env, cpus)
+		c, err := startChild(cname, append(argv, args...), env, cpus, logPath(args))
 		if err != nil {
 			return fail(err)
 		}
