@@ -346,6 +346,10 @@ func (l *loader) load(data []byte) {
 		if ok {
 			l.rs.Rules = append(l.rs.Rules, r)
 		}
+		// The rule's nodes are no longer needed (what later checks use is
+		// kept apart): let the garbage collector take them while the rest
+		// load. With many rules the tree is as large as the rule set.
+		e.Value.Content[i] = nil
 	}
 	for _, p := range l.pending {
 		if msg := p.spec.CheckConnection(&l.rs.Connections, p.set); msg != "" {
