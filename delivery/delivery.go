@@ -286,13 +286,15 @@ func scrubResult(res actions.Result, secrets []string) actions.Result {
 }
 
 // refill brings jobs that wait in the store only (the in-memory queue was
-// full) into the queue as it drains.
+// full) into the queue as it drains. It runs once at most half the
+// queue is taken, and reads MaxQueued jobs: at most the queued ones are
+// among them, so the rest fill the room.
 func (d *Deliverer) refill(ctx context.Context) {
 	loop.Every(ctx, 100*time.Millisecond, false, func() {
 		if !d.q.claimRefill() {
 			return
 		}
-		jobs, err := d.fromStore(func() ([]store.Job, error) { return d.cfg.Store.PendingPage(ctx, d.cfg.MaxQueued*2) })
+		jobs, err := d.fromStore(func() ([]store.Job, error) { return d.cfg.Store.PendingPage(ctx, d.cfg.MaxQueued) })
 		if err != nil {
 			d.q.setOverflow()
 			if ctx.Err() == nil {
@@ -300,7 +302,7 @@ func (d *Deliverer) refill(ctx context.Context) {
 			}
 			return
 		}
-		if len(jobs) == d.cfg.MaxQueued*2 {
+		if len(jobs) == d.cfg.MaxQueued {
 			d.q.setOverflow() // there may be more
 		}
 	})
