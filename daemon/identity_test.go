@@ -2,9 +2,11 @@ package daemon
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hookd/hookd/internal/testbackend"
@@ -90,4 +92,99 @@ func identityEvents(t *testing.T) []string {
 		out = append(out, string(b))
 	}
 	return out
+}
+
+// capturedGroupRules post what a rule reads of a member's message in a
+// group to the recorder.
+const capturedGroupRules = `rules:
+  - name: group-message
+    on: message:in:new
+    if: isGroup(data.chat.id) && data.meta.isGroup && !data.meta.isNotification && data.type == "image"
+    do:
+      - webhook:
+          url: "@HOOK@/group"
+          body:
+            number: "{{ device.id }}"
+            sender: "{{ sender(data) }}"
+            phone: "{{ senderPhone(data) }}"
+            group: "{{ data.chat.name }} ({{ data.chat.group.totalParticipants }}, owner {{ data.chat.group.owner }})"
+            media: "{{ data.media.mime }} {{ data.media.size }}: {{ data.media.caption }}"
+            at: "{{ unixTime(created) }}"
+`
+
+// A member's image in a group as a receiver captured it from Wassenger
+// (testdata/events/message-in-group-live.json) is accepted and runs its
+// rule once, with the member as sender; sent again it is a duplicate.
+// The same message through another number of the account, in the same
+// group, is an event of its own (see docs/daemon.md, "Event identity").
+func TestCapturedGroupMessage(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "events", "message-in-group-live.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["device"].(map[string]any)["id"] = "6650b2c3d4e5f60718293a4c"
+	other, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testbackend.Each(t, func(t *testing.T, backend string) {
+		h := start(t, options{backend: backend, rules: capturedGroupRules})
+		for i, c := range []struct {
+			body string
+			want accepted
+		}{
+			{string(raw), accepted{Accepted: 1}},
+			{string(raw), accepted{Duplicates: 1}},
+			{string(other), accepted{Accepted: 1}},
+			{string(other), accepted{Duplicates: 1}},
+		} {
+			if got := h.accept(t, c.body); got != c.want {
+				t.Errorf("post %d answered %+v, want %+v", i+1, got, c.want)
+			}
+		}
+		var keys []string
+		for _, e := range h.events(t) {
+			keys = append(keys, e.Key)
+		}
+		slices.Sort(keys)
+		wantKeys := []string{
+			"message:in:new/3EB0D4E5F60718293A4B5C/on:6650b2c3d4e5f60718293a4b",
+			"message:in:new/3EB0D4E5F60718293A4B5C/on:6650b2c3d4e5f60718293a4c",
+		}
+		if !slices.Equal(keys, wantKeys) {
+			t.Errorf("stored keys %q, want %q", keys, wantKeys)
+		}
+		eventually(t, "both actions to be done", func() bool { return allInState(h.jobs(t), 2, store.StateDone) })
+
+		var got []map[string]string
+		for _, r := range h.hook.Requests() {
+			var b map[string]string
+			if err := json.Unmarshal(r.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, b)
+		}
+		slices.SortFunc(got, func(a, b map[string]string) int { return strings.Compare(a["number"], b["number"]) })
+		if len(got) != 2 {
+			t.Fatalf("the recorder got %d requests, want 2: %v", len(got), got)
+		}
+		for i, number := range []string{"6650b2c3d4e5f60718293a4b", "6650b2c3d4e5f60718293a4c"} {
+			want := map[string]string{
+				"number": number,
+				"sender": "34600000201@c.us",
+				"phone":  "+34600000201",
+				"group":  "Watch Traders (289, owner 34600000202@c.us)",
+				"media":  "image/jpeg 339070: Looking for a steel diver, full set ",
+				"at":     "2026-05-19T10:14:35Z",
+			}
+			if !maps.Equal(got[i], want) {
+				t.Errorf("request %d: %v, want %v", i, got[i], want)
+			}
+		}
+	})
 }

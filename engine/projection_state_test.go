@@ -89,14 +89,15 @@ rules:
       - log: { message: "x" }
 `)
 	arrival := time.Date(2024, 7, 22, 15, 0, 0, 0, time.UTC)
-	spec := func(name string) []byte {
+	recorded := func(name string) []byte {
 		t.Helper()
-		b, err := os.ReadFile(filepath.Join("..", "testdata", "events", "spec", name))
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "events", name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
+	spec := func(name string) []byte { return recorded(filepath.Join("spec", name)) }
 	created := time.Unix(1671225190, 0).UTC()
 	prev := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	stated := time.Date(2024, 7, 22, 14, 0, 0, 0, time.UTC)
@@ -110,6 +111,7 @@ rules:
 		{"read ack dated as readed.reportedAt", []byte(`{"id":"m1","event":"message:out:ack","ack":"read","created":1671225190,"data":{"id":"m1","events":{"readed":{"reportedAt":"2024-07-22T14:00:00Z"}}}}`), stated, stated},
 		{"server ack dated as sent", []byte(`{"id":"m1","event":"message:out:ack","ack":"server","created":1671225190,"data":{"id":"m1","events":{"sent":{"date":"2024-07-22T14:00:00Z"}}}}`), stated, stated},
 		{"new message: created", spec("message-in-new.json"), created, created},
+		{"captured group message: created", recorded("message-in-group-live.json"), time.Unix(1779185675, 0).UTC(), time.Unix(1779185675, 0).UTC()},
 		{"reaction without a date of its own", []byte(`{"id":"m1","event":"message:reaction","created":1671225190,"data":{"id":"m1","timestamp":1671225190,"body":"hi"}}`), arrival, created},
 		{"reaction dated in data.events", []byte(`{"id":"m1","event":"message:reaction","created":1671225190,"data":{"id":"m1","events":{"reaction":{"reportedAt":"2024-07-22T14:00:00Z"}}}}`), stated, stated},
 		{"edit without a date of its own", []byte(`{"id":"m1","event":"message:update","created":1671225190,"data":{"id":"m1","timestamp":1671225190,"body":"hi"}}`), arrival, created},

@@ -235,6 +235,42 @@ func TestKeysOfOneMessage(t *testing.T) {
 	}
 }
 
+// TestKeysOfCapturedMessages reads the message:in:new events that
+// receivers captured from Wassenger (testdata/events/message-in-live.json,
+// one to one, and message-in-group-live.json, a member's image in a
+// group): Wassenger's id is the top-level id, equal to data.id; the key is
+// the event name, that id and the number the event came through; the same
+// bytes re-encoded have the same key.
+func TestKeysOfCapturedMessages(t *testing.T) {
+	for file, want := range map[string]string{
+		"message-in-live.json":       "message:in:new/3EB0A1C2D3E4F5061728394A5B6C7D8E/on:6650a1b2c3d4e5f60718293a",
+		"message-in-group-live.json": "message:in:new/3EB0D4E5F60718293A4B5C/on:6650b2c3d4e5f60718293a4b",
+	} {
+		evs, err := event.ReadFile(filepath.Join("..", "testdata", "events", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 1 {
+			t.Fatalf("%s: read %d events, want 1", file, len(evs))
+		}
+		ev := evs[0]
+		if ev.Name != "message:in:new" || ev.Key != want {
+			t.Errorf("%s: %s with key %q, want message:in:new with key %q", file, ev.Name, ev.Key, want)
+		}
+		data, _ := ev.Fields["data"].(map[string]any)
+		if ev.ID != data["id"] {
+			t.Errorf("%s: id %q, data.id %v: want them equal", file, ev.ID, data["id"])
+		}
+		again, err := event.Parse(reencode(t, ev.Raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again[0].Key != ev.Key {
+			t.Errorf("%s: key %q, re-encoded %q", file, ev.Key, again[0].Key)
+		}
+	}
+}
+
 // reencode returns raw decoded and encoded again: keys sorted, no spaces.
 func reencode(t *testing.T, raw []byte) []byte {
 	t.Helper()
