@@ -56,6 +56,30 @@ func runDemo(s Streams, args []string) int {
 // 200 and not run again.
 const tryEvent = `printf '{"event":"group:update","id":"try-%%s","action":"remove","author":"+34655500001","participants":["+34655500002"],"created":1721659753,"data":{"chat":{"id":"120363098765432101@g.us","name":"Marketing Team"}}}' "$(date +%%s)" | curl -sS -H 'Content-Type: application/json' --data @- '%s'`
 
+// dueLook is how long the demo waits, after posting, for the daemon to
+// send the digests that are due: it looks every second.
+const dueLook = 1500 * time.Millisecond
+
+// tryIntro introduces the suggested line: what it posts, and, on the
+// built-in rules, what they do with it. A rules file of one's own may
+// hold no rule for a removal.
+func tryIntro(builtIn bool) string {
+	if builtIn {
+		return "Try one more event from another terminal: a member removed by someone who is not a trusted admin,\n" +
+			"with a new id on each run (the time), so removal-alert emails ops and posts to Slack. Ctrl-C stops the demo."
+	}
+	return "Try one more event from another terminal: a group:update removal of one member from Marketing Team,\n" +
+		"with a new id on each run (the time); what your rules send for it is printed here. Ctrl-C stops the demo."
+}
+
+// plural is n and the word that goes with it.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
 // demo runs the demo until ctx is done (or, with --once, until the
 // recorded events are delivered).
 func demo(ctx context.Context, s Streams, args []string) int {
@@ -171,6 +195,13 @@ func demo(ctx context.Context, s Streams, args []string) int {
 	} else {
 		fmt.Fprintf(s.Stdout, "posted %d recorded events (testdata/events) and %d more: removals from one group a minute apart and joins dated yesterday;\n"+
 			"waiting for their actions...\n\n", sent, burst)
+		// A digest whose period is over (the joins of yesterday, the
+		// recorded events of 2024) is sent at the daemon's next look
+		// at what is due, a second at most: no job waits for it yet.
+		select {
+		case <-ctx.Done():
+		case <-time.After(dueLook):
+		}
 	}
 	waitIdle(ctx, "http://"+d.Addr()+"/healthz")
 	printTargets(s.Stdout, t)
@@ -183,7 +214,7 @@ func demo(ctx context.Context, s Streams, args []string) int {
 		}
 		return 0
 	}
-	fmt.Fprintf(s.Stdout, "\nTry one more event from another terminal: a member removed by someone who is not a trusted admin,\nwith a new id on each run (the time), so removal-alert emails ops and posts to Slack. Ctrl-C stops the demo.\n  "+tryEvent+"\n", url)
+	fmt.Fprintf(s.Stdout, "\n%s\n  "+tryEvent+"\n", tryIntro(builtIn), url)
 	go reportNew(ctx, s.Stdout, t)
 	if err := <-runErr; err != nil {
 		fmt.Fprintf(s.Stderr, "hookd demo: %v\n", err)
@@ -284,12 +315,12 @@ func waitIdle(ctx context.Context, url string) {
 
 func printTargets(w io.Writer, t *demoTargets) {
 	msgs := t.wassenger.Requests()
-	fmt.Fprintf(w, "Wassenger received %d requests:\n", len(msgs))
+	fmt.Fprintf(w, "Wassenger received %s:\n", plural(len(msgs), "request", "requests"))
 	for _, r := range msgs {
 		fmt.Fprintf(w, "  %s %s  %s\n", r.Method, r.Path, oneLine(string(r.Body)))
 	}
 	posts := t.slack.Posts()
-	fmt.Fprintf(w, "Slack received %d messages:\n", len(posts))
+	fmt.Fprintf(w, "Slack received %s:\n", plural(len(posts), "message", "messages"))
 	for _, p := range posts {
 		where := "webhook"
 		if p.Channel != "" {
@@ -298,12 +329,12 @@ func printTargets(w io.Writer, t *demoTargets) {
 		fmt.Fprintf(w, "  [%s] %s\n", where, oneLine(p.Text))
 	}
 	mails := t.smtp.Messages()
-	fmt.Fprintf(w, "SMTP received %d emails:\n", len(mails))
+	fmt.Fprintf(w, "SMTP received %s:\n", plural(len(mails), "email", "emails"))
 	for _, m := range mails {
 		fmt.Fprintf(w, "  to %s: %s\n", strings.Join(m.RcptTo, ", "), m.Subject)
 	}
 	hooks := t.crm.Requests()
-	fmt.Fprintf(w, "CRM webhook received %d requests:\n", len(hooks))
+	fmt.Fprintf(w, "CRM webhook received %s:\n", plural(len(hooks), "request", "requests"))
 	for _, r := range hooks {
 		fmt.Fprintf(w, "  %s %s  %s\n", r.Method, r.Path, oneLine(string(r.Body)))
 	}

@@ -84,3 +84,14 @@ func TestDemoSuggestedEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoTryIntro: the line that introduces the suggested event names
+// removal-alert, a rule of the built-in rules, only for them.
+func TestDemoTryIntro(t *testing.T) {
+	if !strings.Contains(tryIntro(true), "removal-alert emails ops") {
+		t.Errorf("built-in rules: %q", tryIntro(true))
+	}
+	if own := tryIntro(false); strings.Contains(own, "removal-alert") || !strings.Contains(own, "your rules") {
+		t.Errorf("own rules: %q", own)
+	}
+}

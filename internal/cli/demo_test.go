@@ -91,3 +91,39 @@ rules:
 		t.Errorf("stderr refuses the Slack webhook, which goes to the demo's stand-in:\n%s", stderr)
 	}
 }
+
+// TestDemoOwnRulesDigest: on a rules file of one's own, the demo's
+// report waits for the digests that are due (the demo's joins of
+// yesterday), which the daemon sends at its next look, not with the
+// events' jobs; and it names counts of one in the singular.
+func TestDemoOwnRulesDigest(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte(`version: 1
+connections:
+  wassenger:
+    token: ${WASSENGER_TOKEN}
+    base_url: ${WASSENGER_BASE_URL}
+rules:
+  - name: daily-new-members
+    on: group:update
+    if: action == "add" && data.chat.name == "Demo Burst Group"
+    digest: { key: "{{ data.chat.id }}", schedule: "0 18 * * *", timezone: Europe/Madrid }
+    do:
+      - wassenger.message:
+          group: "120363012345678901@g.us"
+          message: "{{ data.chat.name }}: {{ digest.count }} joins"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "demo", "--once", "--listen", "127.0.0.1:0", "--rules", rules)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "Wassenger received 1 request:\n") || !strings.Contains(stdout, `"message":"Demo Burst Group: 3 joins"`) {
+		t.Errorf("the report does not hold the one digest due:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "Slack received 0 messages:\n") {
+		t.Errorf("no Slack line of 0 messages:\n%s", stdout)
+	}
+}
