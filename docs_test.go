@@ -522,6 +522,42 @@ func TestHeadingAnchors(t *testing.T) {
 	}
 }
 
+// TestDocsFences: every code block of the pages ends with a line that
+// is only its fence. A closing fence with text after it does not close
+// the block (CommonMark), and the rest of the page renders as code.
+func TestDocsFences(t *testing.T) {
+	pages := []string{"README.md", "BENCHMARKS.md"}
+	docs, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, docs...)
+	for _, page := range pages {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := 0 // the line of the fence that opened the block, 0 outside one
+		for i, line := range strings.Split(string(data), "\n") {
+			trimmed := strings.TrimSpace(line)
+			if !strings.HasPrefix(trimmed, "```") {
+				continue
+			}
+			switch {
+			case open == 0:
+				open = i + 1
+			case trimmed == "```":
+				open = 0
+			default:
+				t.Errorf("%s:%d: %q inside the code block opened at line %d: a closing fence holds nothing after it", page, i+1, line, open)
+			}
+		}
+		if open != 0 {
+			t.Errorf("%s:%d: a code block is never closed", page, open)
+		}
+	}
+}
+
 // TestMain lets the README's shell lines run hookd: with
 // HOOKD_DOCS_AS_HOOKD=1 this test binary is the hookd command.
 func TestMain(m *testing.M) {
