@@ -160,65 +160,97 @@ func (rs *RuleSet) Secrets() []string { return rs.secrets }
 // the connection it uses: what it would send is not what the daemon,
 // which refuses to load unset variables, would send.
 func (rs *RuleSet) ReadsUnset(a Rendered) bool {
-	if len(rs.Unset) == 0 {
-		return false
-	}
-	return (a.Action.Spec != nil && rs.unsetConnections[a.Action.Spec.Connection]) || holdsUnset(a.Params)
+	return len(rs.UnsetRead(a)) > 0
 }
 
-// holdsUnset reports whether a value holds an unset variable's text.
-func holdsUnset(v any) bool {
+// UnsetRead returns the unset ${ENV} variables a rendered action reads
+// (see ReadsUnset), in its fields or in the connection it uses, sorted.
+func (rs *RuleSet) UnsetRead(a Rendered) []string {
+	if len(rs.Unset) == 0 {
+		return nil
+	}
+	names := map[string]bool{}
+	if a.Action.Spec != nil {
+		for _, n := range rs.unsetConnections[a.Action.Spec.Connection] {
+			names[n] = true
+		}
+	}
+	unsetNames(a.Params, names)
+	out := make([]string, 0, len(names))
+	for n := range names {
+		out = append(out, n)
+	}
+	return sorted(out)
+}
+
+// unsetNames adds to names the variables whose unset text v holds.
+func unsetNames(v any, names map[string]bool) {
 	switch v := v.(type) {
 	case string:
-		return strings.Contains(v, unsetMark)
+		textUnsetNames(v, names)
 	case map[string]any:
 		for _, x := range v {
-			if holdsUnset(x) {
-				return true
-			}
+			unsetNames(x, names)
 		}
 	case []any:
 		for _, x := range v {
-			if holdsUnset(x) {
-				return true
-			}
+			unsetNames(x, names)
 		}
 	case []string:
 		for _, x := range v {
-			if strings.Contains(x, unsetMark) {
-				return true
-			}
+			textUnsetNames(x, names)
 		}
 	}
-	return false
+}
+
+// textUnsetNames adds to names the variables whose unset text
+// (<unset NAME>) s holds.
+func textUnsetNames(s string, names map[string]bool) {
+	for {
+		i := strings.Index(s, unsetMark)
+		if i < 0 {
+			return
+		}
+		s = s[i+len(unsetMark):]
+		j := strings.IndexByte(s, '>')
+		if j < 0 {
+			return
+		}
+		names[s[:j]] = true
+		s = s[j+1:]
+	}
 }
 
 // unsetConnections returns the keys of the connections mapping n whose
-// settings hold an unset variable's text.
-func unsetConnections(n *yaml.Node) map[string]bool {
-	out := map[string]bool{}
+// settings hold an unset variable's text, with the variables.
+func unsetConnections(n *yaml.Node) map[string][]string {
+	out := map[string][]string{}
 	if n.Kind != yaml.MappingNode {
 		return out
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if nodeHoldsUnset(n.Content[i+1]) {
-			out[n.Content[i].Value] = true
+		names := map[string]bool{}
+		nodeUnsetNames(n.Content[i+1], names)
+		for name := range names {
+			out[n.Content[i].Value] = append(out[n.Content[i].Value], name)
 		}
 	}
 	return out
 }
 
-func nodeHoldsUnset(n *yaml.Node) bool {
+// nodeUnsetNames adds to names the variables whose unset text n holds.
+func nodeUnsetNames(n *yaml.Node, names map[string]bool) {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		return strings.Contains(n.Value, unsetMark)
+		textUnsetNames(n.Value, names)
+		return
 	case yaml.AliasNode:
-		return n.Alias != nil && nodeHoldsUnset(n.Alias)
+		if n.Alias != nil {
+			nodeUnsetNames(n.Alias, names)
+		}
+		return
 	}
 	for _, c := range n.Content {
-		if nodeHoldsUnset(c) {
-			return true
-		}
+		nodeUnsetNames(c, names)
 	}
-	return false
 }

@@ -81,8 +81,8 @@ type RuleSet struct {
 	// compiled are the rule set's expressions, for the next reload.
 	compiled map[exprKey]*compiled
 	// unsetConnections are the connections whose settings read an unset
-	// ${ENV} variable (see ReadsUnset).
-	unsetConnections map[string]bool
+	// ${ENV} variable, with those variables (see UnsetRead).
+	unsetConnections map[string][]string
 	// secrets are the rule set's secret values (see Secrets), computed
 	// once at load.
 	secrets []string

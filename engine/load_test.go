@@ -439,9 +439,14 @@ rules:
 		}
 		acts := rs.Evaluate(mustEvent(t, `{"id":"1","event":"group:update"}`)).Fired[0].Actions
 		want := []bool{true, false, true, false}
+		wantNames := []string{"SLACK_URL", "", "CRM_TO", ""}
 		for i, a := range acts {
 			if got := rs.ReadsUnset(a); got != want[i] {
 				t.Errorf("%s: ReadsUnset = %v, want %v", a.Action.Name, got, want[i])
+			}
+			// UnsetRead names them: the connection's and the fields'.
+			if got := strings.Join(rs.UnsetRead(a), ","); got != wantNames[i] {
+				t.Errorf("%s: UnsetRead = %q, want %q", a.Action.Name, got, wantNames[i])
 			}
 		}
 		set, problems := engine.Load("rules.yaml", []byte(src), engine.LoadOptions{AllowUnsetEnv: true,

@@ -60,7 +60,8 @@ func ForRules(rs *engine.RuleSet) Builder {
 }
 
 // Build builds the request a would send for ev. text is the request,
-// secrets masked, or "cannot build the request: why". err, when the
+// secrets masked, or "cannot build the request: why" (or, when a reads
+// an unset variable, "not built: it reads ${NAME}, ..."). err, when the
 // request cannot be built, is the error of a that the daemon would
 // dead-letter it with (its Err is an *Error); it is nil also when a
 // reads an unset ${ENV} variable (see engine.RuleSet.ReadsUnset), since
@@ -72,11 +73,30 @@ func (b Builder) Build(ev *event.Event, a engine.Rendered) (text string, err *en
 		return httpx.Scrub(text, a.Action.Secrets()...), nil
 	}
 	derr = httpx.ScrubError(derr, a.Action.Secrets()...)
-	text = "cannot build the request: " + derr.Error()
-	if b.rs.ReadsUnset(a) {
-		return text, nil
+	if unset := b.rs.UnsetRead(a); len(unset) > 0 {
+		// The unset variable's text is what fails, most likely (a
+		// Slack webhook_url that is not a URL): say that first, not as
+		// a fault of the rules.
+		which := ", which is not set (fine here; hookd serve refuses to start without it): set it"
+		if len(unset) > 1 {
+			which = ", which are not set (fine here; hookd serve refuses to start without them): set them"
+		}
+		return "not built: it reads " + unsetList(unset) + which + " to see the request (" + derr.Error() + ")", nil
 	}
+	text = "cannot build the request: " + derr.Error()
 	return text, &engine.RuleError{Rule: a.Action.Rule, Action: a.Action.Name, Err: &Error{Err: derr}}
+}
+
+// unsetList names unset variables as ${NAME}, ${OTHER}.
+func unsetList(names []string) string {
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ", "
+		}
+		out += "${" + n + "}"
+	}
+	return out
 }
 
 // Show is the text of a's request for ev (see Build): what `hookd
