@@ -134,6 +134,12 @@ func (d *Daemon) scheduler(ctx context.Context) {
 	})
 }
 
+// FlushDigests sends the digests due now, as the next tick would, for a
+// caller that has just posted events and wants their digests without
+// waiting for it (hookd demo). It is safe with the ticks running: each
+// digest is sent once (see flushDigests).
+func (d *Daemon) FlushDigests(ctx context.Context) { d.flushDigests(ctx, d.now()) }
+
 // flushDigests sends the digests due at now: each in one store
 // transaction that deletes the digest only if it still holds what was
 // read (else the next tick reads it again, with the events collected
