@@ -260,7 +260,10 @@ type summary struct {
 	rs      *engine.RuleSet
 	events  int
 	matched int
-	errors  int
+	// heldOnly counts the events of matched that fired nothing: a rule
+	// that remembers counted, held or collected them.
+	heldOnly int
+	errors   int
 	// duplicates counts the events that had the identity key of an
 	// earlier one.
 	duplicates int
@@ -285,6 +288,9 @@ func (s *summary) add(res *engine.Result, dup *engine.Duplicate, held bool) {
 	if len(res.Fired) > 0 || held {
 		s.matched++
 	}
+	if len(res.Fired) == 0 && held {
+		s.heldOnly++
+	}
 	s.errors += len(res.Errors)
 	for _, f := range res.Fired {
 		s.fired[f.Rule.Name]++
@@ -299,7 +305,11 @@ func (s *summary) write(w io.Writer) {
 	if s.duplicates > 0 {
 		dups = ", " + funcs.Plural(s.duplicates, "duplicate", "duplicates") + " (ran nothing)"
 	}
-	fmt.Fprintf(w, "%s, %d matched at least one rule, %s%s\n", funcs.Plural(s.events, "event", "events"), s.matched, funcs.Plural(s.errors, "error", "errors"), dups)
+	held := ""
+	if s.heldOnly > 0 {
+		held = fmt.Sprintf(" (%d only counted, held back or collected by rules that remember)", s.heldOnly)
+	}
+	fmt.Fprintf(w, "%s, %d matched at least one rule%s, %s%s\n", funcs.Plural(s.events, "event", "events"), s.matched, held, funcs.Plural(s.errors, "error", "errors"), dups)
 	width := 4
 	for _, r := range s.rs.Rules {
 		width = max(width, len(r.Name))
