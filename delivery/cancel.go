@@ -29,8 +29,7 @@ func (q *queue) dropCancelled(id int64) bool {
 		q.mu.Unlock()
 		return false
 	}
-	delete(q.cancelled, id)
+	q.leave(id)
 	q.mu.Unlock()
-	q.forget(id)
 	return true
 }

@@ -250,8 +250,7 @@ func (d *Deliverer) finish(j *store.Job, attempt int, res actions.Result, policy
 		}
 		log.Info("action failed; will retry", "reason", res.Reason, "in", wait.Round(time.Millisecond), "err", res.Err.Error())
 		j.Attempts, j.NextAt, j.LastReason, j.LastError = attempt, next, res.Reason, res.Err.Error()
-		d.q.forget(j.ID)
-		d.q.push(*j)
+		d.q.again(*j)
 	}
 }
 

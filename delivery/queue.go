@@ -148,14 +148,43 @@ func (q *queue) pushOne(j store.Job, from *storeRead) {
 }
 
 // forget is called when a job leaves the queue: finished, or handed back
-// to the store (its update is queued in the store before forget).
+// to the store (its update is queued in the store before forget). A
+// cancel mark goes with it: no copy of the job is left to drop, and a
+// Requeue brings the job back to run.
 func (q *queue) forget(id int64) {
 	q.mu.Lock()
+	q.leave(id)
+	q.mu.Unlock()
+}
+
+// leave takes id out of the queue; q.mu is held.
+func (q *queue) leave(id int64) {
 	delete(q.queued, id)
+	delete(q.cancelled, id)
 	for r := range q.reads {
 		r.left[id] = true
 	}
+}
+
+// again puts back a job whose attempt failed and that runs again at
+// j.NextAt (its retry is queued in the store before). The job stays
+// queued in between, so that a Cancel meanwhile marks it; a job
+// cancelled while its attempt ran leaves the queue instead.
+func (q *queue) again(j store.Job) {
+	q.mu.Lock()
+	if !q.queued[j.ID] {
+		q.mu.Unlock()
+		q.pushOne(j, nil)
+		return
+	}
+	if q.cancelled[j.ID] {
+		q.leave(j.ID)
+		q.mu.Unlock()
+		return
+	}
+	l := q.lanes[router.Lane(j.Type)]
 	q.mu.Unlock()
+	l.push(&j)
 }
 
 // depth counts the jobs waiting in every lane.

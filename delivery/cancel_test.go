@@ -1,0 +1,153 @@
+package delivery_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/actions"
+	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/engine"
+	"github.com/hookd/hookd/store"
+)
+
+// held is an action that holds each call of a reference in hold until
+// that reference's gate is closed, says on started when a held call
+// begins, and counts the calls of each reference. fail makes the calls
+// of a reference fail with a retryable error.
+type held struct {
+	counter
+	hold    map[string]chan struct{}
+	started chan string
+	fail    map[string]bool
+}
+
+func (h *held) Do(ctx context.Context, call actions.Call) actions.Result {
+	if ch := h.hold[call.Reference]; ch != nil {
+		h.started <- call.Reference
+		<-ch
+	}
+	res := h.counter.Do(ctx, call)
+	if h.fail[call.Reference] {
+		return actions.Result{Err: context.DeadlineExceeded, Reason: "timeout", Retryable: true}
+	}
+	return res
+}
+
+func (h *held) count(ref string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls[ref]
+}
+
+// waitFor polls cond until it holds, failing the test with what after
+// the deadline.
+func waitFor(t *testing.T, within time.Duration, cond func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", within, what())
+		}
+		time.Sleep(time.Millisecond) // polling a condition with a deadline
+	}
+}
+
+// TestRequeuedAfterCancelWhileRunningRuns cancels a job while its
+// attempt runs, lets the attempt finish, and requeues the job: it must
+// run again. The queue used to keep the job's cancel mark after the
+// attempt left, and dropped the requeued job unrun: it stayed pending in
+// the store until a restart.
+func TestRequeuedAfterCancelWhileRunningRuns(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, err := st.Accept(ctx, []store.Record{record("J", "slack")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := out[0].Jobs[0]
+	act := &held{counter: counter{calls: map[string]int{}}, started: make(chan string, 1),
+		hold: map[string]chan struct{}{"hookd:J": make(chan struct{})}}
+	d := delivery.New(delivery.Config{
+		Store:     st,
+		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
+		Workers:   1,
+		MaxQueued: 10,
+		Logger:    discardLogger(),
+	})
+	d.Push(j)
+	<-act.started
+	// Cancelled through the admin API while its attempt runs.
+	ids, err := st.Cancel(ctx, []int64{j.ID}, "cancelled by the test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Cancel(ids...)
+	close(act.hold["hookd:J"])
+	waitFor(t, 10*time.Second, func() bool { return act.count("hookd:J") == 1 && d.Depth() == 0 },
+		func() string { return "the cancelled attempt did not finish" })
+	delete(act.hold, "hookd:J")
+	// Requeued: it runs again, once.
+	if _, err := st.Requeue(ctx, []int64{j.ID}); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		d.Run(ctx)
+	}()
+	waitFor(t, 15*time.Second, func() bool {
+		got, err := st.Job(ctx, j.ID)
+		return err == nil && got.State == store.StateDone && act.count("hookd:J") == 2
+	}, func() string {
+		got, _ := st.Job(ctx, j.ID)
+		return fmt.Sprintf("the requeued job ran %d times, is %s in the store; want run once, done", act.count("hookd:J")-1, got.State)
+	})
+	cancel()
+	<-ran
+}
+
+// TestCancelWhileRunningThenFailingIsNotRunAgain cancels a job while
+// its attempt runs and fails: the job must not be attempted again.
+func TestCancelWhileRunningThenFailingIsNotRunAgain(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, err := st.Accept(ctx, []store.Record{record("J", "slack"), record("K", "slack")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, k := out[0].Jobs[0], out[1].Jobs[0]
+	act := &held{counter: counter{calls: map[string]int{}}, started: make(chan string, 1),
+		hold: map[string]chan struct{}{"hookd:J": make(chan struct{})}, fail: map[string]bool{"hookd:J": true}}
+	pol := engine.DefaultDelivery()
+	pol.Backoff = engine.Backoff{Min: time.Millisecond, Max: time.Millisecond}
+	d := delivery.New(delivery.Config{
+		Store:     st,
+		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: pol, Action: act} },
+		Workers:   1,
+		MaxQueued: 10,
+		Logger:    discardLogger(),
+	})
+	d.Push(j)
+	<-act.started
+	ids, err := st.Cancel(ctx, []int64{j.ID}, "cancelled by the test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Cancel(ids...)
+	close(act.hold["hookd:J"])
+	// J stays queued until its attempt is recorded, so once K ran and
+	// nothing is queued, J was either dropped or attempted again.
+	waitFor(t, 10*time.Second, func() bool { return act.count("hookd:J") >= 1 }, func() string { return "J did not run" })
+	d.Push(k)
+	waitFor(t, 10*time.Second, func() bool { return act.count("hookd:K") == 1 && d.Depth() == 0 },
+		func() string { return "K did not run" })
+	if n := act.count("hookd:J"); n != 1 {
+		t.Errorf("J, cancelled while it ran, was attempted %d times; want once", n)
+	}
+}
