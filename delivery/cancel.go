@@ -6,11 +6,15 @@ package delivery
 // its outcome, the job being no longer pending.
 func (d *Deliverer) Cancel(ids ...int64) { d.q.cancel(ids) }
 
-// cancel marks queued jobs to be dropped.
+// cancel marks queued jobs to be dropped. A read of the store under way
+// may have found them still pending: it does not queue them.
 func (q *queue) cancel(ids []int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, id := range ids {
+		for r := range q.reads {
+			r.left[id] = true
+		}
 		if !q.queued[id] {
 			continue
 		}

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,6 +109,70 @@ func TestRequeuedAfterCancelWhileRunningRuns(t *testing.T) {
 	})
 	cancel()
 	<-ran
+}
+
+// TestCancelWhileRefillReadsIsNotRun cancels a job while a refill reads
+// it from the store as pending: the refill must not queue it. It used
+// to, and the cancelled job ran; requeued then, it ran a second time.
+func TestCancelWhileRefillReadsIsNotRun(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	names := []string{"X1", "X2", "J", "K"}
+	var recs []store.Record
+	for _, n := range names {
+		recs = append(recs, record(n, "slack"))
+	}
+	out, err := st.Accept(ctx, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := map[string]store.Job{}
+	for i, n := range names {
+		job[n] = out[i].Jobs[0]
+	}
+	act := &held{counter: counter{calls: map[string]int{}}}
+	read, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	paged := &pagedStore{Store: st, page: func(ctx context.Context, limit int) ([]store.Job, error) {
+		jobs, err := st.PendingPage(ctx, limit)
+		once.Do(func() {
+			close(read)
+			<-resume // the job is cancelled meanwhile
+		})
+		return jobs, err
+	}}
+	d := delivery.New(delivery.Config{
+		Store:     paged,
+		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
+		Workers:   1,
+		MaxQueued: 2,
+		Logger:    discardLogger(),
+	})
+	// X1 and X2 fill the queue; J and K wait in the store for a refill.
+	d.Push(job["X1"], job["X2"], job["J"], job["K"])
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		d.Run(ctx)
+	}()
+	<-read
+	ids, err := st.Cancel(ctx, []int64{job["J"].ID}, "cancelled by the test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Cancel(ids...)
+	close(resume)
+	// K comes after J in the read: once K ran and nothing is queued, J
+	// was either dropped or ran.
+	waitFor(t, 10*time.Second, func() bool { return act.count("hookd:K") == 1 && d.Depth() == 0 },
+		func() string { return "K did not run" })
+	cancel()
+	<-ran
+	if n := act.count("hookd:J"); n != 0 {
+		t.Errorf("J, cancelled while the refill read it, ran %d times; want never", n)
+	}
 }
 
 // TestCancelWhileRunningThenFailingIsNotRunAgain cancels a job while
