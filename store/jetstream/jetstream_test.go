@@ -153,6 +153,54 @@ func TestLazyJobUpdatesReadAfterDone(t *testing.T) {
 	}
 }
 
+// TestLazyJobUpdatesTakeRequeuedAfterDone: with LazyJobUpdates,
+// TakeRequeued does not hand out a requeued job whose Done returned
+// before the call. Delivery's refill can read and run a requeued job
+// before the dead letters' poll takes it: the poll then queued it again
+// and it ran a second time.
+func TestLazyJobUpdatesTakeRequeuedAfterDone(t *testing.T) {
+	url := natstest.StartCluster(t, 1).URL()
+	s := openLazy(t, connect(t, url), "LAZYREQ", t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	for round := range 20 {
+		var recs []store.Record
+		for i := range 10 {
+			recs = append(recs, store.Record{Event: store.Event{ID: fmt.Sprint("req-", round, "-", i), Name: "message:in:new", Body: []byte(`{}`)},
+				Jobs: []store.Job{{Rule: "r", Type: "log", Params: []byte(`{}`)}}})
+		}
+		out, err := s.Accept(ctx, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, o := range out {
+			ids = append(ids, o.Jobs[0].ID)
+			if err := s.Dead(ctx, o.Jobs[0].ID, 1, "invalid", "bad"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Stats(ctx); err != nil { // the dead letters are applied
+			t.Fatal(err)
+		}
+		if _, err := s.Requeue(ctx, ids); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if err := s.Done(ctx, id, 1, "ok"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		taken, err := s.TakeRequeued(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(taken) != 0 {
+			t.Fatalf("round %d: TakeRequeued right after Done returned %d jobs done (first %d), want none", round, len(taken), taken[0].ID)
+		}
+	}
+}
+
 // TestStreamCompressed: a stream the store creates is stored compressed
 // with S2 on the servers, and holds the log's commands.
 func TestStreamCompressed(t *testing.T) {

@@ -3,6 +3,7 @@ package jetstream
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -33,10 +34,19 @@ func (s *Store) Requeue(ctx context.Context, ids []int64) (int, error) {
 }
 
 // TakeRequeued returns this node's jobs requeued since the last call,
-// and those of its writes whose caller stopped waiting, each once.
+// and those of its writes whose caller stopped waiting, each once. It
+// first waits for the job outcomes queued before it (LazyJobUpdates):
+// delivery may have run such a job already, read by a refill, and it
+// must not come back as pending.
 func (s *Store) TakeRequeued(ctx context.Context) ([]store.Job, error) {
 	if err := s.guard(); err != nil {
 		return nil, err
+	}
+	fctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	err := s.flushJobs(fctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("take requeued jobs: %w", err)
 	}
 	s.amu.Lock()
 	ids := s.handoff
