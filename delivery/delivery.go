@@ -37,6 +37,14 @@ type JobStore interface {
 	TakeRequeued(ctx context.Context) ([]store.Job, error)
 }
 
+// CancelledJobs is what a store shared by several nodes offers besides
+// JobStore: this node's jobs cancelled since the last call, also through
+// another node's admin API, each once. A Deliverer whose store has it
+// drops those it holds queued, as Cancel does, within a second.
+type CancelledJobs interface {
+	TakeCancelled(ctx context.Context) ([]int64, error)
+}
+
 // Policy is how jobs are attempted now; it changes with the rules file.
 type Policy struct {
 	// Delivery is the rules file's timeout, attempts and backoff.
@@ -308,9 +316,19 @@ func (d *Deliverer) refill(ctx context.Context) {
 }
 
 // pollRequeued picks up dead letters that `hookd dlq retry` put back,
-// possibly from another process.
+// possibly from another process, and, when the store has them
+// (CancelledJobs), jobs cancelled by another node, first: a job
+// cancelled and then requeued runs.
 func (d *Deliverer) pollRequeued(ctx context.Context) {
+	cancels, _ := d.cfg.Store.(CancelledJobs)
 	loop.Every(ctx, time.Second, false, func() {
+		if cancels != nil {
+			ids, err := cancels.TakeCancelled(ctx)
+			if err != nil && ctx.Err() == nil {
+				d.log.Warn("check for jobs cancelled by another node", "err", err)
+			}
+			d.q.cancel(ids)
+		}
 		jobs, err := d.fromStore(func() ([]store.Job, error) { return d.cfg.Store.TakeRequeued(ctx) })
 		if err != nil {
 			if ctx.Err() == nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -191,6 +192,9 @@ func (s *Store) applyKind(ctx context.Context, seq uint64, c command) result {
 		return s.applyRequeue(ctx, c)
 	case kindCancel:
 		r.ids, r.err = s.model.Cancel(ctx, idsOrAll(c), c.Detail)
+		if r.err == nil {
+			s.handCancels(r.ids)
+		}
 	case kindDelete:
 		r.n, r.err = s.model.Delete(ctx, idsOrAll(c))
 		if r.err == nil {
@@ -223,6 +227,22 @@ func idsOrAll(c command) []int64 {
 		return []int64{}
 	}
 	return c.IDs
+}
+
+// handCancels records the cancelled jobs of this node for
+// TakeCancelled: its delivery may hold them queued, and the cancel may
+// come from another node.
+func (s *Store) handCancels(ids []int64) {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	if !s.live || s.opts.Node == "" {
+		return
+	}
+	for _, id := range ids {
+		if s.owners[id] == s.opts.Node {
+			s.cancels = append(s.cancels, id)
+		}
+	}
 }
 
 // setOwner records the node of a job ("" forgets it).
@@ -275,6 +295,9 @@ func (s *Store) applyRequeue(ctx context.Context, c command) result {
 		if node != "" && node == s.opts.Node {
 			s.amu.Lock()
 			s.handoff = append(s.handoff, id)
+			// Pending again and this node's: a cancel not yet handed
+			// out would drop the job once requeued.
+			s.cancels = slices.DeleteFunc(s.cancels, func(c int64) bool { return c == id })
 			s.amu.Unlock()
 		}
 	}

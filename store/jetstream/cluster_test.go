@@ -336,3 +336,43 @@ func TestWritableAfterCallerGaveUp(t *testing.T) {
 		t.Errorf("Writable after a write its caller gave up on: %v; want nil", err)
 	}
 }
+
+// TestTakeCancelled: a job cancelled on any node is handed out by its
+// own node's TakeCancelled, once, so that the node's delivery drops its
+// queued copy; not when its own node requeued it meanwhile (it runs).
+func TestTakeCancelled(t *testing.T) {
+	url := natstest.StartCluster(t, 1).URL()
+	s1 := openReplicas(t, url, "CANCELS", "n1", 5*time.Second, 1)
+	s2 := openReplicas(t, url, "CANCELS", "n2", 5*time.Second, 1)
+	ctx := t.Context()
+	var recs []store.Record
+	for i := range 2 {
+		recs = append(recs, store.Record{Event: store.Event{ID: fmt.Sprint("cancel-", i), Name: "message:in:new", Body: []byte(`{}`)},
+			Jobs: []store.Job{{Rule: "r", Type: "log", Params: []byte(`{}`)}}})
+	}
+	out, err := s1.Accept(ctx, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, k := out[0].Jobs[0].ID, out[1].Jobs[0].ID
+	// J cancelled on n2; K cancelled on n2, then requeued on n1.
+	if _, err := s2.Cancel(ctx, []int64{j, k}, "cancelled by the test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s1.Requeue(ctx, []int64{k}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := s2.TakeCancelled(ctx); err != nil || len(ids) != 0 {
+		t.Errorf("n2's TakeCancelled: %v, %v; want none (the jobs are n1's)", ids, err)
+	}
+	ids, err := s1.TakeCancelled(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[0] != j {
+		t.Errorf("n1's TakeCancelled: %v; want [%d] (%d was requeued to n1)", ids, j, k)
+	}
+	if ids, err := s1.TakeCancelled(ctx); err != nil || len(ids) != 0 {
+		t.Errorf("n1's second TakeCancelled: %v, %v; want none", ids, err)
+	}
+}

@@ -95,6 +95,7 @@ type Store struct {
 	waiters  map[string]chan result
 	owners   map[int64]string // job id -> node
 	handoff  []int64          // this node's jobs to hand out by TakeRequeued
+	cancels  []int64          // this node's jobs to hand out by TakeCancelled
 	live     bool             // Open replayed the log
 
 	health writehealth.Tracker // outcomes of the commands sent to the log

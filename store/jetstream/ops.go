@@ -73,6 +73,22 @@ func (s *Store) TakeRequeued(ctx context.Context) ([]store.Job, error) {
 	return jobs, nil
 }
 
+// TakeCancelled returns this node's jobs cancelled since the last call,
+// by any node, each once, except those requeued to this node since:
+// the node's delivery drops those it holds queued (see
+// delivery.CancelledJobs). A job cancelled through another node's admin
+// API would otherwise still run here.
+func (s *Store) TakeCancelled(_ context.Context) ([]int64, error) {
+	if err := s.guard(); err != nil {
+		return nil, err
+	}
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	ids := s.cancels
+	s.cancels = nil
+	return ids, nil
+}
+
 // PendingPage returns the first limit pending jobs of this node (of
 // every node for a Store without a Node), by NextAt then ID.
 func (s *Store) PendingPage(ctx context.Context, limit int) ([]store.Job, error) {
