@@ -3,18 +3,35 @@ package delivery
 // Cancel tells the deliverer that jobs were cancelled in the store
 // (Store.Cancel): those still waiting in memory are dropped instead of
 // run. An attempt already running finishes; the store does not record
-// its outcome, the job being no longer pending.
-func (d *Deliverer) Cancel(ids ...int64) { d.q.cancel(ids) }
+// its outcome, the job being no longer pending. A caller between Adding
+// and Added may have stored one of the jobs before the cancel and not
+// pushed it yet: Cancel waits for those callers, and their Push of a
+// cancelled job queues nothing.
+func (d *Deliverer) Cancel(ids ...int64) {
+	if len(ids) == 0 {
+		return
+	}
+	d.q.cancel(ids)
+	d.adding.Lock()
+	//lint:ignore SA2001 the empty section waits for the callers under way
+	d.adding.Unlock()
+	d.q.endCancel(ids)
+}
 
-// cancel marks queued jobs to be dropped. A read of the store under way
-// may have found them still pending: it does not queue them.
+// cancel marks queued jobs to be dropped, and has push skip the others
+// until endCancel. A read of the store under way may have found them
+// still pending: it does not queue them.
 func (q *queue) cancel(ids []int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.unpushed == nil {
+		q.unpushed = map[int64]int{}
+	}
 	for _, id := range ids {
 		for r := range q.reads {
 			r.left[id] = true
 		}
+		q.unpushed[id]++
 		if !q.queued[id] {
 			continue
 		}
@@ -22,6 +39,17 @@ func (q *queue) cancel(ids []int64) {
 			q.cancelled = map[int64]bool{}
 		}
 		q.cancelled[id] = true
+	}
+}
+
+// endCancel ends what cancel began for the jobs that were not queued.
+func (q *queue) endCancel(ids []int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, id := range ids {
+		if q.unpushed[id]--; q.unpushed[id] <= 0 {
+			delete(q.unpushed, id)
+		}
 	}
 }
 

@@ -216,3 +216,57 @@ func TestCancelWhileRunningThenFailingIsNotRunAgain(t *testing.T) {
 		t.Errorf("J, cancelled while it ran, was attempted %d times; want once", n)
 	}
 }
+
+// TestCancelWhileAddingIsNotRun cancels every pending job while an
+// event's jobs are stored but not yet pushed (Adding): the push must
+// not queue the cancelled job to run. It did: Cancel marks only queued
+// jobs, and the job was queued after it.
+func TestCancelWhileAddingIsNotRun(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	act := &held{counter: counter{calls: map[string]int{}}}
+	d := delivery.New(delivery.Config{
+		Store:     st,
+		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
+		Workers:   1,
+		MaxQueued: 10,
+		Logger:    discardLogger(),
+	})
+	// An event's jobs are stored, as the intake stores them...
+	d.Adding()
+	out, err := st.Accept(ctx, []store.Record{record("J", "slack")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := out[0].Jobs[0]
+	// ...when the admin API cancels every pending job.
+	cancelled := make(chan struct{})
+	go func() {
+		defer close(cancelled)
+		ids, err := st.Cancel(ctx, nil, "cancelled by the test")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		d.Cancel(ids...)
+	}()
+	waitFor(t, 10*time.Second, func() bool {
+		got, err := st.Job(ctx, j.ID)
+		return err == nil && got.State == store.StateDead
+	}, func() string { return "J was not cancelled in the store" })
+	// Give Deliverer.Cancel the time to return if it does not wait for
+	// the push (either way J must not run).
+	select {
+	case <-cancelled:
+	case <-time.After(200 * time.Millisecond):
+	}
+	d.Push(j)
+	d.Added()
+	<-cancelled
+	waitFor(t, 10*time.Second, func() bool { return d.Depth() == 0 }, func() string { return "J is still queued" })
+	if n := act.count("hookd:J"); n != 0 {
+		t.Errorf("J, cancelled before its push, ran %d times; want never", n)
+	}
+}

@@ -327,7 +327,7 @@ func (d *Deliverer) pollRequeued(ctx context.Context) {
 			if err != nil && ctx.Err() == nil {
 				d.log.Warn("check for jobs cancelled by another node", "err", err)
 			}
-			d.q.cancel(ids)
+			d.Cancel(ids...)
 		}
 		jobs, err := d.fromStore(func() ([]store.Job, error) { return d.cfg.Store.TakeRequeued(ctx) })
 		if err != nil {

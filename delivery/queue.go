@@ -40,6 +40,9 @@ type queue struct {
 	// cancelled are queued jobs the store no longer holds as pending
 	// (Deliverer.Cancel): a worker drops them instead of running them.
 	cancelled map[int64]bool
+	// unpushed are jobs being cancelled (Deliverer.Cancel) that a push
+	// does not queue: their caller stored them before the cancel.
+	unpushed map[int64]int
 }
 
 func newQueue(stop, runCtx context.Context, workers, max int, run func(context.Context, *store.Job)) *queue {
@@ -107,12 +110,13 @@ func (q *queue) claimRefill() bool {
 	return true
 }
 
-// pushOne adds j, unless it is queued already or (when from is a read
-// of the store) it left the queue since that read started.
+// pushOne adds j, unless it is queued already, or (when from is a read
+// of the store) it left the queue since that read started, or (a push)
+// it is being cancelled.
 func (q *queue) pushOne(j store.Job, from *storeRead) {
 	name := router.Lane(j.Type)
 	q.mu.Lock()
-	if from != nil && from.left[j.ID] {
+	if from != nil && from.left[j.ID] || from == nil && q.unpushed[j.ID] > 0 {
 		q.mu.Unlock()
 		return
 	}
