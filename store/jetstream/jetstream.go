@@ -347,6 +347,9 @@ func (s *Store) send(ctx context.Context, c command) (result, error) {
 		}
 	}
 	if err != nil {
+		if r, ok := s.giveUp(c.ID, ch); ok {
+			return r, r.err // the log took it after all, and it is applied
+		}
 		err = s.unavailable("log a "+c.Kind, err)
 		s.noteFailure(parent, err)
 		return result{}, err
@@ -372,12 +375,38 @@ func (s *Store) send(ctx context.Context, c command) (result, error) {
 			}
 			stall.Reset(stallAfter)
 		case <-wctx.Done():
+			if r, ok := s.giveUp(c.ID, ch); ok {
+				return r, r.err
+			}
 			err := s.unavailable("apply a "+c.Kind, wctx.Err())
 			s.noteFailure(parent, err)
 			return result{}, err
 		case <-s.stopped:
+			if r, ok := s.giveUp(c.ID, ch); ok {
+				return r, r.err
+			}
 			return result{}, s.stoppedErr()
 		}
+	}
+}
+
+// giveUp stops waiting for the result of the command id: it removes the
+// waiter, so that advance hands the command's jobs out by TakeRequeued
+// instead (see advance). If advance has sent the result already (it
+// removes the waiter as it does, under the same lock), giveUp returns it
+// and true: the caller must take it, or no one would run its jobs.
+func (s *Store) giveUp(id string, ch chan result) (result, bool) {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	if _, waiting := s.waiters[id]; waiting {
+		delete(s.waiters, id)
+		return result{}, false
+	}
+	select {
+	case r := <-ch:
+		return r, true
+	default:
+		return result{}, false
 	}
 }
 
