@@ -54,14 +54,14 @@ func (q *queue) endCancel(ids []int64) {
 }
 
 // dropCancelled reports whether the job was cancelled; if so it leaves
-// the queue.
+// the queue (see drop).
 func (q *queue) dropCancelled(id int64) bool {
 	q.mu.Lock()
 	if !q.cancelled[id] {
 		q.mu.Unlock()
 		return false
 	}
-	q.leave(id)
+	q.drop(id)
 	q.mu.Unlock()
 	return true
 }

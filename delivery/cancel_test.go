@@ -11,6 +11,7 @@ import (
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // held is an action that holds each call of a reference in hold until
@@ -269,4 +270,83 @@ func TestCancelWhileAddingIsNotRun(t *testing.T) {
 	if n := act.count("hookd:J"); n != 0 {
 		t.Errorf("J, cancelled before its push, ran %d times; want never", n)
 	}
+}
+
+// requeuedStore lets a test act while TakeRequeued has read its jobs and
+// before the deliverer queues them.
+type requeuedStore struct {
+	*sqlite.Store
+	took func(jobs []store.Job)
+}
+
+func (s *requeuedStore) TakeRequeued(ctx context.Context) ([]store.Job, error) {
+	jobs, err := s.Store.TakeRequeued(ctx)
+	if len(jobs) > 0 {
+		s.took(jobs)
+	}
+	return jobs, err
+}
+
+// TestCancelledCopyDroppedWhileRequeuedReadRuns cancels a queued job,
+// requeues it, and has the worker drop the job's cancelled copy while
+// the read of the requeued dead letters holds it: the requeued job must
+// run. The drop used to count as the job leaving the queue during that
+// read, and the read left the job out: it stayed pending in the store,
+// its requeue flag taken, until a restart.
+func TestCancelledCopyDroppedWhileRequeuedReadRuns(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, err := st.Accept(ctx, []store.Record{record("B", "slack"), record("J", "slack")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, j := out[0].Jobs[0], out[1].Jobs[0]
+	act := &held{counter: counter{calls: map[string]int{}}, started: make(chan string, 1),
+		hold: map[string]chan struct{}{"hookd:B": make(chan struct{})}}
+	var d *delivery.Deliverer
+	var once sync.Once
+	rs := &requeuedStore{Store: st, took: func([]store.Job) {
+		once.Do(func() {
+			// B finishes, and the one worker drops J's cancelled copy.
+			close(act.hold["hookd:B"])
+			deadline := time.Now().Add(10 * time.Second)
+			for d.Depth() != 0 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond) // polling a condition with a deadline
+			}
+		})
+	}}
+	d = delivery.New(delivery.Config{
+		Store:     rs,
+		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
+		Workers:   1,
+		MaxQueued: 10,
+		Logger:    discardLogger(),
+	})
+	// B holds the lane's one worker; J waits behind it.
+	d.Push(b, j)
+	<-act.started
+	ids, err := st.Cancel(ctx, []int64{j.ID}, "cancelled by the test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Cancel(ids...)
+	if _, err := st.Requeue(ctx, []int64{j.ID}); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		d.Run(ctx)
+	}()
+	waitFor(t, 15*time.Second, func() bool {
+		got, err := st.Job(ctx, j.ID)
+		return err == nil && got.State == store.StateDone && act.count("hookd:J") == 1
+	}, func() string {
+		got, _ := st.Job(ctx, j.ID)
+		return fmt.Sprintf("the requeued job ran %d times, is %s in the store, %d queued; want run once, done", act.count("hookd:J"), got.State, d.Depth())
+	})
+	cancel()
+	<-ran
 }

@@ -163,11 +163,19 @@ func (q *queue) forget(id int64) {
 
 // leave takes id out of the queue; q.mu is held.
 func (q *queue) leave(id int64) {
-	delete(q.queued, id)
-	delete(q.cancelled, id)
+	q.drop(id)
 	for r := range q.reads {
 		r.left[id] = true
 	}
+}
+
+// drop takes a cancelled job out of the queue without telling the
+// reads under way, as leave does; q.mu is held. Cancel told those that
+// began before it; one that began after it and finds the job pending
+// found it requeued since, and must queue it.
+func (q *queue) drop(id int64) {
+	delete(q.queued, id)
+	delete(q.cancelled, id)
 }
 
 // again puts back a job whose attempt failed and that runs again at
@@ -182,7 +190,7 @@ func (q *queue) again(j store.Job) {
 		return
 	}
 	if q.cancelled[j.ID] {
-		q.leave(j.ID)
+		q.drop(j.ID)
 		q.mu.Unlock()
 		return
 	}
