@@ -140,7 +140,12 @@ func (d *Deliverer) fromStore(read func() ([]store.Job, error)) ([]store.Job, er
 // the Push, or once the jobs were not stored. A read of the store that
 // brings jobs into the queue waits for the callers in between: otherwise
 // it could queue and run one of their jobs before their Push queued it
-// again, and it would run twice. Calls may not nest.
+// again, and it would run twice. Calls may not nest, and a caller in
+// between must not call Cancel nor wait for anything that waits for a
+// read of the store or a Cancel: those wait for the caller (a
+// sync.RWMutex), and once one waits, so does every new Adding. The
+// store call in between should be bounded by a deadline: until it
+// returns, a read that found jobs, a Cancel and then every Adding wait.
 func (d *Deliverer) Adding() { d.adding.RLock() }
 
 // Added ends what Adding began.
