@@ -20,7 +20,8 @@ func (d *Deliverer) Cancel(ids ...int64) {
 
 // cancel marks queued jobs to be dropped, and has push skip the others
 // until endCancel. A read of the store under way may have found them
-// still pending: it does not queue them.
+// still pending: it does not queue them, and has a refill read them
+// again, in case it found one requeued after the cancel.
 func (q *queue) cancel(ids []int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -30,6 +31,10 @@ func (q *queue) cancel(ids []int64) {
 	for _, id := range ids {
 		for r := range q.reads {
 			r.left[id] = true
+			if r.cancelled == nil {
+				r.cancelled = map[int64]bool{}
+			}
+			r.cancelled[id] = true
 		}
 		q.unpushed[id]++
 		if !q.queued[id] {

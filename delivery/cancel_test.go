@@ -272,16 +272,22 @@ func TestCancelWhileAddingIsNotRun(t *testing.T) {
 	}
 }
 
-// requeuedStore lets a test act while TakeRequeued has read its jobs and
-// before the deliverer queues them.
+// requeuedStore lets a test act while the deliverer reads the requeued
+// dead letters.
 type requeuedStore struct {
 	*sqlite.Store
-	took func(jobs []store.Job)
+	// before, when set, runs as each TakeRequeued begins; took, when
+	// set, runs once it read jobs.
+	before func()
+	took   func(jobs []store.Job)
 }
 
 func (s *requeuedStore) TakeRequeued(ctx context.Context) ([]store.Job, error) {
+	if s.before != nil {
+		s.before()
+	}
 	jobs, err := s.Store.TakeRequeued(ctx)
-	if len(jobs) > 0 {
+	if len(jobs) > 0 && s.took != nil {
 		s.took(jobs)
 	}
 	return jobs, err
@@ -335,6 +341,63 @@ func TestCancelledCopyDroppedWhileRequeuedReadRuns(t *testing.T) {
 	if _, err := st.Requeue(ctx, []int64{j.ID}); err != nil {
 		t.Fatal(err)
 	}
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		d.Run(ctx)
+	}()
+	waitFor(t, 15*time.Second, func() bool {
+		got, err := st.Job(ctx, j.ID)
+		return err == nil && got.State == store.StateDone && act.count("hookd:J") == 1
+	}, func() string {
+		got, _ := st.Job(ctx, j.ID)
+		return fmt.Sprintf("the requeued job ran %d times, is %s in the store, %d queued; want run once, done", act.count("hookd:J"), got.State, d.Depth())
+	})
+	cancel()
+	<-ran
+}
+
+// TestCancelAndRequeueDuringRequeuedReadRuns cancels and requeues a job
+// while the read of the requeued dead letters is under way and has not
+// yet read: the read finds the job requeued, and the job must run. The
+// cancel made the read leave the job out, as one it may have seen
+// pending before the cancel, and with its requeue flag taken nothing
+// queued it until a restart; now a refill reads it again.
+func TestCancelAndRequeueDuringRequeuedReadRuns(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, err := st.Accept(ctx, []store.Record{record("J", "slack")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := out[0].Jobs[0]
+	act := &held{counter: counter{calls: map[string]int{}}}
+	var d *delivery.Deliverer
+	var once sync.Once
+	rs := &requeuedStore{Store: st}
+	rs.before = func() {
+		once.Do(func() {
+			ids, err := st.Cancel(ctx, []int64{j.ID}, "cancelled by the test")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			d.Cancel(ids...)
+			if _, err := st.Requeue(ctx, []int64{j.ID}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	d = delivery.New(delivery.Config{
+		Store:     rs,
+		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
+		Workers:   1,
+		MaxQueued: 10,
+		Logger:    discardLogger(),
+	})
+	// J waits in the store only, as after a restart before Load.
 	ran := make(chan struct{})
 	go func() {
 		defer close(ran)

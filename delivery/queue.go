@@ -59,9 +59,11 @@ func (q *queue) push(jobs ...store.Job) {
 }
 
 // storeRead is one read of pending jobs from the store; left holds the
-// jobs that left the queue since it started.
+// jobs that left the queue since it started, and cancelled those of
+// them that Deliverer.Cancel put there.
 type storeRead struct {
-	left map[int64]bool
+	left      map[int64]bool
+	cancelled map[int64]bool
 }
 
 // startRead is called before reading pending jobs from the store: from
@@ -117,6 +119,12 @@ func (q *queue) pushOne(j store.Job, from *storeRead) {
 	name := router.Lane(j.Type)
 	q.mu.Lock()
 	if from != nil && from.left[j.ID] || from == nil && q.unpushed[j.ID] > 0 {
+		if from != nil && from.cancelled[j.ID] {
+			// The read may have found the job requeued after the cancel
+			// (its requeue flag then taken): a refill, which reads after
+			// the cancel, queues it if it is pending.
+			q.overflow = true
+		}
 		q.mu.Unlock()
 		return
 	}
