@@ -23,6 +23,7 @@ import (
 	"github.com/hookd/hookd"
 	"github.com/hookd/hookd/actions/secret"
 	"github.com/hookd/hookd/daemon"
+	"github.com/hookd/hookd/engine/funcs"
 	"github.com/hookd/hookd/internal/standin"
 	"github.com/hookd/hookd/internal/standin/slackd"
 	"github.com/hookd/hookd/internal/standin/smtpd"
@@ -66,14 +67,6 @@ func tryIntro(builtIn bool) string {
 	}
 	return "Try one more event from another terminal: a group:update removal of one member from Marketing Team,\n" +
 		"with a new id on each run (the time); what your rules send for it is printed here. Ctrl-C stops the demo."
-}
-
-// plural is n and the word that goes with it.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }
 
 // demo runs the demo until ctx is done (or, with --once, until the
@@ -297,12 +290,12 @@ func waitIdle(ctx context.Context, url string) {
 
 func printTargets(w io.Writer, t *demoTargets) {
 	msgs := t.wassenger.Requests()
-	fmt.Fprintf(w, "Wassenger received %s:\n", plural(len(msgs), "request", "requests"))
+	fmt.Fprintf(w, "Wassenger received %s:\n", funcs.Plural(len(msgs), "request", "requests"))
 	for _, r := range msgs {
 		fmt.Fprintf(w, "  %s %s  %s\n", r.Method, r.Path, oneLine(string(r.Body)))
 	}
 	posts := t.slack.Posts()
-	fmt.Fprintf(w, "Slack received %s:\n", plural(len(posts), "message", "messages"))
+	fmt.Fprintf(w, "Slack received %s:\n", funcs.Plural(len(posts), "message", "messages"))
 	for _, p := range posts {
 		where := "webhook"
 		if p.Channel != "" {
@@ -311,12 +304,12 @@ func printTargets(w io.Writer, t *demoTargets) {
 		fmt.Fprintf(w, "  [%s] %s\n", where, oneLine(p.Text))
 	}
 	mails := t.smtp.Messages()
-	fmt.Fprintf(w, "SMTP received %s:\n", plural(len(mails), "email", "emails"))
+	fmt.Fprintf(w, "SMTP received %s:\n", funcs.Plural(len(mails), "email", "emails"))
 	for _, m := range mails {
 		fmt.Fprintf(w, "  to %s: %s\n", strings.Join(m.RcptTo, ", "), m.Subject)
 	}
 	hooks := t.crm.Requests()
-	fmt.Fprintf(w, "CRM webhook received %s:\n", plural(len(hooks), "request", "requests"))
+	fmt.Fprintf(w, "CRM webhook received %s:\n", funcs.Plural(len(hooks), "request", "requests"))
 	for _, r := range hooks {
 		fmt.Fprintf(w, "  %s %s  %s\n", r.Method, r.Path, oneLine(string(r.Body)))
 	}
