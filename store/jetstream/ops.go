@@ -3,6 +3,7 @@ package jetstream
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -60,8 +61,16 @@ func (s *Store) TakeRequeued(ctx context.Context) ([]store.Job, error) {
 		}
 		seen[id] = true
 		j, err := s.model.Job(ctx, id)
-		if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted or pruned since
+		}
+		if err != nil {
+			// The read model failed: hand every id out again at the
+			// next call (a job read twice is queued once).
+			s.amu.Lock()
+			s.handoff = append(ids, s.handoff...)
+			s.amu.Unlock()
+			return nil, fmt.Errorf("take requeued jobs: %w", err)
 		}
 		if j.State == store.StatePending {
 			jobs = append(jobs, j)

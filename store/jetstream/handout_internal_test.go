@@ -1,10 +1,12 @@
 package jetstream
 
 import (
+	"context"
 	"reflect"
 	"testing"
 
 	"github.com/hookd/hookd/store"
+	"github.com/hookd/hookd/store/sqlite"
 )
 
 // TestGiveUpTakesAResultAlreadySent: a caller that stops waiting (its
@@ -48,4 +50,30 @@ func TestGiveUpTakesAResultAlreadySent(t *testing.T) {
 			t.Error("the result went to the caller that gave up")
 		}
 	})
+}
+
+// TestTakeRequeuedKeepsIDsWhenTheModelFails: ids handed out to this node
+// are dropped only for jobs gone from the read model; when reading the
+// model fails, TakeRequeued returns the error and hands every id out
+// again at the next call. Before, such a job stayed pending, unqueued,
+// until a restart.
+func TestTakeRequeuedKeepsIDsWhenTheModelFails(t *testing.T) {
+	model, err := sqlite.Open(t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{model: model, handoff: []int64{1, 2}}
+	if jobs, err := s.TakeRequeued(context.Background()); err != nil || len(jobs) != 0 || len(s.handoff) != 0 {
+		t.Fatalf("jobs gone from the model: TakeRequeued = %v, %v, handoff %v; want none, nil, none", jobs, err, s.handoff)
+	}
+	s.handoff = []int64{1, 2}
+	if err := model.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TakeRequeued(context.Background()); err == nil {
+		t.Fatal("TakeRequeued on a closed read model returned no error")
+	}
+	if want := []int64{1, 2}; !reflect.DeepEqual(s.handoff, want) {
+		t.Errorf("handoff after the failed read = %v, want %v kept", s.handoff, want)
+	}
 }
