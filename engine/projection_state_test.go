@@ -116,6 +116,11 @@ rules:
 		{"reaction dated in data.events", []byte(`{"id":"m1","event":"message:reaction","created":1671225190,"data":{"id":"m1","events":{"reaction":{"reportedAt":"2024-07-22T14:00:00Z"}}}}`), stated, stated},
 		{"edit without a date of its own", []byte(`{"id":"m1","event":"message:update","created":1671225190,"data":{"id":"m1","timestamp":1671225190,"body":"hi"}}`), arrival, created},
 		{"edit without any time", []byte(`{"id":"m1","event":"message:update","data":{"id":"m1","body":"hi"}}`), arrival, prev},
+		{"created in milliseconds", []byte(`{"id":"m1","event":"message:in:new","created":1671225190000,"data":{"id":"m1","body":"hi"}}`), created, created},
+		{"created in milliseconds with a fraction", []byte(`{"id":"m1","event":"message:in:new","created":1671225190000.0,"data":{"id":"m1","body":"hi"}}`), created, created},
+		{"created as a string of seconds", []byte(`{"id":"m1","event":"message:in:new","created":"1671225190","data":{"id":"m1","body":"hi"}}`), created, created},
+		{"created as RFC 3339", []byte(`{"id":"m1","event":"message:in:new","created":"2022-12-16T21:13:10Z","data":{"id":"m1","body":"hi"}}`), created, created},
+		{"timestamp in milliseconds", []byte(`{"id":"m1","event":"message:in:new","data":{"id":"m1","timestamp":1671225190000,"body":"hi"}}`), created, created},
 	}
 	for _, tt := range tests {
 		for proj, p := range map[string]*event.Projection{"projected": rs.Projection(), "whole": nil} {

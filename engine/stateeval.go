@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,8 +119,8 @@ func aboutEarlierMessage(name string) bool {
 }
 
 // envelopeTime is the time an event's envelope states: its created field
-// (Unix seconds, as Wassenger sends it), else the message's
-// data.timestamp (Unix seconds), else its date (RFC 3339, as the items of
+// (Unix seconds, as Wassenger sends it; see unixField), else the message's
+// data.timestamp (the same), else its date (RFC 3339, as the items of
 // message:out:failed carry it).
 func envelopeTime(fields map[string]any) (time.Time, bool) {
 	if t, ok := unixField(fields["created"]); ok {
@@ -253,19 +254,42 @@ func arrivalTime(arrival time.Time) time.Time {
 	return arrival.UTC()
 }
 
+// unixField reads a time as Wassenger writes created and timestamp:
+// Unix seconds, a JSON number. It also reads what other senders, or a
+// recording edited by hand, may hold: the number as a string, Unix
+// milliseconds (see millisAbove), or an RFC 3339 string.
 func unixField(v any) (time.Time, bool) {
 	switch x := v.(type) {
 	case int64:
+		if x > millisAbove {
+			return time.UnixMilli(x).UTC(), true
+		}
 		if x > 0 {
 			return time.Unix(x, 0).UTC(), true
 		}
 	case float64:
-		if x > 0 {
+		if x > millisAbove && x < math.MaxInt64 {
+			return time.UnixMilli(int64(x)).UTC(), true
+		}
+		if x > 0 && x <= millisAbove {
 			return time.UnixMilli(int64(x * 1000)).UTC(), true
 		}
+	case string:
+		if n, err := strconv.ParseInt(x, 10, 64); err == nil {
+			return unixField(n)
+		}
+		if f, err := strconv.ParseFloat(x, 64); err == nil {
+			return unixField(f)
+		}
+		return rfc3339(x)
 	}
 	return time.Time{}, false
 }
+
+// millisAbove is the largest number unixField reads as Unix seconds (a
+// time in the year 5138): a larger one is Unix milliseconds, as some
+// senders write times.
+const millisAbove = 100_000_000_000
 
 // OwnSendPrefix starts the reference hookd gives every message it sends
 // (see Reference); Wassenger echoes it in the message's data.reference.
