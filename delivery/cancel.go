@@ -37,7 +37,7 @@ func (q *queue) cancel(ids []int64) {
 			r.cancelled[id] = true
 		}
 		q.unpushed[id]++
-		if !q.queued[id] {
+		if q.queued[id] == nil {
 			continue
 		}
 		if q.cancelled == nil {

@@ -253,3 +253,74 @@ func TestRefillSkipsJobsThatLeftWhileAdding(t *testing.T) {
 		t.Errorf("J ran %d times, want once", n)
 	}
 }
+
+// TestFullLaneHoldsBackOnlyItsTarget fills one target's lane with jobs
+// held as a failing target's retries are, and then gives another target
+// a job: it must run at once, and once the first target answers, every
+// job runs. The queue's bound was shared by every target, so the job
+// waited in the store until the first target's jobs left half the
+// queue (about half an hour of retries with the default delivery).
+func TestFullLaneHoldsBackOnlyItsTarget(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const maxQueued, slack = 4, 8
+	var recs []store.Record
+	for i := range slack {
+		recs = append(recs, record(fmt.Sprintf("S%d", i), "slack"))
+	}
+	recs = append(recs, record("W", "wassenger.message"))
+	out, err := st.Accept(ctx, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := make(chan struct{})
+	act := &gates{counter: counter{calls: map[string]int{}}, hold: map[string]chan struct{}{}}
+	for i := range slack {
+		act.hold[fmt.Sprintf("hookd:S%d", i)] = stuck
+	}
+	d := delivery.New(delivery.Config{
+		Store:     st,
+		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
+		Workers:   slack,
+		MaxQueued: maxQueued,
+		Logger:    discardLogger(),
+	})
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		d.Run(ctx)
+	}()
+	// Slack's jobs fill its lane (the rest stay in the store); then
+	// Wassenger's job arrives.
+	for _, o := range out[:slack] {
+		d.Push(o.Jobs...)
+	}
+	d.Push(out[slack].Jobs...)
+	deadline := time.Now().Add(10 * time.Second)
+	for act.count("hookd:W") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Wassenger's job did not run within 10s while Slack's lane held %d jobs", d.Depth())
+		}
+		time.Sleep(time.Millisecond) // polling a condition with a deadline
+	}
+	if n := d.Depth(); n > maxQueued {
+		t.Errorf("%d jobs in memory, want at most %d", n, maxQueued)
+	}
+	close(stuck)
+	deadline = time.Now().Add(20 * time.Second)
+	for act.seen() < slack+1 || d.Depth() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d jobs ran once Slack answered, %d in memory", act.seen(), slack+1, d.Depth())
+		}
+		time.Sleep(time.Millisecond) // polling a condition with a deadline
+	}
+	cancel()
+	<-ran
+	for ref, n := range act.calls {
+		if n != 1 {
+			t.Errorf("%s ran %d times, want once", ref, n)
+		}
+	}
+}
