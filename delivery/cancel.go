@@ -37,7 +37,7 @@ func (q *queue) cancel(ids []int64) {
 			r.cancelled[id] = true
 		}
 		q.unpushed[id]++
-		if q.queued[id] == nil {
+		if !q.queued[id] {
 			continue
 		}
 		if q.cancelled == nil {

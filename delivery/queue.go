@@ -12,11 +12,9 @@ import (
 
 // queue holds the jobs waiting to run, in memory, one lane per
 // integration so that a slow or failing one holds back only itself. The
-// store is the durable record. The queue holds at most max jobs, and a
-// lane at most half of them (laneMax), so that one failing target's
-// retries leave room for the others: beyond that jobs wait in the store
-// only, and refill brings them in as the queue drains, so a long outage
-// of a target costs disk, not memory.
+// store is the durable record. The queue holds at most max jobs: beyond
+// that they wait in the store only, and refill brings them in as the
+// queue drains, so a long outage of a target costs disk, not memory.
 type queue struct {
 	mu      sync.Mutex
 	lanes   map[string]*lane
@@ -27,10 +25,8 @@ type queue struct {
 	stop   context.Context
 	runCtx context.Context
 	wg     sync.WaitGroup
-	// queued maps each job in the queue (waiting or running) to its lane.
-	queued map[int64]*lane
-	// max bounds len(queued); overflow says a job of any lane may wait
-	// in the store only (a lane's own flag says a job of that lane does).
+	queued map[int64]bool
+	// max bounds len(queued); overflow says a job was left in the store.
 	max      int
 	overflow bool
 	// reads are the reads of pending jobs from the store under way (a
@@ -51,11 +47,8 @@ type queue struct {
 
 func newQueue(stop, runCtx context.Context, workers, max int, run func(context.Context, *store.Job)) *queue {
 	return &queue{lanes: map[string]*lane{}, workers: workers, run: run, stop: stop, runCtx: runCtx,
-		queued: map[int64]*lane{}, max: max}
+		queued: map[int64]bool{}, max: max}
 }
-
-// laneMax bounds the jobs of one lane: half of max, at least one.
-func (q *queue) laneMax() int { return max(q.max/2, 1) }
 
 // push adds jobs; a job already queued is not added twice, and a job
 // that finds the queue full stays in the store for refill.
@@ -106,24 +99,17 @@ func (q *queue) setOverflow() {
 	q.mu.Unlock()
 }
 
-// claimRefill reports whether jobs wait in the store only and there is
-// room for them: a lane that found itself full is half empty again, or,
-// when a job of any lane may wait, the queue is. It clears the flags it
-// answers for (a push that finds no room sets them again). A lane that
-// stays full (a target failing for long) reads nothing meanwhile.
+// claimRefill reports whether jobs wait in the store only and the queue
+// has room for them; when it does, it clears the overflow flag (a push
+// that finds the queue full sets it again).
 func (q *queue) claimRefill() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	claim := false
-	for _, l := range q.lanes {
-		if l.overflow && l.n <= q.laneMax()/2 {
-			l.overflow, claim = false, true
-		}
+	if !q.overflow || len(q.queued) > q.max/2 {
+		return false
 	}
-	if q.overflow && len(q.queued) <= q.max/2 {
-		q.overflow, claim = false, true
-	}
-	return claim
+	q.overflow = false
+	return true
 }
 
 // pushOne adds j, unless it is queued already, or (when from is a read
@@ -142,38 +128,35 @@ func (q *queue) pushOne(j store.Job, from *storeRead) {
 		q.mu.Unlock()
 		return
 	}
-	if q.queued[j.ID] != nil {
+	if q.queued[j.ID] {
 		// Requeued after a Cancel while its old copy still waits: the
 		// copy runs.
 		delete(q.cancelled, j.ID)
 		q.mu.Unlock()
 		return
 	}
-	l, ok := q.lanes[name]
-	if !ok {
-		l = &lane{wake: make(chan struct{}, 1)}
-		q.lanes[name] = l
-		for w := 0; w < q.workers && !q.closed; w++ {
-			q.wg.Add(1)
-			go func() {
-				defer q.wg.Done()
-				q.work(l)
-			}()
-		}
-	}
-	switch {
-	case len(q.queued) >= q.max:
+	if len(q.queued) >= q.max {
 		q.overflow = true
-	case l.n >= q.laneMax():
-		l.overflow = true
-	default:
-		q.queued[j.ID] = l
-		l.n++
 		q.mu.Unlock()
-		l.push(&j)
 		return
 	}
-	q.mu.Unlock()
+	{
+		q.queued[j.ID] = true
+		l, ok := q.lanes[name]
+		if !ok {
+			l = &lane{wake: make(chan struct{}, 1)}
+			q.lanes[name] = l
+			for w := 0; w < q.workers && !q.closed; w++ {
+				q.wg.Add(1)
+				go func() {
+					defer q.wg.Done()
+					q.work(l)
+				}()
+			}
+		}
+		q.mu.Unlock()
+		l.push(&j)
+	}
 }
 
 // forget is called when a job leaves the queue: finished, or handed back
@@ -199,10 +182,7 @@ func (q *queue) leave(id int64) {
 // began before it; one that began after it and finds the job pending
 // found it requeued since, and must queue it.
 func (q *queue) drop(id int64) {
-	if l := q.queued[id]; l != nil {
-		l.n--
-		delete(q.queued, id)
-	}
+	delete(q.queued, id)
 	delete(q.cancelled, id)
 }
 
@@ -212,8 +192,7 @@ func (q *queue) drop(id int64) {
 // cancelled while its attempt ran leaves the queue instead.
 func (q *queue) again(j store.Job) {
 	q.mu.Lock()
-	l := q.queued[j.ID]
-	if l == nil {
+	if !q.queued[j.ID] {
 		q.mu.Unlock()
 		q.pushOne(j, nil)
 		return
@@ -223,6 +202,7 @@ func (q *queue) again(j store.Job) {
 		q.mu.Unlock()
 		return
 	}
+	l := q.lanes[router.Lane(j.Type)]
 	q.mu.Unlock()
 	l.push(&j)
 }
@@ -261,11 +241,6 @@ type lane struct {
 	mu   sync.Mutex
 	jobs jobHeap
 	wake chan struct{}
-	// n counts the lane's jobs in the queue, waiting or running, and
-	// overflow says one found the lane full; both are guarded by the
-	// queue's mu.
-	n        int
-	overflow bool
 }
 
 func (l *lane) push(j *store.Job) {
