@@ -7,54 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/actions"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/sqlite"
 )
-
-// held is an action that holds each call of a reference in hold until
-// that reference's gate is closed, says on started when a held call
-// begins, and counts the calls of each reference. fail makes the calls
-// of a reference fail with a retryable error.
-type held struct {
-	counter
-	hold    map[string]chan struct{}
-	started chan string
-	fail    map[string]bool
-}
-
-func (h *held) Do(ctx context.Context, call actions.Call) actions.Result {
-	if ch := h.hold[call.Reference]; ch != nil {
-		h.started <- call.Reference
-		<-ch
-	}
-	res := h.counter.Do(ctx, call)
-	if h.fail[call.Reference] {
-		return actions.Result{Err: context.DeadlineExceeded, Reason: "timeout", Retryable: true}
-	}
-	return res
-}
-
-func (h *held) count(ref string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.calls[ref]
-}
-
-// waitFor polls cond until it holds, failing the test with what after
-// the deadline.
-func waitFor(t *testing.T, within time.Duration, cond func() bool, what func() string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, what())
-		}
-		time.Sleep(time.Millisecond) // polling a condition with a deadline
-	}
-}
 
 // TestRequeuedAfterCancelWhileRunningRuns cancels a job while its
 // attempt runs, lets the attempt finish, and requeues the job: it must
@@ -73,13 +30,7 @@ func TestRequeuedAfterCancelWhileRunningRuns(t *testing.T) {
 	j := out[0].Jobs[0]
 	act := &held{counter: counter{calls: map[string]int{}}, started: make(chan string, 1),
 		hold: map[string]chan struct{}{"hookd:J": make(chan struct{})}}
-	d := delivery.New(delivery.Config{
-		Store:     st,
-		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
-		Workers:   1,
-		MaxQueued: 10,
-		Logger:    discardLogger(),
-	})
+	d := newDeliverer(st, act, 1, 10)
 	d.Push(j)
 	<-act.started
 	// Cancelled through the admin API while its attempt runs.
@@ -96,11 +47,7 @@ func TestRequeuedAfterCancelWhileRunningRuns(t *testing.T) {
 	if _, err := st.Requeue(ctx, []int64{j.ID}); err != nil {
 		t.Fatal(err)
 	}
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		d.Run(ctx)
-	}()
+	stop := run(t, d)
 	waitFor(t, 15*time.Second, func() bool {
 		got, err := st.Job(ctx, j.ID)
 		return err == nil && got.State == store.StateDone && act.count("hookd:J") == 2
@@ -108,8 +55,7 @@ func TestRequeuedAfterCancelWhileRunningRuns(t *testing.T) {
 		got, _ := st.Job(ctx, j.ID)
 		return fmt.Sprintf("the requeued job ran %d times, is %s in the store; want run once, done", act.count("hookd:J")-1, got.State)
 	})
-	cancel()
-	<-ran
+	stop()
 }
 
 // TestCancelWhileRefillReadsIsNotRun cancels a job while a refill reads
@@ -144,20 +90,10 @@ func TestCancelWhileRefillReadsIsNotRun(t *testing.T) {
 		})
 		return jobs, err
 	}}
-	d := delivery.New(delivery.Config{
-		Store:     paged,
-		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
-		Workers:   1,
-		MaxQueued: 2,
-		Logger:    discardLogger(),
-	})
+	d := newDeliverer(paged, act, 1, 2)
 	// X1 and X2 fill the queue; J and K wait in the store for a refill.
 	d.Push(job["X1"], job["X2"], job["J"], job["K"])
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		d.Run(ctx)
-	}()
+	stop := run(t, d)
 	<-read
 	ids, err := st.Cancel(ctx, []int64{job["J"].ID}, "cancelled by the test")
 	if err != nil {
@@ -169,8 +105,7 @@ func TestCancelWhileRefillReadsIsNotRun(t *testing.T) {
 	// was either dropped or ran.
 	waitFor(t, 10*time.Second, func() bool { return act.count("hookd:K") == 1 && d.Depth() == 0 },
 		func() string { return "K did not run" })
-	cancel()
-	<-ran
+	stop()
 	if n := act.count("hookd:J"); n != 0 {
 		t.Errorf("J, cancelled while the refill read it, ran %d times; want never", n)
 	}
@@ -228,13 +163,7 @@ func TestCancelWhileAddingIsNotRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	act := &held{counter: counter{calls: map[string]int{}}}
-	d := delivery.New(delivery.Config{
-		Store:     st,
-		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
-		Workers:   1,
-		MaxQueued: 10,
-		Logger:    discardLogger(),
-	})
+	d := newDeliverer(st, act, 1, 10)
 	// An event's jobs are stored, as the intake stores them...
 	d.Adding()
 	out, err := st.Accept(ctx, []store.Record{record("J", "slack")})
@@ -323,13 +252,7 @@ func TestCancelledCopyDroppedWhileRequeuedReadRuns(t *testing.T) {
 			}
 		})
 	}}
-	d = delivery.New(delivery.Config{
-		Store:     rs,
-		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
-		Workers:   1,
-		MaxQueued: 10,
-		Logger:    discardLogger(),
-	})
+	d = newDeliverer(rs, act, 1, 10)
 	// B holds the lane's one worker; J waits behind it.
 	d.Push(b, j)
 	<-act.started
@@ -341,11 +264,7 @@ func TestCancelledCopyDroppedWhileRequeuedReadRuns(t *testing.T) {
 	if _, err := st.Requeue(ctx, []int64{j.ID}); err != nil {
 		t.Fatal(err)
 	}
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		d.Run(ctx)
-	}()
+	stop := run(t, d)
 	waitFor(t, 15*time.Second, func() bool {
 		got, err := st.Job(ctx, j.ID)
 		return err == nil && got.State == store.StateDone && act.count("hookd:J") == 1
@@ -353,8 +272,7 @@ func TestCancelledCopyDroppedWhileRequeuedReadRuns(t *testing.T) {
 		got, _ := st.Job(ctx, j.ID)
 		return fmt.Sprintf("the requeued job ran %d times, is %s in the store, %d queued; want run once, done", act.count("hookd:J"), got.State, d.Depth())
 	})
-	cancel()
-	<-ran
+	stop()
 }
 
 // TestCancelAndRequeueDuringRequeuedReadRuns cancels and requeues a job
@@ -390,19 +308,9 @@ func TestCancelAndRequeueDuringRequeuedReadRuns(t *testing.T) {
 			}
 		})
 	}
-	d = delivery.New(delivery.Config{
-		Store:     rs,
-		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
-		Workers:   1,
-		MaxQueued: 10,
-		Logger:    discardLogger(),
-	})
+	d = newDeliverer(rs, act, 1, 10)
 	// J waits in the store only, as after a restart before Load.
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		d.Run(ctx)
-	}()
+	stop := run(t, d)
 	waitFor(t, 15*time.Second, func() bool {
 		got, err := st.Job(ctx, j.ID)
 		return err == nil && got.State == store.StateDone && act.count("hookd:J") == 1
@@ -410,6 +318,5 @@ func TestCancelAndRequeueDuringRequeuedReadRuns(t *testing.T) {
 		got, _ := st.Job(ctx, j.ID)
 		return fmt.Sprintf("the requeued job ran %d times, is %s in the store, %d queued; want run once, done", act.count("hookd:J"), got.State, d.Depth())
 	})
-	cancel()
-	<-ran
+	stop()
 }

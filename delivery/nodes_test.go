@@ -8,8 +8,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/hookd/hookd/delivery"
-	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/internal/natstest"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/jetstream"
@@ -53,24 +51,9 @@ func TestCancelOnAnotherNodeDropsTheQueuedJob(t *testing.T) {
 	}
 	j := out[0].Jobs[0]
 	act := &counter{calls: map[string]int{}}
-	newDeliverer := func(s delivery.JobStore) *delivery.Deliverer {
-		return delivery.New(delivery.Config{
-			Store:     s,
-			Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
-			Workers:   1,
-			MaxQueued: 10,
-			Logger:    discardLogger(),
-		})
-	}
-	d1, d2 := newDeliverer(s1), newDeliverer(s2)
+	d1, d2 := newDeliverer(s1, act, 1, 10), newDeliverer(s2, act, 1, 10)
 	d1.Push(j)
-	done := make(chan struct{}, 2)
-	for _, d := range []*delivery.Deliverer{d1, d2} {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			d.Run(ctx)
-		}()
-	}
+	stop1, stop2 := run(t, d1), run(t, d2)
 	// n2's admin API cancels J, then retries it: n2 takes it.
 	ids, err := s2.Cancel(ctx, []int64{j.ID}, "cancelled by the test")
 	if err != nil {
@@ -88,12 +71,9 @@ func TestCancelOnAnotherNodeDropsTheQueuedJob(t *testing.T) {
 		got, _ := s2.Job(ctx, j.ID)
 		return "J is " + got.State + "; want done, and no copy queued on either node"
 	})
-	cancel()
-	<-done
-	<-done
-	act.mu.Lock()
-	defer act.mu.Unlock()
-	if n := act.calls["hookd:J"]; n != 1 {
+	stop1()
+	stop2()
+	if n := act.count("hookd:J"); n != 1 {
 		t.Errorf("J ran %d times on the two nodes, want once", n)
 	}
 }

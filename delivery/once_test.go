@@ -3,59 +3,14 @@ package delivery_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/actions"
-	"github.com/hookd/hookd/delivery"
-	"github.com/hookd/hookd/engine"
 	"github.com/hookd/hookd/store"
 	"github.com/hookd/hookd/store/sqlite"
 )
-
-// counter is an action that counts the calls of each reference.
-type counter struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *counter) Do(_ context.Context, call actions.Call) actions.Result {
-	runtime.Gosched() // let the refill and the other workers run in between
-	c.mu.Lock()
-	c.calls[call.Reference]++
-	c.mu.Unlock()
-	return actions.Result{Response: "200 OK"}
-}
-
-func (c *counter) seen() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.calls)
-}
-
-// openStore opens a SQLite store in a temporary folder, with job
-// updates queued as the daemon queues them.
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(t.TempDir(), sqlite.Options{LazyJobUpdates: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
-
-// record is an event with one job of type typ.
-func record(name, typ string) store.Record {
-	return store.Record{
-		Event: store.Event{ID: "group:update/" + name, Name: "group:update", Body: []byte(`{}`)},
-		Jobs:  []store.Job{{Rule: "r", Type: typ, Name: "r/" + typ + "[0]", Params: []byte(`{}`), Reference: "hookd:" + name}},
-	}
-}
 
 // TestEachJobRunsOnceWhileRefilling runs jobs through a queue much
 // smaller than the store's backlog while events keep arriving, so that
@@ -79,21 +34,11 @@ func TestEachJobRunsOnceWhileRefilling(t *testing.T) {
 		t.Fatal(err)
 	}
 	act := &counter{calls: map[string]int{}}
-	d := delivery.New(delivery.Config{
-		Store:     st,
-		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
-		Workers:   64,
-		MaxQueued: maxQueued,
-		Logger:    discardLogger(),
-	})
+	d := newDeliverer(st, act, 64, maxQueued)
 	if _, err := d.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		d.Run(ctx)
-	}()
+	stop := run(t, d)
 	// Events arrive as the intake stores and pushes them, until the
 	// backlog has run.
 	var wg sync.WaitGroup
@@ -119,22 +64,18 @@ func TestEachJobRunsOnceWhileRefilling(t *testing.T) {
 	}
 	wg.Wait()
 	total := backlog + int(arrived.Load())
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	pending := func() int64 {
 		stats, err := st.Stats(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if act.seen() == total && stats.Pending == 0 && d.Depth() == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 60s: %d of %d jobs ran, %d pending in the store, %d in memory", act.seen(), total, stats.Pending, d.Depth())
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition with a deadline
+		return stats.Pending
 	}
-	cancel()
-	<-ran
+	waitFor(t, 60*time.Second, func() bool { return act.seen() == total && pending() == 0 && d.Depth() == 0 },
+		func() string {
+			return fmt.Sprintf("%d of %d jobs ran, %d pending in the store, %d in memory", act.seen(), total, pending(), d.Depth())
+		})
+	stop()
 	act.mu.Lock()
 	defer act.mu.Unlock()
 	twice := 0
@@ -149,28 +90,6 @@ func TestEachJobRunsOnceWhileRefilling(t *testing.T) {
 	if twice > 0 {
 		t.Errorf("%d of %d jobs ran more than once", twice, total)
 	}
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// gates is an action that holds each call whose reference has a gate
-// until the gate is closed, and counts the calls of each reference.
-type gates struct {
-	counter
-	hold map[string]chan struct{}
-}
-
-func (g *gates) Do(ctx context.Context, call actions.Call) actions.Result {
-	if ch := g.hold[call.Reference]; ch != nil {
-		<-ch
-	}
-	return g.counter.Do(ctx, call)
-}
-
-func (g *gates) count(ref string) int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.calls[ref]
 }
 
 // pagedStore is a store whose PendingPage is page.
@@ -207,7 +126,7 @@ func TestRefillSkipsJobsThatLeftWhileAdding(t *testing.T) {
 	for i, n := range names {
 		job[n] = out[i].Jobs[0]
 	}
-	act := &gates{counter: counter{calls: map[string]int{}}, hold: map[string]chan struct{}{
+	act := &held{counter: counter{calls: map[string]int{}}, hold: map[string]chan struct{}{
 		"hookd:J": make(chan struct{}), "hookd:K1": make(chan struct{}),
 	}}
 	act.hold["hookd:K2"], act.hold["hookd:K3"] = act.hold["hookd:K1"], act.hold["hookd:K1"]
@@ -223,32 +142,18 @@ func TestRefillSkipsJobsThatLeftWhileAdding(t *testing.T) {
 		close(act.hold["hookd:J"]) // J finishes while the refill adds these
 		return jobs, nil
 	}}
-	d := delivery.New(delivery.Config{
-		Store:     paged,
-		Policy:    func() delivery.Policy { return delivery.Policy{Delivery: engine.DefaultDelivery(), Action: act} },
-		Workers:   4,
-		MaxQueued: 4,
-		Logger:    discardLogger(),
-	})
+	d := newDeliverer(paged, act, 4, 4)
 	// J and K1-K3 fill the queue (held); K4 finds it full and stays in
 	// the store. Once K1-K3 are done, a refill reads.
 	d.Push(job["J"], job["K1"], job["K2"], job["K3"], job["K4"])
 	close(act.hold["hookd:K1"])
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		d.Run(ctx)
-	}()
+	stop := run(t, d)
 	<-read
-	deadline := time.Now().Add(30 * time.Second)
-	for act.count("hookd:K4") == 0 || d.Depth() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30s: K4 ran %d times, %d jobs in memory", act.count("hookd:K4"), d.Depth())
-		}
-		time.Sleep(time.Millisecond) // polling a condition with a deadline
-	}
-	cancel()
-	<-ran
+	waitFor(t, 30*time.Second, func() bool { return act.count("hookd:K4") > 0 && d.Depth() == 0 },
+		func() string {
+			return fmt.Sprintf("K4 ran %d times, %d jobs in memory", act.count("hookd:K4"), d.Depth())
+		})
+	stop()
 	if n := act.count("hookd:J"); n != 1 {
 		t.Errorf("J ran %d times, want once", n)
 	}
