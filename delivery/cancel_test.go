@@ -23,22 +23,15 @@ func TestRequeuedAfterCancelWhileRunningRuns(t *testing.T) {
 	st := openStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out, err := st.Accept(ctx, []store.Record{record("J", "slack")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := out[0].Jobs[0]
+	jobs := accept(t, st, "J")
+	j := jobs["J"]
 	act := &held{counter: counter{calls: map[string]int{}}, started: make(chan string, 1),
 		hold: map[string]chan struct{}{"hookd:J": make(chan struct{})}}
 	d := newDeliverer(st, act, 1, 10)
 	d.Push(j)
 	<-act.started
 	// Cancelled through the admin API while its attempt runs.
-	ids, err := st.Cancel(ctx, []int64{j.ID}, "cancelled by the test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Cancel(ids...)
+	cancelJobs(t, st, d, j.ID)
 	close(act.hold["hookd:J"])
 	waitFor(t, 10*time.Second, func() bool { return act.count("hookd:J") == 1 && d.Depth() == 0 },
 		func() string { return "the cancelled attempt did not finish" })
@@ -64,21 +57,7 @@ func TestRequeuedAfterCancelWhileRunningRuns(t *testing.T) {
 func TestCancelWhileRefillReadsIsNotRun(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	names := []string{"X1", "X2", "J", "K"}
-	var recs []store.Record
-	for _, n := range names {
-		recs = append(recs, record(n, "slack"))
-	}
-	out, err := st.Accept(ctx, recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := map[string]store.Job{}
-	for i, n := range names {
-		job[n] = out[i].Jobs[0]
-	}
+	job := accept(t, st, "X1", "X2", "J", "K")
 	act := &held{counter: counter{calls: map[string]int{}}}
 	read, resume := make(chan struct{}), make(chan struct{})
 	var once sync.Once
@@ -95,11 +74,7 @@ func TestCancelWhileRefillReadsIsNotRun(t *testing.T) {
 	d.Push(job["X1"], job["X2"], job["J"], job["K"])
 	stop := run(t, d)
 	<-read
-	ids, err := st.Cancel(ctx, []int64{job["J"].ID}, "cancelled by the test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Cancel(ids...)
+	cancelJobs(t, st, d, job["J"].ID)
 	close(resume)
 	// K comes after J in the read: once K ran and nothing is queued, J
 	// was either dropped or ran.
@@ -116,13 +91,8 @@ func TestCancelWhileRefillReadsIsNotRun(t *testing.T) {
 func TestCancelWhileRunningThenFailingIsNotRunAgain(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out, err := st.Accept(ctx, []store.Record{record("J", "slack"), record("K", "slack")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, k := out[0].Jobs[0], out[1].Jobs[0]
+	jobs := accept(t, st, "J", "K")
+	j, k := jobs["J"], jobs["K"]
 	act := &held{counter: counter{calls: map[string]int{}}, started: make(chan string, 1),
 		hold: map[string]chan struct{}{"hookd:J": make(chan struct{})}, fail: map[string]bool{"hookd:J": true}}
 	pol := engine.DefaultDelivery()
@@ -136,11 +106,7 @@ func TestCancelWhileRunningThenFailingIsNotRunAgain(t *testing.T) {
 	})
 	d.Push(j)
 	<-act.started
-	ids, err := st.Cancel(ctx, []int64{j.ID}, "cancelled by the test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Cancel(ids...)
+	cancelJobs(t, st, d, j.ID)
 	close(act.hold["hookd:J"])
 	// J stays queued until its attempt is recorded, so once K ran and
 	// nothing is queued, J was either dropped or attempted again.
@@ -166,11 +132,8 @@ func TestCancelWhileAddingIsNotRun(t *testing.T) {
 	d := newDeliverer(st, act, 1, 10)
 	// An event's jobs are stored, as the intake stores them...
 	d.Adding()
-	out, err := st.Accept(ctx, []store.Record{record("J", "slack")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := out[0].Jobs[0]
+	jobs := accept(t, st, "J")
+	j := jobs["J"]
 	// ...when the admin API cancels every pending job.
 	cancelled := make(chan struct{})
 	go func() {
@@ -233,11 +196,8 @@ func TestCancelledCopyDroppedWhileRequeuedReadRuns(t *testing.T) {
 	st := openStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out, err := st.Accept(ctx, []store.Record{record("B", "slack"), record("J", "slack")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, j := out[0].Jobs[0], out[1].Jobs[0]
+	jobs := accept(t, st, "B", "J")
+	b, j := jobs["B"], jobs["J"]
 	act := &held{counter: counter{calls: map[string]int{}}, started: make(chan string, 1),
 		hold: map[string]chan struct{}{"hookd:B": make(chan struct{})}}
 	var d *delivery.Deliverer
@@ -256,11 +216,7 @@ func TestCancelledCopyDroppedWhileRequeuedReadRuns(t *testing.T) {
 	// B holds the lane's one worker; J waits behind it.
 	d.Push(b, j)
 	<-act.started
-	ids, err := st.Cancel(ctx, []int64{j.ID}, "cancelled by the test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Cancel(ids...)
+	cancelJobs(t, st, d, j.ID)
 	if _, err := st.Requeue(ctx, []int64{j.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -286,11 +242,8 @@ func TestCancelAndRequeueDuringRequeuedReadRuns(t *testing.T) {
 	st := openStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out, err := st.Accept(ctx, []store.Record{record("J", "slack")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := out[0].Jobs[0]
+	jobs := accept(t, st, "J")
+	j := jobs["J"]
 	act := &held{counter: counter{calls: map[string]int{}}}
 	var d *delivery.Deliverer
 	var once sync.Once

@@ -100,6 +100,41 @@ func record(name, typ string) store.Record {
 	}
 }
 
+// accept stores an event with one slack job for each name, and returns
+// the jobs by name.
+func accept(t *testing.T, st *sqlite.Store, names ...string) map[string]store.Job {
+	t.Helper()
+	recs := make([]store.Record, len(names))
+	for i, n := range names {
+		recs[i] = record(n, "slack")
+	}
+	out, err := st.Accept(context.Background(), recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := make(map[string]store.Job, len(names))
+	for i, n := range names {
+		jobs[n] = out[i].Jobs[0]
+	}
+	return jobs
+}
+
+// canceller is the part of a store that the admin API's cancel uses.
+type canceller interface {
+	Cancel(ctx context.Context, ids []int64, lastErr string) ([]int64, error)
+}
+
+// cancelJobs cancels jobs as the admin API does: in the store, then in
+// the deliverer's queue.
+func cancelJobs(t *testing.T, st canceller, d *delivery.Deliverer, ids ...int64) {
+	t.Helper()
+	done, err := st.Cancel(context.Background(), ids, "cancelled by the test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Cancel(done...)
+}
+
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // newDeliverer returns a Deliverer of st's jobs that runs them with act,

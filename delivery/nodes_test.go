@@ -55,11 +55,7 @@ func TestCancelOnAnotherNodeDropsTheQueuedJob(t *testing.T) {
 	d1.Push(j)
 	stop1, stop2 := run(t, d1), run(t, d2)
 	// n2's admin API cancels J, then retries it: n2 takes it.
-	ids, err := s2.Cancel(ctx, []int64{j.ID}, "cancelled by the test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d2.Cancel(ids...)
+	cancelJobs(t, s2, d2, j.ID)
 	if _, err := s2.Requeue(ctx, []int64{j.ID}); err != nil {
 		t.Fatal(err)
 	}

@@ -111,21 +111,7 @@ func (s *pagedStore) PendingPage(ctx context.Context, limit int) ([]store.Job, e
 func TestRefillSkipsJobsThatLeftWhileAdding(t *testing.T) {
 	t.Parallel()
 	st := openStore(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	names := []string{"J", "K1", "K2", "K3", "K4"}
-	var recs []store.Record
-	for _, n := range names {
-		recs = append(recs, record(n, "slack"))
-	}
-	out, err := st.Accept(ctx, recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := map[string]store.Job{}
-	for i, n := range names {
-		job[n] = out[i].Jobs[0]
-	}
+	job := accept(t, st, "J", "K1", "K2", "K3", "K4")
 	act := &held{counter: counter{calls: map[string]int{}}, hold: map[string]chan struct{}{
 		"hookd:J": make(chan struct{}), "hookd:K1": make(chan struct{}),
 	}}
