@@ -12,9 +12,7 @@ func (d *Deliverer) Cancel(ids ...int64) {
 		return
 	}
 	d.q.cancel(ids)
-	d.adding.Lock()
-	//lint:ignore SA2001 the empty section waits for the callers under way
-	d.adding.Unlock()
+	d.waitForAdding()
 	d.q.endCancel(ids)
 }
 

@@ -127,12 +127,18 @@ func (d *Deliverer) fromStore(read func() ([]store.Job, error)) ([]store.Job, er
 	r := d.q.startRead()
 	jobs, err := read()
 	if len(jobs) > 0 {
-		d.adding.Lock()
-		//lint:ignore SA2001 the empty section waits for the callers under way
-		d.adding.Unlock()
+		d.waitForAdding()
 	}
 	d.q.endRead(r, jobs)
 	return jobs, err
+}
+
+// waitForAdding returns once the callers between Adding and Added when
+// it was called have called Added (new ones wait meanwhile).
+func (d *Deliverer) waitForAdding() {
+	d.adding.Lock()
+	//lint:ignore SA2001 the empty section waits for the callers under way
+	d.adding.Unlock()
 }
 
 // Adding is called before storing jobs that the caller will Push (an
