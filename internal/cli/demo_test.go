@@ -49,14 +49,23 @@ func TestDemoOnce(t *testing.T) {
 	}
 }
 
+// rulesFile writes text to a rules file in a temporary folder and
+// returns its path.
+func rulesFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestDemoRefusesRealTargets: hookd demo runs a rules file of one's own
 // only when its actions stay on this machine, where the demo's
 // stand-ins are; a file written for real use is refused with the
 // position of each field that leaves it and the variable to read.
 func TestDemoRefusesRealTargets(t *testing.T) {
-	dir := t.TempDir()
-	rules := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rules, []byte(`version: 1
+	rules := rulesFile(t, `version: 1
 connections:
   wassenger:
     token: ${WASSENGER_TOKEN}
@@ -71,9 +80,7 @@ rules:
       - slack: { text: removed }
       - webhook:
           url: https://crm.example.com/hook
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	code, stdout, stderr := run(t, "demo", "--once", "--listen", "127.0.0.1:0", "--rules", rules)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -97,9 +104,7 @@ rules:
 // yesterday), which the daemon sends at its next look, not with the
 // events' jobs; and it names counts of one in the singular.
 func TestDemoOwnRulesDigest(t *testing.T) {
-	dir := t.TempDir()
-	rules := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rules, []byte(`version: 1
+	rules := rulesFile(t, `version: 1
 connections:
   wassenger:
     token: ${WASSENGER_TOKEN}
@@ -113,9 +118,7 @@ rules:
       - wassenger.message:
           group: "120363012345678901@g.us"
           message: "{{ data.chat.name }}: {{ digest.count }} joins"
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
 	code, stdout, stderr := run(t, "demo", "--once", "--listen", "127.0.0.1:0", "--rules", rules)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
